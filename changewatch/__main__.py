@@ -1,0 +1,5 @@
+"""Allow ``python -m changewatch``."""
+
+from changewatch.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The subcommands of ``changewatch``, one module each."""

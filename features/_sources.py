@@ -1,0 +1,240 @@
+"""Finding CloudTrail inputs and reading raw records out of them, by content.
+
+A *source* is a file or standard input (``"-"``). Its kind is read from its bytes,
+never from its name alone:
+
+* gzip (magic ``1f 8b``) is decompressed first, whatever the file is called;
+* ``{"Records": [...]}``: a CloudTrail S3 delivery file;
+* a CloudTrail digest file (``digestPublicKeyFingerprint`` / ``logFiles``): skipped;
+* ``[...]``: a JSON array of records or EventBridge envelopes;
+* one JSON object per line (NDJSON, also Logstash exports with ``@timestamp``);
+* one JSON object: a single record or EventBridge envelope.
+
+Directories are walked in sorted order for files whose names end in ``.json``,
+``.json.gz``, ``.jsonl``, ``.ndjson`` or ``.gz`` (S3 delivery trees included); files
+named on the command line are read whatever their name.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+import orjson
+from isal import igzip
+
+from changewatch.errors import RecordRejected, SourceError
+
+__all__ = ["STDIN", "RawRecord", "SkippedSource", "discover", "read_source"]
+
+logger = logging.getLogger(__name__)
+
+STDIN: Final = "-"
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+_DATA_SUFFIXES: Final = (".json", ".json.gz", ".jsonl", ".ndjson", ".gz", ".jsonl.gz", ".ndjson.gz")
+_SNIFF: Final = 1 << 16
+_DIGEST_KEYS: Final = ("digestPublicKeyFingerprint", "digestSignatureAlgorithm", "logFiles")
+_RECORD_HINTS: Final = ("eventName", "eventTime", "eventVersion", "eventSource", "detail-type")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record as read, with where it came from.
+
+    ``record`` is whatever JSON value stood there, or a :class:`RecordRejected`
+    when the line was not JSON at all.
+    """
+
+    source: str
+    position: int
+    record: Any
+
+
+class SkippedSource(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by :func:`read_source` for inputs that hold no records (digest files)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+def discover(paths: Iterable[str | Path]) -> list[str]:
+    """Expand directories into the data files under them, in a stable order.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files, directories, or ``"-"`` for standard input.
+
+    Returns
+    -------
+    list of str
+        Files named directly come first in the given order; each directory adds its
+        files sorted by path. ``CloudTrail-Digest`` folders are left out.
+
+    Raises
+    ------
+    SourceError
+        When a path does not exist.
+    """
+    found: list[str] = []
+    for path in paths:
+        text = str(path)
+        if text == STDIN:
+            found.append(STDIN)
+            continue
+        if os.path.isdir(text):
+            inside: list[str] = []
+            for root, dirs, files in os.walk(text):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "CloudTrail-Digest")
+                inside.extend(
+                    os.path.join(root, name)
+                    for name in files
+                    if not name.startswith(".") and name.endswith(_DATA_SUFFIXES)
+                )
+            found.extend(sorted(inside))
+        elif os.path.exists(text):
+            found.append(text)
+        else:
+            raise SourceError(text, "no such file or directory")
+    return found
+
+
+def _open(source: str) -> IO[bytes]:
+    if source == STDIN:
+        return io.BufferedReader(sys.stdin.buffer.raw, buffer_size=_SNIFF)  # type: ignore[attr-defined]
+    return open(source, "rb", buffering=_SNIFF)  # noqa: SIM115 - closed by the caller
+
+
+def _decompressed(raw: io.BufferedReader) -> io.BufferedReader:
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return io.BufferedReader(igzip.IGzipFile(fileobj=raw, mode="rb"), buffer_size=_SNIFF)
+    return raw
+
+
+def _first_significant(data: bytes) -> int:
+    for byte in data:
+        if byte not in b" \t\r\n\xef\xbb\xbf":
+            return byte
+    return -1
+
+
+def read_source(source: str) -> Iterator[RawRecord]:
+    """Yield every raw record of one source, in order.
+
+    Records are yielded as read, so a stream that breaks half way (a truncated
+    gzip of NDJSON) still gives what came before the break.
+
+    Raises
+    ------
+    SourceError
+        When the source cannot be opened, decompressed or parsed as a whole; records
+        already yielded stay valid.
+    SkippedSource
+        For CloudTrail digest files, which hold no events.
+    """
+    try:
+        with _open(source) as handle:
+            yield from _records(source, _decompressed(handle))  # type: ignore[arg-type]
+    except (OSError, EOFError, zlib.error) as error:
+        raise SourceError(source, _describe(error)) from error
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, EOFError):
+        return "truncated gzip: the file ends before its end-of-stream marker"
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory"
+    return f"cannot read: {error}"
+
+
+def _records(source: str, stream: io.BufferedReader) -> Iterator[RawRecord]:
+    head = stream.peek(_SNIFF)
+    first = _first_significant(head)
+    if first == ord("{") and _is_ndjson(head):
+        yield from _ndjson(source, stream)
+        return
+    data = stream.read()
+    if not data.strip():
+        return
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        if first == ord("{") and _any_json_line(data):
+            # NDJSON whose first line is broken or longer than the sniff window.
+            yield from _ndjson(source, io.BytesIO(data))
+            return
+        if first in (ord("{"), ord("[")):
+            raise SourceError(source, f"not valid JSON: {error}") from None
+        raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
+    yield from _document(source, document)
+
+
+def _is_ndjson(head: bytes) -> bool:
+    """A first line that is a whole JSON object followed by more text means NDJSON."""
+    text = head.lstrip()
+    newline = text.find(b"\n")
+    if newline < 0:
+        return False
+    try:
+        orjson.loads(text[:newline])
+    except orjson.JSONDecodeError:
+        return False
+    return bool(text[newline:].strip())
+
+
+def _any_json_line(data: bytes) -> bool:
+    for line in data.splitlines():
+        if line.strip():
+            try:
+                if isinstance(orjson.loads(line), dict):
+                    return True
+            except orjson.JSONDecodeError:
+                continue
+    return False
+
+
+def _document(source: str, document: Any) -> Iterator[RawRecord]:
+    if isinstance(document, dict):
+        records = document.get("Records")
+        if isinstance(records, list):
+            for position, record in enumerate(records, 1):
+                yield RawRecord(source, position, record)
+            return
+        if any(key in document for key in _DIGEST_KEYS):
+            raise SkippedSource(source, "CloudTrail digest file: holds no events")
+        if any(key in document for key in _RECORD_HINTS):
+            yield RawRecord(source, 1, document)
+            return
+        raise SourceError(source, "JSON object is neither {\"Records\": [...]} nor a CloudTrail record")
+    if isinstance(document, list):
+        for position, record in enumerate(document, 1):
+            yield RawRecord(source, position, record)
+        return
+    raise SourceError(source, f"JSON {type(document).__name__} holds no CloudTrail records")
+
+
+def _ndjson(source: str, stream: IO[bytes]) -> Iterator[RawRecord]:
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield RawRecord(source, number, RecordRejected("(line)", f"not JSON: {error}"))
+            continue
+        if isinstance(value, dict) and isinstance(value.get("Records"), list):
+            for record in value["Records"]:
+                yield RawRecord(source, number, record)
+        else:
+            yield RawRecord(source, number, value)

@@ -1,0 +1,433 @@
+"""Compute-change taxonomy: which resource an API call touches and what it does.
+
+The taxonomy has three layers, most specific first:
+
+1. :data:`EXPLICIT` names every EC2, EBS (including the EBS direct APIs) and EC2
+   Auto Scaling call whose meaning is not plain from its name;
+2. for ``ec2``, ``ebs``, ``autoscaling`` and ``ec2-instance-connect`` calls not in
+   the table, the noun after the verb picks the resource type (``DescribeVolumeStatus``
+   -> volume) and the verb picks the action (:data:`VERB_ACTIONS`);
+3. every other call gets no resource type and an action from its verb alone, so an
+   identity's IAM or S3 activity still reads as create, delete, read ... context.
+
+``ModifySnapshotAttribute``, ``ModifyImageAttribute`` and ``ModifyFpgaImageAttribute``
+become ``share`` when they grant another account, an organisation or the public
+(``group: all``); :func:`share_targets` says whom.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any, Final
+
+__all__ = [
+    "COMPUTE_SOURCES",
+    "EXPLICIT",
+    "VERB_ACTIONS",
+    "classify",
+    "modified_attribute",
+    "resource_ids",
+    "share_targets",
+]
+
+COMPUTE_SOURCES: Final = frozenset(
+    {
+        "ec2.amazonaws.com",
+        "ebs.amazonaws.com",
+        "autoscaling.amazonaws.com",
+        "ec2-instance-connect.amazonaws.com",
+    }
+)
+"""Event sources whose calls can touch compute resources."""
+
+_I, _V, _S, _A = "instance", "volume", "snapshot", "image"
+
+EXPLICIT: Final[Mapping[str, tuple[str, str]]] = {
+    # instances
+    "RunInstances": (_I, "create"),
+    "ImportInstance": (_I, "create"),
+    "TerminateInstances": (_I, "delete"),
+    "StartInstances": (_I, "start"),
+    "StopInstances": (_I, "stop"),
+    "RebootInstances": (_I, "other"),
+    "MonitorInstances": (_I, "modify"),
+    "UnmonitorInstances": (_I, "modify"),
+    "AssociateIamInstanceProfile": (_I, "attach"),
+    "DisassociateIamInstanceProfile": (_I, "detach"),
+    "ReplaceIamInstanceProfileAssociation": (_I, "modify"),
+    "CreateInstanceExportTask": (_I, "copy"),
+    "GetPasswordData": (_I, "read"),
+    "GetConsoleOutput": (_I, "read"),
+    "GetConsoleScreenshot": (_I, "read"),
+    "SendSSHPublicKey": (_I, "other"),
+    "SendSerialConsoleSSHPublicKey": (_I, "other"),
+    "CreateReplaceRootVolumeTask": (_V, "modify"),
+    # volumes
+    "CreateVolume": (_V, "create"),
+    "ImportVolume": (_V, "create"),
+    "DeleteVolume": (_V, "delete"),
+    "AttachVolume": (_V, "attach"),
+    "DetachVolume": (_V, "detach"),
+    "EnableVolumeIO": (_V, "modify"),
+    # snapshots, including the EBS direct APIs
+    "CreateSnapshot": (_S, "create"),
+    "CreateSnapshots": (_S, "create"),
+    "ImportSnapshot": (_S, "create"),
+    "CopySnapshot": (_S, "copy"),
+    "DeleteSnapshot": (_S, "delete"),
+    "RestoreSnapshotFromRecycleBin": (_S, "create"),
+    "RestoreSnapshotTier": (_S, "modify"),
+    "LockSnapshot": (_S, "modify"),
+    "UnlockSnapshot": (_S, "modify"),
+    "EnableFastSnapshotRestores": (_S, "modify"),
+    "DisableFastSnapshotRestores": (_S, "modify"),
+    "StartSnapshot": (_S, "create"),
+    "PutSnapshotBlock": (_S, "modify"),
+    "CompleteSnapshot": (_S, "modify"),
+    "GetSnapshotBlock": (_S, "read"),
+    "ListSnapshotBlocks": (_S, "read"),
+    "ListChangedBlocks": (_S, "read"),
+    # images
+    "CreateImage": (_A, "create"),
+    "RegisterImage": (_A, "create"),
+    "BundleInstance": (_A, "create"),
+    "ImportImage": (_A, "create"),
+    "CreateRestoreImageTask": (_A, "create"),
+    "RestoreImageFromRecycleBin": (_A, "create"),
+    "DeregisterImage": (_A, "delete"),
+    "CopyImage": (_A, "copy"),
+    "ExportImage": (_A, "copy"),
+    "CreateStoreImageTask": (_A, "copy"),
+    "EnableFastLaunch": (_A, "modify"),
+    "DisableFastLaunch": (_A, "modify"),
+    "ModifyFpgaImageAttribute": (_A, "modify"),
+    # launch templates and configurations
+    "CreateLaunchTemplateVersion": ("launch_template", "modify"),
+    "DeleteLaunchTemplateVersions": ("launch_template", "modify"),
+    "GetLaunchTemplateData": ("launch_template", "read"),
+    # fleets and spot
+    "RequestSpotFleet": ("fleet", "create"),
+    "CancelSpotFleetRequests": ("fleet", "delete"),
+    "DeleteFleets": ("fleet", "delete"),
+    "RequestSpotInstances": ("spot_request", "create"),
+    "CancelSpotInstanceRequests": ("spot_request", "delete"),
+    "CancelCapacityReservation": ("capacity_reservation", "delete"),
+    "PurchaseCapacityBlock": ("capacity_reservation", "create"),
+    "AllocateHosts": ("dedicated_host", "create"),
+    "ReleaseHosts": ("dedicated_host", "delete"),
+    "AllocateAddress": ("elastic_ip", "create"),
+    "ReleaseAddress": ("elastic_ip", "delete"),
+    "AssociateAddress": ("elastic_ip", "attach"),
+    "DisassociateAddress": ("elastic_ip", "detach"),
+    "ImportKeyPair": ("key_pair", "create"),
+    "AuthorizeSecurityGroupIngress": ("security_group", "modify"),
+    "AuthorizeSecurityGroupEgress": ("security_group", "modify"),
+    "RevokeSecurityGroupIngress": ("security_group", "modify"),
+    "RevokeSecurityGroupEgress": ("security_group", "modify"),
+    # account-wide compute settings
+    "EnableSerialConsoleAccess": ("account_setting", "modify"),
+    "DisableSerialConsoleAccess": ("account_setting", "modify"),
+    "EnableEbsEncryptionByDefault": ("account_setting", "modify"),
+    "DisableEbsEncryptionByDefault": ("account_setting", "modify"),
+    "ModifyEbsDefaultKmsKeyId": ("account_setting", "modify"),
+    "ResetEbsDefaultKmsKeyId": ("account_setting", "modify"),
+    "EnableSnapshotBlockPublicAccess": ("account_setting", "modify"),
+    "DisableSnapshotBlockPublicAccess": ("account_setting", "modify"),
+    "EnableImageBlockPublicAccess": ("account_setting", "modify"),
+    "DisableImageBlockPublicAccess": ("account_setting", "modify"),
+    "ModifyInstanceMetadataDefaults": ("account_setting", "modify"),
+    "GetSerialConsoleAccessStatus": ("account_setting", "read"),
+    "GetEbsEncryptionByDefault": ("account_setting", "read"),
+    "GetEbsDefaultKmsKeyId": ("account_setting", "read"),
+    # EC2 Auto Scaling
+    "TerminateInstanceInAutoScalingGroup": (_I, "delete"),
+    "AttachInstances": ("autoscaling_group", "attach"),
+    "DetachInstances": ("autoscaling_group", "detach"),
+    "SetDesiredCapacity": ("autoscaling_group", "modify"),
+    "UpdateAutoScalingGroup": ("autoscaling_group", "modify"),
+    "SetInstanceHealth": (_I, "modify"),
+    "SetInstanceProtection": (_I, "modify"),
+    "PutScalingPolicy": ("autoscaling_group", "modify"),
+    "PutScheduledUpdateGroupAction": ("autoscaling_group", "modify"),
+    "StartInstanceRefresh": ("autoscaling_group", "modify"),
+    "ExecutePolicy": ("autoscaling_group", "modify"),
+    "SuspendProcesses": ("autoscaling_group", "modify"),
+    "ResumeProcesses": ("autoscaling_group", "modify"),
+    "CompleteLifecycleAction": ("autoscaling_group", "other"),
+    "RecordLifecycleActionHeartbeat": ("autoscaling_group", "other"),
+}
+"""Calls whose resource type and action are not plain from their names."""
+
+VERB_ACTIONS: Final[Mapping[str, str]] = {
+    "Run": "create",
+    "Create": "create",
+    "Register": "create",
+    "Import": "create",
+    "Request": "create",
+    "Allocate": "create",
+    "Purchase": "create",
+    "Put": "modify",
+    "Add": "modify",
+    "Delete": "delete",
+    "Deregister": "delete",
+    "Terminate": "delete",
+    "Cancel": "delete",
+    "Release": "delete",
+    "Remove": "delete",
+    "Modify": "modify",
+    "Update": "modify",
+    "Reset": "modify",
+    "Replace": "modify",
+    "Set": "modify",
+    "Enable": "modify",
+    "Disable": "modify",
+    "Lock": "modify",
+    "Unlock": "modify",
+    "Tag": "modify",
+    "Untag": "modify",
+    "Start": "start",
+    "Stop": "stop",
+    "Attach": "attach",
+    "Associate": "attach",
+    "Detach": "detach",
+    "Disassociate": "detach",
+    "Copy": "copy",
+    "Export": "copy",
+    "Describe": "read",
+    "Get": "read",
+    "List": "read",
+    "Search": "read",
+    "Lookup": "read",
+    "Batch": "read",
+    "Head": "read",
+    "Select": "read",
+}
+"""Action of a call from its leading verb, for calls not in :data:`EXPLICIT`."""
+
+# Longest nouns first so that "SpotFleet" wins over "Fleet", "InstanceExport" over "Instance".
+_NOUNS: Final = (
+    ("LaunchTemplate", "launch_template"),
+    ("LaunchConfiguration", "launch_configuration"),
+    ("AutoScalingGroup", "autoscaling_group"),
+    ("AutoScaling", "autoscaling_group"),
+    ("SpotFleet", "fleet"),
+    ("SpotInstance", "spot_request"),
+    ("CapacityReservation", "capacity_reservation"),
+    ("NetworkInterface", "network_interface"),
+    ("SecurityGroup", "security_group"),
+    ("PlacementGroup", "placement_group"),
+    ("KeyPair", "key_pair"),
+    ("Address", "elastic_ip"),
+    ("Fleet", "fleet"),
+    ("Host", "dedicated_host"),
+    ("Instance", _I),
+    ("Volume", _V),
+    ("Snapshot", _S),
+    ("Image", _A),
+)
+
+_VERB = re.compile(r"^([A-Z][a-z]+)")
+_ID_PREFIX_TYPES: Final[Mapping[str, str]] = {
+    "i": _I,
+    "vol": _V,
+    "snap": _S,
+    "ami": _A,
+    "lt": "launch_template",
+    "fleet": "fleet",
+    "sfr": "fleet",
+    "sir": "spot_request",
+    "cr": "capacity_reservation",
+    "h": "dedicated_host",
+    "key": "key_pair",
+    "sg": "security_group",
+    "eni": "network_interface",
+    "eipalloc": "elastic_ip",
+    "pg": "placement_group",
+}
+_RESOURCE_ID = re.compile(r"^(" + "|".join(_ID_PREFIX_TYPES) + r")-[0-9a-fA-F]{8,17}$")
+_MAX_IDS: Final = 256
+_MAX_DEPTH: Final = 12
+_SHARE_ATTRIBUTES: Final = ("createVolumePermission", "launchPermission", "loadPermission")
+_SHARE_EVENTS: Final = frozenset(
+    {"ModifySnapshotAttribute", "ModifyImageAttribute", "ModifyFpgaImageAttribute"}
+)
+_ID_KEYS: Final = frozenset(
+    {
+        "instanceId",
+        "volumeId",
+        "snapshotId",
+        "imageId",
+        "fpgaImageId",
+        "networkInterfaceId",
+        "attributeType",
+        "attribute",
+        "operationType",
+        "dryRun",
+        "DryRun",
+    }
+)
+
+
+@lru_cache(maxsize=4096)
+def classify(event_source: str | None, event_name: str) -> tuple[str | None, str]:
+    """Return ``(resource_type, action)`` of a call before looking at its parameters.
+
+    Parameters
+    ----------
+    event_source : str or None
+        CloudTrail ``eventSource``, e.g. ``"ec2.amazonaws.com"``.
+    event_name : str
+        CloudTrail ``eventName``, e.g. ``"CreateVolume"``.
+
+    Returns
+    -------
+    tuple of (str or None, str)
+        The compute resource type (``None`` for calls on anything else) and the action.
+        Share detection needs the request and is done by :func:`share_targets`.
+    """
+    compute = event_source in COMPUTE_SOURCES
+    if compute and event_name in EXPLICIT:
+        return EXPLICIT[event_name]
+    match = _VERB.match(event_name)
+    verb = match.group(1) if match else ""
+    action = VERB_ACTIONS.get(verb, "other")
+    if not compute:
+        return None, action
+    noun = event_name[len(verb) :]
+    for prefix, resource_type in _NOUNS:
+        if noun.startswith(prefix):
+            return resource_type, action
+    if event_source == "autoscaling.amazonaws.com":
+        return "autoscaling_group", action
+    return None, action
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """Yield every string inside nested JSON values, depth-first, up to a bound."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, depth + 1)
+
+
+def resource_ids(request: Any, response: Any) -> list[str]:
+    """Return the compute resource ids a call names, request first, without repeats.
+
+    Ids are recognised by their EC2 prefixes (``i-``, ``vol-``, ``snap-``, ``ami-``,
+    ``lt-``, ``fleet-``, ``sfr-``, ``sir-``, ``cr-``, ``h-``, ``key-``, ``sg-``,
+    ``eni-``, ``eipalloc-``, ``pg-``), so the role of each id is plain from the id
+    itself: for ``CreateVolume`` the ``vol-`` id is the new volume and the ``snap-``
+    id its source. At most 256 ids are kept.
+    """
+    seen: dict[str, None] = {}
+    for part in (request, response):
+        for text in _strings(part):
+            if len(text) < 40 and _RESOURCE_ID.match(text):
+                seen.setdefault(text, None)
+                if len(seen) >= _MAX_IDS:
+                    return list(seen)
+    return list(seen)
+
+
+def resource_type_of_id(resource_id: str) -> str | None:
+    """Return the resource type an EC2 id's prefix names, or ``None``."""
+    prefix, _, _ = resource_id.partition("-")
+    return _ID_PREFIX_TYPES.get(prefix)
+
+
+def _camel(name: str) -> str:
+    """``CREATE_VOLUME_PERMISSION`` -> ``createVolumePermission``; other names unchanged."""
+    if "_" in name or name.isupper():
+        head, *rest = name.lower().split("_")
+        return head + "".join(word.capitalize() for word in rest)
+    return name
+
+
+def modified_attribute(event_name: str, request: Any) -> str | None:
+    """Return which attribute a ``Modify*Attribute`` / ``Reset*Attribute`` call changes.
+
+    ``ModifyInstanceAttribute`` names it either as ``attribute`` or as the one key
+    besides the instance id (``{"instanceId": ..., "userData": ...}``); snapshot and
+    image calls as ``attributeType``. Returns ``None`` for other calls.
+    """
+    if not isinstance(request, dict) or not event_name.endswith("Attribute"):
+        return None
+    for key in ("attribute", "attributeType"):
+        value = request.get(key)
+        if isinstance(value, str) and value:
+            return _camel(value)
+    for key in request:
+        if key not in _ID_KEYS:
+            return _camel(key)
+    return None
+
+
+def _grant_items(permission: Any) -> Iterator[Any]:
+    if not isinstance(permission, dict):
+        return
+    add = permission.get("add", permission.get("Add"))
+    if isinstance(add, dict):
+        items = add.get("items", add.get("Items"))
+        if isinstance(items, list):
+            yield from items
+    elif isinstance(add, list):
+        yield from add
+
+
+def share_targets(event_name: str, request: Any, own_account: str | None) -> list[str]:
+    """Return whom a snapshot or image permission change grants access, if anyone.
+
+    Parameters
+    ----------
+    event_name : str
+        Only ``ModifySnapshotAttribute``, ``ModifyImageAttribute`` and
+        ``ModifyFpgaImageAttribute`` can share; any other name gives ``[]``.
+    request : object
+        The call's ``requestParameters``.
+    own_account : str or None
+        The account the resource lives in; granting it is not a share.
+
+    Returns
+    -------
+    list of str
+        Account ids, organisation or OU ARNs, and ``"all"`` for the public, in the
+        order the request names them. Empty when nothing is granted to anyone else
+        (a removal, or another attribute).
+    """
+    if event_name not in _SHARE_EVENTS or not isinstance(request, dict):
+        return []
+    targets: dict[str, None] = {}
+    items: list[Any] = []
+    for attribute in _SHARE_ATTRIBUTES:
+        items.extend(_grant_items(request.get(attribute)))
+    operation = request.get("operationType")
+    if isinstance(operation, str) and operation.lower() == "add":
+        # Older and SDK-shaped requests: {"operationType": "add", "userId"/"userIds"/"groups": ...}
+        for key in ("userId", "userIds", "UserId", "group", "groups", "userGroup", "userGroups"):
+            value = request.get(key)
+            values = value if isinstance(value, list) else [value]
+            for one in values:
+                if isinstance(one, dict):
+                    items.append(one)
+                elif isinstance(one, str):
+                    items.append({"group" if "roup" in key else "userId": one})
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
+            value = item.get(key)
+            if not isinstance(value, str) or not value:
+                continue
+            if key == "group":
+                value = value.lower()
+            if value != own_account:
+                targets.setdefault(value, None)
+    return list(targets)
