@@ -7,11 +7,12 @@ and ``serving``.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
 
 __all__ = ["__version__"]
 
 try:
-    __version__ = version("changewatch")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = _version("changewatch")
+except _PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"

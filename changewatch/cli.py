@@ -44,7 +44,7 @@ class _Group(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
-    """Score cloud infrastructure changes for anomalies (AWS CloudTrail first).
+    r"""Score cloud infrastructure changes for anomalies (AWS CloudTrail first).
 
     \b
     Typical flow:

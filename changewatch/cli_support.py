@@ -17,9 +17,15 @@ def emit(summary: dict[str, Any]) -> None:
     click.echo(json.dumps(summary))
 
 
-def progress(total: int, label: str, unit: str = "file") -> tuple[Callable[[int], None], Callable[[], None]]:
+def progress(
+    total: int, label: str, unit: str = "file"
+) -> tuple[Callable[[int], None], Callable[[], None]]:
     """Return ``(update, close)`` of a tqdm bar on a terminal; silent when not a terminal."""
     from tqdm import tqdm
 
     bar = tqdm(total=total, desc=label, unit=unit, disable=None, file=sys.stderr, leave=False)
-    return bar.update, bar.close
+
+    def update(count: int) -> None:
+        bar.update(count)
+
+    return update, bar.close

@@ -1,20 +1,15 @@
 """The identity key: one stable name per actor (see ``docs/adr/0002-identity-key.md``).
 
-=========================================  =============================================
-who made the call                          identity key
-=========================================  =============================================
-IAM user                                   its ARN ``arn:aws:iam::111:user/alice``
-root                                       ``arn:aws:iam::111:root``
-role session of a person (AWS SSO          role ARN + ``/`` + session name
-``AWSReservedSSO_*``, SAML or web-identity  ``arn:aws:iam::111:role/AWSReservedSSO_Admin_1a2b/alice@corp``
-federation, or a listed person role)
-role session of an instance profile        the role ARN ``arn:aws:iam::111:role/web``
-(session name ``i-...``) or of automation
-federated user (GetFederationToken)        its ARN ``arn:aws:sts::111:federated-user/bob``
-AWS service                                ``service:<principal>`` e.g. ``service:autoscaling.amazonaws.com``
-another account's principal                ``account:<account id>:<principal id>``
-no identity in the record                  ``unknown:<account id>`` (``unknown:-`` without account)
-=========================================  =============================================
+- IAM user: its ARN ``arn:aws:iam::111:user/alice``;
+- root: ``arn:aws:iam::111:root``;
+- role session of a person (AWS SSO ``AWSReservedSSO_*``, SAML or web-identity federation,
+  or a listed person role): role ARN + ``/`` + session name, e.g.
+  ``arn:aws:iam::111:role/AWSReservedSSO_Admin_1a2b/alice@corp``;
+- role session of an instance profile (session ``i-...``) or of automation: the role ARN;
+- federated user (GetFederationToken): its ARN ``arn:aws:sts::111:federated-user/bob``;
+- AWS service: ``service:<principal>``, e.g. ``service:autoscaling.amazonaws.com``;
+- another account's principal: ``account:<account id>:<principal id>``;
+- no identity in the record: ``unknown:<account id>`` (``unknown:-`` without account).
 
 Role ARNs in keys never carry a path (``role/aws-reserved/sso.amazonaws.com/X`` is
 keyed as ``role/X``): role names are unique in an account, and records that lack

@@ -42,4 +42,5 @@ def read_events(path: str | Path, *, columns: list[str] | None = None) -> pd.Dat
     missing = [name for name in CANONICAL_SCHEMA.names if name not in schema.names]
     if missing:
         raise InputError(f"{path}: missing canonical columns {missing}")
-    return pq.read_table(path, columns=columns).to_pandas()
+    frame: pd.DataFrame = pq.read_table(path, columns=columns).to_pandas()
+    return frame

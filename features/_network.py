@@ -83,7 +83,7 @@ class GeoIP:
     """
 
     def __init__(self, path: str | Path) -> None:
-        import maxminddb
+        import maxminddb  # noqa: PLC0415 - only needed with --geoip
 
         self.path = str(path)
         try:

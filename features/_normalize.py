@@ -118,6 +118,8 @@ def unwrap(record: Any) -> dict[str, Any]:
         When the record is not a JSON object, or is an EventBridge event of another kind.
     """
     if type(record) is not dict:
+        if isinstance(record, RecordRejected):  # a line the reader could not parse
+            raise record
         raise RecordRejected("(record)", f"expected a JSON object, got {_type_name(record)}")
     if "detail-type" not in record or "detail" not in record:
         return record
@@ -138,7 +140,7 @@ def unwrap(record: Any) -> dict[str, Any]:
 
 
 def _synthetic_id(record: Mapping[str, Any]) -> str:
-    """A deterministic id for the rare record without ``eventID``: a hash of its content."""
+    """Return a deterministic id for a record without ``eventID``: a hash of its content."""
     digest = hashlib.blake2b(
         orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
         digest_size=16,
@@ -160,6 +162,28 @@ class _Identity:
 
 def _identity(record: dict[str, Any], rule: IdentityKeyRule, account: str | None) -> _Identity:
     user = _obj(record, "userIdentity", "userIdentity")
+    if not user:
+        return _Identity(f"unknown:{account or '-'}", "Unknown", None, None, None, None, None, None)
+    # The same userIdentity repeats thousands of times in a trail: remember the answer
+    # by its serialised content (exact, since the answer depends on nothing else but
+    # the account, which is part of the cache key).
+    try:
+        cache_key = (orjson.dumps(user, option=orjson.OPT_NON_STR_KEYS), account, rule)
+    except (TypeError, orjson.JSONEncodeError):
+        return _identity_of(user, rule, account)
+    found = _identity_cache.get(cache_key)
+    if found is None:
+        found = _identity_of(user, rule, account)
+        if len(_identity_cache) > 50_000:
+            _identity_cache.clear()
+        _identity_cache[cache_key] = found
+    return found
+
+
+_identity_cache: dict[tuple[bytes, str | None, IdentityKeyRule], _Identity] = {}
+
+
+def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | None) -> _Identity:
     if not user:
         return _Identity(f"unknown:{account or '-'}", "Unknown", None, None, None, None, None, None)
     kind = _str(user, "type", "userIdentity.type") or "Unknown"
@@ -256,18 +280,32 @@ class Normalizer:
         if when is None:
             raise RecordRejected("eventTime", "missing")
         micros = _event_time(when)
-        event_source = _str(record, "eventSource", "eventSource")
-        event_id = _str(record, "eventID", "eventID") or _synthetic_id(record)
-        region = _str(record, "awsRegion", "awsRegion")
-        event_type = _str(record, "eventType", "eventType")
-        error_code = _str(record, "errorCode", "errorCode")
-        source_ip = _str(record, "sourceIPAddress", "sourceIPAddress")
-        user_agent = _str(record, "userAgent", "userAgent")
+        get = record.get
+        event_source = get("eventSource")
+        event_id = get("eventID")
+        region = get("awsRegion")
+        event_type = get("eventType")
+        error_code = get("errorCode")
+        source_ip = get("sourceIPAddress")
+        user_agent = get("userAgent")
+        account = get("recipientAccountId")
+        for value, name in (
+            (event_source, "eventSource"),
+            (event_id, "eventID"),
+            (region, "awsRegion"),
+            (event_type, "eventType"),
+            (error_code, "errorCode"),
+            (source_ip, "sourceIPAddress"),
+            (user_agent, "userAgent"),
+            (account, "recipientAccountId"),
+        ):
+            if value is not None and type(value) is not str:
+                raise RecordRejected(name, f"expected a string, got {_type_name(value)}")
+        event_id = event_id or _synthetic_id(record)
         read_only = record.get("readOnly")
         if read_only is not None and type(read_only) is not bool:
             raise RecordRejected("readOnly", f"expected a boolean, got {_type_name(read_only)}")
-        user_account = record.get("userIdentity")
-        account = _str(record, "recipientAccountId", "recipientAccountId")
+        user_account = get("userIdentity")
         if account is None and type(user_account) is dict:
             owner = user_account.get("accountId")
             account = owner if type(owner) is str else None
@@ -285,7 +323,9 @@ class Normalizer:
                 targets = share_targets(event_name, request, account)
                 if targets:
                     action = "share"
-            else:
+            elif not event_name.startswith("Describe"):
+                # Reads of one resource (GetPasswordData, GetSnapshotBlock) name it;
+                # Describe* calls list filters, not resources touched.
                 ids = resource_ids(request, None)
         elif event_name in _TAG_EVENTS and event_source == "ec2.amazonaws.com":
             ids = resource_ids(request, None)
@@ -341,7 +381,7 @@ class Normalizer:
 
 
 def normalize(raw: Any, *, rule: IdentityKeyRule | None = None) -> Row:
-    """Normalise one record with the default identity rule and no GeoIP (see :class:`Normalizer`)."""
+    """Normalise one record without GeoIP (see :class:`Normalizer`)."""
     return Normalizer(rule or IdentityKeyRule())(raw)
 
 

@@ -22,17 +22,17 @@ import logging
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 import orjson
 from isal import igzip
 
 from changewatch.errors import RecordRejected, SourceError
 
-__all__ = ["STDIN", "RawRecord", "SkippedSource", "discover", "read_source"]
+__all__ = ["STDIN", "RawChunk", "SkippedSource", "discover", "read_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,24 +40,27 @@ STDIN: Final = "-"
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _DATA_SUFFIXES: Final = (".json", ".json.gz", ".jsonl", ".ndjson", ".gz", ".jsonl.gz", ".ndjson.gz")
 _SNIFF: Final = 1 << 16
+_NDJSON_CHUNK: Final = 8192
 _DIGEST_KEYS: Final = ("digestPublicKeyFingerprint", "digestSignatureAlgorithm", "logFiles")
 _RECORD_HINTS: Final = ("eventName", "eventTime", "eventVersion", "eventSource", "detail-type")
 
 
 @dataclass(frozen=True, slots=True)
-class RawRecord:
-    """A record as read, with where it came from.
+class RawChunk:
+    """Consecutive raw records of one source, with their 1-based positions.
 
-    ``record`` is whatever JSON value stood there, or a :class:`RecordRejected`
-    when the line was not JSON at all.
+    Each record is whatever JSON value stood there, or a :class:`RecordRejected`
+    when an NDJSON line was not JSON at all. Positions are record numbers in a JSON
+    document and line numbers in NDJSON. Records come in chunks, not one by one,
+    because a Python object per record costs as much as normalising it.
     """
 
     source: str
-    position: int
-    record: Any
+    positions: Sequence[int]
+    records: list[Any]
 
 
-class SkippedSource(Exception):  # noqa: N818 - a signal, not an error
+class SkippedSource(Exception):
     """Raised by :func:`read_source` for inputs that hold no records (digest files)."""
 
     def __init__(self, source: str, reason: str) -> None:
@@ -94,7 +97,9 @@ def discover(paths: Iterable[str | Path]) -> list[str]:
         if os.path.isdir(text):
             inside: list[str] = []
             for root, dirs, files in os.walk(text):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "CloudTrail-Digest")
+                dirs[:] = sorted(
+                    d for d in dirs if not d.startswith(".") and d != "CloudTrail-Digest"
+                )
                 inside.extend(
                     os.path.join(root, name)
                     for name in files
@@ -108,15 +113,17 @@ def discover(paths: Iterable[str | Path]) -> list[str]:
     return found
 
 
-def _open(source: str) -> IO[bytes]:
+def _open(source: str) -> io.BufferedReader:
     if source == STDIN:
-        return io.BufferedReader(sys.stdin.buffer.raw, buffer_size=_SNIFF)  # type: ignore[attr-defined]
-    return open(source, "rb", buffering=_SNIFF)  # noqa: SIM115 - closed by the caller
+        raw: Any = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
+        return io.BufferedReader(raw, buffer_size=_SNIFF)
+    return cast(io.BufferedReader, open(source, "rb", buffering=_SNIFF))
 
 
 def _decompressed(raw: io.BufferedReader) -> io.BufferedReader:
     if raw.peek(2)[:2] == _GZIP_MAGIC:
-        return io.BufferedReader(igzip.IGzipFile(fileobj=raw, mode="rb"), buffer_size=_SNIFF)
+        unzipped = igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
+        return io.BufferedReader(unzipped, buffer_size=_SNIFF)
     return raw
 
 
@@ -127,7 +134,7 @@ def _first_significant(data: bytes) -> int:
     return -1
 
 
-def read_source(source: str) -> Iterator[RawRecord]:
+def read_source(source: str) -> Iterator[RawChunk]:
     """Yield every raw record of one source, in order.
 
     Records are yielded as read, so a stream that breaks half way (a truncated
@@ -143,7 +150,7 @@ def read_source(source: str) -> Iterator[RawRecord]:
     """
     try:
         with _open(source) as handle:
-            yield from _records(source, _decompressed(handle))  # type: ignore[arg-type]
+            yield from _records(source, _decompressed(handle))
     except (OSError, EOFError, zlib.error) as error:
         raise SourceError(source, _describe(error)) from error
 
@@ -158,7 +165,7 @@ def _describe(error: BaseException) -> str:
     return f"cannot read: {error}"
 
 
-def _records(source: str, stream: io.BufferedReader) -> Iterator[RawRecord]:
+def _records(source: str, stream: io.BufferedReader) -> Iterator[RawChunk]:
     head = stream.peek(_SNIFF)
     first = _first_significant(head)
     if first == ord("{") and _is_ndjson(head):
@@ -181,7 +188,7 @@ def _records(source: str, stream: io.BufferedReader) -> Iterator[RawRecord]:
 
 
 def _is_ndjson(head: bytes) -> bool:
-    """A first line that is a whole JSON object followed by more text means NDJSON."""
+    """Tell NDJSON: a first line that is a whole JSON object followed by more text."""
     text = head.lstrip()
     newline = text.find(b"\n")
     if newline < 0:
@@ -204,37 +211,50 @@ def _any_json_line(data: bytes) -> bool:
     return False
 
 
-def _document(source: str, document: Any) -> Iterator[RawRecord]:
+def _document(source: str, document: Any) -> Iterator[RawChunk]:
     if isinstance(document, dict):
         records = document.get("Records")
         if isinstance(records, list):
-            for position, record in enumerate(records, 1):
-                yield RawRecord(source, position, record)
+            yield RawChunk(source, range(1, len(records) + 1), records)
             return
         if any(key in document for key in _DIGEST_KEYS):
             raise SkippedSource(source, "CloudTrail digest file: holds no events")
         if any(key in document for key in _RECORD_HINTS):
-            yield RawRecord(source, 1, document)
+            yield RawChunk(source, range(1, 2), [document])
             return
-        raise SourceError(source, "JSON object is neither {\"Records\": [...]} nor a CloudTrail record")
+        raise SourceError(
+            source, 'JSON object is neither {"Records": [...]} nor a CloudTrail record'
+        )
     if isinstance(document, list):
-        for position, record in enumerate(document, 1):
-            yield RawRecord(source, position, record)
+        yield RawChunk(source, range(1, len(document) + 1), document)
         return
     raise SourceError(source, f"JSON {type(document).__name__} holds no CloudTrail records")
 
 
-def _ndjson(source: str, stream: IO[bytes]) -> Iterator[RawRecord]:
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            yield RawRecord(source, number, RecordRejected("(line)", f"not JSON: {error}"))
-            continue
-        if isinstance(value, dict) and isinstance(value.get("Records"), list):
-            for record in value["Records"]:
-                yield RawRecord(source, number, record)
-        else:
-            yield RawRecord(source, number, value)
+def _ndjson(source: str, stream: IO[bytes]) -> Iterator[RawChunk]:
+    positions: list[int] = []
+    records: list[Any] = []
+    try:
+        for number, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                value = RecordRejected("(line)", f"not JSON: {error}")
+            if isinstance(value, dict) and isinstance(value.get("Records"), list):
+                positions.extend([number] * len(value["Records"]))
+                records.extend(value["Records"])
+            else:
+                positions.append(number)
+                records.append(value)
+            if len(records) >= _NDJSON_CHUNK:
+                yield RawChunk(source, positions, records)
+                positions, records = [], []
+    except (OSError, EOFError, zlib.error):
+        # The stream broke (a truncated gzip): keep the lines read before the break.
+        if records:
+            yield RawChunk(source, positions, records)
+        raise
+    if records:
+        yield RawChunk(source, positions, records)

@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
+import orjson
+
 __all__ = [
     "COMPUTE_SOURCES",
     "EXPLICIT",
@@ -246,9 +248,10 @@ _ID_PREFIX_TYPES: Final[Mapping[str, str]] = {
     "eipalloc": "elastic_ip",
     "pg": "placement_group",
 }
-_RESOURCE_ID = re.compile(r"^(" + "|".join(_ID_PREFIX_TYPES) + r")-[0-9a-fA-F]{8,17}$")
+_ID_PATTERN: Final = r"(?:" + "|".join(_ID_PREFIX_TYPES) + r")-[0-9a-fA-F]{8,17}"
+_RESOURCE_ID = re.compile(f"^{_ID_PATTERN}$")
+_QUOTED_ID = re.compile(f'(?<=")({_ID_PATTERN})(?=")'.encode())
 _MAX_IDS: Final = 256
-_MAX_DEPTH: Final = 12
 _SHARE_ATTRIBUTES: Final = ("createVolumePermission", "launchPermission", "loadPermission")
 _SHARE_EVENTS: Final = frozenset(
     {"ModifySnapshotAttribute", "ModifyImageAttribute", "ModifyFpgaImageAttribute"}
@@ -304,36 +307,31 @@ def classify(event_source: str | None, event_name: str) -> tuple[str | None, str
     return None, action
 
 
-def _strings(value: Any, depth: int = 0) -> Iterator[str]:
-    """Yield every string inside nested JSON values, depth-first, up to a bound."""
-    if depth > _MAX_DEPTH:
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item, depth + 1)
-
-
 def resource_ids(request: Any, response: Any) -> list[str]:
     """Return the compute resource ids a call names, request first, without repeats.
 
     Ids are recognised by their EC2 prefixes (``i-``, ``vol-``, ``snap-``, ``ami-``,
     ``lt-``, ``fleet-``, ``sfr-``, ``sir-``, ``cr-``, ``h-``, ``key-``, ``sg-``,
-    ``eni-``, ``eipalloc-``, ``pg-``), so the role of each id is plain from the id
-    itself: for ``CreateVolume`` the ``vol-`` id is the new volume and the ``snap-``
-    id its source. At most 256 ids are kept.
+    ``eni-``, ``eipalloc-``, ``pg-``) wherever they stand as a whole JSON string,
+    so the role of each id is plain from the id itself: for ``CreateVolume`` the
+    ``vol-`` id is the new volume and the ``snap-`` id its source. At most 256 ids
+    are kept. (Scanning the serialised JSON with one regular expression is several
+    times faster than walking the nested values in Python.)
     """
     seen: dict[str, None] = {}
     for part in (request, response):
-        for text in _strings(part):
-            if len(text) < 40 and _RESOURCE_ID.match(text):
-                seen.setdefault(text, None)
-                if len(seen) >= _MAX_IDS:
-                    return list(seen)
+        if not part or not isinstance(part, dict | list):
+            if isinstance(part, str) and _RESOURCE_ID.match(part):
+                seen.setdefault(part, None)
+            continue
+        try:
+            text = orjson.dumps(part, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            continue
+        for found in _QUOTED_ID.findall(text):
+            seen.setdefault(found.decode(), None)
+            if len(seen) >= _MAX_IDS:
+                return list(seen)
     return list(seen)
 
 

@@ -13,13 +13,34 @@ __all__ = ["ingest"]
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Parquet file to write.")
-@click.option("--rejects", type=click.Path(dir_okay=False), help="Rejects report (JSON lines); default OUT.rejects.jsonl.")
+@click.option(
+    "--out", "-o", required=True, type=click.Path(dir_okay=False), help="Parquet file to write."
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Rejects report (JSON lines); default OUT.rejects.jsonl.",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first bad record or file.")
 @click.option("--compute-only", is_flag=True, help="Keep only events on compute resources.")
-@click.option("--geoip", type=click.Path(exists=True, dir_okay=False), help="MaxMind-format database (.mmdb).")
-@click.option("--person-role", "person_roles", multiple=True, metavar="ARN_PATTERN", help="Role ARN pattern whose sessions are people (repeatable).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=lambda: os.cpu_count() or 1, show_default="all cores", help="Parallel workers.")
+@click.option(
+    "--geoip", type=click.Path(exists=True, dir_okay=False), help="MaxMind-format database (.mmdb)."
+)
+@click.option(
+    "--person-role",
+    "person_roles",
+    multiple=True,
+    metavar="ARN_PATTERN",
+    help="Role ARN pattern whose sessions are people (repeatable).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=lambda: os.cpu_count() or 1,
+    show_default="all cores",
+    help="Parallel workers.",
+)
 def ingest(
     paths: tuple[str, ...],
     out: str,
@@ -64,8 +85,6 @@ def ingest(
     finally:
         close()
     if report.rejected or report.files_failed:
-        click.echo(
-            f"{report.rejected} records and {report.files_failed} files rejected; see {report.rejects}",
-            err=True,
-        )
+        problems = f"{report.rejected} records and {report.files_failed} files rejected"
+        click.echo(f"{problems}; see {report.rejects}", err=True)
     emit(report.to_json())

@@ -1,0 +1,128 @@
+"""Ingestion benchmark: `changewatch ingest` against pandas.json_normalize and plain gzip.
+
+Generates realistic CloudTrail shards in the S3 delivery layout (cached under the work
+folder), then measures records per second for
+
+* the floor: ``gzip.decompress`` of every shard and nothing else;
+* the baseline: ``json.load`` + ``pandas.json_normalize`` of every record (measured on a
+  sample of shards, since it is slow, and reported as a rate);
+* ``changewatch ingest`` run as a user runs it (a subprocess, so start-up counts),
+  with one worker and with all cores, and its peak memory.
+
+Run: ``python bench/ingest.py`` (``make bench``); ``--records 5000000`` for the
+memory goal. Prints one table and the ratios; numbers are for this machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _shards import write_shards
+
+
+def shards(workdir: Path, records: int) -> list[Path]:
+    root = workdir / f"shards-{records}"
+    marker = root / "DONE"
+    if not marker.exists():
+        print(f"generating {records:,} records of shards under {root} ...", file=sys.stderr)
+        write_shards(root, records)
+        marker.write_text("ok")
+    return sorted(root.rglob("*.json.gz"))
+
+
+def rate_gzip(paths: list[Path], records: int) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        gzip.decompress(path.read_bytes())
+    return records / (time.perf_counter() - started)
+
+
+def rate_json_normalize(paths: list[Path], sample_files: int) -> tuple[float, int]:
+    sample = paths[:: max(1, len(paths) // sample_files)][:sample_files]
+    count = 0
+    started = time.perf_counter()
+    for path in sample:
+        with gzip.open(path, "rt") as handle:
+            items = json.load(handle)["Records"]
+        pd.json_normalize(items)
+        count += len(items)
+    return count / (time.perf_counter() - started), count
+
+
+def rate_changewatch(
+    root: Path, records: int, jobs: int, workdir: Path
+) -> tuple[float, float, dict[str, object]]:
+    out = workdir / f"events-{jobs}.parquet"
+    command = [
+        sys.executable,
+        "-m",
+        "changewatch",
+        "ingest",
+        str(root),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["records"] == records, summary
+    return records / seconds, peak_mb, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument(
+        "--sample-files", type=int, default=60, help="shards for the json_normalize baseline"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "changewatch-bench"
+    )
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    paths = shards(args.workdir, args.records)
+    root = paths[0].parents[6]
+
+    floor = rate_gzip(paths, args.records)
+    baseline, sampled = rate_json_normalize(paths, args.sample_files)
+    one, peak_one, summary = rate_changewatch(root, args.records, 1, args.workdir)
+    cores = os.cpu_count() or 1
+    many, peak_many, _ = rate_changewatch(root, args.records, cores, args.workdir)
+
+    print(f"\ningestion of {args.records:,} CloudTrail records in {len(paths):,} .json.gz shards")
+    print(f"{'what':44s} {'records/s':>12s} {'peak MB':>9s}")
+    print(f"{'gzip.decompress only (floor)':44s} {floor:12,.0f} {'':>9s}")
+    print(
+        f"{'json.load + pandas.json_normalize (baseline)':44s} {baseline:12,.0f} {'':>9s}  ({sampled:,} records sampled)"
+    )
+    print(f"{'changewatch ingest --jobs 1':44s} {one:12,.0f} {peak_one:9,.0f}")
+    print(f"{f'changewatch ingest --jobs {cores}':44s} {many:12,.0f} {peak_many:9,.0f}")
+    print("\nratios")
+    print(f"  changewatch (1 core) / json_normalize : {one / baseline:6.1f}x")
+    print(f"  changewatch (1 core) / gzip floor     : {one / floor:6.2f}  (goal >= 0.5)")
+    print(f"  changewatch ({cores} cores) / (1 core)     : {many / one:6.2f}x")
+    print(
+        f"  kept {summary['kept']:,}, rejected {summary['rejected']:,}, duplicates {summary['duplicates']:,}"
+    )
+
+
+if __name__ == "__main__":
+    main()
