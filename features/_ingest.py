@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ import pyarrow.parquet as pq
 from joblib import Parallel, delayed
 
 from changewatch.errors import RecordRejected, SourceError
+from features._columnar import normalize_batch
 from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer, TableBuilder
@@ -51,7 +53,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _TASK_BYTES: Final = 32 << 20
-_PARQUET_OPTIONS: Final[dict[str, Any]] = {"compression": "zstd", "compression_level": 3}
+_BATCH_RECORDS: Final = 4096
+_PARQUET_OPTIONS: Final[dict[str, Any]] = {"compression": "zstd", "compression_level": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,23 +202,19 @@ def _run_task_body(
     index: int, sources: Sequence[str], scratch: str, options: IngestOptions
 ) -> _TaskResult:
     normalizer = _normalizer(options)
-    builder = TableBuilder()
     result = _TaskResult(parts=[], rejects_path=os.path.join(scratch, f"rejects-{index:06d}.jsonl"))
-
-    def flush() -> None:
-        table = builder.build()
-        if options.compute_only and table.num_rows:
-            before = table.num_rows
-            table = table.filter(pc.is_valid(table["resource_type"]))
-            result.filtered += before - table.num_rows
-        if table.num_rows:
-            part = os.path.join(scratch, f"part-{index:06d}-{len(result.parts):04d}.parquet")
-            pq.write_table(table, part, compression="lz4")
-            result.parts.append(part)
+    tables: list[pa.Table] = []
+    pending_rows = 0
+    raw: list[Any] = []
+    # Where each pending record came from, one entry per chunk: (first index, source, positions).
+    where: list[tuple[int, str, Sequence[int]]] = []
 
     with open(result.rejects_path, "wb") as rejects:
 
         def reject(rejection: Rejection) -> None:
+            result.rejected += rejection.kind == "record"
+            if rejection.field is not None:
+                result.rejected_by_field[rejection.field] += 1
             if options.strict and rejection.kind == "record":
                 raise RecordRejected(
                     rejection.field or "(record)",
@@ -225,30 +224,58 @@ def _run_task_body(
                 )
             rejects.write(orjson.dumps(rejection.to_json()) + b"\n")
 
-        append = builder.append
+        def write_part() -> None:
+            nonlocal tables, pending_rows
+            if not tables:
+                return
+            table = pa.concat_tables(tables)
+            tables, pending_rows = [], 0
+            if options.compute_only:
+                before = table.num_rows
+                table = table.filter(pc.is_valid(table["resource_type"]))
+                result.filtered += before - table.num_rows
+            if table.num_rows:
+                part = os.path.join(scratch, f"part-{index:06d}-{len(result.parts):04d}.parquet")
+                pq.write_table(table, part, compression="none")
+                result.parts.append(part)
+
+        def normalize_pending() -> None:
+            nonlocal raw, where, pending_rows
+            if not raw:
+                return
+            table, rejected = normalize_batch(raw, normalizer)
+            starts = [start for start, _, _ in where]
+            for position, error in rejected:
+                start, source, positions = where[bisect_right(starts, position) - 1]
+                reject(Rejection(source, positions[position - start], error.field, error.reason))
+            raw, where = [], []
+            tables.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= options.chunk_rows:
+                write_part()
+
         for source in sources:
             result.files += 1
             try:
                 for chunk in read_source(source):
                     result.records += len(chunk.records)
-                    for position, raw in zip(chunk.positions, chunk.records, strict=True):
-                        try:
-                            append(normalizer(raw))
-                        except RecordRejected as error:
-                            result.rejected += 1
-                            result.rejected_by_field[error.field] += 1
-                            reject(Rejection(source, position, error.field, error.reason))
-                    if len(builder) >= options.chunk_rows:
-                        flush()
+                    where.append((len(raw), source, chunk.positions))
+                    raw.extend(chunk.records)
+                    if len(raw) >= _BATCH_RECORDS:
+                        normalize_pending()
             except SkippedSource as skipped:
                 result.files_skipped += 1
                 logger.info("skipped %s", skipped)
             except SourceError as error:
                 if options.strict:
+                    normalize_pending()  # a bad record read before the break comes first
                     raise
                 result.files_failed += 1
                 reject(Rejection(source, None, None, error.reason, kind="source"))
-        flush()
+            if options.strict:
+                normalize_pending()
+        normalize_pending()
+        write_part()
     return result
 
 

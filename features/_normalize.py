@@ -148,6 +148,42 @@ def _synthetic_id(record: Mapping[str, Any]) -> str:
     return f"cw-{digest}"
 
 
+def needs_details(resource_type: str | None, event_source: str | None, event_name: str) -> bool:
+    """Whether a call's parameters must be read for ids, attribute and share targets."""
+    if resource_type is not None:
+        return not event_name.startswith("Describe")
+    return event_name in _TAG_EVENTS and event_source == "ec2.amazonaws.com"
+
+
+def change_details(
+    event_source: str | None,
+    event_name: str,
+    request: Any,
+    response: Any,
+    account: str | None,
+) -> tuple[str | None, str, list[str], str | None, list[str]]:
+    """Return ``(resource_type, action, resource_ids, attribute, share_targets)`` of a call.
+
+    Only for calls where :func:`needs_details` holds; others have no ids, attribute or
+    targets. ``Describe*`` calls list filters, not resources touched, so they are not
+    read; single-resource reads (``GetPasswordData``, ``GetSnapshotBlock``) are.
+    """
+    resource_type, action = classify(event_source, event_name)
+    if resource_type is None:  # CreateTags / DeleteTags: the type of the tagged resource
+        ids = resource_ids(request, None)
+        return (resource_type_of_id(ids[0]) if ids else None), action, ids, None, []
+    if action == "read":
+        return resource_type, action, resource_ids(request, None), None, []
+    targets = share_targets(event_name, request, account)
+    return (
+        resource_type,
+        "share" if targets else action,
+        resource_ids(request, response),
+        modified_attribute(event_name, request),
+        targets,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Identity:
     key: str
@@ -174,13 +210,18 @@ def _identity(record: dict[str, Any], rule: IdentityKeyRule, account: str | None
     found = _identity_cache.get(cache_key)
     if found is None:
         found = _identity_of(user, rule, account)
-        if len(_identity_cache) > 50_000:
-            _identity_cache.clear()
-        _identity_cache[cache_key] = found
+        _remember(cache_key, found)
     return found
 
 
 _identity_cache: dict[tuple[bytes, str | None, IdentityKeyRule], _Identity] = {}
+
+
+def _remember(key: tuple[bytes, str | None, IdentityKeyRule], identity: _Identity) -> None:
+    """Memoise an identity by its serialised ``userIdentity``, account and rule (bounded)."""
+    if len(_identity_cache) > 50_000:
+        _identity_cache.clear()
+    _identity_cache[key] = identity
 
 
 def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | None) -> _Identity:
@@ -316,20 +357,10 @@ class Normalizer:
         ids: list[str] = []
         targets: list[str] = []
         attribute: str | None = None
-        if resource_type is not None:
-            if action != "read":
-                ids = resource_ids(request, response)
-                attribute = modified_attribute(event_name, request)
-                targets = share_targets(event_name, request, account)
-                if targets:
-                    action = "share"
-            elif not event_name.startswith("Describe"):
-                # Reads of one resource (GetPasswordData, GetSnapshotBlock) name it;
-                # Describe* calls list filters, not resources touched.
-                ids = resource_ids(request, None)
-        elif event_name in _TAG_EVENTS and event_source == "ec2.amazonaws.com":
-            ids = resource_ids(request, None)
-            resource_type = resource_type_of_id(ids[0]) if ids else None
+        if needs_details(resource_type, event_source, event_name):
+            resource_type, action, ids, attribute, targets = change_details(
+                event_source, event_name, request, response, account
+            )
         if read_only is None:
             read_only = action == "read"
 

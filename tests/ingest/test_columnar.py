@@ -1,0 +1,145 @@
+"""The columnar fast path gives exactly what the reference row normaliser gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from changewatch.errors import RecordRejected
+from features import Normalizer
+from features._columnar import normalize_batch
+from features._normalize import TableBuilder
+
+
+def reference(
+    records: list[Any], normalizer: Normalizer
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    builder = TableBuilder()
+    rejected = []
+    for index, raw in enumerate(records):
+        try:
+            builder.append(normalizer(raw))
+        except RecordRejected as error:
+            rejected.append((index, error.field, error.reason))
+    return builder.build(), rejected
+
+
+def assert_same(records: list[Any], normalizer: Normalizer | None = None) -> None:
+    normalizer = normalizer or Normalizer()
+    table, rejected = normalize_batch(records, normalizer)
+    expected_table, expected_rejected = reference(records, normalizer)
+    assert [(i, e.field, e.reason) for i, e in rejected] == expected_rejected
+    assert table.to_pylist() == expected_table.to_pylist()
+
+
+def test_a_realistic_batch_matches(make: Any) -> None:
+    batch = [
+        make(
+            eventID=f"id-{i}",
+            eventTime=f"2026-03-02T10:{i:02d}:00Z",
+            sourceIPAddress=f"203.0.113.{i}",
+        )
+        for i in range(50)
+    ]
+    assert_same(batch)
+
+
+def test_the_real_recordings_match(data_dir: Any, geo_db: Any) -> None:
+    import json
+
+    from features import GeoIP
+
+    records = []
+    for path in sorted((data_dir / "stratus").glob("*.json")):
+        records.extend(json.loads(path.read_text()))
+    for path in sorted((data_dir / "permiso" / "sessions").glob("*/InputEvents.json"))[:3]:
+        records.extend(json.loads(path.read_text()))
+    for line in (
+        (data_dir / "otrf" / "ec2_proxy_s3_exfiltration_2020-09-14011940.json")
+        .read_text()
+        .splitlines()
+    ):
+        records.append(json.loads(line))
+    assert_same(records, Normalizer(geoip=GeoIP(geo_db)))
+
+
+def test_odd_records_take_the_reference_path(make: Any) -> None:
+    batch = [
+        make(),
+        make(eventTime="2026-02-30T10:00:00Z"),  # rolls over in strptime, rejected by the reference
+        make(eventTime="2026-03-02T10:15:00.123+01:00"),  # valid, not CloudTrail's own format
+        make(eventID=...),
+        {
+            "detail-type": "AWS API Call via CloudTrail",
+            "account": "1",
+            "detail": make(eventID="env"),
+        },
+        make(userIdentity={"type": "IAMUser", "arn": 5}),
+        make(eventName=""),
+        "not a record",
+        make(eventID="last", readOnly="yes"),
+        make(eventID="login", eventName="ConsoleLogin", additionalEventData={"MFAUsed": "Yes"}),
+    ]
+    assert_same(batch)
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> Any:
+    base: dict[str, Any] = {
+        "eventID": draw(st.sampled_from(["a", "b", "c", None, ""])),
+        "eventTime": draw(
+            st.sampled_from(["2026-03-02T10:15:00Z", "2026-03-02T10:15:00.5Z", "x", None])
+        ),
+        "eventName": draw(
+            st.sampled_from(["CreateSnapshot", "ModifySnapshotAttribute", "ConsoleLogin", "", None])
+        ),
+        "eventSource": draw(st.sampled_from(["ec2.amazonaws.com", "iam.amazonaws.com", None])),
+        "userAgent": draw(st.sampled_from(["aws-cli/2.1.0", "console.ec2.amazonaws.com", None])),
+        "sourceIPAddress": draw(
+            st.sampled_from(["203.0.113.7", "ec2.amazonaws.com", "bogus", None])
+        ),
+        "readOnly": draw(st.sampled_from([True, False, None])),
+        "userIdentity": draw(
+            st.sampled_from(
+                [
+                    None,
+                    {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"},
+                    {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+                    {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/r/s"},
+                ]
+            )
+        ),
+        "requestParameters": draw(
+            st.sampled_from(
+                [
+                    None,
+                    {"snapshotId": "snap-0123456789abcdef0"},
+                    {"createVolumePermission": {"add": {"items": [{"userId": "2"}]}}},
+                ]
+            )
+        ),
+    }
+    noise = draw(
+        st.dictionaries(
+            st.sampled_from([*list(base), "recipientAccountId", "awsRegion"]), values, max_size=2
+        )
+    )
+    return draw(st.sampled_from([{**base, **noise}, base, noise, draw(values)]))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records(), max_size=12))
+def test_arbitrary_batches_match(batch: list[Any]) -> None:
+    assert_same(batch)
