@@ -31,8 +31,12 @@ typecheck: $(STAMP)  ## mypy --strict on the packages
 test: $(STAMP)  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -n auto -q
 
+# -P: the folder of a bench script is not put on sys.path (bench/features.py must not
+# shadow the features package).
 bench: $(STAMP)  ## benchmarks: ratios against named baselines
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -P bench/ingest.py
+	$(BIN)/python -P bench/score.py
+	$(BIN)/python -P bench/rules.py
 
 demo: $(STAMP)  ## ingest the bundled real CloudTrail recordings
 	mkdir -p $(OUT)

@@ -11,7 +11,8 @@ are caught, so a caller catches :class:`ChangewatchError` and nothing foreign.
      │    ├── RecordRejected          one record is unusable (names file, position, field)
      │    └── SourceError             one file or stream is unusable (truncated gzip, not JSON)
      ├── ConfigurationError           a setting, option or configuration file is wrong
-     └── GeoIPError                   the MaxMind database cannot be opened or read
+     ├── GeoIPError                   the MaxMind database cannot be opened or read
+     └── ModelBundleError             a stored model is tampered, corrupt or mismatched
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigurationError",
     "GeoIPError",
     "InputError",
+    "ModelBundleError",
     "RecordRejected",
     "SourceError",
 ]
@@ -101,3 +103,24 @@ class ConfigurationError(ChangewatchError):
 
 class GeoIPError(ChangewatchError):
     """The MaxMind-format database cannot be opened or read."""
+
+
+class ModelBundleError(ChangewatchError):
+    """A stored model (or part of one) is refused: tampered, corrupt or mismatched.
+
+    Raised on load, before anything is scored, when a file fails a hash, a dtype, shape
+    or bounds check, or was written for another feature schema.
+
+    Parameters
+    ----------
+    source : str
+        The file (or bundle member) that was refused.
+    reason : str
+        What was expected and what came, e.g. ``"tree 3, node 5: children_left: expected
+        -1 or a node after its parent and inside the tree, got 2 (1 node(s) wrong)"``.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")

@@ -1,0 +1,108 @@
+"""Loading the change policy: one or more YAML files -> calendar, organisation, allow-lists.
+
+Windows, tickets, freezes, automation entries and suppressions may be split over
+several files (``change_windows.yaml`` from the change process, ``policy.yaml`` kept
+by the SOC); lists are joined in the order the files are given and names must stay
+unique across them. Each file's naive times are read in that file's ``timezone``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from changewatch.errors import ConfigurationError
+from serving._allowlist import AutomationAllowList, Suppressions
+from serving._calendar import ChangeCalendar
+from serving._windows_model import PolicyFile
+from serving._yaml import load_yaml_model, read_yaml_model
+
+__all__ = ["Organization", "Policy", "load_policy", "parse_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """The accounts and organisation that count as ours when a snapshot or image is shared."""
+
+    accounts: frozenset[str] = frozenset()
+    id: str | None = None
+
+    def is_foreign(self, target: str) -> bool:
+        """Whether a share target (account id, organisation or OU ARN) lies outside ours.
+
+        ``"all"`` (the public) is foreign. An organisation or OU ARN is ours only when
+        it names our organisation id.
+        """
+        if target == "all":
+            return True
+        if target.startswith("arn:"):
+            return self.id is None or f"/{self.id}" not in target
+        return target not in self.accounts
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything the change-policy files say, ready for the rules."""
+
+    calendar: ChangeCalendar = field(default_factory=ChangeCalendar)
+    organization: Organization = field(default_factory=Organization)
+    automation: AutomationAllowList = field(default_factory=AutomationAllowList)
+    suppressions: Suppressions = field(default_factory=Suppressions)
+    files: tuple[PolicyFile, ...] = ()
+
+    @classmethod
+    def from_files(cls, files: Iterable[PolicyFile]) -> Policy:
+        """Join resolved files into one policy (see the module docstring)."""
+        files = tuple(files)
+        windows = [w for f in files for w in f.windows]
+        tickets = [t for f in files for t in f.tickets]
+        freezes = [z for f in files for z in f.freezes]
+        automation = [a for f in files for a in f.automation]
+        for kind, names in (
+            ("window", [w.name for w in windows]),
+            ("ticket", [t.id for t in tickets]),
+            ("freeze", [z.name for z in freezes]),
+            ("automation entry", [a.name for a in automation]),
+        ):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ConfigurationError(f"{kind} {twice[0]!r} is defined in more than one file")
+        organizations = [f.organization for f in files if f.organization is not None]
+        ids = {o.id for o in organizations if o.id is not None}
+        if len(ids) > 1:
+            raise ConfigurationError(f"files name different organisations: {sorted(ids)}")
+        return cls(
+            calendar=ChangeCalendar(windows, tickets, freezes),
+            organization=Organization(
+                frozenset(a for o in organizations for a in o.accounts), next(iter(ids), None)
+            ),
+            automation=AutomationAllowList(tuple(automation)),
+            suppressions=Suppressions(tuple(s for f in files for s in f.suppressions)),
+            files=files,
+        )
+
+
+def _resolve(file: PolicyFile, source: str) -> PolicyFile:
+    try:
+        return file.resolved()
+    except ValueError as error:
+        raise ConfigurationError(f"{source}: {error}") from None
+
+
+def load_policy(*paths: str | Path) -> Policy:
+    """Read, validate and join change-policy YAML files.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the file, the line and the field of every problem.
+    """
+    return Policy.from_files(_resolve(read_yaml_model(PolicyFile, p), str(p)) for p in paths)
+
+
+def parse_policy(*texts: str, source: str = "<string>") -> Policy:
+    """Validate and join change-policy YAML documents given as text (tests, API requests)."""
+    return Policy.from_files(
+        _resolve(load_yaml_model(PolicyFile, text, source=source), source) for text in texts
+    )

@@ -1,0 +1,102 @@
+"""Burst rules: far more changes, or deletions, in a short window than the identity ever made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from serving._calendar import event_micros
+from serving._rules._base import (
+    Evidence,
+    Severity,
+    attempted_changes,
+    describe_names,
+    evidence_of,
+    rule,
+)
+from serving._rules._context import RuleContext, rolling_counts
+
+__all__ = ["change_burst", "deletion_burst"]
+
+
+def _bursts(
+    changes: pd.DataFrame,
+    context: RuleContext,
+    past_max: Mapping[str, int],
+    minimum: int,
+    noun: str,
+) -> Iterator[Evidence]:
+    settings = context.settings
+    window = settings.burst_window
+    minutes = int(window.total_seconds() // 60)
+    for identity, group in changes.groupby("identity_key", sort=False):
+        if len(group) < minimum:
+            continue
+        times = event_micros(group)
+        order = np.argsort(times, kind="stable")
+        counts = rolling_counts(times[order], window)
+        peak = int(counts.max())
+        before = past_max.get(str(identity), 0)
+        threshold = max(settings.burst_factor * before, float(minimum))
+        if peak < threshold:
+            continue
+        last = int(np.argmax(counts))
+        rows = order[last - peak + 1 : last + 1]
+        run = group.iloc[rows]
+        usual = context.history.usual_changes.get(str(identity))
+        if before:
+            baseline = f"{peak / before:.1f}x its largest {minutes}-min count before ({before}"
+            baseline += f"; usually {usual:g} per active window)" if usual is not None else ")"
+        else:
+            baseline = "it never made any before"
+        yield evidence_of(
+            run,
+            str(identity),
+            f"{peak} {noun} within {minutes} min ({describe_names(run)}), {baseline}",
+            limit=settings.max_evidence,
+        )
+
+
+@rule(
+    id="Burst.Changes",
+    title="Burst of compute changes far above the identity's history",
+    severity=Severity.MEDIUM,
+    technique="T1578",
+    runbook=(
+        "Check whether a deployment or scaling event explains the burst; if not, review "
+        "what was created and by which session."
+    ),
+)
+def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire when one identity's compute changes in a sliding window exceed its past maximum."""
+    yield from _bursts(
+        attempted_changes(events),
+        context,
+        context.history.max_changes,
+        context.settings.burst_min_changes,
+        "compute changes",
+    )
+
+
+@rule(
+    id="Burst.Deletions",
+    title="Burst of deletions far above the identity's history",
+    severity=Severity.HIGH,
+    technique="T1485",
+    runbook=(
+        "Stop the identity's session and check backups and snapshots of the deleted "
+        "resources at once."
+    ),
+)
+def deletion_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire when one identity's deletions in a sliding window exceed its past maximum."""
+    changes = attempted_changes(events)
+    yield from _bursts(
+        changes[changes["action"] == "delete"],
+        context,
+        context.history.max_deletions,
+        context.settings.burst_min_deletions,
+        "deletions",
+    )

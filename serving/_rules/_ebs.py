@@ -1,0 +1,48 @@
+"""EBS direct-API rule: snapshot blocks read by an identity that never did so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from serving._rules._base import Evidence, Severity, describe_names, evidence_of, failed_note, rule
+from serving._rules._context import EBS_DIRECT_READS, RuleContext
+
+__all__ = ["ebs_direct_read"]
+
+
+@rule(
+    id="EBS.DirectBlockRead",
+    title="Snapshot blocks read through the EBS direct APIs by a new reader",
+    severity=Severity.HIGH,
+    technique="T1530",
+    runbook=(
+        "Find which snapshots were read and whose data they hold; if the reader is not a "
+        "backup tool, revoke its access and treat the data as exposed."
+    ),
+)
+def ebs_direct_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire on GetSnapshotBlock / ListSnapshotBlocks / ListChangedBlocks by a first-time reader."""
+    reads = events[
+        (events["event_source"] == "ebs.amazonaws.com")
+        & events["event_name"].isin(EBS_DIRECT_READS)
+    ]
+    readers = context.history.ebs_direct_readers
+    for identity, run in reads.groupby("identity_key", sort=False):
+        if str(identity) in readers:
+            continue
+        snapshots = sorted(
+            {str(i) for ids in run["resource_ids"] for i in ids if str(i).startswith("snap-")}
+        )
+        named = ", ".join(snapshots[:5]) + (
+            f" and {len(snapshots) - 5} more" if len(snapshots) > 5 else ""
+        )
+        yield evidence_of(
+            run,
+            str(identity),
+            f"{len(run)} EBS direct-API read{'s' if len(run) > 1 else ''} ({describe_names(run)}) "
+            f"of snapshot {named or '(unnamed)'} by an identity that never read snapshot blocks "
+            f"before{failed_note(run)}",
+            limit=context.settings.max_evidence,
+        )

@@ -1,0 +1,101 @@
+"""Sharing rules: a snapshot or image granted to the public or to an account outside ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from serving._rules._base import DRY_RUN, Evidence, Severity, rule, to_datetime
+from serving._rules._context import RuleContext
+
+__all__ = ["shared_publicly", "shared_with_foreign_account"]
+
+_SHARED_TYPES = ("snapshot", "image")
+
+
+def _shares(events: pd.DataFrame) -> pd.DataFrame:
+    mask = (
+        (events["action"] == "share")
+        & events["resource_type"].isin(_SHARED_TYPES)
+        & (events["error_code"] != DRY_RUN)
+    )
+    return events[mask]
+
+
+def _subject(row: pd.Series) -> str:
+    ids = [str(i) for i in row["resource_ids"]]
+    kind = str(row["resource_type"])
+    name = next((i for i in ids if i.startswith(("snap-", "ami-"))), ids[0] if ids else "?")
+    return f"{kind} {name}"
+
+
+def _failed(row: pd.Series) -> str:
+    error = row["error_code"]
+    return f" (attempt failed: {error})" if isinstance(error, str) and error else ""
+
+
+def _target(target: str) -> str:
+    """``account 0987...``, ``organisation o-abc`` or ``organisational unit ou-abc``."""
+    if not target.startswith("arn:"):
+        return f"account {target}"
+    last = target.rsplit("/", 1)[-1]
+    return f"organisational unit {last}" if ":ou/" in target else f"organisation {last}"
+
+
+@rule(
+    id="Sharing.Public",
+    title="Snapshot or image made public",
+    severity=Severity.CRITICAL,
+    technique="T1537",
+    runbook=(
+        "Remove the public permission at once "
+        "(ModifySnapshotAttribute/ModifyImageAttribute remove group all), then find who "
+        "and why."
+    ),
+)
+def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire when a snapshot or image permission is granted to ``all``."""
+    for _, row in _shares(events).iterrows():
+        if "all" not in list(row["share_targets"]):
+            continue
+        when = to_datetime(row["event_time"])
+        yield Evidence(
+            (str(row["event_id"]),),
+            str(row["identity_key"]),
+            when,
+            when,
+            f"{_subject(row)} in account {row['account_id']} shared with everyone "
+            f"(group all){_failed(row)}",
+        )
+
+
+@rule(
+    id="Sharing.ForeignAccount",
+    title="Snapshot or image shared with an account outside the organisation",
+    severity=Severity.HIGH,
+    technique="T1537",
+    runbook=(
+        "Check the target account against the organisation's account list; if unknown, "
+        "remove the permission and review the identity's session."
+    ),
+)
+def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire when a snapshot or image is granted to an account or organisation not ours."""
+    organization = context.policy_or_empty().organization
+    for _, row in _shares(events).iterrows():
+        foreign = [
+            str(t) for t in row["share_targets"] if t != "all" and organization.is_foreign(str(t))
+        ]
+        if not foreign:
+            continue
+        whom = ", ".join(_target(target) for target in foreign)
+        which = "which is" if len(foreign) == 1 else "which are"
+        when = to_datetime(row["event_time"])
+        yield Evidence(
+            (str(row["event_id"]),),
+            str(row["identity_key"]),
+            when,
+            when,
+            f"{_subject(row)} shared with {whom}, {which} not in the organisation{_failed(row)}",
+        )
