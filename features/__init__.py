@@ -1,4 +1,4 @@
-"""Parsing CloudTrail into the canonical change-event table, identities and (later) behavioural vectors.
+"""Parsing CloudTrail into the canonical change-event table, identities and behavioural vectors.
 
 Public surface::
 
@@ -7,11 +7,26 @@ Public surface::
     read_events(path)                                Parquet -> pandas
     Normalizer / normalize                           one raw record -> one canonical row
     CANONICAL_SCHEMA, SCHEMA_VERSION, ...            the table's columns and vocabularies
+    behaviour_vectors(events, profiles, recent=...)  events -> one vector per identity and window
+    build_profiles(events) / Profiles                per-identity history, saved without pickle
+    FeatureState                                     the live service's profiles + recent events
+    FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
 """
 
 from __future__ import annotations
 
+from features._catalogue import (
+    BEHAVIOURS,
+    CATALOGUE,
+    FEATURE_NAMES,
+    KEY_COLUMNS,
+    VECTOR_COLUMNS,
+    VECTOR_SCHEMA_VERSION,
+    Feature,
+    catalogue_markdown,
+)
 from features._clients import client_of
+from features._config import FeatureConfig
 from features._identity import IdentityKeyRule
 from features._ingest import (
     IngestOptions,
@@ -24,6 +39,7 @@ from features._ingest import (
 from features._io import read_events
 from features._network import GeoIP, network_of
 from features._normalize import Normalizer, normalize
+from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
 from features._schema import (
     ACTIONS,
     CANONICAL_COLUMNS,
@@ -32,25 +48,42 @@ from features._schema import (
     RESOURCE_TYPES,
     SCHEMA_VERSION,
 )
+from features._state import FeatureState
 from features._taxonomy import classify
+from features._vectors import behaviour_vectors
 
 __all__ = [
     "ACTIONS",
+    "BEHAVIOURS",
     "CANONICAL_COLUMNS",
     "CANONICAL_SCHEMA",
+    "CATALOGUE",
     "CLIENT_FAMILIES",
+    "FEATURE_NAMES",
+    "KEY_COLUMNS",
+    "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
     "SCHEMA_VERSION",
+    "VECTOR_COLUMNS",
+    "VECTOR_SCHEMA_VERSION",
+    "Feature",
+    "FeatureConfig",
+    "FeatureState",
     "GeoIP",
     "IdentityKeyRule",
     "IngestOptions",
     "IngestReport",
     "Normalizer",
+    "Profiles",
     "RecordsResult",
     "Rejection",
+    "behaviour_vectors",
+    "build_profiles",
+    "catalogue_markdown",
     "classify",
     "client_of",
     "ingest",
+    "merge_profiles",
     "network_of",
     "normalize",
     "read_events",

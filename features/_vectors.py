@@ -1,0 +1,526 @@
+"""Behavioural vectors: one row per identity per window, measured against its own history.
+
+:func:`behaviour_vectors` is the one implementation used by training (a whole period,
+no profiles), by the live service (new events, the profiles learned up to the last
+window boundary and the recent events as look-back) and by Spark
+(``groupBy(identity).applyInPandas`` with ``org_first_use`` computed once for the
+organisation). Pandas in, pandas out, no global state; inside, everything is numpy
+over the events sorted by (identity, time). ADR 0007 explains why no window sees its
+own future, ADR 0008 why incremental and batch results are equal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from changewatch.errors import ConfigurationError
+from features._catalogue import (
+    CHANGE_ACTIONS,
+    CHANGE_RESOURCE_TYPES,
+    FEATURE_NAMES,
+    KEY_COLUMNS,
+    NOVELTY_DIMENSIONS,
+    VECTOR_COLUMNS,
+    VECTOR_SCHEMA_VERSION,
+)
+from features._config import FeatureConfig
+from features._profiles import N_BUCKETS, Profiles, changes_bucket
+from features._sequences import sequence_counts
+from features._windows import (
+    DAY_NS,
+    HOURS_OF_WEEK,
+    NO_TIME,
+    Prepared,
+    check_columns,
+    count_before,
+    pair_keys,
+    prepare,
+    prior_by_key,
+    segment_starts,
+    segmented_prior,
+    to_ns,
+)
+
+__all__ = ["behaviour_vectors", "empty_vectors"]
+
+logger = logging.getLogger(__name__)
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+_CONTEXT_DIMENSIONS = frozenset(
+    {"region", "network", "country", "asn", "client_family", "client_version"}
+)
+
+
+def empty_vectors() -> pd.DataFrame:
+    """Return a vector table without rows, with the right columns and dtypes."""
+    frame = pd.DataFrame({name: pd.Series(dtype=np.float64) for name in VECTOR_COLUMNS})
+    frame["identity_key"] = frame["identity_key"].astype(object)
+    frame["schema_version"] = frame["schema_version"].astype(object)
+    for name in ("window_start", "window_end"):
+        frame[name] = pd.Series(dtype="datetime64[ns, UTC]")
+    frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
+    return frame
+
+
+def behaviour_vectors(
+    events: pd.DataFrame,
+    profiles: Profiles | None = None,
+    *,
+    recent: pd.DataFrame | None = None,
+    config: FeatureConfig | None = None,
+    org_first_use: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Turn canonical events into one behavioural vector per identity per window.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events (one or many identities). Vectors are returned for the windows
+        that contain at least one of them.
+    profiles : Profiles, optional
+        History before ``profiles.until``. Without it the events are their own history
+        (training): each window is measured against the events before it.
+    recent : pandas.DataFrame, optional
+        Earlier events kept by the live service (see :class:`features.FeatureState`):
+        those before ``profiles.until`` only serve as sequence look-back, later ones
+        belong to still-open windows.
+    config : FeatureConfig, optional
+        Settings; must equal ``profiles.config`` when both are given.
+    org_first_use : pandas.DataFrame, optional
+        ``identity_key``, ``event_name``, ``first_seen`` of the whole organisation, for
+        callers that pass one identity at a time (Spark); default: from ``events`` and
+        ``recent``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`features.VECTOR_COLUMNS` in order, sorted by identity and window;
+        ``attrs["schema_version"]`` and the ``schema_version`` column carry
+        :data:`features.VECTOR_SCHEMA_VERSION`.
+
+    Raises
+    ------
+    InputError
+        When a canonical column is missing.
+    ConfigurationError
+        When ``config`` differs from the profiles' settings.
+    """
+    if profiles is not None and config is not None and config != profiles.config:
+        raise ConfigurationError("config differs from the settings the profiles were learned with")
+    profiles = profiles if profiles is not None else Profiles.empty(config)
+    config = profiles.config
+    check_columns(events)
+    if recent is not None and len(recent):
+        check_columns(recent)
+        recent = recent[~recent["event_id"].isin(events["event_id"])]
+        frame = pd.concat([recent, events], ignore_index=True)
+        is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
+    else:
+        frame = events
+        is_new_input = np.ones(len(events), dtype=bool)
+    if len(events) == 0:
+        return empty_vectors()
+    prepared = prepare(frame, config)
+    is_new = is_new_input[prepared.order]
+    until = profiles.until_ns
+    eligible = np.ones(len(prepared), dtype=bool) if until is None else prepared.time >= until
+    late = int((is_new & ~eligible).sum())
+    if late:
+        logger.warning(
+            "%d events are older than the profiles (%s) and are ignored", late, profiles.until
+        )
+    rows = np.flatnonzero(eligible)
+    if len(rows) == 0:
+        return empty_vectors()
+    return _Featuriser(prepared, profiles, rows, is_new[rows], org_first_use).run()
+
+
+class _Featuriser:
+    """One call's computation; holds the eligible rows and their windows."""
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        profiles: Profiles,
+        rows: I64,
+        is_new: npt.NDArray[np.bool_],
+        org_first_use: pd.DataFrame | None,
+    ) -> None:
+        self.p = prepared
+        self.profiles = profiles
+        self.config = prepared.config
+        self.rows = rows
+        self.ident = prepared.ident[rows]
+        self.time = prepared.time[rows]
+        self.window = prepared.window[rows]
+        self.org_first_use = org_first_use
+        new_run = segment_starts(self.ident) | segment_starts(self.window)
+        self.run_start = np.flatnonzero(new_run)
+        self.win = np.cumsum(new_run) - 1
+        self.n = len(self.run_start)
+        self.w_ident = self.ident[self.run_start]
+        self.w_start = self.window[self.run_start]
+        self.n_events = np.bincount(self.win, minlength=self.n).astype(np.float64)
+        self.output = np.bincount(self.win, weights=is_new, minlength=self.n) > 0
+        self.features: dict[str, F64] = {}
+        self.identity = _identity_arrays(profiles, prepared.identities)
+
+    # -- helpers -------------------------------------------------------------------
+    def codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
+        codes, names = self.p.codes(dimension)
+        return codes[self.rows], names
+
+    def per_window(self, flags: npt.NDArray[Any]) -> F64:
+        return np.bincount(self.win, weights=flags, minlength=self.n).astype(np.float64)
+
+    def share(self, flags: npt.NDArray[Any]) -> F64:
+        return self.per_window(flags) / self.n_events
+
+    def distinct(self, codes: I64) -> F64:
+        valid = codes >= 0
+        width = int(codes.max()) + 1 if valid.any() else 1
+        pairs = np.unique(self.win[valid] * width + codes[valid])
+        return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
+
+    # -- families --------------------------------------------------------------------
+    def run(self) -> pd.DataFrame:
+        self.volume()
+        self.identity_history()
+        self.novelty()
+        self.rhythm()
+        self.features.update(
+            sequence_counts(
+                self.p,
+                self.window_of_all_rows(),
+                self.w_ident,
+                self.w_start + self.config.window_ns,
+                self.n,
+            )
+        )
+        self.organisation()
+        return self.table()
+
+    def window_of_all_rows(self) -> I64:
+        out = np.full(len(self.p), -1, dtype=np.int64)
+        out[self.rows] = self.win
+        return out
+
+    def volume(self) -> None:
+        f = self.features
+        f["n_events"] = self.n_events
+        frame = self.p.frame
+        change = frame["is_compute_change"].to_numpy(dtype=bool)[self.rows]
+        self.change = change
+        f["n_changes"] = self.per_window(change)
+        action, action_names = self.codes("action")
+        index = np.array(
+            [CHANGE_ACTIONS.index(a) if a in CHANGE_ACTIONS else -1 for a in action_names]
+        )
+        a = index[action] if len(index) else np.full(len(action), -1)
+        self._counts_by(change & (a >= 0), a, CHANGE_ACTIONS, "n_change_")
+        rtype, rtype_names = self.codes("resource_type")
+        rindex = np.array(
+            [
+                CHANGE_RESOURCE_TYPES.index(r)
+                if r in CHANGE_RESOURCE_TYPES
+                else len(CHANGE_RESOURCE_TYPES)
+                for r in rtype_names
+            ]
+        )
+        r = np.where(rtype >= 0, rindex[rtype] if len(rindex) else -1, -1)
+        self._counts_by(
+            change & (r >= 0), r, (*CHANGE_RESOURCE_TYPES, "other_resource"), "n_change_"
+        )
+        f["n_distinct_resources"] = self.distinct_resources(change)
+        f["n_distinct_regions"] = self.distinct(self.codes("region")[0])
+        f["n_distinct_networks"] = self.distinct(self.codes("network")[0])
+        family, _ = self.codes("client_family")
+        version, version_names = self.codes("client_version")
+        f["n_distinct_clients"] = self.distinct(
+            np.where(version >= 0, version, len(version_names) + np.maximum(family, 0))
+        )
+        f["error_ratio"] = self.share(self.codes("error_code")[0] >= 0)
+
+    def _counts_by(
+        self, mask: npt.NDArray[np.bool_], index: I64, names: tuple[str, ...], prefix: str
+    ) -> None:
+        k = len(names)
+        counts = np.bincount(self.win[mask] * k + index[mask], minlength=self.n * k).reshape(
+            self.n, k
+        )
+        for j, name in enumerate(names):
+            self.features[prefix + name] = counts[:, j].astype(np.float64)
+
+    def distinct_resources(self, change: npt.NDArray[np.bool_]) -> F64:
+        selected = np.flatnonzero(change)
+        ids = self.p.frame["resource_ids"].to_numpy()[self.rows[selected]]
+        lengths = np.fromiter(
+            (len(x) if x is not None else 0 for x in ids), dtype=np.int64, count=len(ids)
+        )
+        if lengths.sum() == 0:
+            return np.zeros(self.n)
+        flat = np.concatenate(
+            [np.asarray(x, dtype=object) for x in ids if x is not None and len(x)]
+        )
+        codes, _ = pd.factorize(flat)
+        windows = np.repeat(self.win[selected], lengths)
+        return self.distinctpair_keys(windows, codes.astype(np.int64))
+
+    def distinctpair_keys(self, windows: I64, codes: I64) -> F64:
+        width = int(codes.max()) + 1 if len(codes) else 1
+        pairs = np.unique(windows * width + codes)
+        return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
+
+    def identity_history(self) -> None:
+        cfg, ident = self.config, self.identity
+        prior = prior_by_key(
+            self.ident, self.window, self.time, ident["n_events"], ident["last_seen"], cfg.forget_ns
+        )
+        self.prior_events = prior.count
+        self.epoch = prior.epoch
+        rs = self.run_start
+        brk = prior.novel[rs]
+        prev_last = prior.last[rs]
+        first_window = segment_starts(self.w_ident)
+        self.segment = brk | first_window
+        self.continues = first_window & ~brk
+        continuing = prior.epoch[rs] == 0
+        f = self.features
+        f["is_new_identity"] = (prev_last == NO_TIME).astype(np.float64)
+        f["days_dormant"] = np.where(prev_last != NO_TIME, (self.w_start - prev_last) / DAY_NS, 0.0)
+        index = np.arange(self.n)
+        segment_first = np.maximum.accumulate(np.where(self.segment, index, 0))
+        first_time = self.time[rs][segment_first]
+        profile_start = ident["epoch_start"][self.w_ident]
+        epoch_start = np.where(continuing & (profile_start != NO_TIME), profile_start, first_time)
+        f["history_days"] = np.maximum(self.w_start - epoch_start, 0) / DAY_NS
+        day = self.time // DAY_NS
+        new_day = segment_starts(day) | segment_starts(self.ident)
+        new_day[rs[brk]] = True
+        first_rows = np.flatnonzero(segment_starts(self.ident))
+        keep_profile = ~prior.novel[first_rows]
+        new_day[first_rows[keep_profile]] = (
+            day[first_rows[keep_profile]]
+            != ident["last_active_day"][self.ident[first_rows[keep_profile]]]
+        )
+        days = self.per_window(new_day)
+        base = np.where(self.continues, ident["active_days"][self.w_ident], 0)
+        f["active_days"] = segmented_prior(days, self.segment, base).astype(np.float64)
+        f["cold_start"] = (
+            (f["history_days"] < cfg.cold_start_days)
+            | (f["active_days"] < cfg.cold_start_active_days)
+        ).astype(np.float64)
+
+    def novelty(self) -> None:
+        cfg = self.config
+        prior_total = np.maximum(self.prior_events, 1)
+        rare_context = np.zeros(len(self.rows), dtype=bool)
+        for stem, dimension in NOVELTY_DIMENSIONS:
+            codes, names = self.codes(dimension)
+            key, pair_ident, pair_value = pair_keys(self.ident, codes)
+            count, last = _value_arrays(
+                self.profiles, dimension, self.p.identities[pair_ident], names[pair_value]
+            )
+            prior = prior_by_key(key, self.window, self.time, count, last, cfg.forget_ns)
+            valid = codes >= 0
+            novel = prior.novel & valid
+            self.features[f"novel_{stem}_share"] = self.share(novel)
+            if dimension in _CONTEXT_DIMENSIONS:
+                rare_context |= novel | (valid & (prior.count < cfg.rare_share * prior_total))
+        self.features["rare_context_share"] = self.share(rare_context)
+
+    def rhythm(self) -> None:
+        cfg, f = self.config, self.features
+        how, _ = self.codes("hour_of_week")
+        width = int(self.epoch.max()) + 1
+        ident_epoch, inverse = np.unique(self.ident * width + self.epoch, return_inverse=True)
+        key = inverse.astype(np.int64) * HOURS_OF_WEEK + how
+        n_keys = len(ident_epoch) * HOURS_OF_WEEK
+        count = np.zeros(n_keys, dtype=np.int64)
+        last = np.full(n_keys, NO_TIME, dtype=np.int64)
+        hours = self.profiles.values[self.profiles.values["dimension"] == "hour_of_week"]
+        if len(hours):
+            code = pd.Index(self.p.identities).get_indexer(pd.Index(hours["identity_key"]))
+            slot = np.searchsorted(ident_epoch, code * width)
+            ok = (code >= 0) & (slot < len(ident_epoch))
+            ok[ok] &= ident_epoch[slot[ok]] == code[ok] * width
+            target = slot[ok] * HOURS_OF_WEEK + hours["value"].to_numpy()[ok].astype(np.int64)
+            count[target] = hours["count"].to_numpy()[ok]
+            last[target] = 0
+        prior = prior_by_key(key, self.window, self.time, count, last, None)
+        total = self.prior_events.astype(np.float64)
+        rare = prior.count < cfg.rare_hour_fraction * total / HOURS_OF_WEEK
+        f["rare_hour_share"] = self.share(rare)
+        surprise = -np.log2((prior.count + 1.0) / (total + HOURS_OF_WEEK))
+        f["hour_surprise"] = self.per_window(surprise) / self.n_events
+        n_changes = f["n_changes"].astype(np.int64)
+        ident = self.identity
+        cont = self.continues
+        windows = segmented_prior(
+            np.ones(self.n, dtype=np.int64),
+            self.segment,
+            np.where(cont, ident["n_windows"][self.w_ident], 0),
+        )
+        changes = segmented_prior(
+            n_changes, self.segment, np.where(cont, ident["n_changes"][self.w_ident], 0)
+        )
+        mean = np.divide(changes, windows, out=np.zeros(self.n), where=windows > 0)
+        f["change_count_ratio"] = (n_changes + 1.0) / (mean + 1.0)
+        bucket = changes_bucket(n_changes)
+        onehot = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
+        onehot[np.arange(self.n), bucket] = 1
+        base = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
+        base[cont] = self.identity_histogram()[self.w_ident[cont]]
+        histogram = segmented_prior(onehot, self.segment, base)
+        at_least = np.cumsum(histogram[:, ::-1], axis=1)[:, ::-1][np.arange(self.n), bucket]
+        f["change_count_tail"] = np.divide(
+            at_least, windows, out=np.ones(self.n), where=windows > 0
+        )
+
+    def identity_histogram(self) -> npt.NDArray[np.int32]:
+        out = np.zeros((len(self.p.identities), N_BUCKETS), dtype=np.int32)
+        buckets = self.profiles.values[self.profiles.values["dimension"] == "changes_bucket"]
+        if len(buckets):
+            code = pd.Index(self.p.identities).get_indexer(pd.Index(buckets["identity_key"]))
+            ok = code >= 0
+            out[code[ok], buckets["value"].to_numpy()[ok].astype(np.int64)] = buckets[
+                "count"
+            ].to_numpy()[ok]
+        return out
+
+    def organisation(self) -> None:
+        cfg = self.config
+        pairs = self.org_pairs()
+        action_index = pd.Index(pd.unique(pairs["event_name"]))
+        pair_action = action_index.get_indexer(pd.Index(pairs["event_name"])).astype(np.int64)
+        pair_first = pairs["first_seen_ns"].to_numpy(dtype=np.int64)
+        codes, names = self.codes("event_name")
+        row_action = action_index.get_indexer(pd.Index(names))[codes].astype(np.int64)
+        n_action = count_before(pair_action, pair_first, row_action, self.window)
+        first = pairs.groupby("identity_key")["first_seen_ns"].min()
+        known = self.profiles.identities
+        firsts = np.concatenate([first.to_numpy(dtype=np.int64), _ns_array(known["first_seen"])])
+        owners = np.concatenate(
+            [first.index.to_numpy(dtype=object), known["identity_key"].to_numpy(dtype=object)]
+        )
+        firsts = pd.Series(firsts).groupby(owners).min().to_numpy(dtype=np.int64)
+        n_total = count_before(
+            np.zeros(len(firsts), dtype=np.int64),
+            firsts,
+            np.zeros(self.n, dtype=np.int64),
+            self.w_start,
+        )
+        rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
+        self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
+        self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
+
+    def org_pairs(self) -> pd.DataFrame:
+        """(identity, event name, first use) of the organisation: profile plus data."""
+        if self.org_first_use is not None:
+            data = pd.DataFrame(
+                {
+                    "identity_key": self.org_first_use["identity_key"].to_numpy(dtype=object),
+                    "event_name": self.org_first_use["event_name"].to_numpy(dtype=object),
+                    "first_seen_ns": to_ns(self.org_first_use["first_seen"]),
+                }
+            )
+        else:
+            codes, names = self.p.codes("event_name")
+            key, pair_ident, pair_value = pair_keys(self.p.ident, codes)
+            first = np.full(len(pair_ident), np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(first, key, self.p.time)
+            data = pd.DataFrame(
+                {
+                    "identity_key": self.p.identities[pair_ident],
+                    "event_name": names[pair_value],
+                    "first_seen_ns": first,
+                }
+            )
+        org = self.profiles.org_actions
+        known = pd.DataFrame(
+            {
+                "identity_key": org["identity_key"].to_numpy(dtype=object),
+                "event_name": org["event_name"].to_numpy(dtype=object),
+                "first_seen_ns": _ns_array(org["first_seen"]),
+            }
+        )
+        both = pd.concat([known, data], ignore_index=True)
+        earliest = both.groupby(["identity_key", "event_name"])["first_seen_ns"].min()
+        return earliest.reset_index()
+
+    def table(self) -> pd.DataFrame:
+        keep = np.flatnonzero(self.output)
+        identities = self.p.identities
+        rank = np.empty(len(identities), dtype=np.int64)
+        rank[np.argsort(identities.astype(str), kind="stable")] = np.arange(len(identities))
+        keep = keep[np.lexsort((self.w_start[keep], rank[self.w_ident[keep]]))]
+        start = self.w_start[keep]
+        columns: dict[str, Any] = {
+            "identity_key": identities[self.w_ident[keep]],
+            "window_start": pd.to_datetime(start, utc=True),
+            "window_end": pd.to_datetime(start + self.config.window_ns, utc=True),
+            "schema_version": np.full(len(keep), VECTOR_SCHEMA_VERSION, dtype=object),
+        }
+        missing = set(FEATURE_NAMES) - set(self.features)
+        if missing:  # pragma: no cover - a catalogue entry without code is a bug
+            raise AssertionError(f"features without implementation: {sorted(missing)}")
+        for name in FEATURE_NAMES:
+            columns[name] = np.asarray(self.features[name], dtype=np.float64)[keep]
+        frame = pd.DataFrame(columns, columns=list(KEY_COLUMNS + FEATURE_NAMES))
+        frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
+        return frame
+
+
+def _ns_array(column: pd.Series) -> I64:
+    if len(column) == 0:
+        return np.zeros(0, dtype=np.int64)
+    values = to_ns(column).copy()
+    return values
+
+
+def _identity_arrays(profiles: Profiles, identities: npt.NDArray[np.object_]) -> dict[str, I64]:
+    """Profile figures of each identity code (zeros and ``NO_TIME`` for unknown ones)."""
+    table = profiles.identities.set_index("identity_key").reindex(
+        pd.Index(identities, dtype=object)
+    )
+    out: dict[str, I64] = {}
+    for name in ("last_seen", "epoch_start"):
+        column = table[name]
+        values = np.full(len(column), NO_TIME, dtype=np.int64)
+        present = column.notna().to_numpy()
+        if present.any():
+            values[present] = to_ns(column[present])
+        out[name] = values
+    for name in ("n_events", "n_windows", "n_changes", "active_days"):
+        out[name] = table[name].fillna(0).to_numpy(dtype=np.int64)
+    out["last_active_day"] = table["last_active_day"].fillna(-1).to_numpy(dtype=np.int64)
+    return out
+
+
+def _value_arrays(
+    profiles: Profiles,
+    dimension: str,
+    identities: npt.NDArray[np.object_],
+    values: npt.NDArray[np.object_],
+) -> tuple[I64, I64]:
+    """Profile count and last use of each (identity, value) pair, zeros / ``NO_TIME`` if none."""
+    count = np.zeros(len(identities), dtype=np.int64)
+    last = np.full(len(identities), NO_TIME, dtype=np.int64)
+    table = profiles.values
+    table = table[table["dimension"] == dimension]
+    if len(table) == 0 or len(identities) == 0:
+        return count, last
+    wanted = pd.DataFrame({"identity_key": identities, "value": values})
+    found = wanted.merge(table[["identity_key", "value", "count", "last_seen"]], how="left")
+    present = found["count"].notna().to_numpy()
+    count[present] = found["count"].to_numpy()[present].astype(np.int64)
+    if present.any():
+        last[present] = to_ns(found["last_seen"][present])
+    return count, last

@@ -1,0 +1,324 @@
+"""Vectorised building blocks: sorted event arrays, windows, and per-key history before a window.
+
+Everything here works on numpy arrays of one prepared event table, sorted by
+(identity, time). Times are int64 nanoseconds since the Unix epoch (UTC); a missing
+time is :data:`NO_TIME`. The central routine, :func:`prior_by_key`, answers for every
+event "how often, and when last, was this key used *before this event's window*",
+with a key forgotten after a gap longer than ``forget_ns`` (see ADR 0007).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from changewatch.errors import InputError
+from features._config import FeatureConfig
+
+__all__ = [
+    "DAY_NS",
+    "HOURS_OF_WEEK",
+    "NO_TIME",
+    "Prepared",
+    "Prior",
+    "count_before",
+    "pair_keys",
+    "prepare",
+    "prior_by_key",
+    "segment_starts",
+    "segmented_prior",
+]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+NO_TIME: Final = np.iinfo(np.int64).min
+"""Stands for "never" in int64 nanosecond arrays."""
+
+DAY_NS: Final = 86_400 * 10**9
+HOURS_OF_WEEK: Final = 168
+_HOUR_NS: Final = 3_600 * 10**9
+_MONDAY_OFFSET_NS: Final = 3 * DAY_NS  # 1970-01-01 was a Thursday
+
+REQUIRED_COLUMNS: Final = (
+    "event_id",
+    "event_time",
+    "account_id",
+    "region",
+    "event_name",
+    "error_code",
+    "resource_type",
+    "action",
+    "is_compute_change",
+    "resource_ids",
+    "attribute",
+    "share_targets",
+    "identity_key",
+    "network",
+    "client_family",
+    "client_version",
+    "country",
+    "asn",
+)
+"""Canonical columns the vectors read."""
+
+
+def to_ns(values: Any) -> I64:
+    """Return event times as int64 nanoseconds since the epoch, UTC."""
+    series = pd.Series(values)
+    if not isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = pd.to_datetime(series, utc=True)
+    return series.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def check_columns(events: pd.DataFrame) -> None:
+    """Raise :class:`InputError` naming the canonical columns ``events`` lacks."""
+    missing = [name for name in REQUIRED_COLUMNS if name not in events.columns]
+    if missing:
+        raise InputError(f"canonical event table lacks columns {missing}")
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An event table sorted by (identity, time), with integer codes and windows.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The events in sorted order (index reset).
+    identities : numpy.ndarray
+        Identity keys; ``ident`` indexes into it.
+    ident, time, window : numpy.ndarray
+        Per event: identity code, time (ns) and window start (ns).
+    order : numpy.ndarray
+        Position in the input table of each sorted event.
+    """
+
+    frame: pd.DataFrame
+    identities: npt.NDArray[np.object_]
+    ident: I64
+    time: I64
+    window: I64
+    config: FeatureConfig
+    order: I64
+    _codes: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
+        """Return per-event codes (``-1`` for missing) and the value strings of a dimension."""
+        if dimension not in self._codes:
+            self._codes[dimension] = self._compute_codes(dimension)
+        return self._codes[dimension]
+
+    def _compute_codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
+        frame = self.frame
+        if dimension == "client_version":
+            family, families = self.codes("client_family")
+            version, versions = _factorize(frame["client_version"])
+            combined = np.where(
+                (family >= 0) & (version >= 0), family * max(len(versions), 1) + version, -1
+            )
+            codes, uniques = pd.factorize(combined, use_na_sentinel=True)
+            pairs = uniques.astype(np.int64)
+            ok = pairs >= 0
+            names = np.array(
+                [
+                    f"{families[p // len(versions)]}/{versions[p % len(versions)]}" if good else ""
+                    for p, good in zip(pairs, ok, strict=True)
+                ],
+                dtype=object,
+            )
+            codes = np.where(combined >= 0, codes, -1).astype(np.int64)
+            return codes, names
+        if dimension == "hour_of_week":
+            how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
+            return how.astype(np.int64), np.array([str(h) for h in range(HOURS_OF_WEEK)], object)
+        if dimension == "asn":
+            asn = frame["asn"].astype("Int64")
+            asn_codes, asns = pd.factorize(asn, use_na_sentinel=True)
+            return asn_codes.astype(np.int64), np.array([str(int(v)) for v in asns], dtype=object)
+        return _factorize(frame[dimension])
+
+
+def _factorize(column: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object).astype(str).astype(object)
+
+
+def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
+    """Sort ``events`` by (identity, time) and derive codes and window starts.
+
+    Raises
+    ------
+    InputError
+        When a canonical column is missing or an event has no time or identity.
+    """
+    check_columns(events)
+    time = to_ns(events["event_time"])
+    if len(time) and (time == NO_TIME).any():
+        raise InputError("event_time: missing in some events")
+    ident_codes, identities = pd.factorize(events["identity_key"], use_na_sentinel=True)
+    if (ident_codes < 0).any():
+        raise InputError("identity_key: missing in some events")
+    order = np.lexsort((time, ident_codes))
+    frame = events[list(REQUIRED_COLUMNS)].take(order).reset_index(drop=True)
+    time = time[order]
+    window_ns = config.window_ns
+    return Prepared(
+        frame=frame,
+        identities=np.asarray(identities, dtype=object),
+        ident=ident_codes[order].astype(np.int64),
+        time=time,
+        window=time - np.mod(time, window_ns),
+        config=config,
+        order=order.astype(np.int64),
+    )
+
+
+def pair_keys(ident: I64, codes: I64) -> tuple[I64, I64, I64]:
+    """Dense code of each event's (identity, value) pair, ``-1`` where the value is missing.
+
+    Returns the per-event key and, per key, its identity code and value code.
+    """
+    valid = codes >= 0
+    width = int(codes.max()) + 1 if valid.any() else 1
+    pairs, inverse = np.unique(ident[valid] * width + codes[valid], return_inverse=True)
+    key = np.full(len(codes), -1, dtype=np.int64)
+    key[valid] = inverse
+    return key, pairs // width, pairs % width
+
+
+def segment_starts(keys: I64) -> Bools:
+    """Return flags of the rows where a run of equal consecutive keys begins."""
+    starts = np.ones(len(keys), dtype=bool)
+    if len(keys) > 1:
+        starts[1:] = keys[1:] != keys[:-1]
+    return starts
+
+
+def segmented_prior(values: npt.NDArray[Any], starts: Bools, base: npt.NDArray[Any]) -> Any:
+    """Sum of ``values`` over earlier rows of the same segment, plus the segment's ``base``.
+
+    A segment begins at every ``True`` of ``starts``; ``base`` is read at the segment's
+    first row. Works on 1-d arrays and on 2-d arrays row-wise (histograms).
+    """
+    n = len(values)
+    cumulative = np.cumsum(values, axis=0)
+    exclusive = np.zeros_like(cumulative)
+    exclusive[1:] = cumulative[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else starts.astype(int)
+    return exclusive - exclusive[first] + base[first]
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """History of every event's key before the event's window (see :func:`prior_by_key`).
+
+    Per event (in the prepared order): ``count`` of earlier uses in the key's current
+    epoch, ``last`` time of the latest earlier use (:data:`NO_TIME` if none), ``novel``
+    (no use within ``forget_ns`` before the window: a new epoch of the key begins) and
+    ``epoch`` (0 continues the profile's epoch, each break adds one).
+    """
+
+    count: I64
+    last: I64
+    novel: Bools
+    epoch: I64
+
+
+def prior_by_key(
+    key: I64,
+    window: I64,
+    time: I64,
+    profile_count: I64,
+    profile_last: I64,
+    forget_ns: int | None,
+) -> Prior:
+    """For each event, the use of its key before the event's window.
+
+    Parameters
+    ----------
+    key : numpy.ndarray
+        Dense key code per event (``0 .. n_keys-1``), or ``-1`` for no key (results 0).
+        Events of one key must be in time order (true for the prepared order when the
+        key includes the identity).
+    window, time : numpy.ndarray
+        Window start and time of each event (ns).
+    profile_count, profile_last : numpy.ndarray
+        Per key code: uses and last use (:data:`NO_TIME` if none) in the profile.
+    forget_ns : int or None
+        A gap longer than this between a use and the next window starts a new epoch.
+
+    Returns
+    -------
+    Prior
+    """
+    n = len(key)
+    count = np.zeros(n, dtype=np.int64)
+    last = np.full(n, NO_TIME, dtype=np.int64)
+    novel = np.zeros(n, dtype=bool)
+    epoch = np.zeros(n, dtype=np.int64)
+    valid = np.flatnonzero(key >= 0)
+    if len(valid) == 0:
+        return Prior(count, last, novel, epoch)
+    order = valid[np.argsort(key[valid], kind="stable")]
+    k, w, t = key[order], window[order], time[order]
+    m = len(order)
+    new_key = segment_starts(k)
+    new_run = new_key.copy()
+    new_run[1:] |= w[1:] != w[:-1]
+    start = np.flatnonzero(new_run)
+    end = np.append(start[1:], m)
+    run_key, run_window = k[start], w[start]
+    run_size = end - start
+    run_last = t[end - 1]
+    first_of_key = new_key[start]
+    prev_last = np.empty(len(start), dtype=np.int64)
+    prev_last[1:] = run_last[:-1]
+    prev_last[first_of_key] = profile_last[run_key[first_of_key]]
+    has_prev = prev_last != NO_TIME
+    brk = ~has_prev
+    if forget_ns is not None:
+        brk |= has_prev & (prev_last < run_window - forget_ns)
+    base = np.where(first_of_key & ~brk, profile_count[run_key], 0)
+    run_count = segmented_prior(run_size, brk | first_of_key, base)
+    breaks = np.cumsum(brk)
+    key_first = np.maximum.accumulate(np.where(first_of_key, np.arange(len(start)), 0))
+    run_epoch = breaks - breaks[key_first] + brk[key_first]
+    run_of_row = np.cumsum(new_run) - 1
+    count[order] = run_count[run_of_row]
+    last[order] = prev_last[run_of_row]
+    novel[order] = brk[run_of_row]
+    epoch[order] = run_epoch[run_of_row]
+    return Prior(count, last, novel, epoch)
+
+
+def count_before(item_group: I64, item_time: I64, query_group: I64, query_time: I64) -> I64:
+    """For each query, the number of items of the same group with ``time < query_time``."""
+    n_items = len(item_group)
+    groups = np.concatenate([item_group, query_group])
+    times = np.concatenate([item_time, query_time])
+    is_item = np.concatenate(
+        [np.ones(n_items, dtype=np.int64), np.zeros(len(query_group), dtype=np.int64)]
+    )
+    order = np.lexsort((is_item, times, groups))
+    sorted_items = is_item[order]
+    before = np.cumsum(sorted_items) - sorted_items
+    group_first = np.maximum.accumulate(
+        np.where(segment_starts(groups[order]), np.arange(len(order)), 0)
+    )
+    result = before - before[group_first]
+    out = np.zeros(len(query_group), dtype=np.int64)
+    queries = sorted_items == 0
+    out[order[queries] - n_items] = result[queries]
+    return out
