@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,7 +39,7 @@ from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer, TableBuilder
 from features._schema import CANONICAL_SCHEMA
-from features._sources import STDIN, SkippedSource, discover, read_source
+from features._sources import STDIN, NotCloudTrail, SkippedSource, discover, read_source
 
 __all__ = [
     "IngestOptions",
@@ -112,6 +112,8 @@ class IngestOptions:
     person_roles: tuple[str, ...] = ()
     jobs: int = 1
     chunk_rows: int = 65_536
+    named: frozenset[str] = frozenset()
+    """Paths named by the caller (set by :func:`ingest`); the rest came from walking folders."""
 
 
 @dataclass(slots=True)
@@ -266,6 +268,15 @@ def _run_task_body(
             except SkippedSource as skipped:
                 result.files_skipped += 1
                 logger.info("skipped %s", skipped)
+            except NotCloudTrail as error:
+                if source not in options.named:
+                    result.files_skipped += 1
+                    logger.info("skipped %s", error)
+                elif options.strict:
+                    raise
+                else:
+                    result.files_failed += 1
+                    reject(Rejection(source, None, None, error.reason, kind="source"))
             except SourceError as error:
                 if options.strict:
                     normalize_pending()  # a bad record read before the break comes first
@@ -300,17 +311,41 @@ def _tasks(sources: Sequence[str], jobs: int) -> list[list[str]]:
 
 
 def _first_occurrences(parts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Mask over all rows of all parts, in order: ``True`` for the first copy of each event id."""
-    ids = [pq.read_table(part, columns=["event_id"])["event_id"] for part in parts]
-    if not ids:
+    """Mask over all rows of all parts, in order: ``True`` for the first copy of each event id.
+
+    Exact with little memory: every id is reduced to a 64-bit hash (8 bytes a row,
+    in this process, where ``hash`` is consistent); only rows whose hash occurs more
+    than once are compared by their actual ids, which are read back for them alone.
+    """
+    hashes = [
+        np.fromiter(
+            map(hash, pq.read_table(part, columns=["event_id"])["event_id"].to_pylist()),
+            dtype=np.int64,
+        )
+        for part in parts
+    ]
+    if not hashes:
         return np.zeros(0, dtype=bool)
-    combined = pa.chunked_array([chunk for column in ids for chunk in column.chunks])
-    total = len(combined)
-    encoded = pc.dictionary_encode(combined.cast(pa.large_string()).combine_chunks())
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(indices, return_index=True)
-    keep = np.zeros(total, dtype=bool)
-    keep[first] = True
+    every = np.concatenate(hashes)
+    keep = np.ones(len(every), dtype=bool)
+    _, inverse, counts = np.unique(every, return_inverse=True, return_counts=True)
+    candidates = np.flatnonzero(counts[inverse] > 1)
+    if len(candidates) == 0:
+        return keep
+    offsets = np.cumsum([0] + [len(h) for h in hashes])
+    seen: set[str] = set()
+    for number, part in enumerate(parts):
+        start, stop = offsets[number], offsets[number + 1]
+        inside = candidates[(candidates >= start) & (candidates < stop)]
+        if len(inside) == 0:
+            continue
+        ids = pq.read_table(part, columns=["event_id"])["event_id"]
+        chosen = ids.take(pa.array(inside - start)).to_pylist()
+        for row, event_id in zip(inside.tolist(), chosen, strict=True):
+            if event_id in seen:
+                keep[row] = False
+            else:
+                seen.add(event_id)
     return keep
 
 
@@ -377,7 +412,9 @@ def ingest(
     """
     options = options or IngestOptions()
     started = time.perf_counter()
+    paths = list(paths)
     sources = discover(paths)
+    options = replace(options, named=frozenset(str(path) for path in paths))
     out = str(out)
     rejects_path = str(rejects) if rejects is not None else f"{out}.rejects.jsonl"
     jobs = 1 if options.strict or STDIN in sources else max(1, options.jobs)

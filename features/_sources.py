@@ -32,7 +32,7 @@ from isal import igzip
 
 from changewatch.errors import RecordRejected, SourceError
 
-__all__ = ["STDIN", "RawChunk", "SkippedSource", "discover", "read_source"]
+__all__ = ["STDIN", "NotCloudTrail", "RawChunk", "SkippedSource", "discover", "read_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,15 @@ class SkippedSource(Exception):
         self.source = source
         self.reason = reason
         super().__init__(f"{source}: {reason}")
+
+
+class NotCloudTrail(SourceError):
+    """Valid JSON that holds no CloudTrail (a manifest, a label file).
+
+    An error for a file named on the command line; a file found by walking a
+    directory is skipped instead, so a folder with a ``manifest.json`` beside its
+    trail reads cleanly.
+    """
 
 
 def discover(paths: Iterable[str | Path]) -> list[str]:
@@ -222,13 +231,13 @@ def _document(source: str, document: Any) -> Iterator[RawChunk]:
         if any(key in document for key in _RECORD_HINTS):
             yield RawChunk(source, range(1, 2), [document])
             return
-        raise SourceError(
+        raise NotCloudTrail(
             source, 'JSON object is neither {"Records": [...]} nor a CloudTrail record'
         )
     if isinstance(document, list):
         yield RawChunk(source, range(1, len(document) + 1), document)
         return
-    raise SourceError(source, f"JSON {type(document).__name__} holds no CloudTrail records")
+    raise NotCloudTrail(source, f"JSON {type(document).__name__} holds no CloudTrail records")
 
 
 def _ndjson(source: str, stream: IO[bytes]) -> Iterator[RawChunk]:

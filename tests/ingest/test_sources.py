@@ -230,3 +230,15 @@ def test_geography_is_added_from_a_maxmind_database(
     table = read_events(out)
     assert set(table["country"]) == {"DE"}
     assert set(table["asn"]) == {64500}
+
+
+def test_json_without_cloudtrail_is_skipped_in_a_folder_and_an_error_when_named(
+    make: Any, tmp_path: Path
+) -> None:
+    write_s3_file(tmp_path, records(make, 2), "a.json.gz")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"seed": 7, "accounts": ["111122223333"]}))
+    report, _ = run([tmp_path], tmp_path)
+    assert (report.kept, report.files_skipped, report.files_failed) == (2, 1, 0)
+    report, _ = run([manifest], tmp_path)
+    assert (report.files_skipped, report.files_failed) == (0, 1)

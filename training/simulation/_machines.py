@@ -1,0 +1,514 @@
+"""Machine actors: Auto Scaling, Karpenter, AWS Backup, the monitoring vendor, AWS Config."""
+
+from __future__ import annotations
+
+import random
+
+from training.simulation import _calls as calls
+from training.simulation._actors import (
+    APP_UA,
+    KARPENTER_VERSIONS,
+    MONITOR_UA,
+    NODE_UA,
+    curve,
+    poisson,
+    region_tz,
+    service_caller,
+)
+from training.simulation._engine import Caller, Resource, Simulation, Zone
+from training.simulation._geo import NETWORKS
+from training.simulation._ids import resource_id
+from training.simulation._inventory import ASGS, BACKUP_RETENTION_DAYS
+from training.simulation._org import Role
+from training.simulation._time import (
+    DAY,
+    HOUR,
+    MINUTE,
+)
+
+__all__ = ["AutoScalingGroup", "Backup", "ConfigRecorder", "Karpenter", "Monitor", "bootstrap"]
+
+
+class AutoScalingGroup:
+    """One Auto Scaling group: hourly capacity from the day curve, launches and terminations."""
+
+    def __init__(
+        self, sim: Simulation, zone: Zone, name: str, base: int, amplitude: int, kind: str
+    ) -> None:
+        org = sim.org
+        self.sim, self.zone, self.name, self.kind = sim, zone, name, kind
+        self.rng = random.Random(f"asg:{org.seed}:{zone.account.index}:{zone.region}:{name}")
+        self.base = max(1, round(base * org.scale))
+        self.amplitude = max(1, round(amplitude * org.scale))
+        self.tz = region_tz(zone.region)
+        self.role = org.role(zone.account, "AWSServiceRoleForAutoScaling")
+        self.app_role = org.role(zone.account, "app-web" if name == "web" else "app-worker")
+        self.members: list[str] = []
+        self.pending = 0
+        self._cached: tuple[int, Caller] | None = None
+        first = self._desired(org.start)
+        for _ in range(first):
+            created = org.start - self.rng.randrange(HOUR, 3 * DAY)
+            subnet, az = zone.subnet(self.rng)
+            resource = Resource(
+                resource_id("i", self.rng),
+                created,
+                created,
+                "running",
+                {"asg": name, "type": kind, "az": az, "subnet": subnet},
+            )
+            zone.instances[resource.id] = resource
+            self.members.append(resource.id)
+            sim.preexisting["instances"].append(resource.id)
+        for hour in range(org.start, org.end, HOUR):
+            sim.at(hour + self.rng.randrange(0, 120), self.tick)
+        sim.registry[f"asg:{zone.account.index}:{zone.region}:{name}"] = self
+
+    def _desired(self, t: int) -> int:
+        return self.base + round(self.amplitude * curve(t, self.tz))
+
+    def _caller(self, t: int) -> Caller:
+        hour = t - t % HOUR
+        if self._cached is None or self._cached[0] != hour:
+            self._cached = (
+                hour,
+                service_caller(
+                    self.role, "AutoScaling", "autoscaling.amazonaws.com", hour, self.rng
+                ),
+            )
+        return self._cached[1]
+
+    def tick(self, t: int) -> None:
+        """Bring the group to this hour's capacity; replace an unhealthy instance now and then."""
+        target = self._desired(t + 30 * MINUTE) + (self.rng.random() < 0.2) * self.rng.choice(
+            (-1, 1)
+        )
+        target = max(self.base, target)
+        current = len(self.members) + self.pending
+        for _ in range(max(0, target - current)):
+            self.pending += 1
+            self.sim.at(t + self.rng.randrange(10, 50 * MINUTE), self.launch)
+        for _ in range(max(0, current - target)):
+            self.sim.at(t + self.rng.randrange(10, 50 * MINUTE), self.terminate, False)
+        churn = (0.9 if self.name == "worker" else 0.2) * self.sim.org.scale
+        for _ in range(poisson(self.rng, churn)):
+            self.replace(t + self.rng.randrange(60, 45 * MINUTE), 1)
+
+    def replace(self, t: int, count: int) -> None:
+        """Terminate and relaunch ``count`` instances (health checks, instance refresh)."""
+        for index in range(count):
+            when = t + index * self.rng.randrange(60, 300)
+            self.sim.at(when, self.terminate, True)
+            self.pending += 1
+            self.sim.at(when + self.rng.randrange(20, 90), self.launch)
+
+    def launch(self, t: int) -> None:
+        """``RunInstances`` by the service from the group's launch template."""
+        self.pending = max(0, self.pending - 1)
+        zone, rng = self.zone, self.rng
+        subnet, az = zone.subnet(rng)
+        instance_id = resource_id("i", rng)
+        template = zone.templates[self.name]
+        image = next(iter(zone.images))
+        request, response = calls.run_instances(
+            rng,
+            account=zone.account.id,
+            region=zone.region,
+            instance_ids=[instance_id],
+            image=image,
+            instance_type=self.kind,
+            subnet=subnet,
+            zone=az,
+            vpc=zone.vpc,
+            security_group=zone.groups[self.name if self.name in zone.groups else "web"],
+            launch=t,
+            launch_template=str(template[0]),
+            profile_arn=f"arn:aws:iam::{zone.account.id}:instance-profile/{self.app_role.name}",
+            tags={"aws:autoscaling:groupName": f"{self.name}-{zone.account.role}"},
+        )
+        if not self.sim.call(t, self._caller(t), zone, "RunInstances", request, response):
+            return
+        zone.instances[instance_id] = Resource(
+            instance_id,
+            t,
+            t,
+            "running",
+            {"asg": self.name, "type": self.kind, "az": az, "subnet": subnet},
+        )
+        self.members.append(instance_id)
+        self.sim.at(
+            t + rng.randrange(50, 200),
+            bootstrap,
+            self.sim,
+            self.app_role,
+            instance_id,
+            zone,
+            APP_UA,
+        )
+
+    def terminate(self, t: int, replacing: bool) -> None:
+        """``TerminateInstances`` by the service of the oldest usable member."""
+        usable = [
+            i
+            for i in self.members
+            if i in self.zone.instances
+            and self.zone.instances[i].last <= t
+            and self.zone.instances[i].created <= t
+        ]
+        if not usable or (len(self.members) <= self.base and not replacing):
+            return
+        instance_id = usable[0]
+        request, response = calls.state_change(
+            "TerminateInstances", [instance_id], "running", "shutting-down"
+        )
+        self.sim.call(t, self._caller(t), self.zone, "TerminateInstances", request, response)
+        self.members.remove(instance_id)
+        del self.zone.instances[instance_id]
+
+
+def bootstrap(
+    t: int, sim: Simulation, role: Role, instance_id: str, zone: Zone, agent: str
+) -> None:
+    """Read an instance's own tags and description through its instance profile at boot."""
+    rng = sim.registry["boot-rng"]
+    caller = Caller(
+        role.session(instance_id, t - 30, rng, ec2=True),
+        sim.org.nat[(zone.account.index, zone.region)].host(rng),
+        agent,
+        "instance-profile",
+        role.key,
+    )
+    sim.call(t, caller, zone, "DescribeTags", calls.read_request("DescribeTags", [instance_id]))
+    sim.call(
+        t + rng.randrange(1, 20),
+        caller,
+        zone,
+        "DescribeInstances",
+        calls.read_request("DescribeInstances", [instance_id]),
+    )
+    if rng.random() < 0.5:
+        sim.call(
+            t + rng.randrange(20, 60),
+            caller,
+            zone,
+            "DescribeNetworkInterfaces",
+            calls.read_request("DescribeNetworkInterfaces", [instance_id]),
+        )
+
+
+class Karpenter:
+    """Karpenter's controller in the home region of an account with an EKS cluster."""
+
+    def __init__(self, sim: Simulation, zone: Zone) -> None:
+        org = sim.org
+        self.sim, self.zone = sim, zone
+        self.rng = random.Random(f"karpenter:{org.seed}:{zone.account.index}")
+        self.role = org.role(zone.account, "KarpenterControllerRole-main")
+        self.node_role = org.role(zone.account, "eks-node-main")
+        self.nat = org.nat[(zone.account.index, zone.region)]
+        self.ip = self.nat.host(self.rng)
+        self.nodes: list[str] = []
+        self._cached: tuple[int, Caller] | None = None
+        self.scale = org.scale * (1.0 if zone.account.role == "prod" else 0.4)
+        self.upgrade = org.start + int((org.test_start - org.start) * 0.7)
+        for _ in range(self._target(org.start)):
+            created = org.start - self.rng.randrange(HOUR, 2 * DAY)
+            subnet, az = zone.subnet(self.rng)
+            node = Resource(
+                resource_id("i", self.rng),
+                created,
+                created,
+                "running",
+                {"karpenter": True, "type": "m6i.xlarge", "az": az, "subnet": subnet},
+            )
+            zone.instances[node.id] = node
+            self.nodes.append(node.id)
+            sim.preexisting["instances"].append(node.id)
+        interval = max(60, int(300 / max(0.2, self.scale)))
+        for t in range(org.start + self.rng.randrange(interval), org.end, interval):
+            sim.at(t, self.poll)
+        for hour in range(org.start, org.end, HOUR):
+            sim.at(hour + self.rng.randrange(HOUR), self.hourly)
+
+    def _target(self, t: int) -> int:
+        return max(1, round((3 + 12 * curve(t, "Europe/Berlin")) * self.scale))
+
+    def _caller(self, t: int) -> Caller:
+        hour = t - t % HOUR
+        if self._cached is None or self._cached[0] != hour:
+            self._cached = (hour, self._new_caller(hour))
+        return self._cached[1]
+
+    def _new_caller(self, t: int) -> Caller:
+        version = KARPENTER_VERSIONS[1 if t >= self.upgrade else 0]
+        agent = f"aws-sdk-go/1.44.322 (go1.21.4; linux; amd64) karpenter.sh-v{version}"
+        session = f"{1_700_000_000_000_000_000 + (t // HOUR) * 1_000_003}"
+        identity = self.role.session(session, t - t % HOUR, self.rng, web_identity=True)
+        return Caller(identity, self.ip, agent, "automation", self.role.key)
+
+    def poll(self, t: int) -> None:
+        """Refresh subnets and security groups (every five minutes)."""
+        caller = self._caller(t)
+        self.sim.call(
+            t, caller, self.zone, "DescribeSubnets", calls.read_request("DescribeSubnets")
+        )
+        self.sim.call(
+            t + 1,
+            caller,
+            self.zone,
+            "DescribeSecurityGroups",
+            calls.read_request("DescribeSecurityGroups"),
+        )
+
+    def hourly(self, t: int) -> None:
+        """Refresh images and prices; provision or consolidate toward the hour's node count."""
+        caller, rng, zone = self._caller(t), self.rng, self.zone
+        for offset, name in enumerate(
+            (
+                "DescribeImages",
+                "DescribeInstanceTypes",
+                "DescribeInstanceTypeOfferings",
+                "DescribeSpotPriceHistory",
+                "DescribeLaunchTemplates",
+            )
+        ):
+            self.sim.call(t + offset, caller, zone, name, calls.read_request(name))
+        target = self._target(t + 30 * MINUTE)
+        live = [n for n in self.nodes if n in zone.instances]
+        self.nodes = live
+        missing = target - len(live)
+        when = t + 10
+        while missing > 0:
+            batch = min(missing, rng.choice((1, 1, 2, 3)))
+            when += rng.randrange(30, 600)
+            self.sim.at(when, self.launch, batch)
+            missing -= batch
+        surplus = max(0, len(live) - target)
+        for _ in range(poisson(rng, 0.5 * self.scale)):
+            surplus += 1
+            self.sim.at(when + rng.randrange(600, 1800), self.launch, 1)
+        for _ in range(surplus):
+            when += rng.randrange(60, 900)
+            self.sim.at(when, self.consolidate)
+
+    def launch(self, t: int, count: int) -> None:
+        """``CreateFleet`` (instant) of ``count`` nodes, then tag them."""
+        zone, rng = self.zone, self.rng
+        caller = self._caller(t)
+        subnet, az = zone.subnet(rng)
+        kind = rng.choice(("m6i.xlarge", "m6i.2xlarge", "c6i.2xlarge", "r6i.xlarge"))
+        ids = [resource_id("i", rng) for _ in range(count)]
+        request, response = calls.create_fleet(
+            rng, str(zone.templates["karpenter"][0]), ids, kind, az, subnet
+        )
+        if not self.sim.call(t, caller, zone, "CreateFleet", request, response):
+            return
+        for node_id in ids:
+            zone.instances[node_id] = Resource(
+                node_id,
+                t,
+                t,
+                "running",
+                {"karpenter": True, "type": kind, "az": az, "subnet": subnet},
+            )
+            self.nodes.append(node_id)
+            self.sim.at(
+                t + rng.randrange(40, 120),
+                bootstrap,
+                self.sim,
+                self.node_role,
+                node_id,
+                zone,
+                NODE_UA,
+            )
+        tag_request, tag_response = calls.create_tags(
+            ids,
+            {
+                "Name": "karpenter-main",
+                "karpenter.sh/nodeclaim": f"default-{rng.getrandbits(20):05x}",
+            },
+        )
+        self.sim.call(
+            t + rng.randrange(2, 8), caller, zone, "CreateTags", tag_request, tag_response
+        )
+        for node_id in ids:
+            zone.instances[node_id].last = t + 8
+
+    def consolidate(self, t: int) -> None:
+        """Terminate the oldest node Karpenter no longer needs."""
+        zone = self.zone
+        usable = [n for n in self.nodes if n in zone.instances and zone.instances[n].last <= t]
+        if len(usable) <= 1:
+            return
+        node_id = usable[0]
+        request, response = calls.state_change(
+            "TerminateInstances", [node_id], "running", "shutting-down"
+        )
+        self.sim.call(t, self._caller(t), zone, "TerminateInstances", request, response)
+        self.nodes.remove(node_id)
+        del zone.instances[node_id]
+
+
+class Backup:
+    """AWS Backup's nightly plan in one zone."""
+
+    def __init__(self, sim: Simulation, zone: Zone) -> None:
+        self.sim, self.zone = sim, zone
+        self.rng = random.Random(f"backup:{sim.org.seed}:{zone.account.index}:{zone.region}")
+        self.role = sim.org.role(zone.account, "AWSBackupDefaultServiceRole")
+        for day in range(sim.org.start, sim.org.end, DAY):
+            sim.at(day + HOUR + self.rng.randrange(0, 1800), self.run)
+
+    def run(self, t: int) -> None:
+        """Snapshot every backed-up volume, then expire old backup snapshots."""
+        rng, zone = self.rng, self.zone
+        caller = service_caller(
+            self.role, "AWSBackup-AWSBackupDefaultServiceRole", "backup.amazonaws.com", t, rng
+        )
+        volumes = zone.usable(zone.volumes, t, lambda v: bool(v.attrs.get("backup")))
+        when = t
+        for volume in sorted(volumes, key=lambda v: v.id):
+            when += rng.randrange(3, 40)
+            self.sim.call(
+                when,
+                caller,
+                zone,
+                "DescribeVolumes",
+                calls.read_request("DescribeVolumes", [volume.id]),
+            )
+            snapshot_id = resource_id("snap", rng)
+            request, response = calls.create_snapshot(
+                snapshot_id,
+                volume.id,
+                account=zone.account.id,
+                size=int(volume.attrs.get("size", 100)),
+                started=when + 1,
+                description="This snapshot is created by the AWS Backup service.",
+                tags={"aws:backup:source-resource": f"{volume.id}:{rng.getrandbits(32):08x}"},
+            )
+            if self.sim.call(when + 1, caller, zone, "CreateSnapshot", request, response):
+                zone.snapshots[snapshot_id] = Resource(
+                    snapshot_id,
+                    when + 1,
+                    when + 1,
+                    "completed",
+                    {"volume": volume.id, "size": volume.attrs.get("size", 100), "backup": True},
+                )
+                volume.last = when + 1
+        when += rng.randrange(60, 600)
+        cutoff = t - BACKUP_RETENTION_DAYS * DAY + HOUR
+        expired = zone.usable(
+            zone.snapshots,
+            when,
+            lambda s: (
+                bool(s.attrs.get("backup")) and s.created < cutoff and not s.attrs.get("shared")
+            ),
+        )
+        if expired:
+            self.sim.call(
+                when, caller, zone, "DescribeSnapshots", calls.read_request("DescribeSnapshots")
+            )
+        for snapshot in sorted(expired, key=lambda s: s.created):
+            when += rng.randrange(2, 20)
+            request, response = calls.delete_snapshot(snapshot.id)
+            if self.sim.call(when, caller, zone, "DeleteSnapshot", request, response):
+                del zone.snapshots[snapshot.id]
+
+
+class Monitor:
+    """The monitoring vendor's cross-account role polling one zone."""
+
+    def __init__(self, sim: Simulation, zone: Zone, interval: int) -> None:
+        self.sim, self.zone = sim, zone
+        self.rng = random.Random(f"monitor:{sim.org.seed}:{zone.account.index}:{zone.region}")
+        self.role = sim.org.role(zone.account, "DatadogIntegrationRole")
+        self.has_asg = bool(ASGS.get(zone.account.role))
+        self._cached: tuple[int, Caller] | None = None
+        self.hosts = [NETWORKS["vendor-monitoring"].host(self.rng) for _ in range(4)]
+        for t in range(sim.org.start + self.rng.randrange(interval), sim.org.end, interval):
+            sim.at(t, self.poll)
+
+    def poll(self, t: int) -> None:
+        """One polling round: instances, their status, volumes (and Auto Scaling groups)."""
+        rng = self.rng
+        hour = t - t % HOUR
+        if self._cached is None or self._cached[0] != hour:
+            identity = self.role.session("DatadogAWSIntegration", hour, rng)
+            self._cached = (
+                hour,
+                Caller(identity, rng.choice(self.hosts), MONITOR_UA, "vendor", self.role.key),
+            )
+        caller = self._cached[1]
+        zone = self.zone
+        self.sim.call(t, caller, zone, "DescribeInstances", calls.read_request("DescribeInstances"))
+        self.sim.call(
+            t + rng.randrange(1, 4),
+            caller,
+            zone,
+            "DescribeInstanceStatus",
+            calls.read_request("DescribeInstanceStatus"),
+        )
+        if rng.random() < 0.5:
+            self.sim.call(
+                t + rng.randrange(2, 6),
+                caller,
+                zone,
+                "DescribeVolumes",
+                calls.read_request("DescribeVolumes"),
+            )
+        if self.has_asg and rng.random() < 0.5:
+            self.sim.call(
+                t + rng.randrange(2, 8),
+                caller,
+                zone,
+                "DescribeAutoScalingGroups",
+                {"maxRecords": 100},
+                source="autoscaling.amazonaws.com",
+            )
+
+
+class ConfigRecorder:
+    """AWS Config describing the resources each write changed, a few minutes later."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.rng = random.Random(f"config:{sim.org.seed}")
+        self._cache: dict[tuple[int, int], Caller] = {}
+
+    def __call__(self, t: int, caller: Caller, zone: Zone, name: str, ids: list[str]) -> None:
+        """Schedule Config's reads of ``ids`` after a write."""
+        if not ids or self.rng.random() < 0.3:
+            return
+        self.sim.at(t + self.rng.randrange(20, 400), self.describe, zone, ids[:5])
+
+    def describe(self, t: int, zone: Zone, ids: list[str]) -> None:
+        """Config's ``Describe*`` of the changed resources."""
+        hour = t - t % HOUR
+        key = (zone.account.index, hour)
+        caller = self._cache.get(key)
+        if caller is None:
+            role = self.sim.org.role(zone.account, "AWSServiceRoleForConfig")
+            caller = service_caller(
+                role, "AWSConfig-Describe", "config.amazonaws.com", hour, self.rng
+            )
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = caller
+        by_prefix = {
+            "i": "DescribeInstances",
+            "vol": "DescribeVolumes",
+            "snap": "DescribeSnapshots",
+            "sg": "DescribeSecurityGroups",
+        }
+        for offset, resource in enumerate(ids):
+            name = by_prefix.get(resource.split("-", 1)[0])
+            if name:
+                self.sim.call(t + offset, caller, zone, name, calls.read_request(name, [resource]))
+                if name == "DescribeInstances" and self.rng.random() < 0.5:
+                    self.sim.call(
+                        t + offset + 1,
+                        caller,
+                        zone,
+                        "DescribeNetworkInterfaces",
+                        calls.read_request("DescribeNetworkInterfaces", [resource]),
+                    )
