@@ -8,12 +8,33 @@ Public surface::
     ChangeCalendar.verdict(event)                  Approved(by) | Forbidden(by) | Unapproved()
     RuleContext.build(history, policy=...)         what the rules know besides the batch
     evaluate(events, context) -> Evaluation        every rule in RULES, suppressions applied
+    combine(windows, hits, facts) -> [Finding]     model windows + rule hits + window context
+    score_events(events, policy, scorer, history)  the batch and API path: rules, model, combine
+    load_events(paths) / load_scorer(uri)          CloudTrail or Parquet inputs; the model
+    to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
 """
 
 from __future__ import annotations
 
 from serving._allowlist import AutomationAllowList, Suppressions
 from serving._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
+from serving._findings import (
+    FINDING_SCHEMA_VERSION,
+    ChangeContext,
+    CombineSettings,
+    EventFacts,
+    Explanation,
+    Finding,
+    FindingExplanation,
+    FindingModel,
+    FindingRule,
+    FindingsPublic,
+    ScorerInfo,
+    WindowScore,
+    combine,
+    severity_rank,
+)
+from serving._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
 from serving._policy import Organization, Policy, load_policy, parse_policy
 from serving._rules import (
     EBS_DIRECT_READS,
@@ -31,6 +52,16 @@ from serving._rules import (
     rule_by_id,
 )
 from serving._schedule import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
+from serving._scoring import (
+    PARQUET_MAGIC,
+    LoadedEvents,
+    Scorer,
+    ScoreResult,
+    event_facts,
+    load_events,
+    load_scorer,
+    score_events,
+)
 from serving._windows_model import (
     AutomationSpec,
     FreezeSpec,
@@ -43,19 +74,34 @@ from serving._windows_model import (
 )
 
 __all__ = [
+    "ATTACK_TECHNIQUES",
     "EBS_DIRECT_READS",
+    "FINDING_SCHEMA_VERSION",
+    "OCSF_VERSION",
+    "PARQUET_MAGIC",
     "RULES",
+    "SEVERITY_IDS",
     "Approved",
     "AutomationAllowList",
     "AutomationSpec",
     "ChangeCalendar",
+    "ChangeContext",
+    "CombineSettings",
     "Duration",
     "Evaluation",
+    "EventFacts",
     "Evidence",
+    "Explanation",
+    "Finding",
+    "FindingExplanation",
+    "FindingModel",
+    "FindingRule",
+    "FindingsPublic",
     "Forbidden",
     "FreezeSpec",
     "Hit",
     "IdentityHistory",
+    "LoadedEvents",
     "Organization",
     "OrganizationSpec",
     "Policy",
@@ -65,19 +111,30 @@ __all__ = [
     "RuleSettings",
     "Schedule",
     "Scope",
+    "ScoreResult",
+    "Scorer",
+    "ScorerInfo",
     "Severity",
     "SuppressionSpec",
     "Suppressions",
     "TicketSpec",
     "Unapproved",
     "Verdict",
+    "WindowScore",
     "WindowSpec",
+    "combine",
     "cron_to_rule",
     "evaluate",
+    "event_facts",
+    "load_events",
     "load_policy",
+    "load_scorer",
     "parse_duration",
     "parse_policy",
     "parse_rrule",
     "rule",
     "rule_by_id",
+    "score_events",
+    "severity_rank",
+    "to_ocsf",
 ]

@@ -1,0 +1,203 @@
+"""``changewatch score``: events -> rule hits and model windows -> findings (JSON lines)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from typing import IO, Any
+
+import click
+
+from changewatch.cli_support import emit, progress
+
+__all__ = ["score"]
+
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+class _Paths(click.Option):
+    """An option that takes every following argument up to the next option.
+
+    ``--events a.json b.parquet --model none`` gives ``("a.json", "b.parquet")``;
+    repeating the option adds to the list. ``-`` (standard input) counts as a path.
+    Hooks into click's parser (``_OptionParser``), which click has kept stable
+    through 8.x; ``tests/serving/test_score_cli.py`` checks the behaviour.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:  # pragma: no cover - every name was just registered
+                continue
+            original = option.process
+
+            def process(value: Any, state: Any, original: Any = original) -> None:
+                original(value, state)
+                while state.rargs and (state.rargs[0] == "-" or not state.rargs[0].startswith("-")):
+                    original(state.rargs.pop(0), state)
+
+            option.process = process
+
+
+def _write(lines: list[str], out: str) -> None:
+    handle: IO[str]
+    if out == "-":
+        handle = sys.stdout
+        for line in lines:
+            handle.write(line + "\n")
+        handle.flush()
+        return
+    with open(out, "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+
+
+@click.command()
+@click.option(
+    "--model",
+    "-m",
+    "model_uri",
+    required=True,
+    metavar="URI|none",
+    help="Model to score with; 'none' scores with the rules only.",
+)
+@click.option(
+    "--events",
+    "-e",
+    "events",
+    cls=_Paths,
+    required=True,
+    metavar="PATH...",
+    help="CloudTrail files/directories (as for ingest), '-' or canonical Parquet tables.",
+)
+@click.option(
+    "--windows",
+    "-w",
+    "windows",
+    cls=_Paths,
+    metavar="FILE...",
+    help="Change-policy YAML: windows, tickets, freezes, organisation, automation, suppressions.",
+)
+@click.option(
+    "--history",
+    "history",
+    cls=_Paths,
+    metavar="PATH...",
+    help="Earlier events (CloudTrail or Parquet) the rules learn each identity's past from.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "ocsf"]),
+    default="json",
+    show_default=True,
+    help="Our finding schema, or OCSF 1.1.0 Detection Finding (class 2004).",
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Findings file (JSON lines), or - for standard output.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(_SEVERITIES),
+    default="info",
+    show_default=True,
+    help="Leave out findings below this severity.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Rejects report of the CloudTrail inputs (JSON lines); not kept by default.",
+)
+def score(
+    model_uri: str,
+    events: tuple[str, ...],
+    windows: tuple[str, ...],
+    history: tuple[str, ...],
+    output_format: str,
+    out: str,
+    min_severity: str,
+    rejects: str | None,
+) -> None:
+    """Score changes: rule hits and model windows combined into findings.
+
+    Events are read like `changewatch ingest` reads them, or as canonical Parquet
+    tables (recognised by their PAR1 magic bytes). The rules run on every event;
+    the model, when given, scores each identity's windows; both are combined with
+    the change windows into findings (docs/findings.md, ADR 0012). Findings are
+    written as JSON lines; the last line printed is a JSON summary (counts of
+    events, rejected records, findings by severity and rules fired).
+
+    \b
+    Examples:
+      changewatch score --model none --events AWSLogs/ --windows change_windows.yaml \\
+          --out findings.jsonl
+      changewatch score --model none --events events.parquet --history last-90d.parquet \\
+          --windows change_windows.yaml policy.yaml --format ocsf --out -
+      changewatch score --model none --events trail.json --out - --min-severity high
+    """
+    from serving import (
+        load_events,
+        load_policy,
+        load_scorer,
+        score_events,
+        severity_rank,
+        to_ocsf,
+    )
+
+    scorer = load_scorer(model_uri)
+    policy = load_policy(*windows) if windows else None
+    update, close = progress(2 if history else 1, "read", unit="input")
+    try:
+        loaded = load_events(events, rejects=rejects)
+        update(1)
+        past = load_events(history).events if history else None
+        if history:
+            update(1)
+    finally:
+        close()
+    result = score_events(loaded.events, policy, scorer, past)
+    floor = severity_rank(min_severity)
+    kept = [f for f in result.findings if severity_rank(f.severity) >= floor]
+    if output_format == "ocsf":
+        lines = [json.dumps(to_ocsf(f), separators=(",", ":")) for f in kept]
+    else:
+        lines = [f.model_dump_json() for f in kept]
+    _write(lines, out)
+    if loaded.rejected or loaded.files_failed:
+        where = f"; see {rejects}" if rejects else ""
+        click.echo(
+            f"{loaded.rejected} records and {loaded.files_failed} files rejected{where}", err=True
+        )
+    for rule_id, error in result.failed:
+        click.echo(f"rule {rule_id} failed and was skipped: {error}", err=True)
+    by_severity = Counter(str(f.severity) for f in kept)
+    emit(
+        {
+            "events": result.events,
+            "records": loaded.records,
+            "rejected": loaded.rejected,
+            "duplicates": loaded.duplicates,
+            "files_failed": loaded.files_failed,
+            "model": str(result.scorer) if result.scorer else None,
+            "windows_scored": len(result.windows),
+            "hits": len(result.hits),
+            "suppressed": len(result.suppressed),
+            "rules_failed": sorted(rule_id for rule_id, _ in result.failed),
+            "rules_fired": dict(sorted(Counter(h.rule_id for h in result.hits).items())),
+            "findings": len(kept),
+            "findings_below_min_severity": len(result.findings) - len(kept),
+            "findings_by_severity": {s: by_severity.get(s, 0) for s in _SEVERITIES},
+            "format": output_format,
+            "out": out,
+        }
+    )

@@ -1,0 +1,532 @@
+"""Findings: the detector's contract, the finding schema and the combiner.
+
+:func:`combine` is the one deterministic function that turns the model's window
+scores (:class:`WindowScore`), the rule hits (:class:`~serving.Hit`) and the change
+context of the evidence events (:class:`EventFacts`) into :class:`Finding` objects.
+Its table of bands and adjustments is ``docs/adr/0012-combining-model-and-rules-into-findings.md``
+and ``docs/findings.md``; :class:`CombineSettings` holds the numbers.
+
+The detector is not part of this module: it only has to return :class:`WindowScore`
+objects (one per identity and window) whose ``percentile`` places the window against
+the training distribution (0-100) and whose ``explanations`` say why in words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from serving._rules import Hit, Severity, rule_by_id
+
+__all__ = [
+    "FINDING_SCHEMA_VERSION",
+    "ChangeContext",
+    "CombineSettings",
+    "EventFacts",
+    "Explanation",
+    "Finding",
+    "FindingExplanation",
+    "FindingModel",
+    "FindingRule",
+    "FindingsPublic",
+    "ScorerInfo",
+    "WindowScore",
+    "combine",
+    "severity_rank",
+]
+
+FINDING_SCHEMA_VERSION: Final = "1"
+"""Version of the finding JSON; bumped whenever a key changes meaning or type."""
+
+_LEVELS: Final = tuple(Severity)
+_US: Final = timedelta(microseconds=1)
+_SCORE_FLOOR: Final = {
+    Severity.INFO: 0.0,
+    Severity.LOW: 20.0,
+    Severity.MEDIUM: 40.0,
+    Severity.HIGH: 60.0,
+    Severity.CRITICAL: 80.0,
+}
+
+
+def severity_rank(severity: Severity | str) -> int:
+    """Return 0 for ``info`` up to 4 for ``critical``."""
+    return _LEVELS.index(Severity(severity))
+
+
+def _step(severity: Severity, by: int) -> Severity:
+    return _LEVELS[min(max(severity_rank(severity) + by, 0), len(_LEVELS) - 1)]
+
+
+# ----------------------------------------------------------------- the detector's contract
+
+
+@dataclass(frozen=True, slots=True)
+class ScorerInfo:
+    """Name and version of the scorer that produced window scores (``isolation-forest``, ``3``)."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One feature's part in a window's score, in words (see :func:`models.explain`).
+
+    Attributes
+    ----------
+    feature : str
+        Feature name, e.g. ``snapshots_created``.
+    value : float
+        The window's value.
+    usual : float
+        The identity's usual value (NaN when unknown).
+    text : str
+        The analyst sentence, e.g. ``"14 snapshots created in one hour; usually 0"``.
+    """
+
+    feature: str
+    value: float
+    usual: float
+    text: str
+
+    @classmethod
+    def from_feature(cls, explained: Any) -> Explanation:
+        """Build from a :class:`models.FeatureExplanation` (name, value, usual, text)."""
+        return cls(
+            str(explained.name), float(explained.value), float(explained.usual), str(explained.text)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowScore:
+    """What the detector says about one identity in one window.
+
+    Attributes
+    ----------
+    identity : str
+        The identity key.
+    window_start, window_end : datetime
+        Aware bounds of the window, ``[start, end)``.
+    score : float
+        Raw anomaly score (higher is more anomalous); kept for audit only.
+    percentile : float
+        The score's percentile (0-100) against the training distribution.
+    cold_start : bool
+        The identity has no baseline yet; the combiner then ignores the score.
+    explanations : tuple of Explanation
+        Top features first.
+    event_ids : tuple of str
+        The events of the window.
+    """
+
+    identity: str
+    window_start: datetime
+    window_end: datetime
+    score: float
+    percentile: float
+    cold_start: bool = False
+    explanations: tuple[Explanation, ...] = ()
+    event_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.window_start.tzinfo is None or self.window_end.tzinfo is None:
+            raise ValueError(f"window of {self.identity!r}: times must be timezone-aware")
+        if self.window_end <= self.window_start:
+            raise ValueError(
+                f"window of {self.identity!r}: end {self.window_end.isoformat()} must come "
+                f"after start {self.window_start.isoformat()}"
+            )
+        if not self.cold_start and not 0.0 <= self.percentile <= 100.0:
+            raise ValueError(
+                f"window of {self.identity!r}: percentile must be in [0, 100], "
+                f"got {self.percentile}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What the combiner needs to know of one evidence event besides its id.
+
+    ``verdict`` is the change calendar's verdict (``approved``, ``forbidden``,
+    ``unapproved``) for attempted compute changes judged against a policy, and
+    ``None`` for every other event; ``by`` names the window, ticket or freeze.
+    """
+
+    account_id: str | None = None
+    region: str | None = None
+    principal_arn: str | None = None
+    verdict: str | None = None
+    by_kind: str | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CombineSettings:
+    """The numbers of the combining table (ADR 0012).
+
+    Attributes
+    ----------
+    bands : tuple of (float, Severity)
+        Model percentile at or above which a window is an alert of that severity,
+        highest first. Below the last band the model raises nothing.
+    raise_percentile : float
+        A change outside every window, or inside a freeze, is raised one level when
+        the model percentile reaches this.
+    max_explanations : int
+        Model explanations quoted in the reasons.
+    max_event_ids : int
+        Event ids listed per finding (``event_count`` has them all).
+    """
+
+    bands: tuple[tuple[float, Severity], ...] = (
+        (99.5, Severity.HIGH),
+        (99.0, Severity.MEDIUM),
+        (95.0, Severity.LOW),
+    )
+    raise_percentile: float = 99.0
+    max_explanations: int = 3
+    max_event_ids: int = 200
+
+    def __post_init__(self) -> None:
+        cuts = [cut for cut, _ in self.bands]
+        if not cuts or cuts != sorted(cuts, reverse=True) or not all(0 < c <= 100 for c in cuts):
+            raise ValueError(f"bands must be in (0, 100] and highest first, got {cuts}")
+        if not 0 < self.raise_percentile <= 100:
+            raise ValueError(f"raise_percentile must be in (0, 100], got {self.raise_percentile}")
+        if self.max_explanations < 0 or self.max_event_ids < 1:
+            raise ValueError("max_explanations must be >= 0 and max_event_ids >= 1")
+
+    def band(self, percentile: float) -> Severity | None:
+        """Severity of a model-only alert at ``percentile``, or ``None`` below every band."""
+        for cut, severity in self.bands:
+            if percentile >= cut:
+                return severity
+        return None
+
+
+# ----------------------------------------------------------------- the finding schema
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FindingRule(_Model):
+    """One rule hit inside a finding."""
+
+    rule_id: str
+    severity: Severity
+    technique: str
+    runbook: str
+    reason: str
+    start: AwareDatetime
+    end: AwareDatetime
+    event_ids: list[str]
+
+
+class FindingExplanation(_Model):
+    """One model explanation: feature, the window's value, the usual value, the sentence."""
+
+    feature: str
+    value: float | None
+    usual: float | None
+    text: str
+
+
+class FindingModel(_Model):
+    """What the model said about the finding's most unusual window."""
+
+    scorer: str | None
+    percentile: float | None = Field(ge=0, le=100)
+    score: float | None
+    cold_start: bool
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    explanations: list[FindingExplanation]
+
+
+class ChangeContext(_Model):
+    """The change calendar's view of the finding's compute changes.
+
+    ``verdict`` is ``forbidden`` when any change fell in a freeze, else ``unapproved``
+    when any change lay outside every window and ticket, else ``approved`` when every
+    change was approved, and ``none`` without a policy or without changes.
+    """
+
+    verdict: Literal["approved", "forbidden", "unapproved", "none"]
+    by: list[str]
+    changes: int = Field(ge=0)
+
+
+class Finding(_Model):
+    """One finding: what changewatch reports about one identity over one span of time.
+
+    Validated on creation; ``model_dump_json()`` is one line of ``findings.jsonl``.
+    ``docs/findings.md`` documents every key.
+    """
+
+    finding_id: Annotated[str, Field(pattern=r"^cw-[0-9a-f]{32}$")]
+    schema_version: Literal["1"] = FINDING_SCHEMA_VERSION
+    severity: Severity
+    score: float = Field(ge=0, le=100)
+    title: str
+    rules: list[str]
+    reasons: list[str] = Field(min_length=1)
+    identity: str
+    principal_arn: str | None
+    account_id: str | None
+    regions: list[str]
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    event_ids: list[str]
+    event_count: int = Field(ge=0)
+    techniques: list[str]
+    runbooks: list[str]
+    hits: list[FindingRule]
+    model: FindingModel | None
+    change_context: ChangeContext
+
+
+class FindingsPublic(_Model):
+    """A page of findings, as the API returns them."""
+
+    data: list[Finding]
+    count: int = Field(ge=0)
+
+
+# ----------------------------------------------------------------- the combiner
+
+
+@dataclass(slots=True)
+class _Group:
+    identity: str
+    start: datetime
+    end: datetime  # exclusive
+    hits: list[Hit] = field(default_factory=list)
+    windows: list[WindowScore] = field(default_factory=list)
+
+
+def _groups(windows: Iterable[WindowScore], hits: Iterable[Hit]) -> list[_Group]:
+    """Join hits and windows of one identity whose spans overlap (half-open, transitively)."""
+    items: list[tuple[str, datetime, datetime, int, str, Hit | WindowScore]] = []
+    for window in windows:
+        tie = f"{window.window_end.isoformat()}|{window.percentile}|{','.join(window.event_ids)}"
+        items.append((window.identity, window.window_start, window.window_end, 1, tie, window))
+    for hit in hits:
+        tie = f"{hit.rule_id}|{hit.end.isoformat()}|{','.join(hit.event_ids)}"
+        items.append((hit.identity, hit.start, hit.end + _US, 0, tie, hit))
+    items.sort(key=lambda item: item[:5])
+    groups: list[_Group] = []
+    for identity, start, end, _, _, item in items:
+        last = groups[-1] if groups else None
+        if last is None or last.identity != identity or start >= last.end:
+            last = _Group(identity, start, end)
+            groups.append(last)
+        last.end = max(last.end, end)
+        if isinstance(item, WindowScore):
+            last.windows.append(item)
+        else:
+            last.hits.append(item)
+    return groups
+
+
+def _context(event_ids: Iterable[str], facts: Mapping[str, EventFacts]) -> ChangeContext:
+    judged = [f for f in (facts.get(i) for i in event_ids) if f is not None and f.verdict]
+    frozen = sorted({f.by for f in judged if f.verdict == "forbidden" and f.by})
+    if any(f.verdict == "forbidden" for f in judged):
+        return ChangeContext(verdict="forbidden", by=frozen, changes=len(judged))
+    if any(f.verdict == "unapproved" for f in judged):
+        return ChangeContext(verdict="unapproved", by=[], changes=len(judged))
+    if judged and all(f.verdict == "approved" for f in judged):
+        names = sorted({f"{f.by_kind or 'window'} {f.by}" for f in judged if f.by})
+        return ChangeContext(verdict="approved", by=names, changes=len(judged))
+    return ChangeContext(verdict="none", by=[], changes=len(judged))
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _title(hits: Sequence[Hit]) -> str:
+    if not hits:
+        return "Unusual behaviour for this identity"
+    try:
+        return rule_by_id(hits[0].rule_id).title
+    except KeyError:
+        return hits[0].rule_id
+
+
+def _finding_id(identity: str, start: datetime, rules: Sequence[str], ids: Sequence[str]) -> str:
+    text = "\x1f".join([identity, start.isoformat(), ",".join(rules), ",".join(ids)])
+    return "cw-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _join(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _build(
+    group: _Group,
+    facts: Mapping[str, EventFacts],
+    settings: CombineSettings,
+    scorer: ScorerInfo | None,
+) -> Finding | None:
+    hits = sorted(group.hits, key=lambda h: (-severity_rank(h.severity), h.rule_id, h.start))
+    scored = [w for w in group.windows if not w.cold_start]
+    top = max(scored, key=lambda w: (w.percentile, w.window_start), default=None)
+    cold = [w for w in group.windows if w.cold_start]
+    model_level = settings.band(top.percentile) if top is not None else None
+    levels = [Severity(h.severity) for h in hits] + ([model_level] if model_level else [])
+    if not levels:
+        return None  # only quiet or cold-start windows: nothing to report
+    severity = max(levels, key=severity_rank)
+
+    evidence = [i for h in hits for i in h.event_ids]
+    alerting = [w for w in scored if settings.band(w.percentile) is not None]
+    evidence += [i for w in alerting for i in w.event_ids]
+    ids = sorted(set(evidence))
+    context = _context(ids, facts)
+
+    reasons = list(dict.fromkeys(h.reason for h in hits))
+    if top is not None and model_level is not None:
+        reasons.append(
+            f"behaviour more unusual than {top.percentile:.1f}% of the training windows "
+            f"(model percentile {top.percentile:.1f})"
+        )
+        reasons += [e.text for e in top.explanations[: settings.max_explanations]]
+    if cold:
+        reasons.append("new identity: no baseline yet, so the model did not score it")
+
+    where = _join(context.by)
+    if context.verdict == "approved" and not hits:
+        lowered = _step(severity, -1)
+        reasons.append(
+            f"inside approved {where}: model-only alert lowered from {severity} to {lowered}"
+        )
+        severity = lowered
+    elif context.verdict == "approved":
+        reasons.append(f"inside approved {where}; rule hits keep their severity")
+    elif (
+        context.verdict in ("forbidden", "unapproved")
+        and top is not None
+        and top.percentile >= settings.raise_percentile
+    ):
+        raised = _step(severity, +1)
+        during = (
+            f"during freeze {where}"
+            if context.verdict == "forbidden"
+            else "outside every approved window and ticket"
+        )
+        change = f"raised from {severity} to {raised}" if raised != severity else "already critical"
+        reasons.append(
+            f"unusual behaviour (model percentile {top.percentile:.1f}) with a change {during}: "
+            f"{change}"
+        )
+        severity = raised
+
+    rules = sorted({h.rule_id for h in hits})
+    known = [facts[i] for i in ids if i in facts]
+    percentile = top.percentile if top is not None else 0.0
+    floor = _SCORE_FLOOR[severity]
+    model = None
+    shown = top or (cold[0] if cold else None)
+    if shown is not None:
+        model = FindingModel(
+            scorer=str(scorer) if scorer is not None else None,
+            percentile=None if shown.cold_start else shown.percentile,
+            score=None if shown.cold_start else _finite(shown.score),
+            cold_start=shown.cold_start,
+            window_start=shown.window_start,
+            window_end=shown.window_end,
+            explanations=[
+                FindingExplanation(
+                    feature=e.feature, value=_finite(e.value), usual=_finite(e.usual), text=e.text
+                )
+                for e in shown.explanations[: settings.max_explanations]
+            ],
+        )
+    starts = [h.start for h in hits] + [w.window_start for w in (*alerting, *cold)]
+    ends = [h.end for h in hits] + [w.window_end for w in (*alerting, *cold)]
+    return Finding(
+        finding_id=_finding_id(group.identity, min(starts), rules, ids),
+        severity=severity,
+        score=round(floor + 19.9 * percentile / 100.0, 1),
+        title=_title(hits),
+        rules=rules,
+        reasons=reasons,
+        identity=group.identity,
+        principal_arn=next((f.principal_arn for f in known if f.principal_arn), None),
+        account_id=min((f.account_id for f in known if f.account_id), default=None),
+        regions=sorted({f.region for f in known if f.region}),
+        window_start=min(starts),
+        window_end=max(ends),
+        event_ids=ids[: settings.max_event_ids],
+        event_count=len(ids),
+        techniques=sorted({h.technique for h in hits if h.technique}),
+        runbooks=list(dict.fromkeys(h.runbook for h in hits if h.runbook)),
+        hits=[
+            FindingRule(
+                rule_id=h.rule_id,
+                severity=Severity(h.severity),
+                technique=h.technique,
+                runbook=h.runbook,
+                reason=h.reason,
+                start=h.start,
+                end=h.end,
+                event_ids=list(h.event_ids),
+            )
+            for h in hits
+        ],
+        model=model,
+        change_context=context,
+    )
+
+
+def combine(
+    windows: Iterable[WindowScore],
+    hits: Iterable[Hit],
+    facts: Mapping[str, EventFacts] | None = None,
+    *,
+    settings: CombineSettings | None = None,
+    scorer: ScorerInfo | None = None,
+) -> list[Finding]:
+    """Turn model windows and rule hits into findings (ADR 0012); a pure function.
+
+    Parameters
+    ----------
+    windows : iterable of WindowScore
+        The detector's windows (none when scoring with rules only).
+    hits : iterable of Hit
+        The rules' hits, suppressions already applied.
+    facts : mapping of str to EventFacts, optional
+        Account, region, principal and change verdict per event id; without it
+        findings carry no account and no window context.
+    settings : CombineSettings, optional
+        Bands and limits; the documented defaults when not given.
+    scorer : ScorerInfo, optional
+        Named in the finding's ``model`` part.
+
+    Returns
+    -------
+    list of Finding
+        Ordered by window start, identity and finding id. Hits and windows of one
+        identity whose spans overlap become one finding; windows below every band
+        and cold-start windows never make a finding on their own.
+    """
+    settings = settings or CombineSettings()
+    found = [
+        finding
+        for group in _groups(windows, hits)
+        if (finding := _build(group, facts or {}, settings, scorer)) is not None
+    ]
+    return sorted(found, key=lambda f: (f.window_start, f.identity, f.finding_id))

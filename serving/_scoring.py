@@ -1,0 +1,284 @@
+"""Scoring a batch: events -> rule hits and model windows -> findings.
+
+:func:`score_events` is what ``changewatch score`` and the API both call, so the batch
+path and the service give the same findings for the same events. The model is
+optional: with ``scorer=None`` (``--model none``) only the rules speak.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Final, Protocol, runtime_checkable
+
+import pandas as pd
+
+from changewatch.errors import ConfigurationError
+from features import IngestOptions, ingest, read_events
+from features._schema import CANONICAL_SCHEMA
+from serving._findings import (
+    CombineSettings,
+    EventFacts,
+    Finding,
+    ScorerInfo,
+    WindowScore,
+    combine,
+)
+from serving._policy import Policy
+from serving._rules import Hit, RuleContext, RuleSettings, evaluate
+from serving._rules._base import attempted_changes
+from serving._windows_model import SuppressionSpec
+
+__all__ = [
+    "PARQUET_MAGIC",
+    "LoadedEvents",
+    "ScoreResult",
+    "Scorer",
+    "event_facts",
+    "load_events",
+    "load_scorer",
+    "score_events",
+]
+
+logger = logging.getLogger(__name__)
+
+PARQUET_MAGIC: Final = b"PAR1"
+"""First four bytes of every Parquet file."""
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """What the combiner needs from a detector.
+
+    ``score_windows`` returns one :class:`WindowScore` per identity and window of the
+    batch; ``history`` holds canonical events that precede the batch (the detector
+    may ignore it when its profiles already hold the past).
+    """
+
+    def info(self) -> ScorerInfo:
+        """Name and version of the scorer."""
+        ...
+
+    def score_windows(
+        self, events: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> list[WindowScore]:
+        """Score the windows of a batch of canonical events."""
+        ...
+
+
+def load_scorer(uri: str) -> Scorer | None:
+    """Return the scorer named by ``uri``; ``"none"`` means rules only (``None``).
+
+    Raises
+    ------
+    ConfigurationError
+        For every other value until the detector lands.
+    """
+    if uri.strip().lower() == "none":
+        return None
+    raise ConfigurationError(
+        f"cannot load model {uri!r}: model loading arrives with the detector issue; "
+        "use --model none"
+    )
+
+
+@dataclass(slots=True)
+class LoadedEvents:
+    """Canonical events read from files, with what was not kept."""
+
+    events: pd.DataFrame
+    records: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    files: int = 0
+    files_failed: int = 0
+
+
+def _is_parquet(path: str) -> bool:
+    if path == "-" or not os.path.isfile(path):
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(4) == PARQUET_MAGIC
+
+
+def _empty() -> pd.DataFrame:
+    frame: pd.DataFrame = CANONICAL_SCHEMA.empty_table().to_pandas()
+    return frame
+
+
+def load_events(paths: Iterable[str | Path], *, rejects: str | Path | None = None) -> LoadedEvents:
+    """Read canonical Parquet tables and CloudTrail inputs into one canonical frame.
+
+    Parquet is recognised by its magic bytes (``PAR1``) and read with
+    :func:`features.read_events`; everything else goes through :func:`features.ingest`
+    (files, directories, ``-``), so whatever ``changewatch ingest`` reads is read.
+    An event id seen twice keeps its first copy.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Inputs, in order.
+    rejects : str or Path, optional
+        Where the rejects report of the CloudTrail inputs goes (JSON lines);
+        discarded when not given (the counts are kept).
+    """
+    names = [str(p) for p in paths]
+    parquet = [p for p in names if _is_parquet(p)]
+    trails = [p for p in names if p not in parquet]
+    loaded = LoadedEvents(_empty())
+    frames = [read_events(p) for p in parquet]
+    loaded.files += len(parquet)
+    loaded.records += sum(len(f) for f in frames)
+    if trails:
+        with tempfile.TemporaryDirectory(prefix="changewatch-score-") as scratch:
+            out = os.path.join(scratch, "events.parquet")
+            report = ingest(
+                trails,
+                out,
+                options=IngestOptions(jobs=1),
+                rejects=rejects or os.path.join(scratch, "rejects.jsonl"),
+            )
+            frames.append(read_events(out))
+        loaded.records += report.records
+        loaded.rejected += report.rejected
+        loaded.duplicates += report.duplicates
+        loaded.files += report.files
+        loaded.files_failed += report.files_failed
+    frames = [f for f in frames if len(f)]
+    if frames:
+        joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        first = ~joined["event_id"].duplicated(keep="first")
+        loaded.duplicates += int((~first).sum())
+        loaded.events = joined[first].reset_index(drop=True)
+    return loaded
+
+
+def _judges(policy: Policy | None) -> bool:
+    calendar = policy.calendar if policy is not None else None
+    return calendar is not None and bool(calendar.windows or calendar.tickets or calendar.freezes)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def event_facts(events: pd.DataFrame, policy: Policy | None = None) -> dict[str, EventFacts]:
+    """Account, region, principal and (for attempted compute changes) the calendar's verdict.
+
+    Verdicts are given only when the policy has at least one window, ticket or
+    freeze: without a calendar there is no window context to lower or raise by.
+    """
+    verdicts = pd.DataFrame(columns=["verdict", "by_kind", "by"])
+    if policy is not None and _judges(policy) and len(events):
+        changes = attempted_changes(events)
+        if len(changes):
+            verdicts = policy.calendar.verdicts(changes)
+    judged = verdicts.reindex(events.index)
+    facts: dict[str, EventFacts] = {}
+    columns = zip(
+        events["event_id"],
+        events["account_id"],
+        events["region"],
+        events["principal_arn"],
+        judged["verdict"],
+        judged["by_kind"],
+        judged["by"],
+        strict=True,
+    )
+    for event_id, *values in columns:
+        account, region, arn, verdict, by_kind, by = (_text(v) for v in values)
+        facts[str(event_id)] = EventFacts(account, region, arn, verdict, by_kind, by)
+    return facts
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """What scoring a batch produced.
+
+    Attributes
+    ----------
+    findings : list of Finding
+        The combined findings (ADR 0012).
+    hits : list of Hit
+        Every rule hit left after suppressions.
+    suppressed : list of (Hit, SuppressionSpec)
+        Hits an active suppression dropped.
+    failed : list of (str, str)
+        Rules that raised, with the error.
+    windows : list of WindowScore
+        What the model said (empty with rules only).
+    events : int
+        Events scored.
+    scorer : ScorerInfo or None
+        The model used, if any.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    suppressed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    windows: list[WindowScore] = field(default_factory=list)
+    events: int = 0
+    scorer: ScorerInfo | None = None
+
+
+def score_events(
+    events: pd.DataFrame,
+    policy: Policy | None = None,
+    scorer: Scorer | None = None,
+    history: pd.DataFrame | None = None,
+    *,
+    settings: CombineSettings | None = None,
+    rule_settings: RuleSettings | None = None,
+    now: datetime | None = None,
+) -> ScoreResult:
+    """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Canonical events (``features.read_events`` or ``records_to_table``).
+    policy : Policy, optional
+        Windows, tickets, freezes, organisation, allow-lists, suppressions.
+    scorer : Scorer, optional
+        The detector; ``None`` scores with the rules only.
+    history : pandas.DataFrame, optional
+        Canonical events that precede the batch (the rules' identity history).
+    settings : CombineSettings, optional
+        The combining table's numbers.
+    rule_settings : RuleSettings, optional
+        The rules' thresholds.
+    now : datetime, optional
+        Evaluation time for suppression expiry; the wall clock when not given.
+    """
+    info = scorer.info() if scorer is not None else None
+    if not len(events):
+        return ScoreResult(scorer=info)
+    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
+    evaluation = evaluate(events, context)
+    for rule_id, error in evaluation.failed:
+        logger.warning("rule %s failed and was skipped: %s", rule_id, error)
+    windows = scorer.score_windows(events, history) if scorer is not None else []
+    facts = event_facts(events, policy)
+    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=info)
+    logger.info(
+        "scored %d events: %d hits, %d windows, %d findings",
+        len(events),
+        len(evaluation.hits),
+        len(windows),
+        len(findings),
+    )
+    return ScoreResult(
+        findings=findings,
+        hits=evaluation.hits,
+        suppressed=evaluation.suppressed,
+        failed=evaluation.failed,
+        windows=windows,
+        events=len(events),
+        scorer=info,
+    )
