@@ -4,9 +4,20 @@
   vectorised (equal to scikit-learn's ``score_samples``), stored as ``.npz`` without pickle.
 - :class:`PercentileScale`: anomaly scores as 0-100 percentiles of the training scores.
 - :func:`explain`: the features that drove a window's score, as analyst sentences.
+- :class:`IsolationDetector`: the numeric estimator (matrix -> scores, percentiles).
+- :class:`ChangeDetector`: canonical events -> scored, explained identity windows.
+- :func:`save_bundle` / :func:`load_bundle` / :func:`load_scorer`: the model bundle.
 """
 
 from models._arrays import ArraySpec, file_sha256, load_arrays, save_arrays
+from models._bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_FORMAT_VERSION,
+    load_bundle,
+    load_scorer,
+    save_bundle,
+)
+from models._detector import ChangeDetector, data_fingerprint
 from models._explain import (
     DEFAULT_TEMPLATE,
     FeatureExplanation,
@@ -16,21 +27,39 @@ from models._explain import (
     rank_features,
 )
 from models._forest import FORMAT_VERSION, CompiledForest, average_path_length
+from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
+from models._usual import DEFAULT_FEATURES, EXCLUDED_FEATURES, LOG_SCALED, UsualValues
+from models._wording import TEMPLATES, templates_for, window_phrase
 
 __all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_FORMAT_VERSION",
+    "DEFAULT_FEATURES",
     "DEFAULT_TEMPLATE",
+    "EXCLUDED_FEATURES",
     "FORMAT_VERSION",
+    "LOG_SCALED",
+    "TEMPLATES",
     "ArraySpec",
+    "ChangeDetector",
     "CompiledForest",
     "FeatureExplanation",
+    "IsolationDetector",
     "PercentileScale",
+    "UsualValues",
     "average_path_length",
+    "data_fingerprint",
     "describe",
     "explain",
     "file_sha256",
     "format_number",
     "load_arrays",
+    "load_bundle",
+    "load_scorer",
     "rank_features",
     "save_arrays",
+    "save_bundle",
+    "templates_for",
+    "window_phrase",
 ]

@@ -1,0 +1,381 @@
+"""The change detector: canonical events in, scored and explained windows out.
+
+:class:`ChangeDetector` wraps the whole path of the detector issue: behavioural vectors
+(:func:`features.behaviour_vectors`), identity profiles, the excess of each window over
+what its identity usually shows (:class:`~models._usual.UsualValues`), an
+:class:`~models.IsolationDetector` fitted on the baseline windows, percentiles of the
+training scores and explanations in words. ADR 0013 records the choices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from changewatch.errors import ConfigurationError, InputError
+from features import (
+    FEATURE_NAMES,
+    VECTOR_COLUMNS,
+    FeatureConfig,
+    FeatureState,
+    Profiles,
+    behaviour_vectors,
+    build_profiles,
+)
+from features._windows import to_ns
+from models._explain import explain
+from models._isolation import IsolationDetector
+from models._usual import DEFAULT_FEATURES, UsualValues, check_features
+from models._wording import templates_for
+
+__all__ = ["ChangeDetector", "data_fingerprint", "window_event_ids"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :meth:`ChangeDetector.score_windows` before the vector columns.
+RESULT_COLUMNS = (
+    "identity",
+    "window_start",
+    "window_end",
+    "score",
+    "percentile",
+    "cold_start",
+    "explanations",
+    "event_ids",
+)
+
+
+def data_fingerprint(event_ids: Sequence[str] | pd.Series, vectors: pd.DataFrame) -> str:
+    r"""SHA-256 of the training data: sorted event ids, then the vector matrix.
+
+    The digest covers ``b"changewatch-training-data/1\\n"``, the event ids sorted and
+    joined by newlines (UTF-8) with a final newline, then the values of every catalogue
+    feature of ``vectors`` (rows in the table's order, columns in catalogue order) as
+    little-endian float64 in row-major order.
+    """
+    digest = hashlib.sha256(b"changewatch-training-data/1\n")
+    ids = sorted(str(i) for i in event_ids)
+    digest.update(("\n".join(ids) + "\n").encode("utf-8"))
+    matrix = np.ascontiguousarray(vectors[list(FEATURE_NAMES)].to_numpy(dtype="<f8"))
+    digest.update(matrix.tobytes())
+    return digest.hexdigest()
+
+
+def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int], list[str]]:
+    """Event ids (in time order) of each (identity key, window start in ns since the epoch)."""
+    if len(events) == 0:
+        return {}
+    time = to_ns(events["event_time"])
+    width = pd.Timedelta(window).value
+    frame = pd.DataFrame(
+        {
+            "identity_key": events["identity_key"].astype(str).to_numpy(dtype=object),
+            "window_ns": time - np.mod(time, width),
+            "time": time,
+            "event_id": events["event_id"].astype(str).to_numpy(dtype=object),
+        }
+    ).sort_values(["identity_key", "window_ns", "time", "event_id"], kind="stable")
+    grouped = frame.groupby(["identity_key", "window_ns"], sort=False)["event_id"].agg(list)
+    keys = grouped.index.get_level_values(0).to_numpy(dtype=object)
+    starts = grouped.index.get_level_values(1).to_numpy(dtype=np.int64)
+    return {
+        (str(k), int(w)): list(v) for k, w, v in zip(keys, starts, grouped.to_numpy(), strict=True)
+    }
+
+
+class ChangeDetector(BaseEstimator):  # type: ignore[misc]
+    """Anomaly scores with explanations for every identity window of canonical events.
+
+    Parameters
+    ----------
+    feature_config : FeatureConfig, optional
+        How vectors are cut; default ``FeatureConfig()``.
+    features : sequence of str, optional
+        Catalogue features the forest sees; default :data:`models.DEFAULT_FEATURES`.
+    n_estimators, max_samples, max_features, random_state :
+        Of the :class:`IsolationDetector`.
+    threshold : float, default=99.0
+        Percentile above which a window is an outlier (``detector_.predict``).
+    exclude_cold_start : bool, default=True
+        Cold-start windows (identity without a baseline yet) are neither trained on nor
+        scored: their score and percentile are NaN.
+    only_change_windows : bool, default=False
+        Train and score only windows with at least one compute change; the others get
+        NaN scores.
+    top : int, default=3
+        Explanations per window (features that pushed the score up, largest first).
+
+    Attributes
+    ----------
+    profiles_ : Profiles
+        Profiles of the baseline, up to the end of the training period.
+    recent_ : pandas.DataFrame
+        Baseline events within ``horizon`` of its end (the sequence look-back of serving).
+    usual_ : UsualValues
+        Per identity and feature the median of its baseline windows, plus the organisation.
+    detector_ : IsolationDetector
+        The fitted forest on the windows' excess over the usual.
+    feature_names_ : tuple of str
+        Features the forest sees, in column order.
+    training_period_ : tuple of pandas.Timestamp
+        ``(start, end)``: first window start and end of the last window of the baseline.
+    data_fingerprint_ : str
+        :func:`data_fingerprint` of the baseline events and vectors.
+    train_scores_ : ndarray
+        Anomaly scores of the training windows.
+    n_training_windows_ : int
+        Windows the forest was fitted on.
+    """
+
+    profiles_: Profiles
+    recent_: pd.DataFrame
+    usual_: UsualValues
+    detector_: IsolationDetector
+    feature_names_: tuple[str, ...]
+    training_period_: tuple[pd.Timestamp, pd.Timestamp]
+    data_fingerprint_: str
+    train_scores_: npt.NDArray[np.float64]
+    n_training_windows_: int
+
+    def __init__(
+        self,
+        *,
+        feature_config: FeatureConfig | None = None,
+        features: Sequence[str] | None = None,
+        n_estimators: int = 100,
+        max_samples: str | int | float = "auto",
+        max_features: int | float = 1.0,
+        random_state: Any = 0,
+        threshold: float = 99.0,
+        exclude_cold_start: bool = True,
+        only_change_windows: bool = False,
+        top: int = 3,
+    ) -> None:
+        self.feature_config = feature_config
+        self.features = features
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.random_state = random_state
+        self.threshold = threshold
+        self.exclude_cold_start = exclude_cold_start
+        self.only_change_windows = only_change_windows
+        self.top = top
+
+    # ------------------------------------------------------------------ training
+
+    def _feature_config(self) -> FeatureConfig:
+        """Return the feature settings in use."""
+        return self.feature_config if self.feature_config is not None else FeatureConfig()
+
+    def fit(self, events: pd.DataFrame, y: Any = None) -> ChangeDetector:
+        """Learn profiles, usual values and the forest from the baseline ``events``.
+
+        Parameters
+        ----------
+        events : pandas.DataFrame
+            Canonical events of the baseline period.
+        y : ignored
+
+        Returns
+        -------
+        ChangeDetector
+            ``self``.
+
+        Raises
+        ------
+        InputError
+            When ``events`` is not a canonical table or leaves fewer than two windows to
+            train on.
+        ConfigurationError
+            When ``features`` names something outside the catalogue.
+        """
+        if not isinstance(events, pd.DataFrame):
+            raise InputError(f"events must be a canonical pandas DataFrame, got {type(events)}")
+        config = self._feature_config()
+        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        if len(events) == 0:
+            raise InputError("cannot train on no events")
+        vectors = behaviour_vectors(events, config=config)
+        end = vectors["window_end"].max()
+        self.training_period_ = (vectors["window_start"].min(), end)
+        self.profiles_ = build_profiles(events, config, until=end)
+        horizon_start = end - pd.Timedelta(config.horizon)
+        self.recent_ = events[events["event_time"] >= horizon_start].reset_index(drop=True)
+        self.usual_ = UsualValues.fit(vectors, names)
+        mask = self._scored(vectors)
+        if int(mask.sum()) < 2:
+            raise InputError(
+                f"need at least 2 baseline windows to train on, got {int(mask.sum())} "
+                f"of {len(vectors)} (cold-start windows excluded: {self.exclude_cold_start})"
+            )
+        X = self.usual_.excess(vectors[mask])  # noqa: N806 (sklearn naming)
+        self.detector_ = IsolationDetector(
+            n_estimators=self.n_estimators,
+            max_samples=self.max_samples,
+            max_features=self.max_features,
+            random_state=self.random_state,
+            threshold=self.threshold,
+        ).fit(X)
+        self.feature_names_ = names
+        self.train_scores_ = self.detector_.decision_scores_
+        self.n_training_windows_ = int(mask.sum())
+        self.data_fingerprint_ = data_fingerprint(events["event_id"], vectors)
+        logger.info(
+            "trained on %d of %d baseline windows (%d identities), %s to %s",
+            self.n_training_windows_,
+            len(vectors),
+            vectors["identity_key"].nunique(),
+            *self.training_period_,
+        )
+        return self
+
+    def _scored(self, vectors: pd.DataFrame) -> np.ndarray:
+        mask = np.ones(len(vectors), dtype=bool)
+        if self.exclude_cold_start:
+            mask &= vectors["cold_start"].to_numpy() == 0
+        if self.only_change_windows:
+            mask &= vectors["n_changes"].to_numpy() > 0
+        return mask
+
+    # ------------------------------------------------------------------ serving
+
+    def state_for_serving(self) -> FeatureState:
+        """Feature state at the end of training: baseline profiles and recent events."""
+        check_is_fitted(self, "detector_")
+        return FeatureState(self.profiles_, self.recent_)
+
+    def vectors(self, events: pd.DataFrame, *, state: FeatureState | None = None) -> pd.DataFrame:
+        """Vectors of the windows ``events`` touch, measured against ``state``.
+
+        ``state`` defaults to :meth:`state_for_serving`: the events come after training.
+        """
+        state = self._state(state)
+        return state.vectors(events)
+
+    def _state(self, state: FeatureState | None) -> FeatureState:
+        check_is_fitted(self, "detector_")
+        state = state if state is not None else self.state_for_serving()
+        if state.config != self._feature_config():
+            raise ConfigurationError(
+                "the feature state was built with other feature settings than the detector"
+            )
+        return state
+
+    def score_windows(
+        self, events: pd.DataFrame, *, state: FeatureState | None = None
+    ) -> pd.DataFrame:
+        """Score and explain every identity window that ``events`` touch.
+
+        Parameters
+        ----------
+        events : pandas.DataFrame
+            Canonical events after the end of training (or after ``state``).
+        state : FeatureState, optional
+            History to measure against; default :meth:`state_for_serving`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`RESULT_COLUMNS` then the other :data:`features.VECTOR_COLUMNS`. ``score`` is in
+            (0, 1], higher is more anomalous; ``percentile`` (0-100) places it among the
+            training windows; both are NaN for windows not scored (cold start, or no
+            change with ``only_change_windows``). ``explanations`` is a list of
+            ``{feature, value, usual, contribution, text}``, largest contribution first.
+        """
+        state = self._state(state)
+        result = self.score_vectors(state.vectors(events))
+        recent = state.recent
+        pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
+        ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)
+        starts = to_ns(result["window_start"]) if len(result) else np.zeros(0, dtype=np.int64)
+        result["event_ids"] = [
+            ids.get((str(k), int(w)), []) for k, w in zip(result["identity"], starts, strict=True)
+        ]
+        return result
+
+    def score_vectors(self, vectors: pd.DataFrame) -> pd.DataFrame:
+        """Score and explain precomputed vectors (as :meth:`score_windows`, no event ids).
+
+        ``event_ids`` is empty for every window; use this for vectors computed elsewhere
+        (Spark) or to study the model on edited vectors.
+        """
+        check_is_fitted(self, "detector_")
+        n = len(vectors)
+        scores = np.full(n, np.nan)
+        explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        mask = self._scored(vectors)
+        if mask.any():
+            rows = vectors[mask]
+            X = self.usual_.excess(rows)  # noqa: N806 (sklearn naming)
+            scores[mask] = self.detector_.score_samples(X)
+            credit = self.detector_.attributions(X)
+            values = rows[list(self.feature_names_)].to_numpy(dtype=np.float64)
+            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object))
+            templates = templates_for(self._feature_config().window)
+            for out, c, v, u in zip(np.flatnonzero(mask), credit, values, usual, strict=True):
+                explanations[out] = [
+                    {
+                        "feature": e.name,
+                        "value": e.value,
+                        "usual": e.usual,
+                        "contribution": e.contribution,
+                        "text": e.text,
+                    }
+                    for e in explain(
+                        c, v, u, self.feature_names_, templates=templates, top=self.top
+                    )
+                ]
+        result = pd.DataFrame(
+            {
+                "identity": vectors["identity_key"].to_numpy(dtype=object),
+                "window_start": vectors["window_start"].to_numpy(),
+                "window_end": vectors["window_end"].to_numpy(),
+                "score": scores,
+                "percentile": self.detector_.scale_.percentile(scores),
+                "cold_start": vectors["cold_start"].to_numpy() == 1,
+                "explanations": explanations,
+                "event_ids": [[] for _ in range(n)],
+            }
+        )
+        for name in ("window_start", "window_end"):
+            result[name] = pd.to_datetime(result[name], utc=True)
+        rest = [c for c in VECTOR_COLUMNS if c not in RESULT_COLUMNS]
+        vector_part = vectors[rest].reset_index(drop=True)
+        return pd.concat([result, vector_part], axis=1)
+
+    @classmethod
+    def _restore(
+        cls,
+        params: dict[str, Any],
+        *,
+        detector: IsolationDetector,
+        profiles: Profiles,
+        recent: pd.DataFrame,
+        usual: UsualValues,
+        feature_names: tuple[str, ...],
+        training_period: tuple[pd.Timestamp, pd.Timestamp],
+        fingerprint: str,
+        train_scores: np.ndarray,
+        n_training_windows: int,
+    ) -> ChangeDetector:
+        """Rebuild a fitted detector from stored parts (used by :func:`models.load_bundle`)."""
+        out = cls(**params)
+        out.detector_ = detector
+        out.profiles_ = profiles
+        out.recent_ = recent
+        out.usual_ = usual
+        out.feature_names_ = feature_names
+        out.training_period_ = training_period
+        out.data_fingerprint_ = fingerprint
+        out.train_scores_ = train_scores
+        out.n_training_windows_ = n_training_windows
+        return out
