@@ -17,6 +17,7 @@ import click
 from changewatch import __version__
 from changewatch.commands.ingest import ingest as ingest_command
 from changewatch.commands.score import score as score_command
+from changewatch.commands.serve import serve as serve_command
 from changewatch.commands.simulate import simulate as simulate_command
 from changewatch.errors import ChangewatchError
 
@@ -61,6 +62,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 # One line per subcommand; each lives in changewatch/commands/<name>.py.
 cli.add_command(ingest_command)
 cli.add_command(score_command)
+cli.add_command(serve_command)
 cli.add_command(simulate_command)
 
 

@@ -36,7 +36,7 @@ from features._ingest import (
     ingest,
     records_to_table,
 )
-from features._io import read_events
+from features._io import read_events, write_events
 from features._network import GeoIP, network_of
 from features._normalize import Normalizer, normalize
 from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
@@ -87,5 +87,6 @@ __all__ = [
     "network_of",
     "normalize",
     "read_events",
+    "write_events",
     "records_to_table",
 ]

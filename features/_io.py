@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from changewatch.errors import InputError
 from features._schema import CANONICAL_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
-__all__ = ["read_events"]
+__all__ = ["read_events", "write_events"]
 
 
 def read_events(path: str | Path, *, columns: list[str] | None = None) -> pd.DataFrame:
@@ -44,3 +45,26 @@ def read_events(path: str | Path, *, columns: list[str] | None = None) -> pd.Dat
         raise InputError(f"{path}: missing canonical columns {missing}")
     frame: pd.DataFrame = pq.read_table(path, columns=columns).to_pandas()
     return frame
+
+
+def write_events(events: pd.DataFrame, path: str | Path) -> None:
+    """Write canonical events (as :func:`read_events` returns them) to a Parquet file.
+
+    The file carries the schema version, so :func:`read_events` and ``changewatch score``
+    accept it.
+
+    Raises
+    ------
+    InputError
+        When ``events`` lacks a canonical column or holds values of the wrong type.
+    """
+    missing = [name for name in CANONICAL_SCHEMA.names if name not in events.columns]
+    if missing:
+        raise InputError(f"cannot write events: missing canonical columns {missing}")
+    try:
+        table = pa.Table.from_pandas(
+            events[list(CANONICAL_SCHEMA.names)], schema=CANONICAL_SCHEMA, preserve_index=False
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise InputError(f"cannot write events: {error}") from error
+    pq.write_table(table, path, compression="zstd")

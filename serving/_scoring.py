@@ -18,7 +18,6 @@ from typing import Final, Protocol, runtime_checkable
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
 from features import IngestOptions, ingest, read_events
 from features._schema import CANONICAL_SCHEMA
 from serving._findings import (
@@ -72,19 +71,13 @@ class Scorer(Protocol):
 
 
 def load_scorer(uri: str) -> Scorer | None:
-    """Return the scorer named by ``uri``; ``"none"`` means rules only (``None``).
+    """Return the scorer ``uri`` names; ``"none"`` means rules only (``None``).
 
-    Raises
-    ------
-    ConfigurationError
-        For every other value until the detector lands.
+    See :func:`serving._detector_scorer.load_scorer` for what ``uri`` may be.
     """
-    if uri.strip().lower() == "none":
-        return None
-    raise ConfigurationError(
-        f"cannot load model {uri!r}: model loading arrives with the detector issue; "
-        "use --model none"
-    )
+    from serving._detector_scorer import load_scorer as load  # noqa: PLC0415 - models is heavy
+
+    return load(uri)
 
 
 @dataclass(slots=True)

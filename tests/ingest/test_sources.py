@@ -242,3 +242,14 @@ def test_json_without_cloudtrail_is_skipped_in_a_folder_and_an_error_when_named(
     assert (report.kept, report.files_skipped, report.files_failed) == (2, 1, 0)
     report, _ = run([manifest], tmp_path)
     assert (report.files_skipped, report.files_failed) == (0, 1)
+
+
+def test_written_events_read_back_the_same(make: Any, tmp_path: Path) -> None:
+    from features import write_events
+
+    path = write_s3_file(tmp_path, records(make, 3), "a.json.gz")
+    _, out = run([path], tmp_path)
+    events = read_events(out)
+    again = tmp_path / "again.parquet"
+    write_events(events.iloc[1:], again)
+    assert read_events(again).equals(events.iloc[1:].reset_index(drop=True))

@@ -40,12 +40,9 @@ def test_model_none_means_rules_only(uri: str) -> None:
     assert load_scorer(uri) is None
 
 
-@pytest.mark.parametrize("uri", ["models:/changewatch@champion", "runs:/abc/model", "./model"])
-def test_any_other_model_is_refused_until_the_detector_lands(uri: str) -> None:
-    with pytest.raises(
-        ConfigurationError, match="arrives with the detector issue; use --model none"
-    ):
-        load_scorer(uri)
+def test_a_path_without_a_model_is_refused_with_what_to_give() -> None:
+    with pytest.raises(ConfigurationError, match="give a bundle directory"):
+        load_scorer("./no-model-here")
 
 
 # --------------------------------------------------------------------------- reading inputs

@@ -165,7 +165,7 @@ def test_without_a_policy_the_foreign_share_is_still_found() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--model", "models:/changewatch@champion"], "use --model none"),
+        (["--model", "/no/model/here"], "give a bundle directory"),
         (["--model", "none", "--windows", "missing.yaml"], "missing.yaml"),
     ],
 )

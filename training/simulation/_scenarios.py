@@ -17,8 +17,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Final
+from typing import Final, TypeVar
 
+from changewatch.errors import ConfigurationError
 from training.simulation import _calls as calls
 from training.simulation._actors import automation_caller, person_caller, window_starts
 from training.simulation._engine import Caller, Resource, Simulation, Zone
@@ -125,6 +126,29 @@ def _stolen_sso(
     return caller
 
 
+_T = TypeVar("_T")
+
+
+def _require(found: _T | None, what: str, t: int) -> _T:
+    """Return ``found``, or say in words why a scenario cannot be injected at ``t``."""
+    if found is None:
+        raise ConfigurationError(
+            f"cannot inject a scenario at {to_date(t).isoformat()}: the organisation has no "
+            f"{what} then (earlier scenarios may have removed it); raise --scale or "
+            "--test-days, or move the scenario with --at"
+        )
+    return found
+
+
+def _any_host(zone: Zone, t: int, rng: random.Random) -> Resource | None:
+    """Pick a running service host, preferring ones with data volumes, else any instance."""
+    return (
+        _pick_pet(zone, t, rng)
+        or _pick_pet(zone, t, rng, with_data=False)
+        or zone.pick(zone.instances, t, rng, lambda r: r.state == "running")
+    )
+
+
 def _pick_pet(zone: Zone, t: int, rng: random.Random, *, with_data: bool = True) -> Resource | None:
     return zone.pick(
         zone.instances,
@@ -144,7 +168,7 @@ def _new_snapshot(
     volume = zone.pick(zone.volumes, t, rng, lambda v: bool(v.attrs.get("backup")))
     if volume is None:
         volume = zone.pick(zone.volumes, t, rng)
-    assert volume is not None, "every production zone has data volumes"
+    volume = _require(volume, "a production data volume", t)
     snapshot_id = resource_id("snap", rng)
     request, response = calls.create_snapshot(
         snapshot_id,
@@ -468,8 +492,7 @@ def public_ami_share(sim: Simulation, t: int, rng: random.Random) -> None:
     caller = _stolen_sso(
         sim, "michael.okafor", zone, t, rng, "attacker-vpn-nl", ATTACKER_CLI, "public_ami_share"
     )
-    host = _pick_pet(zone, t, rng) or _pick_pet(zone, t, rng, with_data=False)
-    assert host is not None, "production always has service hosts"
+    host = _require(_any_host(zone, t, rng), "a running production host", t)
     image_id = resource_id("ami", rng)
     request, response = calls.create_image(
         image_id, host.id, f"{host.attrs.get('name', 'host')}-{to_date(t).isoformat()}"
@@ -506,8 +529,11 @@ def user_data_change(sim: Simulation, t: int, rng: random.Random) -> None:
         ATTACKER_BOTO3,
         "user_data_change",
     )
-    host = _pick_pet(zone, t, rng, with_data=False)
-    assert host is not None, "production always has service hosts"
+    host = _require(
+        _pick_pet(zone, t, rng, with_data=False) or _any_host(zone, t, rng),
+        "a running production host",
+        t,
+    )
     sim.call(
         t, caller, zone, "DescribeInstances", calls.read_request("DescribeInstances", [host.id])
     )
@@ -643,7 +669,7 @@ def ebs_direct_read(sim: Simulation, t: int, rng: random.Random) -> None:
     snapshot = zone.pick(zone.snapshots, t, rng, lambda s: bool(s.attrs.get("backup")))
     if snapshot is None:
         snapshot = zone.pick(zone.snapshots, t, rng)
-    assert snapshot is not None, "production always has backup snapshots"
+    snapshot = _require(snapshot, "a production backup snapshot", t)
     arn = f"arn:aws:ec2:{zone.region}::snapshot/{snapshot.id}"
     resources = {
         "resources": [{"accountId": zone.account.id, "type": "AWS::EC2::Snapshot", "ARN": arn}]
@@ -715,8 +741,7 @@ def emergency_change_in_ticket(sim: Simulation, t: int, rng: random.Random) -> N
         length=4 * HOUR,
     )
     sim.call(t, caller, zone, "DescribeInstances", calls.read_request("DescribeInstances"))
-    host = _pick_pet(zone, t + 60, rng)
-    assert host is not None, "production always has service hosts"
+    host = _require(_any_host(zone, t + 60, rng), "a running production host", t)
     volume = zone.volumes[host.attrs["volumes"][0]]
     snapshot_id = resource_id("snap", rng)
     when = max(t + 60, volume.last)

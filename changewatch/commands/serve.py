@@ -1,0 +1,81 @@
+"""``changewatch serve``: the HTTP scoring service (FastAPI under uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option(
+    "--model",
+    "-m",
+    "model",
+    default="none",
+    show_default=True,
+    metavar="URI|PATH|none",
+    help="Bundle directory, models:/NAME@alias, or none (rules only).",
+)
+@click.option(
+    "--windows",
+    "-w",
+    "windows",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Change-policy YAML imported into the state at start (repeatable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--state",
+    default="changewatch-state.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite database of recent events and the policy.",
+)
+@click.option(
+    "--keys-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="API keys, one 'name:scope:secret' per line (besides CHANGEWATCH_API_KEYS).",
+)
+def serve(
+    model: str,
+    windows: tuple[str, ...],
+    host: str,
+    port: int,
+    state: str,
+    keys_file: str | None,
+) -> None:
+    """Serve scoring over HTTP (docs/api.md).
+
+    Routes: POST /v1/score, POST /v1/score/vectors, the change-policy resources
+    under /v1, GET /v1/model, POST /v1/model/reload, /healthz, /readyz, /metrics.
+    Keys come from CHANGEWATCH_API_KEYS="name:scope:secret,..." or --keys-file;
+    without a key the service only starts on loopback. Other settings are read
+    from CHANGEWATCH_* (see serving/api/config.py).
+
+    \b
+    Examples:
+      CHANGEWATCH_API_KEYS="soar:score:$(openssl rand -hex 24)" \\
+          changewatch serve --model models:/changewatch@champion --host 0.0.0.0
+      changewatch serve --model none --windows change_windows.yaml
+    """
+    import uvicorn
+
+    from serving.api import Settings, create_app
+
+    overrides: dict[str, object] = {
+        "model": model,
+        "host": host,
+        "port": port,
+        "state": Path(state),
+    }
+    if windows:
+        overrides["windows"] = [Path(w) for w in windows]
+    if keys_file:
+        overrides["api_keys_file"] = Path(keys_file)
+    app = create_app(Settings(**overrides))  # type: ignore[arg-type]
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -1,0 +1,150 @@
+"""The detector as a :class:`~serving._scoring.Scorer`: model windows for the combiner.
+
+:func:`load_scorer` is the one place a model is loaded for scoring, by the CLI and the
+API alike: ``none`` (rules only), a bundle directory, or an MLflow URI
+(``models:/changewatch@champion``, ``runs:/<id>/model``) that the training package
+downloads into its cache first. MLflow is imported only for MLflow URIs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from changewatch.errors import ConfigurationError
+from features import FeatureState
+from models import ChangeDetector, load_bundle
+from serving._findings import Explanation, ScorerInfo, WindowScore
+
+__all__ = ["DetectorScorer", "load_scorer"]
+
+logger = logging.getLogger(__name__)
+
+_MLFLOW_SCHEMES = ("models:/", "runs:/")
+
+
+@dataclass(slots=True)
+class DetectorScorer:
+    """A fitted :class:`models.ChangeDetector` behind the scorer protocol.
+
+    Parameters
+    ----------
+    detector : ChangeDetector
+        The fitted detector (from :func:`models.load_bundle`).
+    source : str
+        Where it came from: the bundle path or the MLflow URI.
+    manifest : dict
+        The bundle's manifest (training period, versions, fingerprint).
+    version : str
+        Registered model version, or the bundle's fingerprint prefix for a plain bundle.
+    """
+
+    detector: ChangeDetector
+    source: str
+    manifest: dict[str, Any] = field(default_factory=dict)
+    version: str = "bundle"
+
+    def info(self) -> ScorerInfo:
+        """Name and version of the model."""
+        return ScorerInfo(name=self.source, version=self.version)
+
+    def state(self, history: pd.DataFrame | None = None) -> FeatureState:
+        """Return the feature state to measure a batch against: training, then ``history``."""
+        state = self.detector.state_for_serving()
+        if history is not None and len(history):
+            state = state.advance(history.sort_values("event_time", kind="stable"))
+        return state
+
+    def score_windows(
+        self, events: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> list[WindowScore]:
+        """Score every identity window of ``events`` (after ``history``) with the detector."""
+        return _window_scores(self.detector.score_windows(events, state=self.state(history)))
+
+    def score_vectors(self, vectors: pd.DataFrame) -> list[WindowScore]:
+        """Score precomputed behaviour vectors (no event ids: they were computed elsewhere)."""
+        return _window_scores(self.detector.score_vectors(vectors))
+
+
+def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
+    """Turn the detector's result table into the combiner's window scores."""
+    scores: list[WindowScore] = []
+    rows: list[dict[Any, Any]] = frame.to_dict("records")
+    for row in rows:
+        cold = bool(row["cold_start"])
+        score = float(row["score"])
+        if not cold and math.isnan(score):
+            continue  # a window the detector does not score (no change in it)
+        event_ids = row.get("event_ids")
+        scores.append(
+            WindowScore(
+                identity=str(row["identity"]),
+                window_start=pd.Timestamp(row["window_start"]).to_pydatetime(),
+                window_end=pd.Timestamp(row["window_end"]).to_pydatetime(),
+                score=0.0 if cold else score,
+                percentile=0.0 if cold else float(row["percentile"]),
+                cold_start=cold,
+                explanations=tuple(
+                    Explanation(
+                        feature=str(item["feature"]),
+                        value=float(item["value"]),
+                        usual=float(item["usual"]),
+                        text=str(item["text"]),
+                    )
+                    for item in row["explanations"]
+                ),
+                event_ids=tuple(
+                    str(event_id) for event_id in (() if event_ids is None else event_ids)
+                ),
+            )
+        )
+    return scores
+
+
+def _bundle_path(uri: str) -> tuple[Path, str]:
+    """Local bundle directory and version label of a model URI or path."""
+    if uri.startswith(_MLFLOW_SCHEMES):
+        try:
+            from training import load_model_bundle  # noqa: PLC0415 - MLflow only when asked
+        except ImportError as error:  # pragma: no cover - training is part of the package
+            raise ConfigurationError(f"cannot resolve {uri!r}: {error}") from error
+        path = Path(load_model_bundle(uri))
+        version_file = path / "registered_version.txt"
+        version = version_file.read_text().strip() if version_file.exists() else "mlflow"
+        return path, version
+    path = Path(os.path.expanduser(uri))
+    if not path.exists():
+        raise ConfigurationError(
+            f"no model at {uri!r}: give a bundle directory, an MLflow URI such as "
+            "models:/changewatch@champion, or 'none' for rules only"
+        )
+    return path, "bundle"
+
+
+def load_scorer(uri: str) -> DetectorScorer | None:
+    """Return the scorer a model URI names; ``"none"`` means rules only (``None``).
+
+    Raises
+    ------
+    ConfigurationError
+        When nothing is at the path or the URI cannot be resolved.
+    ModelBundleError
+        When the bundle is tampered, incomplete or built for another feature schema.
+    """
+    text = uri.strip()
+    if text.lower() == "none":
+        return None
+    path, version = _bundle_path(text)
+    detector = load_bundle(path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    if version == "bundle":
+        version = str(manifest.get("data_fingerprint", ""))[:12] or "bundle"
+    logger.info("loaded model %s (%s) from %s", text, version, path)
+    return DetectorScorer(detector, text, manifest, version)

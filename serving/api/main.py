@@ -1,0 +1,112 @@
+"""The application: :func:`create_app` builds it from :class:`Settings`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from changewatch import __version__
+from changewatch.errors import ConfigurationError
+from serving._model_holder import ModelHolder
+from serving._policy import load_policy
+from serving._state import StateStore
+from serving._windows_model import PolicyFile
+from serving._yaml import read_yaml_model
+from serving.api.config import Settings, get_settings
+from serving.api.metrics import Metrics, ServiceMiddleware
+from serving.api.routes import health, model, policy, score
+from serving.api.security import is_loopback
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """
+Scores AWS CloudTrail changes: the change-window and behaviour rules on every event,
+the isolation-forest model per identity and window, combined into findings (the same
+code as `changewatch score`). Send `Authorization: Bearer <key>`; `score` keys may
+score and read the model, `admin` keys may do everything. `/healthz`, `/readyz` and
+`/metrics` need no key. Every answer says `degraded` while the rules score alone.
+"""
+
+
+def _import_windows(store: StateStore, settings: Settings) -> None:
+    if not settings.windows:
+        return
+    load_policy(*settings.windows)  # the files must be valid together before anything is stored
+    items = [
+        item
+        for path in settings.windows
+        for item in policy.policy_items(read_yaml_model(PolicyFile, path).resolved())
+    ]
+    store.put_objects(items)
+    logger.info("imported %d policy objects from %d files", len(items), len(settings.windows))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; nothing is global, so tests can build as many as they like.
+
+    Raises
+    ------
+    ConfigurationError
+        When no API key is configured and the host is not loopback, or the state
+        database or a windows file cannot be used.
+    """
+    settings = settings or get_settings()
+    if not len(settings.api_keys) and not is_loopback(settings.host):
+        raise ConfigurationError(
+            f"no API key configured: refusing to serve on {settings.host!r}; set "
+            "CHANGEWATCH_API_KEYS='name:scope:secret' or --keys-file, or bind to 127.0.0.1"
+        )
+    if not len(settings.api_keys):
+        logger.warning("no API key configured: every loopback client is admin")
+    store = StateStore(
+        settings.state,
+        max_age=timedelta(days=settings.retention_days),
+        max_per_identity=settings.retention_per_identity,
+    )
+    _import_windows(store, settings)
+    holder = ModelHolder(settings.model)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.open()
+        holder.reload()
+        metrics.set_model(holder.current)
+        if holder.current.degraded:
+            logger.warning("serving degraded: %s", holder.current.reason)
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="changewatch",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.holder = holder
+    app.state.metrics = metrics
+    for module in (score, policy, model, health):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        ServiceMiddleware,
+        metrics=metrics,
+        max_body=settings.max_body_bytes,
+        degraded=lambda: holder.current.degraded,
+    )
+    return app

@@ -1,0 +1,186 @@
+"""From request records to the answer of ``POST /v1/score``, through :func:`serving.score_events`.
+
+The service adds what a single batch lacks: the identities' recent events from the
+state store. Events within the rules' horizon before the batch are scored with it
+(so a burst or a snapshot-to-instance chain spread over requests is seen), older
+ones are the history; hits, windows and findings that touch none of the request's
+events were reported before and are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from features import records_to_table
+from serving._findings import Finding, WindowScore
+from serving._model_holder import LoadedModel
+from serving._rules import Hit, RuleSettings
+from serving._scoring import ScoreResult, score_events
+from serving._state import StateStore
+from serving.api.metrics import Metrics
+from serving.api.schemas import (
+    EventHits,
+    ExplanationPublic,
+    RejectedRecord,
+    RuleFailure,
+    RuleHitPublic,
+    ScorePublic,
+    WindowScorePublic,
+)
+
+__all__ = ["extract_records", "score_records", "window_public"]
+
+logger = logging.getLogger(__name__)
+
+
+def extract_records(body: Any) -> list[Any]:
+    """Return the records of a request: ``{"Records": [...]}``, a JSON array, or one envelope.
+
+    Raises
+    ------
+    ValueError
+        When the body is none of these.
+    """
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        if "Records" in body:
+            records = body["Records"]
+            if not isinstance(records, list):
+                raise ValueError(f"'Records' must be an array, got {type(records).__name__}")
+            return records
+        if "detail-type" in body or "eventName" in body:
+            return [body]
+        raise ValueError("expected {'Records': [...]}, an array, or an EventBridge envelope")
+    raise ValueError(f"expected a JSON object or array, got {type(body).__name__}")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def window_public(window: WindowScore) -> WindowScorePublic:
+    """Return a detector window as the API shows it."""
+    return WindowScorePublic(
+        identity=window.identity,
+        window_start=window.window_start,
+        window_end=window.window_end,
+        score=None if window.cold_start else _finite(window.score),
+        percentile=None if window.cold_start else window.percentile,
+        cold_start=window.cold_start,
+        explanations=[
+            ExplanationPublic(
+                feature=e.feature, value=_finite(e.value), usual=_finite(e.usual), text=e.text
+            )
+            for e in window.explanations
+        ],
+        event_ids=list(window.event_ids),
+    )
+
+
+def _hit_public(hit: Hit) -> RuleHitPublic:
+    return RuleHitPublic(
+        rule_id=hit.rule_id,
+        severity=str(hit.severity),
+        technique=hit.technique,
+        runbook=hit.runbook,
+        identity=hit.identity,
+        start=hit.start,
+        end=hit.end,
+        reason=hit.reason,
+        event_ids=list(hit.event_ids),
+    )
+
+
+def _split(history: pd.DataFrame | None, batch: pd.DataFrame, horizon: timedelta) -> Any:
+    if history is None or not len(history):
+        return batch, None
+    cut = batch["event_time"].min() - pd.Timedelta(horizon)
+    recent = history["event_time"] >= cut
+    frame = pd.concat([history[recent], batch], ignore_index=True)
+    older = history[~recent].reset_index(drop=True)
+    return frame, (older if len(older) else None)
+
+
+def _touches(ids: Sequence[str], batch: set[str]) -> bool:
+    return any(i in batch for i in ids)
+
+
+def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any) -> Any:
+    policy = store.policy()
+    if model.scorer is None:
+        return score_events(frame, policy, None, past), model.reason
+    try:
+        return score_events(frame, policy, model.scorer, past), None
+    except Exception as error:
+        logger.exception("model %s failed on a batch; scored with the rules alone", model.uri)
+        return score_events(frame, policy, None, past), f"rules only: the model failed: {error!r}"
+
+
+def score_records(
+    records: list[Any], store: StateStore, model: LoadedModel, metrics: Metrics
+) -> ScorePublic:
+    """Normalise, admit to the state, score with the shared scoring function, and answer."""
+    normalised = records_to_table(records)
+    batch: pd.DataFrame = normalised.table.to_pandas()
+    admission = store.admit(batch)
+    settings = RuleSettings()
+    horizon = max(settings.sequence_horizon, settings.burst_window)
+    frame, past = _split(admission.history, batch, horizon)
+    result: ScoreResult
+    result, reason = _score(frame, store, model, past)
+    ids = set(batch["event_id"].astype(str))
+    hits = [h for h in result.hits if _touches(h.event_ids, ids)]
+    windows = [w for w in result.windows if _touches(w.event_ids, ids)]
+    findings: list[Finding] = [
+        f
+        for f in result.findings
+        if _touches(f.event_ids, ids) or any(_touches(h.event_ids, ids) for h in f.hits)
+    ]
+    fired: dict[str, list[str]] = {}
+    for hit in hits:
+        for event_id in hit.event_ids:
+            fired.setdefault(event_id, []).append(hit.rule_id)
+    metrics.events.inc(len(batch))
+    metrics.rejected.inc(len(normalised.rejections))
+    metrics.count_findings(findings)
+    logger.info(
+        "scored %d events (%d rejected, %d seen before): %d hits, %d findings",
+        len(batch),
+        len(normalised.rejections),
+        admission.already_seen,
+        len(hits),
+        len(findings),
+    )
+    names = ("event_id", "identity_key", "event_name", "event_time")
+    columns = zip(*(batch[n] for n in names), strict=True)
+    return ScorePublic(
+        degraded=reason is not None,
+        degraded_reason=reason,
+        model=str(result.scorer) if result.scorer and reason is None else None,
+        records=len(records),
+        scored=len(batch),
+        duplicates=normalised.duplicates,
+        already_seen=admission.already_seen,
+        rejected=[
+            RejectedRecord(position=r.position, field=r.field, reason=r.reason)
+            for r in normalised.rejections
+        ],
+        hits=[_hit_public(h) for h in hits],
+        events=[
+            EventHits(
+                event_id=i, identity=k, event_name=n, event_time=t, rules=sorted(fired.get(i, []))
+            )
+            for i, k, n, t in columns
+        ],
+        windows=[window_public(w) for w in windows],
+        findings=findings,
+        suppressed=len(result.suppressed),
+        rules_failed=[RuleFailure(rule_id=r, error=e) for r, e in result.failed],
+    )
