@@ -12,7 +12,7 @@ all: lint typecheck test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install changewatch with its dev tools
@@ -29,7 +29,7 @@ typecheck: $(STAMP)  ## mypy --strict on the packages
 	$(BIN)/mypy
 
 test: $(STAMP)  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q
 
 # -P: the folder of a bench script is not put on sys.path (bench/features.py must not
 # shadow the features package).

@@ -19,6 +19,10 @@ from changewatch.commands.ingest import ingest as ingest_command
 from changewatch.commands.score import score as score_command
 from changewatch.commands.serve import serve as serve_command
 from changewatch.commands.simulate import simulate as simulate_command
+from changewatch.commands.train import evaluate as evaluate_command
+from changewatch.commands.train import promote as promote_command
+from changewatch.commands.train import retrain as retrain_command
+from changewatch.commands.train import train as train_command
 from changewatch.errors import ChangewatchError
 
 __all__ = ["main"]
@@ -64,6 +68,10 @@ cli.add_command(ingest_command)
 cli.add_command(score_command)
 cli.add_command(serve_command)
 cli.add_command(simulate_command)
+cli.add_command(train_command)
+cli.add_command(evaluate_command)
+cli.add_command(promote_command)
+cli.add_command(retrain_command)
 
 
 def main() -> None:

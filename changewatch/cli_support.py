@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-__all__ = ["emit", "progress"]
+__all__ = ["PathsOption", "emit", "progress"]
 
 
 def emit(summary: dict[str, Any]) -> None:
@@ -29,3 +29,32 @@ def progress(
         bar.update(count)
 
     return update, bar.close
+
+
+class PathsOption(click.Option):
+    """An option that takes every following argument up to the next option.
+
+    ``--events a.json b.parquet --model none`` gives ``("a.json", "b.parquet")``;
+    repeating the option adds to the list. ``-`` (standard input) counts as a path.
+    Hooks into click's parser (``_OptionParser``), which click has kept stable
+    through 8.x; ``tests/serving/test_score_cli.py`` checks the behaviour.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:  # noqa: D102 - click hook
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if option is None:  # pragma: no cover - every name was just registered
+                continue
+            original = option.process
+
+            def process(value: Any, state: Any, original: Any = original) -> None:
+                original(value, state)
+                while state.rargs and (state.rargs[0] == "-" or not state.rargs[0].startswith("-")):
+                    original(state.rargs.pop(0), state)
+
+            option.process = process

@@ -87,6 +87,6 @@ __all__ = [
     "network_of",
     "normalize",
     "read_events",
-    "write_events",
     "records_to_table",
+    "write_events",
 ]

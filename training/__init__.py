@@ -1,3 +1,64 @@
-"""training package of changewatch (see the issues that build it)."""
+"""Training side of changewatch: MLflow runs, the registry, evaluation and the simulator.
 
-__all__: list[str] = []
+Public surface::
+
+    train(events, since=..., until=..., labels=..., register_as=...)  -> TrainResult
+    evaluate(model_uri, events, labels)                                -> Evaluation
+    promote(name, events=None, labels=None)                            -> PromotionResult
+    retrain(events, name=..., days=30, labels=...)                     -> RetrainResult
+    load_model_bundle("models:/changewatch@champion")                  -> local bundle dir
+    evaluate_windows(windows, labels), population_stability, drift_report
+    resolve_tracking_uri(uri)                                          -> the store in use
+
+MLflow is imported only when one of these runs (``training.simulation`` and the
+``changewatch`` commands other than train/evaluate/promote/retrain never load it).
+The pyfunc model file, ``training/_pyfunc.py``, is logged as "models from code" and
+is not imported here.
+"""
+
+from __future__ import annotations
+
+from training._data import LABEL_KINDS, load_events, read_labels
+from training._drift import drift_report, population_stability
+from training._evaluate import FPR_BUDGET, Evaluation, evaluate_windows, label_windows
+from training._pipeline import (
+    PROMOTION_METRICS,
+    TRAINING_VECTORS,
+    PromotionResult,
+    RetrainResult,
+    TrainResult,
+    evaluate,
+    promote,
+    retrain,
+    train,
+)
+from training._registry import CHALLENGER, CHAMPION, load_model_bundle, scorer_requirements
+from training._tracking import DEFAULT_EXPERIMENT, artifact_root_for, resolve_tracking_uri
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "DEFAULT_EXPERIMENT",
+    "FPR_BUDGET",
+    "LABEL_KINDS",
+    "PROMOTION_METRICS",
+    "TRAINING_VECTORS",
+    "Evaluation",
+    "PromotionResult",
+    "RetrainResult",
+    "TrainResult",
+    "artifact_root_for",
+    "drift_report",
+    "evaluate",
+    "evaluate_windows",
+    "label_windows",
+    "load_events",
+    "load_model_bundle",
+    "population_stability",
+    "promote",
+    "read_labels",
+    "resolve_tracking_uri",
+    "retrain",
+    "scorer_requirements",
+    "train",
+]

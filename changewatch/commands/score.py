@@ -5,44 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from typing import IO, Any
+from typing import IO
 
 import click
 
-from changewatch.cli_support import emit, progress
+from changewatch.cli_support import PathsOption, emit, progress
 
 __all__ = ["score"]
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
-
-
-class _Paths(click.Option):
-    """An option that takes every following argument up to the next option.
-
-    ``--events a.json b.parquet --model none`` gives ``("a.json", "b.parquet")``;
-    repeating the option adds to the list. ``-`` (standard input) counts as a path.
-    Hooks into click's parser (``_OptionParser``), which click has kept stable
-    through 8.x; ``tests/serving/test_score_cli.py`` checks the behaviour.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("multiple", True)
-        super().__init__(*args, **kwargs)
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
-        super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            option = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if option is None:  # pragma: no cover - every name was just registered
-                continue
-            original = option.process
-
-            def process(value: Any, state: Any, original: Any = original) -> None:
-                original(value, state)
-                while state.rargs and (state.rargs[0] == "-" or not state.rargs[0].startswith("-")):
-                    original(state.rargs.pop(0), state)
-
-            option.process = process
 
 
 def _write(lines: list[str], out: str) -> None:
@@ -71,7 +42,7 @@ def _write(lines: list[str], out: str) -> None:
     "--events",
     "-e",
     "events",
-    cls=_Paths,
+    cls=PathsOption,
     required=True,
     metavar="PATH...",
     help="CloudTrail files/directories (as for ingest), '-' or canonical Parquet tables.",
@@ -80,14 +51,14 @@ def _write(lines: list[str], out: str) -> None:
     "--windows",
     "-w",
     "windows",
-    cls=_Paths,
+    cls=PathsOption,
     metavar="FILE...",
     help="Change-policy YAML: windows, tickets, freezes, organisation, automation, suppressions.",
 )
 @click.option(
     "--history",
     "history",
-    cls=_Paths,
+    cls=PathsOption,
     metavar="PATH...",
     help="Earlier events (CloudTrail or Parquet) the rules learn each identity's past from.",
 )
@@ -118,6 +89,14 @@ def _write(lines: list[str], out: str) -> None:
     type=click.Path(dir_okay=False),
     help="Rejects report of the CloudTrail inputs (JSON lines); not kept by default.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="spark: score every window at scale with the model (no rules); --out is a folder.",
+)
+@click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
 def score(
     model_uri: str,
     events: tuple[str, ...],
@@ -127,6 +106,8 @@ def score(
     out: str,
     min_severity: str,
     rejects: str | None,
+    engine: str,
+    master: str | None,
 ) -> None:
     """Score changes: rule hits and model windows combined into findings.
 
@@ -145,6 +126,11 @@ def score(
           --windows change_windows.yaml policy.yaml --format ocsf --out -
       changewatch score --model none --events trail.json --out - --min-severity high
     """
+    if engine == "spark":
+        from training.spark import score_with_spark
+
+        emit(score_with_spark(model_uri, list(events), out=out, master=master))
+        return
     from serving import (
         load_events,
         load_policy,

@@ -1,0 +1,140 @@
+"""Where runs and models go: the tracking URI, its artifact root and the experiment.
+
+Precedence: the ``--tracking-uri`` option, then ``MLFLOW_TRACKING_URI``, then a local
+SQLite store ``sqlite:///<cwd>/mlruns.db``. For a database store (SQLite or any other
+SQLAlchemy URL such as ``postgresql://...``) artifacts go to a local folder,
+``mlartifacts`` beside the SQLite file (or in the working directory), given explicitly
+when the experiment is created so nothing depends on a tracking server. For a server
+(``http://``, ``https://``, ``databricks``) the server decides.
+"""
+
+# MLflow, scikit-learn and matplotlib are imported where used, so that importing
+# training (and training.simulation) stays light.
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+from urllib.parse import unquote, urlparse
+
+from changewatch.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "artifact_root_for",
+    "ensure_experiment",
+    "resolve_tracking_uri",
+    "tracking",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT: Final = "changewatch"
+"""Experiment used when none is named."""
+
+_DATABASE_SCHEMES: Final = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def resolve_tracking_uri(uri: str | None = None, *, cwd: str | Path | None = None) -> str:
+    """Return the tracking URI to use.
+
+    Parameters
+    ----------
+    uri : str, optional
+        An explicit URI (the ``--tracking-uri`` option); wins when given.
+    cwd : str or Path, optional
+        Folder of the default SQLite store; the working directory by default.
+
+    Returns
+    -------
+    str
+        ``uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlruns.db``.
+    """
+    chosen = (uri or "").strip() or os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if chosen:
+        return chosen
+    folder = Path(cwd) if cwd is not None else Path.cwd()
+    return f"sqlite:///{(folder / 'mlruns.db').resolve()}"
+
+
+def _scheme(uri: str) -> str:
+    return urlparse(uri).scheme.split("+", 1)[0].lower()
+
+
+def artifact_root_for(tracking_uri: str, *, cwd: str | Path | None = None) -> str | None:
+    """Return the artifact location for new experiments of a database store.
+
+    ``None`` for a tracking server (its own default applies) and for a plain
+    directory store.
+
+    Examples
+    --------
+    >>> artifact_root_for("sqlite:////srv/cw/mlruns.db")
+    'file:///srv/cw/mlartifacts'
+    """
+    scheme = _scheme(tracking_uri)
+    if scheme not in _DATABASE_SCHEMES:
+        return None
+    folder = Path(cwd) if cwd is not None else Path.cwd()
+    if scheme == "sqlite":
+        path = unquote(urlparse(tracking_uri).path)
+        # sqlite:////abs/path -> "//abs/path"; sqlite:///rel/path -> "/rel/path"
+        database = Path(path[1:]) if path.startswith("//") else Path(path.lstrip("/"))
+        if path and path != "/:memory:" and not database.is_absolute():
+            database = folder / database
+        if path and path != "/:memory:":
+            folder = database.parent
+    return (folder / "mlartifacts").resolve().as_uri()
+
+
+def ensure_experiment(
+    client: MlflowClient, name: str, *, artifact_location: str | None = None
+) -> str:
+    """Return the id of experiment ``name``, creating it (with its artifact location) if new.
+
+    Raises
+    ------
+    ConfigurationError
+        When the experiment exists but was deleted.
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            raise ConfigurationError(
+                f"experiment {name!r} is deleted; restore it or choose another --experiment"
+            )
+        return str(experiment.experiment_id)
+    logger.info("creating experiment %s (artifacts in %s)", name, artifact_location or "default")
+    return str(client.create_experiment(name, artifact_location=artifact_location))
+
+
+@contextmanager
+def tracking(uri: str | None = None) -> Iterator[str]:
+    """Point MLflow's fluent API (runs, logging, registry) at ``uri`` for a block.
+
+    The previous tracking and registry URIs are restored afterwards, so a library
+    call never leaves global state behind. Yields the resolved URI.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    resolved = resolve_tracking_uri(uri)
+    # the raw settings (None when unset), not the effective URIs: restoring an effective
+    # URI would pin it and outlive a later MLFLOW_TRACKING_URI or set_tracking_uri
+    previous_tracking = getattr(tracking_utils, "_tracking_uri", None)
+    previous_registry = getattr(registry_utils, "_registry_uri", None)
+    mlflow.set_tracking_uri(resolved)
+    mlflow.set_registry_uri(resolved)
+    try:
+        yield resolved
+    finally:
+        tracking_utils._tracking_uri = previous_tracking
+        registry_utils._registry_uri = previous_registry

@@ -1,0 +1,224 @@
+"""What ``changewatch train --engine spark`` and ``changewatch score --engine spark`` run.
+
+The commands keep their options; with ``--engine spark`` they hand them to
+:func:`train_with_spark` / :func:`score_with_spark`, which return the JSON summary
+the command prints.
+"""
+
+# ruff: noqa: PLC0415 - pyspark and MLflow are optional: imported where they are used
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from changewatch.errors import ConfigurationError
+from features import CANONICAL_SCHEMA, FeatureConfig
+
+__all__ = ["score_with_spark", "train_with_spark"]
+
+logger = logging.getLogger(__name__)
+
+
+def _period(events: Any, since: str | None, until: str | None) -> Any:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from training._data import to_timestamp
+
+    start, end = to_timestamp(since, name="since"), to_timestamp(until, name="until")
+    if start is not None:
+        events = events.where(F.col("event_time") >= F.lit(start.to_pydatetime()))
+    if end is not None:
+        events = events.where(F.col("event_time") < F.lit(end.to_pydatetime()))
+    return events
+
+
+def train_with_spark(
+    events: Sequence[str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    master: str | None = None,
+    out: str | None = None,
+    experiment: str | None = None,
+    tracking_uri: str | None = None,
+    register_as: str | None = None,
+    feature_config: FeatureConfig | None = None,
+    n_estimators: int = 100,
+    max_samples: int | float | str = "auto",
+    random_state: int = 0,
+    threshold: float = 99.0,
+    exclude_cold_start: bool = True,
+    max_windows: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Read, featurise and fit on Spark; save the bundle and/or log it to MLflow.
+
+    Parameters
+    ----------
+    events : sequence of str
+        CloudTrail files/directories or canonical Parquet, local or Hadoop URIs.
+    since, until : str, optional
+        Training period ``[since, until)``.
+    master : str, optional
+        Spark master; the active session (spark-submit, Databricks) by default.
+    out : str, optional
+        Bundle directory to write (``models.save_bundle``).
+    experiment, tracking_uri, register_as : str, optional
+        When ``experiment`` or ``register_as`` is given the scorer is logged as an
+        MLflow run (and registered as ``register_as@challenger``).
+    feature_config, n_estimators, max_samples, random_state, threshold, exclude_cold_start
+        Settings of ``models.ChangeDetector``.
+    max_windows : int, optional
+        Windows collected for the forest (default :data:`MAX_TRAINING_WINDOWS`).
+    progress : callable, optional
+        Receives a short message after each stage.
+
+    Returns
+    -------
+    dict
+        The JSON summary: counts, period, where the model went.
+    """
+    from models import ChangeDetector, save_bundle
+    from training.spark._io import read_events_spark
+    from training.spark._session import spark_session
+    from training.spark._train import MAX_TRAINING_WINDOWS, fit_detector_spark
+
+    if out is None and experiment is None and register_as is None:
+        raise ConfigurationError(
+            "give --out, --experiment or --register-as: the model must go somewhere"
+        )
+    spark = spark_session(master)
+    frame = _period(read_events_spark(spark, list(events)), since, until)
+    estimator = ChangeDetector(
+        feature_config=feature_config,
+        n_estimators=n_estimators,
+        max_samples=max_samples,
+        random_state=random_state,
+        threshold=threshold,
+        exclude_cold_start=exclude_cold_start,
+    )
+    fit = fit_detector_spark(
+        frame,
+        estimator,
+        max_windows=max_windows or MAX_TRAINING_WINDOWS,
+        seed=random_state,
+        progress=progress,
+    )
+    summary: dict[str, Any] = {
+        "engine": "spark",
+        "master": spark.sparkContext.master,
+        "events": fit.n_events,
+        "windows": fit.n_windows,
+        "eligible_windows": fit.n_eligible,
+        "training_windows": fit.n_sampled,
+        "identity_groups": fit.buckets,
+        "training_period": [str(t) for t in fit.detector.training_period_],
+    }
+    if out is not None:
+        save_bundle(fit.detector, out)
+        summary["bundle"] = str(out)
+    if experiment is not None or register_as is not None:
+        summary.update(_log(fit.detector, experiment, tracking_uri, register_as, summary))
+    return summary
+
+
+def _log(
+    detector: Any,
+    experiment: str | None,
+    tracking_uri: str | None,
+    register_as: str | None,
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from models import save_bundle
+    from training._registry import log_scorer, register
+    from training._tracking import (
+        DEFAULT_EXPERIMENT,
+        artifact_root_for,
+        ensure_experiment,
+        tracking,
+    )
+
+    with tracking(tracking_uri) as uri:
+        name = experiment or DEFAULT_EXPERIMENT
+        experiment_id = ensure_experiment(
+            MlflowClient(), name, artifact_location=artifact_root_for(uri)
+        )
+        example = detector.recent_[list(CANONICAL_SCHEMA.names)].tail(20).reset_index(drop=True)
+        with (
+            mlflow.start_run(experiment_id=experiment_id) as run,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            mlflow.set_tags({"changewatch.engine": "spark"})
+            mlflow.log_params({k: v for k, v in summary.items() if not isinstance(v, list)})
+            bundle = Path(tmp) / "bundle"
+            save_bundle(detector, bundle)
+            info = log_scorer(
+                bundle, input_example=example, output_example=detector.score_windows(example)
+            )
+        logged: dict[str, Any] = {"run_id": run.info.run_id, "model_uri": info.model_uri}
+        if register_as is not None:
+            version = register(info.model_uri, register_as)
+            logged["registered"] = f"{register_as}/{version.version}"
+    return logged
+
+
+def score_with_spark(
+    model_uri: str,
+    events: Sequence[str],
+    *,
+    out: str,
+    master: str | None = None,
+) -> dict[str, Any]:
+    """Vectors of new events against the model's history, scored row-wise, written as Parquet.
+
+    Parameters
+    ----------
+    model_uri : str
+        A bundle directory or an MLflow URI (``models:/NAME@alias``).
+    events : sequence of str
+        CloudTrail or canonical Parquet, local or Hadoop URIs.
+    out : str
+        Output directory (Parquet, written by Spark): the key columns, then ``score``,
+        ``percentile``, ``cold_start``, ``explanations`` when the model scores vectors,
+        else the vectors themselves (see ADR 0016).
+    master : str, optional
+        Spark master; the active session by default.
+
+    Returns
+    -------
+    dict
+        The JSON summary.
+    """
+    from models import load_bundle
+    from training.spark._io import read_events_spark
+    from training.spark._score import spark_scoring_vectors, spark_udf_scores
+    from training.spark._session import spark_session
+
+    registry = "://" in model_uri or model_uri.startswith(("models:/", "runs:/"))
+    if registry:
+        from training import load_model_bundle
+
+        detector = load_bundle(load_model_bundle(model_uri))
+    else:
+        detector = load_bundle(model_uri)
+    spark = spark_session(master)
+    frame = read_events_spark(spark, list(events))
+    vectors = spark_scoring_vectors(frame, detector.profiles_, detector.recent_)
+    written = "vectors"
+    result = vectors
+    if registry:
+        try:
+            result = spark_udf_scores(vectors, model_uri)
+            written = "scores"
+        except ConfigurationError as error:
+            logger.warning("%s; writing vectors instead", error)
+    result.write.mode("overwrite").parquet(out)
+    rows = spark.read.parquet(out).count()
+    return {"engine": "spark", "model": model_uri, "written": written, "rows": rows, "out": out}
