@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OUT ?= out
+OUT ?= demo
+API_PORT ?= 8000
+UI_PORT ?= 5000
 
 .PHONY: all install lint format typecheck test bench demo clean
 
@@ -38,12 +40,8 @@ bench: $(STAMP)  ## benchmarks: ratios against named baselines
 	$(BIN)/python -P bench/score.py
 	$(BIN)/python -P bench/rules.py
 
-demo: $(STAMP)  ## ingest the bundled real CloudTrail recordings
-	mkdir -p $(OUT)
-	$(BIN)/changewatch ingest tests/data/stratus tests/data/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json \
-		tests/data/permiso/sessions/*/InputEvents.json --out $(OUT)/events.parquet
-	$(BIN)/python -c "import pandas as pd; e = pd.read_parquet('$(OUT)/events.parquet'); \
-		c = e[e.is_compute_change]; print(c[['event_time','identity_key','event_name','resource_type','action','client_family']].tail(15).to_string(index=False))"
+demo: $(STAMP)  ## simulate, train, register, promote, score, then serve the API and MLflow UI
+	$(BIN)/changewatch demo --out $(OUT) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 clean:
 	rm -rf $(VENV) $(OUT) .mypy_cache .ruff_cache .pytest_cache

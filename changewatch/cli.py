@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from changewatch import __version__
+from changewatch.commands.demo import demo as demo_command
 from changewatch.commands.ingest import ingest as ingest_command
 from changewatch.commands.score import score as score_command
 from changewatch.commands.serve import serve as serve_command
@@ -64,6 +65,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 
 # One line per subcommand; each lives in changewatch/commands/<name>.py.
+cli.add_command(demo_command)
 cli.add_command(ingest_command)
 cli.add_command(score_command)
 cli.add_command(serve_command)

@@ -50,10 +50,28 @@ class DetectorScorer:
     source: str
     manifest: dict[str, Any] = field(default_factory=dict)
     version: str = "bundle"
+    registered: dict[str, str | None] = field(default_factory=dict)
 
     def info(self) -> ScorerInfo:
         """Name and version of the model."""
-        return ScorerInfo(name=self.source, version=self.version)
+        return ScorerInfo(name=self.registered.get("name") or self.source, version=self.version)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What ``GET /v1/model`` reports: registration, training period, schema version."""
+        period = self.manifest.get("training_period") or {}
+        run_id = self.registered.get("run_id") or (self.manifest.get("metadata") or {}).get(
+            "run_id"
+        )
+        return {
+            "name": self.registered.get("name") or self.source,
+            "version": self.version,
+            "alias": self.registered.get("alias"),
+            "run_id": run_id,
+            "training_start": period.get("start"),
+            "training_end": period.get("end"),
+            "feature_schema_version": self.manifest.get("feature_schema_version"),
+        }
 
     def state(self, history: pd.DataFrame | None = None) -> FeatureState:
         """Return the feature state to measure a batch against: training, then ``history``."""
@@ -108,24 +126,19 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
     return scores
 
 
-def _bundle_path(uri: str) -> tuple[Path, str]:
-    """Local bundle directory and version label of a model URI or path."""
+def _bundle_path(uri: str) -> tuple[Path, dict[str, str | None]]:
+    """Local bundle directory of a model URI or path, and its registration if any."""
     if uri.startswith(_MLFLOW_SCHEMES):
-        try:
-            from training import load_model_bundle  # noqa: PLC0415 - MLflow only when asked
-        except ImportError as error:  # pragma: no cover - training is part of the package
-            raise ConfigurationError(f"cannot resolve {uri!r}: {error}") from error
-        path = Path(load_model_bundle(uri))
-        version_file = path / "registered_version.txt"
-        version = version_file.read_text().strip() if version_file.exists() else "mlflow"
-        return path, version
+        from training import describe_model, load_model_bundle  # noqa: PLC0415 - MLflow if asked
+
+        return Path(load_model_bundle(uri)), describe_model(uri)
     path = Path(os.path.expanduser(uri))
     if not path.exists():
         raise ConfigurationError(
             f"no model at {uri!r}: give a bundle directory, an MLflow URI such as "
             "models:/changewatch@champion, or 'none' for rules only"
         )
-    return path, "bundle"
+    return path, {}
 
 
 def load_scorer(uri: str) -> DetectorScorer | None:
@@ -141,10 +154,9 @@ def load_scorer(uri: str) -> DetectorScorer | None:
     text = uri.strip()
     if text.lower() == "none":
         return None
-    path, version = _bundle_path(text)
+    path, registered = _bundle_path(text)
     detector = load_bundle(path)
     manifest = json.loads((path / "manifest.json").read_text())
-    if version == "bundle":
-        version = str(manifest.get("data_fingerprint", ""))[:12] or "bundle"
-    logger.info("loaded model %s (%s) from %s", text, version, path)
-    return DetectorScorer(detector, text, manifest, version)
+    version = registered.get("version") or str(manifest.get("data_fingerprint", ""))[:12]
+    logger.info("loaded model %s (version %s) from %s", text, version, path)
+    return DetectorScorer(detector, text, manifest, version or "bundle", registered)

@@ -132,15 +132,9 @@ def load_model(uri: str) -> tuple[Scorer | None, ModelInfo]:
         return None, ModelInfo()
     from serving._scoring import load_scorer  # noqa: PLC0415 - the one shared model loader
 
-    if uri.startswith(_REGISTRY_PREFIX):
-        import training  # noqa: PLC0415 - MLflow is imported only for registry models
-
-        path = Path(training.load_model_bundle(uri))
-    else:
-        path = Path(uri)
-        if not path.is_dir():
-            raise ConfigurationError(f"model bundle {uri!r} is not a directory")
-    scorer = load_scorer(str(path))
+    if not uri.startswith(_REGISTRY_PREFIX) and not Path(uri).is_dir():
+        raise ConfigurationError(f"model bundle {uri!r} is not a directory")
+    scorer = load_scorer(uri)
     if not isinstance(scorer, Scorer):
         raise ConfigurationError(f"{uri!r} did not load as a scorer (info and score_windows)")
     return scorer, describe(scorer, uri)

@@ -32,7 +32,13 @@ from training._pipeline import (
     retrain,
     train,
 )
-from training._registry import CHALLENGER, CHAMPION, load_model_bundle, scorer_requirements
+from training._registry import (
+    CHALLENGER,
+    CHAMPION,
+    describe_model,
+    load_model_bundle,
+    scorer_requirements,
+)
 from training._tracking import DEFAULT_EXPERIMENT, artifact_root_for, resolve_tracking_uri
 
 __all__ = [
@@ -48,6 +54,7 @@ __all__ = [
     "RetrainResult",
     "TrainResult",
     "artifact_root_for",
+    "describe_model",
     "drift_report",
     "evaluate",
     "evaluate_windows",

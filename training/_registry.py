@@ -214,6 +214,28 @@ def resolve_model(uri: str, client: MlflowClient) -> ModelRef | None:
     return ModelRef(name, str(version.version), version.run_id, str(version.source))
 
 
+def describe_model(uri: str, *, tracking_uri: str | None = None) -> dict[str, str | None]:
+    """Return the registered name, version, alias and run of ``models:/NAME@alias``.
+
+    Other URIs (and local paths) give an empty mapping: they name no registered version.
+
+    Raises
+    ------
+    ConfigurationError
+        When the alias or version does not exist.
+    """
+    if not uri.startswith("models:/"):
+        return {}
+    from mlflow import MlflowClient
+
+    resolved = resolve_tracking_uri(tracking_uri)
+    ref = resolve_model(uri, MlflowClient(tracking_uri=resolved, registry_uri=resolved))
+    if ref is None:
+        return {}
+    alias = uri.rsplit("@", 1)[1] if "@" in uri else None
+    return {"name": ref.name, "version": ref.version, "alias": alias, "run_id": ref.run_id}
+
+
 def _cache_root(cache_dir: str | Path | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)

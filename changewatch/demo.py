@@ -1,0 +1,289 @@
+"""The demo: a month of an organisation's CloudTrail, from simulation to a running API.
+
+Each step writes into one folder and is skipped when its output is already there, so a
+second ``make demo`` starts the services at once. Heavy packages (MLflow, FastAPI) are
+imported only by the steps that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["DemoPlan", "prepare", "serve_until_interrupted"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "changewatch"
+CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
+STRATUS_SHARE = Path("tests/data/stratus/aws.exfiltration.ec2-share-ebs-snapshot.json")
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    """Where the demo keeps everything, and its settings."""
+
+    folder: Path
+    days: int = 28
+    seed: int = 7
+    scale: float = 1.0
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    ui_port: int = 5000
+
+    @property
+    def sim(self) -> Path:
+        """The simulated organisation (trail, labels, policy, GeoIP, manifest)."""
+        return self.folder / "sim"
+
+    @property
+    def events(self) -> Path:
+        """The canonical event table."""
+        return self.folder / "events.parquet"
+
+    @property
+    def tracking_uri(self) -> str:
+        """The demo's own MLflow store (SQLite, artifacts beside it)."""
+        return f"sqlite:///{(self.folder / 'mlflow.db').resolve()}"
+
+    @property
+    def findings(self) -> Path:
+        """Findings of the test week, JSON lines."""
+        return self.folder / "findings.jsonl"
+
+    @property
+    def policy(self) -> list[Path]:
+        """The organisation's change policy files."""
+        return [self.sim / "change_windows.yaml", self.sim / "automation.yaml"]
+
+
+def _manifest(plan: DemoPlan) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((plan.sim / "manifest.json").read_text())
+    return data
+
+
+def _quiet_mlflow() -> None:
+    """Keep MLflow's own progress bars, schema notes and source warnings off the demo's output."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+
+
+def _simulate(plan: DemoPlan, say: Say) -> None:
+    marker = plan.sim / "manifest.json"
+    if marker.exists():
+        manifest = _manifest(plan)
+        if manifest.get("seed") == plan.seed and manifest.get("days") == plan.days:
+            say(f"reusing the simulated organisation in {plan.sim}")
+            return
+        say(f"{plan.sim} holds another simulation (seed/days differ): simulating afresh")
+        shutil.rmtree(plan.sim)
+        plan.events.unlink(missing_ok=True)
+    from training.simulation import simulate
+
+    say(f"simulating {plan.days} days of CloudTrail (seed {plan.seed}), attacks in the last week")
+    result = simulate(plan.sim, days=plan.days, seed=plan.seed, scale=plan.scale, test_days=7)
+    say(f"  {result.events:,} events in {result.files:,} files")
+
+
+def _ingest(plan: DemoPlan, say: Say) -> None:
+    if plan.events.exists():
+        say(f"reusing {plan.events}")
+        return
+    from features import IngestOptions, ingest
+
+    say("ingesting the trail into the canonical event table")
+    report = ingest(
+        [plan.sim / "AWSLogs"],
+        plan.events,
+        options=IngestOptions(geoip=str(plan.sim / "geo.mmdb"), jobs=os.cpu_count() or 1),
+    )
+    say(
+        f"  {report.kept:,} events kept, {report.rejected} rejected, {report.duplicates} duplicates"
+    )
+
+
+def _champion_exists(plan: DemoPlan) -> bool:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=plan.tracking_uri, registry_uri=plan.tracking_uri)
+    try:
+        client.get_model_version_by_alias(MODEL_NAME, "champion")
+    except MlflowException:
+        return False
+    return True
+
+
+def _train(plan: DemoPlan, say: Say) -> None:
+    if _champion_exists(plan):
+        say(f"reusing the registered model {CHAMPION_URI}")
+        return
+    from training import promote, train
+
+    until = _manifest(plan)["baseline"]["end"]
+    say(f"training on the baseline weeks (until {until}) and logging the run to MLflow")
+    result = train(
+        [str(plan.events)],
+        until=until,
+        labels=plan.sim / "labels.parquet",
+        register_as=MODEL_NAME,
+        tracking_uri=plan.tracking_uri,
+        experiment="changewatch-demo",
+        run_name="demo",
+    )
+    metrics = result.evaluation.metrics if result.evaluation is not None else {}
+    say(
+        f"  run {result.run_id}: test-week ROC-AUC {metrics.get('roc_auc', float('nan')):.3f}, "
+        f"PR-AUC {metrics.get('pr_auc', float('nan')):.3f}; registered as challenger"
+    )
+    decision = promote(MODEL_NAME, tracking_uri=plan.tracking_uri)
+    say(f"  promotion: {decision.to_json().get('decision', decision)}")
+
+
+def _score(plan: DemoPlan, say: Say) -> list[Any]:
+    from features import read_events
+    from serving import load_policy, load_scorer, score_events
+
+    say("scoring the test week with the champion model, the rules and the change windows")
+    events = read_events(plan.events)
+    end = pd.Timestamp(_manifest(plan)["baseline"]["end"])
+    scorer = load_scorer(CHAMPION_URI)
+    policy = load_policy(*plan.policy)
+    baseline = events[events["event_time"] < end]
+    result = score_events(events[events["event_time"] >= end], policy, scorer, history=baseline)
+    with plan.findings.open("w", encoding="utf-8") as out:
+        for finding in result.findings:
+            out.write(finding.model_dump_json() + "\n")
+    say(f"  {len(result.findings)} findings written to {plan.findings}")
+    return list(result.findings)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def findings_table(findings: list[Any], top: int = 12) -> str:
+    """Return the top findings as a fixed-width table an analyst can read in a terminal."""
+    ranked = sorted(findings, key=lambda f: f.score, reverse=True)[:top]
+    lines = [f"{'severity':9} {'score':>5}  {'when (UTC)':16}  {'identity':38}  why"]
+    for finding in ranked:
+        identity = finding.identity.split(":", 5)[-1]
+        why = "; ".join(finding.reasons[:2])
+        lines.append(
+            f"{finding.severity:9} {finding.score:5.1f}  "
+            f"{finding.window_start:%Y-%m-%d %H:%M}  {_cut(identity, 38):38}  {_cut(why, 110)}"
+        )
+        if finding.rules:
+            lines.append(f"{'':35}  rules: {', '.join(finding.rules)}")
+    return "\n".join(lines)
+
+
+def prepare(plan: DemoPlan, say: Say) -> list[Any]:
+    """Simulate, ingest, train, register, promote and score; return the findings."""
+    plan.folder.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = plan.tracking_uri
+    _quiet_mlflow()
+    _simulate(plan, say)
+    _ingest(plan, say)
+    _train(plan, say)
+    return _score(plan, say)
+
+
+def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status < 500:
+                    return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def curl_examples(plan: DemoPlan) -> list[str]:
+    """Three commands to paste: readiness, a real Stratus recording scored, the model."""
+    base = f"http://{plan.host}:{plan.api_port}"
+    return [
+        f"curl -s {base}/readyz",
+        f"curl -s -X POST {base}/v1/score -H 'Content-Type: application/json' "
+        f"--data-binary @{STRATUS_SHARE} | python3 -m json.tool | head -60",
+        f"curl -s {base}/v1/model | python3 -m json.tool",
+    ]
+
+
+def serve_until_interrupted(plan: DemoPlan, say: Say) -> int:
+    """Start the scoring API and the MLflow UI, print how to use them, stop both on Ctrl-C."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": plan.tracking_uri}
+    api = [
+        sys.executable, "-m", "changewatch", "serve", "--model", CHAMPION_URI,
+        "--host", plan.host, "--port", str(plan.api_port),
+        "--state", str(plan.folder / "state.db"),
+        *[arg for path in plan.policy for arg in ("--windows", str(path))],
+    ]  # fmt: skip
+    ui = [
+        sys.executable, "-m", "mlflow", "server", "--backend-store-uri", plan.tracking_uri,
+        "--host", plan.host, "--port", str(plan.ui_port), "--workers", "1",
+    ]  # fmt: skip
+    processes = [
+        subprocess.Popen(api, env=env),
+        subprocess.Popen(ui, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+    ]
+    try:
+        api_up = _wait_for(f"http://{plan.host}:{plan.api_port}/healthz", 60, processes[0])
+        ui_up = _wait_for(f"http://{plan.host}:{plan.ui_port}/health", 90, processes[1])
+        if not api_up:
+            say("the scoring API did not start; see its messages above")
+            return 1
+        say("")
+        say(f"scoring API  http://{plan.host}:{plan.api_port}   (OpenAPI docs at /docs)")
+        state = "" if ui_up else "   (still starting)"
+        say(f"MLflow UI    http://{plan.host}:{plan.ui_port}{state}")
+        say("")
+        say("try:")
+        for example in curl_examples(plan):
+            say(f"  {example}")
+        say("")
+        say("Ctrl-C stops both.")
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        say("a service stopped; stopping the other")
+        return 1
+    except KeyboardInterrupt:
+        say("\nstopping the scoring API and the MLflow UI")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop(processes)
