@@ -4,6 +4,7 @@ Public surface::
 
     ingest(paths, out, options=IngestOptions(...))   files/directories/stdin -> Parquet
     records_to_table(records)                        in-memory records -> Arrow table
+    read_records(data, source)                       one CloudTrail file's bytes -> raw records
     read_events(path)                                Parquet -> pandas
     Normalizer / normalize                           one raw record -> one canonical row
     CANONICAL_SCHEMA, SCHEMA_VERSION, ...            the table's columns and vocabularies
@@ -11,6 +12,7 @@ Public surface::
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
+    FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ from features._schema import (
     RESOURCE_TYPES,
     SCHEMA_VERSION,
 )
+from features._sources import NotCloudTrail, read_records
 from features._state import FeatureState
 from features._taxonomy import classify
 from features._vectors import behaviour_vectors
+from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
 
 __all__ = [
     "ACTIONS",
@@ -60,6 +64,7 @@ __all__ = [
     "CATALOGUE",
     "CLIENT_FAMILIES",
     "FEATURE_NAMES",
+    "FEATURISER_INPUT_COLUMNS",
     "KEY_COLUMNS",
     "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
@@ -74,6 +79,7 @@ __all__ = [
     "IngestOptions",
     "IngestReport",
     "Normalizer",
+    "NotCloudTrail",
     "Profiles",
     "RecordsResult",
     "Rejection",
@@ -87,6 +93,7 @@ __all__ = [
     "network_of",
     "normalize",
     "read_events",
+    "read_records",
     "records_to_table",
     "write_events",
 ]

@@ -32,7 +32,15 @@ from isal import igzip
 
 from changewatch.errors import RecordRejected, SourceError
 
-__all__ = ["STDIN", "NotCloudTrail", "RawChunk", "SkippedSource", "discover", "read_source"]
+__all__ = [
+    "STDIN",
+    "NotCloudTrail",
+    "RawChunk",
+    "SkippedSource",
+    "discover",
+    "read_records",
+    "read_source",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +170,46 @@ def read_source(source: str) -> Iterator[RawChunk]:
             yield from _records(source, _decompressed(handle))
     except (OSError, EOFError, zlib.error) as error:
         raise SourceError(source, _describe(error)) from error
+
+
+def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
+    """Return every raw record of one CloudTrail file's bytes, in order.
+
+    The bytes are read as :func:`read_source` reads a file (gzip sniffed by its magic,
+    ``{"Records": [...]}``, arrays, NDJSON, single records); for readers that fetch the
+    bytes themselves (Spark's ``binaryFile`` source, object stores). Hand the result to
+    :func:`features.records_to_table`.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content, compressed or not.
+    source : str
+        Name used in errors and rejections (the file's path or URI).
+
+    Returns
+    -------
+    list
+        The raw records; an NDJSON line that is not JSON is a :class:`RecordRejected`
+        in its place (``records_to_table`` turns it into a rejection). A CloudTrail
+        digest file gives no records.
+
+    Raises
+    ------
+    SourceError
+        When the bytes are not CloudTrail JSON (:class:`NotCloudTrail` for valid JSON
+        that holds no records), or a gzip stream is truncated or corrupt.
+    """
+    stream = cast(io.BufferedReader, io.BufferedReader(io.BytesIO(data), buffer_size=_SNIFF))
+    records: list[Any] = []
+    try:
+        for chunk in _records(source, _decompressed(stream)):
+            records.extend(chunk.records)
+    except SkippedSource:
+        return []
+    except (OSError, EOFError, zlib.error) as error:
+        raise SourceError(source, _describe(error)) from error
+    return records
 
 
 def _describe(error: BaseException) -> str:

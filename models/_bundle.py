@@ -259,18 +259,21 @@ def load_bundle(path: str | os.PathLike[str]) -> ChangeDetector:
     )
     inner.decision_scores_ = scores
     period = manifest["training_period"]
-    detector = ChangeDetector._restore(
-        {"feature_config": feature_config, "features": list(names), **params},
-        detector=inner,
-        profiles=profiles,
-        recent=recent,
-        usual=usual,
-        feature_names=names,
-        training_period=(pd.Timestamp(period["start"]), pd.Timestamp(period["end"])),
-        fingerprint=str(manifest["data_fingerprint"]),
-        train_scores=scores,
-        n_training_windows=int(manifest["n_training_windows"]),
-    )
+    try:
+        detector = ChangeDetector.from_parts(
+            params={"feature_config": feature_config, "features": list(names), **params},
+            detector=inner,
+            profiles=profiles,
+            recent=recent,
+            usual=usual,
+            feature_names=names,
+            training_period=(pd.Timestamp(period["start"]), pd.Timestamp(period["end"])),
+            data_fingerprint=str(manifest["data_fingerprint"]),
+            train_scores=scores,
+            n_training_windows=int(manifest["n_training_windows"]),
+        )
+    except (ChangewatchError, ValueError, TypeError) as exc:
+        raise ModelBundleError(str(root), f"inconsistent parts ({exc})") from exc
     here = _library_versions()
     for library, version in manifest.get("libraries", {}).items():
         if here.get(library) != version:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -353,29 +353,104 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return pd.concat([result, vector_part], axis=1)
 
     @classmethod
-    def _restore(
+    def from_parts(
         cls,
-        params: dict[str, Any],
         *,
+        params: Mapping[str, Any],
         detector: IsolationDetector,
         profiles: Profiles,
         recent: pd.DataFrame,
         usual: UsualValues,
-        feature_names: tuple[str, ...],
+        feature_names: Sequence[str],
         training_period: tuple[pd.Timestamp, pd.Timestamp],
-        fingerprint: str,
-        train_scores: np.ndarray,
+        data_fingerprint: str,
+        train_scores: npt.ArrayLike,
         n_training_windows: int,
     ) -> ChangeDetector:
-        """Rebuild a fitted detector from stored parts (used by :func:`models.load_bundle`)."""
+        """Assemble a fitted detector from parts learned elsewhere.
+
+        :func:`models.load_bundle` rebuilds a stored detector with it, and the Spark
+        trainer (``training.spark.fit_detector_spark``) one whose vectors, profiles and
+        usual values were computed on executors. The result scores exactly as a detector
+        fitted with :meth:`fit` that learned the same parts.
+
+        Parameters
+        ----------
+        params : mapping
+            Constructor parameters (as :meth:`get_params` gives them); omitted ones take
+            their defaults.
+        detector : IsolationDetector
+            The fitted forest, on the excess over ``usual`` of the ``feature_names``.
+        profiles : Profiles
+            Profiles of the baseline; built with the detector's feature settings.
+        recent : pandas.DataFrame
+            Canonical baseline events within ``horizon`` of the end of training.
+        usual : UsualValues
+            Usual values of exactly ``feature_names``, in that order.
+        feature_names : sequence of str
+            Catalogue features the forest sees, in column order.
+        training_period : tuple of pandas.Timestamp
+            ``(start, end)`` of the baseline windows.
+        data_fingerprint : str
+            Digest of the training data (:func:`data_fingerprint` on one machine).
+        train_scores : array-like
+            Anomaly scores of the training windows, one per window.
+        n_training_windows : int
+            Windows the forest was fitted on.
+
+        Returns
+        -------
+        ChangeDetector
+            A fitted detector.
+
+        Raises
+        ------
+        ConfigurationError
+            When a parameter is unknown, the forest is not fitted, or the parts
+            disagree: feature names outside
+            the catalogue or unlike the usual values' or the forest's, profiles built
+            with other feature settings, a training period that ends before it starts,
+            or a number of training scores unlike ``n_training_windows``.
+        """
+        known = cls().get_params()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ConfigurationError(f"unknown ChangeDetector parameters {unknown}")
         out = cls(**params)
+        names = check_features(feature_names)
+        if usual.features != names:
+            raise ConfigurationError(
+                f"usual values cover features {list(usual.features)}, expected {list(names)}"
+            )
+        if not isinstance(detector, IsolationDetector) or not hasattr(detector, "compiled_"):
+            raise ConfigurationError(
+                f"detector must be a fitted IsolationDetector, got {type(detector).__name__}"
+            )
+        fitted = getattr(detector, "feature_names_in_", None)
+        if detector.n_features_in_ != len(names) or (
+            fitted is not None and tuple(str(n) for n in fitted) != names
+        ):
+            raise ConfigurationError(
+                f"the forest was fitted on {detector.n_features_in_} features "
+                f"{[] if fitted is None else [str(n) for n in fitted]}, expected {list(names)}"
+            )
+        if profiles.config != out._feature_config():
+            raise ConfigurationError("profiles were built with other feature settings")
+        start, end = (pd.Timestamp(t) for t in training_period)
+        if end < start:
+            raise ConfigurationError(f"training period ends ({end}) before it starts ({start})")
+        scores = np.asarray(train_scores, dtype=np.float64)
+        if scores.ndim != 1 or len(scores) != int(n_training_windows):
+            raise ConfigurationError(
+                f"expected {int(n_training_windows)} training scores, got shape {scores.shape}"
+            )
         out.detector_ = detector
         out.profiles_ = profiles
         out.recent_ = recent
         out.usual_ = usual
-        out.feature_names_ = feature_names
-        out.training_period_ = training_period
-        out.data_fingerprint_ = fingerprint
-        out.train_scores_ = train_scores
-        out.n_training_windows_ = n_training_windows
+        out.feature_names_ = names
+        out.training_period_ = (start, end)
+        out.data_fingerprint_ = str(data_fingerprint)
+        out.train_scores_ = scores
+        out.n_training_windows_ = int(n_training_windows)
         return out

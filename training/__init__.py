@@ -7,13 +7,15 @@ Public surface::
     promote(name, events=None, labels=None)                            -> PromotionResult
     retrain(events, name=..., days=30, labels=...)                     -> RetrainResult
     load_model_bundle("models:/changewatch@champion")                  -> local bundle dir
+    vector_scorer_uri("models:/changewatch@champion")                  -> its spark_udf model
     evaluate_windows(windows, labels), population_stability, drift_report
     resolve_tracking_uri(uri)                                          -> the store in use
 
 MLflow is imported only when one of these runs (``training.simulation`` and the
 ``changewatch`` commands other than train/evaluate/promote/retrain never load it).
-The pyfunc model file, ``training/_pyfunc.py``, is logged as "models from code" and
-is not imported here.
+The pyfunc model files, ``training/_pyfunc.py`` (events) and
+``training/_pyfunc_vectors.py`` (vectors, for ``spark_udf``), are logged as "models from
+code" and are not imported here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from training._registry import (
     describe_model,
     load_model_bundle,
     scorer_requirements,
+    vector_scorer_uri,
 )
 from training._tracking import DEFAULT_EXPERIMENT, artifact_root_for, resolve_tracking_uri
 
@@ -68,4 +71,5 @@ __all__ = [
     "retrain",
     "scorer_requirements",
     "train",
+    "vector_scorer_uri",
 ]

@@ -416,6 +416,7 @@ def train(
                     bundle,
                     input_example=example,
                     output_example=detector.score_windows(example),
+                    vector_example=detector.vectors(example),
                 )
             _step(progress)
             version = None

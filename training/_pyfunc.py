@@ -21,7 +21,10 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
+
+from features import CANONICAL_SCHEMA
 
 __all__ = ["BUNDLE_ARTIFACT", "ChangeScorerModel", "to_pyfunc_input", "to_pyfunc_output"]
 
@@ -43,11 +46,16 @@ def to_pyfunc_input(events: pd.DataFrame) -> pd.DataFrame:
     """Return canonical events as the pyfunc signature takes them: ``event_time`` naive UTC.
 
     MLflow's ``datetime`` type is timezone-naive; :meth:`ChangeScorerModel.predict`
-    reads naive times (and ISO strings from REST) as UTC.
+    reads naive times (and ISO strings from REST) as UTC. Nullable integer columns
+    (``asn``) are float64, as the signature declares them: a batch without a missing
+    value would otherwise come as int64, which MLflow refuses to convert.
     """
     out = events.copy()
     times = pd.to_datetime(out["event_time"], utc=True)
     out["event_time"] = times.dt.tz_localize(None)
+    for field in CANONICAL_SCHEMA:
+        if pa.types.is_integer(field.type) and field.nullable and field.name in out.columns:
+            out[field.name] = out[field.name].astype(np.float64)
     return out
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 
 from changewatch.errors import ConfigurationError
-from features import CANONICAL_SCHEMA
+from features import CANONICAL_SCHEMA, VECTOR_COLUMNS
 from training._tracking import resolve_tracking_uri, tracking
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "VECTOR_SCORER",
+    "VECTOR_SCORER_TAG",
     "ModelRef",
     "alias_version",
     "canonical_input_schema",
@@ -37,7 +39,11 @@ __all__ = [
     "log_scorer",
     "register",
     "resolve_model",
+    "save_vector_scorer",
     "scorer_requirements",
+    "vector_input_schema",
+    "vector_output_schema",
+    "vector_scorer_uri",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,7 +51,13 @@ logger = logging.getLogger(__name__)
 CHALLENGER: Final = "challenger"
 CHAMPION: Final = "champion"
 
+VECTOR_SCORER: Final = "vector_scorer"
+"""Name of the logged model that scores behaviour vectors row by row (``spark_udf``)."""
+VECTOR_SCORER_TAG: Final = "changewatch.vector_scorer"
+"""Tag on the event scorer's logged model (and its run): the vector scorer's model URI."""
+
 _PYFUNC_FILE: Final = Path(__file__).with_name("_pyfunc.py")
+_PYFUNC_VECTORS_FILE: Final = Path(__file__).with_name("_pyfunc_vectors.py")
 _SERVING_ONLY: Final = frozenset({"fastapi", "click", "tqdm", "pydantic"})
 _CODE_PACKAGES: Final = ("changewatch", "features", "models")
 _MODELS_URI: Final = re.compile(
@@ -118,23 +130,74 @@ def _code_paths() -> list[str]:
     return paths
 
 
+def vector_input_schema() -> Any:
+    """MLflow input schema of behaviour vectors (:data:`features.VECTOR_COLUMNS`)."""
+    from mlflow.types import ColSpec, DataType, Schema
+
+    kinds = {
+        "identity_key": DataType.string,
+        "window_start": DataType.datetime,
+        "window_end": DataType.datetime,
+        "schema_version": DataType.string,
+    }
+    return Schema([ColSpec(kinds.get(name, DataType.double), name) for name in VECTOR_COLUMNS])
+
+
+def vector_output_schema() -> Any:
+    """MLflow output schema of the vector scorer: one row per vector."""
+    from mlflow.types import ColSpec, DataType, Schema
+
+    return Schema(
+        [
+            ColSpec(DataType.double, "score", required=False),
+            ColSpec(DataType.double, "percentile", required=False),
+            ColSpec(DataType.boolean, "cold_start"),
+            ColSpec(DataType.string, "explanation"),
+            ColSpec(DataType.string, "explanations"),
+        ]
+    )
+
+
+def _vector_signature() -> Any:
+    from mlflow.models import ModelSignature
+
+    return ModelSignature(inputs=vector_input_schema(), outputs=vector_output_schema())
+
+
 def log_scorer(
     bundle: str | Path,
     *,
     input_example: pd.DataFrame,
     output_example: pd.DataFrame,
+    vector_example: pd.DataFrame,
     name: str = "scorer",
 ) -> ModelInfo:
-    """Log the scorer (models from code + the bundle artifact) to the active run.
+    """Log the scorer and the vector scorer (models from code + the bundle) to the active run.
 
-    The model carries the ``changewatch``, ``features`` and ``models`` packages as
+    Both models carry the ``changewatch``, ``features`` and ``models`` packages as
     ``code_paths`` and pinned requirements, so ``mlflow models serve`` works in a
-    fresh environment.
+    fresh environment. The event scorer (``name``: canonical events in, windows out)
+    is the one returned and registered; the vector scorer (:data:`VECTOR_SCORER`:
+    behaviour vectors in, one scored row each, for ``mlflow.pyfunc.spark_udf``) gets a
+    copy of the same bundle, and its URI is tagged :data:`VECTOR_SCORER_TAG` on the
+    event scorer's logged model and on the run (see :func:`vector_scorer_uri`).
+
+    Parameters
+    ----------
+    bundle : path
+        The detector bundle (``models.save_bundle``).
+    input_example, output_example : pandas.DataFrame
+        A few canonical events and the detector's ``score_windows`` of them.
+    vector_example : pandas.DataFrame
+        A few behaviour vectors (``ChangeDetector.vectors`` of ``input_example``).
+    name : str
+        Name of the event scorer in the run.
     """
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
 
     from training._pyfunc import to_pyfunc_input, to_pyfunc_output
+    from training._pyfunc_vectors import to_vector_input
 
     input_example = to_pyfunc_input(input_example)
     outputs = infer_signature(to_pyfunc_output(output_example)).inputs
@@ -148,7 +211,94 @@ def log_scorer(
         signature=signature,
         input_example=input_example,
     )
+    vectors: ModelInfo = mlflow.pyfunc.log_model(
+        name=VECTOR_SCORER,
+        python_model=str(_PYFUNC_VECTORS_FILE),
+        artifacts={"bundle": str(bundle)},
+        code_paths=_code_paths(),
+        pip_requirements=scorer_requirements(),
+        signature=_vector_signature(),
+        input_example=to_vector_input(vector_example),
+    )
+    mlflow.set_logged_model_tags(info.model_id, {VECTOR_SCORER_TAG: vectors.model_uri})
+    mlflow.set_logged_model_tags(vectors.model_id, {"changewatch.event_scorer": info.model_uri})
+    mlflow.set_tag(VECTOR_SCORER_TAG, vectors.model_uri)
+    logger.info("logged scorer %s and vector scorer %s", info.model_uri, vectors.model_uri)
     return info
+
+
+def save_vector_scorer(bundle: str | Path, path: str | Path) -> str:
+    """Write the vector scorer of a bundle directory as a local MLflow model at ``path``.
+
+    For bundles that were never logged (``--model <bundle dir>``) or models logged
+    before the vector scorer existed; the result is an MLflow model directory that
+    ``mlflow.pyfunc.spark_udf`` takes.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    import mlflow
+
+    mlflow.pyfunc.save_model(
+        str(path),
+        python_model=str(_PYFUNC_VECTORS_FILE),
+        artifacts={"bundle": str(bundle)},
+        pip_requirements=scorer_requirements(),
+        signature=_vector_signature(),
+    )
+    return str(path)
+
+
+def vector_scorer_uri(uri: str, *, tracking_uri: str | None = None) -> str | None:
+    """Return the URI of the vector scorer logged beside the event scorer ``uri`` names.
+
+    ``uri`` is ``models:/NAME@alias``, ``models:/NAME/VERSION``, ``models:/m-...`` or
+    ``runs:/RUN/...``. The event scorer's logged model carries the link
+    (:data:`VECTOR_SCORER_TAG`); for ``runs:/`` URIs (and versions registered from a
+    run path) the run's tag of the same name is read.
+
+    Returns
+    -------
+    str or None
+        A model URI (``models:/m-...``); ``None`` for local paths and for models logged
+        before the vector scorer existed.
+
+    Raises
+    ------
+    ConfigurationError
+        When a registered alias or version does not exist.
+    """
+    if not uri.startswith(("models:/", "runs:/")):
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    resolved = resolve_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=resolved, registry_uri=resolved)
+    model_id: str | None = None
+    run_id: str | None = None
+    if uri.startswith("runs:/"):
+        run_id = uri[len("runs:/") :].split("/", 1)[0]
+    else:
+        ref = resolve_model(uri, client)
+        source = ref.source if ref is not None else uri
+        run_id = ref.run_id if ref is not None else None
+        if source.startswith("models:/m-"):
+            model_id = source[len("models:/") :].split("/", 1)[0]
+    try:
+        if model_id is not None:
+            logged = client.get_logged_model(model_id)
+            if logged.tags.get(VECTOR_SCORER_TAG):
+                return str(logged.tags[VECTOR_SCORER_TAG])
+            run_id = run_id or logged.source_run_id
+        if run_id:
+            tagged = client.get_run(run_id).data.tags.get(VECTOR_SCORER_TAG)
+            return str(tagged) if tagged else None
+    except MlflowException as error:
+        raise ConfigurationError(f"cannot look up the model {uri!r}: {error.message}") from error
+    return None
 
 
 def register(model_uri: str, name: str, *, alias: str = CHALLENGER) -> ModelVersion:

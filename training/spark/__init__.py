@@ -8,7 +8,7 @@ surface::
     spark_vectors(events, config)                   features.behaviour_vectors per identity group
     fit_detector_spark(events, ChangeDetector())    vectors, profiles on Spark; forest on a sample
     spark_scoring_vectors(events, profiles, recent) vectors against a model's history
-    spark_udf_scores(vectors, model_uri)            row-wise scores via mlflow.pyfunc.spark_udf
+    spark_udf_scores(vectors, vector_scorer_uri)    row-wise scores via mlflow.pyfunc.spark_udf
     train_with_spark(...), score_with_spark(...)    what ``--engine spark`` runs
 
 ADR 0016 records the design; ``docs/scale.md`` how to run it on a cluster.
@@ -33,9 +33,13 @@ from training.spark._io import (
     canonical_spark_schema,
     read_cloudtrail_spark,
     read_events_spark,
-    records_of_file,
 )
-from training.spark._score import SCORE_RESULT_TYPE, spark_scoring_vectors, spark_udf_scores
+from training.spark._score import (
+    SCORE_RESULT_TYPE,
+    SCORED_WINDOW_KEYS,
+    spark_scoring_vectors,
+    spark_udf_scores,
+)
 from training.spark._session import SESSION_DEFAULTS, missing_spark, require_spark, spark_session
 from training.spark._train import MAX_TRAINING_WINDOWS, SparkFit, fit_detector_spark, spark_profiles
 
@@ -44,6 +48,7 @@ __all__ = [
     "EVENTS_PER_BUCKET",
     "FEATURE_INPUT_COLUMNS",
     "MAX_TRAINING_WINDOWS",
+    "SCORED_WINDOW_KEYS",
     "SCORE_RESULT_TYPE",
     "SESSION_DEFAULTS",
     "SparkFit",
@@ -55,7 +60,6 @@ __all__ = [
     "org_first_use",
     "read_cloudtrail_spark",
     "read_events_spark",
-    "records_of_file",
     "require_spark",
     "score_with_spark",
     "spark_profiles",

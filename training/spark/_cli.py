@@ -160,7 +160,10 @@ def _log(
             bundle = Path(tmp) / "bundle"
             save_bundle(detector, bundle)
             info = log_scorer(
-                bundle, input_example=example, output_example=detector.score_windows(example)
+                bundle,
+                input_example=example,
+                output_example=detector.score_windows(example),
+                vector_example=detector.vectors(example),
             )
         logged: dict[str, Any] = {"run_id": run.info.run_id, "model_uri": info.model_uri}
         if register_as is not None:
@@ -175,8 +178,16 @@ def score_with_spark(
     *,
     out: str,
     master: str | None = None,
+    tracking_uri: str | None = None,
 ) -> dict[str, Any]:
-    """Vectors of new events against the model's history, scored row-wise, written as Parquet.
+    """Score new events on Spark and write the scored windows as Parquet.
+
+    The vectors are computed against the model's history per identity group
+    (:func:`spark_scoring_vectors`), then scored row-wise by the model's vector scorer
+    through ``mlflow.pyfunc.spark_udf`` (:func:`spark_udf_scores`). For an MLflow URI
+    the vector scorer logged in the same run is used (``training.vector_scorer_uri``);
+    for a bundle directory, or a model logged before vector scorers existed, one is
+    written from the bundle into a temporary directory (the same code and bundle).
 
     Parameters
     ----------
@@ -185,40 +196,63 @@ def score_with_spark(
     events : sequence of str
         CloudTrail or canonical Parquet, local or Hadoop URIs.
     out : str
-        Output directory (Parquet, written by Spark): the key columns, then ``score``,
-        ``percentile``, ``cold_start``, ``explanations`` when the model scores vectors,
-        else the vectors themselves (see ADR 0016).
+        Output directory (Parquet, written by Spark): ``identity``, ``window_start``,
+        ``window_end``, ``score``, ``percentile``, ``cold_start``, ``explanation``,
+        ``explanations`` (JSON text), then the vector columns; one row per window, as
+        ``ChangeDetector.score_windows`` without ``event_ids``.
     master : str, optional
         Spark master; the active session by default.
+    tracking_uri : str, optional
+        See ``training.resolve_tracking_uri``.
 
     Returns
     -------
     dict
-        The JSON summary.
+        The JSON summary: the model, the vector scorer used, windows written and scored.
     """
+    from pyspark.sql import functions as F  # noqa: N812
+
     from models import load_bundle
+    from training._registry import load_model_bundle, save_vector_scorer, vector_scorer_uri
+    from training._tracking import resolve_tracking_uri, tracking
     from training.spark._io import read_events_spark
     from training.spark._score import spark_scoring_vectors, spark_udf_scores
     from training.spark._session import spark_session
 
-    registry = "://" in model_uri or model_uri.startswith(("models:/", "runs:/"))
-    if registry:
-        from training import load_model_bundle
-
-        detector = load_bundle(load_model_bundle(model_uri))
-    else:
-        detector = load_bundle(model_uri)
+    registry = model_uri.startswith(("models:/", "runs:/")) or "://" in model_uri
+    resolved = resolve_tracking_uri(tracking_uri) if registry else None
+    bundle = load_model_bundle(model_uri, tracking_uri=resolved)
+    detector = load_bundle(bundle)
+    scorer = vector_scorer_uri(model_uri, tracking_uri=resolved) if registry else None
     spark = spark_session(master)
     frame = read_events_spark(spark, list(events))
     vectors = spark_scoring_vectors(frame, detector.profiles_, detector.recent_)
-    written = "vectors"
-    result = vectors
-    if registry:
-        try:
-            result = spark_udf_scores(vectors, model_uri)
-            written = "scores"
-        except ConfigurationError as error:
-            logger.warning("%s; writing vectors instead", error)
-    result.write.mode("overwrite").parquet(out)
-    rows = spark.read.parquet(out).count()
-    return {"engine": "spark", "model": model_uri, "written": written, "rows": rows, "out": out}
+    with tempfile.TemporaryDirectory(prefix="changewatch-vector-scorer-") as scratch:
+        if scorer is None:
+            if registry:
+                logger.warning(
+                    "model %s has no vector scorer (logged before it existed): "
+                    "scoring with one written from its bundle",
+                    model_uri,
+                )
+            scorer = save_vector_scorer(bundle, Path(scratch) / "vector_scorer")
+            used = "bundle"
+        else:
+            used = scorer
+        with tracking(resolved):  # spark_udf downloads the model here, on the driver
+            scored = spark_udf_scores(vectors, scorer)
+        scored.write.mode("overwrite").parquet(out)
+    written = spark.read.parquet(out)
+    scored_rows = F.when(F.col("score").isNotNull() & ~F.isnan("score"), 1)
+    counts = written.agg(
+        F.count(F.lit(1)).alias("windows"), F.count(scored_rows).alias("scored")
+    ).first()
+    return {
+        "engine": "spark",
+        "model": model_uri,
+        "vector_scorer": used,
+        "written": "scores",
+        "windows": int(counts["windows"]) if counts else 0,
+        "scored": int(counts["scored"]) if counts else 0,
+        "out": out,
+    }

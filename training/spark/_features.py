@@ -28,13 +28,13 @@ import pyarrow as pa
 from changewatch.errors import InputError
 from features import (
     CANONICAL_SCHEMA,
+    FEATURISER_INPUT_COLUMNS,
     KEY_COLUMNS,
     VECTOR_COLUMNS,
     VECTOR_SCHEMA_VERSION,
     FeatureConfig,
 )
 from features import behaviour_vectors as _behaviour_vectors
-from features._windows import REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -57,8 +57,9 @@ logger = logging.getLogger(__name__)
 EVENTS_PER_BUCKET: Final = 500_000
 """Default events per group: large enough to amortise a call, small enough for one task."""
 
-FEATURE_INPUT_COLUMNS: Final = tuple(REQUIRED_COLUMNS)
-"""Canonical columns the featuriser reads; only these are shuffled."""
+FEATURE_INPUT_COLUMNS: Final = tuple(FEATURISER_INPUT_COLUMNS)
+"""Canonical columns the featuriser reads (:data:`features.FEATURISER_INPUT_COLUMNS`);
+only these are shuffled."""
 
 _BUCKET: Final = "_cw_bucket"
 

@@ -6,9 +6,10 @@ Two inputs, told apart by content as on one machine:
   with ``spark.read.parquet``;
 * raw CloudTrail (S3 delivery files ``{"Records": [...]}``, gzip or not, JSON arrays,
   NDJSON): read as whole files with the ``binaryFile`` source and normalised inside
-  ``mapInPandas`` by the same reader and normaliser as ``changewatch ingest``
-  (:func:`features.records_to_table`), so a record becomes the same canonical row on
-  either engine. Bad records are dropped and counted, never fatal.
+  ``mapInArrow`` by the same reader and normaliser as ``changewatch ingest``
+  (:func:`features.read_records`, :func:`features.records_to_table`), so a record
+  becomes the same canonical row on either engine. Bad records are dropped and
+  counted, never fatal.
 
 Paths may be local or any Hadoop-compatible URI (``s3a://``, ``abfss://``, ``gs://``,
 ``hdfs://``, ``dbfs:/``).
@@ -18,17 +19,23 @@ Paths may be local or any Hadoop-compatible URI (``s3a://``, ``abfss://``, ``gs:
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 import pyarrow as pa
 
 from changewatch.errors import ChangewatchError, InputError
-from features import CANONICAL_SCHEMA, GeoIP, IdentityKeyRule, Normalizer, records_to_table
-from features._sources import NotCloudTrail, SkippedSource, _decompressed, _records
+from features import (
+    CANONICAL_SCHEMA,
+    GeoIP,
+    IdentityKeyRule,
+    Normalizer,
+    NotCloudTrail,
+    read_records,
+    records_to_table,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -39,7 +46,6 @@ __all__ = [
     "canonical_spark_schema",
     "read_cloudtrail_spark",
     "read_events_spark",
-    "records_of_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,24 +62,6 @@ def canonical_spark_schema() -> StructType:
 
     schema: StructType = from_arrow_schema(CANONICAL_SCHEMA)
     return schema
-
-
-def records_of_file(name: str, content: bytes) -> list[Any]:
-    """Return every raw record of one CloudTrail file's bytes (gzip or not), in order.
-
-    Raises
-    ------
-    SourceError
-        When the file is not CloudTrail JSON at all.
-    """
-    stream = cast(io.BufferedReader, io.BufferedReader(io.BytesIO(content)))
-    out: list[Any] = []
-    try:
-        for chunk in _records(name, _decompressed(stream)):
-            out.extend(chunk.records)
-    except SkippedSource:
-        return []
-    return out
 
 
 _CHUNK_RECORDS: Final = 50_000
@@ -104,7 +92,7 @@ def _normalise_files(
         for batch in batches:
             for path, content in zip(batch["path"], batch["content"], strict=True):
                 try:
-                    records.extend(records_of_file(str(path), bytes(content)))
+                    records.extend(read_records(bytes(content), str(path)))
                 except NotCloudTrail as error:
                     logger.info("skipped %s", error)
                 except ChangewatchError as error:  # one bad file never sinks a batch

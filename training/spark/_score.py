@@ -7,12 +7,14 @@ Scoring has two halves of different shape:
   (``behaviour_vectors(events, profiles, recent=...)``) with ``org_first_use``
   computed once over the new events and the recent ones;
 * scores: one row out per vector in, the shape ``mlflow.pyfunc.spark_udf`` serves
-  (:func:`spark_udf_scores`).
+  (:func:`spark_udf_scores`), by the *vector scorer* (``training/_pyfunc_vectors.py``)
+  logged beside the event scorer in every training run.
 
-The registered pyfunc (``training/_pyfunc.py``) takes canonical events and returns
-windows, fewer rows than it is given, which ``spark_udf`` cannot carry; it has to
-accept vectors for the second half (ADR 0016, gap 1). :func:`spark_udf_scores`
-checks the model's input signature and says so instead of failing inside a task.
+The registered event scorer (``training/_pyfunc.py``) takes canonical events and
+returns windows, fewer rows than it is given, which ``spark_udf`` cannot carry; the
+vector scorer takes the vectors and returns one row each (ADR 0016).
+:func:`spark_udf_scores` checks the model's signature and says what is wrong instead
+of failing inside a task.
 """
 
 # ruff: noqa: PLC0415 - pyspark and MLflow are optional: imported where they are used
@@ -20,6 +22,7 @@ checks the model's input signature and says so instead of failing inside a task.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 import pandas as pd
@@ -37,14 +40,17 @@ from training.spark._features import (
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-__all__ = ["SCORE_RESULT_TYPE", "spark_scoring_vectors", "spark_udf_scores"]
+__all__ = ["SCORED_WINDOW_KEYS", "SCORE_RESULT_TYPE", "spark_scoring_vectors", "spark_udf_scores"]
 
 logger = logging.getLogger(__name__)
 
 SCORE_RESULT_TYPE: Final = (
-    "score double, percentile double, cold_start boolean, explanations string"
+    "score double, percentile double, cold_start boolean, explanation string, explanations string"
 )
-"""Spark result type of the row-wise scorer."""
+"""Spark result type of the vector scorer (``training._pyfunc_vectors.VECTOR_SCORE_COLUMNS``)."""
+
+SCORED_WINDOW_KEYS: Final = ("identity", "window_start", "window_end")
+"""First columns of the scored windows, as ``ChangeDetector.score_windows`` names them."""
 
 _BUCKET: Final = "_cw_bucket"
 
@@ -119,53 +125,90 @@ def spark_scoring_vectors(
     return keyed.groupBy(_BUCKET).applyInPandas(run, schema=vector_schema())
 
 
-def _input_names(model_uri: str) -> list[str]:
+def _signature_names(model_uri: str) -> tuple[list[str], list[str]]:
     from mlflow.models import get_model_info
 
     signature = get_model_info(model_uri).signature
-    if signature is None or signature.inputs is None:
-        return []
-    return [str(name) for name in signature.inputs.input_names()]
+    if signature is None:
+        return [], []
+    inputs = [] if signature.inputs is None else signature.inputs.input_names()
+    outputs = [] if signature.outputs is None else signature.outputs.input_names()
+    return [str(n) for n in inputs], [str(n) for n in outputs]
+
+
+def _field_names(result_type: str) -> list[str]:
+    from pyspark.sql.types import StructType, _parse_datatype_string
+
+    parsed = _parse_datatype_string(result_type)
+    if not isinstance(parsed, StructType):
+        raise ConfigurationError(f"result_type must be a struct, got {result_type!r}")
+    return [field.name for field in parsed.fields]
 
 
 def spark_udf_scores(
-    vectors: DataFrame, model_uri: str, *, result_type: str = SCORE_RESULT_TYPE
+    vectors: DataFrame,
+    model_uri: str,
+    *,
+    result_type: str = SCORE_RESULT_TYPE,
+    keep: Sequence[str] | None = None,
 ) -> DataFrame:
-    """Score vectors row-wise with a registered model through ``mlflow.pyfunc.spark_udf``.
+    """Score vectors row-wise with a logged vector scorer through ``mlflow.pyfunc.spark_udf``.
 
     Parameters
     ----------
     vectors : pyspark.sql.DataFrame
         :data:`features.VECTOR_COLUMNS` rows (:func:`spark_scoring_vectors`).
     model_uri : str
-        ``models:/NAME@alias``, ``runs:/...`` or a local model directory.
+        The vector scorer: ``models:/m-...`` (``training.vector_scorer_uri`` finds it
+        for a registered version), ``runs:/RUN/vector_scorer`` or a local model
+        directory. MLflow URIs are resolved against the global tracking URI.
     result_type : str
-        Spark DDL of the scorer's output struct.
+        Spark DDL of the scorer's output struct; every field must be a column of the
+        model's output signature.
+    keep : sequence of str, optional
+        Vector columns written after the scores; by default every vector column that
+        is not already a key or score column (as ``ChangeDetector.score_windows``).
 
     Returns
     -------
     pyspark.sql.DataFrame
-        The key columns of the vectors, then the fields of ``result_type``.
+        ``identity``, ``window_start``, ``window_end``, the fields of ``result_type``,
+        then ``keep``: one row per vector.
 
     Raises
     ------
     ConfigurationError
-        When the model's input signature does not take vectors (one output row per
-        input row is what ``spark_udf`` requires).
+        When the model does not take behaviour vectors or does not return the fields
+        of ``result_type`` (``spark_udf`` needs one output row per input row).
     """
     import mlflow
     from pyspark.sql import functions as F  # noqa: N812
 
-    names = _input_names(model_uri)
-    if names and not set(FEATURE_NAMES) <= set(names):
+    inputs, outputs = _signature_names(model_uri)
+    if not set(FEATURE_NAMES) <= set(inputs):
         raise ConfigurationError(
-            f"model {model_uri!r} takes {len(names)} inputs that are not behavioural vectors "
-            "(it scores canonical events into windows); mlflow.pyfunc.spark_udf needs a model "
-            "that returns one row per input row: log the scorer with a vector signature"
+            f"model {model_uri!r} does not take behaviour vectors (its inputs: "
+            f"{inputs[:5] or 'no signature'}...); mlflow.pyfunc.spark_udf needs a model that "
+            "returns one row per input row: use the run's vector scorer"
+        )
+    fields = _field_names(result_type)
+    lacking = [name for name in fields if name not in outputs]
+    if lacking:
+        raise ConfigurationError(
+            f"model {model_uri!r} returns {outputs}, not the fields {lacking} of the result type"
         )
     scorer = mlflow.pyfunc.spark_udf(
         vectors.sparkSession, model_uri, result_type=result_type, env_manager="local"
     )
-    inputs: list[Column] = [F.col(name) for name in (names or list(VECTOR_COLUMNS))]
-    scored = vectors.withColumn("_cw_result", scorer(F.struct(*inputs)))
-    return scored.select("identity_key", "window_start", "window_end", "_cw_result.*")
+    taken: list[Column] = [F.col(name) for name in inputs]
+    scored = vectors.withColumn("_cw_result", scorer(F.struct(*taken)))
+    done = {"window_start", "window_end", *fields}
+    rest = [c for c in VECTOR_COLUMNS if c not in done] if keep is None else list(keep)
+    identity, start, end = SCORED_WINDOW_KEYS
+    return scored.select(
+        F.col("identity_key").alias(identity),
+        F.col("window_start").alias(start),
+        F.col("window_end").alias(end),
+        *[F.col(f"_cw_result.{name}").alias(name) for name in fields],
+        *rest,
+    )

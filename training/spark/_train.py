@@ -9,9 +9,8 @@ forest needs reaches the driver: a bounded, seeded sample of the baseline window
 window, the detector equals ``ChangeDetector.fit`` on the same events (the test
 checks scores); with a sample it is the same estimator fitted on fewer rows.
 
-:class:`models.ChangeDetector` has no public "fit from precomputed parts" method yet;
-the detector is assembled with ``ChangeDetector._restore``, the hook
-:func:`models.load_bundle` uses (ADR 0016 lists this as a gap).
+The detector is assembled from these parts with :meth:`models.ChangeDetector.from_parts`,
+the constructor :func:`models.load_bundle` uses too.
 """
 
 # ruff: noqa: PLC0415 - pyspark and MLflow are optional: imported where they are used
@@ -30,10 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from changewatch.errors import InputError
+from changewatch.errors import ConfigurationError, InputError
 from features import CANONICAL_SCHEMA, FEATURE_NAMES, FeatureConfig, Profiles, build_profiles
-from models import ChangeDetector, IsolationDetector
-from models._usual import DEFAULT_FEATURES, UsualValues, check_features
+from models import DEFAULT_FEATURES, ChangeDetector, IsolationDetector, UsualValues
 from training.spark._features import (
     FEATURE_INPUT_COLUMNS,
     normalise_vectors,
@@ -226,6 +224,8 @@ def fit_detector_spark(
     ------
     InputError
         When the events leave fewer than two windows to train on.
+    ConfigurationError
+        When the estimator names features outside the catalogue.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F  # noqa: N812
@@ -234,9 +234,7 @@ def fit_detector_spark(
     estimator = estimator if estimator is not None else ChangeDetector()
     params: dict[str, Any] = estimator.get_params()
     config = params["feature_config"] or FeatureConfig()
-    names = check_features(
-        params["features"] if params["features"] is not None else DEFAULT_FEATURES
-    )
+    names = _feature_names(params["features"])
     spark = events.sparkSession
     if buckets is None:
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
@@ -292,21 +290,32 @@ def fit_detector_spark(
             random_state=params["random_state"],
             threshold=params["threshold"],
         ).fit(X)
-        detector = ChangeDetector._restore(
-            params,
+        detector = ChangeDetector.from_parts(
+            params=params,
             detector=forest,
             profiles=profiles,
             recent=recent.reset_index(drop=True),
             usual=usual,
             feature_names=names,
             training_period=(start, end),
-            fingerprint=_fingerprint(events, sample),
+            data_fingerprint=_fingerprint(events, sample),
             train_scores=forest.decision_scores_,
             n_training_windows=len(sample),
         )
     finally:
         vectors.unpersist()
     return SparkFit(detector, n_events, n_windows, n_eligible, len(sample), buckets)
+
+
+def _feature_names(chosen: Any) -> tuple[str, ...]:
+    """Return the forest's features, checked before any Spark work (``from_parts`` again)."""
+    names = tuple(str(n) for n in (chosen if chosen is not None else DEFAULT_FEATURES))
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ConfigurationError(
+            f"features must be distinct names of the feature catalogue, got {list(names)}"
+        )
+    return names
 
 
 def _utc(value: Any, zone: str) -> pd.Timestamp:
