@@ -18,22 +18,17 @@ from __future__ import annotations
 
 from serving._allowlist import AutomationAllowList, Suppressions
 from serving._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
-from serving._findings import (
+from serving._contract import Explanation, ScorerInfo, WindowScore
+from serving._finding_schema import (
     FINDING_SCHEMA_VERSION,
     ChangeContext,
-    CombineSettings,
-    EventFacts,
-    Explanation,
     Finding,
     FindingExplanation,
     FindingModel,
     FindingRule,
     FindingsPublic,
-    ScorerInfo,
-    WindowScore,
-    combine,
-    severity_rank,
 )
+from serving._findings import CombineSettings, EventFacts, combine, severity_rank
 from serving._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
 from serving._policy import Organization, Policy, load_policy, parse_policy
 from serving._rules import (

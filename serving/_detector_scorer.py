@@ -21,7 +21,7 @@ import pandas as pd
 from changewatch.errors import ConfigurationError
 from features import FeatureState
 from models import ChangeDetector, load_bundle
-from serving._findings import Explanation, ScorerInfo, WindowScore
+from serving._contract import Explanation, ScorerInfo, WindowScore
 
 __all__ = ["DetectorScorer", "load_scorer"]
 

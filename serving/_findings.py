@@ -1,14 +1,14 @@
-"""Findings: the detector's contract, the finding schema and the combiner.
+"""Findings: the combiner that turns window scores and rule hits into findings.
 
 :func:`combine` is the one deterministic function that turns the model's window
-scores (:class:`WindowScore`), the rule hits (:class:`~serving.Hit`) and the change
-context of the evidence events (:class:`EventFacts`) into :class:`Finding` objects.
-Its table of bands and adjustments is ``docs/adr/0012-combining-model-and-rules-into-findings.md``
-and ``docs/findings.md``; :class:`CombineSettings` holds the numbers.
+scores (:class:`~serving._contract.WindowScore`), the rule hits (:class:`~serving.Hit`)
+and the change context of the evidence events (:class:`EventFacts`) into
+:class:`~serving._finding_schema.Finding` objects. Its table of bands and adjustments is
+``docs/adr/0012-combining-model-and-rules-into-findings.md`` and ``docs/findings.md``;
+:class:`CombineSettings` holds the numbers.
 
-The detector is not part of this module: it only has to return :class:`WindowScore`
-objects (one per identity and window) whose ``percentile`` places the window against
-the training distribution (0-100) and whose ``explanations`` say why in words.
+The detector's contract is in :mod:`serving._contract` and the finding schema in
+:mod:`serving._finding_schema`.
 """
 
 from __future__ import annotations
@@ -18,31 +18,28 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from typing import Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
+from serving._contract import ScorerInfo, WindowScore
+from serving._finding_schema import (
+    ChangeContext,
+    Finding,
+    FindingExplanation,
+    FindingModel,
+    FindingRule,
+)
 from serving._rules import Hit, Severity, rule_by_id
 
+# Finding, ScorerInfo and WindowScore are re-exported for the modules that import them from here.
 __all__ = [
-    "FINDING_SCHEMA_VERSION",
-    "ChangeContext",
     "CombineSettings",
     "EventFacts",
-    "Explanation",
     "Finding",
-    "FindingExplanation",
-    "FindingModel",
-    "FindingRule",
-    "FindingsPublic",
     "ScorerInfo",
     "WindowScore",
     "combine",
     "severity_rank",
 ]
-
-FINDING_SCHEMA_VERSION: Final = "1"
-"""Version of the finding JSON; bumped whenever a key changes meaning or type."""
 
 _LEVELS: Final = tuple(Severity)
 _US: Final = timedelta(microseconds=1)
@@ -62,95 +59,6 @@ def severity_rank(severity: Severity | str) -> int:
 
 def _step(severity: Severity, by: int) -> Severity:
     return _LEVELS[min(max(severity_rank(severity) + by, 0), len(_LEVELS) - 1)]
-
-
-# ----------------------------------------------------------------- the detector's contract
-
-
-@dataclass(frozen=True, slots=True)
-class ScorerInfo:
-    """Name and version of the scorer that produced window scores (``isolation-forest``, ``3``)."""
-
-    name: str
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """One feature's part in a window's score, in words (see :func:`models.explain`).
-
-    Attributes
-    ----------
-    feature : str
-        Feature name, e.g. ``snapshots_created``.
-    value : float
-        The window's value.
-    usual : float
-        The identity's usual value (NaN when unknown).
-    text : str
-        The analyst sentence, e.g. ``"14 snapshots created in one hour; usually 0"``.
-    """
-
-    feature: str
-    value: float
-    usual: float
-    text: str
-
-    @classmethod
-    def from_feature(cls, explained: Any) -> Explanation:
-        """Build from a :class:`models.FeatureExplanation` (name, value, usual, text)."""
-        return cls(
-            str(explained.name), float(explained.value), float(explained.usual), str(explained.text)
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class WindowScore:
-    """What the detector says about one identity in one window.
-
-    Attributes
-    ----------
-    identity : str
-        The identity key.
-    window_start, window_end : datetime
-        Aware bounds of the window, ``[start, end)``.
-    score : float
-        Raw anomaly score (higher is more anomalous); kept for audit only.
-    percentile : float
-        The score's percentile (0-100) against the training distribution.
-    cold_start : bool
-        The identity has no baseline yet; the combiner then ignores the score.
-    explanations : tuple of Explanation
-        Top features first.
-    event_ids : tuple of str
-        The events of the window.
-    """
-
-    identity: str
-    window_start: datetime
-    window_end: datetime
-    score: float
-    percentile: float
-    cold_start: bool = False
-    explanations: tuple[Explanation, ...] = ()
-    event_ids: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.window_start.tzinfo is None or self.window_end.tzinfo is None:
-            raise ValueError(f"window of {self.identity!r}: times must be timezone-aware")
-        if self.window_end <= self.window_start:
-            raise ValueError(
-                f"window of {self.identity!r}: end {self.window_end.isoformat()} must come "
-                f"after start {self.window_start.isoformat()}"
-            )
-        if not self.cold_start and not 0.0 <= self.percentile <= 100.0:
-            raise ValueError(
-                f"window of {self.identity!r}: percentile must be in [0, 100], "
-                f"got {self.percentile}"
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,96 +120,6 @@ class CombineSettings:
             if percentile >= cut:
                 return severity
         return None
-
-
-# ----------------------------------------------------------------- the finding schema
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FindingRule(_Model):
-    """One rule hit inside a finding."""
-
-    rule_id: str
-    severity: Severity
-    technique: str
-    runbook: str
-    reason: str
-    start: AwareDatetime
-    end: AwareDatetime
-    event_ids: list[str]
-
-
-class FindingExplanation(_Model):
-    """One model explanation: feature, the window's value, the usual value, the sentence."""
-
-    feature: str
-    value: float | None
-    usual: float | None
-    text: str
-
-
-class FindingModel(_Model):
-    """What the model said about the finding's most unusual window."""
-
-    scorer: str | None
-    percentile: float | None = Field(ge=0, le=100)
-    score: float | None
-    cold_start: bool
-    window_start: AwareDatetime
-    window_end: AwareDatetime
-    explanations: list[FindingExplanation]
-
-
-class ChangeContext(_Model):
-    """The change calendar's view of the finding's compute changes.
-
-    ``verdict`` is ``forbidden`` when any change fell in a freeze, else ``unapproved``
-    when any change lay outside every window and ticket, else ``approved`` when every
-    change was approved, and ``none`` without a policy or without changes.
-    """
-
-    verdict: Literal["approved", "forbidden", "unapproved", "none"]
-    by: list[str]
-    changes: int = Field(ge=0)
-
-
-class Finding(_Model):
-    """One finding: what changewatch reports about one identity over one span of time.
-
-    Validated on creation; ``model_dump_json()`` is one line of ``findings.jsonl``.
-    ``docs/findings.md`` documents every key.
-    """
-
-    finding_id: Annotated[str, Field(pattern=r"^cw-[0-9a-f]{32}$")]
-    schema_version: Literal["1"] = FINDING_SCHEMA_VERSION
-    severity: Severity
-    score: float = Field(ge=0, le=100)
-    title: str
-    rules: list[str]
-    reasons: list[str] = Field(min_length=1)
-    identity: str
-    principal_arn: str | None
-    account_id: str | None
-    regions: list[str]
-    window_start: AwareDatetime
-    window_end: AwareDatetime
-    event_ids: list[str]
-    event_count: int = Field(ge=0)
-    techniques: list[str]
-    runbooks: list[str]
-    hits: list[FindingRule]
-    model: FindingModel | None
-    change_context: ChangeContext
-
-
-class FindingsPublic(_Model):
-    """A page of findings, as the API returns them."""
-
-    data: list[Finding]
-    count: int = Field(ge=0)
 
 
 # ----------------------------------------------------------------- the combiner

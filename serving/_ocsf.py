@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from changewatch import __version__
-from serving._findings import Finding, severity_rank
+from serving._finding_schema import Finding
+from serving._findings import severity_rank
 from serving._rules import Severity
 
 __all__ = ["ATTACK_TECHNIQUES", "OCSF_VERSION", "SEVERITY_IDS", "to_ocsf"]

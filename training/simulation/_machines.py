@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from training.simulation import _calls as calls
 from training.simulation._actors import (
@@ -15,16 +16,13 @@ from training.simulation._actors import (
     region_tz,
     service_caller,
 )
+from training.simulation._ec2_actions import describe, launch_request, snapshot_volume
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 from training.simulation._geo import NETWORKS
 from training.simulation._ids import resource_id
 from training.simulation._inventory import ASGS, BACKUP_RETENTION_DAYS
 from training.simulation._org import Role
-from training.simulation._time import (
-    DAY,
-    HOUR,
-    MINUTE,
-)
+from training.simulation._time import DAY, HOUR, MINUTE
 
 __all__ = ["AutoScalingGroup", "Backup", "ConfigRecorder", "Karpenter", "Monitor", "bootstrap"]
 
@@ -48,18 +46,9 @@ class AutoScalingGroup:
         self._cached: tuple[int, Caller] | None = None
         first = self._desired(org.start)
         for _ in range(first):
-            created = org.start - self.rng.randrange(HOUR, 3 * DAY)
-            subnet, az = zone.subnet(self.rng)
-            resource = Resource(
-                resource_id("i", self.rng),
-                created,
-                created,
-                "running",
-                {"asg": name, "type": kind, "az": az, "subnet": subnet},
+            self.members.append(
+                _preexisting(sim, zone, self.rng, 3 * DAY, {"asg": name, "type": kind})
             )
-            zone.instances[resource.id] = resource
-            self.members.append(resource.id)
-            sim.preexisting["instances"].append(resource.id)
         for hour in range(org.start, org.end, HOUR):
             sim.at(hour + self.rng.randrange(0, 120), self.tick)
         sim.registry[f"asg:{zone.account.index}:{zone.region}:{name}"] = self
@@ -109,42 +98,24 @@ class AutoScalingGroup:
         subnet, az = zone.subnet(rng)
         instance_id = resource_id("i", rng)
         template = zone.templates[self.name]
-        image = next(iter(zone.images))
-        request, response = calls.run_instances(
+        request, response = launch_request(
             rng,
-            account=zone.account.id,
-            region=zone.region,
-            instance_ids=[instance_id],
-            image=image,
-            instance_type=self.kind,
-            subnet=subnet,
-            zone=az,
-            vpc=zone.vpc,
-            security_group=zone.groups[self.name if self.name in zone.groups else "web"],
-            launch=t,
+            zone,
+            [instance_id],
+            self.kind,
+            (subnet, az),
+            t,
+            group=self.name if self.name in zone.groups else "web",
             launch_template=str(template[0]),
             profile_arn=f"arn:aws:iam::{zone.account.id}:instance-profile/{self.app_role.name}",
             tags={"aws:autoscaling:groupName": f"{self.name}-{zone.account.role}"},
         )
         if not self.sim.call(t, self._caller(t), zone, "RunInstances", request, response):
             return
-        zone.instances[instance_id] = Resource(
-            instance_id,
-            t,
-            t,
-            "running",
-            {"asg": self.name, "type": self.kind, "az": az, "subnet": subnet},
-        )
         self.members.append(instance_id)
-        self.sim.at(
-            t + rng.randrange(50, 200),
-            bootstrap,
-            self.sim,
-            self.app_role,
-            instance_id,
-            zone,
-            APP_UA,
-        )
+        attrs = {"asg": self.name, "type": self.kind, "az": az, "subnet": subnet}
+        boot = t + rng.randrange(50, 200)
+        _launched(self.sim, zone, instance_id, t, attrs, boot, self.app_role, APP_UA)
 
     def terminate(self, t: int, replacing: bool) -> None:
         """``TerminateInstances`` by the service of the oldest usable member."""
@@ -166,6 +137,35 @@ class AutoScalingGroup:
         del self.zone.instances[instance_id]
 
 
+def _preexisting(
+    sim: Simulation, zone: Zone, rng: random.Random, max_age: int, attrs: dict[str, Any]
+) -> str:
+    """Add a running instance created up to ``max_age`` before the start; return its id."""
+    created = sim.org.start - rng.randrange(HOUR, max_age)
+    subnet, az = zone.subnet(rng)
+    resource = Resource(
+        resource_id("i", rng), created, created, "running", {**attrs, "az": az, "subnet": subnet}
+    )
+    zone.instances[resource.id] = resource
+    sim.preexisting["instances"].append(resource.id)
+    return resource.id
+
+
+def _launched(
+    sim: Simulation,
+    zone: Zone,
+    instance_id: str,
+    t: int,
+    attrs: dict[str, Any],
+    boot: int,
+    role: Role,
+    agent: str,
+) -> None:
+    """Add an instance launched at ``t`` to ``zone``; it reads its own details at ``boot``."""
+    zone.instances[instance_id] = Resource(instance_id, t, t, "running", attrs)
+    sim.at(boot, bootstrap, sim, role, instance_id, zone, agent)
+
+
 def bootstrap(
     t: int, sim: Simulation, role: Role, instance_id: str, zone: Zone, agent: str
 ) -> None:
@@ -178,21 +178,11 @@ def bootstrap(
         "instance-profile",
         role.key,
     )
-    sim.call(t, caller, zone, "DescribeTags", calls.read_request("DescribeTags", [instance_id]))
-    sim.call(
-        t + rng.randrange(1, 20),
-        caller,
-        zone,
-        "DescribeInstances",
-        calls.read_request("DescribeInstances", [instance_id]),
-    )
+    describe(sim, t, caller, zone, "DescribeTags", [instance_id])
+    describe(sim, t + rng.randrange(1, 20), caller, zone, "DescribeInstances", [instance_id])
     if rng.random() < 0.5:
-        sim.call(
-            t + rng.randrange(20, 60),
-            caller,
-            zone,
-            "DescribeNetworkInterfaces",
-            calls.read_request("DescribeNetworkInterfaces", [instance_id]),
+        describe(
+            sim, t + rng.randrange(20, 60), caller, zone, "DescribeNetworkInterfaces", [instance_id]
         )
 
 
@@ -212,18 +202,8 @@ class Karpenter:
         self.scale = org.scale * (1.0 if zone.account.role == "prod" else 0.4)
         self.upgrade = org.start + int((org.test_start - org.start) * 0.7)
         for _ in range(self._target(org.start)):
-            created = org.start - self.rng.randrange(HOUR, 2 * DAY)
-            subnet, az = zone.subnet(self.rng)
-            node = Resource(
-                resource_id("i", self.rng),
-                created,
-                created,
-                "running",
-                {"karpenter": True, "type": "m6i.xlarge", "az": az, "subnet": subnet},
-            )
-            zone.instances[node.id] = node
-            self.nodes.append(node.id)
-            sim.preexisting["instances"].append(node.id)
+            node = {"karpenter": True, "type": "m6i.xlarge"}
+            self.nodes.append(_preexisting(sim, zone, self.rng, 2 * DAY, node))
         interval = max(60, int(300 / max(0.2, self.scale)))
         for t in range(org.start + self.rng.randrange(interval), org.end, interval):
             sim.at(t, self.poll)
@@ -249,16 +229,8 @@ class Karpenter:
     def poll(self, t: int) -> None:
         """Refresh subnets and security groups (every five minutes)."""
         caller = self._caller(t)
-        self.sim.call(
-            t, caller, self.zone, "DescribeSubnets", calls.read_request("DescribeSubnets")
-        )
-        self.sim.call(
-            t + 1,
-            caller,
-            self.zone,
-            "DescribeSecurityGroups",
-            calls.read_request("DescribeSecurityGroups"),
-        )
+        describe(self.sim, t, caller, self.zone, "DescribeSubnets")
+        describe(self.sim, t + 1, caller, self.zone, "DescribeSecurityGroups")
 
     def hourly(self, t: int) -> None:
         """Refresh images and prices; provision or consolidate toward the hour's node count."""
@@ -272,7 +244,7 @@ class Karpenter:
                 "DescribeLaunchTemplates",
             )
         ):
-            self.sim.call(t + offset, caller, zone, name, calls.read_request(name))
+            describe(self.sim, t + offset, caller, zone, name)
         target = self._target(t + 30 * MINUTE)
         live = [n for n in self.nodes if n in zone.instances]
         self.nodes = live
@@ -304,23 +276,10 @@ class Karpenter:
         if not self.sim.call(t, caller, zone, "CreateFleet", request, response):
             return
         for node_id in ids:
-            zone.instances[node_id] = Resource(
-                node_id,
-                t,
-                t,
-                "running",
-                {"karpenter": True, "type": kind, "az": az, "subnet": subnet},
-            )
             self.nodes.append(node_id)
-            self.sim.at(
-                t + rng.randrange(40, 120),
-                bootstrap,
-                self.sim,
-                self.node_role,
-                node_id,
-                zone,
-                NODE_UA,
-            )
+            attrs = {"karpenter": True, "type": kind, "az": az, "subnet": subnet}
+            boot = t + rng.randrange(40, 120)
+            _launched(self.sim, zone, node_id, t, attrs, boot, self.node_role, NODE_UA)
         tag_request, tag_response = calls.create_tags(
             ids,
             {
@@ -369,32 +328,19 @@ class Backup:
         when = t
         for volume in sorted(volumes, key=lambda v: v.id):
             when += rng.randrange(3, 40)
-            self.sim.call(
-                when,
+            describe(self.sim, when, caller, zone, "DescribeVolumes", [volume.id])
+            snapshot_volume(
+                self.sim,
+                when + 1,
                 caller,
                 zone,
-                "DescribeVolumes",
-                calls.read_request("DescribeVolumes", [volume.id]),
-            )
-            snapshot_id = resource_id("snap", rng)
-            request, response = calls.create_snapshot(
-                snapshot_id,
-                volume.id,
-                account=zone.account.id,
-                size=int(volume.attrs.get("size", 100)),
-                started=when + 1,
-                description="This snapshot is created by the AWS Backup service.",
+                volume,
+                resource_id("snap", rng),
+                "This snapshot is created by the AWS Backup service.",
                 tags={"aws:backup:source-resource": f"{volume.id}:{rng.getrandbits(32):08x}"},
+                only_if_recorded=True,
+                backup=True,
             )
-            if self.sim.call(when + 1, caller, zone, "CreateSnapshot", request, response):
-                zone.snapshots[snapshot_id] = Resource(
-                    snapshot_id,
-                    when + 1,
-                    when + 1,
-                    "completed",
-                    {"volume": volume.id, "size": volume.attrs.get("size", 100), "backup": True},
-                )
-                volume.last = when + 1
         when += rng.randrange(60, 600)
         cutoff = t - BACKUP_RETENTION_DAYS * DAY + HOUR
         expired = zone.usable(
@@ -405,9 +351,7 @@ class Backup:
             ),
         )
         if expired:
-            self.sim.call(
-                when, caller, zone, "DescribeSnapshots", calls.read_request("DescribeSnapshots")
-            )
+            describe(self.sim, when, caller, zone, "DescribeSnapshots")
         for snapshot in sorted(expired, key=lambda s: s.created):
             when += rng.randrange(2, 20)
             request, response = calls.delete_snapshot(snapshot.id)
@@ -440,22 +384,10 @@ class Monitor:
             )
         caller = self._cached[1]
         zone = self.zone
-        self.sim.call(t, caller, zone, "DescribeInstances", calls.read_request("DescribeInstances"))
-        self.sim.call(
-            t + rng.randrange(1, 4),
-            caller,
-            zone,
-            "DescribeInstanceStatus",
-            calls.read_request("DescribeInstanceStatus"),
-        )
+        describe(self.sim, t, caller, zone, "DescribeInstances")
+        describe(self.sim, t + rng.randrange(1, 4), caller, zone, "DescribeInstanceStatus")
         if rng.random() < 0.5:
-            self.sim.call(
-                t + rng.randrange(2, 6),
-                caller,
-                zone,
-                "DescribeVolumes",
-                calls.read_request("DescribeVolumes"),
-            )
+            describe(self.sim, t + rng.randrange(2, 6), caller, zone, "DescribeVolumes")
         if self.has_asg and rng.random() < 0.5:
             self.sim.call(
                 t + rng.randrange(2, 8),
@@ -503,12 +435,13 @@ class ConfigRecorder:
         for offset, resource in enumerate(ids):
             name = by_prefix.get(resource.split("-", 1)[0])
             if name:
-                self.sim.call(t + offset, caller, zone, name, calls.read_request(name, [resource]))
+                describe(self.sim, t + offset, caller, zone, name, [resource])
                 if name == "DescribeInstances" and self.rng.random() < 0.5:
-                    self.sim.call(
+                    describe(
+                        self.sim,
                         t + offset + 1,
                         caller,
                         zone,
                         "DescribeNetworkInterfaces",
-                        calls.read_request("DescribeNetworkInterfaces", [resource]),
+                        [resource],
                     )

@@ -17,19 +17,19 @@ from training.simulation._actors import (
     person_caller,
     poisson,
 )
+from training.simulation._ec2_actions import (
+    describe,
+    failed_call,
+    launch_request,
+    pick_pet,
+    snapshot_volume,
+)
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 from training.simulation._geo import NETWORKS
 from training.simulation._ids import resource_id
 from training.simulation._org import Account, Person
 from training.simulation._pipeline import Pipeline
-from training.simulation._time import (
-    DAY,
-    HOUR,
-    MINUTE,
-    is_workday,
-    local_time,
-    to_date,
-)
+from training.simulation._time import DAY, HOUR, MINUTE, is_workday, local_time, to_date
 
 __all__ = [
     "Human",
@@ -128,18 +128,12 @@ class Human:
                 request, _ = calls.state_change(
                     "StopInstances", [instance.id], "running", "stopping"
                 )
-                sim.call(
-                    t,
-                    caller,
-                    zone,
-                    "StopInstances",
-                    {**(request or {}), "dryRun": True},
-                    None,
-                    error=(
-                        "Client.DryRunOperation",
-                        "Request would have succeeded, but DryRun flag is set.",
-                    ),
+                dry_run = {**(request or {}), "dryRun": True}
+                refusal = (
+                    "Client.DryRunOperation",
+                    "Request would have succeeded, but DryRun flag is set.",
                 )
+                failed_call(sim, t, caller, zone, "StopInstances", dry_run, refusal)
             return
         if zone.account.role == "prod":
             pipeline: Pipeline = sim.registry["pipeline"]
@@ -165,9 +159,7 @@ class Human:
             return
         action = rng.choice(("stopstart", "snapshot", "tags", "testbox"))
         if action == "stopstart":
-            instance = zone.pick(
-                zone.instances, t, rng, lambda r: bool(r.attrs.get("pet")) and r.state == "running"
-            )
+            instance = pick_pet(zone, t, rng, with_data=False)
             if instance is None:
                 return
             request, response = calls.state_change(
@@ -182,24 +174,17 @@ class Human:
             volume = zone.pick(zone.volumes, t, rng, lambda v: not v.attrs.get("root"))
             if volume is None:
                 return
-            snapshot_id = resource_id("snap", rng)
-            request, response = calls.create_snapshot(
-                snapshot_id,
-                volume.id,
-                account=zone.account.id,
-                size=int(volume.attrs.get("size", 50)),
-                started=t,
-                description=f"manual {to_date(t).isoformat()}",
-            )
-            sim.call(t, caller, zone, "CreateSnapshot", request, response)
-            zone.snapshots[snapshot_id] = Resource(
-                snapshot_id,
+            snapshot_volume(
+                sim,
                 t,
-                t,
-                "completed",
-                {"volume": volume.id, "manual": True, "size": volume.attrs.get("size", 50)},
+                caller,
+                zone,
+                volume,
+                resource_id("snap", rng),
+                f"manual {to_date(t).isoformat()}",
+                default_size=50,
+                manual=True,
             )
-            volume.last = t
         elif action == "tags":
             instance = zone.pick(zone.instances, t, rng)
             if instance is None:
@@ -248,32 +233,13 @@ class Human:
         )
         kind = rng.choice(GPU_TYPES)
         if rng.random() < 0.15:
-            request, _ = calls.run_instances(
-                rng,
-                account=zone.account.id,
-                region=zone.region,
-                instance_ids=["i-0"],
-                image=next(iter(zone.images)),
-                instance_type="p3.2xlarge",
-                subnet=zone.subnets[0][0],
-                zone=zone.subnets[0][1],
-                vpc=zone.vpc,
-                security_group=zone.groups["default"],
-                launch=t,
+            request, _ = launch_request(rng, zone, ["i-0"], "p3.2xlarge", zone.subnets[0], t)
+            refusal = (
+                "Server.InsufficientInstanceCapacity",
+                "We currently do not have sufficient p3.2xlarge capacity in the Availability"
+                " Zone you requested.",
             )
-            self.sim.call(
-                t + 5,
-                caller,
-                zone,
-                "RunInstances",
-                request,
-                None,
-                error=(
-                    "Server.InsufficientInstanceCapacity",
-                    "We currently do not have sufficient p3.2xlarge capacity in the Availability"
-                    " Zone you requested.",
-                ),
-            )
+            failed_call(self.sim, t + 5, caller, zone, "RunInstances", request, refusal)
             kind = "g5.xlarge"
             t += 40
         scratch_instance(
@@ -313,7 +279,7 @@ def browse(
             "DescribeSecurityGroups",
         ):
             if rng.random() < 0.85:
-                sim.call(when, caller, zone, name, calls.read_request(name))
+                describe(sim, when, caller, zone, name)
                 when += rng.randrange(0, 2)
         clicks = poisson(rng, 8 * scale)
         instance_ids = list(zone.instances)
@@ -330,12 +296,12 @@ def browse(
                     "DescribeInstanceAttribute",
                 ):
                     if rng.random() < 0.7:
-                        sim.call(when, caller, zone, name, calls.read_request(name, [target]))
+                        describe(sim, when, caller, zone, name, [target])
                         when += rng.randrange(0, 2)
             else:
                 name = rng.choice(calls.READS[:14])
-                sim.call(when, caller, zone, name, calls.read_request(name))
-                sim.call(when + 1, caller, zone, "DescribeTags", calls.read_request("DescribeTags"))
+                describe(sim, when, caller, zone, name)
+                describe(sim, when + 1, caller, zone, "DescribeTags")
         return when
     commands = max(1, poisson(rng, 6 * scale))
     if rng.random() < 0.3:
@@ -356,24 +322,19 @@ def browse(
         )
         if rng.random() < 0.05:
             bad = resource_id("i", rng)
-            sim.call(
-                when,
-                caller,
-                zone,
-                "DescribeInstances",
-                calls.read_request("DescribeInstances", [bad]),
-                error=(
-                    "Client.InvalidInstanceID.NotFound",
-                    f"The instance ID '{bad}' does not exist",
-                ),
+            request = calls.read_request("DescribeInstances", [bad])
+            refusal = (
+                "Client.InvalidInstanceID.NotFound",
+                f"The instance ID '{bad}' does not exist",
             )
+            failed_call(sim, when, caller, zone, "DescribeInstances", request, refusal)
             continue
         ids = (
             [rng.choice(list(zone.instances))]
             if name == "DescribeInstances" and zone.instances and rng.random() < 0.4
             else None
         )
-        sim.call(when, caller, zone, name, calls.read_request(name, ids))
+        describe(sim, when, caller, zone, name, ids)
     return when
 
 
@@ -401,20 +362,10 @@ def scratch_instance(
     """Launch one instance by hand and terminate it ``lifetime`` seconds later."""
     subnet, az = zone.subnet(rng)
     instance_id = resource_id("i", rng)
-    request, response = calls.run_instances(
-        rng,
-        account=zone.account.id,
-        region=zone.region,
-        instance_ids=[instance_id],
-        image=next(iter(zone.images)),
-        instance_type=kind,
-        subnet=subnet,
-        zone=az,
-        vpc=zone.vpc,
-        security_group=zone.groups["default"],
-        launch=t,
-        key_name=f"{caller.key.rsplit('/', 1)[-1].split('@')[0]}-key",
-        tags=tags or {"Name": "scratch"},
+    key_name = f"{caller.key.rsplit('/', 1)[-1].split('@')[0]}-key"
+    tags = tags or {"Name": "scratch"}
+    request, response = launch_request(
+        rng, zone, [instance_id], kind, (subnet, az), t, key_name=key_name, tags=tags
     )
     if not sim.call(t, caller, zone, "RunInstances", request, response):
         return instance_id
@@ -427,13 +378,7 @@ def scratch_instance(
     )
     if waiter:
         for poll in range(rng.randrange(3, 7)):
-            sim.call(
-                t + 15 * (poll + 1),
-                caller,
-                zone,
-                "DescribeInstances",
-                calls.read_request("DescribeInstances", [instance_id]),
-            )
+            describe(sim, t + 15 * (poll + 1), caller, zone, "DescribeInstances", [instance_id])
     sim.at(t + lifetime, _terminate, sim, caller, zone, instance_id)
     return instance_id
 
@@ -487,40 +432,15 @@ def maintenance(
     sim: Simulation, rng: random.Random, t: int, caller: Caller, zone: Zone, ticket: dict[str, Any]
 ) -> int:
     """Make a ticketed production change: snapshot, then resize or reboot a service host."""
-    host = zone.pick(
-        zone.instances,
-        t,
-        rng,
-        lambda r: (
-            bool(r.attrs.get("pet"))
-            and r.state == "running"
-            and bool(r.attrs.get("volumes"))
-            and r.last + 30 * MINUTE < t
-        ),
-    )
+    host = pick_pet(zone, t, rng, test=lambda r: r.last + 30 * MINUTE < t)
     if host is None:
         return t
     when = t
     volume = zone.volumes.get(host.attrs["volumes"][0])
     if volume is not None and volume.last <= when:
         snapshot_id = resource_id("snap", rng)
-        request, response = calls.create_snapshot(
-            snapshot_id,
-            volume.id,
-            account=zone.account.id,
-            size=int(volume.attrs.get("size", 100)),
-            started=when,
-            description=f"pre-maintenance {ticket['id']}",
-        )
-        sim.call(when, caller, zone, "CreateSnapshot", request, response)
-        zone.snapshots[snapshot_id] = Resource(
-            snapshot_id,
-            when,
-            when,
-            "completed",
-            {"volume": volume.id, "manual": True, "size": volume.attrs.get("size", 100)},
-        )
-        volume.last = when
+        description = f"pre-maintenance {ticket['id']}"
+        snapshot_volume(sim, when, caller, zone, volume, snapshot_id, description, manual=True)
         when += rng.randrange(120, 600)
     if "resize" not in str(ticket["reason"]):
         request, response = calls.state_change("RebootInstances", [host.id], "running", "running")
@@ -567,7 +487,7 @@ class Legacy:
         for region in self.sim.org.regions:
             zone = self.sim.zones[(self.account.index, region)]
             for name in ("DescribeInstances", "DescribeVolumes", "DescribeSnapshots"):
-                self.sim.call(t, caller, zone, name, calls.read_request(name))
+                describe(self.sim, t, caller, zone, name)
                 t += self.rng.randrange(1, 4)
 
     def cleanup(self, t: int) -> None:
@@ -575,9 +495,7 @@ class Legacy:
         caller = self._caller(self.sim.org.legacy_host, LEGACY_UA)
         for region in self.sim.org.regions:
             zone = self.sim.zones[(self.account.index, region)]
-            self.sim.call(
-                t, caller, zone, "DescribeSnapshots", calls.read_request("DescribeSnapshots")
-            )
+            describe(self.sim, t, caller, zone, "DescribeSnapshots")
             old = zone.usable(zone.snapshots, t, _older_manual(t - 30 * DAY))
             for snapshot in sorted(old, key=lambda s: s.created)[:5]:
                 t += self.rng.randrange(1, 5)
@@ -594,7 +512,7 @@ class Legacy:
             name = self.rng.choice(
                 ("DescribeInstances", "DescribeVolumes", "DescribeSecurityGroups")
             )
-            self.sim.call(t, caller, zone, name, calls.read_request(name))
+            describe(self.sim, t, caller, zone, name)
 
 
 def _older_manual(cutoff: int) -> Callable[[Resource], bool]:

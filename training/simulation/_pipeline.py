@@ -12,18 +12,12 @@ from training.simulation._actors import (
     automation_caller,
     poisson,
 )
+from training.simulation._ec2_actions import describe, launch_request, pick_pet
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 from training.simulation._ids import resource_id
 from training.simulation._machines import AutoScalingGroup
 from training.simulation._org import Account
-from training.simulation._time import (
-    DAY,
-    HOUR,
-    MINUTE,
-    is_workday,
-    local_time,
-    to_date,
-)
+from training.simulation._time import DAY, HOUR, MINUTE, is_workday, local_time, to_date
 
 __all__ = ["Pipeline"]
 
@@ -92,7 +86,7 @@ class Pipeline:
                 else None
             )
             when += rng.randrange(0, 3)
-            self.sim.call(when, caller, zone, name, calls.read_request(name, ids))
+            describe(self.sim, when, caller, zone, name, ids)
         return when
 
     def plan(self, t: int, account: Account) -> None:
@@ -216,20 +210,9 @@ class Pipeline:
             return self._change_tags(t, caller, zone)
         subnet, az = zone.subnet(rng)
         new_id = resource_id("i", rng)
-        image = next(iter(zone.images))
-        request, response = calls.run_instances(
-            rng,
-            account=zone.account.id,
-            region=zone.region,
-            instance_ids=[new_id],
-            image=image,
-            instance_type="t3.micro",
-            subnet=subnet,
-            zone=az,
-            vpc=zone.vpc,
-            security_group=zone.groups["bastion"],
-            launch=t,
-            tags={"Name": "bastion", "ManagedBy": "terraform"},
+        tags = {"Name": "bastion", "ManagedBy": "terraform"}
+        request, response = launch_request(
+            rng, zone, [new_id], "t3.micro", (subnet, az), t, group="bastion", tags=tags
         )
         self.sim.call(t, caller, zone, "RunInstances", request, response)
         zone.instances[new_id] = Resource(
@@ -256,15 +239,8 @@ class Pipeline:
 
     def _change_volume(self, t: int, caller: Caller, zone: Zone) -> int:
         rng = self.rng
-        host = zone.pick(
-            zone.instances,
-            t,
-            rng,
-            lambda r: (
-                bool(r.attrs.get("pet"))
-                and r.state == "running"
-                and len(r.attrs.get("volumes", ())) < 4
-            ),
+        host = pick_pet(
+            zone, t, rng, with_data=False, test=lambda r: len(r.attrs.get("volumes", ())) < 4
         )
         if host is None:
             return self._change_tags(t, caller, zone)
