@@ -18,6 +18,7 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.ensemble import IsolationForest  # noqa: E402
 
+import models._forest as forest_module  # noqa: E402
 from models import CompiledForest  # noqa: E402
 
 
@@ -97,18 +98,32 @@ def main() -> None:
         f"single row, CompiledForest        : p50 {cf50:8.1f} us  p99 {cf99:8.1f} us  ({len(cf)} calls)"
     )
 
-    sk_s, cf_s = best_of_interleaved(
-        [lambda: forest.score_samples(batch), lambda: compiled.score_samples(batch)], repeat=5
+    threads = forest_module._THREADS
+
+    def one_thread() -> object:
+        forest_module._THREADS = 1
+        try:
+            return compiled.score_samples(batch)
+        finally:
+            forest_module._THREADS = threads
+
+    sk_s, cf_s, cf1_s = best_of_interleaved(
+        [lambda: forest.score_samples(batch), lambda: compiled.score_samples(batch), one_thread],
+        repeat=5,
     )
     print(
         f"batch of {len(batch):,}, sklearn score_samples : {len(batch) / sk_s:12,.0f} rows/s ({sk_s:.3f} s)"
     )
     print(
-        f"batch of {len(batch):,}, CompiledForest        : {len(batch) / cf_s:12,.0f} rows/s ({cf_s:.3f} s)"
+        f"batch of {len(batch):,}, CompiledForest (1 thread) : {len(batch) / cf1_s:8,.0f} rows/s ({cf1_s:.3f} s)"
+    )
+    print(
+        f"batch of {len(batch):,}, CompiledForest ({threads} threads): {len(batch) / cf_s:8,.0f} rows/s ({cf_s:.3f} s)"
     )
     print(
         f"compiled is {sk50 / cf50:.0f}x faster on one row (p50; {sk99 / cf99:.0f}x at p99) "
-        f"and {sk_s / cf_s:.1f}x faster on batches of {len(batch):,}"
+        f"and {sk_s / cf_s:.1f}x faster on batches of {len(batch):,} "
+        f"({sk_s / cf1_s:.1f}x on one thread; scikit-learn's score_samples uses one)"
     )
 
 
