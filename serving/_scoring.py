@@ -166,26 +166,29 @@ def event_facts(events: pd.DataFrame, policy: Policy | None = None) -> dict[str,
     Verdicts are given only when the policy has at least one window, ticket or
     freeze: without a calendar there is no window context to lower or raise by.
     """
-    verdicts = pd.DataFrame(columns=["verdict", "by_kind", "by"])
-    if policy is not None and _judges(policy) and len(events):
+    count = len(events)
+    verdict: list[object] = [None] * count
+    by_kind: list[object] = [None] * count
+    by: list[object] = [None] * count
+    if policy is not None and _judges(policy) and count:
         changes = attempted_changes(events)
         if len(changes):
-            verdicts = policy.calendar.verdicts(changes)
-    judged = verdicts.reindex(events.index)
+            judged = policy.calendar.verdicts(changes).reindex(events.index)
+            verdict, by_kind, by = (judged[c].tolist() for c in ("verdict", "by_kind", "by"))
     facts: dict[str, EventFacts] = {}
     columns = zip(
-        events["event_id"],
-        events["account_id"],
-        events["region"],
-        events["principal_arn"],
-        judged["verdict"],
-        judged["by_kind"],
-        judged["by"],
+        events["event_id"].tolist(),
+        events["account_id"].tolist(),
+        events["region"].tolist(),
+        events["principal_arn"].tolist(),
+        verdict,
+        by_kind,
+        by,
         strict=True,
     )
     for event_id, *values in columns:
-        account, region, arn, verdict, by_kind, by = (_text(v) for v in values)
-        facts[str(event_id)] = EventFacts(account, region, arn, verdict, by_kind, by)
+        account, region, arn, judgement, kind, name = (_text(v) for v in values)
+        facts[str(event_id)] = EventFacts(account, region, arn, judgement, kind, name)
     return facts
 
 

@@ -94,17 +94,26 @@ class Admission:
 
     Attributes
     ----------
-    history : pandas.DataFrame or None
-        Stored events of the batch's identities, the batch's own event ids left out.
+    rows : pyarrow.Table or None
+        Stored events of the batch's identities (canonical schema, in time order), the
+        batch's own event ids left out; ``None`` when there are none.
     added : int
         Events stored for the first time.
     already_seen : int
         Events of the batch whose id was stored before (counted once).
     """
 
-    history: pd.DataFrame | None
+    rows: pa.Table | None
     added: int
     already_seen: int
+
+    @property
+    def history(self) -> pd.DataFrame | None:
+        """:attr:`rows` as a canonical frame (converted on every access)."""
+        if self.rows is None:
+            return None
+        frame: pd.DataFrame = self.rows.to_pandas()
+        return frame
 
 
 def _now_us() -> int:
@@ -186,22 +195,29 @@ class StateStore:
 
     # ------------------------------------------------------------ recent events
 
-    def admit(self, events: pd.DataFrame) -> Admission:
+    def admit(self, events: pd.DataFrame | pa.Table) -> Admission:
         """Return the history of the batch's identities, then store the batch's new events.
 
-        Done under one lock, so concurrent batches see each other in a serial order
-        and nothing is lost or counted twice.
+        ``events`` is a canonical frame, or a canonical Arrow table (what
+        :func:`features.records_to_table` builds; the service passes that, which spares
+        a round trip through pandas). Done under one lock and in one write transaction,
+        so concurrent batches see each other in a serial order and nothing is lost or
+        counted twice.
         """
-        if not len(events):
+        if isinstance(events, pd.DataFrame):
+            events = pa.Table.from_pandas(events, schema=CANONICAL_SCHEMA, preserve_index=False)
+        elif events.schema != CANONICAL_SCHEMA:
+            events = events.cast(CANONICAL_SCHEMA)
+        if not events.num_rows:
             return Admission(None, 0, 0)
-        ids = [str(i) for i in events["event_id"]]
-        identities = sorted({str(i) for i in events["identity_key"]})
-        rows = pa.Table.from_pandas(events, schema=CANONICAL_SCHEMA, preserve_index=False)
+        rows = events.to_pylist()
+        ids = [str(row["event_id"]) for row in rows]
+        identities = sorted({str(row["identity_key"]) for row in rows})
         with self._lock:
             seen = self._seen(ids)
             history = self._history(identities, set(ids))
             params: list[tuple[str, str, int, bytes]] = []
-            for row in rows.to_pylist():
+            for row in rows:
                 if row["event_id"] not in seen:
                     blob = _row_bytes(row)  # event_time becomes microseconds
                     params.append((row["event_id"], row["identity_key"], row["event_time"], blob))
@@ -227,7 +243,7 @@ class StateStore:
             seen.update(r[0] for r in self._db.execute(query, chunk))
         return seen
 
-    def _history(self, identities: list[str], exclude: set[str]) -> pd.DataFrame | None:
+    def _history(self, identities: list[str], exclude: set[str]) -> pa.Table | None:
         blobs: list[bytes] = []
         for start in range(0, len(identities), 500):
             chunk = identities[start : start + 500]
@@ -239,9 +255,7 @@ class StateStore:
             blobs += [b for i, b in self._db.execute(query, chunk) if i not in exclude]
         if not blobs:
             return None
-        table = pa.Table.from_pylist([orjson.loads(b) for b in blobs], schema=CANONICAL_SCHEMA)
-        frame: pd.DataFrame = table.to_pandas()
-        return frame
+        return pa.Table.from_pylist([orjson.loads(b) for b in blobs], schema=CANONICAL_SCHEMA)
 
     def _bound_counts(self, identities: Iterable[str]) -> None:
         for identity in identities:

@@ -17,10 +17,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 if TYPE_CHECKING:
     from serving._rules._context import RuleContext
+    from serving._rules._summary import BatchSummary
 
 __all__ = [
     "DRY_RUN",
@@ -28,12 +30,15 @@ __all__ = [
     "Hit",
     "Rule",
     "RuleFunction",
+    "RuleGate",
     "Severity",
     "attempted_changes",
+    "attempted_mask",
     "describe_names",
     "evidence_of",
     "failed_note",
     "rule",
+    "session_records",
     "session_table",
     "sessions",
     "to_datetime",
@@ -93,6 +98,7 @@ class Hit:
 
 
 RuleFunction = Callable[[pd.DataFrame, "RuleContext"], Iterable[Evidence]]
+RuleGate = Callable[["BatchSummary", "RuleContext"], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,10 @@ class Rule:
         The first thing an analyst should do, in one line.
     function : RuleFunction
         The pure detection function.
+    applies : RuleGate or None
+        A cheap necessary condition on the batch's :class:`BatchSummary`: when it is
+        false the function would yield nothing, so :func:`evaluate` skips the rule.
+        ``None`` means the rule always runs.
     """
 
     id: str
@@ -121,6 +131,7 @@ class Rule:
     technique: str
     runbook: str
     function: RuleFunction
+    applies: RuleGate | None = None
 
     def __call__(self, events: pd.DataFrame, context: RuleContext) -> list[Hit]:
         """Run the rule over one batch and return its hits."""
@@ -141,12 +152,18 @@ class Rule:
 
 
 def rule(
-    *, id: str, title: str, severity: Severity, technique: str, runbook: str
+    *,
+    id: str,
+    title: str,
+    severity: Severity,
+    technique: str,
+    runbook: str,
+    applies: RuleGate | None = None,
 ) -> Callable[[RuleFunction], Rule]:
-    """Turn a detection function into a :class:`Rule` with the given metadata."""
+    """Turn a detection function into a :class:`Rule` with the given metadata and gate."""
 
     def wrap(function: RuleFunction) -> Rule:
-        return Rule(id, title, severity, technique, runbook, function)
+        return Rule(id, title, severity, technique, runbook, function, applies)
 
     return wrap
 
@@ -166,10 +183,16 @@ def attempted_changes(events: pd.DataFrame, *, by_services: bool = False) -> pd.
     Dry runs are left out, and so are calls AWS services make on their own (Auto
     Scaling launching instances, for example) unless ``by_services``.
     """
-    mask = events["is_compute_change"].astype(bool) & (events["error_code"] != DRY_RUN)
+    return events[attempted_mask(events, by_services=by_services)]
+
+
+def attempted_mask(events: pd.DataFrame, *, by_services: bool = False) -> npt.NDArray[np.bool_]:
+    """Return the rows :func:`attempted_changes` keeps, as a boolean array (one per row)."""
+    changes = np.asarray(events["is_compute_change"].astype(bool), dtype=bool)
+    mask: npt.NDArray[np.bool_] = changes & (events["error_code"].to_numpy(dtype=object) != DRY_RUN)
     if not by_services:
-        mask &= ~events["by_service"].astype(bool)
-    return events[mask]
+        mask &= ~np.asarray(events["by_service"].astype(bool), dtype=bool)
+    return mask
 
 
 def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:
@@ -207,38 +230,72 @@ def failed_note(group: pd.DataFrame | Iterable[Any]) -> str:
     return f" ({len(errors)} failed: {', '.join(sorted(set(errors)))})"
 
 
-def session_table(frame: pd.DataFrame, keys: list[str], gap: timedelta) -> pd.DataFrame:
+def session_records(frame: pd.DataFrame, keys: list[str], gap: timedelta) -> list[dict[str, Any]]:
     """Split a frame into sessions: per ``keys``, runs of events no further apart than ``gap``.
 
-    Returns one row per session, ordered by its first event, with the ``keys`` columns
-    and ``event_ids``, ``event_names``, ``error_codes`` (lists, in time order),
-    ``start`` and ``end``. Done with one sort and one groupby, whatever the count.
+    Returns one dict per session, ordered by its first event (ties in key order),
+    with the ``keys`` (missing values as ``"-"``) and ``event_ids``, ``event_names``,
+    ``error_codes`` (lists, in time order), ``start`` and ``end`` (aware timestamps).
+    Rows are ordered by the keys, then by time, stably; done with one ``lexsort``
+    whatever the count, and without building a frame (the change-window rules run
+    this on every batch, mostly on one or two events).
     """
-    columns = [*keys, "event_id", "event_name", "error_code", "start", "end"]
-    if not len(frame):
-        return pd.DataFrame(columns=columns)
-    ordered = frame.assign(
-        **{key: frame[key].astype(object).where(frame[key].notna(), "-") for key in keys}
-    ).sort_values([*keys, "event_time"], kind="stable")
-    times = pd.to_datetime(ordered["event_time"], utc=True)
-    new_key = (ordered[keys] != ordered[keys].shift()).any(axis=1)
-    new_session = np.array(new_key | (times.diff() > pd.Timedelta(gap)), dtype=bool)
-    new_session[0] = True
-    firsts = np.flatnonzero(new_session)
-    lasts = np.append(firsts[1:], len(ordered)) - 1
-
-    def split(column: str) -> list[list[Any]]:
-        values = ordered[column].astype(object).to_numpy()
-        return [part.tolist() for part in np.split(values, firsts[1:])]
-
-    table = pd.DataFrame(
+    count = len(frame)
+    if not count:
+        return []
+    codes: list[npt.NDArray[np.intp]] = []
+    filled: list[npt.NDArray[Any]] = []
+    for key in keys:
+        values = frame[key].to_numpy(dtype=object)
+        values = np.where(pd.isna(values), "-", values)
+        inverse = np.unique(values, return_inverse=True)[1]
+        codes.append(inverse.reshape(-1))
+        filled.append(values)
+    times = pd.to_datetime(frame["event_time"], utc=True).dt.tz_localize(None).to_numpy()
+    order = np.lexsort((times.view(np.int64), *reversed(codes)))
+    times = times[order]
+    new = np.zeros(count, dtype=bool)
+    new[0] = True
+    new[1:] = np.diff(times) > np.timedelta64(gap)
+    for code in codes:
+        ordered = code[order]
+        new[1:] |= ordered[1:] != ordered[:-1]
+    firsts = np.flatnonzero(new)
+    lasts = np.append(firsts[1:], count) - 1
+    source = dict(zip(keys, filled, strict=True))  # a key column is split as filled
+    lists = {
+        name: [
+            part.tolist()
+            for part in np.split(
+                source.get(column, frame[column].astype(object).to_numpy())[order], firsts[1:]
+            )
+        ]
+        for name, column in (
+            ("event_ids", "event_id"),
+            ("event_names", "event_name"),
+            ("error_codes", "error_code"),
+        )
+    }
+    starts = [pd.Timestamp(times[i]).tz_localize("UTC") for i in firsts]
+    ends = [pd.Timestamp(times[i]).tz_localize("UTC") for i in lasts]
+    found = [
         {
-            **{key: ordered[key].to_numpy()[firsts] for key in keys},
-            "event_ids": split("event_id"),
-            "event_names": split("event_name"),
-            "error_codes": split("error_code"),
-            "start": times.to_numpy()[firsts],
-            "end": times.to_numpy()[lasts],
+            **{key: values[order[first]] for key, values in zip(keys, filled, strict=True)},
+            "event_ids": lists["event_ids"][n],
+            "event_names": lists["event_names"][n],
+            "error_codes": lists["error_codes"][n],
+            "start": starts[n],
+            "end": ends[n],
         }
-    )
-    return table.sort_values("start", kind="stable").reset_index(drop=True)
+        for n, first in enumerate(firsts)
+    ]
+    return sorted(found, key=lambda session: session["start"])
+
+
+def session_table(frame: pd.DataFrame, keys: list[str], gap: timedelta) -> pd.DataFrame:
+    """:func:`session_records` as a frame, one row per session, in the same order.
+
+    Columns: the ``keys``, ``event_ids``, ``event_names``, ``error_codes``, ``start``, ``end``.
+    """
+    columns = [*keys, "event_ids", "event_names", "error_codes", "start", "end"]
+    return pd.DataFrame(session_records(frame, keys, gap), columns=columns)

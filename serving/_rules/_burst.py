@@ -17,6 +17,7 @@ from serving._rules._base import (
     rule,
 )
 from serving._rules._context import RuleContext, rolling_counts
+from serving._rules._summary import BatchSummary
 
 __all__ = ["change_burst", "deletion_burst"]
 
@@ -59,6 +60,15 @@ def _bursts(
         )
 
 
+def _enough_changes(summary: BatchSummary, context: RuleContext) -> bool:
+    """No identity can make more changes than the whole batch holds."""
+    return summary.changes >= context.settings.burst_min_changes
+
+
+def _enough_deletions(summary: BatchSummary, context: RuleContext) -> bool:
+    return summary.deletions >= context.settings.burst_min_deletions
+
+
 @rule(
     id="Burst.Changes",
     title="Burst of compute changes far above the identity's history",
@@ -68,6 +78,7 @@ def _bursts(
         "Check whether a deployment or scaling event explains the burst; if not, review "
         "what was created and by which session."
     ),
+    applies=_enough_changes,
 )
 def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's compute changes in a sliding window exceed its past maximum."""
@@ -89,6 +100,7 @@ def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidenc
         "Stop the identity's session and check backups and snapshots of the deleted "
         "resources at once."
     ),
+    applies=_enough_deletions,
 )
 def deletion_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's deletions in a sliding window exceed its past maximum."""

@@ -3,45 +3,93 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from serving._calendar import FORBIDDEN, UNAPPROVED
 from serving._rules._base import (
     Evidence,
     Severity,
-    attempted_changes,
+    attempted_mask,
     describe_names,
     failed_note,
     rule,
-    session_table,
+    session_records,
     to_datetime,
 )
 from serving._rules._context import RuleContext
+from serving._rules._summary import BatchSummary
 
 __all__ = ["inside_freeze", "outside_approved"]
 
 
-def _judged(events: pd.DataFrame, context: RuleContext) -> pd.DataFrame | None:
+_JUDGED: Final = [
+    # what the calendar's scopes match on ...
+    "event_time",
+    "account_id",
+    "region",
+    "identity_key",
+    "principal_arn",
+    "resource_ids",
+    "action",
+    "event_name",
+    # ... and what the sessions name
+    "event_id",
+    "error_code",
+]
+"""Columns the change-window rules read (only these are copied out of the batch)."""
+
+
+def _judged(
+    events: pd.DataFrame, context: RuleContext
+) -> tuple[pd.DataFrame, npt.NDArray[Any], npt.NDArray[Any]] | None:
+    """Return the attempted compute changes, with the calendar's verdict and ``by`` for each."""
     if context.policy is None:
         return None
-    changes = attempted_changes(events)
-    if not len(changes):
+    mask = attempted_mask(events)
+    if not mask.any():
         return None
-    verdicts = context.policy.calendar.verdicts(changes)
-    return changes.join(verdicts)
+    changes = events.loc[mask, _JUDGED]
+    calendar = context.policy.calendar
+    if not (calendar.windows or calendar.tickets or calendar.freezes):
+        # nothing can approve or forbid: every change is unapproved, by nothing
+        return (
+            changes,
+            np.full(len(changes), UNAPPROVED, dtype=object),
+            np.full(len(changes), None, dtype=object),
+        )
+    verdicts = calendar.verdicts(changes)
+    return (
+        changes,
+        verdicts["verdict"].to_numpy(dtype=object),
+        verdicts["by"].to_numpy(dtype=object),
+    )
+
+
+def _rows(frame: pd.DataFrame, keep: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    return frame if keep.all() else frame[keep]
 
 
 def _sessions(
     frame: pd.DataFrame, keys: list[str], context: RuleContext
 ) -> Iterator[tuple[dict[str, Any], list[str]]]:
-    table = session_table(frame, keys, context.settings.session_gap)
-    for row in table.to_dict("records"):
+    for row in session_records(frame, keys, context.settings.session_gap):
         yield (
             {str(k): v for k, v in row.items()},
             list(row["event_ids"])[: context.settings.max_evidence],
         )
+
+
+def _any_change(summary: BatchSummary, context: RuleContext) -> bool:
+    return context.policy is not None and summary.changes > 0
+
+
+def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
+    """Only a freeze gives the ``forbidden`` verdict."""
+    return _any_change(summary, context) and bool(context.policy_or_empty().calendar.freezes)
 
 
 @rule(
@@ -53,13 +101,15 @@ def _sessions(
         "Ask the identity's owner for the change ticket; if none exists, treat the change "
         "as unauthorised."
     ),
+    applies=_any_change,
 )
 def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on attempted compute changes that no window or ticket approves and no freeze covers."""
     judged = _judged(events, context)
     if judged is None:
         return
-    unapproved = judged[judged["verdict"] == UNAPPROVED]
+    changes, verdict, _ = judged
+    unapproved = _rows(changes, verdict == UNAPPROVED)
     for row, ids in _sessions(unapproved, ["identity_key", "account_id"], context):
         count = len(row["event_ids"])
         yield Evidence(
@@ -82,13 +132,16 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
         "Confirm with the freeze owner whether an emergency exception was granted; if "
         "not, escalate and review the change."
     ),
+    applies=_change_in_a_freeze,
 )
 def inside_freeze(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on attempted compute changes inside a freeze, whatever windows or tickets say."""
     judged = _judged(events, context)
     if judged is None or context.policy is None:
         return
-    frozen = judged[judged["verdict"] == FORBIDDEN]
+    changes, verdict, by = judged
+    forbidden = verdict == FORBIDDEN
+    frozen = _rows(changes, forbidden).assign(by=by[forbidden])
     reasons = {f.name: f.reason for f in context.policy.calendar.freezes}
     for row, ids in _sessions(frozen, ["identity_key", "by"], context):
         count = len(row["event_ids"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ import pandas as pd
 
 from serving._calendar import event_micros
 from serving._policy import Policy
-from serving._rules._base import attempted_changes, to_datetime
+from serving._rules._base import attempted_mask
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -33,6 +33,7 @@ EBS_DIRECT_READS: Final = frozenset({"GetSnapshotBlock", "ListSnapshotBlocks", "
 """EBS direct API calls that read a snapshot's blocks (``ebs.amazonaws.com``)."""
 
 IntArray = npt.NDArray[np.int64]
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def rolling_counts(times: IntArray, window: timedelta) -> IntArray:
@@ -86,22 +87,26 @@ class RuleSettings:
             raise ValueError(f"max_evidence must be >= 1, got {self.max_evidence}")
 
 
-def _per_identity_max(changes: pd.DataFrame, window: timedelta) -> dict[str, int]:
-    if not len(changes):
-        return {}
-    times = event_micros(changes)
-    out: dict[str, int] = {}
-    for identity, rows in changes.groupby("identity_key", sort=False).indices.items():
-        out[str(identity)] = int(rolling_counts(np.sort(times[rows]), window).max())
+def _groups(keys: npt.NDArray[Any], rows: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
+    """Row positions per identity among ``rows``, identities in order of appearance (no NA)."""
+    out: dict[str, list[int]] = {}
+    for position in np.flatnonzero(rows & ~pd.isna(keys)).tolist():
+        out.setdefault(str(keys[position]), []).append(position)
     return out
 
 
-def _sets(history: pd.DataFrame, column: str) -> dict[str, frozenset[str]]:
-    pairs = history[["identity_key", column]].dropna().drop_duplicates()
-    return {
-        str(identity): frozenset(str(value) for value in group)
-        for identity, group in pairs.groupby("identity_key", sort=False)[column]
-    }
+def _sets(
+    keys: npt.NDArray[Any], values: npt.NDArray[Any], rows: npt.NDArray[np.bool_]
+) -> dict[str, frozenset[str]]:
+    """Distinct non-missing ``values`` per identity among ``rows``."""
+    out: dict[str, set[str]] = {}
+    for position in np.flatnonzero(rows & ~pd.isna(keys) & ~pd.isna(values)).tolist():
+        out.setdefault(str(keys[position]), set()).add(str(values[position]))
+    return {identity: frozenset(found) for identity, found in out.items()}
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,37 +159,40 @@ class IdentityHistory:
         """
         if not len(history):
             return cls(window=window)
-        times = pd.to_datetime(history["event_time"], utc=True)
-        last = times.groupby(history["identity_key"], sort=False).max()
-        own = history[~history["by_service"].astype(bool)]
-        changes = attempted_changes(history)
-        deletions = changes[changes["action"] == "delete"]
+        times = event_micros(history)
+        keys = history["identity_key"].to_numpy(dtype=object)
+        everything = np.ones(len(history), dtype=bool)
+        own = ~np.asarray(history["by_service"].astype(bool), dtype=bool)
+        changes = attempted_mask(history)
+        deletions = changes & (history["action"].to_numpy(dtype=object) == "delete")
+        span = window // timedelta(microseconds=1)
         usual: dict[str, float] = {}
-        if len(changes):
-            buckets = event_micros(changes) // (window // timedelta(microseconds=1))
-            per_bucket = (
-                pd.Series(buckets).groupby([changes["identity_key"].to_numpy(), buckets]).size()
-            )
-            usual = {
-                str(identity): float(counts.median())
-                for identity, counts in per_bucket.groupby(level=0, sort=False)
-            }
-        readers = history.loc[
-            (history["event_source"] == "ebs.amazonaws.com")
-            & history["event_name"].isin(EBS_DIRECT_READS),
-            "identity_key",
-        ]
+        max_changes: dict[str, int] = {}
+        for identity, rows in _groups(keys, changes).items():
+            buckets = np.unique(times[rows] // span, return_counts=True)[1]
+            usual[identity] = float(np.median(buckets))
+            max_changes[identity] = int(rolling_counts(np.sort(times[rows]), window).max())
+        max_deletions = {
+            identity: int(rolling_counts(np.sort(times[rows]), window).max())
+            for identity, rows in _groups(keys, deletions).items()
+        }
+        reads = (history["event_source"].to_numpy(dtype=object) == "ebs.amazonaws.com") & np.isin(
+            history["event_name"].to_numpy(dtype=object), list(EBS_DIRECT_READS)
+        )
         return cls(
-            start=to_datetime(times.min()),
-            end=to_datetime(times.max()),
+            start=_moment(int(times.min())),
+            end=_moment(int(times.max())),
             window=window,
-            last_seen={str(k): to_datetime(v) for k, v in last.items()},
-            clients=_sets(own, "client_family"),
-            networks=_sets(own, "network"),
+            last_seen={
+                identity: _moment(int(times[rows].max()))
+                for identity, rows in _groups(keys, everything).items()
+            },
+            clients=_sets(keys, history["client_family"].to_numpy(dtype=object), own),
+            networks=_sets(keys, history["network"].to_numpy(dtype=object), own),
             usual_changes=usual,
-            max_changes=_per_identity_max(changes, window),
-            max_deletions=_per_identity_max(deletions, window),
-            ebs_direct_readers=frozenset(str(k) for k in readers.unique()),
+            max_changes=max_changes,
+            max_deletions=max_deletions,
+            ebs_direct_readers=frozenset(str(k) for k in dict.fromkeys(keys[reads].tolist())),
         )
 
     def knows(self, identity: str) -> bool:

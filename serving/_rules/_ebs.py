@@ -8,8 +8,13 @@ import pandas as pd
 
 from serving._rules._base import Evidence, Severity, describe_names, evidence_of, failed_note, rule
 from serving._rules._context import EBS_DIRECT_READS, RuleContext
+from serving._rules._summary import BatchSummary
 
 __all__ = ["ebs_direct_read"]
+
+
+def _any_read(summary: BatchSummary, context: RuleContext) -> bool:
+    return summary.ebs_reads > 0
 
 
 @rule(
@@ -21,6 +26,7 @@ __all__ = ["ebs_direct_read"]
         "Find which snapshots were read and whose data they hold; if the reader is not a "
         "backup tool, revoke its access and treat the data as exposed."
     ),
+    applies=_any_read,
 )
 def ebs_direct_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on GetSnapshotBlock / ListSnapshotBlocks / ListChangedBlocks by a first-time reader."""

@@ -16,9 +16,18 @@ from serving._rules._base import (
     rule,
 )
 from serving._rules._context import RuleContext
+from serving._rules._summary import BatchSummary
 from serving._windows_model import AutomationSpec
 
 __all__ = ["automation_unexpected_client", "automation_unexpected_network", "dormant_change"]
+
+
+def _known_identity_changes(summary: BatchSummary, context: RuleContext) -> bool:
+    return bool(context.history.last_seen) and summary.changes > 0
+
+
+def _automation_listed(summary: BatchSummary, context: RuleContext) -> bool:
+    return bool(context.policy_or_empty().automation.entries) and summary.rows > 0
 
 
 @rule(
@@ -30,6 +39,7 @@ __all__ = ["automation_unexpected_client", "automation_unexpected_network", "dor
         "Confirm with the identity's owner that the account is still in use; if not, "
         "disable its keys and review the changes."
     ),
+    applies=_known_identity_changes,
 )
 def dormant_change(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when an identity idle for ``dormant_days`` or more makes compute changes.
@@ -81,6 +91,7 @@ def _automation_events(
         "Check whether the automation's credentials were used outside its pipeline; "
         "rotate them if the client is not a known tool change."
     ),
+    applies=_automation_listed,
 )
 def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from a client outside its expected ones.
@@ -125,6 +136,7 @@ def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> 
         "Check whether the automation's credentials left their runner (stolen instance or "
         "CI credentials); rotate them and block the source."
     ),
+    applies=_automation_listed,
 )
 def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from outside its expected networks.

@@ -21,6 +21,7 @@ from serving._rules._identity import (
 )
 from serving._rules._sequence import snapshot_to_new_instance
 from serving._rules._sharing import shared_publicly, shared_with_foreign_account
+from serving._rules._summary import BatchSummary
 from serving._windows_model import SuppressionSpec
 
 __all__ = ["RULES", "Evaluation", "evaluate", "rule_by_id"]
@@ -90,15 +91,23 @@ def evaluate(
     rules : sequence of Rule
         Defaults to every registered rule.
     """
-    batch = events.sort_values("event_time", kind="stable").reset_index(drop=True)
+    batch = _by_time(events)
     result = Evaluation()
     policy = context.policy
     now = context.evaluated_at
     if policy is not None:
         policy.suppressions.log_expired(now)
-    by_id = batch.set_index("event_id", drop=False)
+    try:
+        summary: BatchSummary | None = BatchSummary.of(batch)
+    except Exception:  # an odd frame: let every rule run and fail on its own
+        summary = None
+    suppressing = policy is not None and bool(policy.suppressions.entries)
+    by_id = batch.set_index("event_id", drop=False) if suppressing else batch
     for one in rules:
         try:
+            gate = one.applies
+            if summary is not None and gate is not None and not gate(summary, context):
+                continue  # the rule cannot fire on this batch
             hits = one(batch, context)
         except Exception as error:  # a broken rule must not hide the other rules' hits
             logger.exception("rule %s failed on a batch of %d events", one.id, len(batch))
@@ -106,7 +115,7 @@ def evaluate(
             continue
         for hit in hits:
             suppression = None
-            if policy is not None and policy.suppressions.entries:
+            if policy is not None and suppressing:
                 evidence = by_id.loc[by_id.index.intersection(list(hit.event_ids))]
                 suppression = policy.suppressions.match(hit.rule_id, evidence, now)
             if suppression is None:
@@ -114,3 +123,10 @@ def evaluate(
             else:
                 result.suppressed.append((hit, suppression))
     return result
+
+
+def _by_time(events: pd.DataFrame) -> pd.DataFrame:
+    """Return the batch sorted by time, stably, on a fresh range index (no sort if in order)."""
+    if events["event_time"].is_monotonic_increasing:
+        return events.reset_index(drop=True)
+    return events.sort_values("event_time", kind="stable").reset_index(drop=True)

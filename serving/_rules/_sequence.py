@@ -19,6 +19,7 @@ import pandas as pd
 
 from serving._rules._base import Evidence, Severity, rule, to_datetime
 from serving._rules._context import RuleContext
+from serving._rules._summary import BatchSummary
 
 __all__ = ["snapshot_to_new_instance"]
 
@@ -37,6 +38,10 @@ def _latest_before(
     return found[-1] if found else None
 
 
+def _any_attachment(summary: BatchSummary, context: RuleContext) -> bool:
+    return summary.attaches > 0
+
+
 @rule(
     id="Sequence.SnapshotToNewInstance",
     title="Snapshot restored to a volume and attached to a freshly launched instance",
@@ -46,6 +51,7 @@ def _latest_before(
         "Identify the instance's owner and network exposure; if unapproved, detach the "
         "volume, stop the instance and preserve it for forensics."
     ),
+    applies=_any_attachment,
 )
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""

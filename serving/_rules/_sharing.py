@@ -8,19 +8,22 @@ import pandas as pd
 
 from serving._rules._base import DRY_RUN, Evidence, Severity, rule, to_datetime
 from serving._rules._context import RuleContext
+from serving._rules._summary import SHARED_TYPES, BatchSummary
 
 __all__ = ["shared_publicly", "shared_with_foreign_account"]
-
-_SHARED_TYPES = ("snapshot", "image")
 
 
 def _shares(events: pd.DataFrame) -> pd.DataFrame:
     mask = (
         (events["action"] == "share")
-        & events["resource_type"].isin(_SHARED_TYPES)
+        & events["resource_type"].isin(SHARED_TYPES)
         & (events["error_code"] != DRY_RUN)
     )
     return events[mask]
+
+
+def _any_share(summary: BatchSummary, context: RuleContext) -> bool:
+    return summary.shares > 0
 
 
 def _subject(row: pd.Series) -> str:
@@ -53,6 +56,7 @@ def _target(target: str) -> str:
         "(ModifySnapshotAttribute/ModifyImageAttribute remove group all), then find who "
         "and why."
     ),
+    applies=_any_share,
 )
 def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image permission is granted to ``all``."""
@@ -79,6 +83,7 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
         "Check the target account against the organisation's account list; if unknown, "
         "remove the permission and review the identity's session."
     ),
+    applies=_any_share,
 )
 def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image is granted to an account or organisation not ours."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features import records_to_table
 from serving._findings import Finding, WindowScore
@@ -37,6 +39,12 @@ from serving.api.schemas import (
 __all__ = ["extract_records", "score_records", "window_public"]
 
 logger = logging.getLogger(__name__)
+
+_RULES = RuleSettings()
+_HORIZON: Final = max(_RULES.sequence_horizon, _RULES.burst_window)
+"""Stored events this close before a batch are scored with it."""
+_ECHOED: Final = ("event_id", "identity_key", "event_name", "event_time")
+"""Columns of each event the answer repeats."""
 
 
 def extract_records(body: Any) -> list[Any]:
@@ -98,18 +106,44 @@ def _hit_public(hit: Hit) -> RuleHitPublic:
     )
 
 
-def _split(history: pd.DataFrame | None, batch: pd.DataFrame, horizon: timedelta) -> Any:
-    if history is None or not len(history):
-        return batch, None
-    cut = batch["event_time"].min() - pd.Timedelta(horizon)
-    recent = history["event_time"] >= cut
-    frame = pd.concat([history[recent], batch], ignore_index=True)
-    older = history[~recent].reset_index(drop=True)
-    return frame, (older if len(older) else None)
+def _split(history: pa.Table | None, batch: pa.Table, horizon: timedelta) -> Any:
+    """Return the frame to score (recent history, then the batch) and the older history.
+
+    Events at or after ``horizon`` before the batch's first event are scored with it;
+    the rest are the rules' history. Done on Arrow, so that each part is converted
+    to pandas once.
+    """
+    if history is None or not history.num_rows:
+        return batch.to_pandas(), None
+    first = pc.min(batch.column("event_time")).as_py()
+    cut = pa.scalar(first - horizon, type=history.schema.field("event_time").type)
+    recent = pc.greater_equal(history.column("event_time"), cut)
+    frame = pa.concat_tables([history.filter(recent), batch]).to_pandas()
+    older = history.filter(pc.invert(recent))
+    return frame, (older.to_pandas() if older.num_rows else None)
 
 
 def _touches(ids: Sequence[str], batch: set[str]) -> bool:
     return any(i in batch for i in ids)
+
+
+def concerns_request(
+    event_ids: Sequence[str],
+    identity: str,
+    start: datetime,
+    end: datetime,
+    ids: set[str],
+    times: Mapping[str, Sequence[datetime]],
+) -> bool:
+    """Whether a hit, window or finding is about this request's events.
+
+    Either it names one of them, or one of them is the same identity's and falls in its
+    time span: evidence lists are capped (``RuleSettings.max_evidence``), so a long
+    session's hit may not name the request's event although it covers it.
+    """
+    if _touches(event_ids, ids):
+        return True
+    return any(start <= moment <= end for moment in times.get(identity, ()))
 
 
 def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any) -> Any:
@@ -128,44 +162,49 @@ def score_records(
 ) -> ScorePublic:
     """Normalise, admit to the state, score with the shared scoring function, and answer."""
     normalised = records_to_table(records)
-    batch: pd.DataFrame = normalised.table.to_pandas()
+    batch = normalised.table
     admission = store.admit(batch)
-    settings = RuleSettings()
-    horizon = max(settings.sequence_horizon, settings.burst_window)
-    frame, past = _split(admission.history, batch, horizon)
+    frame, past = _split(admission.rows, batch, _HORIZON)
     result: ScoreResult
     result, reason = _score(frame, store, model, past)
-    ids = set(batch["event_id"].astype(str))
-    hits = [h for h in result.hits if _touches(h.event_ids, ids)]
+    columns = {n: batch.column(n).to_pylist() for n in _ECHOED}
+    ids = set(columns["event_id"])
+    times: dict[str, list[datetime]] = {}
+    for identity, moment in zip(columns["identity_key"], columns["event_time"], strict=True):
+        times.setdefault(identity, []).append(moment)
+    hits = [
+        h
+        for h in result.hits
+        if concerns_request(h.event_ids, h.identity, h.start, h.end, ids, times)
+    ]
     windows = [w for w in result.windows if _touches(w.event_ids, ids)]
     findings: list[Finding] = [
         f
         for f in result.findings
-        if _touches(f.event_ids, ids) or any(_touches(h.event_ids, ids) for h in f.hits)
+        if concerns_request(f.event_ids, f.identity, f.window_start, f.window_end, ids, times)
+        or any(_touches(h.event_ids, ids) for h in f.hits)
     ]
     fired: dict[str, list[str]] = {}
     for hit in hits:
         for event_id in hit.event_ids:
             fired.setdefault(event_id, []).append(hit.rule_id)
-    metrics.events.inc(len(batch))
+    metrics.events.inc(batch.num_rows)
     metrics.rejected.inc(len(normalised.rejections))
     metrics.count_findings(findings)
     logger.info(
         "scored %d events (%d rejected, %d seen before): %d hits, %d findings",
-        len(batch),
+        batch.num_rows,
         len(normalised.rejections),
         admission.already_seen,
         len(hits),
         len(findings),
     )
-    names = ("event_id", "identity_key", "event_name", "event_time")
-    columns = zip(*(batch[n] for n in names), strict=True)
     return ScorePublic(
         degraded=reason is not None,
         degraded_reason=reason,
         model=str(result.scorer) if result.scorer and reason is None else None,
         records=len(records),
-        scored=len(batch),
+        scored=batch.num_rows,
         duplicates=normalised.duplicates,
         already_seen=admission.already_seen,
         rejected=[
@@ -177,7 +216,7 @@ def score_records(
             EventHits(
                 event_id=i, identity=k, event_name=n, event_time=t, rules=sorted(fired.get(i, []))
             )
-            for i, k, n, t in columns
+            for i, k, n, t in zip(*(columns[n] for n in _ECHOED), strict=True)
         ],
         windows=[window_public(w) for w in windows],
         findings=findings,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from serving._model_holder import LoadedModel
+from serving._state import StateStore
 from serving.api.deps import MetricsDep, ScoreKey, ScorerDep, SettingsDep, StateDep
+from serving.api.metrics import Metrics
 from serving.api.schemas import ScorePublic, VectorsCreate, VectorsPublic
 from serving.api.scoring import extract_records, score_records
 from serving.api.vectors import can_score_vectors, score_vectors
@@ -83,7 +86,7 @@ async def score(
     model: ScorerDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-) -> ScorePublic:
+) -> Response:
     """Score CloudTrail records: rule hits, window scores, findings and rejected records."""
     try:
         records = extract_records(orjson.loads(await request.body()))
@@ -94,7 +97,15 @@ async def score(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"batch of {len(records)} records exceeds the limit of {settings.max_batch}",
         )
-    return await run_in_threadpool(score_records, records, store, model, metrics)
+    answer = await run_in_threadpool(_score_json, records, store, model, metrics)
+    return Response(answer, media_type="application/json")
+
+
+def _score_json(
+    records: list[Any], store: StateStore, model: LoadedModel, metrics: Metrics
+) -> bytes:
+    """Score and serialise in the worker thread; the answer was validated when it was built."""
+    return score_records(records, store, model, metrics).model_dump_json().encode()
 
 
 @router.post("/vectors", response_model=VectorsPublic, responses={**_ERRORS, 503: {}})
