@@ -82,6 +82,7 @@ def _manifest(plan: DemoPlan) -> dict[str, Any]:
 def _quiet_mlflow() -> None:
     """Keep MLflow's own progress bars, schema notes and source warnings off the demo's output."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
