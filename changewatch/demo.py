@@ -245,9 +245,17 @@ def curl_examples(plan: DemoPlan) -> list[str]:
     ]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_until_interrupted(plan: DemoPlan, say: Say) -> int:
     """Start the scoring API and the MLflow UI, print how to use them, stop both on Ctrl-C."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": plan.tracking_uri}
+    # Ctrl-C and `kill` both stop the demo cleanly, even when started from a script that
+    # ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     api = [
         sys.executable, "-m", "changewatch", "serve", "--model", CHAMPION_URI,
         "--host", plan.host, "--port", str(plan.api_port),
