@@ -55,6 +55,18 @@ def _forest_options(command: _F) -> _F:
     return command
 
 
+def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Run a training pipeline with a step progress bar and print its JSON summary."""
+    from training._pipeline import TRAIN_STEPS
+
+    update, close = progress(TRAIN_STEPS, label, unit="step")
+    try:
+        result = run(*args, progress=update, **kwargs)
+    finally:
+        close()
+    emit(result.to_json())
+
+
 @click.command()
 @click.option(
     "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
@@ -143,28 +155,23 @@ def train(
         )
         return
     from training import train as run_train
-    from training._pipeline import TRAIN_STEPS
 
-    update, close = progress(TRAIN_STEPS, "train", unit="step")
-    try:
-        result = run_train(
-            list(events),
-            since=since,
-            until=until,
-            labels=labels,
-            evaluation_events=list(eval_events) or None,
-            experiment=experiment,
-            tracking_uri=tracking_uri,
-            register_as=register_as,
-            feature_config=FeatureConfig(window=window),
-            n_estimators=n_estimators,
-            threshold=threshold,
-            random_state=random_state,
-            progress=update,
-        )
-    finally:
-        close()
-    emit(result.to_json())
+    _run_steps(
+        "train",
+        run_train,
+        list(events),
+        since=since,
+        until=until,
+        labels=labels,
+        evaluation_events=list(eval_events) or None,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        register_as=register_as,
+        feature_config=FeatureConfig(window=window),
+        n_estimators=n_estimators,
+        threshold=threshold,
+        random_state=random_state,
+    )
 
 
 @click.command()
@@ -278,24 +285,19 @@ def retrain(
     """
     from features import FeatureConfig
     from training import retrain as run_retrain
-    from training._pipeline import TRAIN_STEPS
 
-    update, close = progress(TRAIN_STEPS, "retrain", unit="step")
-    try:
-        result = run_retrain(
-            list(events),
-            name=name,
-            days=days,
-            labels=labels,
-            evaluation_events=list(eval_events) or None,
-            experiment=experiment,
-            tracking_uri=tracking_uri,
-            feature_config=FeatureConfig(window=window),
-            n_estimators=n_estimators,
-            threshold=threshold,
-            random_state=random_state,
-            progress=update,
-        )
-    finally:
-        close()
-    emit(result.to_json())
+    _run_steps(
+        "retrain",
+        run_retrain,
+        list(events),
+        name=name,
+        days=days,
+        labels=labels,
+        evaluation_events=list(eval_events) or None,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        feature_config=FeatureConfig(window=window),
+        n_estimators=n_estimators,
+        threshold=threshold,
+        random_state=random_state,
+    )
