@@ -52,11 +52,17 @@ class _Group(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log progress at INFO level.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
-    r"""Score cloud infrastructure changes for anomalies (AWS CloudTrail first).
+    """Score cloud infrastructure changes for anomalies (AWS CloudTrail first).
 
     \b
     Typical flow:
+      changewatch demo                                    # everything, on a simulated org
       changewatch ingest AWSLogs/ --out events.parquet
+      changewatch train --events events.parquet --until 2026-03-23 --register changewatch
+      changewatch promote --name changewatch
+      changewatch score --model models:/changewatch@champion --events events.parquet \\
+          --windows policy.yaml --out findings.jsonl
+      changewatch serve --model models:/changewatch@champion --windows policy.yaml
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
