@@ -23,17 +23,7 @@ from __future__ import annotations
 from training._data import LABEL_KINDS, load_events, read_labels
 from training._drift import drift_report, population_stability
 from training._evaluate import FPR_BUDGET, Evaluation, evaluate_windows, label_windows
-from training._pipeline import (
-    PROMOTION_METRICS,
-    TRAINING_VECTORS,
-    PromotionResult,
-    RetrainResult,
-    TrainResult,
-    evaluate,
-    promote,
-    retrain,
-    train,
-)
+from training._promote import PROMOTION_METRICS, PromotionResult, evaluate, promote
 from training._registry import (
     CHALLENGER,
     CHAMPION,
@@ -42,7 +32,10 @@ from training._registry import (
     scorer_requirements,
     vector_scorer_uri,
 )
+from training._retrain import RetrainResult, retrain
+from training._runs import TRAINING_VECTORS
 from training._tracking import DEFAULT_EXPERIMENT, artifact_root_for, resolve_tracking_uri
+from training._train import TrainResult, train
 
 __all__ = [
     "CHALLENGER",
