@@ -123,13 +123,13 @@ def _ingest(plan: DemoPlan, say: Say) -> None:
 
 
 def _champion_exists(plan: DemoPlan) -> bool:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    # MLflow stays inside training/: ask it through training.describe_model.
+    from changewatch.errors import ConfigurationError
+    from training import describe_model
 
-    client = MlflowClient(tracking_uri=plan.tracking_uri, registry_uri=plan.tracking_uri)
     try:
-        client.get_model_version_by_alias(MODEL_NAME, "champion")
-    except MlflowException:
+        describe_model(CHAMPION_URI, tracking_uri=plan.tracking_uri)
+    except ConfigurationError:
         return False
     return True
 

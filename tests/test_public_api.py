@@ -35,3 +35,15 @@ def test_only_serving_imports_fastapi_and_mlflow_stays_out_of_features() -> None
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_the_command_line_and_training_import_neither_mlflow_nor_fastapi() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, changewatch.cli, changewatch.demo, training, training.simulation, serving; "
+        "print(','.join(m for m in ('fastapi', 'mlflow') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
