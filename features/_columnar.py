@@ -17,86 +17,151 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from itertools import compress
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec import Raw
+from msgspec.structs import astuple
 
 from changewatch.errors import RecordRejected
 from features._clients import client_of
+from features._identity import IdentityKeyRule
 from features._network import is_service_address, network_of
 from features._normalize import (
     Normalizer,
     TableBuilder,
     _bool_text,
     _Identity,
-    _identity_cache,
     _identity_of,
-    _remember,
     change_details,
     needs_details,
 )
 from features._schema import CANONICAL_SCHEMA
 from features._taxonomy import classify
+from features._wire import WireRecord, decode_records, parse_raw
 
 __all__ = ["normalize_batch"]
 
 logger = logging.getLogger(__name__)
 
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
-_STRING_FIELDS: Final = (
-    "eventID",
-    "eventTime",
-    "awsRegion",
-    "eventSource",
-    "eventName",
-    "eventType",
-    "errorCode",
-    "sourceIPAddress",
-    "userAgent",
-    "recipientAccountId",
+_TIME_PATTERN: Final = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 )
-_NONE_TYPE: Final = type(None)
-_STR_OK: Final[frozenset[type]] = frozenset({str, _NONE_TYPE})
-_BOOL_OK: Final[frozenset[type]] = frozenset({bool, _NONE_TYPE})
-_DICT_OK: Final[frozenset[type]] = frozenset({dict, _NONE_TYPE})
+_EPOCH_TEXT: Final = "1970-01-01T00:00:00Z"
 _EMPTY: Final[list[str]] = []
 
 Rejections = list[tuple[int, RecordRejected]]
 
 
-def _bad_where(values: list[Any], allowed: frozenset[type]) -> list[bool] | None:
-    """``None`` when every value's type is allowed, else a per-value "bad" mask."""
-    if set(map(type, values)) <= allowed:
-        return None
-    return [type(value) not in allowed for value in values]
+Codes = np.ndarray[Any, np.dtype[np.int32]]
 
 
-def _codes(keys: Sequence[Any]) -> tuple[np.ndarray[Any, np.dtype[np.int32]], list[Any]]:
-    """Integer code per key and the distinct keys in first-seen order."""
-    index: dict[Any, int] = {}
-    setdefault = index.setdefault
-    codes = [setdefault(key, len(index)) for key in keys]
-    return np.asarray(codes, dtype=np.int32), list(index)
+def _encoded(array: pa.Array) -> tuple[Codes, list[Any]]:
+    """Code per row and the distinct values (null included), by Arrow's hash table."""
+    encoded = array.dictionary_encode(null_encoding="encode")
+    return encoded.indices.to_numpy().astype(np.int32, copy=False), encoded.dictionary.to_pylist()
 
 
-def _taken(
-    values: list[Any], codes: np.ndarray[Any, np.dtype[np.int32]], kind: pa.DataType
-) -> pa.Array:
+def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int]]:
+    """Code per row of the pair of two codings, and the first row of each distinct pair."""
+    combined = left.astype(np.int64) * right_size + right
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return inverse.astype(np.int32).reshape(-1), first.tolist()
+
+
+def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
     return pa.array(values, type=kind).take(pa.array(codes))
 
 
-def normalize_batch(records: list[Any], normalizer: Normalizer) -> tuple[pa.Table, Rejections]:
-    """Normalise a batch of raw records into a canonical table, in input order.
+def _event_times(times: pa.StringArray) -> tuple[pa.Array, list[int]]:
+    """Parse CloudTrail's own time format; also return the positions not in it.
+
+    A strict pattern pins every field's width and range; ``strptime`` would roll
+    30 February over into March, so the day it parses must be the day written.
+    Times at the returned positions are for the reference path to judge.
+    """
+    shape = pc.fill_null(pc.match_substring_regex(times, _TIME_PATTERN), False)
+    shaped = pc.if_else(shape, times, _EPOCH_TEXT)
+    parsed = pc.strptime(shaped, format=_TIME_FORMAT, unit="s", error_is_null=True)
+    written_day = pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())
+    real = pc.fill_null(pc.equal(pc.day(parsed), written_day), False)
+    invalid = np.flatnonzero(~pc.and_(shape, real).to_numpy(zero_copy_only=False)).tolist()
+    return parsed.cast(pa.timestamp("us", tz="UTC")), invalid
+
+
+class _Columns(NamedTuple):
+    """The fields of a batch of :class:`WireRecord`, one tuple per field, in its order.
+
+    Made in one pass over the records (each record is touched once, which matters
+    more than anything else once the batch no longer fits the CPU's caches).
+    """
+
+    event_id: tuple[str, ...]
+    event_time: tuple[str, ...]
+    aws_region: tuple[str | None, ...]
+    event_source: tuple[str | None, ...]
+    event_name: tuple[str, ...]
+    event_type: tuple[str | None, ...]
+    error_code: tuple[str | None, ...]
+    source_ip_address: tuple[str | None, ...]
+    user_agent: tuple[str | None, ...]
+    recipient_account_id: tuple[str | None, ...]
+    read_only: tuple[bool | None, ...]
+    user_identity: tuple[Raw, ...]
+    request_parameters: tuple[Raw, ...]
+    response_elements: tuple[Raw, ...]
+    additional_event_data: tuple[Raw, ...]
+    detail_type: tuple[Raw, ...]
+
+
+assert _Columns._fields == WireRecord.__struct_fields__
+
+
+def _strings(values: Sequence[str | None]) -> pa.Array:
+    """Return an Arrow string array of the values."""
+    return pa.array(values, type=pa.string())
+
+
+def _decoded(records: list[Any]) -> list[WireRecord | None]:
+    """Each record as a :class:`WireRecord`, or ``None`` where it is not one."""
+    wire = WireRecord
+    kinds = {type(record) for record in records}
+    if kinds == {wire}:
+        return records
+    raw_positions = [index for index, record in enumerate(records) if type(record) is Raw]
+    decoded: list[WireRecord | None] = [
+        record if type(record) is wire else None for record in records
+    ]
+    fresh = decode_records([records[index] for index in raw_positions])
+    for index, record in zip(raw_positions, fresh, strict=True):
+        decoded[index] = record
+    return decoded
+
+
+def normalize_batch(
+    records: list[Any],
+    normalizer: Normalizer,
+    *,
+    raw_of: Callable[[int], Any] | None = None,
+) -> tuple[pa.Table, Rejections]:
+    """Normalise a batch of records as read into a canonical table, in input order.
 
     Parameters
     ----------
     records : list
-        Raw JSON values as parsed (records, EventBridge envelopes, or anything else).
+        Records as read (see :class:`features._sources.RawChunk`): raw JSON text
+        (:class:`msgspec.Raw`) or decoded :class:`WireRecord`. Anything else (a
+        parsed JSON value, a :class:`RecordRejected` for a line that was not JSON)
+        takes the reference path.
     normalizer : Normalizer
         The reference normaliser; its identity rule and GeoIP are used throughout.
+    raw_of : callable, optional
+        The raw text of the record at an index; needed when ``records`` holds
+        :class:`WireRecord` values, for those the reference path must judge.
 
     Returns
     -------
@@ -105,40 +170,29 @@ def normalize_batch(records: list[Any], normalizer: Normalizer) -> tuple[pa.Tabl
     rejections : list of (int, RecordRejected)
         The 0-based index and the rejection of every record not accepted.
     """
-    plain = [type(record) is dict and "detail-type" not in record for record in records]
-    fast_positions = list(compress(range(len(records)), plain))
-    slow_positions = [index for index, ok in enumerate(plain) if not ok]
-    fast = [records[index] for index in fast_positions] if slow_positions else records
+    decoded = _decoded(records)
+    # What the fast path cannot make: not a plain record, an EventBridge envelope, no
+    # id (one is made from the whole record), no name or time (rejections).
+    fits = [
+        record is not None
+        and not record.detail_type
+        and record.event_id
+        and record.event_name
+        and record.event_time is not None
+        for record in decoded
+    ]
+    if all(fits):
+        fast_positions = list(range(len(records)))
+        slow_positions: list[int] = []
+        fast = cast(list[WireRecord], decoded)
+    else:
+        fast_positions = list(compress(range(len(records)), fits))
+        slow_positions = [index for index, ok in enumerate(fits) if not ok]
+        fast = cast(list[WireRecord], list(compress(decoded, fits)))
 
-    columns = {name: [record.get(name) for record in fast] for name in _STRING_FIELDS}
-    read_only = [record.get("readOnly") for record in fast]
-    users = [record.get("userIdentity") for record in fast]
-
-    bad = np.zeros(len(fast), dtype=bool)
-    for name in _STRING_FIELDS:
-        mask = _bad_where(columns[name], _STR_OK)
-        if mask is not None:
-            bad |= np.asarray(mask, dtype=bool)
-    for values, allowed in ((read_only, _BOOL_OK), (users, _DICT_OK)):
-        mask = _bad_where(values, allowed)
-        if mask is not None:
-            bad |= np.asarray(mask, dtype=bool)
-    # Absent id (a synthetic one is made), absent or empty name, absent time: reference path.
-    for name in ("eventID", "eventName", "eventTime"):
-        bad |= np.asarray([not value for value in columns[name]], dtype=bool)
-
-    if bad.any():
-        keep = ~bad
-        slow_positions.extend(compress(fast_positions, bad.tolist()))
-        fast_positions = list(compress(fast_positions, keep.tolist()))
-        fast = list(compress(fast, keep.tolist()))
-        columns = {name: list(compress(values, keep.tolist())) for name, values in columns.items()}
-        read_only = list(compress(read_only, keep.tolist()))
-        users = list(compress(users, keep.tolist()))
-
-    table, late = _fast_table(fast, columns, read_only, users, normalizer)
+    table, late = _fast_table(fast, normalizer)
     if late:
-        # Rows whose time or identity only the reference path can judge.
+        # Rows whose time, identity or details only the reference path can judge.
         slow_positions.extend(fast_positions[index] for index in late)
         keep_mask = np.ones(len(fast), dtype=bool)
         keep_mask[late] = False
@@ -147,11 +201,20 @@ def normalize_batch(records: list[Any], normalizer: Normalizer) -> tuple[pa.Tabl
 
     if not slow_positions:
         return table, []
-    return _merge_slow(records, table, fast_positions, sorted(slow_positions), normalizer)
+
+    def reference_input(index: int) -> Any:
+        item = records[index]
+        if type(item) is WireRecord:
+            if raw_of is None:
+                raise ValueError("normalize_batch needs raw_of for decoded records")
+            item = raw_of(index)
+        return parse_raw(item) if type(item) is Raw else item
+
+    return _merge_slow(reference_input, table, fast_positions, sorted(slow_positions), normalizer)
 
 
 def _merge_slow(
-    records: list[Any],
+    reference_input: Callable[[int], Any],
     table: pa.Table,
     fast_positions: list[int],
     slow_positions: list[int],
@@ -162,7 +225,7 @@ def _merge_slow(
     rejections: Rejections = []
     for index in slow_positions:
         try:
-            builder.append(normalizer(records[index]))
+            builder.append(normalizer(reference_input(index)))
         except RecordRejected as rejection:
             rejections.append((index, rejection))
         else:
@@ -174,49 +237,44 @@ def _merge_slow(
     return combined.take(pa.array(order)), rejections
 
 
-def _fast_table(
-    fast: list[dict[str, Any]],
-    columns: dict[str, list[Any]],
-    read_only: list[Any],
-    users: list[Any],
-    normalizer: Normalizer,
-) -> tuple[pa.Table, list[int]]:
-    """Build the canonical table of records that passed the type screen.
+def _parsed(raw: Raw | bytes) -> Any:
+    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it."""
+    if not raw:
+        return None
+    try:
+        return orjson.loads(memoryview(raw))
+    except orjson.JSONDecodeError:
+        return _UNPARSABLE
+
+
+_UNPARSABLE: Final = object()
+
+
+def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
+    """Build the canonical table of records that fit :class:`WireRecord`.
 
     Returns the table and the indices (into ``fast``) of rows the reference path must
-    redo: times not in CloudTrail's format, identities whose nested fields are wrong.
+    redo: times not in CloudTrail's format, identities or details that are malformed.
     """
     count = len(fast)
     if count == 0:
         return CANONICAL_SCHEMA.empty_table(), []
     late: set[int] = set()
+    column = _Columns(*zip(*map(astuple, fast), strict=True))
 
-    times = pa.array(columns["eventTime"], type=pa.string())
-    parsed = pc.strptime(times, format=_TIME_FORMAT, unit="s", error_is_null=True)
-    # strptime accepts 30 February (rolling it over); a round trip catches that.
-    same = pc.equal(pc.strftime(parsed, format=_TIME_FORMAT), times)
-    invalid = pc.invert(pc.fill_null(same, False))
-    late.update(np.flatnonzero(invalid.to_numpy(zero_copy_only=False)).tolist())
-    event_time = parsed.cast(pa.timestamp("us", tz="UTC"))
+    times = _strings(column.event_time)
+    event_time, odd_times = _event_times(times)
+    late.update(odd_times)
 
-    accounts = columns["recipientAccountId"]
-    if None in accounts:
-        accounts = [
-            account
-            if account is not None
-            else (
-                user.get("accountId")
-                if type(user) is dict and type(user.get("accountId")) is str
-                else None
-            )
-            for account, user in zip(accounts, users, strict=True)
-        ]
-
-    who, identity_codes, bad_identity = _identities(users, accounts, normalizer)
+    who, identity_codes, resolved, bad_identity = _identities(column, normalizer)
     late.update(np.flatnonzero(bad_identity[identity_codes]).tolist())
 
-    sources, names = columns["eventSource"], columns["eventName"]
-    pair_codes, pairs = _codes(list(zip(sources, names, strict=True)))
+    source_array = _strings(column.event_source)
+    name_array = _strings(column.event_name)
+    source_codes, source_values = _encoded(source_array)
+    name_codes, name_values = _encoded(name_array)
+    pair_codes, firsts = _paired(source_codes, name_codes, len(name_values))
+    pairs = [(source_values[source_codes[i]], name_values[name_codes[i]]) for i in firsts]
     classified = [classify(source, name) for source, name in pairs]
     resource_type_values = [resource_type for resource_type, _ in classified]
     action_values = [action for _, action in classified]
@@ -234,7 +292,11 @@ def _fast_table(
     targets: list[list[str]] = [_EMPTY] * count
     attribute: list[str | None] = [None] * count
     for index in np.flatnonzero(detailed).tolist():
-        record = fast[index]
+        request = _parsed(column.request_parameters[index])
+        response = _parsed(column.response_elements[index])
+        if request is _UNPARSABLE or response is _UNPARSABLE:
+            late.add(index)
+            continue
         (
             resource_type[index],
             action[index],
@@ -242,35 +304,40 @@ def _fast_table(
             attribute[index],
             targets[index],
         ) = change_details(
-            sources[index],
-            names[index],
-            record.get("requestParameters"),
-            record.get("responseElements"),
-            accounts[index],
+            column.event_source[index],
+            column.event_name[index],
+            request,
+            response,
+            resolved[identity_codes[index]],
         )
     action_array = pa.array(action, type=pa.string())
     resource_type_array = pa.array(resource_type, type=pa.string())
     is_read = pc.equal(action_array, "read")
-    read_only_array = pc.if_else(
-        pc.is_null(pa.array(read_only, type=pa.bool_())),
-        is_read,
-        pa.array(read_only, type=pa.bool_()),
-    )
+    read_only = pa.array(column.read_only, type=pa.bool_())
+    read_only_array = pc.if_else(pc.is_null(read_only), is_read, read_only)
     is_change = pc.and_(pc.is_valid(resource_type_array), pc.invert(is_read))
 
     mfa = _taken([identity.mfa for identity in who], identity_codes, pa.bool_())
-    logins = [index for index, name in enumerate(names) if name == "ConsoleLogin"]
+    logins = (
+        np.flatnonzero(pc.equal(name_array, "ConsoleLogin").to_numpy(zero_copy_only=False)).tolist()
+        if "ConsoleLogin" in name_values
+        else []
+    )
     if logins:
         patched = mfa.to_pylist()
         for index in logins:
-            extra = fast[index].get("additionalEventData")
-            if type(extra) is dict:
+            extra = _parsed(column.additional_event_data[index])
+            if extra is _UNPARSABLE:
+                late.add(index)
+            elif type(extra) is dict:
                 patched[index] = _bool_text(extra.get("MFAUsed"))
         mfa = pa.array(patched, type=pa.bool_())
 
-    agent_codes, agents = _codes(columns["userAgent"])
+    agent_array = _strings(column.user_agent)
+    agent_codes, agents = _encoded(agent_array)
     clients = [client_of(agent) for agent in agents]
-    ip_codes, addresses = _codes(columns["sourceIPAddress"])
+    ip_array = _strings(column.source_ip_address)
+    ip_codes, addresses = _encoded(ip_array)
     lookup: Callable[[str | None], Any] | None = (
         normalizer.geoip.lookup if normalizer.geoip is not None else None
     )
@@ -289,15 +356,15 @@ def _fast_table(
 
     nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
-        pa.array(columns["eventID"], type=pa.string()),
+        _strings(column.event_id),
         event_time,
-        pa.array(accounts, type=pa.string()),
-        pa.array(columns["awsRegion"], type=pa.string()),
-        pa.array(sources, type=pa.string()),
-        pa.array(names, type=pa.string()),
-        pa.array(columns["eventType"], type=pa.string()),
+        _taken(resolved, identity_codes, pa.string()),
+        _strings(column.aws_region),
+        source_array,
+        name_array,
+        _strings(column.event_type),
         read_only_array,
-        pa.array(columns["errorCode"], type=pa.string()),
+        _strings(column.error_code),
         resource_type_array,
         action_array,
         is_change,
@@ -311,11 +378,11 @@ def _fast_table(
         from_identity("session"),
         from_identity("access_key"),
         mfa,
-        pa.array(columns["sourceIPAddress"], type=pa.string()),
+        ip_array,
         _taken([network_of(address) for address in addresses], ip_codes, pa.string()),
         pa.array(by_service),
         from_identity("invoked_by"),
-        pa.array(columns["userAgent"], type=pa.string()),
+        agent_array,
         _taken([family for family, _ in clients], agent_codes, pa.string()),
         _taken([version for _, version in clients], agent_codes, pa.string()),
         _taken([g.country for g in geo], ip_codes, pa.string()) if geo else nulls_string,
@@ -329,50 +396,62 @@ _UNKNOWN_TYPE: Final = "Unknown"
 
 
 def _identities(
-    users: list[Any], accounts: list[str | None], normalizer: Normalizer
-) -> tuple[
-    list[_Identity], np.ndarray[Any, np.dtype[np.int32]], np.ndarray[Any, np.dtype[np.bool_]]
-]:
-    """Return the identity of each distinct (userIdentity, account), row codes, and failures."""
-    keys: list[tuple[bytes | None, str | None]] = []
-    dumps = orjson.dumps
-    option = orjson.OPT_NON_STR_KEYS
-    try:
-        keys = [
-            (dumps(user, option=option) if user else None, account)
-            for user, account in zip(users, accounts, strict=True)
-        ]
-    except (TypeError, orjson.JSONEncodeError):
-        # Values orjson cannot write (integers beyond 64 bits): equal reprs, equal content.
-        keys = [
-            (repr(user).encode() if user else None, account)
-            for user, account in zip(users, accounts, strict=True)
-        ]
-    codes, distinct = _codes(keys)
-    _, first = np.unique(codes, return_index=True)
-    who: list[_Identity] = []
-    failed = np.zeros(len(distinct), dtype=bool)
-    rule = normalizer.rule
-    for number, position in enumerate(first.tolist()):
-        user, account = users[position], accounts[position]
-        if not user:
-            who.append(
-                _Identity(
-                    f"unknown:{account or '-'}", _UNKNOWN_TYPE, None, None, None, None, None, None
-                )
+    column: _Columns, normalizer: Normalizer
+) -> tuple[list[_Identity], Codes, list[str | None], np.ndarray[Any, np.dtype[np.bool_]]]:
+    """Identify each row's actor, once per distinct (raw userIdentity, recipient account).
+
+    Returns, per distinct pair: the identity, the account (``recipientAccountId``,
+    else the identity's ``accountId``) and whether the reference path must judge it;
+    and the pair code of each row.
+    """
+    index: dict[tuple[bytes, str | None], int] = {}
+    setdefault = index.setdefault
+    codes = np.asarray(
+        [
+            setdefault((bytes(user), recipient), len(index))
+            for user, recipient in zip(
+                column.user_identity, column.recipient_account_id, strict=True
             )
-            continue
-        key = distinct[number]
-        memo = (key[0], account, rule)
-        known = _identity_cache.get(memo)
-        if known is not None:
-            who.append(known)
-            continue
-        try:
-            found = _identity_of(user, rule, account)
-            who.append(found)
-            _remember(memo, found)
-        except RecordRejected:
-            who.append(_Identity("", _UNKNOWN_TYPE, None, None, None, None, None, None))
-            failed[number] = True
-    return who, codes, failed
+        ],
+        dtype=np.int32,
+    )
+    known = _pairs_seen.setdefault(normalizer.rule, {})
+    if len(known) > _PAIRS_KEPT:
+        known.clear()
+    resolved = []
+    for pair in index:
+        found = known.get(pair)
+        if found is None:
+            found = known[pair] = _resolve(*pair, normalizer.rule)
+        resolved.append(found)
+    who = [identity for identity, _, _ in resolved]
+    accounts = [account for _, account, _ in resolved]
+    failed = np.asarray([bad for _, _, bad in resolved], dtype=bool)
+    return who, codes, accounts, failed
+
+
+_Resolved = tuple[_Identity, str | None, bool]
+# Per identity rule: (raw userIdentity, recipient account) -> what it resolves to (bounded).
+_pairs_seen: dict[IdentityKeyRule, dict[tuple[bytes, str | None], _Resolved]] = {}
+_PAIRS_KEPT: Final = 50_000
+_FAILED: Final = _Identity("", _UNKNOWN_TYPE, None, None, None, None, None, None)
+
+
+def _resolve(text: bytes, recipient: str | None, rule: IdentityKeyRule) -> _Resolved:
+    """Return the identity, the account and whether the reference path must judge the row."""
+    user = _parsed(text)
+    account = recipient
+    if account is None and type(user) is dict:
+        owner = user.get("accountId")
+        account = owner if type(owner) is str else None
+    if user is _UNPARSABLE or (user is not None and type(user) is not dict):
+        return _FAILED, account, True
+    if not user:
+        unknown = _Identity(
+            f"unknown:{account or '-'}", _UNKNOWN_TYPE, None, None, None, None, None, None
+        )
+        return unknown, account, False
+    try:
+        return _identity_of(user, rule, account), account, False
+    except RecordRejected:
+        return _FAILED, account, True

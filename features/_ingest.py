@@ -1,7 +1,7 @@
 """Ingestion: sources -> canonical Parquet table, with rejects and a summary.
 
 Work is split into tasks of whole files; each task normalises its files in chunks
-and writes Parquet *parts* and a rejects file into a scratch folder beside the
+and writes Arrow IPC *parts* and a rejects file into a scratch folder beside the
 output, so memory stays bounded by the chunk size whatever the input size. Tasks
 run in parallel with joblib. The parts are then joined into the output in input
 order, keeping the first copy of every event id (CloudTrail may deliver an event
@@ -39,7 +39,14 @@ from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer, TableBuilder
 from features._schema import CANONICAL_SCHEMA
-from features._sources import STDIN, NotCloudTrail, SkippedSource, discover, read_source
+from features._sources import (
+    STDIN,
+    NotCloudTrail,
+    RawChunk,
+    SkippedSource,
+    discover,
+    read_source,
+)
 
 __all__ = [
     "IngestOptions",
@@ -195,7 +202,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 def _run_task(
     index: int, sources: Sequence[str], scratch: str, options: IngestOptions
 ) -> _TaskResult:
-    """Normalise some sources into Parquet parts; never raises for bad input unless strict."""
+    """Normalise some sources into Arrow IPC parts; never raises for bad input unless strict."""
     with _no_cyclic_gc():
         return _run_task_body(index, sources, scratch, options)
 
@@ -208,8 +215,8 @@ def _run_task_body(
     tables: list[pa.Table] = []
     pending_rows = 0
     raw: list[Any] = []
-    # Where each pending record came from, one entry per chunk: (first index, source, positions).
-    where: list[tuple[int, str, Sequence[int]]] = []
+    # Where each pending record came from, one entry per chunk: (first index, chunk).
+    where: list[tuple[int, RawChunk]] = []
 
     with open(result.rejects_path, "wb") as rejects:
 
@@ -237,19 +244,28 @@ def _run_task_body(
                 table = table.filter(pc.is_valid(table["resource_type"]))
                 result.filtered += before - table.num_rows
             if table.num_rows:
-                part = os.path.join(scratch, f"part-{index:06d}-{len(result.parts):04d}.parquet")
-                pq.write_table(table, part, compression="none")
+                part = os.path.join(scratch, f"part-{index:06d}-{len(result.parts):04d}.arrow")
+                _write_part(table, part)
                 result.parts.append(part)
 
         def normalize_pending() -> None:
             nonlocal raw, where, pending_rows
             if not raw:
                 return
-            table, rejected = normalize_batch(raw, normalizer)
-            starts = [start for start, _, _ in where]
+            starts = [start for start, _ in where]
+
+            def raw_of(position: int) -> Any:
+                start, chunk = where[bisect_right(starts, position) - 1]
+                return chunk.raw(position - start)
+
+            table, rejected = normalize_batch(raw, normalizer, raw_of=raw_of)
             for position, error in rejected:
-                start, source, positions = where[bisect_right(starts, position) - 1]
-                reject(Rejection(source, positions[position - start], error.field, error.reason))
+                start, chunk = where[bisect_right(starts, position) - 1]
+                reject(
+                    Rejection(
+                        chunk.source, chunk.positions[position - start], error.field, error.reason
+                    )
+                )
             raw, where = [], []
             tables.append(table)
             pending_rows += table.num_rows
@@ -261,7 +277,7 @@ def _run_task_body(
             try:
                 for chunk in read_source(source):
                     result.records += len(chunk.records)
-                    where.append((len(raw), source, chunk.positions))
+                    where.append((len(raw), chunk))
                     raw.extend(chunk.records)
                     if len(raw) >= _BATCH_RECORDS:
                         normalize_pending()
@@ -288,6 +304,18 @@ def _run_task_body(
         normalize_pending()
         write_part()
     return result
+
+
+def _write_part(table: pa.Table, path: str) -> None:
+    """Write a scratch part: Arrow IPC, uncompressed, so reading it back is a memory map."""
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_part(path: str) -> pa.Table:
+    """Map a scratch part (no copy: columns not touched are never read from disk)."""
+    # Not closed here: the table's buffers point into the map, which lives as long as they do.
+    return pa.ipc.open_file(pa.memory_map(path)).read_all()
 
 
 def _tasks(sources: Sequence[str], jobs: int) -> list[list[str]]:
@@ -319,7 +347,7 @@ def _first_occurrences(parts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool
     """
     hashes = [
         np.fromiter(
-            map(hash, pq.read_table(part, columns=["event_id"])["event_id"].to_pylist()),
+            map(hash, _read_part(part)["event_id"].to_pylist()),
             dtype=np.int64,
         )
         for part in parts
@@ -339,7 +367,7 @@ def _first_occurrences(parts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool
         inside = candidates[(candidates >= start) & (candidates < stop)]
         if len(inside) == 0:
             continue
-        ids = pq.read_table(part, columns=["event_id"])["event_id"]
+        ids = _read_part(part)["event_id"]
         chosen = ids.take(pa.array(inside - start)).to_pylist()
         for row, event_id in zip(inside.tolist(), chosen, strict=True):
             if event_id in seen:
@@ -360,7 +388,7 @@ def _assemble(parts: Sequence[str], out: str, report: IngestReport) -> None:
     tmp = f"{out}.partial"
     with pq.ParquetWriter(tmp, CANONICAL_SCHEMA, **_PARQUET_OPTIONS) as writer:
         for part in parts:
-            table = pq.read_table(part, schema=CANONICAL_SCHEMA)
+            table = _read_part(part)
             mask = keep[offset : offset + table.num_rows]
             offset += table.num_rows
             if not mask.all():

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import Raw
 
 from changewatch.errors import RecordRejected
 from features import Normalizer
-from features._columnar import normalize_batch
+from features._columnar import _Columns, normalize_batch
 from features._normalize import TableBuilder
+from features._sources import _records
+from features._wire import WireRecord, split_array
 
 
 def reference(
@@ -27,12 +33,78 @@ def reference(
     return builder.build(), rejected
 
 
+def raw_records(records: list[Any], indent: int | None) -> tuple[list[Any], Any]:
+    """The records as a JSON array or NDJSON hands them over: raw text, one per record."""
+    return split_array(json.dumps(records, indent=indent).encode()), None
+
+
+def delivered_records(records: list[Any], indent: int | None) -> tuple[list[Any], Any]:
+    """The records as an S3 delivery file hands them over: decoded when they all fit."""
+    data = json.dumps({"Records": records}, indent=indent).encode()
+    (chunk,) = _records("trail.json", io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    return list(chunk.records), chunk.raw
+
+
+READERS = {"array": raw_records, "delivery file": delivered_records}
+
+
 def assert_same(records: list[Any], normalizer: Normalizer | None = None) -> None:
+    """Both ways of reading, compact or pretty-printed, give the reference's rows."""
     normalizer = normalizer or Normalizer()
-    table, rejected = normalize_batch(records, normalizer)
     expected_table, expected_rejected = reference(records, normalizer)
-    assert [(i, e.field, e.reason) for i, e in rejected] == expected_rejected
-    assert table.to_pylist() == expected_table.to_pylist()
+    for read in READERS.values():
+        for indent in (None, 2):
+            as_read, raw_of = read(records, indent)
+            table, rejected = normalize_batch(as_read, normalizer, raw_of=raw_of)
+            assert [(i, e.field, e.reason) for i, e in rejected] == expected_rejected
+            assert table.to_pylist() == expected_table.to_pylist()
+
+
+def test_the_wire_columns_follow_the_wire_record() -> None:
+    assert _Columns._fields == WireRecord.__struct_fields__
+
+
+def test_a_delivery_file_of_plain_records_is_decoded_in_one_pass(make: Any) -> None:
+    records, _ = delivered_records([make(eventID="a"), make(eventID="b")], None)
+    assert all(type(record) is WireRecord for record in records)
+
+
+def test_one_misfit_record_sends_only_itself_to_the_reference_path(make: Any) -> None:
+    records, _ = delivered_records([make(eventID="a"), make(eventID=7), make(eventID="c")], None)
+    assert [type(record) for record in records] == [Raw, Raw, Raw]
+    assert_same([make(eventID="a"), make(eventID=7), make(eventID="c")])
+
+
+HUGE = "1e999"  # valid JSON, but beyond a double: orjson will not parse it
+
+
+@pytest.mark.parametrize(
+    ("event_name", "field", "text", "kept"),
+    [
+        ("CreateSnapshot", "requestParameters", f'{{"volumeId": "vol-1", "size": {HUGE}}}', False),
+        ("ConsoleLogin", "userIdentity", f'{{"type": "IAMUser", "n": {HUGE}}}', False),
+        ("ConsoleLogin", "additionalEventData", f'{{"MFAUsed": "Yes", "n": {HUGE}}}', False),
+        # Parsed only when a row needs it: a login's request parameters never are.
+        ("ConsoleLogin", "requestParameters", f'{{"n": {HUGE}}}', True),
+        ("CreateSnapshot", "tlsDetails", f'{{"n": {HUGE}}}', True),
+    ],
+)
+def test_a_number_python_cannot_hold_rejects_its_record_alone_when_needed(
+    make: Any, event_name: str, field: str, text: str, kept: bool
+) -> None:
+    bad = json.dumps(make(eventID="bad", eventName=event_name)).replace(
+        '"eventID"', f'"{field}": {text}, "eventID"', 1
+    )
+    data = f'{{"Records": [{json.dumps(make(eventID="a"))}, {bad}]}}'.encode()
+    (chunk,) = _records("trail.json", io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    table, rejected = normalize_batch(list(chunk.records), Normalizer(), raw_of=chunk.raw)
+    if kept:
+        assert table.column("event_id").to_pylist() == ["a", "bad"]
+        assert rejected == []
+    else:
+        assert table.column("event_id").to_pylist() == ["a"]
+        assert [(index, error.field) for index, error in rejected] == [(1, "(record)")]
+        assert rejected[0][1].reason.startswith("not JSON")
 
 
 def test_a_realistic_batch_matches(make: Any) -> None:
@@ -48,8 +120,6 @@ def test_a_realistic_batch_matches(make: Any) -> None:
 
 
 def test_the_real_recordings_match(data_dir: Any, geo_db: Any) -> None:
-    import json
-
     from features import GeoIP
 
     records = []

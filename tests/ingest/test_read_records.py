@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from changewatch.errors import SourceError
+from changewatch.errors import RecordRejected, SourceError
 from features import NotCloudTrail, read_records
 from features._sources import read_source
+from features._wire import parse_raw
 
 
 def _three(make: Any) -> list[dict[str, Any]]:
@@ -30,10 +31,21 @@ FORMATS = {
 def test_bytes_read_as_the_file_reads(encode: Any, make: Any, tmp_path: Path) -> None:
     data = encode(_three(make))
     (tmp_path / "trail.json").write_bytes(data)
-    from_file = [r for chunk in read_source(str(tmp_path / "trail.json")) for r in chunk.records]
+    from_file = [
+        chunk.raw(index)
+        for chunk in read_source(str(tmp_path / "trail.json"))
+        for index in range(len(chunk.records))
+    ]
     got = read_records(data, "s3://bucket/trail.json")
-    assert got == from_file
-    assert [r["eventID"] for r in got] == ["id-0", "id-1", "id-2"]
+    assert got == [parse_raw(raw) for raw in from_file] == _three(make)
+
+
+def test_a_record_python_cannot_hold_is_rejected_in_place(make: Any) -> None:
+    data = b'{"Records": [{"eventName": "A", "x": 1e999}, %s]}' % json.dumps(make()).encode()
+    got = read_records(data)
+    assert isinstance(got[0], RecordRejected)
+    assert got[0].reason.startswith("not JSON")
+    assert got[1] == make()
 
 
 def test_a_digest_file_holds_no_records() -> None:
