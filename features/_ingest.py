@@ -1,11 +1,11 @@
 """Ingestion: sources -> canonical Parquet table, with rejects and a summary.
 
 Work is split into tasks of whole files; each task normalises its files in chunks
-and writes Arrow IPC *parts* and a rejects file into a scratch folder beside the
-output, so memory stays bounded by the chunk size whatever the input size. Tasks
-run in parallel with joblib. The parts are then joined into the output in input
-order, keeping the first copy of every event id (CloudTrail may deliver an event
-twice); the duplicate scan reads the ``event_id`` column alone.
+and writes them out as it goes (see :mod:`features._output`), with a rejects file
+in a scratch folder beside the output, so memory stays bounded by the chunk size
+whatever the input size. Tasks run in parallel with joblib; a single task writes
+the output directly. The output keeps the first copy of every event id (CloudTrail
+may deliver an event twice).
 
 Accounting invariant: ``records == kept + rejected + duplicates``.
 """
@@ -26,11 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from joblib import Parallel, delayed
 
 from changewatch.errors import RecordRejected, SourceError
@@ -38,7 +36,13 @@ from features._columnar import normalize_batch
 from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer, TableBuilder
-from features._schema import CANONICAL_SCHEMA
+from features._output import (
+    DirectOutput,
+    ScratchParts,
+    assemble_parts,
+    finish_direct,
+    output_summary,
+)
 from features._sources import (
     STDIN,
     NotCloudTrail,
@@ -61,7 +65,6 @@ logger = logging.getLogger(__name__)
 
 _TASK_BYTES: Final = 32 << 20
 _BATCH_RECORDS: Final = 4096
-_PARQUET_OPTIONS: Final[dict[str, Any]] = {"compression": "zstd", "compression_level": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,15 +203,32 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _run_task(
-    index: int, sources: Sequence[str], scratch: str, options: IngestOptions
+    index: int,
+    sources: Sequence[str],
+    scratch: str,
+    options: IngestOptions,
+    direct: str | None = None,
 ) -> _TaskResult:
-    """Normalise some sources into Arrow IPC parts; never raises for bad input unless strict."""
+    """Normalise some sources; never raises for bad input unless strict.
+
+    Rows go to scratch parts, or straight into the Parquet file ``direct`` when given.
+    """
     with _no_cyclic_gc():
-        return _run_task_body(index, sources, scratch, options)
+        sink = DirectOutput(direct) if direct else ScratchParts(scratch, index)
+        try:
+            result = _run_task_body(index, sources, scratch, options, sink)
+        finally:
+            sink.close()
+        result.parts = sink.paths if isinstance(sink, ScratchParts) else []
+        return result
 
 
 def _run_task_body(
-    index: int, sources: Sequence[str], scratch: str, options: IngestOptions
+    index: int,
+    sources: Sequence[str],
+    scratch: str,
+    options: IngestOptions,
+    sink: DirectOutput | ScratchParts,
 ) -> _TaskResult:
     normalizer = _normalizer(options)
     result = _TaskResult(parts=[], rejects_path=os.path.join(scratch, f"rejects-{index:06d}.jsonl"))
@@ -244,9 +264,7 @@ def _run_task_body(
                 table = table.filter(pc.is_valid(table["resource_type"]))
                 result.filtered += before - table.num_rows
             if table.num_rows:
-                part = os.path.join(scratch, f"part-{index:06d}-{len(result.parts):04d}.arrow")
-                _write_part(table, part)
-                result.parts.append(part)
+                sink.write(table)
 
         def normalize_pending() -> None:
             nonlocal raw, where, pending_rows
@@ -306,18 +324,6 @@ def _run_task_body(
     return result
 
 
-def _write_part(table: pa.Table, path: str) -> None:
-    """Write a scratch part: Arrow IPC, uncompressed, so reading it back is a memory map."""
-    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-
-
-def _read_part(path: str) -> pa.Table:
-    """Map a scratch part (no copy: columns not touched are never read from disk)."""
-    # Not closed here: the table's buffers point into the map, which lives as long as they do.
-    return pa.ipc.open_file(pa.memory_map(path)).read_all()
-
-
 def _tasks(sources: Sequence[str], jobs: int) -> list[list[str]]:
     """Group sources into tasks of about :data:`_TASK_BYTES`, enough to keep workers busy."""
     if jobs <= 1:
@@ -336,72 +342,6 @@ def _tasks(sources: Sequence[str], jobs: int) -> list[list[str]]:
     if current:
         tasks.append(current)
     return tasks
-
-
-def _first_occurrences(parts: Sequence[str]) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Mask over all rows of all parts, in order: ``True`` for the first copy of each event id.
-
-    Exact with little memory: every id is reduced to a 64-bit hash (8 bytes a row,
-    in this process, where ``hash`` is consistent); only rows whose hash occurs more
-    than once are compared by their actual ids, which are read back for them alone.
-    """
-    hashes = [
-        np.fromiter(
-            map(hash, _read_part(part)["event_id"].to_pylist()),
-            dtype=np.int64,
-        )
-        for part in parts
-    ]
-    if not hashes:
-        return np.zeros(0, dtype=bool)
-    every = np.concatenate(hashes)
-    keep = np.ones(len(every), dtype=bool)
-    _, inverse, counts = np.unique(every, return_inverse=True, return_counts=True)
-    candidates = np.flatnonzero(counts[inverse] > 1)
-    if len(candidates) == 0:
-        return keep
-    offsets = np.cumsum([0] + [len(h) for h in hashes])
-    seen: set[str] = set()
-    for number, part in enumerate(parts):
-        start, stop = offsets[number], offsets[number + 1]
-        inside = candidates[(candidates >= start) & (candidates < stop)]
-        if len(inside) == 0:
-            continue
-        ids = _read_part(part)["event_id"]
-        chosen = ids.take(pa.array(inside - start)).to_pylist()
-        for row, event_id in zip(inside.tolist(), chosen, strict=True):
-            if event_id in seen:
-                keep[row] = False
-            else:
-                seen.add(event_id)
-    return keep
-
-
-def _assemble(parts: Sequence[str], out: str, report: IngestReport) -> None:
-    """Join parts into ``out`` without duplicate event ids; fill the report's counts."""
-    keep = _first_occurrences(parts)
-    report.kept = int(keep.sum())
-    report.duplicates = int(len(keep) - report.kept)
-    resource_types: Counter[str] = Counter()
-    actions: Counter[str] = Counter()
-    offset = 0
-    tmp = f"{out}.partial"
-    with pq.ParquetWriter(tmp, CANONICAL_SCHEMA, **_PARQUET_OPTIONS) as writer:
-        for part in parts:
-            table = _read_part(part)
-            mask = keep[offset : offset + table.num_rows]
-            offset += table.num_rows
-            if not mask.all():
-                table = table.filter(pa.array(mask))
-            if table.num_rows == 0:
-                continue
-            writer.write_table(table, row_group_size=128 * 1024)
-            for counter, column in ((resource_types, "resource_type"), (actions, "action")):
-                for entry in pc.value_counts(table[column].fill_null("none")).to_pylist():
-                    counter[entry["values"]] += entry["counts"]
-    os.replace(tmp, out)
-    report.by_resource_type = dict(sorted(resource_types.items()))
-    report.by_action = dict(sorted(actions.items()))
 
 
 def ingest(
@@ -450,10 +390,14 @@ def ingest(
     scratch = tempfile.mkdtemp(
         prefix=".changewatch-ingest-", dir=os.path.dirname(os.path.abspath(out))
     )
+    partial = f"{out}.partial"
     try:
         tasks = _tasks(sources, jobs)
-        if jobs == 1 or len(tasks) <= 1:
-            results = (_run_task(i, task, scratch, options) for i, task in enumerate(tasks))
+        direct = len(tasks) <= 1  # one task writes the output itself
+        if direct:
+            results: Iterable[_TaskResult] = [
+                _run_task(0, tasks[0] if tasks else [], scratch, options, direct=partial)
+            ]
         else:
             parallel = Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")
             results = parallel(
@@ -476,9 +420,15 @@ def ingest(
                 if progress is not None:
                     progress(result.files)
         report.rejected_by_field = dict(by_field.most_common())
-        _assemble(parts, out, report)
+        if direct:
+            report.duplicates = finish_direct(partial, out)
+        else:
+            report.duplicates = assemble_parts(parts, out)
+        report.kept, report.by_resource_type, report.by_action = output_summary(out)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if os.path.exists(partial):
+            os.remove(partial)
     report.seconds = time.perf_counter() - started
     logger.info(
         "ingested %d records from %d files: %d kept, %d rejected, %d duplicates",

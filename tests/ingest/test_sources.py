@@ -176,13 +176,19 @@ def test_a_truncated_ndjson_gzip_keeps_the_lines_before_the_break(
     assert report.records == report.kept + report.rejected + report.duplicates
 
 
-def test_duplicates_are_kept_once_and_counted(make: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2], ids=["written directly", "joined from parts"])
+def test_duplicates_are_kept_once_and_counted(make: Any, tmp_path: Path, jobs: int) -> None:
     items = records(make, 5)
     write_s3_file(tmp_path, items, "a.json.gz")
     write_s3_file(tmp_path, items[2:], "b.json.gz")
-    report, out = run([tmp_path / "AWSLogs"], tmp_path, jobs=2)
+    report, out = run([tmp_path / "AWSLogs"], tmp_path, jobs=jobs)
     assert (report.records, report.kept, report.duplicates) == (8, 5, 3)
-    assert read_events(out)["event_id"].is_unique
+    assert read_events(out)["event_id"].tolist() == [item["eventID"] for item in items]
+    assert report.by_action == {"create": 5}
+    leftovers = [
+        p.name for p in Path(out).parent.iterdir() if p.name.startswith(".") or "partial" in p.name
+    ]
+    assert leftovers == []
 
 
 def test_strict_stops_at_the_first_problem_with_its_message(make: Any, tmp_path: Path) -> None:
