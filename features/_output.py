@@ -110,12 +110,12 @@ def first_occurrences(
         dtype=np.int64,
     )
     keep = np.ones(len(every), dtype=bool)
-    if len(every) == 0:
+    ordered = np.sort(every)  # one more copy, not the several np.unique(return_inverse) makes
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    if len(repeated) == 0:
         return keep
-    _, inverse, counts = np.unique(every, return_inverse=True, return_counts=True)
-    candidates = set(np.flatnonzero(counts[inverse] > 1).tolist())
-    if not candidates:
-        return keep
+    candidates = set(np.flatnonzero(np.isin(every, repeated)).tolist())
     seen: set[str] = set()
     row = 0
     for path in paths:
