@@ -205,7 +205,7 @@ def read_source(source: str) -> Iterator[RawChunk]:
         raise SourceError(source, _describe(error)) from error
 
 
-def _whole_or_streamed(source: str, handle: io.BufferedReader) -> io.BufferedReader:
+def _whole_or_streamed(source: str, handle: io.BufferedReader) -> io.BufferedReader | bytes:
     """Decompress a gzip file of ordinary size in one call, else as a stream.
 
     One call is about twice as fast as the streaming reader on CloudTrail's small
@@ -222,7 +222,7 @@ def _whole_or_streamed(source: str, handle: io.BufferedReader) -> io.BufferedRea
         data = igzip.decompress(compressed)  # type: ignore[no-untyped-call]
     except (OSError, EOFError, zlib.error, _ISAL_ERROR):
         return _decompressed(io.BufferedReader(io.BytesIO(compressed), buffer_size=_SNIFF))
-    return io.BufferedReader(io.BytesIO(data), buffer_size=_SNIFF)
+    return cast(bytes, data)
 
 
 def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
@@ -280,13 +280,14 @@ def _describe(error: BaseException) -> str:
     return f"cannot read: {error}"
 
 
-def _records(source: str, stream: io.BufferedReader) -> Iterator[RawChunk]:
-    head = stream.peek(_SNIFF)
+def _records(source: str, stream: io.BufferedReader | bytes) -> Iterator[RawChunk]:
+    """Yield the records of a stream, or of a file's bytes already in memory."""
+    head = stream[:_SNIFF] if isinstance(stream, bytes) else stream.peek(_SNIFF)
     first = _first_significant(head)
     if first == ord("{") and _is_ndjson(head):
-        yield from _ndjson(source, stream)
+        yield from _ndjson(source, io.BytesIO(stream) if isinstance(stream, bytes) else stream)
         return
-    data = stream.read()
+    data = stream if isinstance(stream, bytes) else stream.read()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if not data.strip():
