@@ -1,26 +1,37 @@
 """Latency and throughput of ``POST /v1/score`` against a bare echo route on the same uvicorn.
 
-Starts one uvicorn on 127.0.0.1 (a subprocess) serving ``create_app`` with ``--model none``
-plus a ``POST /bench/echo`` route that returns the body length, then for 1-event and
-500-event requests at concurrency 1, 8 and 32 prints p50/p99 latency and throughput of
-both routes and their ratios, and finally holds 1-event requests at a fixed rate
-(default 200/s) and prints the p99. Bounded: a fixed number of requests per cell and a
-time cap per cell; loopback only.
+Each part starts one uvicorn on 127.0.0.1 (a subprocess, ``--loop auto --http auto``:
+uvloop and httptools when installed; the line ``server:`` says what it got) serving
+``create_app`` with ``--model none`` plus a ``POST /bench/echo`` route that returns the
+body length, and prints p50/p99 latency and throughput of both routes and their ratios.
+Bounded: a fixed number of requests and a time cap per cell; loopback only.
+
+* ``realistic`` (the goal's measurement): a simulated organisation (``training.simulation``,
+  3 accounts, 2 regions, about 4,200 events a day, its change windows and automation
+  allow-list imported); the state holds the days before the replayed one (retention
+  applied: about 15,000 events of 40 identities); requests replay that day's events in
+  time order, one per request, closed loop at concurrency 1, 8 and 32, then an open
+  loop at ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s). The
+  replayed day is an ordinary weekday, or with ``--attack-day`` the day holding every
+  attack scenario (a stress case: a day's attacks arrive within seconds).
+* ``synthetic``: 1-event and 500-event requests of one ``CreateSnapshot`` by 50 users at
+  one instant at concurrency 1, 8 and 32, then the open loop: the worst case, where every
+  stored event is a compute change at the same moment and every request re-judges 280.
 
 ``--in-process N`` first measures the CPU time of N 1-event requests sent to the app
-through ``httpx.ASGITransport`` (no sockets, no client on the same cores): less noisy
-on a shared machine than the latencies. It is measured twice, on a fresh state and
-after 28 x 500 events of 50 identities at one instant (the state the fixed-rate run
-meets, where every request re-scores about 280 stored events of its identity).
+through ``httpx.ASGITransport`` (no sockets, no client on the same cores), on a fresh
+state, on the synthetic one and on the realistic one: less noisy on a shared machine.
 
-    .venv/bin/python bench/serve.py [--requests 200] [--rate 200] [--seconds 5] [--in-process 300]
+    .venv/bin/python -P bench/serve.py [--requests 200] [--rate 200] [--seconds 10]
+        [--in-process 300] [--parts realistic,synthetic] [--workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
+import contextlib
+import gzip
 import json
 import os
 import socket
@@ -28,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +69,9 @@ RECORD: dict[str, Any] = {
     "eventType": "AwsApiCall",
     "recipientAccountId": "111122223333",
 }
+Bodies = Callable[[], bytes]
+WHO: dict[str, Any] = RECORD["userIdentity"]
+ARN = "arn:aws:iam::111122223333:user/u"
 
 
 def bench_app() -> Any:
@@ -67,6 +83,12 @@ def bench_app() -> Any:
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
+    @app.get("/bench/runtime")
+    async def runtime() -> dict[str, str]:
+        loop = type(asyncio.get_running_loop())
+        http = "httptools" if "uvicorn.protocols.http.httptools_impl" in sys.modules else "h11"
+        return {"loop": f"{loop.__module__}.{loop.__name__}", "http": http}
+
     return app
 
 
@@ -77,32 +99,48 @@ def _free_port() -> int:
         return port
 
 
-class _Bodies:
+class _Synthetic:
+    """Bodies of ``size`` CreateSnapshot records of 50 users, all at one instant."""
+
     def __init__(self, size: int) -> None:
         self.size = size
         self.n = 0
 
     def __call__(self) -> bytes:
-        records = []
-        for _ in range(self.size):
-            self.n += 1
-            record = copy.copy(RECORD)
-            record["eventID"] = f"bench-{self.size}-{self.n}"
-            record["userIdentity"] = {
-                **RECORD["userIdentity"],
-                "arn": f"arn:aws:iam::111122223333:user/u{self.n % 50}",
+        self.n += self.size
+        records = [
+            {
+                **RECORD,
+                "eventID": f"bench-{self.size}-{n}",
+                "userIdentity": {**WHO, "arn": f"{ARN}{n % 50}"},
             }
-            records.append(record)
+            for n in range(self.n - self.size + 1, self.n + 1)
+        ]
         return json.dumps({"Records": records}).encode()
 
 
+class _Replay:
+    """Bodies of one record each, the next of a time-ordered stream every call."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self._next: Iterator[dict[str, Any]] = iter(records)
+
+    def __call__(self) -> bytes:
+        return json.dumps({"Records": [next(self._next)]}).encode()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3 if ordered else 0.0
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: bytes) -> None:
+    answer = await client.post(path, content=body, headers={"content-type": "application/json"})
+    answer.raise_for_status()
+
+
 async def _closed_loop(
-    client: httpx.AsyncClient,
-    path: str,
-    bodies: _Bodies,
-    requests: int,
-    concurrency: int,
-    cap: float,
+    client: httpx.AsyncClient, path: str, bodies: Bodies, requests: int, conc: int, cap: float
 ) -> tuple[list[float], float]:
     latencies: list[float] = []
     todo = iter(range(requests))
@@ -113,36 +151,32 @@ async def _closed_loop(
             if time.perf_counter() > deadline:
                 return
             body = bodies()
-            t = time.perf_counter()
-            r = await client.post(path, content=body, headers={"content-type": "application/json"})
-            latencies.append(time.perf_counter() - t)
-            r.raise_for_status()
+            started = time.perf_counter()
+            await _post(client, path, body)
+            latencies.append(time.perf_counter() - started)
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(conc)))
     return latencies, time.perf_counter() - start
 
 
 async def _open_loop(
-    client: httpx.AsyncClient, rate: float, seconds: float
-) -> tuple[list[float], int]:
-    bodies = _Bodies(1)
+    client: httpx.AsyncClient, bodies: Bodies, rate: float, seconds: float
+) -> tuple[list[float], int, float]:
+    """Send at a fixed rate whatever the answers; returns latencies, dropped, achieved rate."""
     latencies: list[float] = []
     failed = 0
     tasks = []
 
     async def one(body: bytes) -> None:
         nonlocal failed
-        t = time.perf_counter()
+        started = time.perf_counter()
         try:
-            r = await client.post(
-                "/v1/score", content=body, headers={"content-type": "application/json"}
-            )
+            await _post(client, "/v1/score", body)
         except httpx.TransportError:  # an overloaded server drops connections: count them
             failed += 1
             return
-        latencies.append(time.perf_counter() - t)
-        r.raise_for_status()
+        latencies.append(time.perf_counter() - started)
 
     start = time.perf_counter()
     for i in range(int(rate * seconds)):
@@ -150,133 +184,226 @@ async def _open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(bodies())))
+    sent = time.perf_counter() - start
     await asyncio.gather(*tasks)
-    return latencies, failed
+    return latencies, failed, len(tasks) / sent
 
 
-async def _in_process(requests: int, heavy: int) -> tuple[float, float]:
+HEADER = "events conc | score p50      p99   req/s | echo p50     p99   req/s | ratio p50 p99 thr"
+
+
+async def _cell(
+    client: httpx.AsyncClient, score: Bodies, echo: Bodies, size: int, conc: int, args: Any
+) -> None:
+    requests = args.requests if size == 1 else max(8, args.requests // 10)
+    row = {}
+    for path, bodies in (("/bench/echo", echo), ("/v1/score", score)):
+        await _closed_loop(client, path, bodies, min(8, requests), conc, args.cap)  # warm up
+        lat, elapsed = await _closed_loop(client, path, bodies, requests, conc, args.cap)
+        row[path] = (_pct(lat, 0.5), _pct(lat, 0.99), len(lat) / elapsed)
+    s, e = row["/v1/score"], row["/bench/echo"]
+    print(
+        f"{size:>6} {conc:>4} | {s[0]:>7.1f}ms {s[1]:>6.1f}ms {s[2]:>7.1f} | "
+        f"{e[0]:>6.1f}ms {e[1]:>5.1f}ms {e[2]:>7.1f} | "
+        f"{s[0] / e[0]:>5.1f} {s[1] / e[1]:>5.1f} {e[2] / s[2]:>5.1f}"
+    )
+
+
+async def _fixed_rate(client: httpx.AsyncClient, bodies: Bodies, echo: Bodies, args: Any) -> None:
+    echoed: list[float] = []
+    for _ in range(50):  # the echo route at the same pace, briefly, for the ratio
+        started = time.perf_counter()
+        await _post(client, "/bench/echo", echo())
+        echoed.append(time.perf_counter() - started)
+        await asyncio.sleep(1 / args.rate)
+    lat, failed, achieved = await _open_loop(client, bodies, args.rate, args.seconds)
+    p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+    print(
+        f"fixed rate {args.rate:.0f}/s ({achieved:.0f}/s sent) for {args.seconds:.0f}s, 1 event: "
+        f"p50 {p50:.1f}ms p99 {p99:.1f}ms, max {_pct(lat, 1.0):.1f}ms, {failed} dropped; "
+        f"echo p50 {_pct(echoed, 0.5):.1f}ms, ratio p50 {p50 / _pct(echoed, 0.5):.1f} "
+        f"(goal p99 < 10 ms: {'met' if p99 < 10 and not failed else 'NOT met'})"
+    )
+
+
+@contextlib.contextmanager
+def _server(state: Path, workers: int) -> Iterator[str]:
+    """One uvicorn (``workers`` processes) serving ``bench_app`` on ``state``; yields its URL."""
+    port = _free_port()
+    env = {**os.environ, "CW_BENCH_STATE": str(state), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "bench.serve:bench_app"]
+    command += ["--host", HOST, "--port", str(port), "--loop", "auto", "--http", "auto"]
+    command += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        base = f"http://{HOST}:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not start")
+            time.sleep(0.1)
+        runtime = httpx.get(f"{base}/bench/runtime").json()
+        print(f"server: {workers} process(es), loop {runtime['loop']}, http {runtime['http']}")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _client(base: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    return httpx.AsyncClient(base_url=base, timeout=120, limits=limits)
+
+
+async def _synthetic(base: str, args: Any) -> None:
+    async with _client(base) as client:
+        print(HEADER)
+        for size in (1, 500):
+            for conc in (1, 8, 32):
+                await _cell(client, _Synthetic(size), _Synthetic(size), size, conc, args)
+        await _fixed_rate(client, _Synthetic(1), _Synthetic(1), args)
+
+
+async def _realistic(base: str, replay: list[dict[str, Any]], args: Any) -> None:
+    stream, echo = _Replay(replay), _Replay(replay)  # the echo route gets the same bodies
+    async with _client(base) as client:
+        print(HEADER)
+        for conc in (1, 8, 32):
+            await _cell(client, stream, echo, 1, conc, args)
+        await _fixed_rate(client, stream, echo, args)
+
+
+def _organisation(
+    scratch: Path, days: int, attacks: bool
+) -> tuple[list[Any], list[Any], list[Path]]:
+    """Simulate; return the records before the replayed day, those of that day, the policy.
+
+    The replayed day is the last one before the test period (an ordinary day) or, with
+    ``attacks``, the last day, which holds every attack scenario of the simulator.
+    """
+    from training.simulation import simulate  # noqa: PLC0415 - heavy, only when asked
+
+    result = simulate(scratch / "sim", days=days, seed=7, test_days=1, attacks="all")
+    records: list[dict[str, Any]] = []
+    for path in (scratch / "sim" / "AWSLogs").rglob("*.json.gz"):
+        with gzip.open(path, "rb") as handle:
+            records += json.loads(handle.read())["Records"]
+    records.sort(key=lambda r: (r["eventTime"], r["eventID"]))
+    test = str(result.manifest["test"]["start"])[:10]
+    day = test if attacks else (date.fromisoformat(test) - timedelta(days=1)).isoformat()
+    before = [r for r in records if r["eventTime"] < day]
+    replay = [r for r in records[len(before) :] if r["eventTime"][:10] == day]
+    policy = [scratch / "sim" / "change_windows.yaml", scratch / "sim" / "automation.yaml"]
+    return before, replay, policy
+
+
+def _warm_state(path: Path, records: list[Any], policy: list[Path]) -> int:
+    """Store ``records`` (in delivery-sized chunks) and import the policy; returns events kept."""
+    from features import records_to_table  # noqa: PLC0415 - in the bench process only
+    from serving import PolicyFile  # noqa: PLC0415
+    from serving._state import StateStore  # noqa: PLC0415
+    from serving._yaml import read_yaml_model  # noqa: PLC0415
+    from serving.api.routes.policy import policy_items  # noqa: PLC0415
+
+    store = StateStore(path)  # the files are valid: put_objects validates them together
+    store.put_objects(
+        i for p in policy for i in policy_items(read_yaml_model(PolicyFile, p).resolved())
+    )
+    for at in range(0, len(records), 2000):
+        store.admit(records_to_table(records[at : at + 2000]).table)
+    kept = store.event_count()
+    store.close()
+    return kept
+
+
+async def _in_process(
+    state: Path, bodies: Bodies, requests: int, heavy: int
+) -> tuple[float, float]:
     """CPU ms (p50, p99) of 1-event requests through the ASGI app, after ``heavy`` 500-event ones."""
-    if sys.path[0] != str(ROOT):
-        sys.path.insert(0, str(ROOT))  # run as a script, bench/ would shadow the packages
     from serving.api import Settings, create_app  # noqa: PLC0415 - only when asked
 
-    with tempfile.TemporaryDirectory(prefix="cw-bench-") as scratch:
-        app = create_app(Settings(state=Path(scratch) / "state.db", model="none"))
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-                headers = {"content-type": "application/json"}
-                big, small = _Bodies(500), _Bodies(1)
-                for _ in range(heavy):
-                    (
-                        await client.post("/v1/score", content=big(), headers=headers)
-                    ).raise_for_status()
-                cpu: list[float] = []
-                for _ in range(requests):
-                    body = small()
-                    started = time.process_time()
-                    answer = await client.post("/v1/score", content=body, headers=headers)
-                    cpu.append(time.process_time() - started)
-                    answer.raise_for_status()
+    app = create_app(Settings(state=state, model="none"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            big = _Synthetic(500)
+            for _ in range(heavy):
+                await _post(client, "/v1/score", big())
+            cpu: list[float] = []
+            for _ in range(requests):
+                body = bodies()
+                started = time.process_time()
+                await _post(client, "/v1/score", body)
+                cpu.append(time.process_time() - started)
     return _pct(cpu, 0.5), _pct(cpu, 0.99)
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add = parser.add_argument
+    add("--requests", type=int, default=200, help="per 1-event cell (500-event: a tenth)")
+    add("--cap", type=float, default=20.0, help="seconds at most per cell")
+    add("--rate", type=float, default=200.0)
+    add("--seconds", type=float, default=10.0)
+    add("--days", type=int, default=9, help="simulated days (realistic part)")
+    add("--attack-day", action="store_true", help="replay the day of every attack scenario")
+    add("--in-process", type=int, default=0, help="1-event requests to time in process first")
+    add("--parts", default="realistic,synthetic")
+    add("--workers", type=int, default=1, help="uvicorn worker processes")
+    return parser.parse_args()
 
 
-async def _run(base: str, args: argparse.Namespace) -> None:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-        print(
-            f"{'events':>6} {'conc':>4} | {'score p50':>9} {'p99':>8} {'req/s':>7} | {'echo p50':>8} {'p99':>7} {'req/s':>7} | ratio p50 p99 thr"
-        )
-        for size, requests in ((1, args.requests), (500, max(8, args.requests // 10))):
-            for concurrency in (1, 8, 32):
-                row = {}
-                for path in ("/bench/echo", "/v1/score"):
-                    bodies = _Bodies(size)
-                    await _closed_loop(
-                        client, path, bodies, min(8, requests), concurrency, args.cap
-                    )  # warm up
-                    lat, elapsed = await _closed_loop(
-                        client, path, bodies, requests, concurrency, args.cap
-                    )
-                    row[path] = (_pct(lat, 0.5), _pct(lat, 0.99), len(lat) / elapsed)
-                s, e = row["/v1/score"], row["/bench/echo"]
-                print(
-                    f"{size:>6} {concurrency:>4} | {s[0]:>7.1f}ms {s[1]:>6.1f}ms {s[2]:>7.1f} | "
-                    f"{e[0]:>6.1f}ms {e[1]:>5.1f}ms {e[2]:>7.1f} | {s[0] / e[0]:>5.1f} {s[1] / e[1]:>5.1f} {e[2] / s[2]:>5.1f}"
-                )
-        lat, failed = await _open_loop(client, args.rate, args.seconds)
-        print(
-            f"fixed rate {args.rate:.0f}/s for {args.seconds:.0f}s, 1 event: "
-            f"p50 {_pct(lat, 0.5):.1f}ms p99 {_pct(lat, 0.99):.1f}ms, {failed} dropped "
-            "(goal p99 < 10 ms)"
-        )
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--requests", type=int, default=200, help="requests per 1-event cell (500-event: a tenth)"
-    )
-    parser.add_argument("--cap", type=float, default=20.0, help="seconds at most per cell")
-    parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument(
-        "--in-process", type=int, default=0, help="1-event requests to time in process first"
-    )
-    args = parser.parse_args()
-    if args.in_process:
-        for heavy in (0, 28):
-            p50, p99 = asyncio.run(_in_process(args.in_process, heavy))
+    args = _arguments()
+    if sys.path[0] != str(ROOT):
+        sys.path.insert(0, str(ROOT))  # run as a script, bench/ would shadow the packages
+    parts = args.parts.split(",")
+    print(f"load average at start: {_load()}")
+    with tempfile.TemporaryDirectory(prefix="cw-bench-") as name:
+        scratch = Path(name)
+        if "realistic" in parts:
+            started = time.perf_counter()
+            before, replay, policy = _organisation(scratch, args.days, args.attack_day)
+            kept = _warm_state(scratch / "realistic.db", before, policy)
             print(
-                f"in process, 1 event, {heavy * 500} events stored before: "
-                f"CPU p50 {p50:.2f}ms p99 {p99:.2f}ms per request"
+                f"realistic state: {kept} events kept of {len(before)} simulated before the "
+                f"replayed day ({replay[0]['eventTime'][:10]}, {len(replay)} events"
+                f"{', every attack scenario' if args.attack_day else ''}), policy imported, "
+                f"{time.perf_counter() - started:.0f}s to build"
             )
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="cw-bench-") as scratch:
-        env = {
-            **os.environ,
-            "CW_BENCH_STATE": str(Path(scratch) / "state.db"),
-            "PYTHONPATH": str(ROOT),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "bench.serve:bench_app",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        try:
-            base = f"http://{HOST}:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
-            asyncio.run(_run(base, args))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+            needed = 3 * (args.requests + 8) + int(args.rate * args.seconds) + args.in_process
+            if needed > len(replay):
+                raise SystemExit(f"{needed} events to replay, the day has {len(replay)}")
+        if args.in_process:
+            cases: list[tuple[str, Path, Bodies, int]] = [
+                ("fresh state", scratch / "fresh.db", _Synthetic(1), 0),
+                ("synthetic, 14000 events stored", scratch / "heavy.db", _Synthetic(1), 28),
+            ]
+            if "realistic" in parts:
+                copy_ = scratch / "realistic-copy.db"
+                copy_.write_bytes((scratch / "realistic.db").read_bytes())
+                cases.append(("realistic state, replay", copy_, _Replay(replay), 0))
+            for label, state, bodies, heavy in cases:
+                p50, p99 = asyncio.run(_in_process(state, bodies, args.in_process, heavy))
+                print(f"in process, 1 event, {label}: CPU p50 {p50:.2f}ms p99 {p99:.2f}ms")
+        if "realistic" in parts:
+            print("-- realistic: replayed organisation, 1 event per request")
+            with _server(scratch / "realistic.db", args.workers) as base:
+                asyncio.run(_realistic(base, replay, args))
+        if "synthetic" in parts:
+            print("-- synthetic: CreateSnapshot by 50 users at one instant")
+            with _server(scratch / "synthetic.db", args.workers) as base:
+                asyncio.run(_synthetic(base, args))
+    print(f"load average at end: {_load()}")
 
 
 if __name__ == "__main__":

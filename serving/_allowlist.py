@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -48,6 +48,11 @@ def _address(source_ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
         return None
 
 
+@lru_cache(maxsize=4096)
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text, strict=False)
+
+
 def network_allowed(entry: AutomationSpec, source_ip: str | None) -> bool | None:
     """Whether the source address lies in one of the entry's networks.
 
@@ -59,7 +64,7 @@ def network_allowed(entry: AutomationSpec, source_ip: str | None) -> bool | None
     address = _address(source_ip)
     if address is None:
         return None
-    return any(address in ipaddress.ip_network(network, strict=False) for network in entry.networks)
+    return any(address in _network(network) for network in entry.networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,9 @@ class AutomationAllowList:
     """Known automation identities with the clients and networks they are expected to use."""
 
     entries: tuple[AutomationSpec, ...] = ()
+    _positions: dict[tuple[str, str | None], int] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def entry_for(
         self, identity_key: str, principal_arn: str | None = None
@@ -80,6 +88,21 @@ class AutomationAllowList:
                     return entry
         return None
 
+    def position(self, identity_key: str, principal_arn: str | None = None) -> int:
+        """Return the position of :meth:`entry_for`'s entry among :attr:`entries`, or -1.
+
+        Remembered per pair (the service meets the same few identities all day).
+        """
+        pair = (identity_key, principal_arn)
+        found = self._positions.get(pair)
+        if found is None:
+            entry = self.entry_for(identity_key, principal_arn)
+            found = -1 if entry is None else self.entries.index(entry)
+            if len(self._positions) >= 1 << 16:
+                self._positions.clear()
+            self._positions[pair] = found
+        return found
+
     def entry_index(self, events: pd.DataFrame) -> npt.NDArray[np.int64]:
         """Return, per row, the position of the matching entry or -1 (matched once per pair)."""
         if not self.entries or not len(events):
@@ -91,9 +114,7 @@ class AutomationAllowList:
         for row, (key, arn) in enumerate(pairs.itertuples(index=False, name=None)):
             found = cache.get((key, arn))
             if found is None:
-                entry = self.entry_for(key, arn)
-                found = -1 if entry is None else self.entries.index(entry)
-                cache[(key, arn)] = found
+                found = cache[(key, arn)] = self.position(key, arn)
             out[row] = found
         return out
 

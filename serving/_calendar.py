@@ -14,9 +14,10 @@ whose time already fits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from serving._schedule import ANCHOR, Schedule, cron_to_rule, parse_duration, parse_rrule, zone
-from serving._scope import scope_mask
+from serving._scope import scope_covers, scope_mask
 from serving._windows_model import FreezeSpec, PolicyFile, Scope, TicketSpec, WindowSpec
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Unapproved",
     "Verdict",
     "event_micros",
+    "micros",
 ]
 
 APPROVED: Final = "approved"
@@ -45,6 +47,7 @@ UNAPPROVED: Final = "unapproved"
 
 IntArray = npt.NDArray[np.int64]
 _US: Final = timedelta(microseconds=1)
+_CANONICAL_TIME: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -75,13 +78,17 @@ class Unapproved:
 Verdict = Approved | Forbidden | Unapproved
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
+    """Return an aware time as microseconds since the epoch."""
     return (moment - _EPOCH) // _US
 
 
 def event_micros(events: pd.DataFrame) -> IntArray:
     """Return ``event_time`` as microseconds since the epoch (UTC), one per row."""
-    times = pd.to_datetime(events["event_time"], utc=True).dt.as_unit("us")
+    column = events["event_time"]
+    if column.dtype == _CANONICAL_TIME:  # what the canonical table converts to: no copy to make
+        return np.asarray(column.array.asi8, dtype=np.int64)
+    times = pd.to_datetime(column, utc=True).dt.as_unit("us")
     return np.asarray(times.astype("int64"), dtype=np.int64)
 
 
@@ -103,6 +110,59 @@ def _inside(times: IntArray, starts: IntArray, ends: IntArray) -> npt.NDArray[np
         return np.zeros(len(times), dtype=bool)
     index = np.searchsorted(starts, times, side="right") - 1
     return (index >= 0) & (times < ends[np.clip(index, 0, None)])
+
+
+_DAY: Final = timedelta(days=1)
+_DAY_US: Final = _DAY // _US
+
+
+@lru_cache(maxsize=4096)
+def _day_intervals(schedule: Schedule, day: int) -> tuple[tuple[int, int], ...]:
+    """Return the occurrences (us) of ``schedule`` overlapping one UTC day (days since 1970).
+
+    Cached: dateutil walks a rule from its first occurrence (2000 by default) on every
+    query, thousands of steps, while the service asks about the same few days again
+    and again.
+    """
+    start = _EPOCH + day * _DAY
+    return tuple((micros(s), micros(e)) for s, e in schedule.intervals(start, start + _DAY))
+
+
+def _covering(schedule: Schedule, first: int, last: int) -> tuple[IntArray, IntArray]:
+    """Return the merged occurrences overlapping the UTC days of ``[first, last]`` (us).
+
+    Has every occurrence overlapping ``[first, last]``, and others that cannot hold a
+    time in between, so a time in that span is inside one exactly when it is inside
+    one of ``schedule.intervals(first, last)``.
+    """
+    days = range(first // _DAY_US, last // _DAY_US + 1)
+    return _merge(interval for day in days for interval in _day_intervals(schedule, day))
+
+
+_MEMO_ROWS: Final = 4096
+"""Frames up to this many events are judged through the calendar's memo."""
+_MEMO_SIZE: Final = 1 << 16
+"""Verdicts remembered at most (the memo starts over beyond)."""
+_SCOPED: Final = ("account_id", "region", "identity_key", "principal_arn", "action", "event_name")
+"""Columns a scope matches on, besides ``resource_ids``."""
+
+
+def _plain(value: Any) -> Any:
+    """Return a hashable stand-in for one cell (missing values as ``None``)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return tuple(str(item) for item in value)
+    return None if pd.isna(value) else value
+
+
+def _keys(events: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Return what a verdict depends on, per event: time, scoped columns, resources."""
+    columns = [events[name].tolist() for name in _SCOPED]
+    columns.append(events["resource_ids"].tolist())
+    times = event_micros(events).tolist()
+    return [
+        (moment, *(_plain(value) for value in values))
+        for moment, *values in zip(times, *columns, strict=True)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +213,8 @@ class ChangeCalendar:
         self.tickets = tuple(tickets)
         self.freezes = tuple(freezes)
         self._windows = tuple(_window(spec, timezone) for spec in self.windows)
+        self._memo: dict[tuple[Any, ...], tuple[str, str | None, str | None]] = {}
+        self._remembered: dict[Hashable, str] = {}
 
     @classmethod
     def from_policy(cls, policy: PolicyFile) -> ChangeCalendar:
@@ -165,6 +227,42 @@ class ChangeCalendar:
             f"{len(self.freezes)} freezes)"
         )
 
+    def judge(self, event: Mapping[str, Any], time: int) -> tuple[str, str | None, str | None]:
+        """Return the verdict, ``by_kind`` and ``by`` of one event at ``time`` (microseconds).
+
+        What :meth:`verdicts` gives that event, without building a frame: freezes first,
+        then tickets, then windows, the first covering one in each deciding.
+        """
+        for freeze in self.freezes:
+            inside = micros(freeze.start) <= time < micros(freeze.end)
+            if inside and scope_covers(freeze.scope, event):
+                return FORBIDDEN, "freeze", freeze.name
+        for ticket in self.tickets:
+            inside = micros(ticket.start) <= time < micros(ticket.end)
+            if inside and scope_covers(ticket.scope, event):
+                return APPROVED, "ticket", ticket.id
+        moment = np.array([time], dtype=np.int64)
+        for window in self._windows:
+            inside = bool(_inside(moment, *_covering(window.schedule, time, time))[0])
+            if inside and scope_covers(window.spec.scope, event):
+                return APPROVED, "window", window.spec.name
+        return UNAPPROVED, None, None
+
+    def remember(self, keys: Iterable[Hashable], verdicts: Iterable[str]) -> None:
+        """Keep the verdicts of events stored under ``keys`` (never reused for other events)."""
+        if len(self._remembered) > _MEMO_SIZE:
+            self._remembered.clear()
+        self._remembered.update(zip(keys, verdicts, strict=True))
+
+    def recall(self, key: Hashable) -> str | None:
+        """Return the verdict remembered for the stored event ``key``, or ``None``."""
+        return self._remembered.get(key)
+
+    def warm(self, until: datetime) -> None:
+        """Expand every window's occurrences up to ``until`` now, rather than on first use."""
+        for window in self._windows:
+            window.schedule.intervals(until, until + _US)
+
     def occurrences(
         self, start: datetime, end: datetime
     ) -> dict[str, list[tuple[datetime, datetime]]]:
@@ -174,6 +272,11 @@ class ChangeCalendar:
     def verdicts(self, events: pd.DataFrame) -> pd.DataFrame:
         """Return the verdict of every event of a canonical frame.
 
+        An event's verdict depends on its time and the columns scopes match on alone, so
+        for frames of up to a few thousand events (the service's) each distinct event
+        is judged once per calendar and remembered: the service meets an identity's
+        recent changes again with every request.
+
         Returns
         -------
         pandas.DataFrame
@@ -181,6 +284,28 @@ class ChangeCalendar:
             or ``"unapproved"``), ``by_kind`` (``"window"``, ``"ticket"``, ``"freeze"``
             or ``None``) and ``by`` (the window or freeze name, the ticket id, or ``None``).
         """
+        judging = self.windows or self.tickets or self.freezes
+        if not judging or not len(events) or len(events) > _MEMO_ROWS:
+            return self._judge(events)  # (nothing to judge by: every change is unapproved)
+        keys = _keys(events)
+        missing = [at for at, key in enumerate(keys) if key not in self._memo]
+        if missing:
+            judged = self._judge(events.iloc[missing])
+            if len(self._memo) + len(missing) > _MEMO_SIZE:
+                self._memo.clear()
+            columns = (judged["verdict"], judged["by_kind"], judged["by"])
+            for at, verdict, kind, by in zip(missing, *columns, strict=True):
+                self._memo[keys[at]] = (verdict, kind, by)
+        found = [self._memo[key] for key in keys]
+        return pd.DataFrame(
+            {
+                name: pd.Series([v[column] for v in found], index=events.index, dtype=object)
+                for column, name in enumerate(("verdict", "by_kind", "by"))
+            }
+        )
+
+    def _judge(self, events: pd.DataFrame) -> pd.DataFrame:
+        """Judge every event of a frame (see :meth:`verdicts`)."""
         n = len(events)
         verdict = np.full(n, UNAPPROVED, dtype=object)
         by_kind = np.full(n, None, dtype=object)
@@ -202,19 +327,15 @@ class ChangeCalendar:
                 open_rows[covered] = False
 
             for freeze in self.freezes:
-                inside = (times >= _micros(freeze.start)) & (times < _micros(freeze.end))
+                inside = (times >= micros(freeze.start)) & (times < micros(freeze.end))
                 settle(inside, freeze.scope, FORBIDDEN, "freeze", freeze.name)
             for ticket in self.tickets:
-                inside = (times >= _micros(ticket.start)) & (times < _micros(ticket.end))
+                inside = (times >= micros(ticket.start)) & (times < micros(ticket.end))
                 settle(inside, ticket.scope, APPROVED, "ticket", ticket.id)
             if self._windows and open_rows.any():
-                first = _EPOCH + timedelta(microseconds=int(times.min()))
-                last = _EPOCH + timedelta(microseconds=int(times.max()) + 1)
+                first, last = int(times.min()), int(times.max())
                 for window in self._windows:
-                    starts, ends = _merge(
-                        (_micros(s), _micros(e)) for s, e in window.schedule.intervals(first, last)
-                    )
-                    inside = _inside(times, starts, ends)
+                    inside = _inside(times, *_covering(window.schedule, first, last))
                     settle(inside, window.spec.scope, APPROVED, "window", window.spec.name)
         return pd.DataFrame(
             {

@@ -151,6 +151,8 @@ class ModelHolder:
         self._lock = threading.Lock()
         self._current = LoadedModel(uri)
         self.last_error: str | None = None
+        self.generation = 0
+        """The shared reload counter this process's model answers to (``serving.api.reloads``)."""
 
     @property
     def current(self) -> LoadedModel:

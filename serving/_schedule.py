@@ -23,8 +23,10 @@ either (Vixie cron), which becomes the union of two rules.
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Final
@@ -276,6 +278,34 @@ def cron_to_rule(expression: str, dtstart: datetime = ANCHOR) -> rrule | rrulese
     return rrule(DAILY, **common)  # type: ignore[arg-type]
 
 
+class _Occurrences:
+    """A rule's occurrences, generated once in order and then searched by bisection.
+
+    ``rrule.between`` walks every occurrence from the rule's start (2000 by default) on
+    each call: thousands of steps for a daily window, hundreds of thousands for an
+    hourly one. The same occurrences, kept in a list, answer in a few steps.
+    """
+
+    def __init__(self, rule: rrule | rruleset) -> None:
+        self._source: Iterator[datetime] = iter(rule)
+        self._walls: list[datetime] = []
+        self._complete = False
+        self._lock = threading.Lock()
+
+    def between(self, low: datetime, high: datetime) -> list[datetime]:
+        """Return the occurrences ``t`` with ``low <= t <= high`` (``rrule.between(inc=True)``)."""
+        walls = self._walls
+        if not self._complete and (not walls or walls[-1] <= high):
+            with self._lock:
+                while not self._complete and (not walls or walls[-1] <= high):
+                    found = next(self._source, None)
+                    if found is None:
+                        self._complete = True
+                    else:
+                        walls.append(found)
+        return walls[bisect_left(walls, low) : bisect_right(walls, high)]
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A recurring window: occurrences of a rule in a zone, each lasting ``duration``.
@@ -293,12 +323,16 @@ class Schedule:
     rule: rrule | rruleset
     tz: ZoneInfo
     duration: Duration
+    _occurrences: _Occurrences = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_occurrences", _Occurrences(self.rule))
 
     def _starts(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Yield ``(wall time, UTC start)`` of every occurrence starting in ``[start, end)``."""
         local_from = start.astimezone(self.tz).replace(tzinfo=None) - timedelta(hours=3)
         local_to = end.astimezone(self.tz).replace(tzinfo=None) + timedelta(hours=3)
-        for wall in self.rule.between(local_from, local_to, inc=True):
+        for wall in self._occurrences.between(local_from, local_to):
             moment = wall.replace(tzinfo=self.tz).astimezone(UTC)
             if start <= moment < end:
                 yield wall, moment

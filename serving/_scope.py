@@ -6,7 +6,8 @@ identities repeat a lot), so a frame of a million events costs a few ``isin`` ca
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 from features._schema import ACTIONS
 from serving._windows_model import Scope
 
-__all__ = ["scope_mask"]
+__all__ = ["scope_covers", "scope_mask"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -67,3 +68,46 @@ def scope_mask(scope: Scope, events: pd.DataFrame) -> BoolArray:
         )
         mask &= by_action | by_name
     return mask
+
+
+def _value_matches(value: Any, patterns: tuple[str, ...]) -> bool:
+    return not _missing(value) and _matches(str(value), patterns)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def scope_covers(scope: Scope, event: Mapping[str, Any]) -> bool:
+    """Whether ``scope`` covers one event (a mapping of canonical columns), as :func:`scope_mask`.
+
+    For one event at a time, without building a frame (the service judges a request's
+    own changes this way).
+    """
+    if scope.is_everything:
+        return True
+    if scope.accounts and not _value_matches(event.get("account_id"), scope.accounts):
+        return False
+    if scope.regions and not _value_matches(event.get("region"), scope.regions):
+        return False
+    if scope.identities and not (
+        _value_matches(event.get("identity_key"), scope.identities)
+        or _value_matches(event.get("principal_arn"), scope.identities)
+    ):
+        return False
+    if scope.resources:
+        resources = event.get("resource_ids")
+        if (
+            resources is None
+            or isinstance(resources, float)
+            or not any(_value_matches(item, scope.resources) for item in resources)
+        ):
+            return False
+    if scope.actions:
+        actions = tuple(a for a in scope.actions if a in _ACTIONS)
+        names = tuple(a for a in scope.actions if a not in _ACTIONS)
+        action = event.get("action")
+        by_action = not _missing(action) and action in actions
+        if not by_action and not (names and _value_matches(event.get("event_name"), names)):
+            return False
+    return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +29,17 @@ from serving._findings import (
     combine,
 )
 from serving._policy import Policy
-from serving._rules import Hit, RuleContext, RuleSettings, evaluate
+from serving._rules import (
+    RULES,
+    Hit,
+    IdentityHistory,
+    Rule,
+    RuleContext,
+    RuleSettings,
+    evaluate,
+)
 from serving._rules._base import attempted_changes
+from serving._rules._summary import BatchSummary
 from serving._windows_model import SuppressionSpec
 
 __all__ = [
@@ -227,11 +236,13 @@ def score_events(
     events: pd.DataFrame,
     policy: Policy | None = None,
     scorer: Scorer | None = None,
-    history: pd.DataFrame | None = None,
+    history: pd.DataFrame | IdentityHistory | None = None,
     *,
     settings: CombineSettings | None = None,
     rule_settings: RuleSettings | None = None,
     now: datetime | None = None,
+    rules: Sequence[Rule] = RULES,
+    summary: BatchSummary | None = None,
 ) -> ScoreResult:
     """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
 
@@ -243,24 +254,33 @@ def score_events(
         Windows, tickets, freezes, organisation, allow-lists, suppressions.
     scorer : Scorer, optional
         The detector; ``None`` scores with the rules only.
-    history : pandas.DataFrame, optional
-        Canonical events that precede the batch (the rules' identity history).
+    history : pandas.DataFrame or IdentityHistory, optional
+        Canonical events that precede the batch (the rules' identity history), or
+        the :class:`IdentityHistory` they make (rules only: a model needs the events).
     settings : CombineSettings, optional
         The combining table's numbers.
     rule_settings : RuleSettings, optional
         The rules' thresholds.
     now : datetime, optional
         Evaluation time for suppression expiry; the wall clock when not given.
+    rules : sequence of Rule
+        The rules to run; every registered rule by default.
+    summary : BatchSummary, optional
+        The batch's summary, when the caller has counted it already.
     """
     info = scorer.info() if scorer is not None else None
+    if scorer is not None and isinstance(history, IdentityHistory):
+        raise ValueError("a model scores against the past events, not their IdentityHistory")
     if not len(events):
         return ScoreResult(scorer=info)
     context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
-    evaluation = evaluate(events, context)
+    evaluation = evaluate(events, context, rules, summary=summary)
     for rule_id, error in evaluation.failed:
         logger.warning("rule %s failed and was skipped: %s", rule_id, error)
-    windows = scorer.score_windows(events, history) if scorer is not None else []
-    facts = event_facts(events, policy)
+    past = history if not isinstance(history, IdentityHistory) else None
+    windows = scorer.score_windows(events, past) if scorer is not None else []
+    # the facts only tell the combiner about evidence: without hits or windows it has none
+    facts = event_facts(events, policy) if evaluation.hits or windows else {}
     findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=info)
     logger.info(
         "scored %d events: %d hits, %d windows, %d findings",

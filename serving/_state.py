@@ -10,7 +10,9 @@ Two things live here and survive a restart:
   suppressions, the organisation), each a validated JSON document under a kind and a
   name, from which :meth:`StateStore.policy` builds the :class:`~serving.Policy`.
 
-One connection is shared by every thread behind a lock; writes are short transactions.
+One connection is shared by every thread behind a lock; writes are short transactions,
+serialised across threads and processes (``serving._sqlite``), so several worker
+processes may share one database.
 """
 
 from __future__ import annotations
@@ -19,73 +21,34 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 import pandas as pd
 import pyarrow as pa
-from pydantic import BaseModel, ValidationError
 
 from changewatch.errors import ConfigurationError
 from features._schema import CANONICAL_SCHEMA
-from serving._policy import Policy
-from serving._windows_model import (
-    AutomationSpec,
-    FreezeSpec,
-    OrganizationSpec,
-    PolicyFile,
-    SuppressionSpec,
-    TicketSpec,
-    WindowSpec,
+from serving._sqlite import Checkpointer, WriteLock, connect
+from serving._stored_events import (
+    INSERT,
+    StoredEvents,
+    light_values,
+    migrate_events,
 )
+from serving._stored_policy import POLICY_KINDS, POLICY_SCHEMA, PolicyObjects, StoredObject
 
-__all__ = ["POLICY_KINDS", "Admission", "StateStore", "StoredObject"]
+__all__ = ["POLICY_KINDS", "Admission", "Admitted", "StateStore", "StoredObject"]
 
 logger = logging.getLogger(__name__)
 
-POLICY_KINDS: Final[Mapping[str, tuple[str, type[BaseModel]]]] = {
-    "window": ("windows", WindowSpec),
-    "ticket": ("tickets", TicketSpec),
-    "freeze": ("freezes", FreezeSpec),
-    "automation": ("automation", AutomationSpec),
-    "suppression": ("suppressions", SuppressionSpec),
-    "organization": ("organization", OrganizationSpec),
-}
-"""Kind of a stored object -> (key of the policy file, its model)."""
-
 _US: Final = 1_000_000
 _FUTURE_SLACK: Final = timedelta(days=1)
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY,
-    identity_key TEXT NOT NULL,
-    event_time_us INTEGER NOT NULL,
-    row BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_identity ON events (identity_key, event_time_us);
-CREATE INDEX IF NOT EXISTS events_time ON events (event_time_us);
-CREATE TABLE IF NOT EXISTS policy_objects (
-    kind TEXT NOT NULL,
-    name TEXT NOT NULL,
-    body TEXT NOT NULL,
-    updated_us INTEGER NOT NULL,
-    PRIMARY KEY (kind, name)
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredObject:
-    """One policy object as stored: kind, name, JSON body and when it was last written."""
-
-    kind: str
-    name: str
-    body: dict[str, Any]
-    updated_at: datetime
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +79,41 @@ class Admission:
         return frame
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted(Generic[T]):
+    """What :meth:`StateStore.admit_reading` did: what the reader read, and the counts.
+
+    Attributes
+    ----------
+    read : T
+        What the reader returned, read in the same transaction that stored the batch.
+    added : int
+        Events stored for the first time.
+    already_seen : int
+        Events of the batch whose id was stored before (counted once).
+    keys : dict of str to int
+        The store's key of each event stored for the first time, by event id (when asked).
+    """
+
+    read: T
+    added: int
+    already_seen: int
+    keys: dict[str, int] = field(default_factory=dict)
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _row_bytes(row: dict[str, Any]) -> bytes:
+def _stored(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Return what :data:`INSERT` stores for one canonical row (its time becomes microseconds)."""
+    light = light_values(row)
     moment = row["event_time"]
     row["event_time"] = int(moment.timestamp()) * _US + moment.microsecond
-    return orjson.dumps(row)
+    return (row["event_id"], row["identity_key"], row["event_time"], *light, orjson.dumps(row))
 
 
-class StateStore:
+class StateStore(PolicyObjects):
     """Recent events and policy objects in a SQLite file (see the module docstring).
 
     Parameters
@@ -159,8 +146,9 @@ class StateStore:
         self._prune_every = prune_every
         self._batches = 0
         self._lock = threading.RLock()
-        self._generation = 0
-        self._policy: tuple[int, Policy] | None = None
+        self._writer = WriteLock(self.path, self._lock)
+        self._checkpoints: Checkpointer | None = None
+        self._policy = None
         self._closed = True
         self.open()
 
@@ -170,12 +158,10 @@ class StateStore:
             if not self._closed:
                 return
             try:
-                self._db = sqlite3.connect(
-                    self.path, check_same_thread=False, isolation_level=None, timeout=30.0
-                )
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
+                self._db = connect(self.path)
+                with self._writer():
+                    self._db.executescript(POLICY_SCHEMA)
+                    migrate_events(self._db)
             except sqlite3.Error as error:
                 raise ConfigurationError(
                     f"cannot open state database {self.path}: {error}"
@@ -185,8 +171,20 @@ class StateStore:
     def close(self) -> None:
         """Close the database until :meth:`open` is called again."""
         with self._lock:
+            if self._checkpoints is not None:
+                self._checkpoints.stop()
+                self._checkpoints = None
             self._db.close()
+            self._writer.close()
             self._closed = True
+
+    def checkpoint_in_background(self, every: float = 1.0) -> None:
+        """Checkpoint the log from a thread, not in the commit of some request (until closed)."""
+        with self._lock:
+            if self._checkpoints is None:
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpoints = Checkpointer(self.path, every)
+                self._checkpoints.start()
 
     def check(self) -> None:
         """Raise :class:`sqlite3.Error` when the database cannot be read."""
@@ -200,68 +198,69 @@ class StateStore:
 
         ``events`` is a canonical frame, or a canonical Arrow table (what
         :func:`features.records_to_table` builds; the service passes that, which spares
-        a round trip through pandas). Done under one lock and in one write transaction,
-        so concurrent batches see each other in a serial order and nothing is lost or
-        counted twice.
+        a round trip through pandas). The history is every stored event of the batch's
+        identities (see :meth:`admit_reading` to read less).
+        """
+        done = self.admit_reading(events, StoredEvents.everything)
+        return Admission(done.read, done.added, done.already_seen)
+
+    def admit_reading(
+        self,
+        events: pd.DataFrame | pa.Table,
+        reader: Callable[[StoredEvents], T],
+        *,
+        keys: bool = False,
+    ) -> Admitted[T]:
+        """Read what ``reader`` reads of the batch's stored history, then store the batch.
+
+        Both happen in one ``BEGIN IMMEDIATE`` transaction (and under the store's
+        lock), so concurrent batches, of this process or another one sharing the file,
+        see each other in a serial order, and no event is lost or counted twice. With
+        ``keys``, the store's keys of the newly stored events come back too.
         """
         if isinstance(events, pd.DataFrame):
             events = pa.Table.from_pandas(events, schema=CANONICAL_SCHEMA, preserve_index=False)
         elif events.schema != CANONICAL_SCHEMA:
             events = events.cast(CANONICAL_SCHEMA)
-        if not events.num_rows:
-            return Admission(None, 0, 0)
         rows = events.to_pylist()
         ids = [str(row["event_id"]) for row in rows]
         identities = sorted({str(row["identity_key"]) for row in rows})
-        with self._lock:
-            seen = self._seen(ids)
-            history = self._history(identities, set(ids))
-            params: list[tuple[str, str, int, bytes]] = []
-            for row in rows:
-                if row["event_id"] not in seen:
-                    blob = _row_bytes(row)  # event_time becomes microseconds
-                    params.append((row["event_id"], row["identity_key"], row["event_time"], blob))
+        stored = [_stored(row) for row in rows]  # event_time becomes microseconds
+        with self._writer():
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?)", params)
-                self._bound_counts({k for _, k, _, _ in params})
-                self._batches += 1
-                if (self._batches - 1) % self._prune_every == 0:
-                    self._prune_age()
+                seen = self._seen(ids) if ids else set()
+                read = reader(StoredEvents(self._db, identities, seen))
+                params = [values for values in stored if values[0] not in seen]
+                found: dict[str, int] = {}
+                if stored:  # an empty batch stores nothing and does not count
+                    self._db.executemany(INSERT, params)
+                    if keys and params:
+                        found = self._keys([values[0] for values in params])
+                    self._bound_counts({values[1] for values in params})
+                    self._batches += 1
+                    if (self._batches - 1) % self._prune_every == 0:
+                        self._prune_age()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return Admission(history, len(params), len(seen))
+        return Admitted(read, len(params), len(seen), found)
+
+    def _keys(self, ids: list[str]) -> dict[str, int]:
+        query = "SELECT event_id, id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+        return dict(self._db.execute(query, (orjson.dumps(ids).decode(),)).fetchall())
 
     def _seen(self, ids: list[str]) -> set[str]:
-        seen: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT event_id FROM events WHERE event_id IN ({marks})"
-            seen.update(r[0] for r in self._db.execute(query, chunk))
-        return seen
-
-    def _history(self, identities: list[str], exclude: set[str]) -> pa.Table | None:
-        blobs: list[bytes] = []
-        for start in range(0, len(identities), 500):
-            chunk = identities[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            query = (
-                f"SELECT event_id, row FROM events WHERE identity_key IN ({marks})"
-                " ORDER BY event_time_us"
-            )
-            blobs += [b for i, b in self._db.execute(query, chunk) if i not in exclude]
-        if not blobs:
-            return None
-        return pa.Table.from_pylist([orjson.loads(b) for b in blobs], schema=CANONICAL_SCHEMA)
+        query = "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
+        return {r[0] for r in self._db.execute(query, (orjson.dumps(ids).decode(),))}
 
     def _bound_counts(self, identities: Iterable[str]) -> None:
         for identity in identities:
             self._db.execute(
                 "DELETE FROM events WHERE event_id IN (SELECT event_id FROM events"
-                " WHERE identity_key = ? ORDER BY event_time_us DESC LIMIT -1 OFFSET ?)",
+                " WHERE identity_key = ? ORDER BY event_time_us DESC, event_id DESC"
+                " LIMIT -1 OFFSET ?)",
                 (identity, self.max_per_identity),
             )
 
@@ -278,103 +277,10 @@ class StateStore:
 
     def prune(self) -> int:
         """Apply the age bound now; returns how many events were dropped."""
-        with self._lock:
+        with self._writer():
             return self._prune_age()
 
     def event_count(self) -> int:
         """Events stored."""
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-
-    # ------------------------------------------------------------ policy objects
-
-    def list_objects(self, kind: str) -> list[StoredObject]:
-        """Every stored object of a kind, by name."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT name, body, updated_us FROM policy_objects WHERE kind = ? ORDER BY name",
-                (kind,),
-            ).fetchall()
-        return [self._object(kind, *row) for row in rows]
-
-    def get_object(self, kind: str, name: str) -> StoredObject | None:
-        """Return the object of that kind and name, or ``None``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT name, body, updated_us FROM policy_objects WHERE kind = ? AND name = ?",
-                (kind, name),
-            ).fetchone()
-        return self._object(kind, *row) if row else None
-
-    @staticmethod
-    def _object(kind: str, name: str, body: str, updated: int) -> StoredObject:
-        return StoredObject(
-            kind, name, orjson.loads(body), datetime.fromtimestamp(updated / _US, UTC)
-        )
-
-    def put_objects(
-        self, objects: Iterable[tuple[str, str, Mapping[str, Any]]], *, replace_all: bool = False
-    ) -> int:
-        """Create or replace objects (``(kind, name, body)``) in one transaction.
-
-        The resulting policy is validated before it is committed, so a write that
-        would make the policy unusable (a name twice, a bad schedule) changes nothing.
-        With ``replace_all`` every stored object is removed first (an import).
-
-        Raises
-        ------
-        ConfigurationError
-            Naming the object and what is wrong; nothing is written.
-        """
-        items = list(objects)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if replace_all:
-                    self._db.execute("DELETE FROM policy_objects")
-                now = _now_us()
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO policy_objects VALUES (?, ?, ?, ?)",
-                    [(k, n, orjson.dumps(b).decode(), now) for k, n, b in items],
-                )
-                policy = self._build_policy()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._generation += 1
-            self._policy = (self._generation, policy)
-        return len(items)
-
-    def delete_object(self, kind: str, name: str) -> bool:
-        """Remove one object; ``False`` when there was none."""
-        with self._lock:
-            gone = self._db.execute(
-                "DELETE FROM policy_objects WHERE kind = ? AND name = ?", (kind, name)
-            ).rowcount
-            self._generation += 1
-            self._policy = None
-        return bool(gone)
-
-    def policy(self) -> Policy:
-        """Return the policy the stored objects make (built once per change, then cached)."""
-        with self._lock:
-            if self._policy is None or self._policy[0] != self._generation:
-                self._policy = (self._generation, self._build_policy())
-            return self._policy[1]
-
-    def _build_policy(self) -> Policy:
-        document: dict[str, Any] = {"version": 1, "timezone": "UTC"}
-        for kind, _name, body in self._db.execute(
-            "SELECT kind, name, body FROM policy_objects ORDER BY kind, name"
-        ):
-            key, _ = POLICY_KINDS[kind]
-            value = orjson.loads(body)
-            if kind == "organization":
-                document[key] = value
-            else:
-                document.setdefault(key, []).append(value)
-        try:
-            return Policy.from_files([PolicyFile.model_validate(document).resolved()])
-        except (ValidationError, ValueError) as error:
-            raise ConfigurationError(f"stored policy is not valid: {error}") from None

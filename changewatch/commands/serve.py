@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,6 +42,13 @@ __all__ = ["serve"]
     type=click.Path(exists=True, dir_okay=False),
     help="API keys, one 'name:scope:secret' per line (besides CHANGEWATCH_API_KEYS).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the same state database (each loads the model).",
+)
 def serve(
     model: str,
     windows: tuple[str, ...],
@@ -48,6 +56,7 @@ def serve(
     port: int,
     state: str,
     keys_file: str | None,
+    workers: int,
 ) -> None:
     """Serve scoring over HTTP (docs/api.md).
 
@@ -55,14 +64,18 @@ def serve(
     under /v1, GET /v1/model, POST /v1/model/reload, /healthz, /readyz, /metrics.
     Keys come from CHANGEWATCH_API_KEYS="name:scope:secret,..." or --keys-file;
     without a key the service only starts on loopback. Other settings are read
-    from CHANGEWATCH_* (see serving/api/config.py).
+    from CHANGEWATCH_* (see serving/api/config.py). With --workers N, N processes
+    share the state: each event is stored once, policy writes and model reloads
+    reach all of them (metrics are per process).
 
     \b
     Examples:
       CHANGEWATCH_API_KEYS="soar:score:$(openssl rand -hex 24)" \\
           changewatch serve --model models:/changewatch@champion --host 0.0.0.0
-      changewatch serve --model none --windows change_windows.yaml
+      changewatch serve --model none --windows change_windows.yaml --workers 2
     """
+    import os
+
     import uvicorn
 
     from serving.api import Settings, create_app
@@ -78,4 +91,21 @@ def serve(
     if keys_file:
         overrides["api_keys_file"] = Path(keys_file)
     app = create_app(Settings(**overrides))  # type: ignore[arg-type]
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
+    options |= {"access_log": False, "loop": "auto", "http": "auto"}  # uvloop, httptools
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # the app above checked the settings and imported the windows once; each worker
+    # builds its own from the environment (serving.api.config.get_settings)
+    app.state.store.close()
+    os.environ |= {
+        "CHANGEWATCH_MODEL": model,
+        "CHANGEWATCH_HOST": host,
+        "CHANGEWATCH_PORT": str(port),
+        "CHANGEWATCH_STATE": str(Path(state).resolve()),
+    }
+    if keys_file:
+        os.environ["CHANGEWATCH_API_KEYS_FILE"] = str(Path(keys_file).resolve())
+    os.environ.pop("CHANGEWATCH_WINDOWS", None)
+    uvicorn.run("serving.api.main:create_app", factory=True, workers=workers, **options)

@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from serving._rules._reads import DRY_RUN, Reads
+
 if TYPE_CHECKING:
     from serving._rules._context import RuleContext
     from serving._rules._summary import BatchSummary
@@ -43,8 +45,6 @@ __all__ = [
     "sessions",
     "to_datetime",
 ]
-
-DRY_RUN: Final = "Client.DryRunOperation"
 
 
 class Severity(StrEnum):
@@ -97,6 +97,8 @@ class Hit:
         }
 
 
+_READS_ALL: Final = Reads()
+
 RuleFunction = Callable[[pd.DataFrame, "RuleContext"], Iterable[Evidence]]
 RuleGate = Callable[["BatchSummary", "RuleContext"], bool]
 
@@ -123,6 +125,9 @@ class Rule:
         A cheap necessary condition on the batch's :class:`BatchSummary`: when it is
         false the function would yield nothing, so :func:`evaluate` skips the rule.
         ``None`` means the rule always runs.
+    reads : Reads
+        The rows the function reads (:mod:`serving._rules._reads`); the service reads
+        no other stored events for it. The default reads every event.
     """
 
     id: str
@@ -132,6 +137,7 @@ class Rule:
     runbook: str
     function: RuleFunction
     applies: RuleGate | None = None
+    reads: Reads = _READS_ALL
 
     def __call__(self, events: pd.DataFrame, context: RuleContext) -> list[Hit]:
         """Run the rule over one batch and return its hits."""
@@ -159,11 +165,12 @@ def rule(
     technique: str,
     runbook: str,
     applies: RuleGate | None = None,
+    reads: Reads | None = None,
 ) -> Callable[[RuleFunction], Rule]:
-    """Turn a detection function into a :class:`Rule` with the given metadata and gate."""
+    """Turn a detection function into a :class:`Rule` with the given metadata, gate and reads."""
 
     def wrap(function: RuleFunction) -> Rule:
-        return Rule(id, title, severity, technique, runbook, function, applies)
+        return Rule(id, title, severity, technique, runbook, function, applies, reads or Reads())
 
     return wrap
 

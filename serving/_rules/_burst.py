@@ -17,6 +17,7 @@ from serving._rules._base import (
     rule,
 )
 from serving._rules._context import RuleContext, rolling_counts
+from serving._rules._reads import CHANGE, Reads
 from serving._rules._summary import BatchSummary
 
 __all__ = ["change_burst", "deletion_burst"]
@@ -60,13 +61,33 @@ def _bursts(
         )
 
 
+def _peaks(
+    times: Mapping[str, tuple[int, ...]],
+    context: RuleContext,
+    past_max: Mapping[str, int],
+    minimum: int,
+) -> bool:
+    """Tell whether an identity's most changes in one window reach what :func:`_bursts` fires on."""
+    settings = context.settings
+    for identity, moments in times.items():
+        if len(moments) < minimum:
+            continue
+        peak = int(rolling_counts(np.asarray(moments, dtype=np.int64), settings.burst_window).max())
+        if peak >= max(settings.burst_factor * past_max.get(identity, 0), float(minimum)):
+            return True
+    return False
+
+
 def _enough_changes(summary: BatchSummary, context: RuleContext) -> bool:
-    """No identity can make more changes than the whole batch holds."""
-    return summary.changes >= context.settings.burst_min_changes
+    settings, history = context.settings, context.history
+    return _peaks(summary.change_times, context, history.max_changes, settings.burst_min_changes)
 
 
 def _enough_deletions(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.deletions >= context.settings.burst_min_deletions
+    settings, history = context.settings, context.history
+    return _peaks(
+        summary.deletion_times, context, history.max_deletions, settings.burst_min_deletions
+    )
 
 
 @rule(
@@ -79,6 +100,7 @@ def _enough_deletions(summary: BatchSummary, context: RuleContext) -> bool:
         "what was created and by which session."
     ),
     applies=_enough_changes,
+    reads=Reads(CHANGE),
 )
 def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's compute changes in a sliding window exceed its past maximum."""
@@ -101,6 +123,7 @@ def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidenc
         "resources at once."
     ),
     applies=_enough_deletions,
+    reads=Reads(CHANGE),
 )
 def deletion_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's deletions in a sliding window exceed its past maximum."""

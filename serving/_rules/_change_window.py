@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -9,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._calendar import FORBIDDEN, UNAPPROVED
+from serving._calendar import FORBIDDEN, UNAPPROVED, micros
 from serving._rules._base import (
     Evidence,
     Severity,
@@ -21,6 +22,7 @@ from serving._rules._base import (
     to_datetime,
 )
 from serving._rules._context import RuleContext
+from serving._rules._reads import CHANGE, Reads
 from serving._rules._summary import BatchSummary
 
 __all__ = ["inside_freeze", "outside_approved"]
@@ -88,8 +90,15 @@ def _any_change(summary: BatchSummary, context: RuleContext) -> bool:
 
 
 def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
-    """Only a freeze gives the ``forbidden`` verdict."""
-    return _any_change(summary, context) and bool(context.policy_or_empty().calendar.freezes)
+    """Only a freeze gives the ``forbidden`` verdict, and only to a change made during it."""
+    if not _any_change(summary, context):
+        return False
+    times = sorted(t for moments in summary.change_times.values() for t in moments)
+    for freeze in context.policy_or_empty().calendar.freezes:
+        first = bisect_left(times, micros(freeze.start))
+        if first < len(times) and times[first] < micros(freeze.end):
+            return True
+    return False
 
 
 @rule(
@@ -102,6 +111,7 @@ def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
         "as unauthorised."
     ),
     applies=_any_change,
+    reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED})),
 )
 def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on attempted compute changes that no window or ticket approves and no freeze covers."""
@@ -133,6 +143,7 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
         "not, escalate and review the change."
     ),
     applies=_change_in_a_freeze,
+    reads=Reads(CHANGE, verdicts=frozenset({FORBIDDEN})),
 )
 def inside_freeze(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on attempted compute changes inside a freeze, whatever windows or tickets say."""

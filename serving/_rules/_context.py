@@ -8,7 +8,7 @@ package can later fill the same fields through an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -20,17 +20,16 @@ import pandas as pd
 from serving._calendar import event_micros
 from serving._policy import Policy
 from serving._rules._base import attempted_mask
+from serving._rules._reads import EBS_DIRECT_READS
 
 __all__ = [
     "EBS_DIRECT_READS",
+    "HistoryDigest",
     "IdentityHistory",
     "RuleContext",
     "RuleSettings",
     "rolling_counts",
 ]
-
-EBS_DIRECT_READS: Final = frozenset({"GetSnapshotBlock", "ListSnapshotBlocks", "ListChangedBlocks"})
-"""EBS direct API calls that read a snapshot's blocks (``ebs.amazonaws.com``)."""
 
 IntArray = npt.NDArray[np.int64]
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -109,6 +108,45 @@ def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def _change_counts(times: IntArray, window: timedelta) -> tuple[float, int]:
+    """Median changes per ``window`` bucket with any, and the most in any sliding ``window``."""
+    span = window // timedelta(microseconds=1)
+    buckets = np.unique(times // span, return_counts=True)[1]
+    return float(np.median(buckets)), int(rolling_counts(np.sort(times), window).max())
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDigest:
+    """The plain facts an :class:`IdentityHistory` is made of, as a store can count them.
+
+    Times are microseconds since the epoch. The state store of the service computes
+    these with a few SQL aggregates instead of reading every past event
+    (:meth:`IdentityHistory.from_digest`).
+
+    Attributes
+    ----------
+    first, last : int or None
+        First and last event time of the history (``None`` when it is empty).
+    last_seen : mapping of str to int
+        Time of each identity's last event.
+    clients, networks : mapping of str to frozenset of str
+        Client families and networks each identity used (calls by AWS services left out).
+    changes, deletions : mapping of str to sequence of int
+        Times of each identity's attempted compute changes (deletions), any order.
+    ebs_direct_readers : frozenset of str
+        Identities that read snapshot blocks through the EBS direct APIs.
+    """
+
+    first: int | None = None
+    last: int | None = None
+    last_seen: Mapping[str, int] = field(default_factory=dict)
+    clients: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    networks: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    changes: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    deletions: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    ebs_direct_readers: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityHistory:
     """What each identity did before the batch.
@@ -165,15 +203,12 @@ class IdentityHistory:
         own = ~np.asarray(history["by_service"].astype(bool), dtype=bool)
         changes = attempted_mask(history)
         deletions = changes & (history["action"].to_numpy(dtype=object) == "delete")
-        span = window // timedelta(microseconds=1)
         usual: dict[str, float] = {}
         max_changes: dict[str, int] = {}
         for identity, rows in _groups(keys, changes).items():
-            buckets = np.unique(times[rows] // span, return_counts=True)[1]
-            usual[identity] = float(np.median(buckets))
-            max_changes[identity] = int(rolling_counts(np.sort(times[rows]), window).max())
+            usual[identity], max_changes[identity] = _change_counts(times[rows], window)
         max_deletions = {
-            identity: int(rolling_counts(np.sort(times[rows]), window).max())
+            identity: _change_counts(times[rows], window)[1]
             for identity, rows in _groups(keys, deletions).items()
         }
         reads = (history["event_source"].to_numpy(dtype=object) == "ebs.amazonaws.com") & np.isin(
@@ -193,6 +228,36 @@ class IdentityHistory:
             max_changes=max_changes,
             max_deletions=max_deletions,
             ebs_direct_readers=frozenset(str(k) for k in dict.fromkeys(keys[reads].tolist())),
+        )
+
+    @classmethod
+    def from_digest(
+        cls, digest: HistoryDigest, *, window: timedelta = timedelta(hours=1)
+    ) -> IdentityHistory:
+        """Build the history from its digest; equal to :meth:`from_events` on the same events."""
+        if digest.first is None or digest.last is None:
+            return cls(window=window)
+        usual: dict[str, float] = {}
+        max_changes: dict[str, int] = {}
+        for identity, times in digest.changes.items():
+            if len(times):
+                counts = _change_counts(np.asarray(times, dtype=np.int64), window)
+                usual[identity], max_changes[identity] = counts
+        return cls(
+            start=_moment(digest.first),
+            end=_moment(digest.last),
+            window=window,
+            last_seen={identity: _moment(at) for identity, at in digest.last_seen.items()},
+            clients=dict(digest.clients),
+            networks=dict(digest.networks),
+            usual_changes=usual,
+            max_changes=max_changes,
+            max_deletions={
+                identity: _change_counts(np.asarray(times, dtype=np.int64), window)[1]
+                for identity, times in digest.deletions.items()
+                if len(times)
+            },
+            ebs_direct_readers=digest.ebs_direct_readers,
         )
 
     def knows(self, identity: str) -> bool:
@@ -225,19 +290,20 @@ class RuleContext:
     @classmethod
     def build(
         cls,
-        history: pd.DataFrame | None = None,
+        history: pd.DataFrame | IdentityHistory | None = None,
         *,
         policy: Policy | None = None,
         settings: RuleSettings | None = None,
         now: datetime | None = None,
     ) -> RuleContext:
-        """Build a context from a history frame of canonical events and a policy."""
+        """Build a context from past canonical events (or their history) and a policy."""
         settings = settings or RuleSettings()
-        past = (
-            IdentityHistory.from_events(history, window=settings.burst_window)
-            if history is not None
-            else IdentityHistory(window=settings.burst_window)
-        )
+        if isinstance(history, IdentityHistory):
+            past = history
+        elif history is not None:
+            past = IdentityHistory.from_events(history, window=settings.burst_window)
+        else:
+            past = IdentityHistory(window=settings.burst_window)
         return cls(past, policy, settings, now)
 
     @property

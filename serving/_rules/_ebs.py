@@ -8,6 +8,7 @@ import pandas as pd
 
 from serving._rules._base import Evidence, Severity, describe_names, evidence_of, failed_note, rule
 from serving._rules._context import EBS_DIRECT_READS, RuleContext
+from serving._rules._reads import EBS, Reads
 from serving._rules._summary import BatchSummary
 
 __all__ = ["ebs_direct_read"]
@@ -27,6 +28,7 @@ def _any_read(summary: BatchSummary, context: RuleContext) -> bool:
         "backup tool, revoke its access and treat the data as exposed."
     ),
     applies=_any_read,
+    reads=Reads(EBS),
 )
 def ebs_direct_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on GetSnapshotBlock / ListSnapshotBlocks / ListChangedBlocks by a first-time reader."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from serving._allowlist import client_allowed, network_allowed
+from serving._calendar import micros
 from serving._rules._base import (
     Evidence,
     Severity,
@@ -16,14 +20,30 @@ from serving._rules._base import (
     rule,
 )
 from serving._rules._context import RuleContext
+from serving._rules._reads import CHANGE, Reads
 from serving._rules._summary import BatchSummary
 from serving._windows_model import AutomationSpec
 
-__all__ = ["automation_unexpected_client", "automation_unexpected_network", "dormant_change"]
+__all__ = [
+    "automation_unexpected_client",
+    "automation_unexpected_network",
+    "dormant_change",
+    "unexpected_client",
+    "unexpected_network",
+]
 
 
-def _known_identity_changes(summary: BatchSummary, context: RuleContext) -> bool:
-    return bool(context.history.last_seen) and summary.changes > 0
+def _idle_identity_changes(summary: BatchSummary, context: RuleContext) -> bool:
+    """Tell whether an identity making changes was idle for ``dormant_days`` before the batch."""
+    last_seen = context.history.last_seen
+    if not last_seen:
+        return False
+    threshold = timedelta(days=context.settings.dormant_days) // timedelta(microseconds=1)
+    for identity in summary.change_times:
+        last = last_seen.get(identity)
+        if last is not None and summary.first_seen[identity] - micros(last) >= threshold:
+            return True
+    return False
 
 
 def _automation_listed(summary: BatchSummary, context: RuleContext) -> bool:
@@ -39,7 +59,8 @@ def _automation_listed(summary: BatchSummary, context: RuleContext) -> bool:
         "Confirm with the identity's owner that the account is still in use; if not, "
         "disable its keys and review the changes."
     ),
-    applies=_known_identity_changes,
+    applies=_idle_identity_changes,
+    reads=Reads(CHANGE, first_event=True),
 )
 def dormant_change(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when an identity idle for ``dormant_days`` or more makes compute changes.
@@ -68,6 +89,33 @@ def dormant_change(events: pd.DataFrame, context: RuleContext) -> Iterator[Evide
         )
 
 
+def unexpected_client(
+    entry: AutomationSpec, family: Any, version: Any, known: frozenset[str] | None
+) -> bool:
+    """Whether a call from this client is one ``Automation.UnexpectedClient`` reports.
+
+    Against the entry's ``clients`` when it lists any, else against ``known`` (the
+    families the identity used before; ``None`` when it has no history: not judged).
+    """
+    if entry.clients:
+        return not client_allowed(entry, str(family), version if isinstance(version, str) else None)
+    return known is not None and str(family) not in known
+
+
+def unexpected_network(
+    entry: AutomationSpec, source_ip: Any, network: Any, known: frozenset[str] | None
+) -> bool:
+    """Whether a call from this address is one ``Automation.UnexpectedNetwork`` reports.
+
+    Against the entry's ``networks`` when it lists any (an address that cannot be told
+    is not judged), else against ``known`` (the networks the identity used before).
+    """
+    if entry.networks:
+        address = source_ip if isinstance(source_ip, str) else None
+        return network_allowed(entry, address) is False
+    return known is not None and isinstance(network, str) and network not in known
+
+
 def _automation_events(
     events: pd.DataFrame, context: RuleContext
 ) -> Iterator[tuple[AutomationSpec, str, pd.DataFrame]]:
@@ -76,10 +124,10 @@ def _automation_events(
         return
     own = events[~events["by_service"].astype(bool)]
     index = allow.entry_index(own)
-    for position, entry in enumerate(allow.entries):
+    for position in np.unique(index[index >= 0]).tolist():  # entries in order, those with rows
         mine = own[index == position]
         for identity, group in mine.groupby("identity_key", sort=False):
-            yield entry, str(identity), group
+            yield allow.entries[position], str(identity), group
 
 
 @rule(
@@ -92,6 +140,7 @@ def _automation_events(
         "rotate them if the client is not a known tool change."
     ),
     applies=_automation_listed,
+    reads=Reads(0, automation=True),
 )
 def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from a client outside its expected ones.
@@ -106,16 +155,13 @@ def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> 
             continue
         pairs = group[["client_family", "client_version"]].astype(object)
         if entry.clients:
-            ok = [
-                client_allowed(entry, str(f), v if isinstance(v, str) else None)
-                for f, v in pairs.itertuples(index=False)
-            ]
             source = f"the clients allow-listed for {entry.name} ({', '.join(entry.clients)})"
         else:
-            ok = [str(f) in (known or ()) for f, _ in pairs.itertuples(index=False)]
             used = ", ".join(sorted(known or ()))
             source = f"the clients it used since {history.start:%Y-%m-%d} ({used})"
-        odd = group[[not flag for flag in ok]]
+        odd = group[
+            [unexpected_client(entry, f, v, known) for f, v in pairs.itertuples(index=False)]
+        ]
         for family, run in odd.groupby("client_family", sort=False):
             agent = str(run["user_agent"].iloc[0])[:80]
             yield evidence_of(
@@ -137,6 +183,7 @@ def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> 
         "CI credentials); rotate them and block the source."
     ),
     applies=_automation_listed,
+    reads=Reads(0, automation=True),
 )
 def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from outside its expected networks.
@@ -150,15 +197,13 @@ def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) ->
         known = history.networks.get(identity)
         if not entry.networks and known is None:
             continue
+        pairs = group[["source_ip", "network"]].astype(object)
+        odd = group[
+            [unexpected_network(entry, ip, net, known) for ip, net in pairs.itertuples(index=False)]
+        ]
         if entry.networks:
-            verdict = [
-                network_allowed(entry, ip if isinstance(ip, str) else None)
-                for ip in group["source_ip"]
-            ]
-            odd = group[[flag is False for flag in verdict]]
             source = f"the networks allow-listed for {entry.name} ({', '.join(entry.networks)})"
         else:
-            odd = group[group["network"].notna() & ~group["network"].isin(known or ())]
             count = len(known or ())
             source = (
                 f"the {count} network{'s' if count != 1 else ''} it used "

@@ -78,7 +78,11 @@ class Evaluation:
 
 
 def evaluate(
-    events: pd.DataFrame, context: RuleContext, rules: Sequence[Rule] = RULES
+    events: pd.DataFrame,
+    context: RuleContext,
+    rules: Sequence[Rule] = RULES,
+    *,
+    summary: BatchSummary | None = None,
 ) -> Evaluation:
     """Run ``rules`` over a batch of canonical events and apply the active suppressions.
 
@@ -90,6 +94,8 @@ def evaluate(
         History, policy, settings and the evaluation time.
     rules : sequence of Rule
         Defaults to every registered rule.
+    summary : BatchSummary, optional
+        The batch's summary when it is known already (it is counted otherwise).
     """
     batch = _by_time(events)
     result = Evaluation()
@@ -97,10 +103,11 @@ def evaluate(
     now = context.evaluated_at
     if policy is not None:
         policy.suppressions.log_expired(now)
-    try:
-        summary: BatchSummary | None = BatchSummary.of(batch)
-    except Exception:  # an odd frame: let every rule run and fail on its own
-        summary = None
+    if summary is None:
+        try:
+            summary = BatchSummary.of(batch)
+        except Exception:  # an odd frame: let every rule run and fail on its own
+            summary = None
     suppressing = policy is not None and bool(policy.suppressions.entries)
     by_id = batch.set_index("event_id", drop=False) if suppressing else batch
     for one in rules:

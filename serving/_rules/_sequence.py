@@ -19,12 +19,13 @@ import pandas as pd
 
 from serving._rules._base import Evidence, Severity, rule, to_datetime
 from serving._rules._context import RuleContext
+from serving._rules._reads import CHAIN_STEPS, SNAPSHOT_CREATES, STEP, Reads
 from serving._rules._summary import BatchSummary
 
 __all__ = ["snapshot_to_new_instance"]
 
-_SNAPSHOT_CREATES: Final = frozenset({"CreateSnapshot", "CreateSnapshots", "CopySnapshot"})
-_STEPS: Final = frozenset({*_SNAPSHOT_CREATES, "CreateVolume", "AttachVolume", "RunInstances"})
+_SNAPSHOT_CREATES: Final = SNAPSHOT_CREATES
+_STEPS: Final = CHAIN_STEPS
 
 
 def _ids(row: pd.Series, prefix: str) -> list[str]:
@@ -52,6 +53,7 @@ def _any_attachment(summary: BatchSummary, context: RuleContext) -> bool:
         "volume, stop the instance and preserve it for forensics."
     ),
     applies=_any_attachment,
+    reads=Reads(STEP),
 )
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""

@@ -8,6 +8,7 @@ import pandas as pd
 
 from serving._rules._base import DRY_RUN, Evidence, Severity, rule, to_datetime
 from serving._rules._context import RuleContext
+from serving._rules._reads import SHARE, Reads
 from serving._rules._summary import SHARED_TYPES, BatchSummary
 
 __all__ = ["shared_publicly", "shared_with_foreign_account"]
@@ -57,6 +58,7 @@ def _target(target: str) -> str:
         "and why."
     ),
     applies=_any_share,
+    reads=Reads(SHARE),
 )
 def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image permission is granted to ``all``."""
@@ -84,6 +86,7 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
         "remove the permission and review the identity's session."
     ),
     applies=_any_share,
+    reads=Reads(SHARE),
 )
 def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image is granted to an account or organisation not ours."""

@@ -2,32 +2,42 @@
 
 Most batches the service sees are a handful of events, and most rules look for
 something those events do not contain (a share, an EBS block read, an attachment,
-twenty changes). :class:`BatchSummary` counts those things with a few NumPy passes
-over a handful of columns; each rule's ``applies`` gate is a *necessary* condition
-written against it (when it is false the rule's function yields nothing), and
-:func:`serving._rules.evaluate` skips a rule whose gate is false. A rule called
-directly (``rule(events, context)``) always runs in full.
+twenty changes in an hour, an identity back after a month). :class:`BatchSummary`
+counts those things with a few NumPy passes over a handful of columns; each rule's
+``applies`` gate is a *necessary* condition written against it (when it is false the
+rule's function yields nothing), and :func:`serving._rules.evaluate` skips a rule whose
+gate is false. A rule called directly (``rule(events, context)``) always runs in full.
+
+The service builds the same summary from the rows' classes without a frame
+(:meth:`BatchSummary.from_rows`), to tell whether any rule can fire at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._rules._base import DRY_RUN
-from serving._rules._context import EBS_DIRECT_READS
+from serving._calendar import event_micros
+from serving._rules._reads import (
+    ATTACH,
+    ATTEMPTED,
+    DELETION,
+    DRY_RUN,
+    EBS_DIRECT_READS,
+    EBS_READ,
+    SHARE_GRANT,
+    SHARED_TYPES,
+)
 
 __all__ = ["SHARED_TYPES", "BatchSummary"]
 
-SHARED_TYPES: Final = ("snapshot", "image")
-"""Resource types whose sharing the sharing rules judge."""
-
 BoolArray = npt.NDArray[np.bool_]
+Times = Mapping[str, tuple[int, ...]]
 
 
 def _text(events: pd.DataFrame, column: str) -> npt.NDArray[Any]:
@@ -41,6 +51,13 @@ def _flag(events: pd.DataFrame, column: str) -> BoolArray:
 
 def _among(values: npt.NDArray[Any], allowed: Collection[str]) -> BoolArray:
     return np.fromiter((v in allowed for v in values), dtype=bool, count=len(values))
+
+
+def _times(keys: Iterable[Any], times: Iterable[int]) -> dict[str, tuple[int, ...]]:
+    found: dict[str, list[int]] = {}
+    for key, moment in zip(keys, times, strict=True):
+        found.setdefault(str(key), []).append(int(moment))
+    return {key: tuple(sorted(values)) for key, values in found.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +78,10 @@ class BatchSummary:
         EBS direct-API block reads.
     attaches : int
         Successful EC2 ``AttachVolume`` calls.
+    first_seen : mapping of str to int
+        Each identity's earliest event time (microseconds since the epoch).
+    change_times, deletion_times : mapping of str to tuple of int
+        Each identity's attempted compute changes (deletions), sorted times in microseconds.
     """
 
     rows: int = 0
@@ -69,6 +90,9 @@ class BatchSummary:
     shares: int = 0
     ebs_reads: int = 0
     attaches: int = 0
+    first_seen: Mapping[str, int] = field(default_factory=dict)
+    change_times: Times = field(default_factory=dict)
+    deletion_times: Times = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: pd.DataFrame) -> BatchSummary:
@@ -81,14 +105,48 @@ class BatchSummary:
         source = _text(events, "event_source")
         not_dry = error != DRY_RUN
         changes = _flag(events, "is_compute_change") & not_dry & ~_flag(events, "by_service")
+        deletions = changes & (action == "delete")
         shares = (action == "share") & _among(_text(events, "resource_type"), SHARED_TYPES)
         ebs_reads = (source == "ebs.amazonaws.com") & _among(name, EBS_DIRECT_READS)
         attaches = (name == "AttachVolume") & pd.isna(error) & (source == "ec2.amazonaws.com")
+        keys = _text(events, "identity_key")
+        times = event_micros(events)
+        codes, inverse = np.unique(keys.astype(str), return_inverse=True)
+        earliest = np.full(len(codes), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(earliest, inverse.reshape(-1), times)
         return cls(
             rows=len(events),
             changes=int(changes.sum()),
-            deletions=int((changes & (action == "delete")).sum()),
+            deletions=int(deletions.sum()),
             shares=int((shares & not_dry).sum()),
             ebs_reads=int(ebs_reads.sum()),
             attaches=int(attaches.sum()),
+            first_seen=dict(zip(codes.tolist(), earliest.tolist(), strict=True)),
+            change_times=_times(keys[changes], times[changes]),
+            deletion_times=_times(keys[deletions], times[deletions]),
+        )
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, int, int]]) -> BatchSummary:
+        """Count the same from ``(identity, time in microseconds, row classes)`` per row.
+
+        The classes are :func:`~serving._rules._reads.row_flags`; equal to :meth:`of`
+        on the frame of the same events.
+        """
+        values = list(rows)
+        first_seen: dict[str, int] = {}
+        for identity, moment, _ in values:
+            first_seen[identity] = min(first_seen.get(identity, moment), moment)
+        changes = [(k, t) for k, t, f in values if f & ATTEMPTED]
+        deletions = [(k, t) for k, t, f in values if f & DELETION]
+        return cls(
+            rows=len(values),
+            changes=len(changes),
+            deletions=len(deletions),
+            shares=sum(1 for *_, f in values if f & SHARE_GRANT),
+            ebs_reads=sum(1 for *_, f in values if f & EBS_READ),
+            attaches=sum(1 for *_, f in values if f & ATTACH),
+            first_seen=first_seen,
+            change_times=_times((k for k, _ in changes), (t for _, t in changes)),
+            deletion_times=_times((k for k, _ in deletions), (t for _, t in deletions)),
         )

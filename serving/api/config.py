@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=35.0, gt=0)
     retention_per_identity: int = Field(default=1000, ge=1)
     cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origins)] = []
+    reload_poll_seconds: float = Field(default=1.0, gt=0)
+    scoring_threads: int = Field(default=2, ge=1, le=64)
 
     @model_validator(mode="after")
     def _read_keys_file(self) -> Self:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -19,6 +21,7 @@ from serving._windows_model import PolicyFile
 from serving._yaml import read_yaml_model
 from serving.api.config import Settings, get_settings
 from serving.api.metrics import Metrics, ServiceMiddleware
+from serving.api.reloads import ReloadFollower
 from serving.api.routes import health, model, policy, score
 from serving.api.security import is_loopback
 
@@ -81,7 +84,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.set_model(holder.current)
         if holder.current.degraded:
             logger.warning("serving degraded: %s", holder.current.reason)
+        store.checkpoint_in_background()
+        store.policy().calendar.warm(datetime.now(UTC) + timedelta(days=2))
+        follower = ReloadFollower(store, holder, metrics, settings.reload_poll_seconds)
+        follower.start()
+        # what was loaded stays: a full collection would otherwise walk it again and again,
+        # pausing requests for tens of milliseconds (ADR 0017)
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
+        follower.stop()
         store.close()
 
     app = FastAPI(
@@ -91,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # scoring is CPU-bound and shares one database: a few threads do it, the other
+    # requests wait their turn on the event loop instead of thrashing 40 threads (ADR 0017)
+    app.state.scoring = anyio.CapacityLimiter(settings.scoring_threads)
     app.state.store = store
     app.state.holder = holder
     app.state.metrics = metrics

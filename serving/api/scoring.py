@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final
 
 import pandas as pd
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 from features import records_to_table
 from serving._findings import Finding, WindowScore
 from serving._model_holder import LoadedModel
+from serving._rule_inputs import read_rule_inputs, score_with_inputs
 from serving._rules import Hit, RuleSettings
 from serving._scoring import ScoreResult, score_events
 from serving._state import StateStore
@@ -157,16 +159,49 @@ def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any
         return score_events(frame, policy, None, past), f"rules only: the model failed: {error!r}"
 
 
+def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, int]:
+    """Admit and score with the rules alone, reading only the stored events they read."""
+    policy = store.policy()
+    if not batch.num_rows:
+        return score_events(batch.to_pandas(), policy), 0
+    first: int = pc.min(batch.column("event_time")).cast(pa.int64()).as_py()
+    reader = partial(
+        read_rule_inputs,
+        batch=batch,
+        since=first - _HORIZON // timedelta(microseconds=1),
+        policy=policy,
+        settings=_RULES,
+    )
+    changes = bool(pc.any(batch.column("is_compute_change")).as_py())
+    admitted = store.admit_reading(batch, reader, keys=changes)
+    result = score_with_inputs(batch, admitted.read, policy, _RULES, admitted.keys)
+    return result, admitted.already_seen
+
+
 def score_records(
-    records: list[Any], store: StateStore, model: LoadedModel, metrics: Metrics
+    records: list[Any],
+    store: StateStore,
+    model: LoadedModel,
+    metrics: Metrics,
+    *,
+    trim: bool = True,
 ) -> ScorePublic:
-    """Normalise, admit to the state, score with the shared scoring function, and answer."""
+    """Normalise, admit to the state, score with the shared scoring function, and answer.
+
+    With the rules alone (no model, or ``--model none``) only the stored events the
+    rules read are read (``serving._rule_inputs``, ADR 0017); ``trim=False`` reads
+    all of them, as the model path does, which gives the same answer.
+    """
     normalised = records_to_table(records)
     batch = normalised.table
-    admission = store.admit(batch)
-    frame, past = _split(admission.rows, batch, _HORIZON)
     result: ScoreResult
-    result, reason = _score(frame, store, model, past)
+    if model.scorer is None and trim:
+        (result, already_seen), reason = _rules_only(batch, store), model.reason
+    else:
+        admission = store.admit(batch)
+        already_seen = admission.already_seen
+        frame, past = _split(admission.rows, batch, _HORIZON)
+        result, reason = _score(frame, store, model, past)
     columns = {n: batch.column(n).to_pylist() for n in _ECHOED}
     ids = set(columns["event_id"])
     times: dict[str, list[datetime]] = {}
@@ -195,7 +230,7 @@ def score_records(
         "scored %d events (%d rejected, %d seen before): %d hits, %d findings",
         batch.num_rows,
         len(normalised.rejections),
-        admission.already_seen,
+        already_seen,
         len(hits),
         len(findings),
     )
@@ -206,7 +241,7 @@ def score_records(
         records=len(records),
         scored=batch.num_rows,
         duplicates=normalised.duplicates,
-        already_seen=admission.already_seen,
+        already_seen=already_seen,
         rejected=[
             RejectedRecord(position=r.position, field=r.field, reason=r.reason)
             for r in normalised.rejections

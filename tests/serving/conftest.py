@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
+import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import pytest
 
@@ -161,3 +165,63 @@ def stratus() -> Callable[[str], pd.DataFrame]:
 def policy_yaml() -> str:
     """The agreed example of a change-policy file, extended with every section."""
     return POLICY_YAML
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A simulated organisation's CloudTrail as records, its change policy, and its test period.
+
+    ``state`` holds every event before ``test_start`` (a SQLite state of the service, to
+    be copied before use); the records from ``test_start`` on are the stream to replay.
+    """
+
+    records: list[dict[str, Any]]
+    policy: tuple[Path, ...]
+    test_start: str
+    state: Path
+    labels: pd.DataFrame
+
+    @property
+    def attack_times(self) -> list[str]:
+        """The first moment of each injected scenario, as CloudTrail writes times."""
+        first = self.labels.groupby("scenario")["event_time"].min().sort_values()
+        return [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in first]
+
+    @property
+    def replay(self) -> list[dict[str, Any]]:
+        """The records of the test period, in time order."""
+        return [r for r in self.records if r["eventTime"] >= self.test_start]
+
+    def fresh_state(self, where: Path) -> Path:
+        """A copy of the state to score against."""
+        target = where / "state.db"
+        shutil.copyfile(self.state, target)
+        return target
+
+
+def _trail(out: Path) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for path in sorted((out / "AWSLogs").rglob("*.json.gz")):
+        with gzip.open(path, "rb") as handle:
+            records += orjson.loads(handle.read())["Records"]
+    return sorted(records, key=lambda r: (r["eventTime"], r["eventID"]))
+
+
+@pytest.fixture(scope="session")
+def sim_stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
+    """Nine simulated days with every attack scenario in the last four, and a warm state."""
+    from serving._state import StateStore
+    from training.simulation import simulate
+
+    root = tmp_path_factory.mktemp("serving-sim")
+    result = simulate(root / "sim", days=9, seed=5, scale=0.3, test_days=4, attacks="all")
+    records = _trail(root / "sim")
+    start = str(result.manifest["test"]["start"])
+    store = StateStore(root / "state.db")
+    before = [r for r in records if r["eventTime"] < start]
+    for at in range(0, len(before), 2000):
+        store.admit(features.records_to_table(before[at : at + 2000]).table)
+    store.close()
+    policy = (root / "sim" / "change_windows.yaml", root / "sim" / "automation.yaml")
+    labels = pd.read_parquet(root / "sim" / "labels.parquet")
+    return Stream(records, policy, start, root / "state.db", labels)

@@ -6,7 +6,8 @@ from fastapi import APIRouter, HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
 from serving._model_holder import LoadedModel, ModelHolder
-from serving.api.deps import AdminKey, HolderDep, MetricsDep, ScoreKey
+from serving.api.deps import AdminKey, HolderDep, MetricsDep, ScoreKey, StateDep
+from serving.api.reloads import announce_reload
 from serving.api.schemas import ModelPublic, ReloadPublic
 
 __all__ = ["model_public", "router"]
@@ -46,10 +47,14 @@ async def get_model(_: ScoreKey, holder: HolderDep) -> ModelPublic:
     response_model=ReloadPublic,
     responses={401: {}, 403: {}, 409: {"description": "The load failed; the old model stays."}},
 )
-async def reload_model(_: AdminKey, holder: HolderDep, metrics: MetricsDep) -> ReloadPublic:
+async def reload_model(
+    _: AdminKey, holder: HolderDep, store: StateDep, metrics: MetricsDep
+) -> ReloadPublic:
     """Load the newest version of the model and swap it in; a failed load keeps the old one."""
     reloaded, error = await run_in_threadpool(holder.reload)
     metrics.set_model(holder.current)
+    if reloaded:
+        await run_in_threadpool(announce_reload, store, holder)
     if not reloaded:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

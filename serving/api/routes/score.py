@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import orjson
+from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
@@ -97,7 +98,8 @@ async def score(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"batch of {len(records)} records exceeds the limit of {settings.max_batch}",
         )
-    answer = await run_in_threadpool(_score_json, records, store, model, metrics)
+    limiter = request.app.state.scoring
+    answer = await to_thread.run_sync(_score_json, records, store, model, metrics, limiter=limiter)
     return Response(answer, media_type="application/json")
 
 

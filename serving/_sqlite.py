@@ -1,0 +1,116 @@
+"""How the state database is opened, written and checkpointed, by threads and processes.
+
+* Every write transaction runs under :class:`WriteLock`: the store's thread lock and,
+  across processes sharing the file (``changewatch serve --workers N``), an exclusive
+  ``flock`` on ``<database>.lock``. SQLite alone would make a second writer wait in its
+  busy handler, which sleeps 1, 2, 5, 10 ... ms between tries; the file lock wakes the
+  next writer as soon as the first is done.
+* In WAL mode a commit that finds the log over ``wal_autocheckpoint`` pages copies it
+  into the database first, a pause of several milliseconds in some unlucky request.
+  :class:`Checkpointer` turns that off and checkpoints from a thread of its own instead
+  (``PASSIVE``: it never waits for, nor blocks, readers and writers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Final
+
+try:
+    import fcntl as _fcntl
+
+    fcntl: ModuleType | None = _fcntl
+except ImportError:  # pragma: no cover - not POSIX: one process per database
+    fcntl = None
+
+__all__ = ["Checkpointer", "WriteLock", "connect"]
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT: Final = 30.0
+"""Seconds a statement waits for a lock another connection holds."""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open the state database: autocommit (transactions are explicit), WAL, ``NORMAL`` sync."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+class WriteLock:
+    """Serialises writers: threads through a lock, processes through ``flock``."""
+
+    def __init__(self, path: str, lock: threading.RLock) -> None:
+        self._path = f"{path}.lock"
+        self._lock = lock
+        self._depth = 0
+        self._file: int | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        """Hold the lock for one write transaction (re-entrant in the holding thread)."""
+        with self._lock:
+            self._depth += 1
+            try:
+                if self._depth == 1 and fcntl is not None:
+                    if self._file is None:
+                        self._file = _open_lock_file(self._path)
+                    fcntl.flock(self._file, fcntl.LOCK_EX)
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and fcntl is not None and self._file is not None:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Release the lock file."""
+        with self._lock:
+            if self._file is not None:
+                os.close(self._file)
+                self._file = None
+
+
+def _open_lock_file(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+class Checkpointer:
+    """Checkpoints a WAL database every ``every`` seconds from a thread of its own."""
+
+    def __init__(self, path: str, every: float) -> None:
+        self._path = path
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
+
+    def start(self) -> None:
+        """Start checkpointing."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, after a last checkpoint."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        db = connect(self._path)
+        try:
+            while True:
+                stopping = self._stop.wait(self._every)
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as error:  # busy or gone: the next round tries again
+                    logger.debug("checkpoint of %s skipped: %s", self._path, error)
+                if stopping:
+                    return
+        finally:
+            db.close()

@@ -1,0 +1,76 @@
+"""Model reloads reach every worker process serving the same state.
+
+``POST /v1/model/reload`` reaches one process. When it installs the new model it
+increments the ``model`` counter in the state database (:meth:`StateStore.bump`); every
+process runs a :class:`ReloadFollower` thread that looks at that counter every
+``CHANGEWATCH_RELOAD_POLL_SECONDS`` and reloads when it moved. A process that fails to
+load keeps its model (and says so in ``GET /v1/model``), as a failed reload always does.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+from serving._model_holder import ModelHolder
+from serving._state import StateStore
+from serving.api.metrics import Metrics
+
+__all__ = ["ReloadFollower", "announce_reload"]
+
+logger = logging.getLogger(__name__)
+
+
+def announce_reload(store: StateStore, holder: ModelHolder) -> None:
+    """Tell the other processes that this one installed a new model."""
+    holder.generation = store.bump("model")
+
+
+class ReloadFollower:
+    """A daemon thread reloading the model when another process announced a reload.
+
+    Parameters
+    ----------
+    store : StateStore
+        The shared state, whose ``model`` counter is watched.
+    holder : ModelHolder
+        This process's model.
+    metrics : Metrics
+        Told about the model installed.
+    every : float
+        Seconds between two looks at the counter.
+    """
+
+    def __init__(
+        self, store: StateStore, holder: ModelHolder, metrics: Metrics, every: float
+    ) -> None:
+        self._store = store
+        self._holder = holder
+        self._metrics = metrics
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-reloads", daemon=True)
+
+    def start(self) -> None:
+        """Start following; the model loaded at start is the current generation's."""
+        self._holder.generation = self._store.version("model")
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop following (waits for a reload in progress)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                announced = self._store.version("model")
+            except sqlite3.Error:  # closed or unreadable: /readyz says so
+                continue
+            if announced > self._holder.generation:
+                self._holder.generation = announced  # a failed load is not retried every time
+                logger.info("model reload %d announced by another process", announced)
+                self._holder.reload()
+                self._metrics.set_model(self._holder.current)

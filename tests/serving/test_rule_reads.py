@@ -1,0 +1,115 @@
+"""Row classes: each is the pandas predicate it stands for, so flags can replace a frame.
+
+The service stores each event's classes (``row_flags``) and reads recent events by
+them. The *exact* classes must select the very rows ``attempted_mask`` and
+``BatchSummary.of`` select, and every *read* class must hold every row the rules
+reading it select; checked on real recordings, on a simulated organisation and on
+random batches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given
+
+import features
+from features import CANONICAL_SCHEMA
+from serving import RULES
+from serving._rules._base import attempted_mask
+from serving._rules._reads import (
+    ATTEMPTED,
+    CHAIN_STEPS,
+    CHANGE,
+    DELETION,
+    EBS,
+    EBS_DIRECT_READS,
+    EVERY,
+    OWN,
+    SHARE,
+    STEP,
+    Reads,
+    row_flags,
+)
+from serving._rules._summary import BatchSummary
+from tests.serving.conftest import STRATUS, Stream
+from tests.serving.test_rules_fast_paths import _events, calls, fast
+
+DATA = STRATUS.parent
+RECORDINGS = [
+    *sorted(STRATUS.glob("*.json")),
+    DATA / "otrf" / "ec2_proxy_s3_exfiltration_2020-09-14011940.json",
+    *sorted((DATA / "permiso" / "sessions").glob("*/InputEvents.json")),
+]
+
+
+def _recording(path: Path) -> list[dict[str, Any]]:
+    return features.read_records(path.read_bytes(), str(path))
+
+
+def _table(records: list[dict[str, Any]]) -> Any:
+    return features.records_to_table(records).table
+
+
+def _flags(frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.int64]]:
+    rows = pa.Table.from_pandas(frame, schema=CANONICAL_SCHEMA, preserve_index=False).to_pylist()
+    return np.array([row_flags(row) for row in rows], dtype=np.int64)
+
+
+def _has(flags: np.ndarray[Any, np.dtype[np.int64]], bit: int) -> np.ndarray[Any, Any]:
+    return (flags & bit) != 0
+
+
+def check_classes(frame: pd.DataFrame) -> None:
+    """Every class against the predicate it stands for, on one canonical frame."""
+    flags = _flags(frame)
+    attempted = attempted_mask(frame)
+    own = ~np.asarray(frame["by_service"].astype(bool), dtype=bool)
+    action = frame["action"].to_numpy(dtype=object)
+    assert (_has(flags, EVERY)).all()
+    assert (_has(flags, ATTEMPTED) == attempted).all()
+    assert (_has(flags, DELETION) == (attempted & (action == "delete"))).all()
+    assert (_has(flags, OWN) == own).all()
+    # read classes hold every row their rules select
+    assert not (attempted & ~_has(flags, CHANGE)).any()
+    shares = (frame["action"] == "share").to_numpy(dtype=bool)
+    assert not (shares & ~_has(flags, SHARE)).any()
+    reads = (frame["event_source"] == "ebs.amazonaws.com") & frame["event_name"].isin(
+        EBS_DIRECT_READS
+    )
+    assert not (reads.to_numpy(dtype=bool) & ~_has(flags, EBS)).any()
+    steps = frame["event_name"].isin(CHAIN_STEPS).to_numpy(dtype=bool)
+    assert not (steps & ~_has(flags, STEP)).any()
+    # and the summary counted from flags is the summary counted from the frame
+    times = frame["event_time"].astype("int64").tolist()
+    rows = zip(frame["identity_key"].astype(str), times, flags.tolist(), strict=True)
+    assert BatchSummary.from_rows(rows) == BatchSummary.of(frame)
+
+
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: f"{p.parent.name[:12]}/{p.stem}")
+def test_classes_of_real_recordings(path: Path) -> None:
+    frame = _table(_recording(path)).to_pandas()
+    check_classes(frame)
+
+
+def test_classes_of_a_simulated_organisation(sim_stream: Stream) -> None:
+    frame = _table(sim_stream.records).to_pandas()
+    assert BatchSummary.of(frame).changes > 100  # the stream has plenty to classify
+    check_classes(frame)
+
+
+@fast
+@given(drawn=calls)
+def test_classes_of_random_batches(drawn: list[tuple[int, int, int]]) -> None:
+    check_classes(_events(drawn))
+
+
+def test_every_rule_says_what_it_reads() -> None:
+    """A rule without a declaration would make the service read every stored event."""
+    for one in RULES:
+        assert one.reads != Reads(), one.id
