@@ -18,7 +18,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -288,18 +288,24 @@ class ChangeCalendar:
         if not judging or not len(events) or len(events) > _MEMO_ROWS:
             return self._judge(events)  # (nothing to judge by: every change is unapproved)
         keys = _keys(events)
-        missing = [at for at, key in enumerate(keys) if key not in self._memo]
+        memo = self._memo
+        # Read what is known once, into this call's own list: another thread (the service
+        # scores in two) may clear the memo at any moment, and so may this call below.
+        found: list[tuple[str, str | None, str | None] | None] = [memo.get(key) for key in keys]
+        missing = [at for at, known in enumerate(found) if known is None]
         if missing:
             judged = self._judge(events.iloc[missing])
-            if len(self._memo) + len(missing) > _MEMO_SIZE:
-                self._memo.clear()
             columns = (judged["verdict"], judged["by_kind"], judged["by"])
+            fresh: dict[Any, tuple[str, str | None, str | None]] = {}
             for at, verdict, kind, by in zip(missing, *columns, strict=True):
-                self._memo[keys[at]] = (verdict, kind, by)
-        found = [self._memo[key] for key in keys]
+                found[at] = fresh[keys[at]] = (verdict, kind, by)
+            if len(memo) + len(fresh) > _MEMO_SIZE:
+                memo.clear()
+            memo.update(fresh)
+        verdicts = cast(list[tuple[str, str | None, str | None]], found)  # all filled now
         return pd.DataFrame(
             {
-                name: pd.Series([v[column] for v in found], index=events.index, dtype=object)
+                name: pd.Series([v[column] for v in verdicts], index=events.index, dtype=object)
                 for column, name in enumerate(("verdict", "by_kind", "by"))
             }
         )

@@ -88,11 +88,20 @@ class Checkpointer:
     def __init__(self, path: str, every: float) -> None:
         self._path = path
         self._every = every
+        self._db: sqlite3.Connection
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
 
     def start(self) -> None:
-        """Start checkpointing."""
+        """Open the thread's own connection, then start checkpointing.
+
+        Raises
+        ------
+        sqlite3.Error
+            When the connection cannot be opened: the caller keeps SQLite's own
+            checkpoints then, since nothing else would ever copy the log back.
+        """
+        self._db = connect(self._path)
         self._thread.start()
 
     def stop(self) -> None:
@@ -102,7 +111,7 @@ class Checkpointer:
             self._thread.join()
 
     def _run(self) -> None:
-        db = connect(self._path)
+        db = self._db
         try:
             while True:
                 stopping = self._stop.wait(self._every)

@@ -182,9 +182,14 @@ class StateStore(PolicyObjects):
         """Checkpoint the log from a thread, not in the commit of some request (until closed)."""
         with self._lock:
             if self._checkpoints is None:
+                checkpoints = Checkpointer(self.path, every)
+                try:
+                    checkpoints.start()
+                except sqlite3.Error as error:
+                    logger.warning("%s: checkpoints stay in commits: %s", self.path, error)
+                    return
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
-                self._checkpoints = Checkpointer(self.path, every)
-                self._checkpoints.start()
+                self._checkpoints = checkpoints
 
     def check(self) -> None:
         """Raise :class:`sqlite3.Error` when the database cannot be read."""

@@ -270,7 +270,9 @@ class StoredEvents:
         if not pairs:
             return []
         return self._rows(
-            "(identity_key, event_time_us) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
+            "(identity_key, event_time_us) IN "
+            # json_extract, not ->>: the operator needs SQLite 3.38, Ubuntu 22.04 has 3.37.
+            "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))",
             orjson.dumps(pairs).decode(),
         )
 

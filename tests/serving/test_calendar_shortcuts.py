@@ -155,3 +155,18 @@ def test_warming_expands_up_to_the_day() -> None:
     calendar = parse_policy(POLICY_YAML).calendar
     calendar.warm(datetime(2026, 6, 1, tzinfo=UTC))
     assert all(w.schedule._occurrences._walls for w in calendar._windows)
+
+
+def test_a_full_memo_is_emptied_without_losing_the_call_that_fills_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import serving._calendar as calendar_module
+
+    monkeypatch.setattr(calendar_module, "_MEMO_SIZE", 3)
+    calendar = parse_policy(POLICY_YAML).calendar
+    frame = _frame([(0, 0, minute, "111122223333") for minute in (0, 60, 600, 6000)])
+    calendar.verdicts(frame.iloc[:2])  # two remembered
+    table = calendar.verdicts(frame)  # two more: over the limit, the memo is emptied
+    expected = _reference(calendar, frame)
+    assert list(zip(table["verdict"], table["by_kind"], table["by"], strict=True)) == expected
+    assert len(calendar._memo) <= 3 + 2
