@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.open()
+        generation = store.version("model")  # before loading: a reload meanwhile is followed
         holder.reload()
         metrics.set_model(holder.current)
         if holder.current.degraded:
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.checkpoint_in_background()
         store.policy().calendar.warm(datetime.now(UTC) + timedelta(days=2))
         follower = ReloadFollower(store, holder, metrics, settings.reload_poll_seconds)
-        follower.start()
+        follower.start(generation)
         # what was loaded stays: a full collection would otherwise walk it again and again,
         # pausing requests for tens of milliseconds (ADR 0017)
         gc.collect()

@@ -9,6 +9,7 @@ load keeps its model (and says so in ``GET /v1/model``), as a failed reload alwa
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 import threading
@@ -17,14 +18,31 @@ from serving._model_holder import ModelHolder
 from serving._state import StateStore
 from serving.api.metrics import Metrics
 
-__all__ = ["ReloadFollower", "announce_reload"]
+__all__ = ["ReloadFollower", "announce_reload", "refreeze"]
 
 logger = logging.getLogger(__name__)
+
+# Taken around reading and setting a holder's generation, so that this process's own
+# follower never sees a counter this process bumped before the holder records it.
+_generation = threading.Lock()
+
+
+def refreeze() -> None:
+    """Let the collector free the model just replaced, then freeze what is live again.
+
+    The service freezes its start-up heap (``gc.freeze``) so that full collections do
+    not walk the model on every pass; a replaced model would otherwise stay frozen.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def announce_reload(store: StateStore, holder: ModelHolder) -> None:
     """Tell the other processes that this one installed a new model."""
-    holder.generation = store.bump("model")
+    with _generation:
+        holder.generation = store.bump("model")
+    refreeze()
 
 
 class ReloadFollower:
@@ -52,9 +70,16 @@ class ReloadFollower:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="model-reloads", daemon=True)
 
-    def start(self) -> None:
-        """Start following; the model loaded at start is the current generation's."""
-        self._holder.generation = self._store.version("model")
+    def start(self, generation: int) -> None:
+        """Start following.
+
+        Parameters
+        ----------
+        generation : int
+            The ``model`` counter read *before* the model at start was loaded, so that
+            a reload announced while it loaded is followed.
+        """
+        self._holder.generation = generation
         self._thread.start()
 
     def stop(self) -> None:
@@ -69,8 +94,12 @@ class ReloadFollower:
                 announced = self._store.version("model")
             except sqlite3.Error:  # closed or unreadable: /readyz says so
                 continue
-            if announced > self._holder.generation:
+            with _generation:
+                if announced <= self._holder.generation:
+                    continue
                 self._holder.generation = announced  # a failed load is not retried every time
-                logger.info("model reload %d announced by another process", announced)
-                self._holder.reload()
-                self._metrics.set_model(self._holder.current)
+            logger.info("model reload %d announced by another process", announced)
+            reloaded, _ = self._holder.reload()
+            self._metrics.set_model(self._holder.current)
+            if reloaded:
+                refreeze()
