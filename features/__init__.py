@@ -17,44 +17,109 @@ Public surface::
 
 from __future__ import annotations
 
-from features._catalogue import (
-    BEHAVIOURS,
-    CATALOGUE,
-    FEATURE_NAMES,
-    KEY_COLUMNS,
-    VECTOR_COLUMNS,
-    VECTOR_SCHEMA_VERSION,
-    Feature,
-    catalogue_markdown,
-)
-from features._clients import client_of
-from features._config import FeatureConfig
-from features._identity import IdentityKeyRule
-from features._ingest import (
-    IngestOptions,
-    IngestReport,
-    RecordsResult,
-    Rejection,
-    ingest,
-    records_to_table,
-)
-from features._io import read_events, write_events
-from features._network import GeoIP, network_of
-from features._normalize import Normalizer, normalize
-from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
-from features._schema import (
-    ACTIONS,
-    CANONICAL_COLUMNS,
-    CANONICAL_SCHEMA,
-    CLIENT_FAMILIES,
-    RESOURCE_TYPES,
-    SCHEMA_VERSION,
-)
-from features._sources import NotCloudTrail, read_records
-from features._state import FeatureState
-from features._taxonomy import classify
-from features._vectors import behaviour_vectors
-from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from features._catalogue import (
+        BEHAVIOURS,
+        CATALOGUE,
+        FEATURE_NAMES,
+        KEY_COLUMNS,
+        VECTOR_COLUMNS,
+        VECTOR_SCHEMA_VERSION,
+        Feature,
+        catalogue_markdown,
+    )
+    from features._clients import client_of
+    from features._config import FeatureConfig
+    from features._identity import IdentityKeyRule
+    from features._ingest import (
+        IngestOptions,
+        IngestReport,
+        RecordsResult,
+        Rejection,
+        ingest,
+        records_to_table,
+    )
+    from features._io import read_events, write_events
+    from features._network import GeoIP, network_of
+    from features._normalize import Normalizer, normalize
+    from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
+    from features._schema import (
+        ACTIONS,
+        CANONICAL_COLUMNS,
+        CANONICAL_SCHEMA,
+        CLIENT_FAMILIES,
+        RESOURCE_TYPES,
+        SCHEMA_VERSION,
+    )
+    from features._sources import NotCloudTrail, read_records
+    from features._state import FeatureState
+    from features._taxonomy import classify
+    from features._vectors import behaviour_vectors
+    from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
+
+# Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
+# workers do not pay for pandas and the featuriser they never touch.
+_WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
+    "ACTIONS": ("features._schema", "ACTIONS"),
+    "BEHAVIOURS": ("features._catalogue", "BEHAVIOURS"),
+    "CANONICAL_COLUMNS": ("features._schema", "CANONICAL_COLUMNS"),
+    "CANONICAL_SCHEMA": ("features._schema", "CANONICAL_SCHEMA"),
+    "CATALOGUE": ("features._catalogue", "CATALOGUE"),
+    "CLIENT_FAMILIES": ("features._schema", "CLIENT_FAMILIES"),
+    "FEATURE_NAMES": ("features._catalogue", "FEATURE_NAMES"),
+    "FEATURISER_INPUT_COLUMNS": ("features._windows", "REQUIRED_COLUMNS"),
+    "Feature": ("features._catalogue", "Feature"),
+    "FeatureConfig": ("features._config", "FeatureConfig"),
+    "FeatureState": ("features._state", "FeatureState"),
+    "GeoIP": ("features._network", "GeoIP"),
+    "IdentityKeyRule": ("features._identity", "IdentityKeyRule"),
+    "IngestOptions": ("features._ingest", "IngestOptions"),
+    "IngestReport": ("features._ingest", "IngestReport"),
+    "KEY_COLUMNS": ("features._catalogue", "KEY_COLUMNS"),
+    "Normalizer": ("features._normalize", "Normalizer"),
+    "NotCloudTrail": ("features._sources", "NotCloudTrail"),
+    "PROFILE_SCHEMA_VERSION": ("features._profiles", "PROFILE_SCHEMA_VERSION"),
+    "Profiles": ("features._profiles", "Profiles"),
+    "RESOURCE_TYPES": ("features._schema", "RESOURCE_TYPES"),
+    "RecordsResult": ("features._ingest", "RecordsResult"),
+    "Rejection": ("features._ingest", "Rejection"),
+    "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
+    "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
+    "VECTOR_SCHEMA_VERSION": ("features._catalogue", "VECTOR_SCHEMA_VERSION"),
+    "behaviour_vectors": ("features._vectors", "behaviour_vectors"),
+    "build_profiles": ("features._profiles", "build_profiles"),
+    "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
+    "classify": ("features._taxonomy", "classify"),
+    "client_of": ("features._clients", "client_of"),
+    "ingest": ("features._ingest", "ingest"),
+    "merge_profiles": ("features._profiles", "merge_profiles"),
+    "network_of": ("features._network", "network_of"),
+    "normalize": ("features._normalize", "normalize"),
+    "read_events": ("features._io", "read_events"),
+    "read_records": ("features._sources", "read_records"),
+    "records_to_table": ("features._ingest", "records_to_table"),
+    "write_events": ("features._io", "write_events"),
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a public name from the module that owns it, on first use."""
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module 'features' has no attribute {name!r}") from None
+    value = getattr(_importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names with the module's own."""
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ACTIONS",

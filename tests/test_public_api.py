@@ -20,8 +20,11 @@ def test_all_lists_exactly_the_public_names(name: str) -> None:
         and not inspect.ismodule(value)
         and attribute != "annotations"
     }
+    public |= set(getattr(module, "_WHERE", ()))  # names imported on first use (PEP 562)
     declared = set(module.__all__) - {"__version__"}
     assert declared == public, "__all__ and the exported names differ"
+    for attribute in declared:
+        getattr(module, attribute)  # each resolves
 
 
 def test_only_serving_imports_fastapi_and_mlflow_stays_out_of_features() -> None:
