@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from serving._state import StateStore
 from tests.conftest import make_record
+from tests.serving.api.conftest import _free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -33,13 +33,6 @@ ROOT = Path(__file__).resolve().parents[3]
 class Served:
     url: str
     state: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
