@@ -118,9 +118,6 @@ class _Columns(NamedTuple):
     detail_type: tuple[Raw, ...]
 
 
-assert _Columns._fields == WireRecord.__struct_fields__
-
-
 def _strings(values: Sequence[str | None]) -> pa.Array:
     """Return an Arrow string array of the values."""
     return pa.array(values, type=pa.string())
