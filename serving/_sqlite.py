@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Final
 
+from serving._periodic import Periodic
+
 try:
     import fcntl as _fcntl
 
@@ -82,15 +84,13 @@ def _open_lock_file(path: str) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
 
 
-class Checkpointer:
+class Checkpointer(Periodic):
     """Checkpoints a WAL database every ``every`` seconds from a thread of its own."""
 
     def __init__(self, path: str, every: float) -> None:
+        super().__init__("wal-checkpoints", every, tick_on_stop=True)
         self._path = path
-        self._every = every
         self._db: sqlite3.Connection
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
 
     def start(self) -> None:
         """Open the thread's own connection, then start checkpointing.
@@ -102,24 +102,15 @@ class Checkpointer:
             checkpoints then, since nothing else would ever copy the log back.
         """
         self._db = connect(self._path)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        """Stop, after a last checkpoint."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        db = self._db
+    def tick(self) -> None:
+        """Copy what the log holds back into the database, if no reader is in the way."""
         try:
-            while True:
-                stopping = self._stop.wait(self._every)
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as error:  # busy or gone: the next round tries again
-                    logger.debug("checkpoint of %s skipped: %s", self._path, error)
-                if stopping:
-                    return
-        finally:
-            db.close()
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:  # busy or gone: the next round tries again
+            logger.debug("checkpoint of %s skipped: %s", self._path, error)
+
+    def finish(self) -> None:
+        """Close the thread's connection."""
+        self._db.close()

@@ -87,8 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("serving degraded: %s", holder.current.reason)
         store.checkpoint_in_background()
         store.policy().calendar.warm(datetime.now(UTC) + timedelta(days=2))
-        follower = ReloadFollower(store, holder, metrics, settings.reload_poll_seconds)
-        follower.start(generation)
+        follower = ReloadFollower(
+            store, holder, metrics, settings.reload_poll_seconds, generation=generation
+        )
+        follower.start()
         # what was loaded stays: a full collection would otherwise walk it again and again,
         # pausing requests for tens of milliseconds (ADR 0017)
         gc.collect()

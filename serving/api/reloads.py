@@ -15,6 +15,7 @@ import sqlite3
 import threading
 
 from serving._model_holder import ModelHolder
+from serving._periodic import Periodic
 from serving._state import StateStore
 from serving.api.metrics import Metrics
 
@@ -45,7 +46,7 @@ def announce_reload(store: StateStore, holder: ModelHolder) -> None:
     refreeze()
 
 
-class ReloadFollower:
+class ReloadFollower(Periodic):
     """A daemon thread reloading the model when another process announced a reload.
 
     Parameters
@@ -58,48 +59,38 @@ class ReloadFollower:
         Told about the model installed.
     every : float
         Seconds between two looks at the counter.
+    generation : int
+        The ``model`` counter read *before* the model at start was loaded, so that a
+        reload announced while it loaded is followed.
     """
 
     def __init__(
-        self, store: StateStore, holder: ModelHolder, metrics: Metrics, every: float
+        self,
+        store: StateStore,
+        holder: ModelHolder,
+        metrics: Metrics,
+        every: float,
+        *,
+        generation: int,
     ) -> None:
+        super().__init__("model-reloads", every)
+        holder.generation = generation
         self._store = store
         self._holder = holder
         self._metrics = metrics
-        self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="model-reloads", daemon=True)
 
-    def start(self, generation: int) -> None:
-        """Start following.
-
-        Parameters
-        ----------
-        generation : int
-            The ``model`` counter read *before* the model at start was loaded, so that
-            a reload announced while it loaded is followed.
-        """
-        self._holder.generation = generation
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop following (waits for a reload in progress)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                announced = self._store.version("model")
-            except sqlite3.Error:  # closed or unreadable: /readyz says so
-                continue
-            with _generation:
-                if announced <= self._holder.generation:
-                    continue
-                self._holder.generation = announced  # a failed load is not retried every time
-            logger.info("model reload %d announced by another process", announced)
-            reloaded, _ = self._holder.reload()
-            self._metrics.set_model(self._holder.current)
-            if reloaded:
-                refreeze()
+    def tick(self) -> None:
+        """Reload when another process announced a newer model."""
+        try:
+            announced = self._store.version("model")
+        except sqlite3.Error:  # closed or unreadable: /readyz says so
+            return
+        with _generation:
+            if announced <= self._holder.generation:
+                return
+            self._holder.generation = announced  # a failed load is not retried every time
+        logger.info("model reload %d announced by another process", announced)
+        reloaded, _ = self._holder.reload()
+        self._metrics.set_model(self._holder.current)
+        if reloaded:
+            refreeze()
