@@ -1,18 +1,14 @@
 """changewatch: anomaly scoring for cloud infrastructure changes.
 
-This package is the product's shell: the ``changewatch`` command line, the version
-and the exception tree. The work lives in ``features``, ``models``, ``training``
-and ``serving``.
+This package is the product's shell: the ``changewatch`` command line and the version.
+The work lives in ``features``, ``models``, ``training`` and ``serving``; the exception
+tree is ``changewatch.errors`` (kept at the bottom, in ``features``).
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
+from features._version import PRODUCT_VERSION as _PRODUCT_VERSION
+
+__version__ = _PRODUCT_VERSION
 
 __all__ = ["__version__"]
-
-try:
-    __version__ = _version("changewatch")
-except _PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"

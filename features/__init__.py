@@ -12,6 +12,7 @@ Public surface::
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
+    ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
     FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
@@ -33,6 +34,15 @@ if _typing.TYPE_CHECKING:
     )
     from features._clients import client_of
     from features._config import FeatureConfig
+    from features._exceptions import (
+        ChangewatchError,
+        ConfigurationError,
+        GeoIPError,
+        InputError,
+        ModelBundleError,
+        RecordRejected,
+        SourceError,
+    )
     from features._identity import IdentityKeyRule
     from features._ingest import (
         IngestOptions,
@@ -58,6 +68,7 @@ if _typing.TYPE_CHECKING:
     from features._state import FeatureState
     from features._taxonomy import classify
     from features._vectors import behaviour_vectors
+    from features._version import PRODUCT_VERSION
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
@@ -69,24 +80,32 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "CANONICAL_SCHEMA": ("features._schema", "CANONICAL_SCHEMA"),
     "CATALOGUE": ("features._catalogue", "CATALOGUE"),
     "CLIENT_FAMILIES": ("features._schema", "CLIENT_FAMILIES"),
+    "ChangewatchError": ("features._exceptions", "ChangewatchError"),
+    "ConfigurationError": ("features._exceptions", "ConfigurationError"),
     "FEATURE_NAMES": ("features._catalogue", "FEATURE_NAMES"),
     "FEATURISER_INPUT_COLUMNS": ("features._windows", "REQUIRED_COLUMNS"),
     "Feature": ("features._catalogue", "Feature"),
     "FeatureConfig": ("features._config", "FeatureConfig"),
     "FeatureState": ("features._state", "FeatureState"),
     "GeoIP": ("features._network", "GeoIP"),
+    "GeoIPError": ("features._exceptions", "GeoIPError"),
     "IdentityKeyRule": ("features._identity", "IdentityKeyRule"),
     "IngestOptions": ("features._ingest", "IngestOptions"),
     "IngestReport": ("features._ingest", "IngestReport"),
+    "InputError": ("features._exceptions", "InputError"),
     "KEY_COLUMNS": ("features._catalogue", "KEY_COLUMNS"),
+    "ModelBundleError": ("features._exceptions", "ModelBundleError"),
     "Normalizer": ("features._normalize", "Normalizer"),
     "NotCloudTrail": ("features._sources", "NotCloudTrail"),
+    "PRODUCT_VERSION": ("features._version", "PRODUCT_VERSION"),
     "PROFILE_SCHEMA_VERSION": ("features._profiles", "PROFILE_SCHEMA_VERSION"),
     "Profiles": ("features._profiles", "Profiles"),
     "RESOURCE_TYPES": ("features._schema", "RESOURCE_TYPES"),
+    "RecordRejected": ("features._exceptions", "RecordRejected"),
     "RecordsResult": ("features._ingest", "RecordsResult"),
     "Rejection": ("features._ingest", "Rejection"),
     "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
+    "SourceError": ("features._exceptions", "SourceError"),
     "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
     "VECTOR_SCHEMA_VERSION": ("features._catalogue", "VECTOR_SCHEMA_VERSION"),
     "behaviour_vectors": ("features._vectors", "behaviour_vectors"),
@@ -131,23 +150,31 @@ __all__ = [
     "FEATURE_NAMES",
     "FEATURISER_INPUT_COLUMNS",
     "KEY_COLUMNS",
+    "PRODUCT_VERSION",
     "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
     "SCHEMA_VERSION",
     "VECTOR_COLUMNS",
     "VECTOR_SCHEMA_VERSION",
+    "ChangewatchError",
+    "ConfigurationError",
     "Feature",
     "FeatureConfig",
     "FeatureState",
     "GeoIP",
+    "GeoIPError",
     "IdentityKeyRule",
     "IngestOptions",
     "IngestReport",
+    "InputError",
+    "ModelBundleError",
     "Normalizer",
     "NotCloudTrail",
     "Profiles",
+    "RecordRejected",
     "RecordsResult",
     "Rejection",
+    "SourceError",
     "behaviour_vectors",
     "build_profiles",
     "catalogue_markdown",

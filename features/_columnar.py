@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 from msgspec import Raw
 from msgspec.structs import astuple
 
-from changewatch.errors import RecordRejected
 from features._clients import client_of
+from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
 from features._network import is_service_address, network_of
 from features._normalize import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
+from features._exceptions import ConfigurationError
 
 __all__ = ["FeatureConfig"]
 

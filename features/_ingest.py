@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from joblib import Parallel, delayed
 
-from changewatch.errors import RecordRejected, SourceError
 from features._columnar import normalize_batch
+from features._exceptions import RecordRejected, SourceError
 from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer, TableBuilder

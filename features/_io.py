@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from changewatch.errors import InputError
+from features._exceptions import InputError
 from features._schema import CANONICAL_SCHEMA, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 
 __all__ = ["read_events", "write_events"]

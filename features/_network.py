@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from changewatch.errors import GeoIPError
+from features._exceptions import GeoIPError
 
 __all__ = ["GeoIP", "GeoRecord", "network_of"]
 

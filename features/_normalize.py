@@ -18,8 +18,8 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from changewatch.errors import RecordRejected
 from features._clients import client_of
+from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule, role_arn_from_sts
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
 from features._schema import CANONICAL_SCHEMA

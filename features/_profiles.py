@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from changewatch.errors import ConfigurationError, InputError
 from features._config import FeatureConfig
+from features._exceptions import ConfigurationError, InputError
 from features._windows import (
     DAY_NS,
     NO_TIME,

@@ -31,7 +31,7 @@ import msgspec
 from isal import igzip, isal_zlib
 from msgspec import Raw
 
-from changewatch.errors import RecordRejected, SourceError
+from features._exceptions import RecordRejected, SourceError
 from features._wire import (
     WIRE_ERRORS,
     Delivery,

@@ -18,7 +18,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
 from features._catalogue import (
     CHANGE_ACTIONS,
     CHANGE_RESOURCE_TYPES,
@@ -29,6 +28,7 @@ from features._catalogue import (
     VECTOR_SCHEMA_VERSION,
 )
 from features._config import FeatureConfig
+from features._exceptions import ConfigurationError
 from features._profiles import N_BUCKETS, Profiles, changes_bucket
 from features._sequences import sequence_counts
 from features._windows import (

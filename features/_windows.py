@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from changewatch.errors import InputError
 from features._config import FeatureConfig
+from features._exceptions import InputError
 
 __all__ = [
     "DAY_NS",

@@ -21,7 +21,7 @@ import msgspec
 import orjson
 from msgspec import Raw, Struct, field
 
-from changewatch.errors import RecordRejected
+from features._exceptions import RecordRejected
 
 __all__ = [
     "EMPTY_RAW",

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from changewatch.errors import ModelBundleError
+from features import ModelBundleError
 
 __all__ = ["ArraySpec", "file_sha256", "load_arrays", "save_arrays"]
 

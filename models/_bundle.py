@@ -34,13 +34,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sklearn
 
-from changewatch.errors import ChangewatchError, ModelBundleError
 from features import (
     FEATURE_NAMES,
     PROFILE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     VECTOR_SCHEMA_VERSION,
+    ChangewatchError,
     FeatureConfig,
+    ModelBundleError,
     Profiles,
     read_events,
 )

@@ -20,12 +20,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from changewatch.errors import ConfigurationError, InputError
 from features import (
     FEATURE_NAMES,
     VECTOR_COLUMNS,
+    ConfigurationError,
     FeatureConfig,
     FeatureState,
+    InputError,
     Profiles,
     behaviour_vectors,
     build_profiles,

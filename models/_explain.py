@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 
 __all__ = [
     "DEFAULT_TEMPLATE",

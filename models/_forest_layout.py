@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from changewatch.errors import ModelBundleError
+from features import ModelBundleError
 from models._arrays import ArraySpec
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from changewatch.errors import ModelBundleError
+from features import ModelBundleError
 from models._forest_layout import (
     FORMAT_VERSION,
     LEAF,

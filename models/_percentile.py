@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from changewatch.errors import ModelBundleError
+from features import ModelBundleError
 from models._arrays import ArraySpec, load_arrays, save_arrays
 
 __all__ = ["PercentileScale"]

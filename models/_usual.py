@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
-from features import CATALOGUE, FEATURE_NAMES
+from features import CATALOGUE, FEATURE_NAMES, ConfigurationError
 
 __all__ = ["DEFAULT_FEATURES", "EXCLUDED_FEATURES", "LOG_SCALED", "UsualValues"]
 

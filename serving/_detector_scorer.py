@@ -18,8 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
-from features import FeatureState
+from features import ConfigurationError, FeatureState
 from models import ChangeDetector, load_bundle
 from serving._contract import Explanation, ScorerInfo, WindowScore
 

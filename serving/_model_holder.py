@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from changewatch.errors import ChangewatchError, ConfigurationError
+from features import ChangewatchError, ConfigurationError
 from serving._scoring import Scorer
 
 __all__ = ["LoadedModel", "ModelHolder", "ModelInfo", "load_model"]

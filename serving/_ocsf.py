@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from changewatch import __version__
+from features import PRODUCT_VERSION
 from serving._finding_schema import Finding
 from serving._findings import severity_rank
 from serving._rules import Severity
@@ -115,7 +115,7 @@ def _user(finding: Finding) -> dict[str, Any]:
     return user
 
 
-def to_ocsf(finding: Finding, *, product_version: str = __version__) -> dict[str, Any]:
+def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict[str, Any]:
     """Return ``finding`` as an OCSF 1.1.0 Detection Finding (class 2004) object.
 
     Parameters

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from serving._allowlist import AutomationAllowList, Suppressions
 from serving._calendar import ChangeCalendar
 from serving._windows_model import PolicyFile

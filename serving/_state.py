@@ -31,7 +31,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from features._schema import CANONICAL_SCHEMA
 from serving._sqlite import Checkpointer, WriteLock, connect
 from serving._stored_events import (

@@ -23,7 +23,7 @@ from typing import Any, Final
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from serving._policy import Policy
 from serving._sqlite import WriteLock
 from serving._windows_model import (

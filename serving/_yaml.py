@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 
 __all__ = ["load_yaml_model", "read_yaml_model", "yaml_error_message"]
 

@@ -11,8 +11,7 @@ from typing import Final
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError, InputError
-from features import IngestOptions, ingest, read_events
+from features import ConfigurationError, IngestOptions, InputError, ingest, read_events
 
 __all__ = [
     "LABEL_KINDS",

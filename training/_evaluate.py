@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from changewatch.errors import InputError
+from features import InputError
 
 __all__ = ["FPR_BUDGET", "Evaluation", "evaluate_windows", "label_windows"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from training._evaluate import Evaluation
 from training._registry import CHALLENGER, CHAMPION, alias_version, load_model_bundle
 from training._runs import (

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
-from features import CANONICAL_SCHEMA, VECTOR_COLUMNS
+from features import CANONICAL_SCHEMA, VECTOR_COLUMNS, ConfigurationError
 from training._tracking import resolve_tracking_uri, tracking
 
 if TYPE_CHECKING:

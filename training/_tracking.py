@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote, urlparse
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -23,11 +23,11 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
 from features import (
     PROFILE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     VECTOR_SCHEMA_VERSION,
+    ConfigurationError,
     FeatureConfig,
     FeatureState,
 )

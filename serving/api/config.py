@@ -13,7 +13,7 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from serving.api.security import KeyRing, parse_keys
 
 __all__ = ["Settings", "get_settings"]

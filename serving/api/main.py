@@ -12,8 +12,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from changewatch import __version__
-from changewatch.errors import ConfigurationError
+from features import PRODUCT_VERSION, ConfigurationError
 from serving._model_holder import ModelHolder
 from serving._policy import load_policy
 from serving._state import StateStore
@@ -102,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="changewatch",
-        version=__version__,
+        version=PRODUCT_VERSION,
         description=_DESCRIPTION,
         lifespan=lifespan,
     )

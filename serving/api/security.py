@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 
 __all__ = ["ApiKey", "KeyRing", "Scope", "is_loopback", "parse_keys"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Final, TypeVar
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from training.simulation._actors import person_caller
 from training.simulation._ec2_actions import pick_pet, snapshot_volume
 from training.simulation._engine import Caller, Resource, Simulation, Zone

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import orjson
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from training.simulation._behaviour import start_behaviour
 from training.simulation._engine import Simulation
 from training.simulation._geo import write_mmdb

@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from changewatch.errors import ConfigurationError
-from features import CANONICAL_SCHEMA, FeatureConfig
+from features import CANONICAL_SCHEMA, ConfigurationError, FeatureConfig
 
 __all__ = ["score_with_spark", "train_with_spark"]
 

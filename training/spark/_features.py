@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from changewatch.errors import InputError
 from features import (
     CANONICAL_SCHEMA,
     FEATURISER_INPUT_COLUMNS,
@@ -33,6 +32,7 @@ from features import (
     VECTOR_COLUMNS,
     VECTOR_SCHEMA_VERSION,
     FeatureConfig,
+    InputError,
 )
 from features import behaviour_vectors as _behaviour_vectors
 

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, Final
 import pandas as pd
 import pyarrow as pa
 
-from changewatch.errors import ChangewatchError, InputError
 from features import (
     CANONICAL_SCHEMA,
+    ChangewatchError,
     GeoIP,
     IdentityKeyRule,
+    InputError,
     Normalizer,
     NotCloudTrail,
     read_records,

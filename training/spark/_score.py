@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
-from changewatch.errors import ConfigurationError
-from features import FEATURE_NAMES, VECTOR_COLUMNS, FeatureConfig, Profiles
+from features import FEATURE_NAMES, VECTOR_COLUMNS, ConfigurationError, FeatureConfig, Profiles
 from features import behaviour_vectors as _behaviour_vectors
 from training.spark._features import (
     FEATURE_INPUT_COLUMNS,

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

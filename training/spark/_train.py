@@ -29,8 +29,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from changewatch.errors import ConfigurationError, InputError
-from features import CANONICAL_SCHEMA, FEATURE_NAMES, FeatureConfig, Profiles, build_profiles
+from features import (
+    CANONICAL_SCHEMA,
+    FEATURE_NAMES,
+    ConfigurationError,
+    FeatureConfig,
+    InputError,
+    Profiles,
+    build_profiles,
+)
 from models import DEFAULT_FEATURES, ChangeDetector, IsolationDetector, UsualValues
 from training.spark._features import (
     FEATURE_INPUT_COLUMNS,

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
-from changewatch.errors import ConfigurationError
+from features import ConfigurationError
 from serving._state import POLICY_KINDS, StateStore, StoredObject
 from serving._windows_model import PolicyFile
 from serving._yaml import load_yaml_model
