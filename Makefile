@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install changewatch with its dev tools
 
-lint: $(STAMP)  ## ruff lint and format check
+lint: $(STAMP)  ## ruff lint and format check, and the layer contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from serving import RULES, RuleContext, parse_policy
+from models.scoring import RULES, RuleContext, parse_policy
 
 POLICY = (
     """\

@@ -305,9 +305,8 @@ def _organisation(
 def _warm_state(path: Path, records: list[Any], policy: list[Path]) -> int:
     """Store ``records`` (in delivery-sized chunks) and import the policy; returns events kept."""
     from features import records_to_table  # noqa: PLC0415 - in the bench process only
-    from serving import PolicyFile  # noqa: PLC0415
+    from models.scoring import PolicyFile, read_yaml_model  # noqa: PLC0415
     from serving._state import StateStore  # noqa: PLC0415
-    from serving._yaml import read_yaml_model  # noqa: PLC0415
     from serving.api.routes.policy import policy_items  # noqa: PLC0415
 
     store = StateStore(path)  # the files are valid: put_objects validates them together

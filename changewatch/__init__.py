@@ -7,7 +7,7 @@ tree is ``changewatch.errors`` (kept at the bottom, in ``features``).
 
 from __future__ import annotations
 
-from features._version import PRODUCT_VERSION as _PRODUCT_VERSION
+from features import PRODUCT_VERSION as _PRODUCT_VERSION
 
 __version__ = _PRODUCT_VERSION
 

@@ -161,13 +161,14 @@ def _train(plan: DemoPlan, say: Say) -> None:
 
 
 def _score(plan: DemoPlan, say: Say) -> list[Any]:
+    from changewatch.model_uri import load_cli_scorer
     from features import read_events
-    from serving import load_policy, load_scorer, score_events
+    from models.scoring import load_policy, score_events
 
     say("scoring the test week with the champion model, the rules and the change windows")
     events = read_events(plan.events)
     end = pd.Timestamp(_manifest(plan)["baseline"]["end"])
-    scorer = load_scorer(CHAMPION_URI)
+    scorer = load_cli_scorer(CHAMPION_URI, plan.tracking_uri)
     policy = load_policy(*plan.policy)
     baseline = events[events["event_time"] < end]
     result = score_events(events[events["event_time"] >= end], policy, scorer, history=baseline)

@@ -7,7 +7,7 @@ the command line to raise a domain error; this module keeps the CLI's public pat
 
 from __future__ import annotations
 
-from features._exceptions import (
+from features import (
     ChangewatchError,
     ConfigurationError,
     GeoIPError,

@@ -13,6 +13,7 @@ Public surface::
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
     ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
+    RULE_INPUTS, ATTEMPTED_CHANGE, row_flags, ...    rule inputs declared once (_predicates)
     FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
@@ -55,6 +56,30 @@ if _typing.TYPE_CHECKING:
     from features._io import read_events, write_events
     from features._network import GeoIP, network_of
     from features._normalize import Normalizer, normalize
+    from features._predicates import (
+        ATTACH,
+        ATTEMPTED_CHANGE,
+        CHAIN_STEP,
+        CHAIN_STEPS,
+        CHANGE,
+        DELETION,
+        DRY_RUN,
+        EBS_CALL,
+        EBS_DIRECT_READ,
+        EBS_DIRECT_READS,
+        EVERY,
+        OWN_CALL,
+        RULE_INPUTS,
+        SHARE,
+        SHARE_GRANT,
+        SHARED_TYPES,
+        SNAPSHOT_CREATES,
+        Col,
+        Expr,
+        RuleInput,
+        flags_of,
+        row_flags,
+    )
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
     from features._schema import (
         ACTIONS,
@@ -63,25 +88,40 @@ if _typing.TYPE_CHECKING:
         CLIENT_FAMILIES,
         RESOURCE_TYPES,
         SCHEMA_VERSION,
+        SCHEMA_VERSION_KEY,
     )
-    from features._sources import NotCloudTrail, read_records
+    from features._sources import NotCloudTrail, discover, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
     from features._vectors import behaviour_vectors
     from features._version import PRODUCT_VERSION
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
+    from features._windows import to_ns
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
 # workers do not pay for pandas and the featuriser they never touch.
 _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "ACTIONS": ("features._schema", "ACTIONS"),
+    "ATTACH": ("features._predicates", "ATTACH"),
+    "ATTEMPTED_CHANGE": ("features._predicates", "ATTEMPTED_CHANGE"),
     "BEHAVIOURS": ("features._catalogue", "BEHAVIOURS"),
     "CANONICAL_COLUMNS": ("features._schema", "CANONICAL_COLUMNS"),
     "CANONICAL_SCHEMA": ("features._schema", "CANONICAL_SCHEMA"),
     "CATALOGUE": ("features._catalogue", "CATALOGUE"),
+    "CHAIN_STEP": ("features._predicates", "CHAIN_STEP"),
+    "CHAIN_STEPS": ("features._predicates", "CHAIN_STEPS"),
+    "CHANGE": ("features._predicates", "CHANGE"),
     "CLIENT_FAMILIES": ("features._schema", "CLIENT_FAMILIES"),
     "ChangewatchError": ("features._exceptions", "ChangewatchError"),
+    "Col": ("features._predicates", "Col"),
     "ConfigurationError": ("features._exceptions", "ConfigurationError"),
+    "DELETION": ("features._predicates", "DELETION"),
+    "DRY_RUN": ("features._predicates", "DRY_RUN"),
+    "EBS_CALL": ("features._predicates", "EBS_CALL"),
+    "EBS_DIRECT_READ": ("features._predicates", "EBS_DIRECT_READ"),
+    "EBS_DIRECT_READS": ("features._predicates", "EBS_DIRECT_READS"),
+    "EVERY": ("features._predicates", "EVERY"),
+    "Expr": ("features._predicates", "Expr"),
     "FEATURE_NAMES": ("features._catalogue", "FEATURE_NAMES"),
     "FEATURISER_INPUT_COLUMNS": ("features._windows", "REQUIRED_COLUMNS"),
     "Feature": ("features._catalogue", "Feature"),
@@ -97,14 +137,22 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "ModelBundleError": ("features._exceptions", "ModelBundleError"),
     "Normalizer": ("features._normalize", "Normalizer"),
     "NotCloudTrail": ("features._sources", "NotCloudTrail"),
+    "OWN_CALL": ("features._predicates", "OWN_CALL"),
     "PRODUCT_VERSION": ("features._version", "PRODUCT_VERSION"),
     "PROFILE_SCHEMA_VERSION": ("features._profiles", "PROFILE_SCHEMA_VERSION"),
     "Profiles": ("features._profiles", "Profiles"),
     "RESOURCE_TYPES": ("features._schema", "RESOURCE_TYPES"),
+    "RULE_INPUTS": ("features._predicates", "RULE_INPUTS"),
     "RecordRejected": ("features._exceptions", "RecordRejected"),
     "RecordsResult": ("features._ingest", "RecordsResult"),
     "Rejection": ("features._ingest", "Rejection"),
+    "RuleInput": ("features._predicates", "RuleInput"),
     "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
+    "SCHEMA_VERSION_KEY": ("features._schema", "SCHEMA_VERSION_KEY"),
+    "SHARE": ("features._predicates", "SHARE"),
+    "SHARED_TYPES": ("features._predicates", "SHARED_TYPES"),
+    "SHARE_GRANT": ("features._predicates", "SHARE_GRANT"),
+    "SNAPSHOT_CREATES": ("features._predicates", "SNAPSHOT_CREATES"),
     "SourceError": ("features._exceptions", "SourceError"),
     "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
     "VECTOR_SCHEMA_VERSION": ("features._catalogue", "VECTOR_SCHEMA_VERSION"),
@@ -113,6 +161,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
+    "discover": ("features._sources", "discover"),
+    "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
     "network_of": ("features._network", "network_of"),
@@ -120,6 +170,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
+    "row_flags": ("features._predicates", "row_flags"),
+    "to_ns": ("features._windows", "to_ns"),
     "write_events": ("features._io", "write_events"),
 }
 
@@ -142,22 +194,42 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ACTIONS",
+    "ATTACH",
+    "ATTEMPTED_CHANGE",
     "BEHAVIOURS",
     "CANONICAL_COLUMNS",
     "CANONICAL_SCHEMA",
     "CATALOGUE",
+    "CHAIN_STEP",
+    "CHAIN_STEPS",
+    "CHANGE",
     "CLIENT_FAMILIES",
+    "DELETION",
+    "DRY_RUN",
+    "EBS_CALL",
+    "EBS_DIRECT_READ",
+    "EBS_DIRECT_READS",
+    "EVERY",
     "FEATURE_NAMES",
     "FEATURISER_INPUT_COLUMNS",
     "KEY_COLUMNS",
+    "OWN_CALL",
     "PRODUCT_VERSION",
     "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
+    "RULE_INPUTS",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSION_KEY",
+    "SHARE",
+    "SHARED_TYPES",
+    "SHARE_GRANT",
+    "SNAPSHOT_CREATES",
     "VECTOR_COLUMNS",
     "VECTOR_SCHEMA_VERSION",
     "ChangewatchError",
+    "Col",
     "ConfigurationError",
+    "Expr",
     "Feature",
     "FeatureConfig",
     "FeatureState",
@@ -174,12 +246,15 @@ __all__ = [
     "RecordRejected",
     "RecordsResult",
     "Rejection",
+    "RuleInput",
     "SourceError",
     "behaviour_vectors",
     "build_profiles",
     "catalogue_markdown",
     "classify",
     "client_of",
+    "discover",
+    "flags_of",
     "ingest",
     "merge_profiles",
     "network_of",
@@ -187,5 +262,7 @@ __all__ = [
     "read_events",
     "read_records",
     "records_to_table",
+    "row_flags",
+    "to_ns",
     "write_events",
 ]

@@ -1,4 +1,4 @@
-"""Scoring core of changewatch: compiled isolation forest, percentiles and explanations.
+"""What judges events: the detector, and (in :mod:`models.scoring`) the rules and findings.
 
 - :class:`CompiledForest`: a fitted ``IsolationForest`` as validated flat arrays, scored
   vectorised (equal to scikit-learn's ``score_samples``), stored as ``.npz`` without pickle.
@@ -6,7 +6,9 @@
 - :func:`explain`: the features that drove a window's score, as analyst sentences.
 - :class:`IsolationDetector`: the numeric estimator (matrix -> scores, percentiles).
 - :class:`ChangeDetector`: canonical events -> scored, explained identity windows.
-- :func:`save_bundle` / :func:`load_bundle` / :func:`load_scorer`: the model bundle.
+- :func:`save_bundle` / :func:`load_bundle`: the model bundle.
+- :mod:`models.scoring`: the scoring core (rules, change policy, findings) that the service,
+  the command line and Spark share.
 """
 
 from models._arrays import ArraySpec, file_sha256, load_arrays, save_arrays
@@ -14,7 +16,6 @@ from models._bundle import (
     BUNDLE_FORMAT,
     BUNDLE_FORMAT_VERSION,
     load_bundle,
-    load_scorer,
     save_bundle,
 )
 from models._detector import ChangeDetector, data_fingerprint
@@ -56,7 +57,6 @@ __all__ = [
     "format_number",
     "load_arrays",
     "load_bundle",
-    "load_scorer",
     "rank_features",
     "save_arrays",
     "save_bundle",

@@ -35,9 +35,11 @@ import pyarrow.parquet as pq
 import sklearn
 
 from features import (
+    CANONICAL_SCHEMA,
     FEATURE_NAMES,
     PROFILE_SCHEMA_VERSION,
     SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
     VECTOR_SCHEMA_VERSION,
     ChangewatchError,
     FeatureConfig,
@@ -45,7 +47,6 @@ from features import (
     Profiles,
     read_events,
 )
-from features._schema import CANONICAL_SCHEMA, SCHEMA_VERSION_KEY
 from models._arrays import ArraySpec, file_sha256, load_arrays, save_arrays
 from models._detector import ChangeDetector
 from models._forest import FORMAT_VERSION, CompiledForest
@@ -53,7 +54,7 @@ from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
 from models._usual import UsualValues
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "load_bundle", "load_scorer", "save_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "load_bundle", "save_bundle"]
 
 logger = logging.getLogger(__name__)
 
@@ -280,22 +281,6 @@ def load_bundle(path: str | os.PathLike[str]) -> ChangeDetector:
         if here.get(library) != version:
             logger.info("bundle built with %s %s, running %s", library, version, here.get(library))
     return detector
-
-
-def load_scorer(uri_or_path: str | os.PathLike[str]) -> ChangeDetector:
-    """Return the detector of a bundle directory.
-
-    MLflow URIs (``models:/...``, ``runs:/...``) are resolved by the training package,
-    which downloads the bundle and calls :func:`load_bundle`; this function does not
-    import MLflow.
-    """
-    text = os.fspath(uri_or_path)
-    if "://" in text or text.startswith(("models:/", "runs:/")):
-        raise ModelBundleError(
-            text,
-            "expected a bundle directory; resolve MLflow URIs with the training package",
-        )
-    return load_bundle(text)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

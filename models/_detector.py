@@ -30,8 +30,8 @@ from features import (
     Profiles,
     behaviour_vectors,
     build_profiles,
+    to_ns,
 )
-from features._windows import to_ns
 from models._explain import explain
 from models._isolation import IsolationDetector
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features

@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from features import ChangewatchError, ConfigurationError
-from serving._scoring import Scorer
+from models.scoring import REGISTRY_SCHEMES, Scorer, load_scorer
 
-__all__ = ["LoadedModel", "ModelHolder", "ModelInfo", "load_model"]
+__all__ = [
+    "LoadedModel",
+    "ModelHolder",
+    "ModelInfo",
+    "ModelResolver",
+    "load_model",
+    "local_bundles",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +123,34 @@ def describe(scorer: Any, uri: str) -> ModelInfo:
     )
 
 
-def load_model(uri: str) -> tuple[Scorer | None, ModelInfo]:
-    """Load what ``uri`` names: ``none``, a bundle directory, or ``models:/NAME@alias``.
+ModelResolver = Callable[[str], tuple[str, Mapping[str, str | None]]]
+"""Turns a model URI into a local bundle directory and its registration (``name``,
+``version``, ``alias``, ``run_id``, ``uri``). The service does not know any registry: the
+command line hands it one that asks the training package (``changewatch serve
+--tracking-uri``)."""
 
-    Registry URIs are resolved to a local bundle by ``training.load_model_bundle`` (MLflow
-    imported here, lazily); the bundle is loaded by :func:`serving.load_scorer`, the loader
-    ``changewatch score`` uses, so both serve the same model the same way.
+
+def local_bundles(uri: str) -> tuple[str, Mapping[str, str | None]]:
+    """Resolve for a service started without a registry: bundle directories only.
+
+    Raises
+    ------
+    ConfigurationError
+        For a registry URI (``models:/``, ``runs:/``).
+    """
+    if uri.startswith(REGISTRY_SCHEMES):
+        raise ConfigurationError(
+            f"{uri!r} needs a model registry: start the service with `changewatch serve "
+            "--model URI --tracking-uri STORE`, or give a bundle directory"
+        )
+    return uri, {}
+
+
+def load_model(uri: str, resolve: ModelResolver = local_bundles) -> tuple[Scorer | None, ModelInfo]:
+    """Load what ``uri`` names: ``none``, a bundle directory, or a registry URI ``resolve`` knows.
+
+    The bundle is loaded by :func:`models.scoring.load_scorer`, the loader ``changewatch
+    score`` and Spark use, so all of them score with the same model the same way.
 
     Raises
     ------
@@ -130,11 +159,10 @@ def load_model(uri: str) -> tuple[Scorer | None, ModelInfo]:
     """
     if uri.strip().lower() == "none":
         return None, ModelInfo()
-    from serving._scoring import load_scorer  # noqa: PLC0415 - the one shared model loader
-
-    if not uri.startswith(_REGISTRY_PREFIX) and not Path(uri).is_dir():
-        raise ConfigurationError(f"model bundle {uri!r} is not a directory")
-    scorer = load_scorer(uri)
+    path, registered = resolve(uri)
+    if not Path(path).is_dir():
+        raise ConfigurationError(f"model bundle {path!r} is not a directory")
+    scorer = load_scorer(path, registered={**registered, "uri": registered.get("uri") or uri})
     if not isinstance(scorer, Scorer):
         raise ConfigurationError(f"{uri!r} did not load as a scorer (info and score_windows)")
     return scorer, describe(scorer, uri)

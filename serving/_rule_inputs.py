@@ -32,14 +32,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from serving._allowlist import AutomationAllowList
-from serving._policy import Policy
-from serving._rules import RULES, IdentityHistory, Rule, RuleContext, RuleSettings
-from serving._rules._base import attempted_mask
-from serving._rules._identity import unexpected_client, unexpected_network
-from serving._rules._reads import ATTEMPTED, row_flags
-from serving._rules._summary import BatchSummary
-from serving._scoring import ScoreResult, score_events
+from features import ATTEMPTED_CHANGE, row_flags
+from models.scoring import (
+    RULES,
+    AutomationAllowList,
+    BatchSummary,
+    IdentityHistory,
+    Policy,
+    Rule,
+    RuleContext,
+    RuleSettings,
+    ScoreResult,
+    score_events,
+    unexpected_client,
+    unexpected_network,
+)
 from serving._stored_events import Call, StoredEvents, StoredRow
 
 __all__ = [
@@ -256,7 +263,7 @@ def _judge_batch(
     return {
         str(row["event_id"]): policy.calendar.judge(row, moment)[0]
         for row, moment in zip(light, times, strict=True)
-        if row_flags(row) & ATTEMPTED
+        if row_flags(row) & ATTEMPTED_CHANGE.bit
     }
 
 
@@ -273,7 +280,7 @@ def _verdicts(
         return None
     found = set(judged.values())
     for row in stored:
-        if row.flags & ATTEMPTED:
+        if row.flags & ATTEMPTED_CHANGE.bit:
             verdict = policy.calendar.recall(row.key)
             if verdict is None:
                 return None
@@ -350,7 +357,7 @@ def score_with_inputs(
 def _remember(policy: Policy, recent: pd.DataFrame, keys: Sequence[int]) -> None:
     """Remember the verdicts of the recent stored attempted changes not remembered yet."""
     calendar = policy.calendar
-    mask = attempted_mask(recent) & np.fromiter(
+    mask = ATTEMPTED_CHANGE.mask(recent) & np.fromiter(
         (calendar.recall(key) is None for key in keys), dtype=bool, count=len(keys)
     )
     if mask.any():

@@ -31,8 +31,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from features import ConfigurationError
-from features._schema import CANONICAL_SCHEMA
+from features import CANONICAL_SCHEMA, ConfigurationError
 from serving._sqlite import Checkpointer, WriteLock, connect
 from serving._stored_events import (
     INSERT,

@@ -2,7 +2,7 @@
 
 Each event is stored once (its id is unique) as its canonical row (JSON), beside the
 columns reads select on: the identity, the time, the event's row classes
-(:func:`serving._rules._reads.row_flags`) and the values the automation rules judge
+(:func:`features.row_flags`) and the values the automation rules judge
 (principal, client family and version, source address, network). One covering index
 holds all of these, so every read except that of the rows themselves is answered from
 the index without touching the JSON.
@@ -22,9 +22,15 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from features._schema import CANONICAL_SCHEMA
-from serving._rules._context import HistoryDigest
-from serving._rules._reads import ATTEMPTED, DELETION, EBS_READ, OWN, row_flags
+from features import (
+    ATTEMPTED_CHANGE,
+    CANONICAL_SCHEMA,
+    DELETION,
+    EBS_DIRECT_READ,
+    OWN_CALL,
+    row_flags,
+)
+from models.scoring import HistoryDigest
 
 __all__ = [
     "EVENTS_SCHEMA",
@@ -209,7 +215,8 @@ class StoredEvents:
     def digest(self, before: int) -> HistoryDigest:
         """Return what an IdentityHistory needs of the events before ``before`` (microseconds)."""
         spans = self._select(
-            f"identity_key, MIN(event_time_us), MAX(event_time_us), MAX(flags & {EBS_READ})",
+            "identity_key, MIN(event_time_us), MAX(event_time_us),"
+            f" MAX(flags & {EBS_DIRECT_READ.bit})",
             "event_time_us < ?",
             before,
             tail="GROUP BY identity_key",
@@ -222,7 +229,7 @@ class StoredEvents:
             "DISTINCT identity_key, client_family, network",
             "event_time_us < ? AND flags & ?",
             before,
-            OWN,
+            OWN_CALL.bit,
         ):
             if family is not None:
                 clients.setdefault(identity, set()).add(family)
@@ -231,10 +238,10 @@ class StoredEvents:
         changes: dict[str, list[int]] = {}
         deletions: dict[str, list[int]] = {}
         for identity, moment, deletion in self._select(
-            f"identity_key, event_time_us, flags & {DELETION}",
+            f"identity_key, event_time_us, flags & {DELETION.bit}",
             "event_time_us < ? AND flags & ?",
             before,
-            ATTEMPTED,
+            ATTEMPTED_CHANGE.bit,
         ):
             changes.setdefault(identity, []).append(moment)
             if deletion:
@@ -283,7 +290,7 @@ class StoredEvents:
             " MIN(event_time_us)",
             "event_time_us >= ? AND flags & ?",
             since,
-            OWN,
+            OWN_CALL.bit,
             tail="GROUP BY 1, 2, 3, 4, 5, 6",
         )
         return [Call(*row) for row in found]
@@ -297,7 +304,7 @@ class StoredEvents:
                 " AND client_family IS ? AND client_version IS ? AND source_ip IS ?"
                 " AND network IS ?",
                 since,
-                OWN,
+                OWN_CALL.bit,
                 call.identity,
                 call.principal_arn,
                 call.client_family,

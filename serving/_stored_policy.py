@@ -24,17 +24,17 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from features import ConfigurationError
-from serving._policy import Policy
-from serving._sqlite import WriteLock
-from serving._windows_model import (
+from models.scoring import (
     AutomationSpec,
     FreezeSpec,
     OrganizationSpec,
+    Policy,
     PolicyFile,
     SuppressionSpec,
     TicketSpec,
     WindowSpec,
 )
+from serving._sqlite import WriteLock
 
 __all__ = ["POLICY_KINDS", "POLICY_SCHEMA", "PolicyObjects", "StoredObject"]
 

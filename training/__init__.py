@@ -35,7 +35,7 @@ from training._registry import (
 from training._retrain import RetrainResult, retrain
 from training._runs import TRAINING_VECTORS
 from training._tracking import DEFAULT_EXPERIMENT, artifact_root_for, resolve_tracking_uri
-from training._train import TrainResult, train
+from training._train import TRAIN_STEPS, TrainResult, train
 
 __all__ = [
     "CHALLENGER",
@@ -45,6 +45,7 @@ __all__ = [
     "LABEL_KINDS",
     "PROMOTION_METRICS",
     "TRAINING_VECTORS",
+    "TRAIN_STEPS",
     "Evaluation",
     "PromotionResult",
     "RetrainResult",

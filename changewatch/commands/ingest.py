@@ -67,9 +67,8 @@ def ingest(
       changewatch ingest trail.ndjson.gz --out events.parquet --geoip geo.mmdb
       aws s3 cp s3://trail/file.json.gz - | changewatch ingest - --out events.parquet
     """
-    from features import IngestOptions
+    from features import IngestOptions, discover
     from features import ingest as run_ingest
-    from features._sources import discover
 
     options = IngestOptions(
         strict=strict,

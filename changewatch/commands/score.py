@@ -35,8 +35,16 @@ def _write(lines: list[str], out: str) -> None:
     "-m",
     "model_uri",
     required=True,
-    metavar="URI|none",
-    help="Model to score with; 'none' scores with the rules only.",
+    metavar="URI|PATH|none",
+    help="Model to score with: models:/NAME@alias, runs:/ID/model, a bundle directory, "
+    "or 'none' (rules only).",
+)
+@click.option(
+    "--tracking-uri",
+    "tracking_uri",
+    metavar="URI",
+    help="MLflow tracking store a models:/ or runs:/ URI is read from "
+    "(default: $MLFLOW_TRACKING_URI); reading never creates a store.",
 )
 @click.option(
     "--events",
@@ -99,6 +107,7 @@ def _write(lines: list[str], out: str) -> None:
 @click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
 def score(
     model_uri: str,
+    tracking_uri: str | None,
     events: tuple[str, ...],
     windows: tuple[str, ...],
     history: tuple[str, ...],
@@ -131,16 +140,10 @@ def score(
 
         emit(score_with_spark(model_uri, list(events), out=out, master=master))
         return
-    from serving import (
-        load_events,
-        load_policy,
-        load_scorer,
-        score_events,
-        severity_rank,
-        to_ocsf,
-    )
+    from changewatch.model_uri import load_cli_scorer
+    from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
-    scorer = load_scorer(model_uri)
+    scorer = load_cli_scorer(model_uri, tracking_uri)
     policy = load_policy(*windows) if windows else None
     update, close = progress(2 if history else 1, "read", unit="input")
     try:

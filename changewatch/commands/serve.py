@@ -21,6 +21,13 @@ __all__ = ["serve"]
     help="Bundle directory, models:/NAME@alias, or none (rules only).",
 )
 @click.option(
+    "--tracking-uri",
+    "tracking_uri",
+    metavar="URI",
+    help="MLflow tracking store a models:/ URI is read from (default: $MLFLOW_TRACKING_URI); "
+    "reading never creates a store.",
+)
+@click.option(
     "--windows",
     "-w",
     "windows",
@@ -51,6 +58,7 @@ __all__ = ["serve"]
 )
 def serve(
     model: str,
+    tracking_uri: str | None,
     windows: tuple[str, ...],
     host: str,
     port: int,
@@ -78,6 +86,7 @@ def serve(
 
     import uvicorn
 
+    from changewatch.model_uri import registry_resolver
     from serving.api import Settings, create_app
 
     overrides: dict[str, object] = {
@@ -90,7 +99,7 @@ def serve(
         overrides["windows"] = [Path(w) for w in windows]
     if keys_file:
         overrides["api_keys_file"] = Path(keys_file)
-    app = create_app(Settings(**overrides))  # type: ignore[arg-type]
+    app = create_app(Settings(**overrides), resolve=registry_resolver(tracking_uri))  # type: ignore[arg-type]
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
     options |= {"access_log": False, "loop": "auto", "http": "auto"}  # uvloop, httptools
     if workers == 1:
@@ -107,5 +116,19 @@ def serve(
     }
     if keys_file:
         os.environ["CHANGEWATCH_API_KEYS_FILE"] = str(Path(keys_file).resolve())
+    if tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     os.environ.pop("CHANGEWATCH_WINDOWS", None)
-    uvicorn.run("serving.api.main:create_app", factory=True, workers=workers, **options)
+    uvicorn.run("changewatch.commands.serve:worker_app", factory=True, workers=workers, **options)
+
+
+def worker_app() -> Any:
+    """Build one worker's app (uvicorn's factory).
+
+    Settings come from the environment, and registry URIs resolve against
+    ``$MLFLOW_TRACKING_URI``.
+    """
+    from changewatch.model_uri import registry_resolver
+    from serving.api import create_app
+
+    return create_app(resolve=registry_resolver(None))

@@ -57,7 +57,7 @@ def _forest_options(command: _F) -> _F:
 
 def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Run a training pipeline with a step progress bar and print its JSON summary."""
-    from training._pipeline import TRAIN_STEPS
+    from training import TRAIN_STEPS
 
     update, close = progress(TRAIN_STEPS, label, unit="step")
     try:

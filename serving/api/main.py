@@ -7,17 +7,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from features import PRODUCT_VERSION, ConfigurationError
-from serving._model_holder import ModelHolder
-from serving._policy import load_policy
+from models.scoring import PolicyFile, load_policy, read_yaml_model
+from serving._model_holder import ModelHolder, ModelResolver, load_model, local_bundles
 from serving._state import StateStore
-from serving._windows_model import PolicyFile
-from serving._yaml import read_yaml_model
 from serving.api.config import Settings, get_settings
 from serving.api.metrics import Metrics, ServiceMiddleware
 from serving.api.reloads import ReloadFollower
@@ -50,8 +49,13 @@ def _import_windows(store: StateStore, settings: Settings) -> None:
     logger.info("imported %d policy objects from %d files", len(items), len(settings.windows))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, resolve: ModelResolver | None = None
+) -> FastAPI:
     """Build the service; nothing is global, so tests can build as many as they like.
+
+    ``resolve`` turns registry model URIs into bundle directories (the command line
+    passes one that asks the training package); without it only bundle directories load.
 
     Raises
     ------
@@ -73,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_per_identity=settings.retention_per_identity,
     )
     _import_windows(store, settings)
-    holder = ModelHolder(settings.model)
+    holder = ModelHolder(settings.model, partial(load_model, resolve=resolve or local_bundles))
     metrics = Metrics()
 
     @asynccontextmanager

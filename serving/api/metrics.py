@@ -15,7 +15,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from serving._findings import Finding
+from models.scoring import Finding
 from serving._model_holder import LoadedModel
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "ServiceMiddleware"]

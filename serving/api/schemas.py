@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving._findings import Finding
-from serving._windows_model import (
+from models.scoring import (
     AutomationSpec,
+    Finding,
     FreezeSpec,
     SuppressionSpec,
     TicketSpec,

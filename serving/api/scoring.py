@@ -21,11 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import records_to_table
-from serving._findings import Finding, WindowScore
+from models.scoring import Finding, Hit, RuleSettings, ScoreResult, WindowScore, score_events
 from serving._model_holder import LoadedModel
 from serving._rule_inputs import read_rule_inputs, score_with_inputs
-from serving._rules import Hit, RuleSettings
-from serving._scoring import ScoreResult, score_events
 from serving._state import StateStore
 from serving.api.metrics import Metrics
 from serving.api.schemas import (

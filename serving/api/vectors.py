@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from features import FEATURE_NAMES, KEY_COLUMNS, VECTOR_SCHEMA_VERSION
-from serving._findings import combine
+from models.scoring import combine
 from serving._model_holder import LoadedModel
 from serving.api.metrics import Metrics
 from serving.api.schemas import RejectedRecord, VectorsPublic

@@ -13,7 +13,9 @@ import pytest
 
 import features
 from changewatch.errors import ModelBundleError
-from models import ChangeDetector, file_sha256, load_bundle, load_scorer, save_bundle
+from features import ConfigurationError
+from models import ChangeDetector, file_sha256, load_bundle, save_bundle
+from models.scoring import load_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench._generate import generate
@@ -96,7 +98,7 @@ def test_a_loaded_bundle_scores_and_explains_exactly_as_the_trained_detector(
     saved: Path, detector: ChangeDetector, events: pd.DataFrame
 ) -> None:
     later = events[events["event_time"] >= CUT]
-    loaded = load_scorer(saved)
+    loaded = load_bundle(saved)
     expected = detector.score_windows(later)
     got = loaded.score_windows(later)
     np.testing.assert_array_equal(expected["score"].to_numpy(), got["score"].to_numpy())
@@ -186,9 +188,10 @@ def test_a_config_that_differs_from_the_manifest_is_refused(bundle: Path) -> Non
         load_bundle(bundle)
 
 
-def test_mlflow_uris_are_left_to_the_training_package() -> None:
-    with pytest.raises(ModelBundleError, match="resolve MLflow URIs"):
-        load_scorer("models:/changewatch@champion")
+@pytest.mark.parametrize("uri", ["models:/changewatch@champion", "runs:/0123abcd/model"])
+def test_registry_uris_are_resolved_by_the_caller_not_the_scoring_core(uri: str) -> None:
+    with pytest.raises(ConfigurationError, match="registry URI: resolve it"):
+        load_scorer(uri)
 
 
 def test_saving_into_a_non_empty_directory_is_refused(

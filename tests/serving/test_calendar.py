@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from serving import Approved, Forbidden, Unapproved, parse_policy
+from models.scoring import Approved, Forbidden, Unapproved, parse_policy
 
 Records = Callable[[Iterable[dict[str, Any]]], pd.DataFrame]
 

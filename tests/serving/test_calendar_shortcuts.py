@@ -20,10 +20,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from features import CANONICAL_SCHEMA
-from serving import ChangeCalendar, Schedule, cron_to_rule, load_policy, parse_policy, parse_rrule
-from serving._calendar import _covering, _inside, event_micros, micros
-from serving._schedule import parse_duration, zone
-from serving._scope import scope_covers, scope_mask
+from models.scoring import (
+    ChangeCalendar,
+    Schedule,
+    cron_to_rule,
+    load_policy,
+    parse_policy,
+    parse_rrule,
+)
+from models.scoring._calendar import _covering, _inside, event_micros, micros
+from models.scoring._schedule import parse_duration, zone
+from models.scoring._scope import scope_covers, scope_mask
 from tests.serving.conftest import POLICY_YAML, Stream, record, to_events
 from tests.serving.test_rules_fast_paths import CALLS, WHO, fast
 
@@ -160,7 +167,7 @@ def test_warming_expands_up_to_the_day() -> None:
 def test_a_full_memo_is_emptied_without_losing_the_call_that_fills_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import serving._calendar as calendar_module
+    import models.scoring._calendar as calendar_module
 
     monkeypatch.setattr(calendar_module, "_MEMO_SIZE", 3)
     calendar = parse_policy(POLICY_YAML).calendar

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from serving import (
+from models.scoring import (
     CombineSettings,
     EventFacts,
     Explanation,

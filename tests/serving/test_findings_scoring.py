@@ -14,7 +14,7 @@ import pytest
 
 import features
 from changewatch.errors import ConfigurationError
-from serving import (
+from models.scoring import (
     PARQUET_MAGIC,
     Scorer,
     ScorerInfo,

@@ -15,7 +15,7 @@ import features
 from changewatch.cli import cli
 from changewatch.errors import ConfigurationError, ModelBundleError
 from models import ChangeDetector, save_bundle
-from serving import load_policy, load_scorer, score_events
+from models.scoring import load_policy, load_scorer, score_events
 from training.simulation import simulate
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from serving import (
+from models.scoring import (
     EventFacts,
     Explanation,
     Finding,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from changewatch.errors import ConfigurationError
-from serving import load_policy, parse_policy
+from models.scoring import load_policy, parse_policy
 
 
 def test_the_agreed_example_loads(policy_yaml: str) -> None:

@@ -25,9 +25,16 @@ import pyarrow.compute as pc
 import pytest
 
 import features
-from serving import IdentityHistory, Policy, RuleSettings, load_policy, parse_policy, score_events
+from models.scoring import (
+    IdentityHistory,
+    Policy,
+    RuleSettings,
+    load_policy,
+    parse_policy,
+    score_events,
+)
+from models.scoring._scoring import ScoreResult
 from serving._rule_inputs import read_rule_inputs, score_with_inputs
-from serving._scoring import ScoreResult
 from serving._state import StateStore
 from serving._stored_events import StoredEvents
 from serving.api.scoring import _split

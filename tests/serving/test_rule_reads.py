@@ -20,9 +20,9 @@ from hypothesis import given
 
 import features
 from features import CANONICAL_SCHEMA
-from serving import RULES
-from serving._rules._base import attempted_mask
-from serving._rules._reads import (
+from models.scoring import RULES
+from models.scoring._rules._base import attempted_mask
+from models.scoring._rules._reads import (
     ATTEMPTED,
     CHAIN_STEPS,
     CHANGE,
@@ -36,7 +36,7 @@ from serving._rules._reads import (
     Reads,
     row_flags,
 )
-from serving._rules._summary import BatchSummary
+from models.scoring._rules._summary import BatchSummary
 from tests.serving.conftest import STRATUS, Stream
 from tests.serving.test_rules_fast_paths import _events, calls, fast
 
@@ -138,7 +138,7 @@ CLASS_NAMES = tuple(CLASS_COUNTS_BY_SCHEMA[1])
 
 
 def test_stored_classes_change_only_with_the_schema_version(sim_stream: Stream) -> None:
-    import serving._rules._reads as reads
+    import models.scoring._rules._reads as reads
     from serving._stored_events import SCHEMA_VERSION
 
     frames = [_table(_recording(path)).to_pandas() for path in RECORDINGS]

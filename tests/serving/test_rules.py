@@ -10,7 +10,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from serving import RULES, RuleContext, RuleSettings, Severity, evaluate, parse_policy, rule_by_id
+from models.scoring import (
+    RULES,
+    RuleContext,
+    RuleSettings,
+    Severity,
+    evaluate,
+    parse_policy,
+    rule_by_id,
+)
 
 Event = tuple[str, str, dict[str, Any]]
 

@@ -19,11 +19,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving import RULES, IdentityHistory, RuleContext, evaluate, parse_policy
-from serving._calendar import event_micros
-from serving._rules._base import attempted_changes, session_records, to_datetime
-from serving._rules._context import EBS_DIRECT_READS, rolling_counts
-from serving._rules._summary import BatchSummary
+from models.scoring import RULES, IdentityHistory, RuleContext, evaluate, parse_policy
+from models.scoring._calendar import event_micros
+from models.scoring._rules._base import attempted_changes, session_records, to_datetime
+from models.scoring._rules._context import EBS_DIRECT_READS, rolling_counts
+from models.scoring._rules._summary import BatchSummary
 from tests.serving.conftest import POLICY_YAML, record, to_events
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)

@@ -9,8 +9,8 @@ from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
-from serving._schedule import ANCHOR, zone
+from models.scoring import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
+from models.scoring._schedule import ANCHOR, zone
 
 BERLIN = zone("Europe/Berlin")
 

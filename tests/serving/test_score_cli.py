@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from changewatch.cli import cli
-from serving import Finding
+from models.scoring import Finding
 
 STRATUS = Path(__file__).parent.parent / "data" / "stratus"
 SHARE = str(STRATUS / "aws.exfiltration.ec2-share-ebs-snapshot.json")

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from serving import (
+from models.scoring import (
     RULES,
     Evidence,
     IdentityHistory,
@@ -91,7 +91,7 @@ def test_expired_suppressions_are_logged(
     rec: Callable[..., dict[str, Any]], events_of: Records, caplog: pytest.LogCaptureFixture
 ) -> None:
     events = events_of([rec("StopInstances", NIGHT, role="patch-bot", request=START)])
-    with caplog.at_level(logging.WARNING, logger="serving._allowlist"):
+    with caplog.at_level(logging.WARNING, logger="models.scoring._allowlist"):
         _outside(SUPPRESSED, events, datetime(2026, 8, 1, tzinfo=UTC))
     assert "expired on 2026-06-30" in caplog.text
 

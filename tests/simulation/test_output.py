@@ -278,11 +278,9 @@ def test_raw_records_parse(simulated, records) -> None:
 
 
 def test_policy_files_load_and_approve_exactly_the_benign_changes(simulated) -> None:
-    import serving
+    from models.scoring import load_policy
 
-    policy = serving.load_policy(
-        simulated.out / "change_windows.yaml", simulated.out / "automation.yaml"
-    )
+    policy = load_policy(simulated.out / "change_windows.yaml", simulated.out / "automation.yaml")
     events = simulated.events.join(policy.calendar.verdicts(simulated.events)[["verdict"]])
     events = events.merge(simulated.labels[["event_id", "kind"]], on="event_id", how="left")
     changes = events[events["is_compute_change"] & events["error_code"].isna()]

@@ -14,9 +14,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from features import ConfigurationError
+from models.scoring import PolicyFile, load_yaml_model
 from serving._state import POLICY_KINDS, StateStore, StoredObject
-from serving._windows_model import PolicyFile
-from serving._yaml import load_yaml_model
 from serving.api import schemas as s
 from serving.api.deps import AdminKey, StateDep
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from serving import load_policy, score_events
+from models.scoring import load_policy, score_events
 from serving.api import create_app
 from tests.conftest import make_record
 from tests.serving.api.conftest import ADMIN, SCORE, settings_for

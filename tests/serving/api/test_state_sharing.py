@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from features import records_to_table
-from serving._rules._reads import row_flags
+from models.scoring._rules._reads import row_flags
 from serving._state import StateStore
 from serving._stored_events import StoredEvents
 from tests.conftest import make_record

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.scoring._windows_model import PolicyFile
+from models.scoring._yaml import read_yaml_model
 from serving._model_holder import LoadedModel
 from serving._state import StateStore
-from serving._windows_model import PolicyFile
-from serving._yaml import read_yaml_model
 from serving.api.metrics import Metrics
 from serving.api.routes.policy import policy_items
 from serving.api.scoring import score_records

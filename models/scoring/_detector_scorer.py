@@ -1,9 +1,10 @@
-"""The detector as a :class:`~serving._scoring.Scorer`: model windows for the combiner.
+"""The detector as a :class:`~models.scoring._scoring.Scorer`: model windows for the combiner.
 
-:func:`load_scorer` is the one place a model is loaded for scoring, by the CLI and the
-API alike: ``none`` (rules only), a bundle directory, or an MLflow URI
-(``models:/changewatch@champion``, ``runs:/<id>/model``) that the training package
-downloads into its cache first. MLflow is imported only for MLflow URIs.
+:func:`load_scorer` is the one place a model is loaded for scoring, by the CLI, the API and
+Spark alike: ``none`` (rules only) or a local bundle directory. Model *URIs* of a registry
+(``models:/changewatch@champion``, ``runs:/<id>/model``) are resolved to a bundle directory
+by whoever knows the registry (the command line asks the training package), and the
+registration they found is handed in as ``registered``: this package never imports MLflow.
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ import json
 import logging
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
 from features import ConfigurationError, FeatureState
 from models import ChangeDetector, load_bundle
-from serving._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._contract import Explanation, ScorerInfo, WindowScore
 
-__all__ = ["DetectorScorer", "load_scorer"]
+__all__ = ["REGISTRY_SCHEMES", "DetectorScorer", "load_scorer"]
 
 logger = logging.getLogger(__name__)
-
-_MLFLOW_SCHEMES = ("models:/", "runs:/")
 
 
 @dataclass(slots=True)
@@ -125,37 +125,49 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
     return scores
 
 
-def _bundle_path(uri: str) -> tuple[Path, dict[str, str | None]]:
-    """Local bundle directory of a model URI or path, and its registration if any."""
-    if uri.startswith(_MLFLOW_SCHEMES):
-        from training import describe_model, load_model_bundle  # noqa: PLC0415 - MLflow if asked
-
-        return Path(load_model_bundle(uri)), describe_model(uri)
-    path = Path(os.path.expanduser(uri))
-    if not path.exists():
-        raise ConfigurationError(
-            f"no model at {uri!r}: give a bundle directory, an MLflow URI such as "
-            "models:/changewatch@champion, or 'none' for rules only"
-        )
-    return path, {}
+REGISTRY_SCHEMES: Final = ("models:/", "runs:/")
+"""Prefixes of model URIs that a registry resolves (not a path on disk)."""
 
 
-def load_scorer(uri: str) -> DetectorScorer | None:
-    """Return the scorer a model URI names; ``"none"`` means rules only (``None``).
+def load_scorer(
+    uri: str | os.PathLike[str], *, registered: Mapping[str, str | None] | None = None
+) -> DetectorScorer | None:
+    """Return the scorer of a bundle directory; ``"none"`` means rules only (``None``).
+
+    Parameters
+    ----------
+    uri : str or path
+        ``none`` or a bundle directory.
+    registered : mapping, optional
+        Where a registry found the bundle (``name``, ``version``, ``alias``, ``run_id``),
+        when ``uri`` is the local copy of a registered model.
 
     Raises
     ------
     ConfigurationError
-        When nothing is at the path or the URI cannot be resolved.
+        When nothing is at the path, or ``uri`` is a registry URI (resolve it first).
     ModelBundleError
         When the bundle is tampered, incomplete or built for another feature schema.
     """
-    text = uri.strip()
+    text = os.fspath(uri).strip()
     if text.lower() == "none":
         return None
-    path, registered = _bundle_path(text)
+    if text.startswith(REGISTRY_SCHEMES):
+        raise ConfigurationError(
+            f"{text!r} is a registry URI: resolve it to a bundle directory first "
+            "(the command line does, with --tracking-uri)"
+        )
+    path = Path(os.path.expanduser(text))
+    if not path.exists():
+        raise ConfigurationError(
+            f"no model at {text!r}: give a bundle directory, an MLflow URI such as "
+            "models:/changewatch@champion, or 'none' for rules only"
+        )
     detector = load_bundle(path)
     manifest = json.loads((path / "manifest.json").read_text())
-    version = registered.get("version") or str(manifest.get("data_fingerprint", ""))[:12]
+    info = dict(registered or {})
+    version = info.get("version") or str(manifest.get("data_fingerprint", ""))[:12]
     logger.info("loaded model %s (version %s) from %s", text, version, path)
-    return DetectorScorer(detector, text, manifest, version or "bundle", registered)
+    return DetectorScorer(
+        detector, str(info.get("uri") or text), manifest, version or "bundle", info
+    )

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from features import ConfigurationError
-from serving._allowlist import AutomationAllowList, Suppressions
-from serving._calendar import ChangeCalendar
-from serving._windows_model import PolicyFile
-from serving._yaml import load_yaml_model, read_yaml_model
+from models.scoring._allowlist import AutomationAllowList, Suppressions
+from models.scoring._calendar import ChangeCalendar
+from models.scoring._windows_model import PolicyFile
+from models.scoring._yaml import load_yaml_model, read_yaml_model
 
 __all__ = ["Organization", "Policy", "load_policy", "parse_policy"]
 

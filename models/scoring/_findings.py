@@ -1,14 +1,14 @@
 """Findings: the combiner that turns window scores and rule hits into findings.
 
 :func:`combine` is the one deterministic function that turns the model's window
-scores (:class:`~serving._contract.WindowScore`), the rule hits (:class:`~serving.Hit`)
+scores (:class:`~models.scoring._contract.WindowScore`), the rule hits (:class:`~serving.Hit`)
 and the change context of the evidence events (:class:`EventFacts`) into
-:class:`~serving._finding_schema.Finding` objects. Its table of bands and adjustments is
+:class:`~models.scoring._finding_schema.Finding` objects. Its table of bands and adjustments is
 ``docs/adr/0012-combining-model-and-rules-into-findings.md`` and ``docs/findings.md``;
 :class:`CombineSettings` holds the numbers.
 
-The detector's contract is in :mod:`serving._contract` and the finding schema in
-:mod:`serving._finding_schema`.
+The detector's contract is in :mod:`models.scoring._contract` and the finding schema in
+:mod:`models.scoring._finding_schema`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from serving._contract import ScorerInfo, WindowScore
-from serving._finding_schema import (
+from models.scoring._contract import ScorerInfo, WindowScore
+from models.scoring._finding_schema import (
     ChangeContext,
     Finding,
     FindingExplanation,
     FindingModel,
     FindingRule,
 )
-from serving._rules import Hit, Severity, rule_by_id
+from models.scoring._rules import Hit, Severity, rule_by_id
 
 # Finding, ScorerInfo and WindowScore are re-exported for the modules that import them from here.
 __all__ = [

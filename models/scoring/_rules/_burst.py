@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from serving._calendar import event_micros
-from serving._rules._base import (
+from models.scoring._calendar import event_micros
+from models.scoring._rules._base import (
     Evidence,
     Severity,
     attempted_changes,
@@ -16,9 +16,9 @@ from serving._rules._base import (
     evidence_of,
     rule,
 )
-from serving._rules._context import RuleContext, rolling_counts
-from serving._rules._reads import CHANGE, Reads
-from serving._rules._summary import BatchSummary
+from models.scoring._rules._context import RuleContext, rolling_counts
+from models.scoring._rules._reads import CHANGE, Reads
+from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["change_burst", "deletion_burst"]
 

@@ -10,7 +10,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from serving._rules import Severity
+from models.scoring._rules import Severity
 
 __all__ = [
     "FINDING_SCHEMA_VERSION",

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from features import PRODUCT_VERSION
-from serving._finding_schema import Finding
-from serving._findings import severity_rank
-from serving._rules import Severity
+from models.scoring._finding_schema import Finding
+from models.scoring._findings import severity_rank
+from models.scoring._rules import Severity
 
 __all__ = ["ATTACK_TECHNIQUES", "OCSF_VERSION", "SEVERITY_IDS", "to_ocsf"]
 

@@ -18,9 +18,8 @@ from typing import Final, Protocol, runtime_checkable
 
 import pandas as pd
 
-from features import IngestOptions, ingest, read_events
-from features._schema import CANONICAL_SCHEMA
-from serving._findings import (
+from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events
+from models.scoring._findings import (
     CombineSettings,
     EventFacts,
     Finding,
@@ -28,8 +27,8 @@ from serving._findings import (
     WindowScore,
     combine,
 )
-from serving._policy import Policy
-from serving._rules import (
+from models.scoring._policy import Policy
+from models.scoring._rules import (
     RULES,
     Hit,
     IdentityHistory,
@@ -38,9 +37,9 @@ from serving._rules import (
     RuleSettings,
     evaluate,
 )
-from serving._rules._base import attempted_changes
-from serving._rules._summary import BatchSummary
-from serving._windows_model import SuppressionSpec
+from models.scoring._rules._base import attempted_changes
+from models.scoring._rules._summary import BatchSummary
+from models.scoring._windows_model import SuppressionSpec
 
 __all__ = [
     "PARQUET_MAGIC",
@@ -49,7 +48,6 @@ __all__ = [
     "Scorer",
     "event_facts",
     "load_events",
-    "load_scorer",
     "score_events",
 ]
 
@@ -77,16 +75,6 @@ class Scorer(Protocol):
     ) -> list[WindowScore]:
         """Score the windows of a batch of canonical events."""
         ...
-
-
-def load_scorer(uri: str) -> Scorer | None:
-    """Return the scorer ``uri`` names; ``"none"`` means rules only (``None``).
-
-    See :func:`serving._detector_scorer.load_scorer` for what ``uri`` may be.
-    """
-    from serving._detector_scorer import load_scorer as load  # noqa: PLC0415 - models is heavy
-
-    return load(uri)
 
 
 @dataclass(slots=True)

@@ -6,15 +6,20 @@ compute changes, shares, EBS reads, the steps of the snapshot chain, calls of
 allow-listed automation from an unexpected client or network. :func:`row_flags` sorts
 one canonical event into classes (a bit mask the state stores beside the event) and
 each rule declares what it reads in a :class:`Reads`, so that the service reads those
-rows and no others (``serving._rule_inputs``). Two kinds of class:
+rows and no others (``serving._rule_inputs``).
+
+The classes are the bits of the rule inputs declared once in ``features``
+(``features.RULE_INPUTS``: ``ATTEMPTED_CHANGE``, ``EBS_DIRECT_READ``, ...); this module
+gives them the short names the rules use and adds what each rule reads. Two kinds:
 
 * *read* classes (``CHANGE``, ``SHARE``, ``EBS``, ``STEP``, ``EVERY``) are broad
   supersets of the rows a rule's function selects: reading a few rows too many
   never changes a hit, missing one would;
 * *exact* classes (``ATTEMPTED``, ``DELETION``, ``SHARE_GRANT``, ``EBS_READ``,
   ``ATTACH``, ``OWN``) are exactly the row predicates of
-  :class:`~serving._rules._summary.BatchSummary` and
-  :meth:`~serving.IdentityHistory.from_events`, so both can be computed from flags.
+  :class:`~models.scoring._rules._summary.BatchSummary` and
+  :meth:`~models.scoring.IdentityHistory.from_events` (both evaluate the same declarations),
+  so both can be computed from flags.
 
 ``tests/serving/test_rule_reads.py`` checks each class against the pandas predicate
 it stands for, and that a rule finds nothing in a frame without its trigger rows.
@@ -22,9 +27,10 @@ it stands for, and that a rule finds nothing in a frame without its trigger rows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
+
+import features as _inputs
 
 __all__ = [
     "ATTACH",
@@ -47,40 +53,35 @@ __all__ = [
     "row_flags",
 ]
 
-EVERY: Final = 1 << 0
+EVERY: Final = _inputs.EVERY.bit
 """Every event: the class of a rule that declares nothing (it reads everything)."""
-CHANGE: Final = 1 << 1
+CHANGE: Final = _inputs.CHANGE.bit
 """``is_compute_change``, whatever the outcome (dry runs and AWS services included)."""
-SHARE: Final = 1 << 2
+SHARE: Final = _inputs.SHARE.bit
 """``action == "share"``."""
-EBS: Final = 1 << 3
+EBS: Final = _inputs.EBS_CALL.bit
 """Calls to ``ebs.amazonaws.com``."""
-STEP: Final = 1 << 4
+STEP: Final = _inputs.CHAIN_STEP.bit
 """Calls named like a step of the snapshot chain, whatever the outcome or source."""
-OWN: Final = 1 << 5
+OWN: Final = _inputs.OWN_CALL.bit
 """Calls not made by an AWS service on the identity's behalf (``by_service`` false)."""
-ATTEMPTED: Final = 1 << 6
-"""Attempted compute changes (``serving._rules._base.attempted_mask``)."""
-DELETION: Final = 1 << 7
+ATTEMPTED: Final = _inputs.ATTEMPTED_CHANGE.bit
+"""Attempted compute changes (``features.ATTEMPTED_CHANGE``)."""
+DELETION: Final = _inputs.DELETION.bit
 """Attempted compute changes whose action is ``delete``."""
-SHARE_GRANT: Final = 1 << 8
-"""Snapshot or image permission grants that were not dry runs (``BatchSummary.shares``)."""
-EBS_READ: Final = 1 << 9
+SHARE_GRANT: Final = _inputs.SHARE_GRANT.bit
+"""Snapshot or image permission grants that were not dry runs."""
+EBS_READ: Final = _inputs.EBS_DIRECT_READ.bit
 """EBS direct-API snapshot block reads."""
-ATTACH: Final = 1 << 10
+ATTACH: Final = _inputs.ATTACH.bit
 """Successful EC2 ``AttachVolume`` calls."""
 
-DRY_RUN: Final = "Client.DryRunOperation"
-"""The error code of a dry run: the call was only checked, nothing changed."""
-EBS_SOURCE: Final = "ebs.amazonaws.com"
-EC2_SOURCE: Final = "ec2.amazonaws.com"
-EBS_DIRECT_READS: Final = frozenset({"GetSnapshotBlock", "ListSnapshotBlocks", "ListChangedBlocks"})
-"""EBS direct API calls that read a snapshot's blocks (``ebs.amazonaws.com``)."""
-SNAPSHOT_CREATES: Final = frozenset({"CreateSnapshot", "CreateSnapshots", "CopySnapshot"})
-CHAIN_STEPS: Final = frozenset({*SNAPSHOT_CREATES, "CreateVolume", "AttachVolume", "RunInstances"})
-"""Calls the snapshot -> volume -> attach rule follows."""
-SHARED_TYPES: Final = ("snapshot", "image")
-"""Resource types whose sharing the sharing rules judge."""
+DRY_RUN: Final = _inputs.DRY_RUN
+EBS_DIRECT_READS: Final = _inputs.EBS_DIRECT_READS
+SNAPSHOT_CREATES: Final = _inputs.SNAPSHOT_CREATES
+CHAIN_STEPS: Final = _inputs.CHAIN_STEPS
+SHARED_TYPES: Final = _inputs.SHARED_TYPES
+row_flags: Final = _inputs.row_flags
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,39 +109,3 @@ class Reads:
     first_event: bool = False
     automation: bool = False
     verdicts: frozenset[str] = frozenset()
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def row_flags(row: Mapping[str, Any]) -> int:
-    """Return the classes of one canonical event (a row of ``records_to_table`` as a dict)."""
-    name = _text(row.get("event_name"))
-    source = _text(row.get("event_source"))
-    error = _text(row.get("error_code"))
-    action = _text(row.get("action"))
-    change = bool(row.get("is_compute_change"))
-    own = not bool(row.get("by_service"))
-    flags = EVERY
-    if change:
-        flags |= CHANGE
-    if action == "share":
-        flags |= SHARE
-        if row.get("resource_type") in SHARED_TYPES and error != DRY_RUN:
-            flags |= SHARE_GRANT
-    if source == EBS_SOURCE:
-        flags |= EBS
-        if name in EBS_DIRECT_READS:
-            flags |= EBS_READ
-    if name in CHAIN_STEPS:
-        flags |= STEP
-        if name == "AttachVolume" and error is None and source == EC2_SOURCE:
-            flags |= ATTACH
-    if own:
-        flags |= OWN
-        if change and error != DRY_RUN:
-            flags |= ATTEMPTED
-            if action == "delete":
-                flags |= DELETION
-    return flags

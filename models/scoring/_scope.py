@@ -1,4 +1,4 @@
-"""Which canonical events a :class:`~serving._windows_model.Scope` covers, for a whole frame.
+"""Which canonical events a :class:`~models.scoring._windows_model.Scope` covers, for a whole frame.
 
 Patterns are matched once per distinct value of a column (accounts, regions and
 identities repeat a lot), so a frame of a million events costs a few ``isin`` calls.
@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._schema import ACTIONS
-from serving._windows_model import Scope
+from features import ACTIONS
+from models.scoring._windows_model import Scope
 
 __all__ = ["scope_covers", "scope_mask"]
 

@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._calendar import event_micros
-from serving._policy import Policy
-from serving._rules._base import attempted_mask
-from serving._rules._reads import EBS_DIRECT_READS
+from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL
+from models.scoring._calendar import event_micros
+from models.scoring._policy import Policy
+from models.scoring._rules._reads import EBS_DIRECT_READS
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -200,9 +200,9 @@ class IdentityHistory:
         times = event_micros(history)
         keys = history["identity_key"].to_numpy(dtype=object)
         everything = np.ones(len(history), dtype=bool)
-        own = ~np.asarray(history["by_service"].astype(bool), dtype=bool)
-        changes = attempted_mask(history)
-        deletions = changes & (history["action"].to_numpy(dtype=object) == "delete")
+        own = OWN_CALL.mask(history)
+        changes = ATTEMPTED_CHANGE.mask(history)
+        deletions = DELETION.mask(history)
         usual: dict[str, float] = {}
         max_changes: dict[str, int] = {}
         for identity, rows in _groups(keys, changes).items():
@@ -211,9 +211,7 @@ class IdentityHistory:
             identity: _change_counts(times[rows], window)[1]
             for identity, rows in _groups(keys, deletions).items()
         }
-        reads = (history["event_source"].to_numpy(dtype=object) == "ebs.amazonaws.com") & np.isin(
-            history["event_name"].to_numpy(dtype=object), list(EBS_DIRECT_READS)
-        )
+        reads = EBS_DIRECT_READ.mask(history)
         return cls(
             start=_moment(int(times.min())),
             end=_moment(int(times.max())),

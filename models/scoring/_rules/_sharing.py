@@ -6,21 +6,17 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from serving._rules._base import DRY_RUN, Evidence, Severity, rule, to_datetime
-from serving._rules._context import RuleContext
-from serving._rules._reads import SHARE, Reads
-from serving._rules._summary import SHARED_TYPES, BatchSummary
+from features import SHARE_GRANT
+from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._reads import SHARE, Reads
+from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["shared_publicly", "shared_with_foreign_account"]
 
 
 def _shares(events: pd.DataFrame) -> pd.DataFrame:
-    mask = (
-        (events["action"] == "share")
-        & events["resource_type"].isin(SHARED_TYPES)
-        & (events["error_code"] != DRY_RUN)
-    )
-    return events[mask]
+    return events[SHARE_GRANT.mask(events)]
 
 
 def _any_share(summary: BatchSummary, context: RuleContext) -> bool:

@@ -20,11 +20,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._rules._reads import DRY_RUN, Reads
+from features import ATTEMPTED_CHANGE
+from models.scoring._rules._reads import DRY_RUN, Reads
 
 if TYPE_CHECKING:
-    from serving._rules._context import RuleContext
-    from serving._rules._summary import BatchSummary
+    from models.scoring._rules._context import RuleContext
+    from models.scoring._rules._summary import BatchSummary
 
 __all__ = [
     "DRY_RUN",
@@ -126,7 +127,7 @@ class Rule:
         false the function would yield nothing, so :func:`evaluate` skips the rule.
         ``None`` means the rule always runs.
     reads : Reads
-        The rows the function reads (:mod:`serving._rules._reads`); the service reads
+        The rows the function reads (:mod:`models.scoring._rules._reads`); the service reads
         no other stored events for it. The default reads every event.
     """
 
@@ -184,22 +185,18 @@ def to_datetime(value: Any) -> datetime:
     return result
 
 
-def attempted_changes(events: pd.DataFrame, *, by_services: bool = False) -> pd.DataFrame:
+def attempted_changes(events: pd.DataFrame) -> pd.DataFrame:
     """Return the compute changes of a batch that were attempted (failed ones included).
 
     Dry runs are left out, and so are calls AWS services make on their own (Auto
-    Scaling launching instances, for example) unless ``by_services``.
+    Scaling launching instances, for example): ``features.ATTEMPTED_CHANGE``.
     """
-    return events[attempted_mask(events, by_services=by_services)]
+    return events[attempted_mask(events)]
 
 
-def attempted_mask(events: pd.DataFrame, *, by_services: bool = False) -> npt.NDArray[np.bool_]:
+def attempted_mask(events: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Return the rows :func:`attempted_changes` keeps, as a boolean array (one per row)."""
-    changes = np.asarray(events["is_compute_change"].astype(bool), dtype=bool)
-    mask: npt.NDArray[np.bool_] = changes & (events["error_code"].to_numpy(dtype=object) != DRY_RUN)
-    if not by_services:
-        mask &= ~np.asarray(events["by_service"].astype(bool), dtype=bool)
-    return mask
+    return ATTEMPTED_CHANGE.mask(events)
 
 
 def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:

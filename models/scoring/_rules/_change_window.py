@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._calendar import FORBIDDEN, UNAPPROVED, micros
-from serving._rules._base import (
+from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
+from models.scoring._rules._base import (
     Evidence,
     Severity,
     attempted_mask,
@@ -21,9 +21,9 @@ from serving._rules._base import (
     session_records,
     to_datetime,
 )
-from serving._rules._context import RuleContext
-from serving._rules._reads import CHANGE, Reads
-from serving._rules._summary import BatchSummary
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._reads import CHANGE, Reads
+from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["inside_freeze", "outside_approved"]
 

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from features._schema import CLIENT_FAMILIES
-from serving._schedule import cron_to_rule, parse_duration, parse_rrule, zone
+from features import CLIENT_FAMILIES
+from models.scoring._schedule import cron_to_rule, parse_duration, parse_rrule, zone
 
 __all__ = [
     "AutomationSpec",

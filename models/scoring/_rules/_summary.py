@@ -5,7 +5,7 @@ something those events do not contain (a share, an EBS block read, an attachment
 twenty changes in an hour, an identity back after a month). :class:`BatchSummary`
 counts those things with a few NumPy passes over a handful of columns; each rule's
 ``applies`` gate is a *necessary* condition written against it (when it is false the
-rule's function yields nothing), and :func:`serving._rules.evaluate` skips a rule whose
+rule's function yields nothing), and :func:`models.scoring._rules.evaluate` skips a rule whose
 gate is false. A rule called directly (``rule(events, context)``) always runs in full.
 
 The service builds the same summary from the rows' classes without a frame
@@ -14,7 +14,7 @@ The service builds the same summary from the rows' classes without a frame
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,17 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._calendar import event_micros
-from serving._rules._reads import (
-    ATTACH,
-    ATTEMPTED,
-    DELETION,
-    DRY_RUN,
-    EBS_DIRECT_READS,
-    EBS_READ,
-    SHARE_GRANT,
-    SHARED_TYPES,
-)
+from features import ATTACH, ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, SHARE_GRANT, SHARED_TYPES
+from models.scoring._calendar import event_micros
 
 __all__ = ["SHARED_TYPES", "BatchSummary"]
 
@@ -43,14 +34,6 @@ Times = Mapping[str, tuple[int, ...]]
 def _text(events: pd.DataFrame, column: str) -> npt.NDArray[Any]:
     values: npt.NDArray[Any] = events[column].to_numpy(dtype=object)
     return values
-
-
-def _flag(events: pd.DataFrame, column: str) -> BoolArray:
-    return np.asarray(events[column].astype(bool), dtype=bool)
-
-
-def _among(values: npt.NDArray[Any], allowed: Collection[str]) -> BoolArray:
-    return np.fromiter((v in allowed for v in values), dtype=bool, count=len(values))
 
 
 def _times(keys: Iterable[Any], times: Iterable[int]) -> dict[str, tuple[int, ...]]:
@@ -69,7 +52,7 @@ class BatchSummary:
     rows : int
         Events in the batch.
     changes : int
-        Attempted compute changes (:func:`~serving._rules._base.attempted_changes`).
+        Attempted compute changes (:func:`~models.scoring._rules._base.attempted_changes`).
     deletions : int
         Attempted compute changes whose action is ``delete``.
     shares : int
@@ -99,16 +82,11 @@ class BatchSummary:
         """Count what ``events`` (canonical columns) holds."""
         if not len(events):
             return cls()
-        error = _text(events, "error_code")
-        action = _text(events, "action")
-        name = _text(events, "event_name")
-        source = _text(events, "event_source")
-        not_dry = error != DRY_RUN
-        changes = _flag(events, "is_compute_change") & not_dry & ~_flag(events, "by_service")
-        deletions = changes & (action == "delete")
-        shares = (action == "share") & _among(_text(events, "resource_type"), SHARED_TYPES)
-        ebs_reads = (source == "ebs.amazonaws.com") & _among(name, EBS_DIRECT_READS)
-        attaches = (name == "AttachVolume") & pd.isna(error) & (source == "ec2.amazonaws.com")
+        changes = ATTEMPTED_CHANGE.mask(events)
+        deletions = DELETION.mask(events)
+        shares = SHARE_GRANT.mask(events)
+        ebs_reads = EBS_DIRECT_READ.mask(events)
+        attaches = ATTACH.mask(events)
         keys = _text(events, "identity_key")
         times = event_micros(events)
         codes, inverse = np.unique(keys.astype(str), return_inverse=True)
@@ -118,7 +96,7 @@ class BatchSummary:
             rows=len(events),
             changes=int(changes.sum()),
             deletions=int(deletions.sum()),
-            shares=int((shares & not_dry).sum()),
+            shares=int(shares.sum()),
             ebs_reads=int(ebs_reads.sum()),
             attaches=int(attaches.sum()),
             first_seen=dict(zip(codes.tolist(), earliest.tolist(), strict=True)),
@@ -130,22 +108,22 @@ class BatchSummary:
     def from_rows(cls, rows: Iterable[tuple[str, int, int]]) -> BatchSummary:
         """Count the same from ``(identity, time in microseconds, row classes)`` per row.
 
-        The classes are :func:`~serving._rules._reads.row_flags`; equal to :meth:`of`
+        The classes are :func:`~models.scoring._rules._reads.row_flags`; equal to :meth:`of`
         on the frame of the same events.
         """
         values = list(rows)
         first_seen: dict[str, int] = {}
         for identity, moment, _ in values:
             first_seen[identity] = min(first_seen.get(identity, moment), moment)
-        changes = [(k, t) for k, t, f in values if f & ATTEMPTED]
-        deletions = [(k, t) for k, t, f in values if f & DELETION]
+        changes = [(k, t) for k, t, f in values if f & ATTEMPTED_CHANGE.bit]
+        deletions = [(k, t) for k, t, f in values if f & DELETION.bit]
         return cls(
             rows=len(values),
             changes=len(changes),
             deletions=len(deletions),
-            shares=sum(1 for *_, f in values if f & SHARE_GRANT),
-            ebs_reads=sum(1 for *_, f in values if f & EBS_READ),
-            attaches=sum(1 for *_, f in values if f & ATTACH),
+            shares=sum(1 for *_, f in values if f & SHARE_GRANT.bit),
+            ebs_reads=sum(1 for *_, f in values if f & EBS_DIRECT_READ.bit),
+            attaches=sum(1 for *_, f in values if f & ATTACH.bit),
             first_seen=first_seen,
             change_times=_times((k for k, _ in changes), (t for _, t in changes)),
             deletion_times=_times((k for k, _ in deletions), (t for _, t in deletions)),

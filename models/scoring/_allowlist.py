@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._scope import scope_mask
-from serving._windows_model import AutomationSpec, SuppressionSpec
+from models.scoring._scope import scope_mask
+from models.scoring._windows_model import AutomationSpec, SuppressionSpec
 
 __all__ = ["AutomationAllowList", "Suppressions", "client_allowed", "network_allowed"]
 

@@ -6,10 +6,18 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from serving._rules._base import Evidence, Severity, describe_names, evidence_of, failed_note, rule
-from serving._rules._context import EBS_DIRECT_READS, RuleContext
-from serving._rules._reads import EBS, Reads
-from serving._rules._summary import BatchSummary
+from features import EBS_DIRECT_READ
+from models.scoring._rules._base import (
+    Evidence,
+    Severity,
+    describe_names,
+    evidence_of,
+    failed_note,
+    rule,
+)
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._reads import EBS, Reads
+from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["ebs_direct_read"]
 
@@ -32,10 +40,7 @@ def _any_read(summary: BatchSummary, context: RuleContext) -> bool:
 )
 def ebs_direct_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on GetSnapshotBlock / ListSnapshotBlocks / ListChangedBlocks by a first-time reader."""
-    reads = events[
-        (events["event_source"] == "ebs.amazonaws.com")
-        & events["event_name"].isin(EBS_DIRECT_READS)
-    ]
+    reads = events[EBS_DIRECT_READ.mask(events)]
     readers = context.history.ebs_direct_readers
     for identity, run in reads.groupby("identity_key", sort=False):
         if str(identity) in readers:

@@ -9,20 +9,20 @@ from typing import Final
 
 import pandas as pd
 
-from serving._rules._base import Hit, Rule
-from serving._rules._burst import change_burst, deletion_burst
-from serving._rules._change_window import inside_freeze, outside_approved
-from serving._rules._context import RuleContext
-from serving._rules._ebs import ebs_direct_read
-from serving._rules._identity import (
+from models.scoring._rules._base import Hit, Rule
+from models.scoring._rules._burst import change_burst, deletion_burst
+from models.scoring._rules._change_window import inside_freeze, outside_approved
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._ebs import ebs_direct_read
+from models.scoring._rules._identity import (
     automation_unexpected_client,
     automation_unexpected_network,
     dormant_change,
 )
-from serving._rules._sequence import snapshot_to_new_instance
-from serving._rules._sharing import shared_publicly, shared_with_foreign_account
-from serving._rules._summary import BatchSummary
-from serving._windows_model import SuppressionSpec
+from models.scoring._rules._sequence import snapshot_to_new_instance
+from models.scoring._rules._sharing import shared_publicly, shared_with_foreign_account
+from models.scoring._rules._summary import BatchSummary
+from models.scoring._windows_model import SuppressionSpec
 
 __all__ = ["RULES", "Evaluation", "evaluate", "rule_by_id"]
 

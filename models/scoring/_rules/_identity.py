@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving._allowlist import client_allowed, network_allowed
-from serving._calendar import micros
-from serving._rules._base import (
+from models.scoring._allowlist import client_allowed, network_allowed
+from models.scoring._calendar import micros
+from models.scoring._rules._base import (
     Evidence,
     Severity,
     attempted_changes,
@@ -19,10 +19,10 @@ from serving._rules._base import (
     evidence_of,
     rule,
 )
-from serving._rules._context import RuleContext
-from serving._rules._reads import CHANGE, Reads
-from serving._rules._summary import BatchSummary
-from serving._windows_model import AutomationSpec
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._reads import CHANGE, Reads
+from models.scoring._rules._summary import BatchSummary
+from models.scoring._windows_model import AutomationSpec
 
 __all__ = [
     "automation_unexpected_client",

@@ -17,10 +17,10 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from serving._rules._base import Evidence, Severity, rule, to_datetime
-from serving._rules._context import RuleContext
-from serving._rules._reads import CHAIN_STEPS, SNAPSHOT_CREATES, STEP, Reads
-from serving._rules._summary import BatchSummary
+from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
+from models.scoring._rules._context import RuleContext
+from models.scoring._rules._reads import CHAIN_STEPS, SNAPSHOT_CREATES, STEP, Reads
+from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["snapshot_to_new_instance"]
 

@@ -24,9 +24,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from serving._schedule import ANCHOR, Schedule, cron_to_rule, parse_duration, parse_rrule, zone
-from serving._scope import scope_covers, scope_mask
-from serving._windows_model import FreezeSpec, PolicyFile, Scope, TicketSpec, WindowSpec
+from models.scoring._schedule import (
+    ANCHOR,
+    Schedule,
+    cron_to_rule,
+    parse_duration,
+    parse_rrule,
+    zone,
+)
+from models.scoring._scope import scope_covers, scope_mask
+from models.scoring._windows_model import FreezeSpec, PolicyFile, Scope, TicketSpec, WindowSpec
 
 __all__ = [
     "APPROVED",

@@ -1,0 +1,155 @@
+"""The scoring core: rules, change policy and the combiner that makes findings.
+
+Pure library code (no FastAPI, no MLflow, no SQLite): the service (``serving``), the
+command line and Spark (``training.spark``) all score through it, so they give the same
+findings for the same events (ADR 0019).
+
+Public surface::
+
+    load_policy(*paths) / parse_policy(*texts)    YAML -> Policy (calendar, organisation,
+                                                   automation allow-list, suppressions)
+    ChangeCalendar.verdicts(events)                per event: approved / forbidden / unapproved
+    ChangeCalendar.verdict(event)                  Approved(by) | Forbidden(by) | Unapproved()
+    RuleContext.build(history, policy=...)         what the rules know besides the batch
+    evaluate(events, context) -> Evaluation        every rule in RULES, suppressions applied
+    combine(windows, hits, facts) -> [Finding]     model windows + rule hits + window context
+    score_events(events, policy, scorer, history)  the batch and API path: rules, model, combine
+    load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
+    to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
+    BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
+"""
+
+from __future__ import annotations
+
+from models.scoring._allowlist import AutomationAllowList, Suppressions
+from models.scoring._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
+from models.scoring._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._detector_scorer import REGISTRY_SCHEMES, DetectorScorer, load_scorer
+from models.scoring._finding_schema import (
+    FINDING_SCHEMA_VERSION,
+    ChangeContext,
+    Finding,
+    FindingExplanation,
+    FindingModel,
+    FindingRule,
+    FindingsPublic,
+)
+from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
+from models.scoring._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
+from models.scoring._policy import Organization, Policy, load_policy, parse_policy
+from models.scoring._rules import (
+    EBS_DIRECT_READS,
+    RULES,
+    BatchSummary,
+    Evaluation,
+    Evidence,
+    HistoryDigest,
+    Hit,
+    IdentityHistory,
+    Reads,
+    Rule,
+    RuleContext,
+    RuleSettings,
+    Severity,
+    evaluate,
+    rule,
+    rule_by_id,
+    unexpected_client,
+    unexpected_network,
+)
+from models.scoring._schedule import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
+from models.scoring._scoring import (
+    PARQUET_MAGIC,
+    LoadedEvents,
+    Scorer,
+    ScoreResult,
+    event_facts,
+    load_events,
+    score_events,
+)
+from models.scoring._windows_model import (
+    AutomationSpec,
+    FreezeSpec,
+    OrganizationSpec,
+    PolicyFile,
+    Scope,
+    SuppressionSpec,
+    TicketSpec,
+    WindowSpec,
+)
+from models.scoring._yaml import load_yaml_model, read_yaml_model
+
+__all__ = [
+    "ATTACK_TECHNIQUES",
+    "EBS_DIRECT_READS",
+    "FINDING_SCHEMA_VERSION",
+    "OCSF_VERSION",
+    "PARQUET_MAGIC",
+    "REGISTRY_SCHEMES",
+    "RULES",
+    "SEVERITY_IDS",
+    "Approved",
+    "AutomationAllowList",
+    "AutomationSpec",
+    "BatchSummary",
+    "ChangeCalendar",
+    "ChangeContext",
+    "CombineSettings",
+    "DetectorScorer",
+    "Duration",
+    "Evaluation",
+    "EventFacts",
+    "Evidence",
+    "Explanation",
+    "Finding",
+    "FindingExplanation",
+    "FindingModel",
+    "FindingRule",
+    "FindingsPublic",
+    "Forbidden",
+    "FreezeSpec",
+    "HistoryDigest",
+    "Hit",
+    "IdentityHistory",
+    "LoadedEvents",
+    "Organization",
+    "OrganizationSpec",
+    "Policy",
+    "PolicyFile",
+    "Reads",
+    "Rule",
+    "RuleContext",
+    "RuleSettings",
+    "Schedule",
+    "Scope",
+    "ScoreResult",
+    "Scorer",
+    "ScorerInfo",
+    "Severity",
+    "SuppressionSpec",
+    "Suppressions",
+    "TicketSpec",
+    "Unapproved",
+    "Verdict",
+    "WindowScore",
+    "WindowSpec",
+    "combine",
+    "cron_to_rule",
+    "evaluate",
+    "event_facts",
+    "load_events",
+    "load_policy",
+    "load_scorer",
+    "load_yaml_model",
+    "parse_duration",
+    "parse_policy",
+    "parse_rrule",
+    "read_yaml_model",
+    "rule",
+    "rule_by_id",
+    "score_events",
+    "severity_rank",
+    "to_ocsf",
+    "unexpected_client",
+    "unexpected_network",
+]
