@@ -20,6 +20,13 @@ code" and are not imported here.
 
 from __future__ import annotations
 
+from training._budget import (
+    BudgetRun,
+    findings_budget,
+    labelled_events,
+    simulated_budget,
+    window_auc,
+)
 from training._data import LABEL_KINDS, load_events, read_labels
 from training._drift import drift_report, population_stability
 from training._evaluate import FPR_BUDGET, Evaluation, evaluate_windows, label_windows
@@ -46,6 +53,7 @@ __all__ = [
     "PROMOTION_METRICS",
     "TRAINING_VECTORS",
     "TRAIN_STEPS",
+    "BudgetRun",
     "Evaluation",
     "PromotionResult",
     "RetrainResult",
@@ -55,7 +63,9 @@ __all__ = [
     "drift_report",
     "evaluate",
     "evaluate_windows",
+    "findings_budget",
     "label_windows",
+    "labelled_events",
     "load_events",
     "load_model_bundle",
     "population_stability",
@@ -64,6 +74,8 @@ __all__ = [
     "resolve_tracking_uri",
     "retrain",
     "scorer_requirements",
+    "simulated_budget",
     "train",
     "vector_scorer_uri",
+    "window_auc",
 ]

@@ -17,11 +17,13 @@ Public surface::
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
     to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
+    alert_budget(findings, attacks, ...)           benign findings per day, scenarios caught
 """
 
 from __future__ import annotations
 
 from models.scoring._allowlist import AutomationAllowList, Suppressions
+from models.scoring._budget import IDENTITY_KINDS, AlertBudget, alert_budget, identity_kind
 from models.scoring._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
 from models.scoring._contract import Explanation, ScorerInfo, WindowScore
 from models.scoring._detector_scorer import REGISTRY_SCHEMES, DetectorScorer, load_scorer
@@ -83,11 +85,13 @@ __all__ = [
     "ATTACK_TECHNIQUES",
     "EBS_DIRECT_READS",
     "FINDING_SCHEMA_VERSION",
+    "IDENTITY_KINDS",
     "OCSF_VERSION",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
     "RULES",
     "SEVERITY_IDS",
+    "AlertBudget",
     "Approved",
     "AutomationAllowList",
     "AutomationSpec",
@@ -133,10 +137,12 @@ __all__ = [
     "Verdict",
     "WindowScore",
     "WindowSpec",
+    "alert_budget",
     "combine",
     "cron_to_rule",
     "evaluate",
     "event_facts",
+    "identity_kind",
     "load_events",
     "load_policy",
     "load_scorer",
