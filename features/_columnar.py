@@ -373,6 +373,8 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         from_identity("arn"),
         from_identity("account"),
         from_identity("session"),
+        from_identity("source_identity"),
+        from_identity("federated_provider"),
         from_identity("access_key"),
         mfa,
         ip_array,

@@ -108,7 +108,9 @@ class IngestOptions:
     geoip : str, optional
         Path of a MaxMind-format database for country, ASN and AS organisation.
     person_roles : tuple of str
-        Role ARN patterns whose sessions are people (see the identity-key ADR).
+        Role ARN patterns whose sessions are people (see the identity-key ADR 0020).
+    person_sessions : tuple of str
+        Regular expressions of session names that name people (matched in full).
     jobs : int
         Parallel workers; ``1`` runs in this process. ``strict`` forces ``1`` so the
         first problem in input order is the one reported.
@@ -120,6 +122,7 @@ class IngestOptions:
     compute_only: bool = False
     geoip: str | None = None
     person_roles: tuple[str, ...] = ()
+    person_sessions: tuple[str, ...] = ()
     jobs: int = 1
     chunk_rows: int = 65_536
     named: frozenset[str] = frozenset()
@@ -182,7 +185,7 @@ class _TaskResult:
 
 def _normalizer(options: IngestOptions) -> Normalizer:
     geoip = GeoIP(options.geoip) if options.geoip else None
-    return Normalizer(IdentityKeyRule(options.person_roles), geoip)
+    return Normalizer(IdentityKeyRule(options.person_roles, options.person_sessions), geoip)
 
 
 @contextmanager

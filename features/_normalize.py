@@ -194,6 +194,8 @@ class _Identity:
     access_key: str | None
     mfa: bool | None
     invoked_by: str | None
+    source_identity: str | None = None
+    federated_provider: str | None = None
 
 
 def _identity(record: dict[str, Any], rule: IdentityKeyRule, account: str | None) -> _Identity:
@@ -239,8 +241,12 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
     issuer_arn = _str(issuer, "arn", "userIdentity.sessionContext.sessionIssuer.arn")
     attributes = _obj(context, "attributes", "userIdentity.sessionContext.attributes") or {}
     mfa = _bool_text(attributes.get("mfaAuthenticated"))
-    web_identity = context.get("webIdFederationData")
-    source_identity = context.get("sourceIdentity")
+    web = _obj(context, "webIdFederationData", "userIdentity.sessionContext.webIdFederationData")
+    provider = None
+    if web is not None:
+        path = "userIdentity.sessionContext.webIdFederationData.federatedProvider"
+        provider = _str(web, "federatedProvider", path) or "web-identity"
+    source_identity = _str(context, "sourceIdentity", "userIdentity.sessionContext.sourceIdentity")
     owner = actor_account or account or "-"
     session: str | None = None
 
@@ -250,9 +256,8 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
         session = parsed[1] if parsed else None
         if session is None and principal and ":" in principal:
             session = principal.split(":", 1)[1]
-        federated = bool(web_identity) or bool(source_identity) or bool(session and "@" in session)
         if role_arn:
-            key = rule.assumed_role_key(role_arn, session, federated=federated)
+            key = rule.assumed_role_key(role_arn, session, source_identity=source_identity)
         else:
             key = f"account:{owner}:{principal or 'unknown'}"
     elif kind == "AWSService":
@@ -274,7 +279,18 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
         key = f"identitycenter:{user_id or principal or 'unknown'}"
     else:
         key = arn or (f"account:{owner}:{principal}" if principal else f"unknown:{account or '-'}")
-    return _Identity(key, kind, arn, actor_account, session, access_key, mfa, invoked_by)
+    return _Identity(
+        key,
+        kind,
+        arn,
+        actor_account,
+        session,
+        access_key,
+        mfa,
+        invoked_by,
+        source_identity,
+        provider,
+    )
 
 
 @dataclass(slots=True)
@@ -396,6 +412,8 @@ class Normalizer:
             who.arn,
             who.account,
             who.session,
+            who.source_identity,
+            who.federated_provider,
             who.access_key,
             mfa,
             source_ip,

@@ -20,8 +20,11 @@ __all__ = [
     "SCHEMA_VERSION_KEY",
 ]
 
-SCHEMA_VERSION: Final = "1"
-"""Version of the canonical table; bumped whenever a column changes meaning or type."""
+SCHEMA_VERSION: Final = "2"
+"""Version of the canonical table; bumped whenever a column changes meaning or type.
+
+2: identity keys follow the actor (ADR 0020); ``source_identity`` and
+``federated_provider`` added."""
 
 SCHEMA_VERSION_KEY: Final = b"changewatch.schema_version"
 """Key of the Parquet file metadata entry that carries :data:`SCHEMA_VERSION`."""
@@ -107,6 +110,8 @@ CANONICAL_SCHEMA: Final = pa.schema(
         pa.field("principal_arn", _STRING),
         pa.field("actor_account_id", _STRING),
         pa.field("session_name", _STRING),
+        pa.field("source_identity", _STRING),
+        pa.field("federated_provider", _STRING),
         pa.field("access_key_id", _STRING),
         pa.field("mfa", pa.bool_()),
         pa.field("source_ip", _STRING),

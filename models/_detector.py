@@ -30,6 +30,7 @@ from features import (
     Profiles,
     behaviour_vectors,
     build_profiles,
+    never_repeating_person_keys,
     to_ns,
 )
 from models._explain import explain
@@ -134,6 +135,9 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         Anomaly scores of the training windows.
     n_training_windows_ : int
         Windows the forest was fitted on.
+    person_keyed_automation_ : tuple of str
+        Roles keyed per person whose keys never repeat (probably automation: check the
+        identity-key patterns, ADR 0020); warned about at fit.
     """
 
     profiles_: Profiles
@@ -145,6 +149,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     data_fingerprint_: str
     train_scores_: npt.NDArray[np.float64]
     n_training_windows_: int
+    person_keyed_automation_: tuple[str, ...]
 
     def __init__(
         self,
@@ -205,6 +210,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
         if len(events) == 0:
             raise InputError("cannot train on no events")
+        self.person_keyed_automation_ = tuple(r.role for r in never_repeating_person_keys(events))
         vectors = behaviour_vectors(events, config=config)
         end = vectors["window_end"].max()
         self.training_period_ = (vectors["window_start"].min(), end)

@@ -14,6 +14,7 @@ time order, ties by event id.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from features import (
     DELETION,
     EBS_DIRECT_READ,
     OWN_CALL,
+    rekey_row,
     row_flags,
 )
 from models.scoring import HistoryDigest
@@ -41,8 +43,11 @@ __all__ = [
     "migrate_events",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""``PRAGMA user_version`` of a database whose events carry their classes (0: before)."""
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 2
+"""``PRAGMA user_version`` of the state: 0 kept no classes, 1 keyed web-identity sessions per
+session (ADR 0002), 2 keys identities as ADR 0020 says."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,31 +99,26 @@ def light_values(row: Mapping[str, Any]) -> Light:
 
 
 def migrate_events(db: sqlite3.Connection) -> None:
-    """Create the events table, or bring a version-0 one to :data:`SCHEMA_VERSION`.
+    """Create the events table, or bring an older one to :data:`SCHEMA_VERSION`.
 
     Version 0 kept only id, identity, time and row in a ``WITHOUT ROWID`` table (whose
     large rows made every read by index slow); its events are copied into the new
-    table with their classes. Runs in its own write transaction, and a database
-    already migrated is left alone, so several processes may open one file at once.
+    table with their classes. Version 1 keyed role sessions by ADR 0002; their keys are
+    computed again from the stored rows (:func:`features.rekey_row`). Runs in its own
+    write transaction, and a database already migrated is left alone, so several
+    processes may open one file at once.
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
             columns = {info[1] for info in db.execute("PRAGMA table_info(events)")}
             if columns and "flags" not in columns:
-                db.execute(_TABLE.format(name="events_v1"))
-                old = db.cursor().execute(
-                    "SELECT event_id, identity_key, event_time_us, row FROM events"
-                )
-                while chunk := old.fetchmany(4096):
-                    db.executemany(
-                        f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(i, k, t, *light_values(orjson.loads(b)), b) for i, k, t, b in chunk],
-                    )
-                db.execute("DROP TABLE events")
-                db.execute("ALTER TABLE events_v1 RENAME TO events")
+                _copy_version_0(db)
+            if columns:
+                _rekey(db)
             for statement in EVENTS_SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -127,6 +127,43 @@ def migrate_events(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _copy_version_0(db: sqlite3.Connection) -> None:
+    db.execute(_TABLE.format(name="events_v1"))
+    old = db.cursor().execute("SELECT event_id, identity_key, event_time_us, row FROM events")
+    while chunk := old.fetchmany(4096):
+        db.executemany(
+            f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(i, k, t, *light_values(orjson.loads(b)), b) for i, k, t, b in chunk],
+        )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_v1 RENAME TO events")
+
+
+def _rekey(db: sqlite3.Connection) -> int:
+    """Key stored role sessions as ADR 0020 says; returns how many events changed key."""
+    changed: list[tuple[str, bytes, int]] = []
+    rows = db.cursor().execute(
+        "SELECT id, identity_key, row FROM events WHERE identity_key LIKE '%:role/%/%'"
+    )
+    while chunk := rows.fetchmany(4096):
+        for key, identity, blob in chunk:
+            row = orjson.loads(blob)
+            new = rekey_row(
+                row.get("identity_type"),
+                identity,
+                row.get("principal_arn"),
+                row.get("session_name"),
+                row.get("source_identity"),
+            )
+            if new != identity:
+                row["identity_key"] = new
+                changed.append((new, orjson.dumps(row), key))
+    db.executemany("UPDATE events SET identity_key = ?, row = ? WHERE id = ?", changed)
+    if changed:
+        logger.info("state migration: %d stored events keyed again (ADR 0020)", len(changed))
+    return len(changed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,13 @@ __all__ = ["ingest"]
     help="Role ARN pattern whose sessions are people (repeatable).",
 )
 @click.option(
+    "--person-session",
+    "person_sessions",
+    multiple=True,
+    metavar="REGEX",
+    help="Session-name pattern that names a person, e.g. '[a-z]+[.][a-z]+' (repeatable).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
@@ -49,6 +56,7 @@ def ingest(
     compute_only: bool,
     geoip: str | None,
     person_roles: tuple[str, ...],
+    person_sessions: tuple[str, ...],
     jobs: int,
 ) -> None:
     """Read CloudTrail into the canonical event table (Parquet).
@@ -75,6 +83,7 @@ def ingest(
         compute_only=compute_only,
         geoip=geoip,
         person_roles=person_roles,
+        person_sessions=person_sessions,
         jobs=jobs,
     )
     total = len(discover(paths))
