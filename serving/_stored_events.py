@@ -294,6 +294,17 @@ class StoredEvents:
             ebs_direct_readers=frozenset(s[0] for s in spans if s[3]),
         )
 
+    def older(self, before: int, flags: int) -> pa.Table | None:
+        """Every stored event before ``before`` (us) with any of the row classes in ``flags``."""
+        found = self._select(
+            "row",
+            "event_time_us < ? AND flags & ?",
+            before,
+            flags,
+            tail="ORDER BY event_time_us, event_id",
+        )
+        return _decode(r[0] for r in found)
+
     def flagged(self, since: int, flags: int) -> list[StoredRow]:
         """Events at or after ``since`` (us) with any of the row classes in ``flags``."""
         return self._rows("event_time_us >= ? AND flags & ?", since, flags)

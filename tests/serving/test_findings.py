@@ -113,31 +113,45 @@ TABLE = [
     (95.0, None, "none", "low", [], []),
     (94.99, None, "none", None, [], []),
     (50.0, None, "none", None, [], []),
-    # model alone inside an approved window or ticket: one level down, never below info
-    (99.7, None, "window", "medium", ["inside approved window weekly-deploy",
-                                              "lowered from high to medium"], []),
-    (99.2, None, "ticket", "low", ["inside approved ticket CHG-1042"], []),
-    (96.0, None, "window", "info", ["lowered from low to info"], []),
+    # model alone inside an approved window or ticket: low at 99.5 and above, else info
+    (99.7, None, "window", "low", ["inside approved window weekly-deploy",
+                                   "the model's high lowered to low"], []),
+    (99.5, None, "ticket", "low", ["inside approved ticket CHG-1042"], []),
+    (99.2, None, "ticket", "info", ["the model's medium lowered to info"], []),
+    (96.0, None, "window", "info", ["the model's low lowered to info"], []),
     (90.0, None, "window", None, [], []),
-    # a high model score with a change outside every window, or in a freeze: one level up
-    (99.7, None, "freeze", "critical", ["during freeze year-end-freeze",
-                                        "raised from high to critical"], []),
-    (99.2, None, "unapproved", "high", ["outside every approved window and ticket",
-                                        "raised from medium to high"], []),
-    (99.0, None, "unapproved", "high", ["raised from medium to high"], []),
-    (98.9, None, "unapproved", "low", [], ["raised", "lowered"]),
-    (96.0, None, "freeze", "low", [], ["raised"]),
-    # rules alone keep their own severity whatever the context
+    # a high model score with a change a change-window rule reports as a breach: one level up
+    (99.7, FREEZE, "freeze", "critical", ["during freeze year-end-freeze",
+                                          "raised from high to critical"], []),
+    (99.2, OUTSIDE, "unapproved", "high", ["outside every approved window and ticket",
+                                           "raised from medium to high"], []),
+    (99.0, OUTSIDE, "unapproved", "high", ["raised from medium to high"], []),
+    (98.9, OUTSIDE, "unapproved", "medium", [], ["raised", "lowered"]),
+    (96.0, FREEZE, "freeze", "high", [], ["raised"]),
+    # ... but not without such a report (the identity is not under change control, scoped)
+    (99.2, None, "unapproved", "medium", [], ["raised"]),
+    (99.7, None, "freeze", "high", [], ["raised"]),
+    # rules alone keep their own severity outside approved work
     (None, OUTSIDE, "unapproved", "medium", [f"{OUTSIDE} fired"], ["raised", "model"]),
     (None, FREEZE, "freeze", "high", [], ["raised"]),
     (None, PUBLIC, "none", "critical", [], []),
-    (None, FOREIGN, "window", "high", ["rule hits keep their severity"], ["lowered"]),
+    # inside approved work: exfiltration, destruction, stolen credentials keep theirs ...
+    (None, FOREIGN, "window", "high", [f"{FOREIGN} keep their severity"], ["lowered"]),
+    (None, "Burst.Deletions", "ticket", "high", ["Burst.Deletions keep their severity"], []),
+    (None, "Automation.UnexpectedNetwork", "window", "high", ["keep their severity"], []),
+    # ... every other rule drops to low
+    (None, "Burst.Changes", "window", "low", ["Burst.Changes lowered to low"], []),
+    (None, "Sequence.SnapshotToNewInstance", "ticket", "low", ["lowered to low"], []),
+    (None, "Identity.DormantChange", "window", "low", ["lowered to low"], []),
     # both: the higher of the two, then the context
     (96.0, OUTSIDE, "unapproved", "medium", ["model percentile 96.0"], ["raised"]),
-    (99.2, OUTSIDE, "unapproved", "high", ["raised from medium to high"], []),
-    (99.7, FOREIGN, "unapproved", "critical", ["raised from high to critical"], []),
-    (99.9, PUBLIC, "freeze", "critical", ["during freeze year-end-freeze: already critical"], []),
-    (99.7, FOREIGN, "window", "high", ["rule hits keep their severity"], ["lowered"]),
+    (99.7, FOREIGN, "unapproved", "high", [], ["raised"]),
+    (99.9, PUBLIC, "freeze", "critical", [], ["raised"]),
+    (99.9, FREEZE, "freeze", "critical", ["during freeze year-end-freeze: raised from high"], []),
+    (99.9, PUBLIC, "unapproved", "critical", [], ["raised"]),
+    (99.7, FOREIGN, "window", "high", ["the model's high lowered to low",
+                                       f"{FOREIGN} keep their severity"], []),
+    (99.7, "Burst.Changes", "window", "low", ["Burst.Changes lowered to low"], []),
     (99.7, OUTSIDE, "none", "high", ["model percentile 99.7"], ["raised"]),
     (80.0, "Burst.Changes", "none", "medium", [], ["model percentile"]),
 ]  # fmt: skip
@@ -461,10 +475,17 @@ def test_combiner_invariants(
 ) -> None:
     windows, hits, facts = batch
     findings = combine(windows, hits, facts)
-    # every hit lands in exactly one finding, and never below its rule's severity
+    # every hit lands in exactly one finding, never below its rule's severity; inside approved
+    # work only rules that mean exfiltration, destruction or stolen credentials keep theirs
     for one in hits:
         (home,) = [f for f in findings if one.event_ids[0] in f.event_ids]
-        assert severity_rank(home.severity) >= severity_rank(one.severity)
+        floor = one.severity
+        if (
+            home.change_context.verdict == "approved"
+            and not rule_by_id(one.rule_id).kept_when_approved
+        ):
+            floor = min(floor, Severity.LOW, key=severity_rank)
+        assert severity_rank(home.severity) >= severity_rank(floor)
         assert one.rule_id in home.rules
     # findings of one identity never overlap in time
     for identity in (ALICE, BOB):

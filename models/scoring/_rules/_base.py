@@ -60,13 +60,18 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What a rule function found: the events, whose they are, when, and why it matters."""
+    """What a rule function found: the events, whose they are, when, and why it matters.
+
+    ``severity``, when given, is this hit's severity instead of the rule's (a rule that
+    weighs what it found against the identity's past: a routine change is context).
+    """
 
     event_ids: tuple[str, ...]
     identity: str
     start: datetime
     end: datetime
     reason: str
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +120,7 @@ class Rule:
     title : str
         What the rule detects, in one line.
     severity : Severity
-        Severity of every hit.
+        Severity of a hit, unless its evidence says otherwise (``Evidence.severity``).
     technique : str
         MITRE ATT&CK technique id, e.g. ``T1537``.
     runbook : str
@@ -129,6 +134,11 @@ class Rule:
     reads : Reads
         The rows the function reads (:mod:`models.scoring._rules._reads`); the service reads
         no other stored events for it. The default reads every event.
+    kept_when_approved : bool
+        The rule means exfiltration, destruction or stolen credentials (public or foreign
+        sharing, EBS direct reads, mass deletion, automation calling from elsewhere): its
+        hits keep their severity inside an approved window or ticket. Other hits of a
+        finding whose changes are all approved drop to low (ADR 0021).
     """
 
     id: str
@@ -139,13 +149,14 @@ class Rule:
     function: RuleFunction
     applies: RuleGate | None = None
     reads: Reads = _READS_ALL
+    kept_when_approved: bool = False
 
     def __call__(self, events: pd.DataFrame, context: RuleContext) -> list[Hit]:
         """Run the rule over one batch and return its hits."""
         return [
             Hit(
                 self.id,
-                self.severity,
+                found.severity or self.severity,
                 self.technique,
                 self.runbook,
                 found.event_ids,
@@ -167,11 +178,22 @@ def rule(
     runbook: str,
     applies: RuleGate | None = None,
     reads: Reads | None = None,
+    kept_when_approved: bool = False,
 ) -> Callable[[RuleFunction], Rule]:
     """Turn a detection function into a :class:`Rule` with the given metadata, gate and reads."""
 
     def wrap(function: RuleFunction) -> Rule:
-        return Rule(id, title, severity, technique, runbook, function, applies, reads or Reads())
+        return Rule(
+            id,
+            title,
+            severity,
+            technique,
+            runbook,
+            function,
+            applies,
+            reads or Reads(),
+            kept_when_approved,
+        )
 
     return wrap
 

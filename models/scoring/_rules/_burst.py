@@ -124,6 +124,7 @@ def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidenc
     ),
     applies=_enough_deletions,
     reads=Reads(CHANGE),
+    kept_when_approved=True,
 )
 def deletion_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's deletions in a sliding window exceed its past maximum."""

@@ -23,6 +23,7 @@ from models.scoring._rules._base import (
 )
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHANGE, Reads
+from models.scoring._rules._routine import peer_group, peer_name
 from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["inside_freeze", "outside_approved"]
@@ -38,9 +39,15 @@ _JUDGED: Final = [
     "resource_ids",
     "action",
     "event_name",
-    # ... and what the sessions name
+    # ... what the sessions name ...
     "event_id",
     "error_code",
+    # ... and what a routine is judged on
+    "identity_type",
+    "resource_type",
+    "client_family",
+    "network",
+    "asn",
 ]
 """Columns the change-window rules read (only these are copied out of the batch)."""
 
@@ -114,14 +121,30 @@ def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
     reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED})),
 )
 def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
-    """Fire on attempted compute changes that no window or ticket approves and no freeze covers."""
+    """Fire on attempted compute changes that no window or ticket approves and no freeze covers.
+
+    Each session is weighed against the identity's routine (ADR 0021): changes of a kind,
+    client, network and hour the identity routinely made outside windows are context
+    (low); an identity that only ever changed things inside windows, or a change new for it,
+    stays medium. With ``approval: scoped``, identities no window or ticket names are left
+    to the model and the other rules.
+    """
     judged = _judged(events, context)
-    if judged is None:
+    if judged is None or context.policy is None:
         return
     changes, verdict, _ = judged
     unapproved = _rows(changes, verdict == UNAPPROVED)
+    if context.policy.organization.approval == "scoped":
+        calendar = context.policy.calendar
+        pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
+        governed = {pair: calendar.governs(*pair) for pair in set(pairs)}
+        unapproved = _rows(unapproved, np.asarray([governed[p] for p in pairs], dtype=bool))
+    rows = _by_event(unapproved)
     for row, ids in _sessions(unapproved, ["identity_key", "account_id"], context):
         count = len(row["event_ids"])
+        severity, weighed = weigh_routine(
+            str(row["identity_key"]), [rows[i] for i in row["event_ids"]], context
+        )
         yield Evidence(
             tuple(ids),
             str(row["identity_key"]),
@@ -129,8 +152,80 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
             to_datetime(row["end"]),
             f"{count} compute change{'s' if count > 1 else ''} "
             f"({describe_names(row['event_names'])}) in account {row['account_id']} outside "
-            f"every approved window and ticket{failed_note(row['error_codes'])}",
+            f"every approved window and ticket{failed_note(row['error_codes'])}"
+            + (f"; {weighed}" if weighed else ""),
+            severity,
         )
+
+
+def _by_event(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Return the routine's columns of each change, by event id, with its UTC hour."""
+    hours = pd.to_datetime(frame["event_time"], utc=True).dt.hour.tolist()
+    columns = [
+        "event_name",
+        "resource_type",
+        "client_family",
+        "network",
+        "asn",
+        "identity_type",
+        "account_id",
+    ]
+    values = zip(frame["event_id"], hours, *(frame[c].tolist() for c in columns), strict=True)
+    return {
+        str(event_id): dict(zip(["hour", *columns], rest, strict=True))
+        for event_id, *rest in values
+    }
+
+
+def weigh_routine(
+    identity: str, changes: list[dict[str, Any]], context: RuleContext
+) -> tuple[Severity, str]:
+    """Weigh out-of-window changes against the identity's (or its peers') routine.
+
+    Returns the severity (low when every change is routine, else medium) and the reason;
+    medium and no reason when no routines were learned (no history, or no policy).
+    """
+    settings = context.settings
+    history = context.history
+    if not history.learned:
+        return Severity.MEDIUM, ""
+    first = changes[0] if changes else {}
+    group = history.peers.get(identity) or peer_group(
+        identity, first.get("identity_type"), first.get("account_id")
+    )
+    routine, peers = history.routine(identity, group)
+    whose = f"its peers ({peer_name(peers)}, {routine.members})" if peers and routine else None
+    if routine is None:
+        return Severity.MEDIUM, "no baseline of this identity or of its peers to weigh it against"
+    if routine.changes == 0:
+        return Severity.MEDIUM, "this identity never changed compute resources before"
+    new = sorted(
+        {
+            part
+            for change in changes
+            for part in routine.novelty(change, settings.routine_hour_slack)
+        }
+    )
+    since = f" since {routine.since:%Y-%m-%d}" if routine.since else ""
+    if routine.outside == 0:
+        return (
+            Severity.MEDIUM,
+            f"{whose or 'this identity'} changed things only inside approved windows "
+            f"({routine.changes} changes{since})",
+        )
+    if routine.is_routine(settings.routine_min_changes, settings.routine_min_days) and not new:
+        return (
+            Severity.LOW,
+            f"routine for {whose or 'this identity'}: {routine.outside} similar changes "
+            f"outside windows on {routine.outside_days} days{since}",
+        )
+    if new:
+        return Severity.MEDIUM, f"new for {whose or 'this identity'}: {', '.join(new)}"
+    return (
+        Severity.MEDIUM,
+        f"{whose or 'this identity'} rarely changes things outside windows "
+        f"({routine.outside} changes on {routine.outside_days} days{since})",
+    )
 
 
 @rule(

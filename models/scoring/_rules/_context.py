@@ -9,7 +9,7 @@ package can later fill the same fields through an adapter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -18,9 +18,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL
-from models.scoring._calendar import event_micros
+from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
+from models.scoring._rules._routine import Routine, learn_routines, merge_routines, peer_group
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -63,6 +64,14 @@ class RuleSettings:
         Hits of one identity are split where its events are further apart than this.
     max_evidence : int
         At most this many event ids are named per hit.
+    routine_min_changes, routine_min_days : int
+        An identity whose past holds at least this many changes outside every window and
+        ticket, on at least this many days, changes outside windows as a routine
+        (:mod:`~models.scoring._rules._routine`): such changes of a kind, client, network
+        and hour it used before are reported as context (low), not as alerts.
+    routine_hour_slack : int
+        A change within this many hours of an hour the identity changed things at is not
+        at a new hour.
     """
 
     dormant_days: int = 30
@@ -73,6 +82,9 @@ class RuleSettings:
     sequence_horizon: timedelta = timedelta(hours=24)
     session_gap: timedelta = timedelta(hours=1)
     max_evidence: int = 50
+    routine_min_changes: int = 5
+    routine_min_days: int = 3
+    routine_hour_slack: int = 2
 
     def __post_init__(self) -> None:
         if self.dormant_days < 1:
@@ -84,6 +96,15 @@ class RuleSettings:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_evidence < 1:
             raise ValueError(f"max_evidence must be >= 1, got {self.max_evidence}")
+        if self.routine_min_changes < 1 or self.routine_min_days < 1:
+            raise ValueError(
+                "routine_min_changes and routine_min_days must be >= 1, got "
+                f"{self.routine_min_changes} and {self.routine_min_days}"
+            )
+        if not 0 <= self.routine_hour_slack <= 12:
+            raise ValueError(
+                f"routine_hour_slack must be in [0, 12], got {self.routine_hour_slack}"
+            )
 
 
 def _groups(keys: npt.NDArray[Any], rows: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
@@ -113,6 +134,29 @@ def _change_counts(times: IntArray, window: timedelta) -> tuple[float, int]:
     span = window // timedelta(microseconds=1)
     buckets = np.unique(times // span, return_counts=True)[1]
     return float(np.median(buckets)), int(rolling_counts(np.sort(times), window).max())
+
+
+def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Routine]:
+    """Each identity's routine, its past changes judged by ``calendar``."""
+    changes = history[ATTEMPTED_CHANGE.mask(history)]
+    if not len(changes):
+        return {}
+    if calendar.windows or calendar.tickets or calendar.freezes:
+        outside = (calendar.verdicts(changes)["verdict"] == UNAPPROVED).to_numpy(dtype=bool)
+    else:
+        outside = np.ones(len(changes), dtype=bool)
+    return learn_routines(changes, outside)
+
+
+def _peers(history: pd.DataFrame) -> dict[str, str]:
+    """Each identity's peer group (from its type and account in the history)."""
+    first = history.drop_duplicates("identity_key")
+    return {
+        str(key): peer_group(str(key), kind, account)
+        for key, kind, account in zip(
+            first["identity_key"], first["identity_type"], first["account_id"], strict=True
+        )
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +213,14 @@ class IdentityHistory:
         Most compute changes (deletions) the identity made in any sliding ``window``.
     ebs_direct_readers : frozenset of str
         Identities that ever read snapshot blocks through the EBS direct APIs.
+    routines : mapping of str to Routine
+        Each identity's past changes as its routine (learned with the change calendar:
+        which of them no window or ticket approved); empty without a policy.
+    peers : mapping of str to str
+        Each identity's peer group (:func:`~models.scoring._rules._routine.peer_group`).
+    learned : bool
+        Whether the routines were learned (a calendar was given): without them,
+        out-of-window changes are not weighed against a routine.
     """
 
     start: datetime | None = None
@@ -181,10 +233,17 @@ class IdentityHistory:
     max_changes: Mapping[str, int] = field(default_factory=dict)
     max_deletions: Mapping[str, int] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
+    routines: Mapping[str, Routine] = field(default_factory=dict)
+    peers: Mapping[str, str] = field(default_factory=dict)
+    learned: bool = False
 
     @classmethod
     def from_events(
-        cls, history: pd.DataFrame, *, window: timedelta = timedelta(hours=1)
+        cls,
+        history: pd.DataFrame,
+        *,
+        window: timedelta = timedelta(hours=1),
+        calendar: ChangeCalendar | None = None,
     ) -> IdentityHistory:
         """Build the history from canonical events that precede the batch to be judged.
 
@@ -194,6 +253,10 @@ class IdentityHistory:
             Canonical events (``features.read_events`` or ``records_to_table``).
         window : timedelta
             Window of the change counts; use the rules' ``burst_window``.
+        calendar : ChangeCalendar, optional
+            The change calendar the routines judge past changes with (every change counts
+            as outside windows when it has no window, ticket or freeze); no routines
+            are learned without one.
         """
         if not len(history):
             return cls(window=window)
@@ -226,6 +289,9 @@ class IdentityHistory:
             max_changes=max_changes,
             max_deletions=max_deletions,
             ebs_direct_readers=frozenset(str(k) for k in dict.fromkeys(keys[reads].tolist())),
+            routines=_routines(history, calendar) if calendar is not None else {},
+            peers=_peers(history),
+            learned=calendar is not None,
         )
 
     @classmethod
@@ -258,9 +324,38 @@ class IdentityHistory:
             ebs_direct_readers=digest.ebs_direct_readers,
         )
 
+    def with_routines(self, changes: pd.DataFrame, calendar: ChangeCalendar) -> IdentityHistory:
+        """Return this history with routines learned from ``changes`` (its past events)."""
+        return replace(
+            self,
+            routines=_routines(changes, calendar) if len(changes) else {},
+            peers={**self.peers, **(_peers(changes) if len(changes) else {})},
+            learned=True,
+        )
+
     def knows(self, identity: str) -> bool:
         """Whether the identity appears in the history at all."""
         return identity in self.last_seen
+
+    def routine(self, identity: str, group: str) -> tuple[Routine | None, str | None]:
+        """Return the identity's routine, or its peers' when it has no past at all.
+
+        Returns ``(routine, peers)``: ``peers`` names the peer group when the routine is
+        theirs (``None`` for the identity's own, or when neither exists). An identity the
+        history knows but that never changed anything has an empty routine of its own.
+        """
+        own = self.routines.get(identity)
+        if own is not None:
+            return own, None
+        if self.knows(identity):
+            return Routine(members=1), None
+        members = [
+            routine
+            for other, routine in self.routines.items()
+            if other != identity and self.peers.get(other) == group
+        ]
+        merged = merge_routines(members)
+        return (merged, group) if merged is not None else (None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +394,10 @@ class RuleContext:
         if isinstance(history, IdentityHistory):
             past = history
         elif history is not None:
-            past = IdentityHistory.from_events(history, window=settings.burst_window)
+            calendar = policy.calendar if policy is not None else None
+            past = IdentityHistory.from_events(
+                history, window=settings.burst_window, calendar=calendar
+            )
         else:
             past = IdentityHistory(window=settings.burst_window)
         return cls(past, policy, settings, now)

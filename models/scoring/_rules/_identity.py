@@ -141,6 +141,7 @@ def _automation_events(
     ),
     applies=_automation_listed,
     reads=Reads(0, automation=True),
+    kept_when_approved=True,
 )
 def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from a client outside its expected ones.
@@ -184,6 +185,7 @@ def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> 
     ),
     applies=_automation_listed,
     reads=Reads(0, automation=True),
+    kept_when_approved=True,
 )
 def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from outside its expected networks.

@@ -55,6 +55,7 @@ def _target(target: str) -> str:
     ),
     applies=_any_share,
     reads=Reads(SHARE),
+    kept_when_approved=True,
 )
 def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image permission is granted to ``all``."""
@@ -83,6 +84,7 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
     ),
     applies=_any_share,
     reads=Reads(SHARE),
+    kept_when_approved=True,
 )
 def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image is granted to an account or organisation not ours."""

@@ -1,0 +1,217 @@
+"""Learned expected automation: each identity's routine changes, and its peers'.
+
+AN0861: "baseline expected automation accounts, scripts, API clients, and deployment tools
+to reduce false positives", and "correlate infrastructure changes with approved change
+windows rather than treating every change as suspicious". A Lambda scheduler, a CI-runner
+scaler or an EKS controller changes instances all day, outside every window, exactly as it
+did throughout its baseline; an on-call engineer fixes small things at night. Judged
+against the identity's own past, those changes are *context*, not alerts. What stays an
+alert: an out-of-window change by an identity that only ever changed things inside
+windows, and one that is new for the identity in what it changes, its client, its network
+or its hour.
+
+:func:`learn_routines` reads past events (the ``--history``, the service's stored events)
+and the change calendar, and keeps per identity a :class:`Routine`: how many changes it
+attempted, how many of them outside every window and ticket (and on how many days), which
+``(event name, resource type)`` signatures those were, at which UTC hours it changes, from
+which client families, networks and autonomous systems. :meth:`Routine.novelty` says what
+of a new change the routine has never seen. Identities with no past of their own are
+compared with their *peers* (the other sessions of the same role or permission set; else
+the same account and identity type): :func:`peer_group`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from features import ATTEMPTED_CHANGE
+
+__all__ = ["Routine", "learn_routines", "merge_routines", "peer_group", "peer_name"]
+
+_US_PER_HOUR: Final = 3_600_000_000
+_US_PER_DAY: Final = 24 * _US_PER_HOUR
+
+
+def peer_group(identity: str, identity_type: str | None, account: str | None) -> str:
+    """Name the group an identity is compared with when it has no past of its own.
+
+    The other people of the same role or permission set (``role/AWSReservedSSO_Dev_1a2b``
+    for ``.../role/AWSReservedSSO_Dev_1a2b/alice@corp``); else the identities of the same
+    type in the same account (``AssumedRole in 111122223333``).
+    """
+    head, sep, rest = identity.partition(":role/")
+    if sep and "/" in rest:
+        return f"{head}:role/{rest.split('/', 1)[0]}"
+    return f"{identity_type or 'Unknown'} in {account or '-'}"
+
+
+def peer_name(group: str) -> str:
+    """Say a peer group in words: ``AWSReservedSSO_Dev_1a2b users``, ``AssumedRole in 111``."""
+    _, sep, rest = group.partition(":role/")
+    if sep:
+        parts = rest.split("_")
+        named = parts[1] if rest.startswith("AWSReservedSSO_") and len(parts) > 2 else rest
+        return f"{named} users"
+    return f"{group.split(' in ', 1)[0]} identities in account {group.split(' in ', 1)[-1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Routine:
+    """One identity's (or a peer group's) changes in the past, as its routine.
+
+    Attributes
+    ----------
+    changes : int
+        Attempted compute changes.
+    outside : int
+        Of them, those no window or ticket approved (outside the change process).
+    outside_days : int
+        Distinct UTC days with such a change.
+    signatures : mapping of str to int
+        ``"RunInstances instance"`` (event name, resource type) -> count outside windows.
+    hours : frozenset of int
+        UTC hours of the day at which it made changes (any verdict).
+    clients, networks : frozenset of str
+        Client families and networks of its own changes.
+    asns : frozenset of int
+        Autonomous systems of its own changes (a home address moving within its ISP).
+    since : datetime or None
+        Its first change.
+    members : int
+        Identities it sums up (1 for an identity's own routine).
+    """
+
+    changes: int = 0
+    outside: int = 0
+    outside_days: int = 0
+    signatures: Mapping[str, int] = field(default_factory=dict)
+    hours: frozenset[int] = frozenset()
+    clients: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+    asns: frozenset[int] = frozenset()
+    since: datetime | None = None
+    members: int = 1
+
+    def is_routine(self, min_changes: int, min_days: int) -> bool:
+        """Whether changing outside windows is routine: often enough, on enough days."""
+        return self.outside >= min_changes and self.outside_days >= min_days
+
+    def novelty(self, change: Mapping[str, Any], hour_slack: int) -> list[str]:
+        """List, in words, what of one change (canonical values) the routine never saw."""
+        new: list[str] = []
+        signature = _signature(change.get("event_name"), change.get("resource_type"))
+        if self.signatures.get(signature, 0) == 0:
+            new.append(f"{change.get('event_name')} outside windows")
+        family = change.get("client_family")
+        if isinstance(family, str) and family not in self.clients:
+            new.append(f"client {family}")
+        network, asn = change.get("network"), change.get("asn")
+        known_asn = isinstance(asn, (int, np.integer)) and int(asn) in self.asns
+        if isinstance(network, str) and network not in self.networks and not known_asn:
+            new.append(f"network {network}")
+        hour = change.get("hour")
+        if isinstance(hour, int) and self.hours and not _near(hour, self.hours, hour_slack):
+            new.append(f"hour {hour:02d}:00 UTC")
+        return new
+
+
+def _near(hour: int, hours: frozenset[int], slack: int) -> bool:
+    return any(min((hour - h) % 24, (h - hour) % 24) <= slack for h in hours)
+
+
+def _signature(name: Any, resource_type: Any) -> str:
+    return f"{name} {resource_type}"
+
+
+def _set(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(str(v) for v in values if isinstance(v, str) and v)
+
+
+def _asns(values: Iterable[Any]) -> frozenset[int]:
+    out: set[int] = set()
+    for value in values:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
+        out.add(int(value))
+    return frozenset(out)
+
+
+def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Routine]:
+    """Learn each identity's routine from its past attempted changes.
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        Past events (canonical columns); only attempted compute changes are read.
+    outside : numpy.ndarray
+        Per row of ``changes``, whether no window or ticket approved it (the calendar's
+        ``unapproved`` verdict; all true when the policy has no window).
+    """
+    mask = ATTEMPTED_CHANGE.mask(changes) if len(changes) else np.zeros(0, dtype=bool)
+    if not mask.any():
+        return {}
+    frame = changes.loc[mask, _COLUMNS].copy()
+    frame["outside"] = np.asarray(outside, dtype=bool)[mask]
+    times = pd.to_datetime(frame["event_time"], utc=True)
+    micros = times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
+    frame["hour"] = (micros // _US_PER_HOUR) % 24
+    frame["day"] = micros // _US_PER_DAY
+    frame["signature"] = [
+        _signature(n, t) for n, t in zip(frame["event_name"], frame["resource_type"], strict=True)
+    ]
+    routines: dict[str, Routine] = {}
+    for identity, group in frame.groupby("identity_key", sort=False):
+        out = group[group["outside"]]
+        routines[str(identity)] = Routine(
+            changes=len(group),
+            outside=len(out),
+            outside_days=int(out["day"].nunique()),
+            signatures=dict(Counter(out["signature"])),
+            hours=frozenset(int(h) for h in group["hour"].unique()),
+            clients=_set(group["client_family"]),
+            networks=_set(group["network"]),
+            asns=_asns(group["asn"]),
+            since=pd.Timestamp(times[group.index].min()).to_pydatetime(),
+        )
+    return routines
+
+
+_COLUMNS: Final = [
+    "identity_key",
+    "event_time",
+    "event_name",
+    "resource_type",
+    "client_family",
+    "network",
+    "asn",
+]
+
+
+def merge_routines(routines: Iterable[Routine]) -> Routine | None:
+    """One routine for a group: every member's changes, signatures, hours and places."""
+    members = list(routines)
+    if not members:
+        return None
+    signatures: Counter[str] = Counter()
+    for one in members:
+        signatures.update(one.signatures)
+    since = [one.since for one in members if one.since is not None]
+    return Routine(
+        changes=sum(one.changes for one in members),
+        outside=sum(one.outside for one in members),
+        outside_days=max(one.outside_days for one in members),
+        signatures=dict(signatures),
+        hours=frozenset().union(*(one.hours for one in members)),
+        clients=frozenset().union(*(one.clients for one in members)),
+        networks=frozenset().union(*(one.networks for one in members)),
+        asns=frozenset().union(*(one.asns for one in members)),
+        since=min(since) if since else None,
+        members=len(members),
+    )

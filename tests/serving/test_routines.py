@@ -1,0 +1,194 @@
+"""Learned expected automation: out-of-window changes weighed against each identity's routine.
+
+A change no window or ticket approves is an alert (medium) unless the identity routinely
+makes such changes outside windows, from the same client and network, at such hours: then
+it is context (low), and the reason says so. An identity that only ever changed things
+inside windows, or a change new for the identity, stays medium. New identities are weighed
+against their peers. ADR 0021.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from models.scoring import (
+    RuleContext,
+    Severity,
+    parse_policy,
+    rule_by_id,
+)
+from models.scoring._rules._routine import Routine, merge_routines, peer_group, peer_name
+from tests.serving.conftest import record, to_events
+
+OUTSIDE = rule_by_id("ChangeWindow.OutsideApproved")
+DEPLOY_WINDOW = (
+    "version: 1\nwindows:\n"
+    "  - name: deploy\n    cron: '0 10 * * tue'\n    duration: PT2H\n"
+    "    scope: {identities: ['arn:aws:iam::*:role/deploy']}\n"
+)
+SCOPED = DEPLOY_WINDOW + "organization: {approval: scoped}\n"
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+NAT = "198.19.1.7"
+HOME = "198.18.194.7"  # a hosting network the automation never used
+GO_SDK = "aws-sdk-go/1.50.0 (go1.21; linux; amd64)"
+
+
+def _at(day: int, hour: int, minute: int = 5) -> str:
+    return (START + timedelta(days=day, hours=hour, minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _start(
+    role: str, when: str, *, ip: str = NAT, agent: str = GO_SDK, **extra: Any
+) -> dict[str, Any]:
+    return record(
+        "StartInstances",
+        when,
+        role=role,
+        session=extra.pop("session", "botocore-session-1772450000"),
+        ip=ip,
+        agent=agent,
+        request={"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}},
+        **extra,
+    )
+
+
+def _scheduler_history(role: str = "scheduler") -> list[dict[str, Any]]:
+    """A Lambda scheduler starting instances at 07:05 UTC every weekday for two weeks."""
+    return [_start(role, _at(day, 7)) for day in range(14) if day % 7 < 5]
+
+
+def _weigh(history: list[dict[str, Any]], batch: list[dict[str, Any]], policy: str) -> list[Any]:
+    context = RuleContext.build(to_events(history), policy=parse_policy(policy), now=START)
+    return OUTSIDE(to_events(batch), context)
+
+
+def test_a_routine_out_of_window_change_is_low_and_says_why() -> None:
+    (hit,) = _weigh(_scheduler_history(), [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "routine for this identity: 10 similar changes outside windows on 10 days" in hit.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "new"),
+    [
+        ({"ip": HOME}, "new for this identity: network 198.18.194.0/24"),
+        ({"agent": "aws-cli/2.15.30 Python/3.11.8"}, "client aws-cli"),
+        ({"hour": 19}, "hour 19:00 UTC"),
+        ({"name": "TerminateInstances"}, "TerminateInstances outside windows"),
+    ],
+    ids=["new network", "new client", "new hour", "new kind of change"],
+)
+def test_a_change_new_for_the_identity_stays_medium(change: dict[str, Any], new: str) -> None:
+    hour = change.pop("hour", 7)
+    name = change.pop("name", None)
+    batch = _start("scheduler", _at(15, hour), **change)
+    if name:
+        batch["eventName"] = name
+    (hit,) = _weigh(_scheduler_history(), [batch], DEPLOY_WINDOW)
+    assert hit.severity == Severity.MEDIUM
+    assert new in hit.reason
+
+
+def test_an_identity_that_only_changes_inside_its_window_stays_medium() -> None:
+    history = [_start("deploy", _at(day, 10, 30), session="gh-actions-1") for day in (1, 8)]
+    (hit,) = _weigh(history, [_start("deploy", _at(15, 3), session="gh-actions-2")], DEPLOY_WINDOW)
+    assert hit.severity == Severity.MEDIUM
+    assert "changed things only inside approved windows (2 changes since 2026-03-03)" in hit.reason
+
+
+def test_too_few_out_of_window_days_are_not_a_routine() -> None:
+    history = [_start("scheduler", _at(0, 7)), _start("scheduler", _at(1, 7))]
+    (hit,) = _weigh(history, [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.MEDIUM
+    assert "rarely changes things outside windows (2 changes on 2 days" in hit.reason
+
+
+def test_an_identity_without_any_past_is_weighed_against_its_peers() -> None:
+    history = _scheduler_history("scheduler-eu") + _scheduler_history("scheduler-us")
+    (hit,) = _weigh(history, [_start("scheduler-ap", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "routine for its peers (AssumedRole identities in account 111122223333, 2)" in (
+        hit.reason
+    )
+
+
+def test_an_identity_without_history_or_peers_is_medium_and_says_so() -> None:
+    (hit,) = _weigh([], [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.MEDIUM
+    assert "outside every approved window and ticket" in hit.reason
+
+
+def test_with_scoped_approval_identities_no_window_names_are_left_to_the_model() -> None:
+    batch = [_start("scheduler", _at(15, 7), ip=HOME), _start("deploy", _at(15, 3))]
+    (hit,) = _weigh(_scheduler_history(), batch, SCOPED)
+    assert hit.identity.endswith(":role/deploy")
+
+
+def test_every_change_needs_approval_by_default() -> None:
+    batch = [_start("scheduler", _at(15, 7), ip=HOME)]
+    assert len(_weigh(_scheduler_history(), batch, DEPLOY_WINDOW)) == 1
+
+
+def test_peer_groups_are_the_role_of_people_else_type_and_account() -> None:
+    sso = "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd/nina@corp.example"
+    assert peer_group(sso, "AssumedRole", "1") == (
+        "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd"
+    )
+    assert peer_name(peer_group(sso, "AssumedRole", "1")) == "PowerUserAccess users"
+    assert peer_group("arn:aws:iam::1:role/scheduler", "AssumedRole", "1") == "AssumedRole in 1"
+    assert peer_group("arn:aws:iam::1:user/ops", "IAMUser", "1") == "IAMUser in 1"
+
+
+def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
+    a = Routine(3, 2, 2, {"StartInstances instance": 2}, frozenset({7}), frozenset({"boto3"}))
+    b = Routine(5, 5, 4, {"StartInstances instance": 1, "StopInstances instance": 4},
+                frozenset({19}), frozenset({"aws-sdk-go"}))  # fmt: skip
+    merged = merge_routines([a, b])
+    assert merged is not None
+    assert (merged.changes, merged.outside, merged.outside_days, merged.members) == (8, 7, 4, 2)
+    assert merged.signatures == {"StartInstances instance": 3, "StopInstances instance": 4}
+    assert merged.hours == frozenset({7, 19})
+    assert merged.clients == frozenset({"boto3", "aws-sdk-go"})
+    assert merge_routines([]) is None
+
+
+def test_novelty_tolerates_hours_near_the_usual_and_a_new_address_of_a_known_isp() -> None:
+    routine = Routine(
+        10, 10, 5, {"StartInstances instance": 10}, frozenset({23}), frozenset({"boto3"}),
+        frozenset({"198.18.0.0/24"}), frozenset({3320}),
+    )  # fmt: skip
+    change = {
+        "event_name": "StartInstances",
+        "resource_type": "instance",
+        "client_family": "boto3",
+        "network": "198.18.7.0/24",
+        "asn": 3320,
+        "hour": 1,
+    }
+    assert routine.novelty(change, hour_slack=2) == []
+    assert routine.novelty({**change, "hour": 3}, hour_slack=2) == ["hour 03:00 UTC"]
+    assert routine.novelty({**change, "asn": 9009}, hour_slack=2) == ["network 198.18.7.0/24"]
+
+
+def test_routines_are_learned_from_history_with_the_calendar() -> None:
+    history = to_events([*_scheduler_history(), _start("deploy", _at(1, 10, 30))])
+    context = RuleContext.build(history, policy=parse_policy(DEPLOY_WINDOW))
+    routines = context.history.routines
+    scheduler = routines["arn:aws:iam::111122223333:role/scheduler"]
+    deploy = routines["arn:aws:iam::111122223333:role/deploy"]
+    assert (scheduler.changes, scheduler.outside, scheduler.outside_days) == (10, 10, 10)
+    assert scheduler.signatures == {"StartInstances instance": 10}
+    assert scheduler.hours == frozenset({7})
+    assert (deploy.changes, deploy.outside) == (1, 0)
+    assert isinstance(scheduler.since, datetime)
+    assert pd.Timestamp(scheduler.since) == pd.Timestamp(_at(0, 7))
+
+
+def test_without_a_policy_nothing_is_learned() -> None:
+    context = RuleContext.build(to_events(_scheduler_history()))
+    assert context.history.routines == {}
+    assert not context.history.learned
