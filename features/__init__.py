@@ -44,7 +44,13 @@ if _typing.TYPE_CHECKING:
         RecordRejected,
         SourceError,
     )
-    from features._identity import IDENTITY_KEY_VERSION, IdentityKeyRule, rekey_row
+    from features._identity import (
+        IDENTITY_KEY_VERSION,
+        IdentityKeyRule,
+        peer_group,
+        peer_name,
+        rekey_row,
+    )
     from features._identity_audit import SessionKeyedRole, never_repeating_person_keys
     from features._ingest import (
         IngestOptions,
@@ -171,6 +177,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "network_of": ("features._network", "network_of"),
     "never_repeating_person_keys": ("features._identity_audit", "never_repeating_person_keys"),
     "normalize": ("features._normalize", "normalize"),
+    "peer_group": ("features._identity", "peer_group"),
+    "peer_name": ("features._identity", "peer_name"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
@@ -267,6 +275,8 @@ __all__ = [
     "network_of",
     "never_repeating_person_keys",
     "normalize",
+    "peer_group",
+    "peer_name",
     "read_events",
     "read_records",
     "records_to_table",

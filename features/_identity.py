@@ -37,6 +37,8 @@ __all__ = [
     "IDENTITY_KEY_VERSION",
     "IdentityKeyRule",
     "looks_like_person_session",
+    "peer_group",
+    "peer_name",
     "rekey_row",
     "role_arn_from_sts",
     "role_name",
@@ -156,3 +158,36 @@ def rekey_row(
     role_arn, arn_session = parsed
     rule = rule or IdentityKeyRule()
     return rule.assumed_role_key(role_arn, session or arn_session, source_identity=source_identity)
+
+
+_ARN: Final = re.compile(r"^arn:(aws[a-z-]*):(?:iam|sts)::([^:]*):(.+)$")
+
+
+def peer_group(identity_key: str) -> str | None:
+    """Name the group an identity is compared with while it has no past of its own.
+
+    The other people of the same role or permission set (the role's ARN, for
+    ``.../role/AWSReservedSSO_Dev_1a2b/alice@corp``); else the identities of its kind in
+    its account (``roles in 111122223333``, ``users in 111122223333``). AWS services,
+    other accounts' principals and unknown callers have no peers (``None``).
+    """
+    match = _ARN.match(identity_key)
+    if match is None:
+        return None
+    partition, account, resource = match.groups()
+    kind, _, rest = resource.partition("/")
+    if kind == "role" and "/" in rest:
+        return f"arn:{partition}:iam::{account}:role/{rest.split('/', 1)[0]}"
+    plural = {"role": "roles", "user": "users", "federated-user": "federated users"}
+    return f"{plural[kind]} in {account}" if kind in plural else None
+
+
+def peer_name(group: str) -> str:
+    """Say a peer group in words: ``PowerUserAccess users``, ``roles in account 111``."""
+    _, sep, rest = group.partition(":role/")
+    if sep:
+        parts = rest.split("_")
+        named = parts[1] if rest.startswith(_SSO_PREFIX) and len(parts) > 2 else rest
+        return f"{named} users"
+    kind, _, account = group.partition(" in ")
+    return f"{kind} in account {account}"

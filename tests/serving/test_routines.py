@@ -15,13 +15,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from features import peer_group, peer_name
 from models.scoring import (
     RuleContext,
     Severity,
     parse_policy,
     rule_by_id,
 )
-from models.scoring._rules._routine import Routine, merge_routines, peer_group, peer_name
+from models.scoring._rules._routine import Routine, merge_routines
 from tests.serving.conftest import record, to_events
 
 OUTSIDE = rule_by_id("ChangeWindow.OutsideApproved")
@@ -111,9 +112,7 @@ def test_an_identity_without_any_past_is_weighed_against_its_peers() -> None:
     history = _scheduler_history("scheduler-eu") + _scheduler_history("scheduler-us")
     (hit,) = _weigh(history, [_start("scheduler-ap", _at(15, 7))], DEPLOY_WINDOW)
     assert hit.severity == Severity.LOW
-    assert "routine for its peers (AssumedRole identities in account 111122223333, 2)" in (
-        hit.reason
-    )
+    assert "routine for its peers (roles in account 111122223333, 2)" in hit.reason
 
 
 def test_an_identity_without_history_or_peers_is_medium_and_says_so() -> None:
@@ -133,14 +132,26 @@ def test_every_change_needs_approval_by_default() -> None:
     assert len(_weigh(_scheduler_history(), batch, DEPLOY_WINDOW)) == 1
 
 
-def test_peer_groups_are_the_role_of_people_else_type_and_account() -> None:
-    sso = "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd/nina@corp.example"
-    assert peer_group(sso, "AssumedRole", "1") == (
-        "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd"
-    )
-    assert peer_name(peer_group(sso, "AssumedRole", "1")) == "PowerUserAccess users"
-    assert peer_group("arn:aws:iam::1:role/scheduler", "AssumedRole", "1") == "AssumedRole in 1"
-    assert peer_group("arn:aws:iam::1:user/ops", "IAMUser", "1") == "IAMUser in 1"
+@pytest.mark.parametrize(
+    ("identity", "group", "words"),
+    [
+        (
+            "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd/nina@corp.example",
+            "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd",
+            "PowerUserAccess users",
+        ),
+        ("arn:aws:iam::1:role/saml/bob@corp.example", "arn:aws:iam::1:role/saml", "saml users"),
+        ("arn:aws:iam::1:role/scheduler", "roles in 1", "roles in account 1"),
+        ("arn:aws:iam::1:user/ops", "users in 1", "users in account 1"),
+        ("service:backup.amazonaws.com", None, None),
+        ("unknown:1", None, None),
+    ],
+)
+def test_peer_groups_are_the_role_of_people_else_kind_and_account(
+    identity: str, group: str | None, words: str | None
+) -> None:
+    assert peer_group(identity) == group
+    assert (peer_name(group) if group else None) == words
 
 
 def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:

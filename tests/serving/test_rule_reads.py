@@ -134,6 +134,8 @@ CLASS_COUNTS_BY_SCHEMA = {
         "ATTACH": 7,
     },
 }
+# version 2 re-keyed identities (ADR 0020); the classes did not move
+CLASS_COUNTS_BY_SCHEMA[2] = CLASS_COUNTS_BY_SCHEMA[1]
 CLASS_NAMES = tuple(CLASS_COUNTS_BY_SCHEMA[1])
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features import peer_group, peer_name
 from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
 from models.scoring._rules._base import (
     Evidence,
@@ -23,7 +24,6 @@ from models.scoring._rules._base import (
 )
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHANGE, Reads
-from models.scoring._rules._routine import peer_group, peer_name
 from models.scoring._rules._summary import BatchSummary
 
 __all__ = ["inside_freeze", "outside_approved"]
@@ -189,10 +189,7 @@ def weigh_routine(
     history = context.history
     if not history.learned:
         return Severity.MEDIUM, ""
-    first = changes[0] if changes else {}
-    group = history.peers.get(identity) or peer_group(
-        identity, first.get("identity_type"), first.get("account_id")
-    )
+    group = peer_group(identity)
     routine, peers = history.routine(identity, group)
     whose = f"its peers ({peer_name(peers)}, {routine.members})" if peers and routine else None
     if routine is None:

@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL
+from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL, peer_group
 from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
-from models.scoring._rules._routine import Routine, learn_routines, merge_routines, peer_group
+from models.scoring._rules._routine import Routine, learn_routines, merge_routines
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -149,14 +149,9 @@ def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Rout
 
 
 def _peers(history: pd.DataFrame) -> dict[str, str]:
-    """Each identity's peer group (from its type and account in the history)."""
-    first = history.drop_duplicates("identity_key")
-    return {
-        str(key): peer_group(str(key), kind, account)
-        for key, kind, account in zip(
-            first["identity_key"], first["identity_type"], first["account_id"], strict=True
-        )
-    }
+    """Each identity's peer group (:func:`features.peer_group`), for those that have one."""
+    keys = (str(key) for key in history["identity_key"].unique())
+    return {key: group for key in keys if (group := peer_group(key)) is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +212,7 @@ class IdentityHistory:
         Each identity's past changes as its routine (learned with the change calendar:
         which of them no window or ticket approved); empty without a policy.
     peers : mapping of str to str
-        Each identity's peer group (:func:`~models.scoring._rules._routine.peer_group`).
+        Each identity's peer group (:func:`features.peer_group`).
     learned : bool
         Whether the routines were learned (a calendar was given): without them,
         out-of-window changes are not weighed against a routine.
@@ -337,7 +332,7 @@ class IdentityHistory:
         """Whether the identity appears in the history at all."""
         return identity in self.last_seen
 
-    def routine(self, identity: str, group: str) -> tuple[Routine | None, str | None]:
+    def routine(self, identity: str, group: str | None) -> tuple[Routine | None, str | None]:
         """Return the identity's routine, or its peers' when it has no past at all.
 
         Returns ``(routine, peers)``: ``peers`` names the peer group when the routine is
@@ -349,6 +344,8 @@ class IdentityHistory:
             return own, None
         if self.knows(identity):
             return Routine(members=1), None
+        if group is None:
+            return None, None
         members = [
             routine
             for other, routine in self.routines.items()

@@ -16,8 +16,8 @@ attempted, how many of them outside every window and ticket (and on how many day
 ``(event name, resource type)`` signatures those were, at which UTC hours it changes, from
 which client families, networks and autonomous systems. :meth:`Routine.novelty` says what
 of a new change the routine has never seen. Identities with no past of their own are
-compared with their *peers* (the other sessions of the same role or permission set; else
-the same account and identity type): :func:`peer_group`.
+compared with their *peers* (the other people of the same role or permission set; else the
+identities of their kind in their account): :func:`features.peer_group`.
 """
 
 from __future__ import annotations
@@ -33,33 +33,10 @@ import pandas as pd
 
 from features import ATTEMPTED_CHANGE
 
-__all__ = ["Routine", "learn_routines", "merge_routines", "peer_group", "peer_name"]
+__all__ = ["Routine", "learn_routines", "merge_routines"]
 
 _US_PER_HOUR: Final = 3_600_000_000
 _US_PER_DAY: Final = 24 * _US_PER_HOUR
-
-
-def peer_group(identity: str, identity_type: str | None, account: str | None) -> str:
-    """Name the group an identity is compared with when it has no past of its own.
-
-    The other people of the same role or permission set (``role/AWSReservedSSO_Dev_1a2b``
-    for ``.../role/AWSReservedSSO_Dev_1a2b/alice@corp``); else the identities of the same
-    type in the same account (``AssumedRole in 111122223333``).
-    """
-    head, sep, rest = identity.partition(":role/")
-    if sep and "/" in rest:
-        return f"{head}:role/{rest.split('/', 1)[0]}"
-    return f"{identity_type or 'Unknown'} in {account or '-'}"
-
-
-def peer_name(group: str) -> str:
-    """Say a peer group in words: ``AWSReservedSSO_Dev_1a2b users``, ``AssumedRole in 111``."""
-    _, sep, rest = group.partition(":role/")
-    if sep:
-        parts = rest.split("_")
-        named = parts[1] if rest.startswith("AWSReservedSSO_") and len(parts) > 2 else rest
-        return f"{named} users"
-    return f"{group.split(' in ', 1)[0]} identities in account {group.split(' in ', 1)[-1]}"
 
 
 @dataclass(frozen=True, slots=True)
