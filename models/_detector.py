@@ -31,6 +31,8 @@ from features import (
     behaviour_vectors,
     build_profiles,
     never_repeating_person_keys,
+    peer_group,
+    peer_name,
     to_ns,
 )
 from models._explain import explain
@@ -52,6 +54,7 @@ RESULT_COLUMNS = (
     "cold_start",
     "explanations",
     "event_ids",
+    "peers",
 )
 
 
@@ -114,6 +117,12 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         NaN scores.
     top : int, default=3
         Explanations per window (features that pushed the score up, largest first).
+    peers : bool, default=True
+        Score the windows of a cold-start identity against its peers (the other people of
+        its role or permission set, else the identities of its kind in its account):
+        its past is its peers' pooled past, its usual their median (ADR 0022).
+    min_peers : int, default=2
+        Peers an identity needs to be scored against them.
 
     Attributes
     ----------
@@ -135,6 +144,10 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         Anomaly scores of the training windows.
     n_training_windows_ : int
         Windows the forest was fitted on.
+    baseline_ : str
+        ``"identities"``: trained on windows of identities with a baseline of their own;
+        ``"population"``: the baseline was too short for that, so trained on every window
+        (cold-start windows are then scored too; warned about at fit).
     person_keyed_automation_ : tuple of str
         Roles keyed per person whose keys never repeat (probably automation: check the
         identity-key patterns, ADR 0020); warned about at fit.
@@ -150,6 +163,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     train_scores_: npt.NDArray[np.float64]
     n_training_windows_: int
     person_keyed_automation_: tuple[str, ...]
+    baseline_: str
 
     def __init__(
         self,
@@ -164,6 +178,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         exclude_cold_start: bool = True,
         only_change_windows: bool = False,
         top: int = 3,
+        peers: bool = True,
+        min_peers: int = 2,
     ) -> None:
         self.feature_config = feature_config
         self.features = features
@@ -175,6 +191,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         self.exclude_cold_start = exclude_cold_start
         self.only_change_windows = only_change_windows
         self.top = top
+        self.peers = peers
+        self.min_peers = min_peers
 
     # ------------------------------------------------------------------ training
 
@@ -218,11 +236,26 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         horizon_start = end - pd.Timedelta(config.horizon)
         self.recent_ = events[events["event_time"] >= horizon_start].reset_index(drop=True)
         self.usual_ = UsualValues.fit(vectors, names)
+        self.baseline_ = "identities"
         mask = self._scored(vectors)
         if int(mask.sum()) < 2:
-            raise InputError(
-                f"need at least 2 baseline windows to train on, got {int(mask.sum())} "
-                f"of {len(vectors)} (cold-start windows excluded: {self.exclude_cold_start})"
+            self.baseline_ = "population"
+            mask = self._scored(vectors)
+            if int(mask.sum()) < 2:
+                raise InputError(
+                    f"need at least 2 baseline windows to train on, got {int(mask.sum())} "
+                    f"of {len(vectors)}"
+                )
+            logger.warning(
+                "only %d of %d baseline windows belong to identities with a baseline of "
+                "their own: trained on the population of all windows instead. The model "
+                "judges windows against the whole organisation's, not each identity's own "
+                "history; its novelty and rhythm features mean little until identities have "
+                "%s days and %d active days of history",
+                int((vectors["cold_start"].to_numpy() == 0).sum()),
+                len(vectors),
+                config.cold_start_days,
+                config.cold_start_active_days,
             )
         X = self.usual_.excess(vectors[mask])  # noqa: N806 (sklearn naming)
         self.detector_ = IsolationDetector(
@@ -247,7 +280,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
 
     def _scored(self, vectors: pd.DataFrame) -> np.ndarray:
         mask = np.ones(len(vectors), dtype=bool)
-        if self.exclude_cold_start:
+        if self.exclude_cold_start and getattr(self, "baseline_", "identities") == "identities":
             mask &= vectors["cold_start"].to_numpy() == 0
         if self.only_change_windows:
             mask &= vectors["n_changes"].to_numpy() > 0
@@ -299,7 +332,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             ``{feature, value, usual, contribution, text}``, largest contribution first.
         """
         state = self._state(state)
-        result = self.score_vectors(state.vectors(events))
+        vectors = state.vectors(events)
+        pools: dict[str, list[str]] = {}
+        if self.peers:
+            vectors, pools = _peer_vectors(vectors, events, state, self.min_peers)
+        result = self.score_vectors(vectors, peers=pools)
         recent = state.recent
         pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
         ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)
@@ -309,24 +346,28 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         ]
         return result
 
-    def score_vectors(self, vectors: pd.DataFrame) -> pd.DataFrame:
+    def score_vectors(
+        self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
+    ) -> pd.DataFrame:
         """Score and explain precomputed vectors (as :meth:`score_windows`, no event ids).
 
         ``event_ids`` is empty for every window; use this for vectors computed elsewhere
-        (Spark) or to study the model on edited vectors.
+        (Spark) or to study the model on edited vectors. ``peers`` names, for identities
+        measured against their peers, the peers whose usual values they are held to.
         """
         check_is_fitted(self, "detector_")
+        peers = peers or {}
         n = len(vectors)
         scores = np.full(n, np.nan)
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
             rows = vectors[mask]
-            X = self.usual_.excess(rows)  # noqa: N806 (sklearn naming)
+            X = self.usual_.excess(rows, peers)  # noqa: N806 (sklearn naming)
             scores[mask] = self.detector_.score_samples(X)
             credit = self.detector_.attributions(X)
             values = rows[list(self.feature_names_)].to_numpy(dtype=np.float64)
-            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object))
+            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object), peers)
             templates = templates_for(self._feature_config().window)
             for out, c, v, u in zip(np.flatnonzero(mask), credit, values, usual, strict=True):
                 explanations[out] = [
@@ -351,6 +392,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
                 "cold_start": vectors["cold_start"].to_numpy() == 1,
                 "explanations": explanations,
                 "event_ids": [[] for _ in range(n)],
+                "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
             }
         )
         for name in ("window_start", "window_end"):
@@ -373,6 +415,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         data_fingerprint: str,
         train_scores: npt.ArrayLike,
         n_training_windows: int,
+        baseline: str = "identities",
     ) -> ChangeDetector:
         """Assemble a fitted detector from parts learned elsewhere.
 
@@ -404,6 +447,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             Anomaly scores of the training windows, one per window.
         n_training_windows : int
             Windows the forest was fitted on.
+        baseline : str
+            ``"identities"`` or ``"population"`` (see :attr:`baseline_`).
 
         Returns
         -------
@@ -460,4 +505,79 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         out.data_fingerprint_ = str(data_fingerprint)
         out.train_scores_ = scores
         out.n_training_windows_ = int(n_training_windows)
+        if baseline not in ("identities", "population"):
+            raise ConfigurationError(f"baseline must be identities or population, got {baseline!r}")
+        out.baseline_ = baseline
         return out
+
+
+def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
+    """``4 other PowerUserAccess users`` for an identity scored against its peers, else ``""``."""
+    members = peers.get(identity)
+    group = peer_group(identity)
+    if not members or group is None:
+        return ""
+    return f"{len(members)} other {peer_name(group)}"
+
+
+def _peer_vectors(
+    vectors: pd.DataFrame, events: pd.DataFrame, state: FeatureState, min_peers: int
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Measure the cold-start windows of identities with peers against their peers' past.
+
+    Each such identity gets a made-up key whose profile is its peers' pooled profile
+    (:meth:`features.Profiles.pooled`); its events (and its recent ones) are featurised
+    under that key, and the vectors of its cold-start windows are replaced by those. Returns
+    the vectors and, per identity measured so, its peers.
+    """
+    cold = vectors["cold_start"].to_numpy() == 1
+    if not cold.any():
+        return vectors, {}
+    groups: dict[str, list[str]] = {}
+    for key in state.profiles.identities["identity_key"].astype(str):
+        group = peer_group(key)
+        if group is not None:
+            groups.setdefault(group, []).append(key)
+    peers: dict[str, list[str]] = {}
+    for identity in dict.fromkeys(vectors.loc[cold, "identity_key"].astype(str)):
+        group = peer_group(identity)
+        members = [m for m in groups.get(group or "", []) if m != identity]
+        if group is not None and len(members) >= min_peers:
+            peers[identity] = members
+    if not peers:
+        return vectors, {}
+    made_up = {identity: f"peers:{identity}" for identity in peers}
+    profiles = state.profiles.pooled({made_up[i]: members for i, members in peers.items()})
+
+    def rekeyed(frame: pd.DataFrame) -> pd.DataFrame:
+        mine = frame[frame["identity_key"].isin(list(peers))]
+        return mine.assign(identity_key=mine["identity_key"].map(made_up))
+
+    recent = rekeyed(state.recent) if len(state.recent) else None
+    pooled = behaviour_vectors(rekeyed(events), profiles, recent=recent)
+    real = {key: identity for identity, key in made_up.items()}
+    pooled["identity_key"] = pooled["identity_key"].map(real)
+    where = {
+        (str(k), int(t)): at
+        for at, (k, t) in enumerate(
+            zip(pooled["identity_key"], to_ns(pooled["window_start"]), strict=True)
+        )
+    }
+    columns = [c for c in VECTOR_COLUMNS if c not in ("identity_key", "window_start", "window_end")]
+    values = vectors[columns].to_numpy(dtype=object).copy()
+    replacement = pooled[columns].to_numpy(dtype=object)
+    pooled_cold = pooled["cold_start"].to_numpy() == 1
+    keys = vectors["identity_key"].astype(str).to_numpy()
+    starts = to_ns(vectors["window_start"])
+    measured: dict[str, list[str]] = {}
+    for position in np.flatnonzero(cold):
+        identity = str(keys[position])
+        at = where.get((identity, int(starts[position])))
+        if identity not in peers or at is None or pooled_cold[at]:
+            continue  # no peers' window, or the peers have no baseline either
+        values[position] = replacement[at]
+        measured[identity] = peers[identity]
+    out = vectors.copy()
+    for index, name in enumerate(columns):
+        out[name] = pd.Series(values[:, index], index=out.index).astype(vectors[name].dtype)
+    return out, measured

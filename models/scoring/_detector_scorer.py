@@ -120,6 +120,7 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
                 event_ids=tuple(
                     str(event_id) for event_id in (() if event_ids is None else event_ids)
                 ),
+                peers=str(row.get("peers") or ""),
             )
         )
     return scores

@@ -283,6 +283,10 @@ def _build(
             f"(model percentile {top.percentile:.1f})"
         )
         reasons += [e.text for e in top.explanations[: settings.max_explanations]]
+        if top.peers:
+            reasons.append(
+                f"compared with its peers ({top.peers}): it has no baseline of its own yet"
+            )
     if cold:
         reasons.append("new identity: no baseline yet, so the model did not score it")
 
