@@ -187,6 +187,12 @@ def weigh_routine(
     """
     settings = context.settings
     history = context.history
+    if identity.startswith("unknown:"):
+        return (
+            Severity.LOW,
+            "the records name no identity (a redacted export): the change cannot be "
+            "attributed, nor weighed against anyone's routine",
+        )
     if not history.learned:
         return Severity.MEDIUM, ""
     group = peer_group(identity)
