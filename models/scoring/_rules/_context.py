@@ -8,7 +8,7 @@ package can later fill the same fields through an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -150,8 +150,11 @@ def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Rout
 
 def _peers(history: pd.DataFrame) -> dict[str, str]:
     """Each identity's peer group (:func:`features.peer_group`), for those that have one."""
-    keys = (str(key) for key in history["identity_key"].unique())
-    return {key: group for key in keys if (group := peer_group(key)) is not None}
+    return _peers_of(str(key) for key in history["identity_key"].dropna().unique())
+
+
+def _peers_of(identities: Iterable[str]) -> dict[str, str]:
+    return {key: group for key in identities if (group := peer_group(key)) is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,7 @@ class IdentityHistory:
                 if len(times)
             },
             ebs_direct_readers=digest.ebs_direct_readers,
+            peers=_peers_of(digest.last_seen),
         )
 
     def with_routines(self, changes: pd.DataFrame, calendar: ChangeCalendar) -> IdentityHistory:
