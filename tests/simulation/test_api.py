@@ -28,7 +28,9 @@ def test_all_lists_the_public_names() -> None:
     [
         ({"days": 1}, "days must be at least 2"),
         ({"test_days": 3}, "test_days must be in"),
-        ({"accounts": 7}, "accounts must be in"),
+        ({"accounts": 8}, "accounts must be in"),
+        ({"org": "medium"}, "unknown organisation 'medium'"),
+        ({"policy": "strict"}, "unknown policy 'strict'"),
         ({"regions": ["mars-north-1"]}, "not an AWS region"),
         ({"regions": []}, "at least one region"),
         ({"scale": 0}, "scale must be in"),

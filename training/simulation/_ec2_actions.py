@@ -13,7 +13,15 @@ from typing import Any
 from training.simulation import _calls as calls
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 
-__all__ = ["describe", "failed_call", "launch_request", "pick_pet", "snapshot_volume"]
+__all__ = [
+    "describe",
+    "drain",
+    "failed_call",
+    "launch_request",
+    "on_drain",
+    "pick_pet",
+    "snapshot_volume",
+]
 
 
 def describe(
@@ -178,3 +186,14 @@ def pick_pet(
             and (test is None or test(r))
         ),
     )
+
+
+def on_drain(sim: Simulation, zone: Zone, listener: Callable[[int, str], None]) -> None:
+    """Register ``listener(t, instance_id)``, told before an instance of ``zone`` is terminated."""
+    sim.registry.setdefault(f"drain:{zone.account.index}:{zone.region}", []).append(listener)
+
+
+def drain(sim: Simulation, t: int, zone: Zone, instance_id: str) -> None:
+    """Tell the storage drivers of ``zone`` that ``instance_id`` goes at ``t`` (they detach)."""
+    for listener in sim.registry.get(f"drain:{zone.account.index}:{zone.region}", ()):
+        listener(t, instance_id)

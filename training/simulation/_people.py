@@ -137,8 +137,16 @@ class Human:
             return
         if zone.account.role == "prod":
             pipeline: Pipeline = sim.registry["pipeline"]
-            if pipeline.frozen(t) or self.person.kind == "new-hire":
+            if pipeline.frozen(t) or self.person.kind not in ("admin",):
                 return
+            reason = rng.choice(
+                (
+                    "pre-maintenance snapshot and reboot",
+                    "resize service node",
+                    "reboot stuck node",
+                    "kernel patch reboot",
+                )
+            )
             ticket = open_ticket(
                 sim,
                 rng,
@@ -146,14 +154,8 @@ class Human:
                 caller,
                 zone,
                 self.person.email,
-                rng.choice(
-                    (
-                        "pre-maintenance snapshot and reboot",
-                        "resize service node",
-                        "reboot stuck node",
-                        "kernel patch reboot",
-                    )
-                ),
+                reason,
+                planned=reason != "reboot stuck node",
             )
             maintenance(sim, rng, t, caller, zone, ticket)
             return
@@ -408,8 +410,13 @@ def open_ticket(
     *,
     before: int = 20 * MINUTE,
     length: int = 3 * HOUR,
+    planned: bool = True,
 ) -> dict[str, Any]:
-    """Record an approved one-off change ticket covering ``t`` for ``caller`` in ``zone``."""
+    """Record a one-off change ticket covering ``t`` for ``caller`` in ``zone``.
+
+    Planned work (``planned``) is written to the realistic policy; the small changes
+    people make without one are recorded too, for the complete policy only.
+    """
     start = t - before
     start -= start % (15 * MINUTE)
     ticket = {
@@ -418,6 +425,7 @@ def open_ticket(
         "end_epoch": start + length,
         "owner": owner,
         "reason": reason,
+        "planned": planned,
         "scope": {
             "accounts": [zone.account.id],
             "regions": [zone.region],
