@@ -44,6 +44,7 @@ SESSION_STYLES: Final = (
     "function",
     "per-run",
     "fixed",
+    "web-identity-token",
 )
 """How an identity's sessions are named (the manifest's ``sessions``)."""
 
@@ -144,7 +145,9 @@ def assume_web_identity(
         "provider": provider,
         "audience": web.audience,
     }
-    caller = Caller(user, source_ip, agent, "automation", f"federated:{principal}", label=label)
+    key = f"federated:{principal}"
+    sim.actor(key, "automation", web.subject, sessions="web-identity-token", issuer=web.issuer)
+    caller = Caller(user, source_ip, agent, "automation", key, label=label)
     sim.call(
         t,
         caller,
