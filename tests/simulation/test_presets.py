@@ -19,7 +19,15 @@ from .conftest import raw_records
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     out = tmp_path_factory.mktemp("large") / "out"
-    result = simulate(out, org="large", days=9, test_days=7, seed=4, scale=0.05)
+    result = simulate(
+        out,
+        org="large",
+        days=9,
+        test_days=7,
+        seed=4,
+        scale=0.05,
+        regions=["eu-central-1", "eu-west-1"],
+    )
     return result.manifest, [record for _, record in raw_records(out)]
 
 

@@ -62,7 +62,8 @@ def test_irsa_sessions_name_the_clusters_oidc_provider_and_renew_within_the_hour
             continue
         web = record["userIdentity"]["sessionContext"]["webIdFederationData"]
         match = OIDC_EKS.match(web["federatedProvider"])
-        assert match and match[1] == record["recipientAccountId"]
+        assert match
+        assert match[1] == record["recipientAccountId"]
         assert web["attributes"] == {}
         moment = datetime.fromisoformat(record["eventTime"])
         key = f"{record['recipientAccountId']}/{found[1]}"
@@ -141,7 +142,8 @@ def test_the_scheduler_starts_at_seven_and_stops_at_seven_in_the_evening(
         if found and found[0] == "instance-scheduler-role" and not record["readOnly"]:
             local = datetime.fromisoformat(record["eventTime"]).astimezone(berlin)
             hours[record["eventName"]].add(local.hour)
-    assert hours["StartInstances"] and hours["StopInstances"]
+    assert hours["StartInstances"]
+    assert hours["StopInstances"]
     assert hours["StartInstances"] <= {7, 8}
     assert hours["StopInstances"] <= {19, 20, 0, 1, 2, 3}
 
@@ -194,7 +196,8 @@ def test_golden_images_are_shared_with_the_organisations_accounts_only(simulated
         granted = {
             i["userId"] for i in record["requestParameters"]["launchPermission"]["add"]["items"]
         }
-        assert granted and granted <= ours - {record["recipientAccountId"]}
+        assert granted
+        assert granted <= ours - {record["recipientAccountId"]}
     regions = {r["awsRegion"] for r in records if r["eventName"] == "CopyImage"}
     assert regions == set(simulated.manifest["regions"][1:])
 

@@ -38,10 +38,11 @@ import random
 from datetime import date
 
 from training.simulation._backup import Backup
-from training.simulation._cicd import start_cicd
+from training.simulation._cicd import GitHubDeploys, GitLabDeploys
+from training.simulation._clusters import start_clusters
 from training.simulation._engine import Simulation
+from training.simulation._golden_ami import GoldenAmi
 from training.simulation._inventory import ASGS
-from training.simulation._irsa import start_clusters
 from training.simulation._lambdas import start_lambdas
 from training.simulation._machines import AutoScalingGroup, ConfigRecorder, Monitor
 from training.simulation._oncall import OnCall
@@ -68,7 +69,10 @@ def start_behaviour(sim: Simulation) -> None:
         Monitor(sim, zone, interval)
     start_clusters(sim)
     Pipeline(sim)
-    start_cicd(sim)
+    GitHubDeploys(sim)
+    GoldenAmi(sim)
+    if org.preset.gitlab_oidc:
+        GitLabDeploys(sim)
     start_lambdas(sim)
     for person in org.people:
         if person.kind != "new-hire":

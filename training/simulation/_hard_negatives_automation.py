@@ -24,17 +24,14 @@ from training.simulation import _calls as calls
 from training.simulation import _calls_images as images
 from training.simulation._actors import automation_caller, person_caller
 from training.simulation._backup import restore_test
-from training.simulation._cicd import (
-    APP_RELEASE,
-    GitHubDeploys,
-    build_golden_ami,
-    golden_ami_caller,
-)
+from training.simulation._cicd import APP_RELEASE, GitHubDeploys
+from training.simulation._clusters import cluster_without
+from training.simulation._ebs_csi import EbsCsiDriver
 from training.simulation._ec2_actions import describe, launch_request
 from training.simulation._engine import Resource, Simulation, Zone
 from training.simulation._geo import NETWORKS
+from training.simulation._golden_ami import build_golden_ami, golden_ami_caller
 from training.simulation._ids import resource_id
-from training.simulation._irsa import EbsCsiDriver, cluster_without
 from training.simulation._lambdas import restore_caller
 from training.simulation._oncall import OnCall
 from training.simulation._people import browse
