@@ -293,6 +293,7 @@ def _digest(out: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_bytes(simulated, sim_params, tmp_path: Path) -> None:
     seed, params = sim_params
     simulate(tmp_path / "again", seed=seed, **params)

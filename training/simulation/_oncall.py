@@ -15,9 +15,8 @@ import random
 from collections import Counter
 from datetime import date
 
-from training.simulation import _calls as calls
 from training.simulation._actors import person_caller, poisson
-from training.simulation._ec2_actions import pick_pet, snapshot_volume
+from training.simulation._ec2_actions import fix_host, pick_pet, snapshot_volume
 from training.simulation._engine import Caller, Simulation, Zone
 from training.simulation._ids import resource_id
 from training.simulation._org import Person
@@ -143,21 +142,5 @@ def small_fix(
             manual=True,
         )
         when += rng.randrange(60, 300)
-    if fix in ("reboot", "snapshot"):
-        request, response = calls.state_change("RebootInstances", [host.id], "running", "running")
-        sim.call(when, caller, zone, "RebootInstances", request, response)
-        host.last = when
-        return True
-    request, response = calls.state_change("StopInstances", [host.id], "running", "stopping")
-    sim.call(when, caller, zone, "StopInstances", request, response)
-    when += rng.randrange(60, 180)
-    if fix == "resize":
-        new_type = rng.choice(("m6i.2xlarge", "r6i.2xlarge", "m6i.xlarge"))
-        request, response = calls.modify_instance_attribute(host.id, "instanceType", new_type)
-        sim.call(when, caller, zone, "ModifyInstanceAttribute", request, response)
-        host.attrs["type"] = new_type
-        when += rng.randrange(20, 60)
-    request, response = calls.state_change("StartInstances", [host.id], "stopped", "pending")
-    sim.call(when, caller, zone, "StartInstances", request, response)
-    host.last = when
+    fix_host(sim, rng, when, caller, zone, host, "reboot" if fix == "snapshot" else fix)
     return True

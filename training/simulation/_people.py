@@ -20,6 +20,7 @@ from training.simulation._actors import (
 from training.simulation._ec2_actions import (
     describe,
     failed_call,
+    fix_host,
     launch_request,
     pick_pet,
     snapshot_volume,
@@ -450,23 +451,8 @@ def maintenance(
         description = f"pre-maintenance {ticket['id']}"
         snapshot_volume(sim, when, caller, zone, volume, snapshot_id, description, manual=True)
         when += rng.randrange(120, 600)
-    if "resize" not in str(ticket["reason"]):
-        request, response = calls.state_change("RebootInstances", [host.id], "running", "running")
-        sim.call(when, caller, zone, "RebootInstances", request, response)
-        host.last = when
-        return when
-    request, response = calls.state_change("StopInstances", [host.id], "running", "stopping")
-    sim.call(when, caller, zone, "StopInstances", request, response)
-    when += rng.randrange(60, 180)
-    new_type = rng.choice(("m6i.2xlarge", "r6i.2xlarge", "m6i.xlarge"))
-    request, response = calls.modify_instance_attribute(host.id, "instanceType", new_type)
-    sim.call(when, caller, zone, "ModifyInstanceAttribute", request, response)
-    when += rng.randrange(20, 90)
-    request, response = calls.state_change("StartInstances", [host.id], "stopped", "pending")
-    sim.call(when, caller, zone, "StartInstances", request, response)
-    host.attrs["type"] = new_type
-    host.last = when
-    return when
+    action = "resize" if "resize" in str(ticket["reason"]) else "reboot"
+    return fix_host(sim, rng, when, caller, zone, host, action)
 
 
 class Legacy:
