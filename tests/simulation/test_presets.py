@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,4 +111,3 @@ def test_the_cli_simulates_the_large_organisation(tmp_path: Path) -> None:
     manifest = (out / "manifest.json").read_text()
     assert '"org": "large"' in manifest
     assert '"policy": "complete"' in manifest
-    assert datetime.fromisoformat("2026-03-02T00:00:00+00:00")
