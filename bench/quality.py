@@ -28,14 +28,11 @@ from typing import Any
 
 from training import simulated_budget
 
-ORGANISATIONS: dict[str, dict[str, Any]] = {
-    "small": {"accounts": 2, "regions": ("eu-central-1", "us-east-1", "eu-west-1"), "scale": 0.5},
-    "large": {"accounts": 4, "scale": 1.0},
-}
-"""Simulator options of each organisation."""
+ORGANISATIONS: dict[str, dict[str, Any]] = {"small": {"org": "small"}, "large": {"org": "large"}}
+"""Simulator options of each organisation: the simulator's presets (docs/simulator.md)."""
 
 
-def run(org: str, seed: int, baseline: int) -> dict[str, Any]:
+def run(org: str, seed: int, baseline: int, scale: float | None = None) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix=f"cw-quality-{org}-", dir=os.environ.get("TMPDIR"))
     started = time.perf_counter()
     try:
@@ -43,7 +40,7 @@ def run(org: str, seed: int, baseline: int) -> dict[str, Any]:
             os.path.join(out, "sim"),
             seed=seed,
             baseline_days=baseline,
-            simulate_options=ORGANISATIONS[org],
+            simulate_options=ORGANISATIONS[org] | ({"scale": scale} if scale else {}),
         )
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -66,6 +63,7 @@ def main() -> None:
         "--orgs", nargs="+", default=list(ORGANISATIONS), choices=list(ORGANISATIONS)
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[11])
+    parser.add_argument("--scale", type=float, help="simulator scale (default: the preset's)")
     parser.add_argument("--baselines", nargs="+", type=int, default=[14, 28])
     parser.add_argument("--json", help="write every run's budget here")
     parser.add_argument("--examples", action="store_true", help="print each benign medium+ finding")
@@ -74,7 +72,7 @@ def main() -> None:
     for org in args.orgs:
         for seed in args.seeds:
             for baseline in args.baselines:
-                one = run(org, seed, baseline)
+                one = run(org, seed, baseline, args.scale)
                 runs.append(one)
                 print(
                     f"{org:>5} seed {seed:>3} {baseline:>2}-day baseline: caught {one['caught']}"

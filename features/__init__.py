@@ -47,8 +47,7 @@ if _typing.TYPE_CHECKING:
     from features._identity import (
         IDENTITY_KEY_VERSION,
         IdentityKeyRule,
-        peer_group,
-        peer_name,
+        peer_groups,
         rekey_row,
     )
     from features._identity_audit import SessionKeyedRole, never_repeating_person_keys
@@ -177,8 +176,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "network_of": ("features._network", "network_of"),
     "never_repeating_person_keys": ("features._identity_audit", "never_repeating_person_keys"),
     "normalize": ("features._normalize", "normalize"),
-    "peer_group": ("features._identity", "peer_group"),
-    "peer_name": ("features._identity", "peer_name"),
+    "peer_groups": ("features._identity", "peer_groups"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
@@ -275,8 +273,7 @@ __all__ = [
     "network_of",
     "never_repeating_person_keys",
     "normalize",
-    "peer_group",
-    "peer_name",
+    "peer_groups",
     "read_events",
     "read_records",
     "records_to_table",

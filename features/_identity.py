@@ -37,8 +37,7 @@ __all__ = [
     "IDENTITY_KEY_VERSION",
     "IdentityKeyRule",
     "looks_like_person_session",
-    "peer_group",
-    "peer_name",
+    "peer_groups",
     "rekey_row",
     "role_arn_from_sts",
     "role_name",
@@ -161,33 +160,43 @@ def rekey_row(
 
 
 _ARN: Final = re.compile(r"^arn:(aws[a-z-]*):(?:iam|sts)::([^:]*):(.+)$")
+_SSO_HASH: Final = re.compile(r"^AWSReservedSSO_(.+)_[0-9a-f]{8,}$")
 
 
-def peer_group(identity_key: str) -> str | None:
-    """Name the group an identity is compared with while it has no past of its own.
+def _permission_set(role: str) -> str:
+    """``PowerUserAccess`` for ``AWSReservedSSO_PowerUserAccess_3ceb7278d83cadf6``."""
+    match = _SSO_HASH.match(role)
+    return match.group(1) if match else role
 
-    The other people of the same role or permission set (the role's ARN, for
-    ``.../role/AWSReservedSSO_Dev_1a2b/alice@corp``); else the identities of its kind in
-    its account (``roles in 111122223333``, ``users in 111122223333``). AWS services,
-    other accounts' principals and unknown callers have no peers (``None``).
+
+def peer_groups(identity_key: str) -> tuple[str, ...]:
+    """Name the groups an identity is compared with while it has no past of its own.
+
+    Most alike first (ADR 0022): a person is compared with the other people of the same
+    role or permission set in the same account, then in every account; a role with the
+    role of the same name in other accounts (the same controller, pipeline or function
+    deployed elsewhere), then with the roles of its account; an IAM user with the users of
+    its account. AWS services, other accounts' principals and unknown callers have no peers.
+
+    Examples
+    --------
+    >>> peer_groups("arn:aws:iam::111:role/AWSReservedSSO_Dev_0123abcd4567/alice@corp")
+    ('Dev users in account 111', 'Dev users in every account')
+    >>> peer_groups("arn:aws:iam::111:role/karpenter")
+    ('karpenter roles in other accounts', 'roles in account 111')
     """
     match = _ARN.match(identity_key)
     if match is None:
-        return None
-    partition, account, resource = match.groups()
+        return ()
+    _, account, resource = match.groups()
     kind, _, rest = resource.partition("/")
     if kind == "role" and "/" in rest:
-        return f"arn:{partition}:iam::{account}:role/{rest.split('/', 1)[0]}"
-    plural = {"role": "roles", "user": "users", "federated-user": "federated users"}
-    return f"{plural[kind]} in {account}" if kind in plural else None
-
-
-def peer_name(group: str) -> str:
-    """Say a peer group in words: ``PowerUserAccess users``, ``roles in account 111``."""
-    _, sep, rest = group.partition(":role/")
-    if sep:
-        parts = rest.split("_")
-        named = parts[1] if rest.startswith(_SSO_PREFIX) and len(parts) > 2 else rest
-        return f"{named} users"
-    kind, _, account = group.partition(" in ")
-    return f"{kind} in account {account}"
+        role = _permission_set(rest.split("/", 1)[0])
+        return (f"{role} users in account {account}", f"{role} users in every account")
+    if kind == "role":
+        return (f"{rest} roles in other accounts", f"roles in account {account}")
+    if kind == "user":
+        return (f"IAM users in account {account}",)
+    if kind == "federated-user":
+        return (f"federated users in account {account}",)
+    return ()

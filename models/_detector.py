@@ -31,8 +31,7 @@ from features import (
     behaviour_vectors,
     build_profiles,
     never_repeating_person_keys,
-    peer_group,
-    peer_name,
+    peer_groups,
     to_ns,
 )
 from models._explain import explain
@@ -119,10 +118,12 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         Explanations per window (features that pushed the score up, largest first).
     peers : bool, default=True
         Score the windows of a cold-start identity against its peers (the other people of
-        its role or permission set, else the identities of its kind in its account):
+        its permission set, the same role in other accounts, else the identities of its kind
+        in its account):
         its past is its peers' pooled past, its usual their median (ADR 0022).
-    min_peers : int, default=2
-        Peers an identity needs to be scored against them.
+    min_peers : int, default=1
+        Peers an identity needs to be scored against them (in the most alike group that
+        has that many: :func:`features.peer_groups`).
 
     Attributes
     ----------
@@ -179,7 +180,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         only_change_windows: bool = False,
         top: int = 3,
         peers: bool = True,
-        min_peers: int = 2,
+        min_peers: int = 1,
     ) -> None:
         self.feature_config = feature_config
         self.features = features
@@ -512,12 +513,20 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
 
 
 def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
-    """``4 other PowerUserAccess users`` for an identity scored against its peers, else ``""``."""
+    """``3 of the Dev users in account 111`` for an identity scored against its peers."""
     members = peers.get(identity)
-    group = peer_group(identity)
-    if not members or group is None:
+    if not members:
         return ""
-    return f"{len(members)} other {peer_name(group)}"
+    group = getattr(members, "group", None) or next(iter(peer_groups(identity)), "peers")
+    return f"{len(members)} of the {group}"
+
+
+class _Peers(list[str]):
+    """The peers of one identity, and the group they were found in."""
+
+    def __init__(self, members: Sequence[str], group: str) -> None:
+        super().__init__(members)
+        self.group = group
 
 
 def _peer_vectors(
@@ -535,15 +544,15 @@ def _peer_vectors(
         return vectors, {}
     groups: dict[str, list[str]] = {}
     for key in state.profiles.identities["identity_key"].astype(str):
-        group = peer_group(key)
-        if group is not None:
+        for group in peer_groups(key):
             groups.setdefault(group, []).append(key)
     peers: dict[str, list[str]] = {}
     for identity in dict.fromkeys(vectors.loc[cold, "identity_key"].astype(str)):
-        group = peer_group(identity)
-        members = [m for m in groups.get(group or "", []) if m != identity]
-        if group is not None and len(members) >= min_peers:
-            peers[identity] = members
+        for group in peer_groups(identity):
+            members = [m for m in groups.get(group, []) if m != identity]
+            if len(members) >= min_peers:
+                peers[identity] = _Peers(members, group)
+                break
     if not peers:
         return vectors, {}
     made_up = {identity: f"peers:{identity}" for identity in peers}

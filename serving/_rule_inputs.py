@@ -80,6 +80,7 @@ LIGHT_COLUMNS: Final = (
     "client_version",
     "source_ip",
     "network",
+    "asn",
 )
 """Canonical columns of the batch that :func:`row_flags`, the automation judgement and the
 calendar's judgement (``ChangeCalendar.judge``) read."""
@@ -143,7 +144,14 @@ def _unexpected(
     entry, identity = allow.entries[position], call.identity
     return unexpected_client(
         entry, call.client_family, call.client_version, history.clients.get(identity)
-    ) or unexpected_network(entry, call.source_ip, call.network, history.networks.get(identity))
+    ) or unexpected_network(
+        entry,
+        call.source_ip,
+        call.network,
+        history.networks.get(identity),
+        call.asn,
+        history.asns.get(identity, frozenset()),
+    )
 
 
 def _batch_calls(light: list[Mapping[str, Any]], times: list[int]) -> list[Call]:
@@ -156,6 +164,7 @@ def _batch_calls(light: list[Mapping[str, Any]], times: list[int]) -> list[Call]
             row["client_version"],
             row["source_ip"],
             row["network"],
+            row["asn"],
             moment,
         )
         for row, moment in zip(light, times, strict=True)

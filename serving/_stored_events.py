@@ -45,9 +45,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """``PRAGMA user_version`` of the state: 0 kept no classes, 1 keyed web-identity sessions per
-session (ADR 0002), 2 keys identities as ADR 0020 says."""
+session (ADR 0002), 2 keys identities as ADR 0020 says, 3 keeps each call's autonomous system
+(the automation rules accept a new network of a known one)."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     client_version TEXT,
     source_ip TEXT,
     network TEXT,
+    asn INTEGER,
     row BLOB NOT NULL
 )
 """
@@ -67,27 +69,33 @@ EVENTS_SCHEMA: Final = (
     _TABLE.format(name="events")
     + """;
 CREATE INDEX IF NOT EXISTS events_reads ON events (identity_key, event_time_us, event_id, flags,
-    principal_arn, client_family, client_version, source_ip, network);
+    principal_arn, client_family, client_version, source_ip, network, asn);
 CREATE INDEX IF NOT EXISTS events_time ON events (event_time_us);
 """
 )
 """The events table and its indexes (a database of version 0 is migrated first)."""
 _COLUMNS: Final = (
     "event_id, identity_key, event_time_us, flags, principal_arn, client_family,"
-    " client_version, source_ip, network, row"
+    " client_version, source_ip, network, asn, row"
 )
-INSERT: Final = f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT: Final = (
+    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 """Stores one event: id, identity, time, :func:`light_values`, then the JSON row."""
 
-Light = tuple[int, str | None, str | None, str | None, str | None, str | None]
+Light = tuple[int, str | None, str | None, str | None, str | None, str | None, int | None]
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def light_values(row: Mapping[str, Any]) -> Light:
-    """Return the flags, principal, client, source address and network of a canonical row."""
+    """Return the flags, principal, client, source address, network and AS of a canonical row."""
     return (
         row_flags(row),
         _text(row.get("principal_arn")),
@@ -95,6 +103,7 @@ def light_values(row: Mapping[str, Any]) -> Light:
         _text(row.get("client_version")),
         _text(row.get("source_ip")),
         _text(row.get("network")),
+        _int(row.get("asn")),
     )
 
 
@@ -117,6 +126,8 @@ def migrate_events(db: sqlite3.Connection) -> None:
             columns = {info[1] for info in db.execute("PRAGMA table_info(events)")}
             if columns and "flags" not in columns:
                 _copy_version_0(db)
+            elif columns and "asn" not in columns:
+                _add_asn(db)
             if columns:
                 _rekey(db)
             for statement in EVENTS_SCHEMA.split(";"):
@@ -134,11 +145,21 @@ def _copy_version_0(db: sqlite3.Connection) -> None:
     old = db.cursor().execute("SELECT event_id, identity_key, event_time_us, row FROM events")
     while chunk := old.fetchmany(4096):
         db.executemany(
-            f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(i, k, t, *light_values(orjson.loads(b)), b) for i, k, t, b in chunk],
         )
     db.execute("DROP TABLE events")
     db.execute("ALTER TABLE events_v1 RENAME TO events")
+
+
+def _add_asn(db: sqlite3.Connection) -> None:
+    """Version 1 and 2 tables: add each call's autonomous system, read from its stored row."""
+    db.execute("DROP INDEX IF EXISTS events_reads")
+    db.execute("ALTER TABLE events ADD COLUMN asn INTEGER")
+    rows = db.cursor().execute("SELECT id, row FROM events")
+    while chunk := rows.fetchmany(4096):
+        found = [(_int(orjson.loads(blob).get("asn")), key) for key, blob in chunk]
+        db.executemany("UPDATE events SET asn = ? WHERE id = ?", [f for f in found if f[0]])
 
 
 def _rekey(db: sqlite3.Connection) -> int:
@@ -191,6 +212,7 @@ class Call:
     client_version: str | None
     source_ip: str | None
     network: str | None
+    asn: int | None
     first: int
 
 
@@ -262,8 +284,9 @@ class StoredEvents:
             return HistoryDigest()
         clients: dict[str, set[str]] = {}
         networks: dict[str, set[str]] = {}
-        for identity, family, network in self._select(
-            "DISTINCT identity_key, client_family, network",
+        asns: dict[str, set[int]] = {}
+        for identity, family, network, asn in self._select(
+            "DISTINCT identity_key, client_family, network, asn",
             "event_time_us < ? AND flags & ?",
             before,
             OWN_CALL.bit,
@@ -272,6 +295,8 @@ class StoredEvents:
                 clients.setdefault(identity, set()).add(family)
             if network is not None:
                 networks.setdefault(identity, set()).add(network)
+            if asn is not None:
+                asns.setdefault(identity, set()).add(int(asn))
         changes: dict[str, list[int]] = {}
         deletions: dict[str, list[int]] = {}
         for identity, moment, deletion in self._select(
@@ -289,6 +314,7 @@ class StoredEvents:
             last_seen={s[0]: s[2] for s in spans},
             clients={k: frozenset(v) for k, v in clients.items()},
             networks={k: frozenset(v) for k, v in networks.items()},
+            asns={k: frozenset(v) for k, v in asns.items()},
             changes=changes,
             deletions=deletions,
             ebs_direct_readers=frozenset(s[0] for s in spans if s[3]),
@@ -334,12 +360,12 @@ class StoredEvents:
     def calls(self, since: int) -> list[Call]:
         """Distinct own calls at or after ``since`` (us), with the first time of each."""
         found = self._select(
-            "identity_key, principal_arn, client_family, client_version, source_ip, network,"
+            "identity_key, principal_arn, client_family, client_version, source_ip, network, asn,"
             " MIN(event_time_us)",
             "event_time_us >= ? AND flags & ?",
             since,
             OWN_CALL.bit,
-            tail="GROUP BY 1, 2, 3, 4, 5, 6",
+            tail="GROUP BY 1, 2, 3, 4, 5, 6, 7",
         )
         return [Call(*row) for row in found]
 
@@ -350,7 +376,7 @@ class StoredEvents:
             rows += self._rows(
                 "event_time_us >= ? AND flags & ? AND identity_key = ? AND principal_arn IS ?"
                 " AND client_family IS ? AND client_version IS ? AND source_ip IS ?"
-                " AND network IS ?",
+                " AND network IS ? AND asn IS ?",
                 since,
                 OWN_CALL.bit,
                 call.identity,
@@ -359,5 +385,6 @@ class StoredEvents:
                 call.client_version,
                 call.source_ip,
                 call.network,
+                call.asn,
             )
         return rows

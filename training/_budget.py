@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,7 @@ def findings_budget(
     history: pd.DataFrame | None = None,
     policy: Policy | None = None,
     days: float | None = None,
-    kinds: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | Callable[[str], str | None] | None = None,
 ) -> BudgetRun:
     """Score ``events`` as ``changewatch score`` does and judge the findings against ``labels``.
 
@@ -110,7 +110,7 @@ def findings_budget(
         The change policy (``--windows``).
     days : float, optional
         Length of the period; the span of ``events`` in days (at least one) by default.
-    kinds : mapping of str to str, optional
+    kinds : mapping or callable, optional
         Identity key -> person / automation / service.
     """
     scorer = DetectorScorer(detector, "in-memory") if detector is not None else None
@@ -123,14 +123,26 @@ def findings_budget(
     return BudgetRun(budget, result, window_auc(result, attacks))
 
 
-def _kinds(manifest: Mapping[str, Any]) -> dict[str, str]:
+_KIND_GROUPS: Final = {
+    "person": "person",
+    "iam-user": "person",
+    "break-glass": "person",
+    "service": "service",
+    "vendor": "service",
+    "automation": "automation",
+    "instance-profile": "automation",
+}
+
+
+def _kinds(manifest: Mapping[str, Any]) -> Callable[[str], str | None]:
     """Identity key -> person / automation / service, from a simulator manifest."""
-    grouped = {"person": "person", "iam-user": "person", "break-glass": "person"}
-    out: dict[str, str] = {}
-    for kind, entry in (manifest.get("identities") or {}).items():
-        for key in entry.get("keys", ()):
-            out[str(key)] = grouped.get(kind, "service" if kind == "service" else "automation")
-    return out
+    from training.simulation import identity_kind
+
+    def kind(identity: str) -> str | None:
+        found = identity_kind(dict(manifest), identity)
+        return _KIND_GROUPS.get(found) if found is not None else None
+
+    return kind
 
 
 def simulated_budget(

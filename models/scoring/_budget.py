@@ -21,7 +21,7 @@ medium+ findings per day.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -145,7 +145,7 @@ def alert_budget(
     hard_negatives: Mapping[str, str] | None = None,
     *,
     days: float,
-    kinds: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | Callable[[str], str | None] | None = None,
 ) -> AlertBudget:
     """Judge findings against labelled events (see the module docstring).
 
@@ -159,9 +159,9 @@ def alert_budget(
         Event id -> hard-negative case.
     days : float
         Length of the period the findings cover (> 0).
-    kinds : mapping of str to str, optional
-        Identity key -> ``person`` / ``automation`` / ``service``; :func:`identity_kind`
-        for identities it does not name.
+    kinds : mapping or callable, optional
+        Identity key -> ``person`` / ``automation`` / ``service`` (a mapping, or a function
+        that may return ``None``); :func:`identity_kind` for identities it does not name.
 
     Raises
     ------
@@ -171,7 +171,7 @@ def alert_budget(
     if not days > 0:
         raise ValueError(f"days must be > 0, got {days}")
     negatives = hard_negatives or {}
-    kinds = kinds or {}
+    kind_of = kinds.get if isinstance(kinds, Mapping) else (kinds or (lambda _: None))
     judged = 0
     severities: Counter[str] = Counter()
     by_kind: Counter[str] = Counter()
@@ -191,7 +191,7 @@ def alert_budget(
         severities[str(finding.severity)] += 1
         if not medium_plus:
             continue
-        by_kind[kinds.get(finding.identity) or identity_kind(finding.identity)] += 1
+        by_kind[kind_of(finding.identity) or identity_kind(finding.identity)] += 1
         for rule in finding.rules or ["model"]:
             by_rule[rule] += 1
         cases = Counter(negatives[i] for i in ids if i in negatives)

@@ -86,12 +86,16 @@ class CombineSettings:
     ----------
     bands : tuple of (float, Severity)
         Model percentile at or above which a window is an alert of that severity,
-        highest first. Below the last band the model raises nothing.
+        highest first. Below the last band the model raises nothing. By default the model
+        alone says medium only for a window at least as unusual as every window of its
+        baseline (percentile 100), and low from 99.5: at the rates an organisation's
+        windows arrive (hundreds a day), 1 % of them is several alerts a day (ADR 0021).
     approved_low_percentile : float
         Inside an approved window or ticket, a model-only finding is low at or above this
         percentile and info below it (ADR 0021).
     raise_percentile : float
-        A change outside every window, or inside a freeze, is raised one level when
+        A change outside every window, or inside a freeze, that a change-window rule
+        reports as a breach is raised one level when
         the model percentile reaches this.
     max_explanations : int
         Model explanations quoted in the reasons.
@@ -100,12 +104,11 @@ class CombineSettings:
     """
 
     bands: tuple[tuple[float, Severity], ...] = (
-        (99.5, Severity.HIGH),
-        (99.0, Severity.MEDIUM),
-        (95.0, Severity.LOW),
+        (100.0, Severity.MEDIUM),
+        (99.5, Severity.LOW),
     )
     approved_low_percentile: float = 99.5
-    raise_percentile: float = 99.0
+    raise_percentile: float = 100.0
     max_explanations: int = 3
     max_event_ids: int = 200
 

@@ -81,7 +81,7 @@ def test_a_newcomer_is_scored_against_the_team_and_looks_ordinary(
     windows = _scored(detector, _day("dana", 15))
     assert not windows["cold_start"].any()
     assert windows["percentile"].notna().all()
-    assert set(windows["peers"]) == {"3 other PowerUserAccess users"}
+    assert set(windows["peers"]) == {"3 of the PowerUserAccess users in account 111122223333"}
     assert windows["percentile"].max() < 99
 
 
@@ -102,7 +102,7 @@ def test_a_newcomer_acting_unlike_the_team_looks_unusual(detector: ChangeDetecto
     ]
     windows = _scored(detector, night)
     ordinary = _scored(detector, _day("dana", 15))
-    assert set(windows["peers"]) == {"3 other PowerUserAccess users"}
+    assert set(windows["peers"]) == {"3 of the PowerUserAccess users in account 111122223333"}
     # new for the team, not merely new for the newcomer
     assert windows[["novel_region_share", "novel_network_share"]].min().min() == 1.0
     assert ordinary[["novel_region_share", "novel_network_share"]].max().max() == 0.0

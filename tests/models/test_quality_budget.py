@@ -17,10 +17,7 @@ import pytest
 
 from training import BudgetRun, simulated_budget
 
-ORGANISATIONS = {
-    "small": {"accounts": 2, "regions": ("eu-central-1", "us-east-1", "eu-west-1"), "scale": 0.3},
-    "large": {"accounts": 4, "scale": 0.6},
-}
+ORGANISATIONS = {"small": {"org": "small", "scale": 0.5}, "large": {"org": "large", "scale": 0.5}}
 # each size with both seeds and both baseline lengths
 RUNS = [("small", 5, 14), ("small", 17, 28), ("large", 17, 14), ("large", 5, 28)]
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from features import peer_group, peer_name
+from features import peer_groups
 from models.scoring import (
     RuleContext,
     Severity,
@@ -112,7 +112,7 @@ def test_an_identity_without_any_past_is_weighed_against_its_peers() -> None:
     history = _scheduler_history("scheduler-eu") + _scheduler_history("scheduler-us")
     (hit,) = _weigh(history, [_start("scheduler-ap", _at(15, 7))], DEPLOY_WINDOW)
     assert hit.severity == Severity.LOW
-    assert "routine for its peers (roles in account 111122223333, 2)" in hit.reason
+    assert "routine for its peers (2 of the roles in account 111122223333)" in hit.reason
 
 
 def test_an_identity_without_history_or_peers_is_medium_and_says_so() -> None:
@@ -133,25 +133,39 @@ def test_every_change_needs_approval_by_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("identity", "group", "words"),
+    ("identity", "groups"),
     [
         (
-            "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd/nina@corp.example",
-            "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd",
-            "PowerUserAccess users",
+            "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd4567ef89/nina@corp.example",
+            ("PowerUserAccess users in account 1", "PowerUserAccess users in every account"),
         ),
-        ("arn:aws:iam::1:role/saml/bob@corp.example", "arn:aws:iam::1:role/saml", "saml users"),
-        ("arn:aws:iam::1:role/scheduler", "roles in 1", "roles in account 1"),
-        ("arn:aws:iam::1:user/ops", "users in 1", "users in account 1"),
-        ("service:backup.amazonaws.com", None, None),
-        ("unknown:1", None, None),
+        (
+            "arn:aws:iam::1:role/saml/bob@corp.example",
+            ("saml users in account 1", "saml users in every account"),
+        ),
+        (
+            "arn:aws:iam::1:role/scheduler",
+            ("scheduler roles in other accounts", "roles in account 1"),
+        ),
+        ("arn:aws:iam::1:user/ops", ("IAM users in account 1",)),
+        ("service:backup.amazonaws.com", ()),
+        ("unknown:1", ()),
     ],
 )
-def test_peer_groups_are_the_role_of_people_else_kind_and_account(
-    identity: str, group: str | None, words: str | None
+def test_peer_groups_go_from_the_most_alike_to_the_kind_in_the_account(
+    identity: str, groups: tuple[str, ...]
 ) -> None:
-    assert peer_group(identity) == group
-    assert (peer_name(group) if group else None) == words
+    assert peer_groups(identity) == groups
+
+
+def test_a_role_is_compared_with_the_same_role_in_other_accounts_first() -> None:
+    elsewhere = [
+        _start("scheduler", _at(day, 7), account="444455556666") for day in range(14) if day % 7 < 5
+    ]
+    unlike = [_start("patcher", _at(day, 19), ip=HOME) for day in range(10)]  # same account
+    (hit,) = _weigh(elsewhere + unlike, [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "routine for its peers (1 of the scheduler roles in other accounts)" in hit.reason
 
 
 def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:

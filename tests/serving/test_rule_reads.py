@@ -136,6 +136,8 @@ CLASS_COUNTS_BY_SCHEMA = {
 }
 # version 2 re-keyed identities (ADR 0020); the classes did not move
 CLASS_COUNTS_BY_SCHEMA[2] = CLASS_COUNTS_BY_SCHEMA[1]
+# version 3 stored each call's autonomous system; the classes did not move
+CLASS_COUNTS_BY_SCHEMA[3] = CLASS_COUNTS_BY_SCHEMA[2]
 CLASS_NAMES = tuple(CLASS_COUNTS_BY_SCHEMA[1])
 
 

@@ -227,9 +227,7 @@ def _reference_history(history: pd.DataFrame, window: timedelta) -> IdentityHist
         max_changes=per_identity_max(changes),
         max_deletions=per_identity_max(changes[changes["action"] == "delete"]),
         ebs_direct_readers=frozenset(str(k) for k in readers.unique()),
-        peers={
-            str(k): group for k in last.index if (group := features.peer_group(str(k))) is not None
-        },
+        peers={str(k): groups for k in last.index if (groups := features.peer_groups(str(k)))},
     )
 
 

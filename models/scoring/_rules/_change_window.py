@@ -10,7 +10,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import peer_group, peer_name
 from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
 from models.scoring._rules._base import (
     Evidence,
@@ -195,9 +194,8 @@ def weigh_routine(
         )
     if not history.learned:
         return Severity.MEDIUM, ""
-    group = peer_group(identity)
-    routine, peers = history.routine(identity, group)
-    whose = f"its peers ({peer_name(peers)}, {routine.members})" if peers and routine else None
+    routine, peers = history.routine(identity)
+    whose = f"its peers ({routine.members} of the {peers})" if peers and routine else None
     if routine is None:
         return Severity.MEDIUM, "no baseline of this identity or of its peers to weigh it against"
     if routine.changes == 0:

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL, peer_group
+from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL, peer_groups
 from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
@@ -125,6 +125,16 @@ def _sets(
     return {identity: frozenset(found) for identity, found in out.items()}
 
 
+def _numbers(
+    keys: npt.NDArray[Any], values: npt.NDArray[Any], rows: npt.NDArray[np.bool_]
+) -> dict[str, frozenset[int]]:
+    """Distinct non-missing integer ``values`` per identity among ``rows``."""
+    out: dict[str, set[int]] = {}
+    for position in np.flatnonzero(rows & ~pd.isna(keys) & ~pd.isna(values)).tolist():
+        out.setdefault(str(keys[position]), set()).add(int(values[position]))
+    return {identity: frozenset(found) for identity, found in out.items()}
+
+
 def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
@@ -148,13 +158,13 @@ def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Rout
     return learn_routines(changes, outside)
 
 
-def _peers(history: pd.DataFrame) -> dict[str, str]:
-    """Each identity's peer group (:func:`features.peer_group`), for those that have one."""
+def _peers(history: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Each identity's peer groups (:func:`features.peer_groups`), for those that have any."""
     return _peers_of(str(key) for key in history["identity_key"].dropna().unique())
 
 
-def _peers_of(identities: Iterable[str]) -> dict[str, str]:
-    return {key: group for key in identities if (group := peer_group(key)) is not None}
+def _peers_of(identities: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    return {key: groups for key in identities if (groups := peer_groups(key))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,8 @@ class HistoryDigest:
         Time of each identity's last event.
     clients, networks : mapping of str to frozenset of str
         Client families and networks each identity used (calls by AWS services left out).
+    asns : mapping of str to frozenset of int
+        Autonomous systems each identity called from (calls by AWS services left out).
     changes, deletions : mapping of str to sequence of int
         Times of each identity's attempted compute changes (deletions), any order.
     ebs_direct_readers : frozenset of str
@@ -184,6 +196,7 @@ class HistoryDigest:
     last_seen: Mapping[str, int] = field(default_factory=dict)
     clients: Mapping[str, frozenset[str]] = field(default_factory=dict)
     networks: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    asns: Mapping[str, frozenset[int]] = field(default_factory=dict)
     changes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     deletions: Mapping[str, Sequence[int]] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
@@ -205,6 +218,8 @@ class IdentityHistory:
         Client families each identity used (``aws-service`` calls left out).
     networks : mapping of str to frozenset of str
         Networks (``/24``, ``/64``) each identity called from.
+    asns : mapping of str to frozenset of int
+        Autonomous systems each identity called from (with GeoIP).
     usual_changes : mapping of str to float
         Median number of compute changes per ``window`` bucket, over buckets with any.
     max_changes, max_deletions : mapping of str to int
@@ -214,8 +229,8 @@ class IdentityHistory:
     routines : mapping of str to Routine
         Each identity's past changes as its routine (learned with the change calendar:
         which of them no window or ticket approved); empty without a policy.
-    peers : mapping of str to str
-        Each identity's peer group (:func:`features.peer_group`).
+    peers : mapping of str to tuple of str
+        Each identity's peer groups, most alike first (:func:`features.peer_groups`).
     learned : bool
         Whether the routines were learned (a calendar was given): without them,
         out-of-window changes are not weighed against a routine.
@@ -227,12 +242,13 @@ class IdentityHistory:
     last_seen: Mapping[str, datetime] = field(default_factory=dict)
     clients: Mapping[str, frozenset[str]] = field(default_factory=dict)
     networks: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    asns: Mapping[str, frozenset[int]] = field(default_factory=dict)
     usual_changes: Mapping[str, float] = field(default_factory=dict)
     max_changes: Mapping[str, int] = field(default_factory=dict)
     max_deletions: Mapping[str, int] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
     routines: Mapping[str, Routine] = field(default_factory=dict)
-    peers: Mapping[str, str] = field(default_factory=dict)
+    peers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     learned: bool = False
 
     @classmethod
@@ -283,6 +299,7 @@ class IdentityHistory:
             },
             clients=_sets(keys, history["client_family"].to_numpy(dtype=object), own),
             networks=_sets(keys, history["network"].to_numpy(dtype=object), own),
+            asns=_numbers(keys, history["asn"].to_numpy(dtype=object), own),
             usual_changes=usual,
             max_changes=max_changes,
             max_deletions=max_deletions,
@@ -312,6 +329,7 @@ class IdentityHistory:
             last_seen={identity: _moment(at) for identity, at in digest.last_seen.items()},
             clients=dict(digest.clients),
             networks=dict(digest.networks),
+            asns=dict(digest.asns),
             usual_changes=usual,
             max_changes=max_changes,
             max_deletions={
@@ -336,27 +354,28 @@ class IdentityHistory:
         """Whether the identity appears in the history at all."""
         return identity in self.last_seen
 
-    def routine(self, identity: str, group: str | None) -> tuple[Routine | None, str | None]:
+    def routine(self, identity: str) -> tuple[Routine | None, str | None]:
         """Return the identity's routine, or its peers' when it has no past at all.
 
-        Returns ``(routine, peers)``: ``peers`` names the peer group when the routine is
-        theirs (``None`` for the identity's own, or when neither exists). An identity the
-        history knows but that never changed anything has an empty routine of its own.
+        Returns ``(routine, peers)``: ``peers`` names the peer group whose routine it is
+        (the most alike group with a routine, :func:`features.peer_groups`), ``None`` for
+        the identity's own or when neither exists. An identity the history knows but that
+        never changed anything has an empty routine of its own.
         """
         own = self.routines.get(identity)
         if own is not None:
             return own, None
         if self.knows(identity):
             return Routine(members=1), None
-        if group is None:
-            return None, None
-        members = [
-            routine
-            for other, routine in self.routines.items()
-            if other != identity and self.peers.get(other) == group
-        ]
-        merged = merge_routines(members)
-        return (merged, group) if merged is not None else (None, None)
+        for group in peer_groups(identity):
+            merged = merge_routines(
+                routine
+                for other, routine in self.routines.items()
+                if other != identity and group in self.peers.get(other, ())
+            )
+            if merged is not None:
+                return merged, group
+        return None, None
 
 
 @dataclass(frozen=True, slots=True)

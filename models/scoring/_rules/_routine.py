@@ -16,8 +16,8 @@ attempted, how many of them outside every window and ticket (and on how many day
 ``(event name, resource type)`` signatures those were, at which UTC hours it changes, from
 which client families, networks and autonomous systems. :meth:`Routine.novelty` says what
 of a new change the routine has never seen. Identities with no past of their own are
-compared with their *peers* (the other people of the same role or permission set; else the
-identities of their kind in their account): :func:`features.peer_group`.
+compared with their *peers* (the other people of the same permission set, the same role in
+other accounts, else the identities of their kind in their account): :func:`features.peer_groups`.
 """
 
 from __future__ import annotations
