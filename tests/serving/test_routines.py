@@ -169,13 +169,13 @@ def test_a_role_is_compared_with_the_same_role_in_other_accounts_first() -> None
 
 
 def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
-    a = Routine(3, 2, 2, {"StartInstances instance": 2}, frozenset({7}), frozenset({"boto3"}))
-    b = Routine(5, 5, 4, {"StartInstances instance": 1, "StopInstances instance": 4},
+    a = Routine(3, 2, 2, {"StartInstances": 2}, frozenset({7}), frozenset({"boto3"}))
+    b = Routine(5, 5, 4, {"StartInstances": 1, "StopInstances": 4},
                 frozenset({19}), frozenset({"aws-sdk-go"}))  # fmt: skip
     merged = merge_routines([a, b])
     assert merged is not None
     assert (merged.changes, merged.outside, merged.outside_days, merged.members) == (8, 7, 4, 2)
-    assert merged.signatures == {"StartInstances instance": 3, "StopInstances instance": 4}
+    assert merged.signatures == {"StartInstances": 3, "StopInstances": 4}
     assert merged.hours == frozenset({7, 19})
     assert merged.clients == frozenset({"boto3", "aws-sdk-go"})
     assert merge_routines([]) is None
@@ -183,7 +183,7 @@ def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
 
 def test_novelty_tolerates_hours_near_the_usual_and_a_new_address_of_a_known_isp() -> None:
     routine = Routine(
-        10, 10, 5, {"StartInstances instance": 10}, frozenset({23}), frozenset({"boto3"}),
+        10, 10, 5, {"StartInstances": 10}, frozenset({23}), frozenset({"boto3"}),
         frozenset({"198.18.0.0/24"}), frozenset({3320}),
     )  # fmt: skip
     change = {
@@ -206,7 +206,7 @@ def test_routines_are_learned_from_history_with_the_calendar() -> None:
     scheduler = routines["arn:aws:iam::111122223333:role/scheduler"]
     deploy = routines["arn:aws:iam::111122223333:role/deploy"]
     assert (scheduler.changes, scheduler.outside, scheduler.outside_days) == (10, 10, 10)
-    assert scheduler.signatures == {"StartInstances instance": 10}
+    assert scheduler.signatures == {"StartInstances": 10}
     assert scheduler.hours == frozenset({7})
     assert (deploy.changes, deploy.outside) == (1, 0)
     assert isinstance(scheduler.since, datetime)
@@ -217,3 +217,34 @@ def test_without_a_policy_nothing_is_learned() -> None:
     context = RuleContext.build(to_events(_scheduler_history()))
     assert context.history.routines == {}
     assert not context.history.learned
+
+
+def test_an_identity_that_never_changed_anything_is_weighed_against_its_peers() -> None:
+    reader = [
+        record("DescribeInstances", _at(day, 7), role="scheduler", ip=NAT, agent=GO_SDK)
+        for day in range(5)
+    ]
+    elsewhere = [
+        _start("scheduler", _at(day, 7), account="444455556666") for day in range(14) if day % 7 < 5
+    ]
+    (hit,) = _weigh(reader + elsewhere, [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "routine for its peers" in hit.reason
+
+
+def test_against_peers_a_network_the_organisation_changes_from_is_not_new() -> None:
+    # the same controller elsewhere calls from its own account's NAT; ours from ours, which
+    # another automation of this account changes things from every day
+    elsewhere = [
+        _start("scheduler", _at(day, 7), account="444455556666", ip="198.19.9.7")
+        for day in range(14)
+        if day % 7 < 5
+    ]
+    neighbour = [_start("patcher", _at(day, 7)) for day in range(10)]  # this account's NAT
+    (hit,) = _weigh(elsewhere + neighbour, [_start("scheduler", _at(15, 7))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    (far,) = _weigh(
+        elsewhere + neighbour, [_start("scheduler", _at(15, 7), ip=HOME)], DEPLOY_WINDOW
+    )
+    assert far.severity == Severity.MEDIUM
+    assert "network 198.18.194.0/24" in far.reason

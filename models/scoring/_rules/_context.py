@@ -355,18 +355,19 @@ class IdentityHistory:
         return identity in self.last_seen
 
     def routine(self, identity: str) -> tuple[Routine | None, str | None]:
-        """Return the identity's routine, or its peers' when it has no past at all.
+        """Return the identity's routine, or its peers' while it has none of its own.
 
         Returns ``(routine, peers)``: ``peers`` names the peer group whose routine it is
         (the most alike group with a routine, :func:`features.peer_groups`), ``None`` for
-        the identity's own or when neither exists. An identity the history knows but that
-        never changed anything has an empty routine of its own.
+        the identity's own or when neither exists. An identity with no change in its past
+        is weighed against its peers; against them, a network any of the organisation's
+        changes came from is not new (a new role in an account uses that account's NAT).
+        An identity the history knows that never changed anything and has no peers has an
+        empty routine of its own.
         """
         own = self.routines.get(identity)
-        if own is not None:
+        if own is not None and own.changes:
             return own, None
-        if self.knows(identity):
-            return Routine(members=1), None
         for group in peer_groups(identity):
             merged = merge_routines(
                 routine
@@ -374,7 +375,17 @@ class IdentityHistory:
                 if other != identity and group in self.peers.get(other, ())
             )
             if merged is not None:
-                return merged, group
+                everyone = self.routines.values()
+                return (
+                    replace(
+                        merged,
+                        networks=merged.networks.union(*(r.networks for r in everyone)),
+                        asns=merged.asns.union(*(r.asns for r in everyone)),
+                    ),
+                    group,
+                )
+        if own is not None or self.knows(identity):
+            return Routine(members=1), None
         return None, None
 
 

@@ -13,7 +13,7 @@ or its hour.
 :func:`learn_routines` reads past events (the ``--history``, the service's stored events)
 and the change calendar, and keeps per identity a :class:`Routine`: how many changes it
 attempted, how many of them outside every window and ticket (and on how many days), which
-``(event name, resource type)`` signatures those were, at which UTC hours it changes, from
+calls (event names) those were, at which UTC hours it changes, from
 which client families, networks and autonomous systems. :meth:`Routine.novelty` says what
 of a new change the routine has never seen. Identities with no past of their own are
 compared with their *peers* (the other people of the same permission set, the same role in
@@ -52,7 +52,7 @@ class Routine:
     outside_days : int
         Distinct UTC days with such a change.
     signatures : mapping of str to int
-        ``"RunInstances instance"`` (event name, resource type) -> count outside windows.
+        Event name (``"RunInstances"``) -> count outside windows.
     hours : frozenset of int
         UTC hours of the day at which it made changes (any verdict).
     clients, networks : frozenset of str
@@ -83,14 +83,13 @@ class Routine:
     def novelty(self, change: Mapping[str, Any], hour_slack: int) -> list[str]:
         """List, in words, what of one change (canonical values) the routine never saw."""
         new: list[str] = []
-        signature = _signature(change.get("event_name"), change.get("resource_type"))
-        if self.signatures.get(signature, 0) == 0:
+        if self.signatures.get(str(change.get("event_name")), 0) == 0:
             new.append(f"{change.get('event_name')} outside windows")
         family = change.get("client_family")
         if isinstance(family, str) and family not in self.clients:
             new.append(f"client {family}")
-        network, asn = change.get("network"), change.get("asn")
-        known_asn = isinstance(asn, (int, np.integer)) and int(asn) in self.asns
+        network, asn = change.get("network"), _asn(change.get("asn"))
+        known_asn = asn is not None and asn in self.asns
         if isinstance(network, str) and network not in self.networks and not known_asn:
             new.append(f"network {network}")
         hour = change.get("hour")
@@ -99,12 +98,19 @@ class Routine:
         return new
 
 
+def _asn(value: Any) -> int | None:
+    """Return an autonomous system number as an int (pandas gives floats beside NaN)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value):
+        return int(value)
+    return None
+
+
 def _near(hour: int, hours: frozenset[int], slack: int) -> bool:
     return any(min((hour - h) % 24, (h - hour) % 24) <= slack for h in hours)
-
-
-def _signature(name: Any, resource_type: Any) -> str:
-    return f"{name} {resource_type}"
 
 
 def _set(values: Iterable[Any]) -> frozenset[str]:
@@ -112,12 +118,7 @@ def _set(values: Iterable[Any]) -> frozenset[str]:
 
 
 def _asns(values: Iterable[Any]) -> frozenset[int]:
-    out: set[int] = set()
-    for value in values:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            continue
-        out.add(int(value))
-    return frozenset(out)
+    return frozenset(asn for value in values if (asn := _asn(value)) is not None)
 
 
 def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Routine]:
@@ -140,9 +141,7 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
     micros = times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
     frame["hour"] = (micros // _US_PER_HOUR) % 24
     frame["day"] = micros // _US_PER_DAY
-    frame["signature"] = [
-        _signature(n, t) for n, t in zip(frame["event_name"], frame["resource_type"], strict=True)
-    ]
+    frame["signature"] = frame["event_name"].astype(str)
     routines: dict[str, Routine] = {}
     for identity, group in frame.groupby("identity_key", sort=False):
         out = group[group["outside"]]
