@@ -173,7 +173,8 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     """Name the groups an identity is compared with while it has no past of its own.
 
     Most alike first (ADR 0022): a person is compared with the other people of the same
-    role or permission set in the same account, then in every account; a role with the
+    role or permission set in the same account, then in every account, then with every
+    person of the account; a role with the
     role of the same name in other accounts (the same controller, pipeline or function
     deployed elsewhere), then with the roles of its account; an IAM user with the users of
     its account. AWS services, other accounts' principals and unknown callers have no peers.
@@ -181,7 +182,7 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     Examples
     --------
     >>> peer_groups("arn:aws:iam::111:role/AWSReservedSSO_Dev_0123abcd4567/alice@corp")
-    ('Dev users in account 111', 'Dev users in every account')
+    ('Dev users in account 111', 'Dev users in every account', 'people in account 111')
     >>> peer_groups("arn:aws:iam::111:role/karpenter")
     ('karpenter roles in other accounts', 'roles in account 111')
     """
@@ -192,7 +193,11 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     kind, _, rest = resource.partition("/")
     if kind == "role" and "/" in rest:
         role = _permission_set(rest.split("/", 1)[0])
-        return (f"{role} users in account {account}", f"{role} users in every account")
+        return (
+            f"{role} users in account {account}",
+            f"{role} users in every account",
+            f"people in account {account}",
+        )
     if kind == "role":
         return (f"{rest} roles in other accounts", f"roles in account {account}")
     if kind == "user":

@@ -49,8 +49,6 @@ from models.scoring import (
 )
 from serving._stored_events import Call, StoredEvents, StoredRow
 
-_WEIGHS_ROUTINES: Final = "ChangeWindow.OutsideApproved"
-"""The rule that weighs changes against each identity's routine (learned from older changes)."""
 _NO_CHANGES: Final = CANONICAL_SCHEMA.empty_table().to_pandas()
 
 __all__ = [
@@ -255,7 +253,7 @@ def read_rule_inputs(
     verdicts = _verdicts(policy, ordered, judged)
     flags = (flags for *_, flags in frame)
     firing = may_fire(summary, context, flags, found.unexpected, rules, verdicts=verdicts)
-    if policy is not None and any(one.id == _WEIGHS_ROUTINES for one in firing):
+    if policy is not None and any(one.reads.routines for one in firing):
         older = stored.older(since, ATTEMPTED_CHANGE.bit)
         if history.start is not None:  # as RuleContext.build learns them from a history frame
             changes = older.to_pandas() if older is not None else _NO_CHANGES

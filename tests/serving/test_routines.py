@@ -137,11 +137,15 @@ def test_every_change_needs_approval_by_default() -> None:
     [
         (
             "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd4567ef89/nina@corp.example",
-            ("PowerUserAccess users in account 1", "PowerUserAccess users in every account"),
+            (
+                "PowerUserAccess users in account 1",
+                "PowerUserAccess users in every account",
+                "people in account 1",
+            ),
         ),
         (
             "arn:aws:iam::1:role/saml/bob@corp.example",
-            ("saml users in account 1", "saml users in every account"),
+            ("saml users in account 1", "saml users in every account", "people in account 1"),
         ),
         (
             "arn:aws:iam::1:role/scheduler",
@@ -169,34 +173,75 @@ def test_a_role_is_compared_with_the_same_role_in_other_accounts_first() -> None
 
 
 def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
-    a = Routine(3, 2, 2, {"StartInstances": 2}, frozenset({7}), frozenset({"boto3"}))
-    b = Routine(5, 5, 4, {"StartInstances": 1, "StopInstances": 4},
-                frozenset({19}), frozenset({"aws-sdk-go"}))  # fmt: skip
+    a = Routine(
+        changes=3,
+        outside=2,
+        outside_days=2,
+        signatures={"StartInstances": 2},
+        kinds={"instance": 2},
+        hours=frozenset({7}),
+        clients=frozenset({"boto3"}),
+    )
+    b = Routine(
+        changes=5,
+        outside=5,
+        outside_days=4,
+        signatures={"StartInstances": 1, "StopInstances": 4},
+        kinds={"instance": 5},
+        hours=frozenset({19}),
+        clients=frozenset({"aws-sdk-go"}),
+    )
     merged = merge_routines([a, b])
     assert merged is not None
     assert (merged.changes, merged.outside, merged.outside_days, merged.members) == (8, 7, 4, 2)
     assert merged.signatures == {"StartInstances": 3, "StopInstances": 4}
+    assert merged.kinds == {"instance": 7}
     assert merged.hours == frozenset({7, 19})
     assert merged.clients == frozenset({"boto3", "aws-sdk-go"})
     assert merge_routines([]) is None
 
 
-def test_novelty_tolerates_hours_near_the_usual_and_a_new_address_of_a_known_isp() -> None:
-    routine = Routine(
-        10, 10, 5, {"StartInstances": 10}, frozenset({23}), frozenset({"boto3"}),
-        frozenset({"198.18.0.0/24"}), frozenset({3320}),
-    )  # fmt: skip
-    change = {
-        "event_name": "StartInstances",
-        "resource_type": "instance",
-        "client_family": "boto3",
-        "network": "198.18.7.0/24",
-        "asn": 3320,
-        "hour": 1,
-    }
-    assert routine.novelty(change, hour_slack=2) == []
-    assert routine.novelty({**change, "hour": 3}, hour_slack=2) == ["hour 03:00 UTC"]
-    assert routine.novelty({**change, "asn": 9009}, hour_slack=2) == ["network 198.18.7.0/24"]
+ROUTINE = Routine(
+    changes=10,
+    outside=10,
+    outside_days=5,
+    signatures={"StartInstances": 10},
+    kinds={"instance": 10},
+    hours=frozenset({23}),
+    clients=frozenset({"boto3"}),
+    networks=frozenset({"198.18.0.0/24"}),
+    asns=frozenset({3320}),
+)
+CHANGE = {
+    "event_name": "StartInstances",
+    "resource_type": "instance",
+    "client_family": "boto3",
+    "network": "198.18.7.0/24",
+    "asn": 3320.0,  # pandas gives floats beside missing values
+    "hour": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "by_kind", "new"),
+    [
+        ({}, False, []),
+        ({"hour": 3}, False, ["hour 03:00 UTC"]),
+        ({"asn": 9009}, False, ["network 198.18.7.0/24"]),
+        (
+            {"event_name": "ModifyInstanceAttribute"},
+            False,
+            ["ModifyInstanceAttribute outside windows"],
+        ),
+        ({"event_name": "ModifyInstanceAttribute"}, True, []),  # a person: same kind of resource
+        ({"resource_type": "image"}, True, ["image changes outside windows"]),
+    ],
+    ids=["usual", "new hour", "new AS", "new call", "new call of a person", "new kind"],
+)
+def test_novelty_says_what_the_routine_never_saw(
+    change: dict[str, Any], by_kind: bool, new: list[str]
+) -> None:
+    assert ROUTINE.novelty({**CHANGE, **change}, hour_slack=2, by_kind=by_kind) == new
 
 
 def test_routines_are_learned_from_history_with_the_calendar() -> None:
@@ -207,6 +252,7 @@ def test_routines_are_learned_from_history_with_the_calendar() -> None:
     deploy = routines["arn:aws:iam::111122223333:role/deploy"]
     assert (scheduler.changes, scheduler.outside, scheduler.outside_days) == (10, 10, 10)
     assert scheduler.signatures == {"StartInstances": 10}
+    assert scheduler.kinds == {"instance": 10}
     assert scheduler.hours == frozenset({7})
     assert (deploy.changes, deploy.outside) == (1, 0)
     assert isinstance(scheduler.since, datetime)

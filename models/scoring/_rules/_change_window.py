@@ -24,6 +24,7 @@ from models.scoring._rules._base import (
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHANGE, Reads
 from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._weigh import change_values, weigh_routine
 
 __all__ = ["inside_freeze", "outside_approved"]
 
@@ -117,7 +118,7 @@ def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
         "as unauthorised."
     ),
     applies=_any_change,
-    reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED})),
+    reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED}), routines=True),
 )
 def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on attempted compute changes that no window or ticket approves and no freeze covers.
@@ -138,7 +139,7 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
         pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
         governed = {pair: calendar.governs(*pair) for pair in set(pairs)}
         unapproved = _rows(unapproved, np.asarray([governed[p] for p in pairs], dtype=bool))
-    rows = _by_event(unapproved)
+    rows = change_values(unapproved)
     for row, ids in _sessions(unapproved, ["identity_key", "account_id"], context):
         count = len(row["event_ids"])
         severity, weighed = weigh_routine(
@@ -155,78 +156,6 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
             + (f"; {weighed}" if weighed else ""),
             severity,
         )
-
-
-def _by_event(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Return the routine's columns of each change, by event id, with its UTC hour."""
-    hours = pd.to_datetime(frame["event_time"], utc=True).dt.hour.tolist()
-    columns = [
-        "event_name",
-        "resource_type",
-        "client_family",
-        "network",
-        "asn",
-        "identity_type",
-        "account_id",
-    ]
-    values = zip(frame["event_id"], hours, *(frame[c].tolist() for c in columns), strict=True)
-    return {
-        str(event_id): dict(zip(["hour", *columns], rest, strict=True))
-        for event_id, *rest in values
-    }
-
-
-def weigh_routine(
-    identity: str, changes: list[dict[str, Any]], context: RuleContext
-) -> tuple[Severity, str]:
-    """Weigh out-of-window changes against the identity's (or its peers') routine.
-
-    Returns the severity (low when every change is routine, else medium) and the reason;
-    medium and no reason when no routines were learned (no history, or no policy).
-    """
-    settings = context.settings
-    history = context.history
-    if identity.startswith("unknown:"):
-        return (
-            Severity.LOW,
-            "the records name no identity (a redacted export): the change cannot be "
-            "attributed, nor weighed against anyone's routine",
-        )
-    if not history.learned:
-        return Severity.MEDIUM, ""
-    routine, peers = history.routine(identity)
-    whose = f"its peers ({routine.members} of the {peers})" if peers and routine else None
-    if routine is None:
-        return Severity.MEDIUM, "no baseline of this identity or of its peers to weigh it against"
-    if routine.changes == 0:
-        return Severity.MEDIUM, "this identity never changed compute resources before"
-    new = sorted(
-        {
-            part
-            for change in changes
-            for part in routine.novelty(change, settings.routine_hour_slack)
-        }
-    )
-    since = f" since {routine.since:%Y-%m-%d}" if routine.since else ""
-    if routine.outside == 0:
-        return (
-            Severity.MEDIUM,
-            f"{whose or 'this identity'} changed things only inside approved windows "
-            f"({routine.changes} changes{since})",
-        )
-    if routine.is_routine(settings.routine_min_changes, settings.routine_min_days) and not new:
-        return (
-            Severity.LOW,
-            f"routine for {whose or 'this identity'}: {routine.outside} similar changes "
-            f"outside windows on {routine.outside_days} days{since}",
-        )
-    if new:
-        return Severity.MEDIUM, f"new for {whose or 'this identity'}: {', '.join(new)}"
-    return (
-        Severity.MEDIUM,
-        f"{whose or 'this identity'} rarely changes things outside windows "
-        f"({routine.outside} changes on {routine.outside_days} days{since})",
-    )
 
 
 @rule(

@@ -83,7 +83,7 @@ class RuleSettings:
     session_gap: timedelta = timedelta(hours=1)
     max_evidence: int = 50
     routine_min_changes: int = 5
-    routine_min_days: int = 3
+    routine_min_days: int = 2
     routine_hour_slack: int = 2
 
     def __post_init__(self) -> None:

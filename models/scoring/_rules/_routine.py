@@ -53,6 +53,8 @@ class Routine:
         Distinct UTC days with such a change.
     signatures : mapping of str to int
         Event name (``"RunInstances"``) -> count outside windows.
+    kinds : mapping of str to int
+        Resource type (``"instance"``) -> count of changes to it outside windows.
     hours : frozenset of int
         UTC hours of the day at which it made changes (any verdict).
     clients, networks : frozenset of str
@@ -69,6 +71,7 @@ class Routine:
     outside: int = 0
     outside_days: int = 0
     signatures: Mapping[str, int] = field(default_factory=dict)
+    kinds: Mapping[str, int] = field(default_factory=dict)
     hours: frozenset[int] = frozenset()
     clients: frozenset[str] = frozenset()
     networks: frozenset[str] = frozenset()
@@ -80,10 +83,21 @@ class Routine:
         """Whether changing outside windows is routine: often enough, on enough days."""
         return self.outside >= min_changes and self.outside_days >= min_days
 
-    def novelty(self, change: Mapping[str, Any], hour_slack: int) -> list[str]:
-        """List, in words, what of one change (canonical values) the routine never saw."""
+    def novelty(
+        self, change: Mapping[str, Any], hour_slack: int, *, by_kind: bool = False
+    ) -> list[str]:
+        """List, in words, what of one change (canonical values) the routine never saw.
+
+        What is changed is compared by call (``RunInstances``), or with ``by_kind`` by the
+        kind of resource (``instance``): people fixing things by hand use whichever call
+        the fix needs, automation repeats its own.
+        """
         new: list[str] = []
-        if self.signatures.get(str(change.get("event_name")), 0) == 0:
+        if by_kind:
+            kind = change.get("resource_type")
+            if isinstance(kind, str) and self.kinds.get(kind, 0) == 0:
+                new.append(f"{kind} changes outside windows")
+        elif self.signatures.get(str(change.get("event_name")), 0) == 0:
             new.append(f"{change.get('event_name')} outside windows")
         family = change.get("client_family")
         if isinstance(family, str) and family not in self.clients:
@@ -150,6 +164,7 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
             outside=len(out),
             outside_days=int(out["day"].nunique()),
             signatures=dict(Counter(out["signature"])),
+            kinds=dict(Counter(str(k) for k in out["resource_type"] if isinstance(k, str))),
             hours=frozenset(int(h) for h in group["hour"].unique()),
             clients=_set(group["client_family"]),
             networks=_set(group["network"]),
@@ -176,14 +191,17 @@ def merge_routines(routines: Iterable[Routine]) -> Routine | None:
     if not members:
         return None
     signatures: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
     for one in members:
         signatures.update(one.signatures)
+        kinds.update(one.kinds)
     since = [one.since for one in members if one.since is not None]
     return Routine(
         changes=sum(one.changes for one in members),
         outside=sum(one.outside for one in members),
         outside_days=max(one.outside_days for one in members),
         signatures=dict(signatures),
+        kinds=dict(kinds),
         hours=frozenset().union(*(one.hours for one in members)),
         clients=frozenset().union(*(one.clients for one in members)),
         networks=frozenset().union(*(one.networks for one in members)),

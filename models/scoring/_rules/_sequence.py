@@ -21,6 +21,7 @@ from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHAIN_STEPS, SNAPSHOT_CREATES, STEP, Reads
 from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._weigh import change_values, weigh_routine
 
 __all__ = ["snapshot_to_new_instance"]
 
@@ -53,7 +54,7 @@ def _any_attachment(summary: BatchSummary, context: RuleContext) -> bool:
         "volume, stop the instance and preserve it for forensics."
     ),
     applies=_any_attachment,
-    reads=Reads(STEP),
+    reads=Reads(STEP, routines=True),
 )
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""
@@ -101,12 +102,27 @@ def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iter
             )
             minutes = int(np.ceil((attached_at - snapshot[0]) / pd.Timedelta(minutes=1)))
             launched = int(np.ceil((attached_at - launch[0]) / pd.Timedelta(minutes=1)))
+            ids = tuple(entry[1] for entry in ordered)
+            severity, weighed = _weigh_chain(steps, ids, identity, context)
             yield Evidence(
-                tuple(entry[1] for entry in ordered),
+                ids,
                 identity,
                 to_datetime(ordered[0][0]),
                 to_datetime(attached_at),
                 f"snapshot {snap} became volume {volume}, attached to instance {instance} "
-                f"launched {launched} min earlier; the chain took {minutes} min",
+                f"launched {launched} min earlier; the chain took {minutes} min"
+                + (f"; {weighed}" if severity == Severity.LOW else ""),
+                severity,
             )
             break
+
+
+def _weigh_chain(
+    steps: pd.DataFrame, ids: tuple[str, ...], identity: str, context: RuleContext
+) -> tuple[Severity | None, str]:
+    """Low when every step the attaching identity made is routine for it (a restore test)."""
+    mine = steps[steps["event_id"].isin(ids) & (steps["identity_key"] == identity)]
+    if not len(mine) or not context.history.learned:
+        return None, ""
+    severity, weighed = weigh_routine(identity, list(change_values(mine).values()), context)
+    return (Severity.LOW, weighed) if severity == Severity.LOW else (None, "")
