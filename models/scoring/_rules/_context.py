@@ -82,7 +82,7 @@ class RuleSettings:
     sequence_horizon: timedelta = timedelta(hours=24)
     session_gap: timedelta = timedelta(hours=1)
     max_evidence: int = 50
-    routine_min_changes: int = 5
+    routine_min_changes: int = 3
     routine_min_days: int = 2
     routine_hour_slack: int = 2
 
@@ -350,6 +350,15 @@ class IdentityHistory:
             learned=True,
         )
 
+    def _with_own_calls(self, routine: Routine, identity: str) -> Routine:
+        """Return the routine with every client, network and AS the identity called from."""
+        return replace(
+            routine,
+            clients=routine.clients | self.clients.get(identity, frozenset()),
+            networks=routine.networks | self.networks.get(identity, frozenset()),
+            asns=routine.asns | self.asns.get(identity, frozenset()),
+        )
+
     def knows(self, identity: str) -> bool:
         """Whether the identity appears in the history at all."""
         return identity in self.last_seen
@@ -362,12 +371,14 @@ class IdentityHistory:
         the identity's own or when neither exists. An identity with no change in its past
         is weighed against its peers; against them, a network any of the organisation's
         changes came from is not new (a new role in an account uses that account's NAT).
+        Either way, a client, network or AS the identity itself called from before (reads
+        included) is not new for it.
         An identity the history knows that never changed anything and has no peers has an
         empty routine of its own.
         """
         own = self.routines.get(identity)
         if own is not None and own.changes:
-            return own, None
+            return self._with_own_calls(own, identity), None
         for group in peer_groups(identity):
             merged = merge_routines(
                 routine
@@ -376,14 +387,12 @@ class IdentityHistory:
             )
             if merged is not None:
                 everyone = self.routines.values()
-                return (
-                    replace(
-                        merged,
-                        networks=merged.networks.union(*(r.networks for r in everyone)),
-                        asns=merged.asns.union(*(r.asns for r in everyone)),
-                    ),
-                    group,
+                pooled = replace(
+                    merged,
+                    networks=merged.networks.union(*(r.networks for r in everyone)),
+                    asns=merged.asns.union(*(r.asns for r in everyone)),
                 )
+                return self._with_own_calls(pooled, identity), group
         if own is not None or self.knows(identity):
             return Routine(members=1), None
         return None, None

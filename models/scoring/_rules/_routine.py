@@ -90,7 +90,8 @@ class Routine:
 
         What is changed is compared by call (``RunInstances``), or with ``by_kind`` by the
         kind of resource (``instance``): people fixing things by hand use whichever call
-        the fix needs, automation repeats its own.
+        the fix needs, automation repeats its own. The hour is judged for automation only:
+        people on call work when they are paged (the model weighs rare hours).
         """
         new: list[str] = []
         if by_kind:
@@ -107,6 +108,8 @@ class Routine:
         if isinstance(network, str) and network not in self.networks and not known_asn:
             new.append(f"network {network}")
         hour = change.get("hour")
+        if by_kind:
+            return new
         if isinstance(hour, int) and self.hours and not _near(hour, self.hours, hour_slack):
             new.append(f"hour {hour:02d}:00 UTC")
         return new
