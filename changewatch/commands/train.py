@@ -25,9 +25,81 @@ _tracking_option = click.option("--tracking-uri", metavar="URI", help=_TRACKING_
 _experiment_option = click.option(
     "--experiment", default="changewatch", show_default=True, help="MLflow experiment."
 )
+_metric_option = click.option(
+    "--metric",
+    default="eval_pr_auc",
+    show_default=True,
+    metavar="NAME",
+    help="Figure compared: eval_pr_auc, eval_roc_auc, eval_recall_at_1pct_fpr, "
+    "eval_scenarios_detected, eval_scenario_recall, eval_benign_alerts_per_day or "
+    "eval_median_hours_to_detect (docs/metrics.md says which way is better).",
+)
+_tolerance_option = click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    help="Band around the champion's value that counts as a tie (a tie promotes); "
+    "default per metric (0.02 for eval_pr_auc).",
+)
+_floor_option = click.option(
+    "--floor",
+    type=float,
+    help="Least value of the metric the challenger needs (default: the metric's floor, "
+    "docs/metrics.md).",
+)
+_labels_option = click.option(
+    "--labels",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled events (labels.parquet or CSV: event_id, scenario, kind).",
+)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _parse_tags(values: tuple[str, ...]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for value in values:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tags")
+            tags[key.strip()] = text.strip()
+    return tags
+
+
+def _max_samples(value: str) -> int | float | str:
+    if value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected 'auto', a count or a share in (0, 1], got {value!r}",
+            param_hint="--max-samples",
+        ) from None
+    return int(number) if number > 1 else number
+
+
+def _run_options(command: _F) -> _F:
+    options = [
+        click.option("--run-name", metavar="NAME", help="Name of the MLflow run."),
+        click.option(
+            "--tags",
+            "tags",
+            multiple=True,
+            metavar="KEY=VALUE[,...]",
+            help="Extra run tags (repeatable).",
+        ),
+        click.option(
+            "--exclude-labelled",
+            is_flag=True,
+            help="Leave events labelled as attacks out of the training period (they are "
+            "always counted and warned about).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def _forest_options(command: _F) -> _F:
@@ -49,6 +121,12 @@ def _forest_options(command: _F) -> _F:
             help="Alert percentile.",
         ),
         click.option("--seed", "random_state", type=int, default=0, show_default=True),
+        click.option(
+            "--max-samples",
+            default="auto",
+            show_default=True,
+            help="Windows per tree: 'auto' (256), a count, or a share in (0, 1].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -57,7 +135,7 @@ def _forest_options(command: _F) -> _F:
 
 def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Run a training pipeline with a step progress bar and print its JSON summary."""
-    from training._pipeline import TRAIN_STEPS
+    from training import TRAIN_STEPS
 
     update, close = progress(TRAIN_STEPS, label, unit="step")
     try:
@@ -73,11 +151,7 @@ def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any
 )
 @click.option("--from", "since", metavar="TIME", help="Training period start (ISO, UTC).")
 @click.option("--until", metavar="TIME", help="Training period end, exclusive (ISO, UTC).")
-@click.option(
-    "--labels",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labelled events (labels.parquet: event_id, scenario, kind).",
-)
+@_labels_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
@@ -88,6 +162,19 @@ def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any
 @_tracking_option
 @click.option("--register", "register_as", metavar="NAME", help="Register as NAME@challenger.")
 @_forest_options
+@_run_options
+@click.option(
+    "--log-eval-events/--no-log-eval-events",
+    default=True,
+    show_default=True,
+    help="Store the labelled evaluation set with the run (promote can re-score it).",
+)
+@click.option(
+    "--vector-scorer/--no-vector-scorer",
+    default=True,
+    show_default=True,
+    help="Also log the vector scorer (needed by score --engine spark).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["local", "spark"]),
@@ -112,6 +199,12 @@ def train(
     n_estimators: int,
     threshold: float,
     random_state: int,
+    max_samples: str,
+    run_name: str | None,
+    tags: tuple[str, ...],
+    exclude_labelled: bool,
+    log_eval_events: bool,
+    vector_scorer: bool,
     engine: str,
     master: str | None,
     bundle_out: str | None,
@@ -120,15 +213,20 @@ def train(
 
     Logs parameters, the training data (as a dataset input), metrics, plots, the top
     anomalous windows with explanations, a model card and the scorer as a pyfunc model.
-    With --labels the model is evaluated (ROC-AUC, PR-AUC, recall at 1% FPR, alerts per
-    day, detection per scenario) on --eval-events, else on the events after --until.
-    The last line printed is {"run_id": ..., "model_uri": ...} as JSON.
+    With --labels the model is evaluated on --eval-events, else on the events after
+    --until, with its state carried to their start; the run gets the reviewer's pack
+    (confusion matrix, PR and ROC curves, threshold table, false positives per identity,
+    bootstrap intervals). With --register and a NAME@champion, the champion is scored on
+    the same windows for promote. A short baseline is warned about and tagged. The last
+    line printed is {"run_id": ..., "model_uri": ...} as JSON.
 
     \b
     Examples:
       changewatch train --events events.parquet --register changewatch
       changewatch train --events sim/AWSLogs --until 2026-03-23 \\
           --labels sim/labels.parquet --register changewatch
+      changewatch train -e events.parquet --until 2026-03-23 --labels labels.parquet \\
+          --trees 200 --max-samples 512 --run-name wider --tags sweep=1
       changewatch train -e events.parquet --tracking-uri http://mlflow:5000
       changewatch train -e s3a://lake/events/ --engine spark --register changewatch
     """
@@ -169,8 +267,14 @@ def train(
         register_as=register_as,
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
+        max_samples=_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
+        exclude_labelled=exclude_labelled,
+        run_name=run_name,
+        tags=_parse_tags(tags),
+        log_evaluation_events=log_eval_events,
+        log_vector_scorer=vector_scorer,
     )
 
 
@@ -180,61 +284,94 @@ def train(
     "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
 )
 @click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--from",
+    "since",
+    metavar="TIME",
+    help="Score the windows from TIME on; earlier events carry the model's state to TIME.",
+)
 @_tracking_option
 def evaluate(
-    model_uri: str, events: tuple[str, ...], labels: str, tracking_uri: str | None
+    model_uri: str,
+    events: tuple[str, ...],
+    labels: str,
+    since: str | None,
+    tracking_uri: str | None,
 ) -> None:
     """Report a model's metrics on labelled events (JSON, per scenario too).
+
+    The model's state is carried up to the evaluated period from the earlier events
+    given. Events inside the model's training period are refused (in-sample); an
+    evaluation that scores no window (every identity in cold start) is an error that
+    says so. Metric names are those of the runs (docs/metrics.md).
 
     \b
     Examples:
       changewatch evaluate -m models:/changewatch@champion -e sim/AWSLogs \\
-          --labels sim/labels.parquet
-      changewatch evaluate -m models:/changewatch/3 -e stratus.parquet --labels stratus.csv
+          --labels sim/labels.parquet --from 2026-03-23
+      changewatch evaluate -m models:/changewatch/3 -e test.parquet --labels labels.parquet
     """
     from training import evaluate as run_evaluate
 
-    result = run_evaluate(model_uri, list(events), labels, tracking_uri=tracking_uri)
+    result = run_evaluate(model_uri, list(events), labels, since=since, tracking_uri=tracking_uri)
     emit({"model_uri": model_uri, **result.to_json()})
 
 
 @click.command()
 @click.option("--name", required=True, help="Registered model name.")
-@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=_EVENTS_HELP)
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--metric",
-    type=click.Choice(["pr_auc", "roc_auc", "recall_at_1pct_fpr", "scenarios_detected"]),
-    default="pr_auc",
-    show_default=True,
-    help="Figure compared (higher is better).",
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help="Version to judge (default @challenger).",
 )
+@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=_EVENTS_HELP)
+@_labels_option
+@click.option(
+    "--from", "since", metavar="TIME", help="With --events: compare on the windows from TIME on."
+)
+@_metric_option
+@_tolerance_option
+@_floor_option
 @_tracking_option
 def promote(
     name: str,
+    version: int | None,
     events: tuple[str, ...],
     labels: str | None,
+    since: str | None,
     metric: str,
+    tolerance: float | None,
+    floor: float | None,
     tracking_uri: str | None,
 ) -> None:
-    """Move NAME@champion to NAME@challenger unless the challenger is worse.
+    """Move NAME@champion to the challenger unless it is worse on the same windows.
 
-    Both are scored on the same labelled events: --events and --labels, else the
-    evaluation set recorded with the challenger's run. The first model becomes
-    champion. The decision and both figures are tagged on the challenger's version.
+    The challenger is NAME@challenger or --version. Both are compared on the same
+    windows: those its training run scored both on, else --events/--labels scored now,
+    else the evaluation set stored with its run. It must reach the metric's floor (the
+    first model too, on a held-out evaluation); within --tolerance of the champion is a
+    tie, and a tie promotes. Each decision is appended: a JSON record in the run
+    (promotion/NNNN.json), promotion.* tags on the version and a line in its description.
 
     \b
     Examples:
       changewatch promote --name changewatch
-      changewatch promote --name changewatch -e stratus.parquet --labels stratus.csv
+      changewatch promote --name changewatch --version 4 --metric eval_roc_auc
+      changewatch promote --name changewatch -e events.parquet --labels labels.parquet \\
+          --from 2026-03-23
     """
     from training import promote as run_promote
 
     result = run_promote(
         name,
+        version=version,
         events=list(events) or None,
         labels=labels,
+        since=since,
         metric=metric,
+        tolerance=tolerance,
+        floor=floor,
         tracking_uri=tracking_uri,
     )
     emit(result.to_json())
@@ -250,38 +387,63 @@ def promote(
     type=click.FloatRange(min=1, min_open=False),
     default=30.0,
     show_default=True,
-    help="Train on the newest DAYS of events.",
+    help="Window read: the newest DAYS of events (training and held-out period).",
 )
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--eval-events", cls=PathsOption, metavar="PATH...", help="Labelled evaluation events."
+    "--holdout-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="With --labels: the newest days of the window held out to compare on.",
 )
+@_labels_option
+@click.option(
+    "--eval-events",
+    cls=PathsOption,
+    metavar="PATH...",
+    help="A separate labelled set to compare on instead of the held-out days.",
+)
+@_metric_option
+@_tolerance_option
+@_floor_option
 @_experiment_option
 @_tracking_option
 @_forest_options
+@_run_options
 def retrain(
     events: tuple[str, ...],
     name: str,
     days: float,
+    holdout_days: float,
     labels: str | None,
     eval_events: tuple[str, ...],
+    metric: str,
+    tolerance: float | None,
+    floor: float | None,
     experiment: str,
     tracking_uri: str | None,
     window: str,
     n_estimators: int,
     threshold: float,
     random_state: int,
+    max_samples: str,
+    run_name: str | None,
+    tags: tuple[str, ...],
+    exclude_labelled: bool,
 ) -> None:
-    """Run the scheduled job: train on the newest days, report drift, register, promote.
+    """Run the scheduled job: hold out the newest days, train, compare, report drift, promote.
 
-    Continues the champion's profiles, logs a drift report (population stability per
-    feature against the champion's training vectors), registers the new version as
-    challenger and promotes it if it is not worse on the labelled set.
+    With --labels the newest --holdout-days of the window are held out; the challenger
+    is fitted on the days before them, continuing the champion's profiles, and champion
+    and challenger are scored on the same held-out windows. The run logs a drift report
+    against the champion's training vectors; the new version is registered as challenger
+    (or an identical one reused) and promoted if it is not worse (see promote). An
+    evaluation that scores no window is an error (exit 1), not a decision.
 
     \b
     Examples (cron, nightly at 03:00):
       0 3 * * * changewatch retrain -e /data/events/ --name changewatch \\
-          --days 30 --labels /data/labels.parquet --eval-events /data/labelled/
+          --days 30 --labels /data/labels.parquet
     """
     from features import FeatureConfig
     from training import retrain as run_retrain
@@ -292,12 +454,20 @@ def retrain(
         list(events),
         name=name,
         days=days,
+        holdout_days=holdout_days,
         labels=labels,
         evaluation_events=list(eval_events) or None,
         experiment=experiment,
         tracking_uri=tracking_uri,
+        metric=metric,
+        tolerance=tolerance,
+        floor=floor,
+        exclude_labelled=exclude_labelled,
+        run_name=run_name,
+        tags=_parse_tags(tags),
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
+        max_samples=_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
     )
