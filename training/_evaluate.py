@@ -90,7 +90,7 @@ def _window_hits(windows: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """Return ``window`` (row position), ``event_id``, ``scenario``, ``kind`` per labelled hit."""
     exploded = windows["event_ids"].explode().dropna().astype(str)
     pairs = pd.DataFrame({"window": exploded.index.to_numpy(), "event_id": exploded.to_numpy()})
-    return pairs.merge(labels, on="event_id", how="inner")
+    return pairs.merge(labels[["event_id", "scenario", "kind"]], on="event_id", how="inner")
 
 
 def alerted(windows: pd.DataFrame, threshold: float) -> pd.Series:
