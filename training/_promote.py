@@ -88,11 +88,11 @@ def evaluate(
     InputError
         When no window of the period is scored (every identity in cold start).
     """
-    table, _ = _events(events)
     label_table = _labels(labels)
     if label_table is None:
         raise ConfigurationError("evaluate needs labels")
-    detector = _load_any(model_uri, tracking_uri)
+    detector = _load_any(model_uri, tracking_uri)  # a missing model fails before reading events
+    table, _ = _events(events)
     start = _start([detector], table, since)
     context = table[table["event_time"] < start]
     result = evaluate_on_period(detector, table, label_table, start, context=context)
