@@ -14,6 +14,8 @@ import importlib.metadata
 import json
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -140,13 +142,24 @@ def canonical_input_schema() -> Any:
     return Schema(columns)
 
 
-def _code_paths() -> list[str]:
+def _code_paths(scratch: Path) -> list[str]:
+    """Return the packages the logged models import, as ``code_paths``.
+
+    ``training`` goes without its ``simulation`` and ``spark`` subpackages (its
+    ``__init__`` imports neither): a trimmed copy in ``scratch``.
+    """
     import importlib
 
     paths = []
     for package in _CODE_PACKAGES:
-        module = importlib.import_module(package)
-        paths.append(str(Path(str(module.__file__)).parent))
+        folder = Path(str(importlib.import_module(package).__file__)).parent
+        if package == "training":
+            trimmed = scratch / package
+            trimmed.mkdir(parents=True, exist_ok=True)
+            for source in [*folder.glob("*.py"), folder / "py.typed"]:
+                shutil.copy2(source, trimmed / source.name)
+            folder = trimmed
+        paths.append(str(folder))
     return paths
 
 
@@ -230,27 +243,29 @@ def log_scorer(
         threshold = float(config["detector"]["threshold"])
     outputs = infer_signature(pyfunc_output(output_example, threshold)).inputs
     signature = ModelSignature(inputs=canonical_input_schema(), outputs=outputs)
-    info: ModelInfo = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=str(_PYFUNC_FILE),
-        artifacts={"bundle": str(bundle)},
-        code_paths=_code_paths(),
-        pip_requirements=scorer_requirements(),
-        signature=signature,
-        input_example=pyfunc_input(input_example),
-    )
-    if vector_example is None:
-        logger.info("logged scorer %s (no vector scorer)", info.model_uri)
-        return info
-    vectors: ModelInfo = mlflow.pyfunc.log_model(
-        name=VECTOR_SCORER,
-        python_model=str(_PYFUNC_VECTORS_FILE),
-        artifacts={"bundle": str(bundle)},
-        code_paths=_code_paths(),
-        pip_requirements=scorer_requirements(),
-        signature=_vector_signature(),
-        input_example=to_vector_input(vector_example),
-    )
+    with tempfile.TemporaryDirectory(prefix="changewatch-code-") as scratch:
+        code = _code_paths(Path(scratch))
+        info: ModelInfo = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(_PYFUNC_FILE),
+            artifacts={"bundle": str(bundle)},
+            code_paths=code,
+            pip_requirements=scorer_requirements(),
+            signature=signature,
+            input_example=pyfunc_input(input_example),
+        )
+        if vector_example is None:
+            logger.info("logged scorer %s (no vector scorer)", info.model_uri)
+            return info
+        vectors: ModelInfo = mlflow.pyfunc.log_model(
+            name=VECTOR_SCORER,
+            python_model=str(_PYFUNC_VECTORS_FILE),
+            artifacts={"bundle": str(bundle)},
+            code_paths=code,
+            pip_requirements=scorer_requirements(),
+            signature=_vector_signature(),
+            input_example=to_vector_input(vector_example),
+        )
     mlflow.set_logged_model_tags(info.model_id, {VECTOR_SCORER_TAG: vectors.model_uri})
     mlflow.set_logged_model_tags(vectors.model_id, {"changewatch.event_scorer": info.model_uri})
     mlflow.set_tag(VECTOR_SCORER_TAG, vectors.model_uri)
