@@ -53,6 +53,7 @@ from training._tracking import (
     artifact_root_for,
     require_store,
     resolve_tracking_uri,
+    ui_url,
 )
 from training._train import TRAIN_STEPS, TrainResult, train
 
@@ -96,5 +97,6 @@ __all__ = [
     "scorer_requirements",
     "sweep",
     "train",
+    "ui_url",
     "vector_scorer_uri",
 ]

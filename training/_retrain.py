@@ -153,7 +153,7 @@ def retrain(
         When the window, the held-out period or the evaluation cannot be used (an
         evaluation that scores nothing is an error, not a decision).
     """
-    all_events, _ = _events(events)
+    all_events, sources = _events(events)
     given = _events(evaluation_events)[0] if evaluation_events is not None else None
     champion = _champion(name, tracking_uri)
     config = settings.get("feature_config") or FeatureConfig()
@@ -177,7 +177,7 @@ def retrain(
         history=champion.detector if champion else None,
         exclude_labelled=exclude_labelled,
         run_name=run_name or f"retrain {until:%Y-%m-%d}",
-        tags={"changewatch.job": "retrain", **(tags or {})},
+        tags={"changewatch.job": "retrain", "changewatch.sources": sources[:5000], **(tags or {})},
         progress=progress,
         **settings,
     )

@@ -149,9 +149,12 @@ def confusion_figure(evaluation: Evaluation) -> Figure:
     table = confusion_table(evaluation).set_index("truth")[["alerted", "not alerted"]]
     figure, axes = _figure(5.5, 3.8)
     values = table.to_numpy(dtype=float)
-    axes.imshow(np.log1p(values), cmap="Blues")
+    shade = np.log1p(values)
+    axes.imshow(shade, cmap="Blues")
     for (i, j), value in np.ndenumerate(values):
-        axes.text(j, i, f"{int(value):,}", ha="center", va="center", fontsize="large")
+        dark = shade[i, j] > shade.max() / 2
+        axes.text(j, i, f"{int(value):,}", ha="center", va="center", fontsize="large",
+                  color="white" if dark else "black")  # fmt: skip
     axes.set_xticks(range(2), list(table.columns))
     axes.set_yticks(range(len(table)), list(table.index))
     axes.set_title(f"Windows at the threshold p{evaluation.threshold:g}")

@@ -36,6 +36,7 @@ __all__ = [
     "require_store",
     "resolve_tracking_uri",
     "tracking",
+    "ui_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ DEFAULT_EXPERIMENT: Final = "changewatch"
 """Experiment used when none is named."""
 
 EXPERIMENT_KIND: Final = {"mlflow.experimentKind": "custom_model_development"}
-"""Experiment tag that makes the MLflow 3 UI open the experiment on its runs table
-(a "Machine learning" experiment) instead of the GenAI traces view."""
+"""Experiment tag declaring a "Machine learning" experiment (runs, not GenAI traces).
+
+MLflow 3.17's UI ignores it: a browser-wide GenAI / Model training switch decides the
+view (GenAI by default, remembered in the browser's local storage), and a
+``workflowType=machine_learning`` query parameter overrides it (:func:`ui_url`)."""
 
 _DATABASE_SCHEMES: Final = ("sqlite", "postgresql", "mysql", "mssql")
 _PROGRESS_VARIABLE: Final = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
@@ -114,6 +118,33 @@ def require_store(uri: str | None = None) -> str:
             "MLFLOW_TRACKING_URI"
         )
     return resolved
+
+
+def ui_url(base: str, experiment_id: str, run_id: str | None = None, *, page: str = "") -> str:
+    """Return a link into the MLflow UI that opens in its "Model training" view.
+
+    Parameters
+    ----------
+    base : str
+        The UI's address, e.g. ``http://127.0.0.1:5000``.
+    experiment_id, run_id : str
+        The experiment (its runs table) or one of its runs.
+    page : str
+        A path below the run, e.g. ``artifacts/model_card.md``.
+
+    Examples
+    --------
+    >>> ui_url("http://127.0.0.1:5000", "1")
+    'http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning'
+    >>> ui_url("http://127.0.0.1:5000", "1", "abc", page="artifacts/model_card.md")
+    'http://127.0.0.1:5000/#/experiments/1/runs/abc/artifacts/model_card.md?workflowType=machine_learning'
+    """
+    path = f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs"
+    if run_id:
+        path += f"/{run_id}"
+        if page:
+            path += f"/{page.lstrip('/')}"
+    return f"{path}?workflowType=machine_learning"
 
 
 @contextmanager

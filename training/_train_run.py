@@ -286,6 +286,7 @@ def log_run(
             }
             all_metrics = {**metrics, **(result.evaluation.metrics if result else {})}
             description = version_description(params, all_metrics, evaluation_facts)
+            mlflow.set_tag("mlflow.note.content", description.removesuffix("Promotion decisions:"))
             example = example_events(detector, training_windows, data.training)
             model_uri, logged_uri, version, reused = _log_model(
                 run, run_id, detector, data, example, description

@@ -119,9 +119,11 @@ def test_versions_and_the_model_have_descriptions(trained, module_store: str) ->
     assert "AN0861" in client.get_registered_model(NAME).description
 
 
-def test_the_experiment_opens_on_its_runs(trained, module_store: str) -> None:
+def test_the_experiment_is_declared_a_machine_learning_one(trained, module_store: str) -> None:
     experiment = _client(module_store).get_experiment(trained.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    run = _client(module_store).get_run(trained.run_id)
+    assert run.data.tags["mlflow.note.content"].startswith("Trained on ")
 
 
 @pytest.fixture(scope="module")

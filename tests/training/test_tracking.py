@@ -108,3 +108,22 @@ def test_mlflow_progress_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
     with artifact_progress():  # an explicit choice wins
         assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("http://ui:5000/", "3"),
+            "http://ui:5000/#/experiments/3/runs?workflowType=machine_learning",
+        ),
+        (
+            ("http://ui:5000", "3", "r1"),
+            "http://ui:5000/#/experiments/3/runs/r1?workflowType=machine_learning",
+        ),
+    ],
+)
+def test_ui_links_open_the_model_training_view(args: tuple[str, ...], expected: str) -> None:
+    from training import ui_url
+
+    assert ui_url(*args) == expected
