@@ -100,11 +100,12 @@ def false_positives_by_identity(evaluation: Evaluation) -> pd.DataFrame:
     """Alerted windows without an attack, per identity, most first (who would be paged)."""
     windows = evaluation.windows
     false = windows[windows["alerted"] & ~windows["positive"]]
-    columns = ["identity", "false alerts", "hard negatives", "first", "last", "top reason"]
+    columns = ["who", "false alerts", "hard negatives", "first", "last", "top reason", "identity"]
     if not len(false):
         return pd.DataFrame(columns=columns)
     rows = [
         {
+            "who": str(identity).split(":", 5)[-1],
             "identity": str(identity),
             "false alerts": len(group),
             "hard negatives": int(group["hard_negative"].sum()),
