@@ -134,6 +134,7 @@ class ScoredPeriod:
             "windows": len(self.windows),
             "scored_windows": int(self.windows["score"].notna().sum()),
             "events": self.events,
+            "events_dropped": 0,
             "context_events": self.context_events,
             "state": self.state,
             "in_sample": self.in_sample,
@@ -183,6 +184,14 @@ def score_period(
     earlier = context if context is not None else events[times < start]
     state, origin = model_state(detector, earlier, start)
     windows = detector.score_windows(inside, state=state)
+    seen = {str(i) for ids in windows["event_ids"] for i in ids}
+    dropped = int((~inside["event_id"].astype(str).isin(seen)).sum())
+    if dropped:
+        raise InputError(
+            f"{dropped} of the {len(inside):,} events of [{start}, {stop}) fell in no scored "
+            f"window (the state ends at {state.profiles.until}): the evaluation would not be "
+            "of the period it names"
+        )
     scored = int(windows["score"].notna().sum())
     if not scored:
         config = _config(detector)

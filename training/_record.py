@@ -133,6 +133,13 @@ def append_decision(
     for role in ("challenger", "champion"):
         for key, value in (record.get(role) or {}).items():
             tags[f"{role}.{key}"] = _fmt(value) if value is not None else "none"
+        period = (record.get("periods") or {}).get(role)
+        if period:
+            tags[f"{role}.period"] = f"{period['start']} to {period['end']}"
+            tags[f"{role}.windows"] = str(period["windows"])
+            tags[f"{role}.events"] = str(period["events"])
+            tags[f"{role}.events_dropped"] = str(period.get("events_dropped", 0))
+            tags[f"{role}.state"] = str(period["state"])
     for key, value in tags.items():
         client.set_model_version_tag(name, version, f"promotion.{key}", str(value))
     count = int(client.get_model_version(name, version).tags.get("promotion.decisions", "0"))

@@ -75,6 +75,10 @@ def test_a_worse_challenger_is_rejected_on_the_same_windows_and_every_decision_i
     assert version.tags["promotion.decisions"] == "2"
     assert version.tags["promotion.record"].endswith("promotion/0002.json")
     assert version.tags["promotion.challenger.eval_pr_auc"] != "none"
+    assert version.tags["promotion.challenger.events_dropped"] == "0"
+    windows = version.tags["promotion.champion.windows"]
+    assert windows == version.tags["promotion.challenger.windows"] != "0"
+    assert version.tags["promotion.champion.period"] == version.tags["promotion.challenger.period"]
     assert version.description.count("rejected") == 2
     assert str(client.get_model_version_by_alias(NAME, "champion").version) == good.version
 
