@@ -6,163 +6,43 @@ never load them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from changewatch.cli_support import PathsOption, emit, progress
+from changewatch.cli_support import PathsOption, emit
+from changewatch.commands._training_options import (
+    EVENTS_HELP,
+    experiment_option,
+    floor_option,
+    forest_options,
+    labels_option,
+    metric_option,
+    parse_max_samples,
+    parse_tags,
+    run_options,
+    run_steps,
+    tolerance_option,
+    tracking_option,
+)
 
 __all__ = ["evaluate", "promote", "retrain", "train"]
 
-_TRACKING_HELP = (
-    "MLflow tracking URI (sqlite:///..., postgresql://..., http://...); default "
-    "$MLFLOW_TRACKING_URI, else sqlite:///./mlruns.db with artifacts in ./mlartifacts."
-)
-_EVENTS_HELP = "CloudTrail files/directories (as for ingest) or canonical Parquet tables."
-
-_tracking_option = click.option("--tracking-uri", metavar="URI", help=_TRACKING_HELP)
-_experiment_option = click.option(
-    "--experiment", default="changewatch", show_default=True, help="MLflow experiment."
-)
-_metric_option = click.option(
-    "--metric",
-    default="eval_pr_auc",
-    show_default=True,
-    metavar="NAME",
-    help="Figure compared: eval_pr_auc, eval_roc_auc, eval_recall_at_1pct_fpr, "
-    "eval_scenarios_detected, eval_scenario_recall, eval_benign_alerts_per_day or "
-    "eval_median_hours_to_detect (docs/metrics.md says which way is better).",
-)
-_tolerance_option = click.option(
-    "--tolerance",
-    type=click.FloatRange(min=0),
-    help="Band around the champion's value that counts as a tie (a tie promotes); "
-    "default per metric (0.02 for eval_pr_auc).",
-)
-_floor_option = click.option(
-    "--floor",
-    type=float,
-    help="Least value of the metric the challenger needs (default: the metric's floor, "
-    "docs/metrics.md).",
-)
-_labels_option = click.option(
-    "--labels",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labelled events (labels.parquet or CSV: event_id, scenario, kind).",
-)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _parse_tags(values: tuple[str, ...]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for value in values:
-        for item in filter(None, (part.strip() for part in value.split(","))):
-            key, sep, text = item.partition("=")
-            if not sep or not key.strip():
-                raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tags")
-            tags[key.strip()] = text.strip()
-    return tags
-
-
-def _max_samples(value: str) -> int | float | str:
-    if value == "auto":
-        return value
-    try:
-        number = float(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"expected 'auto', a count or a share in (0, 1], got {value!r}",
-            param_hint="--max-samples",
-        ) from None
-    return int(number) if number > 1 else number
-
-
-def _run_options(command: _F) -> _F:
-    options = [
-        click.option("--run-name", metavar="NAME", help="Name of the MLflow run."),
-        click.option(
-            "--tags",
-            "tags",
-            multiple=True,
-            metavar="KEY=VALUE[,...]",
-            help="Extra run tags (repeatable).",
-        ),
-        click.option(
-            "--exclude-labelled",
-            is_flag=True,
-            help="Leave events labelled as attacks out of the training period (they are "
-            "always counted and warned about).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _forest_options(command: _F) -> _F:
-    options = [
-        click.option("--window", default="1h", show_default=True, help="Window per identity."),
-        click.option(
-            "--trees",
-            "n_estimators",
-            type=click.IntRange(min=1),
-            default=100,
-            show_default=True,
-            help="Trees in the isolation forest.",
-        ),
-        click.option(
-            "--threshold",
-            type=click.FloatRange(0, 100),
-            default=99.0,
-            show_default=True,
-            help="Alert percentile.",
-        ),
-        click.option("--seed", "random_state", type=int, default=0, show_default=True),
-        click.option(
-            "--max-samples",
-            default="auto",
-            show_default=True,
-            help="Windows per tree: 'auto' (256), a count, or a share in (0, 1].",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-    """Run a training pipeline with a step progress bar and print its JSON summary."""
-    from training import TRAIN_STEPS
-
-    update, close = progress(TRAIN_STEPS, label, unit="step")
-    try:
-        result = run(*args, progress=update, **kwargs)
-    finally:
-        close()
-    emit(result.to_json())
-
 
 @click.command()
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--from", "since", metavar="TIME", help="Training period start (ISO, UTC).")
 @click.option("--until", metavar="TIME", help="Training period end, exclusive (ISO, UTC).")
-@_labels_option
+@labels_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
     metavar="PATH...",
     help="Separate labelled evaluation events; default the events after --until.",
 )
-@_experiment_option
-@_tracking_option
+@experiment_option
+@tracking_option
 @click.option("--register", "register_as", metavar="NAME", help="Register as NAME@challenger.")
-@_forest_options
-@_run_options
+@forest_options
+@run_options
 @click.option(
     "--log-eval-events/--no-log-eval-events",
     default=True,
@@ -254,7 +134,7 @@ def train(
         return
     from training import train as run_train
 
-    _run_steps(
+    run_steps(
         "train",
         run_train,
         list(events),
@@ -267,12 +147,12 @@ def train(
         register_as=register_as,
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
-        max_samples=_max_samples(max_samples),
+        max_samples=parse_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
         exclude_labelled=exclude_labelled,
         run_name=run_name,
-        tags=_parse_tags(tags),
+        tags=parse_tags(tags),
         log_evaluation_events=log_eval_events,
         log_vector_scorer=vector_scorer,
     )
@@ -280,9 +160,7 @@ def train(
 
 @click.command()
 @click.option("--model", "-m", "model_uri", required=True, metavar="URI", help="Model to evaluate.")
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--from",
@@ -290,7 +168,7 @@ def train(
     metavar="TIME",
     help="Score the windows from TIME on; earlier events carry the model's state to TIME.",
 )
-@_tracking_option
+@tracking_option
 def evaluate(
     model_uri: str,
     events: tuple[str, ...],
@@ -325,15 +203,15 @@ def evaluate(
     type=click.IntRange(min=1),
     help="Version to judge (default @challenger).",
 )
-@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=_EVENTS_HELP)
-@_labels_option
+@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=EVENTS_HELP)
+@labels_option
 @click.option(
     "--from", "since", metavar="TIME", help="With --events: compare on the windows from TIME on."
 )
-@_metric_option
-@_tolerance_option
-@_floor_option
-@_tracking_option
+@metric_option
+@tolerance_option
+@floor_option
+@tracking_option
 def promote(
     name: str,
     version: int | None,
@@ -378,9 +256,7 @@ def promote(
 
 
 @click.command()
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--name", required=True, help="Registered model name.")
 @click.option(
     "--days",
@@ -396,20 +272,20 @@ def promote(
     show_default=True,
     help="With --labels: the newest days of the window held out to compare on.",
 )
-@_labels_option
+@labels_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
     metavar="PATH...",
     help="A separate labelled set to compare on instead of the held-out days.",
 )
-@_metric_option
-@_tolerance_option
-@_floor_option
-@_experiment_option
-@_tracking_option
-@_forest_options
-@_run_options
+@metric_option
+@tolerance_option
+@floor_option
+@experiment_option
+@tracking_option
+@forest_options
+@run_options
 def retrain(
     events: tuple[str, ...],
     name: str,
@@ -448,7 +324,7 @@ def retrain(
     from features import FeatureConfig
     from training import retrain as run_retrain
 
-    _run_steps(
+    run_steps(
         "retrain",
         run_retrain,
         list(events),
@@ -464,10 +340,10 @@ def retrain(
         floor=floor,
         exclude_labelled=exclude_labelled,
         run_name=run_name,
-        tags=_parse_tags(tags),
+        tags=parse_tags(tags),
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
-        max_samples=_max_samples(max_samples),
+        max_samples=parse_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
     )
