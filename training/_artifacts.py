@@ -80,6 +80,7 @@ def score_distribution_figure(
         ]
         for mask, colour, name in groups:
             chosen = windows.loc[mask, "score"].to_numpy(dtype=float)
+            chosen = chosen[np.isfinite(chosen)]  # cold-start windows have no score
             if len(chosen):
                 axes.hist(
                     chosen,

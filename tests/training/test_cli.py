@@ -25,6 +25,7 @@ def _last_line(output: str) -> dict:
     return summary
 
 
+@pytest.mark.slow
 def test_train_takes_run_name_tags_max_samples_and_leaves_out_what_a_sweep_needs_not(
     labelled: Labelled, tracking_uri: str
 ) -> None:
