@@ -58,7 +58,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     Typical flow:
       changewatch demo                                    # everything, on a simulated org
       changewatch ingest AWSLogs/ --out events.parquet
-      changewatch train --events events.parquet --until 2026-03-23 --register changewatch
+      changewatch train --events events.parquet --until 2026-03-23 \\
+          --labels labels.parquet --register changewatch
       changewatch promote --name changewatch
       changewatch score --model models:/changewatch@champion --events events.parquet \\
           --windows policy.yaml --out findings.jsonl
