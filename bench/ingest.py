@@ -91,10 +91,10 @@ def seconds_isal(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def rate_json_normalize(paths: list[Path], sample_records: int) -> tuple[float, int]:
+def rate_json_normalize(paths: list[Path], records: int, sample_records: int) -> tuple[float, int]:
     count = 0
     started = time.perf_counter()
-    step = max(1, len(paths) // 60)
+    step = max(1, records // sample_records)  # about sample_records records, evenly spread
     for path in paths[::step]:
         with gzip.open(path, "rt") as handle:
             items = json.load(handle)["Records"]
@@ -174,7 +174,7 @@ def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
     records = layout.records
     floor = best_seconds(runs, lambda: seconds_gzip(layout.paths))
     isal_floor = best_seconds(runs, lambda: seconds_isal(layout.paths))
-    baseline, sampled = rate_json_normalize(layout.paths, 30_000)
+    baseline, sampled = rate_json_normalize(layout.paths, records, 30_000)
     cores = os.cpu_count() or 1
     measured = {}
     for jobs in (1, cores):
