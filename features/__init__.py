@@ -3,6 +3,7 @@
 Public surface::
 
     ingest(paths, out, options=IngestOptions(...))   files/directories/stdin -> Parquet
+    find_sources(paths)                              the files ingest reads, and paths it cannot
     records_to_table(records)                        in-memory records -> Arrow table
     read_records(data, source)                       one CloudTrail file's bytes -> raw records
     read_events(path)                                Parquet -> pandas
@@ -44,18 +45,12 @@ if _typing.TYPE_CHECKING:
         SourceError,
     )
     from features._identity import IdentityKeyRule
-    from features._ingest import (
-        IngestOptions,
-        IngestReport,
-        RecordsResult,
-        Rejection,
-        ingest,
-        records_to_table,
-    )
+    from features._ingest import RecordsResult, ingest, records_to_table
     from features._io import read_events, write_events
     from features._network import GeoIP, network_of
     from features._normalize import Normalizer, normalize
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
+    from features._report import IngestOptions, IngestReport, Rejection
     from features._schema import (
         ACTIONS,
         CANONICAL_COLUMNS,
@@ -69,6 +64,7 @@ if _typing.TYPE_CHECKING:
     from features._taxonomy import classify
     from features._vectors import behaviour_vectors
     from features._version import PRODUCT_VERSION
+    from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
@@ -90,8 +86,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "GeoIP": ("features._network", "GeoIP"),
     "GeoIPError": ("features._exceptions", "GeoIPError"),
     "IdentityKeyRule": ("features._identity", "IdentityKeyRule"),
-    "IngestOptions": ("features._ingest", "IngestOptions"),
-    "IngestReport": ("features._ingest", "IngestReport"),
+    "IngestOptions": ("features._report", "IngestOptions"),
+    "IngestReport": ("features._report", "IngestReport"),
     "InputError": ("features._exceptions", "InputError"),
     "KEY_COLUMNS": ("features._catalogue", "KEY_COLUMNS"),
     "ModelBundleError": ("features._exceptions", "ModelBundleError"),
@@ -103,7 +99,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "RESOURCE_TYPES": ("features._schema", "RESOURCE_TYPES"),
     "RecordRejected": ("features._exceptions", "RecordRejected"),
     "RecordsResult": ("features._ingest", "RecordsResult"),
-    "Rejection": ("features._ingest", "Rejection"),
+    "Rejection": ("features._report", "Rejection"),
     "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
     "SourceError": ("features._exceptions", "SourceError"),
     "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
@@ -113,6 +109,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
+    "find_sources": ("features._walk", "find_sources"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
     "network_of": ("features._network", "network_of"),
@@ -180,6 +177,7 @@ __all__ = [
     "catalogue_markdown",
     "classify",
     "client_of",
+    "find_sources",
     "ingest",
     "merge_profiles",
     "network_of",

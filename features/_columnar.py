@@ -29,8 +29,17 @@ from msgspec.structs import astuple
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
+from features._limits import (
+    MAX_FIELD_CHARS,
+    MAX_LIST_ITEMS,
+    MAX_PARSED_BYTES,
+    bounded_list,
+    bounded_text,
+)
 from features._network import is_service_address, network_of
 from features._normalize import (
+    LIST_POSITIONS,
+    TEXT_POSITIONS,
     Normalizer,
     TableBuilder,
     _bool_text,
@@ -235,9 +244,15 @@ def _merge_slow(
 
 
 def _parsed(raw: Raw | bytes) -> Any:
-    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it."""
+    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it, or it is too long.
+
+    Too long (over :data:`~features._limits.MAX_PARSED_BYTES`) sends the record to the
+    reference path, which rejects it for its size.
+    """
     if not raw:
         return None
+    if len(raw) > MAX_PARSED_BYTES:
+        return _UNPARSABLE
     try:
         return orjson.loads(memoryview(raw))
     except orjson.JSONDecodeError:
@@ -386,7 +401,33 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         _taken([g.asn for g in geo], ip_codes, pa.int64()) if geo else pa.nulls(count, pa.int64()),
         _taken([g.as_org for g in geo], ip_codes, pa.string()) if geo else nulls_string,
     ]
-    return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
+    return pa.Table.from_arrays(_bounded(arrays), schema=CANONICAL_SCHEMA), sorted(late)
+
+
+def _longest(array: pa.Array) -> int:
+    """Return the length in bytes of the longest string in ``array`` (at least its characters)."""
+    longest = pc.max(pc.binary_length(array)).as_py()
+    return int(longest or 0)
+
+
+def _bounded(arrays: list[pa.Array]) -> list[pa.Array]:
+    """Hold the columns to the field limits, as :func:`~features._normalize.bounded_row` does.
+
+    One vectorised look per column; a column is rebuilt only when a value is too long.
+    """
+    for index in TEXT_POSITIONS:
+        array = arrays[index]
+        if _longest(array) > MAX_FIELD_CHARS:
+            values = [None if v is None else bounded_text(v) for v in array.to_pylist()]
+            arrays[index] = pa.array(values, type=array.type)
+    for index in LIST_POSITIONS:
+        array = arrays[index]
+        items = int(pc.max(pc.list_value_length(array)).as_py() or 0)
+        if items > MAX_LIST_ITEMS or _longest(pc.list_flatten(array)) > MAX_FIELD_CHARS:
+            arrays[index] = pa.array(
+                [bounded_list(value) for value in array.to_pylist()], type=array.type
+            )
+    return arrays
 
 
 _UNKNOWN_TYPE: Final = "Unknown"
