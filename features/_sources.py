@@ -313,8 +313,11 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
     try:
         document = _TOP.decode(data)
     except msgspec.ValidationError:
-        # Valid JSON that is neither an object nor an array.
-        kind = type(msgspec.json.decode(data)).__name__
+        # Neither an object nor an array: a JSON scalar (no CloudTrail), or not JSON.
+        try:
+            kind = type(msgspec.json.decode(data)).__name__
+        except WIRE_ERRORS:
+            raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
         raise NotCloudTrail(source, f"JSON {kind} holds no CloudTrail records") from None
     except WIRE_ERRORS as error:
         if first == ord("{") and _any_json_line(data):
