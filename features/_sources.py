@@ -291,7 +291,7 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
         yield from _ndjson(source, lines, limits)
         return
     data = _whole(source, content, first, limits)
-    if not data.strip():
+    if first < 0 and (not data or data.isspace()):  # (isspace copies nothing)
         raise SourceError(source, "empty: holds only whitespace")
     if first == ord("{"):
         if len(data) <= _WIRE_WHOLE_BYTES:

@@ -182,12 +182,14 @@ class _Task:
 
     def take(self, chunk: RawChunk) -> None:
         """Add a chunk's records to the pending batch, normalising each full batch."""
-        count = len(chunk.records)
+        records = chunk.records
+        count = len(records)
         self.result.records += count
         for offset in range(0, count, BATCH_RECORDS):
-            piece = chunk.records[offset : offset + BATCH_RECORDS]
             self.where.append((len(self.raw), chunk, offset))
-            self.raw.extend(piece)
+            self.raw.extend(
+                records if count <= BATCH_RECORDS else records[offset : offset + BATCH_RECORDS]
+            )
             if len(self.raw) >= BATCH_RECORDS:
                 self.normalize_pending()
 

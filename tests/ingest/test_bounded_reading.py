@@ -167,9 +167,11 @@ def test_an_over_long_line_is_rejected_and_the_lines_after_it_kept(
     [
         ("empty.json.gz", b"", "empty: holds no data"),
         ("empty.json", b"", "empty: holds no data"),
-        ("nothing.json.gz", gzip.compress(b""), "empty: holds no data"),
+        ("nothing.json.gz", gzip.compress(b"", mtime=0), "empty: holds no data"),
         ("blank.json", b"  \n\n \t", "empty: holds only whitespace"),
+        ("bom.json", b"\xef\xbb\xbf", "empty: holds only whitespace"),
     ],
+    ids=["zero bytes, gzip name", "zero bytes", "gzip of nothing", "blank", "a byte-order mark"],
 )
 def test_an_empty_file_is_reported_not_accepted(
     tmp_path: Path, name: str, content: bytes, reason: str
