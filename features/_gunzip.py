@@ -41,6 +41,8 @@ def gunzip_whole(compressed: bytes, limits: Limits) -> bytes | None:
         then keeps what comes before a break and reports the break or the bomb.
     """
     limit = min(limits.expansion_limit(len(compressed)), limits.document_bytes)
+    if int.from_bytes(compressed[-4:], "little") > limit:
+        return None  # its trailer says it is larger (a hint only: the limit below holds anyway)
     inflater = isal_zlib.decompressobj(wbits=_GZIP_WBITS)
     try:
         data = inflater.decompress(compressed, limit + 1)

@@ -31,7 +31,7 @@ import orjson
 import pyarrow as pa
 from joblib import Parallel, delayed
 
-from features._exceptions import RecordRejected, SourceError
+from features._exceptions import ConfigurationError, RecordRejected, SourceError
 from features._normalize import Normalizer, TableBuilder
 from features._output import assemble_parts, finish_direct, output_summary
 from features._report import IngestOptions, IngestReport, Rejection
@@ -52,7 +52,11 @@ logger = logging.getLogger(__name__)
 
 
 def _folder(path: str) -> str:
-    return os.path.dirname(os.path.abspath(path))
+    """Return the folder a file is written into; it must exist."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(f"cannot write {path}: the folder {folder} does not exist")
+    return folder
 
 
 def _remove_leftovers(out: str, folders: Iterable[str]) -> None:
@@ -156,6 +160,8 @@ def ingest(
     SourceError, RecordRejected
         With ``strict``, the first problem met; without it, only for paths named
         that do not exist or cannot be reached.
+    ConfigurationError
+        When the folder of ``out`` or ``rejects`` does not exist.
     """
     options = options or IngestOptions()
     started = time.perf_counter()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from changewatch.errors import ConfigurationError
 from features import ingest
 from features._scratch import PREFIX, Scratch, remove_stale
 
@@ -65,6 +66,11 @@ def test_rejects_go_beside_their_own_path(make: Any, tmp_path: Path) -> None:
     ingest([path], tmp_path / "e.parquet", rejects=elsewhere / "rejects.jsonl")
     assert [p.name for p in elsewhere.iterdir()] == ["rejects.jsonl"]
     assert json.loads((elsewhere / "rejects.jsonl").read_text())["field"] == "eventTime"
+
+
+def test_an_output_folder_that_does_not_exist_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"the folder .*missing does not exist"):
+        ingest([], tmp_path / "missing" / "events.parquet")
 
 
 def _descendants(pid: int) -> set[int]:
