@@ -29,17 +29,9 @@ from msgspec.structs import astuple
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
-from features._limits import (
-    MAX_FIELD_CHARS,
-    MAX_LIST_ITEMS,
-    MAX_PARSED_BYTES,
-    bounded_list,
-    bounded_text,
-)
+from features._limits import MAX_PARSED_BYTES, bounded_list, bounded_strings, bounded_text
 from features._network import is_service_address, network_of
 from features._normalize import (
-    LIST_POSITIONS,
-    TEXT_POSITIONS,
     Normalizer,
     TableBuilder,
     _bool_text,
@@ -83,6 +75,9 @@ def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int
 
 
 def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
+    """Each row's value from the distinct ``values``; strings within the field limits."""
+    if kind == pa.string():
+        values = [value if type(value) is not str else bounded_text(value) for value in values]
     return pa.array(values, type=kind).take(pa.array(codes))
 
 
@@ -312,9 +307,9 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         (
             resource_type[index],
             action[index],
-            ids[index],
-            attribute[index],
-            targets[index],
+            found_ids,
+            found_attribute,
+            found_targets,
         ) = change_details(
             column.event_source[index],
             column.event_name[index],
@@ -322,6 +317,8 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
             response,
             resolved[identity_codes[index]],
         )
+        ids[index], targets[index] = bounded_list(found_ids), bounded_list(found_targets)
+        attribute[index] = None if found_attribute is None else bounded_text(found_attribute)
     action_array = pa.array(action, type=pa.string())
     resource_type_array = pa.array(resource_type, type=pa.string())
     is_read = pc.equal(action_array, "read")
@@ -368,15 +365,15 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
 
     nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
-        _strings(column.event_id),
+        bounded_strings(_strings(column.event_id)),
         event_time,
         _taken(resolved, identity_codes, pa.string()),
-        _strings(column.aws_region),
-        source_array,
-        name_array,
-        _strings(column.event_type),
+        bounded_strings(_strings(column.aws_region)),
+        bounded_strings(source_array),
+        bounded_strings(name_array),
+        bounded_strings(_strings(column.event_type)),
         read_only_array,
-        _strings(column.error_code),
+        bounded_strings(_strings(column.error_code)),
         resource_type_array,
         action_array,
         is_change,
@@ -390,44 +387,18 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         from_identity("session"),
         from_identity("access_key"),
         mfa,
-        ip_array,
+        bounded_strings(ip_array),
         _taken([network_of(address) for address in addresses], ip_codes, pa.string()),
         pa.array(by_service),
         from_identity("invoked_by"),
-        agent_array,
+        bounded_strings(agent_array),
         _taken([family for family, _ in clients], agent_codes, pa.string()),
         _taken([version for _, version in clients], agent_codes, pa.string()),
         _taken([g.country for g in geo], ip_codes, pa.string()) if geo else nulls_string,
         _taken([g.asn for g in geo], ip_codes, pa.int64()) if geo else pa.nulls(count, pa.int64()),
         _taken([g.as_org for g in geo], ip_codes, pa.string()) if geo else nulls_string,
     ]
-    return pa.Table.from_arrays(_bounded(arrays), schema=CANONICAL_SCHEMA), sorted(late)
-
-
-def _longest(array: pa.Array) -> int:
-    """Return the length in bytes of the longest string in ``array`` (at least its characters)."""
-    longest = pc.max(pc.binary_length(array)).as_py()
-    return int(longest or 0)
-
-
-def _bounded(arrays: list[pa.Array]) -> list[pa.Array]:
-    """Hold the columns to the field limits, as :func:`~features._normalize.bounded_row` does.
-
-    One vectorised look per column; a column is rebuilt only when a value is too long.
-    """
-    for index in TEXT_POSITIONS:
-        array = arrays[index]
-        if _longest(array) > MAX_FIELD_CHARS:
-            values = [None if v is None else bounded_text(v) for v in array.to_pylist()]
-            arrays[index] = pa.array(values, type=array.type)
-    for index in LIST_POSITIONS:
-        array = arrays[index]
-        items = int(pc.max(pc.list_value_length(array)).as_py() or 0)
-        if items > MAX_LIST_ITEMS or _longest(pc.list_flatten(array)) > MAX_FIELD_CHARS:
-            arrays[index] = pa.array(
-                [bounded_list(value) for value in array.to_pylist()], type=array.type
-            )
-    return arrays
+    return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
 
 
 _UNKNOWN_TYPE: Final = "Unknown"

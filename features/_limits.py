@@ -25,18 +25,27 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features._schema import CANONICAL_SCHEMA
 
 __all__ = [
     "DEFAULT_LIMITS",
     "EXPANSION_FLOOR",
+    "LIST_POSITIONS",
     "MAX_EXPANSION",
     "MAX_FIELD_CHARS",
     "MAX_LIST_ITEMS",
     "MAX_PARSED_BYTES",
+    "TEXT_POSITIONS",
     "TRUNCATION_MARK",
     "Limits",
     "bounded_list",
+    "bounded_row",
+    "bounded_strings",
     "bounded_text",
     "size_text",
 ]
@@ -113,3 +122,52 @@ def bounded_list(values: list[str]) -> list[str]:
     if any(len(value) > MAX_FIELD_CHARS for value in values):
         return [bounded_text(value) for value in values]
     return values
+
+
+TEXT_POSITIONS: Final = tuple(
+    index for index, column in enumerate(CANONICAL_SCHEMA) if pa.types.is_string(column.type)
+)
+"""Where a canonical row holds strings."""
+LIST_POSITIONS: Final = tuple(
+    index for index, column in enumerate(CANONICAL_SCHEMA) if pa.types.is_list(column.type)
+)
+"""Where a canonical row holds lists of strings."""
+
+
+def _over(value: Any) -> bool:
+    return value is not None and len(value) > MAX_FIELD_CHARS
+
+
+def bounded_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return a canonical row with every string and list within the field limits.
+
+    The reference normaliser's bound; the columnar fast path gets the same values with
+    :func:`bounded_text` on its distinct values and :func:`bounded_strings` on its
+    per-row columns. The row is copied only when something is cut.
+    """
+    texts = [index for index in TEXT_POSITIONS if _over(row[index])]
+    lists = [
+        index
+        for index in LIST_POSITIONS
+        if len(row[index]) > MAX_LIST_ITEMS or any(map(_over, row[index]))
+    ]
+    if not texts and not lists:
+        return row
+    values = list(row)
+    for index in texts:
+        values[index] = bounded_text(values[index])
+    for index in lists:
+        values[index] = bounded_list(values[index])
+    return tuple(values)
+
+
+def bounded_strings(array: pa.Array) -> pa.Array:
+    """Return a string column with every value :func:`bounded_text`; rebuilt only when needed.
+
+    One vectorised look at the longest value in bytes (never fewer than its characters).
+    """
+    longest = pc.max(pc.binary_length(array)).as_py()
+    if longest is None or longest <= MAX_FIELD_CHARS:
+        return array
+    values = [None if value is None else bounded_text(value) for value in array.to_pylist()]
+    return pa.array(values, type=array.type)

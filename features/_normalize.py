@@ -4,7 +4,7 @@
 defensively, checks the type of every field it uses, and raises nothing but
 :class:`~changewatch.errors.RecordRejected` for any input (a hypothesis test feeds it
 arbitrary JSON). Every row it makes is held to the field limits of
-:mod:`features._limits` (:func:`bounded_row`): the service and the command line
+:mod:`features._limits` (:func:`~features._limits.bounded_row`): the service and the command line
 both normalise here, so both keep no more. :class:`TableBuilder` collects rows into
 an Arrow table of the canonical schema.
 """
@@ -23,7 +23,7 @@ import pyarrow as pa
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule, role_arn_from_sts
-from features._limits import MAX_FIELD_CHARS, MAX_LIST_ITEMS, bounded_list, bounded_text
+from features._limits import bounded_row
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
 from features._schema import CANONICAL_SCHEMA
 from features._taxonomy import (
@@ -34,15 +34,7 @@ from features._taxonomy import (
     share_targets,
 )
 
-__all__ = [
-    "LIST_POSITIONS",
-    "TEXT_POSITIONS",
-    "Normalizer",
-    "TableBuilder",
-    "bounded_row",
-    "normalize",
-    "unwrap",
-]
+__all__ = ["Normalizer", "TableBuilder", "normalize", "unwrap"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -59,41 +51,6 @@ _TAG_EVENTS: Final = frozenset({"CreateTags", "DeleteTags"})
 _PERSON_TYPES: Final = frozenset({"SAMLUser", "WebIdentityUser"})
 
 Row = tuple[Any, ...]
-
-TEXT_POSITIONS: Final = tuple(
-    index for index, column in enumerate(CANONICAL_SCHEMA) if pa.types.is_string(column.type)
-)
-"""Where a row holds strings; each is held to :data:`~features._limits.MAX_FIELD_CHARS`."""
-LIST_POSITIONS: Final = tuple(
-    index for index, column in enumerate(CANONICAL_SCHEMA) if pa.types.is_list(column.type)
-)
-"""Where a row holds lists of strings; each to :data:`~features._limits.MAX_LIST_ITEMS` items."""
-
-
-def _over(value: Any) -> bool:
-    return value is not None and len(value) > MAX_FIELD_CHARS
-
-
-def bounded_row(row: Row) -> Row:
-    """Return ``row`` with every string and list within the field limits.
-
-    A longer string keeps its first characters and a mark (:func:`bounded_text`), a
-    longer list its first items; the row is copied only when something is cut.
-    """
-    texts = [index for index in TEXT_POSITIONS if _over(row[index])]
-    lists = [
-        index
-        for index in LIST_POSITIONS
-        if len(row[index]) > MAX_LIST_ITEMS or any(map(_over, row[index]))
-    ]
-    if not texts and not lists:
-        return row
-    values = list(row)
-    for index in texts:
-        values[index] = bounded_text(values[index])
-    for index in lists:
-        values[index] = bounded_list(values[index])
-    return tuple(values)
 
 
 def _type_name(value: Any) -> str:

@@ -10,7 +10,8 @@ never from its name alone:
 * one JSON object per line (NDJSON, also Logstash exports with ``@timestamp``);
 * one JSON object: a single record or EventBridge envelope.
 
-Directories are walked by :mod:`features._walk`. What one source may cost is bounded
+Directories are walked by :mod:`features._walk`, NDJSON is read by
+:mod:`features._ndjson`. What one source may cost is bounded
 (:mod:`features._limits`): gzip is decompressed with an expansion limit, a JSON
 document or an NDJSON line is read whole only up to a size, NDJSON streams. A file of
 ordinary size is read and decompressed in one call each: on CloudTrail's small
@@ -35,12 +36,12 @@ from msgspec import Raw
 
 from features._exceptions import RecordRejected, SourceError
 from features._gunzip import GZIP_MAGIC, GunzipStream, gunzip_whole
-from features._limits import DEFAULT_LIMITS, Limits, size_text
+from features._limits import DEFAULT_LIMITS, Limits
+from features._ndjson import any_json_line, is_ndjson, ndjson_records
 from features._walk import STDIN, reason_of
 from features._wire import (
     WIRE_ERRORS,
     Delivery,
-    Line,
     WireDelivery,
     WireRecord,
     is_array,
@@ -66,13 +67,11 @@ _WIRE_WHOLE_BYTES: Final = 16 << 20
 """Documents up to this size decode straight into wire records; larger ones record by record."""
 _ISAL_ERROR: Final = cast(type[Exception], isal_zlib.error)
 _READ_ERRORS: Final = (OSError, EOFError, zlib.error, _ISAL_ERROR)
-_NDJSON_CHUNK: Final = 8192
 _DIGEST_KEYS: Final = ("digestPublicKeyFingerprint", "digestSignatureAlgorithm", "logFiles")
 _RECORD_HINTS: Final = ("eventName", "eventTime", "eventVersion", "eventSource", "detail-type")
 _BOM: Final = b"\xef\xbb\xbf"
 _DELIVERY: Final = msgspec.json.Decoder(Delivery)
 _WIRE_DELIVERY: Final = msgspec.json.Decoder(WireDelivery)
-_LINE: Final = msgspec.json.Decoder(Line)
 _TOP: Final = msgspec.json.Decoder(dict[str, Raw] | list[Raw])
 
 Content = bytes | io.BufferedReader
@@ -286,7 +285,7 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
     if not head:
         raise SourceError(source, "empty: holds no data")
     first = _first_significant(head)
-    if first == ord("{") and _is_ndjson(head):
+    if first == ord("{") and is_ndjson(head):
         lines = io.BytesIO(content) if isinstance(content, bytes) else content
         yield from _ndjson(source, lines, limits)
         return
@@ -320,7 +319,7 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
             raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
         raise NotCloudTrail(source, f"JSON {kind} holds no CloudTrail records") from None
     except WIRE_ERRORS as error:
-        if first == ord("{") and _any_json_line(data):
+        if first == ord("{") and any_json_line(data):
             # NDJSON whose first line is broken or longer than the sniff window.
             yield from _ndjson(source, io.BytesIO(data), limits)
             return
@@ -328,30 +327,6 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
             raise SourceError(source, f"not valid JSON: {error}") from None
         raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
     yield from _document(source, data, document)
-
-
-def _is_ndjson(head: bytes) -> bool:
-    """Tell NDJSON: a first line that is a whole JSON object followed by more text."""
-    text = head.lstrip()
-    newline = text.find(b"\n")
-    if newline < 0:
-        return False
-    try:
-        _TOP.decode(text[:newline])
-    except WIRE_ERRORS:
-        return False
-    return bool(text[newline:].strip())
-
-
-def _any_json_line(data: bytes) -> bool:
-    for line in data.splitlines():
-        if line.strip():
-            try:
-                _LINE.decode(line)
-            except WIRE_ERRORS:
-                continue
-            return True
-    return False
 
 
 def _document(source: str, data: bytes, document: dict[str, Raw] | list[Raw]) -> Iterator[RawChunk]:
@@ -372,61 +347,7 @@ def _document(source: str, data: bytes, document: dict[str, Raw] | list[Raw]) ->
     yield RawChunk(source, range(1, len(document) + 1), document)
 
 
-def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """Yield ``(line number, line)`` of a stream; ``None`` for a line longer than ``limit``.
-
-    A line is never held longer than ``limit`` bytes: the rest of an over-long line is
-    read and dropped piecewise.
-    """
-    readline = stream.readline
-    number = 0
-    while line := readline(limit + 1):
-        number += 1
-        if len(line) <= limit or line.endswith(b"\n"):
-            yield number, line
-            continue
-        while (rest := readline(limit + 1)) and not rest.endswith(b"\n"):
-            pass
-        yield number, None
-
-
-def _ndjson(source: str, stream: IO[bytes], limits: Limits = DEFAULT_LIMITS) -> Iterator[RawChunk]:
-    positions: list[int] = []
-    records: list[Raw | RecordRejected] = []
-    decode_line = _LINE.decode
-    too_long = f"line longer than {size_text(limits.document_bytes)}, the most read whole"
-    try:
-        for number, line in _lines(stream, limits.document_bytes):
-            if line is None:
-                records.append(RecordRejected("(line)", too_long))
-                positions.append(number)
-                continue
-            if not line.strip():
-                continue
-            try:
-                inner = decode_line(line).Records
-            except msgspec.ValidationError:
-                records.append(Raw(line))  # JSON but not an object: the record's problem
-                positions.append(number)
-            except WIRE_ERRORS as error:
-                records.append(RecordRejected("(line)", f"not JSON: {error}"))
-                positions.append(number)
-            else:
-                if is_array(inner):
-                    # A whole delivery file on one line.
-                    raws = split_array(inner)
-                    positions.extend([number] * len(raws))
-                    records.extend(raws)
-                else:
-                    positions.append(number)
-                    records.append(Raw(line))
-            if len(records) >= _NDJSON_CHUNK:
-                yield RawChunk(source, positions, records)
-                positions, records = [], []
-    except (*_READ_ERRORS, SourceError):
-        # The stream broke (a truncated gzip, a bomb): keep the lines read before the break.
-        if records:
-            yield RawChunk(source, positions, records)
-        raise
-    if records:
+def _ndjson(source: str, stream: IO[bytes], limits: Limits) -> Iterator[RawChunk]:
+    broken = (*_READ_ERRORS, SourceError)
+    for positions, records in ndjson_records(stream, limits, broken):
         yield RawChunk(source, positions, records)

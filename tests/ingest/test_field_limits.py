@@ -71,7 +71,7 @@ def test_a_cut_value_keeps_its_start_and_says_how_long_it_was() -> None:
 
 
 def test_every_string_and_list_column_is_bounded() -> None:
-    from features._normalize import LIST_POSITIONS, TEXT_POSITIONS
+    from features._limits import LIST_POSITIONS, TEXT_POSITIONS
 
     kinds = {str(CANONICAL_SCHEMA.field(i).type) for i in (*TEXT_POSITIONS, *LIST_POSITIONS)}
     assert kinds == {"string", "list<item: string>"}
