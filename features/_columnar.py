@@ -29,7 +29,13 @@ from msgspec.structs import astuple
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
-from features._limits import MAX_PARSED_BYTES, bounded_list, bounded_strings, bounded_text
+from features._limits import (
+    MAX_FIELD_CHARS,
+    MAX_PARSED_BYTES,
+    bounded_list,
+    bounded_strings,
+    bounded_text,
+)
 from features._network import is_service_address, network_of
 from features._normalize import (
     Normalizer,
@@ -76,9 +82,10 @@ def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int
 
 def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
     """Each row's value from the distinct ``values``; strings within the field limits."""
+    distinct = pa.array(values, type=kind)
     if kind == pa.string():
-        values = [value if type(value) is not str else bounded_text(value) for value in values]
-    return pa.array(values, type=kind).take(pa.array(codes))
+        distinct = bounded_strings(distinct)
+    return distinct.take(pa.array(codes))
 
 
 def _event_times(times: pa.StringArray) -> tuple[pa.Array, list[int]]:
@@ -120,6 +127,13 @@ class _Columns(NamedTuple):
     response_elements: tuple[Raw, ...]
     additional_event_data: tuple[Raw, ...]
     detail_type: tuple[Raw, ...]
+
+
+def _bounded_by(array: pa.Array, distinct: list[str | None]) -> pa.Array:
+    """Return a string column within the field limits, judged by its distinct values."""
+    if all(value is None or len(value) <= MAX_FIELD_CHARS for value in distinct):
+        return array
+    return bounded_strings(array)
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
@@ -369,8 +383,8 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         event_time,
         _taken(resolved, identity_codes, pa.string()),
         bounded_strings(_strings(column.aws_region)),
-        bounded_strings(source_array),
-        bounded_strings(name_array),
+        _bounded_by(source_array, source_values),
+        _bounded_by(name_array, name_values),
         bounded_strings(_strings(column.event_type)),
         read_only_array,
         bounded_strings(_strings(column.error_code)),
@@ -387,11 +401,11 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         from_identity("session"),
         from_identity("access_key"),
         mfa,
-        bounded_strings(ip_array),
+        _bounded_by(ip_array, addresses),
         _taken([network_of(address) for address in addresses], ip_codes, pa.string()),
         pa.array(by_service),
         from_identity("invoked_by"),
-        bounded_strings(agent_array),
+        _bounded_by(agent_array, agents),
         _taken([family for family, _ in clients], agent_codes, pa.string()),
         _taken([version for _, version in clients], agent_codes, pa.string()),
         _taken([g.country for g in geo], ip_codes, pa.string()) if geo else nulls_string,

@@ -41,14 +41,19 @@ def gunzip_whole(compressed: bytes, limits: Limits) -> bytes | None:
         then keeps what comes before a break and reports the break or the bomb.
     """
     limit = min(limits.expansion_limit(len(compressed)), limits.document_bytes)
-    if int.from_bytes(compressed[-4:], "little") > limit:
-        return None  # its trailer says it is larger (a hint only: the limit below holds anyway)
+    # The trailer's size (of the last member, modulo 4 GiB) is a hint an attacker
+    # controls: it sizes the output buffer in one allocation (growing it as it fills
+    # made decompression 2-4 times slower), and output past it hands the file to the
+    # stream, so a lie costs nothing but the streamed read.
+    stated = int.from_bytes(compressed[-4:], "little")
+    if stated > limit:
+        return None  # it says it is larger than may be held: the stream decides
     inflater = isal_zlib.decompressobj(wbits=_GZIP_WBITS)
     try:
-        data = inflater.decompress(compressed, limit + 1)
+        data = inflater.decompress(compressed, stated + 1)
     except _ISAL_ERROR:
         return None
-    if len(data) > limit or not inflater.eof or inflater.unused_data:
+    if len(data) > stated or not inflater.eof or inflater.unused_data:
         return None
     return data
 

@@ -117,9 +117,11 @@ def bounded_text(value: str) -> str:
 
 def bounded_list(values: list[str]) -> list[str]:
     """Return at most :data:`MAX_LIST_ITEMS` items, each :func:`bounded_text`."""
+    if not values:
+        return values
     if len(values) > MAX_LIST_ITEMS:
         values = values[:MAX_LIST_ITEMS]
-    if any(len(value) > MAX_FIELD_CHARS for value in values):
+    if max(map(len, values)) > MAX_FIELD_CHARS:
         return [bounded_text(value) for value in values]
     return values
 
@@ -164,8 +166,11 @@ def bounded_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
 def bounded_strings(array: pa.Array) -> pa.Array:
     """Return a string column with every value :func:`bounded_text`; rebuilt only when needed.
 
-    One vectorised look at the longest value in bytes (never fewer than its characters).
+    A column whose bytes all together fit one value needs no look; otherwise one
+    vectorised look at the longest value in bytes (never fewer than its characters).
     """
+    if array.nbytes <= MAX_FIELD_CHARS:
+        return array
     longest = pc.max(pc.binary_length(array)).as_py()
     if longest is None or longest <= MAX_FIELD_CHARS:
         return array
