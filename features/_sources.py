@@ -269,14 +269,35 @@ def _describe(error: BaseException) -> str:
     return f"cannot read: {error}"
 
 
+def _stored_size(stream: io.BufferedReader) -> int:
+    """Return the size of the file under a stream (0 for a pipe or a decompressing stream)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
 def _whole(source: str, content: Content, first: int, limits: Limits) -> bytes:
-    """Return the content whole, refused when larger than a document may be."""
-    data = content if isinstance(content, bytes) else content.read(limits.document_bytes + 1)
+    """Return the content whole, refused when larger than a document may be.
+
+    A plain file is refused by its size before it is read; a stream is read up to
+    one byte past the limit.
+    """
+    if isinstance(content, bytes):
+        data = content
+    elif _stored_size(content) > limits.document_bytes:
+        raise _too_large(source, first, limits)
+    else:
+        data = content.read(limits.document_bytes + 1)
     if len(data) > limits.document_bytes:
-        if first in (ord("{"), ord("[")):
-            raise SourceError(source, limits.document_reason())
-        raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON")
+        raise _too_large(source, first, limits)
     return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
+def _too_large(source: str, first: int, limits: Limits) -> SourceError:
+    if first in (ord("{"), ord("[")):
+        return SourceError(source, limits.document_reason())
+    return SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON")
 
 
 def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawChunk]:

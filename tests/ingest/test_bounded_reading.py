@@ -140,6 +140,25 @@ def test_a_document_larger_than_the_limit_is_rejected_with_its_reason(
     assert report.kept == 0
 
 
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [(b'{"Records": [', "JSON document larger than"), (b"", "not JSON")],
+    ids=["a document", "zeros"],
+)
+def test_a_large_plain_file_is_refused_by_its_size(
+    tmp_path: Path, start: bytes, reason: str
+) -> None:
+    path = tmp_path / "big.json"
+    with path.open("wb") as out:  # 20 MiB, mostly a hole: more than is read in one call
+        out.write(start)
+        out.truncate(20 << 20)
+    report = ingest(
+        [path], tmp_path / "o.parquet", options=IngestOptions(max_document_bytes=1 << 20)
+    )
+    [entry] = report.not_read
+    assert entry.reason.startswith(reason)
+
+
 def test_ndjson_larger_than_the_limit_streams(make: Any, tmp_path: Path) -> None:
     path = tmp_path / "big.ndjson.gz"
     lines = "\n".join(json.dumps(make(eventID=f"e{i}")) for i in range(400))
