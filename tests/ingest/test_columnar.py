@@ -252,7 +252,7 @@ def records(draw: st.DrawFn) -> Any:
     return draw(st.sampled_from([{**base, **noise}, base, noise, draw(values)]))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(records(), max_size=12))
 def test_arbitrary_batches_match(batch: list[Any]) -> None:
     assert_same(batch)
