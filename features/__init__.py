@@ -3,6 +3,7 @@
 Public surface::
 
     ingest(paths, out, options=IngestOptions(...))   files/directories/stdin -> Parquet
+    find_sources(paths)                              the files ingest reads, and paths it cannot
     records_to_table(records)                        in-memory records -> Arrow table
     read_records(data, source)                       one CloudTrail file's bytes -> raw records
     read_events(path)                                Parquet -> pandas
@@ -51,14 +52,7 @@ if _typing.TYPE_CHECKING:
         rekey_row,
     )
     from features._identity_audit import SessionKeyedRole, never_repeating_person_keys
-    from features._ingest import (
-        IngestOptions,
-        IngestReport,
-        RecordsResult,
-        Rejection,
-        ingest,
-        records_to_table,
-    )
+    from features._ingest import RecordsResult, ingest, records_to_table
     from features._io import read_events, write_events
     from features._network import GeoIP, network_of
     from features._normalize import Normalizer, normalize
@@ -87,6 +81,7 @@ if _typing.TYPE_CHECKING:
         row_flags,
     )
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
+    from features._report import IngestOptions, IngestReport, Rejection
     from features._schema import (
         ACTIONS,
         CANONICAL_COLUMNS,
@@ -96,11 +91,12 @@ if _typing.TYPE_CHECKING:
         SCHEMA_VERSION,
         SCHEMA_VERSION_KEY,
     )
-    from features._sources import NotCloudTrail, discover, read_records
+    from features._sources import NotCloudTrail, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
     from features._vectors import behaviour_vectors
     from features._version import PRODUCT_VERSION
+    from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
     from features._windows import to_ns
 
@@ -137,8 +133,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "GeoIPError": ("features._exceptions", "GeoIPError"),
     "IDENTITY_KEY_VERSION": ("features._identity", "IDENTITY_KEY_VERSION"),
     "IdentityKeyRule": ("features._identity", "IdentityKeyRule"),
-    "IngestOptions": ("features._ingest", "IngestOptions"),
-    "IngestReport": ("features._ingest", "IngestReport"),
+    "IngestOptions": ("features._report", "IngestOptions"),
+    "IngestReport": ("features._report", "IngestReport"),
     "InputError": ("features._exceptions", "InputError"),
     "KEY_COLUMNS": ("features._catalogue", "KEY_COLUMNS"),
     "ModelBundleError": ("features._exceptions", "ModelBundleError"),
@@ -152,7 +148,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "RULE_INPUTS": ("features._predicates", "RULE_INPUTS"),
     "RecordRejected": ("features._exceptions", "RecordRejected"),
     "RecordsResult": ("features._ingest", "RecordsResult"),
-    "Rejection": ("features._ingest", "Rejection"),
+    "Rejection": ("features._report", "Rejection"),
     "RuleInput": ("features._predicates", "RuleInput"),
     "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
     "SCHEMA_VERSION_KEY": ("features._schema", "SCHEMA_VERSION_KEY"),
@@ -169,7 +165,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
-    "discover": ("features._sources", "discover"),
+    "find_sources": ("features._walk", "find_sources"),
     "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
@@ -266,7 +262,7 @@ __all__ = [
     "catalogue_markdown",
     "classify",
     "client_of",
-    "discover",
+    "find_sources",
     "flags_of",
     "ingest",
     "merge_profiles",

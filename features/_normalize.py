@@ -3,8 +3,10 @@
 :func:`normalize` is the only place that reads raw records. It reads nested fields
 defensively, checks the type of every field it uses, and raises nothing but
 :class:`~changewatch.errors.RecordRejected` for any input (a hypothesis test feeds it
-arbitrary JSON). :class:`TableBuilder` collects rows into an Arrow table of the
-canonical schema.
+arbitrary JSON). Every row it makes is held to the field limits of
+:mod:`features._limits` (:func:`~features._limits.bounded_row`): the service and the command line
+both normalise here, so both keep no more. :class:`TableBuilder` collects rows into
+an Arrow table of the canonical schema.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyarrow as pa
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule, role_arn_from_sts
+from features._limits import bounded_row
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
 from features._schema import CANONICAL_SCHEMA
 from features._taxonomy import (
@@ -317,7 +320,7 @@ class Normalizer:
             Naming the field and the reason; never any other exception.
         """
         try:
-            return self._normalize(unwrap(raw))
+            return bounded_row(self._normalize(unwrap(raw)))
         except RecordRejected:
             raise
         except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as error:
