@@ -17,7 +17,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL
+from features import (
+    ATTEMPTED_CHANGE,
+    COMPUTE_INPUTS,
+    DELETION,
+    EBS_DIRECT_READ,
+    OWN_CALL,
+    AwsRanges,
+)
 from models.scoring._calendar import event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
@@ -63,6 +70,9 @@ class RuleSettings:
         Hits of one identity are split where its events are further apart than this.
     max_evidence : int
         At most this many event ids are named per hit.
+    bulk_reads : int
+        Reads of user data or of Windows passwords by one identity in one session that
+        count as a sweep (raised one level when the identity is not known to do so).
     """
 
     dormant_days: int = 30
@@ -73,6 +83,7 @@ class RuleSettings:
     sequence_horizon: timedelta = timedelta(hours=24)
     session_gap: timedelta = timedelta(hours=1)
     max_evidence: int = 50
+    bulk_reads: int = 10
 
     def __post_init__(self) -> None:
         if self.dormant_days < 1:
@@ -84,6 +95,8 @@ class RuleSettings:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_evidence < 1:
             raise ValueError(f"max_evidence must be >= 1, got {self.max_evidence}")
+        if self.bulk_reads < 2:
+            raise ValueError(f"bulk_reads must be >= 2, got {self.bulk_reads}")
 
 
 def _groups(keys: npt.NDArray[Any], rows: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
@@ -102,6 +115,16 @@ def _sets(
     for position in np.flatnonzero(rows & ~pd.isna(keys) & ~pd.isna(values)).tolist():
         out.setdefault(str(keys[position]), set()).add(str(values[position]))
     return {identity: frozenset(found) for identity, found in out.items()}
+
+
+def _actors(keys: npt.NDArray[Any], history: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """For each compute rule input with any row, the identities that have one."""
+    found: dict[str, frozenset[str]] = {}
+    for one in COMPUTE_INPUTS:
+        rows = one.mask(history) & ~pd.isna(keys)
+        if rows.any():
+            found[one.name] = frozenset(str(k) for k in keys[rows].tolist())
+    return found
 
 
 def _moment(micros: int) -> datetime:
@@ -135,6 +158,8 @@ class HistoryDigest:
         Times of each identity's attempted compute changes (deletions), any order.
     ebs_direct_readers : frozenset of str
         Identities that read snapshot blocks through the EBS direct APIs.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name), the identities with such an event.
     """
 
     first: int | None = None
@@ -145,6 +170,7 @@ class HistoryDigest:
     changes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     deletions: Mapping[str, Sequence[int]] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +195,9 @@ class IdentityHistory:
         Most compute changes (deletions) the identity made in any sliding ``window``.
     ebs_direct_readers : frozenset of str
         Identities that ever read snapshot blocks through the EBS direct APIs.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name: ``user_data_change``, ...), the
+        identities that did it: what :meth:`did` answers.
     """
 
     start: datetime | None = None
@@ -181,6 +210,7 @@ class IdentityHistory:
     max_changes: Mapping[str, int] = field(default_factory=dict)
     max_deletions: Mapping[str, int] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_events(
@@ -226,6 +256,7 @@ class IdentityHistory:
             max_changes=max_changes,
             max_deletions=max_deletions,
             ebs_direct_readers=frozenset(str(k) for k in dict.fromkeys(keys[reads].tolist())),
+            actors=_actors(keys, history),
         )
 
     @classmethod
@@ -256,11 +287,16 @@ class IdentityHistory:
                 if len(times)
             },
             ebs_direct_readers=digest.ebs_direct_readers,
+            actors={name: frozenset(who) for name, who in digest.actors.items() if who},
         )
 
     def knows(self, identity: str) -> bool:
         """Whether the identity appears in the history at all."""
         return identity in self.last_seen
+
+    def did(self, identity: str, input_name: str) -> bool:
+        """Whether the identity has an event of the compute rule input ``input_name``."""
+        return identity in self.actors.get(input_name, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,12 +314,16 @@ class RuleContext:
         The rules' thresholds.
     now : datetime or None
         Time of evaluation (aware), for suppression expiry; the wall clock when ``None``.
+    aws_ranges : AwsRanges or None
+        AWS's published IP ranges; ``None`` reads the newest snapshot installed
+        (``features.default_ranges``).
     """
 
     history: IdentityHistory = field(default_factory=IdentityHistory)
     policy: Policy | None = None
     settings: RuleSettings = field(default_factory=RuleSettings)
     now: datetime | None = None
+    aws_ranges: AwsRanges | None = None
 
     @classmethod
     def build(
