@@ -25,6 +25,7 @@ import pyarrow as pa
 from features import (
     ATTEMPTED_CHANGE,
     CANONICAL_SCHEMA,
+    COMPUTE_INPUTS,
     DELETION,
     EBS_DIRECT_READ,
     OWN_CALL,
@@ -41,8 +42,9 @@ __all__ = [
     "migrate_events",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""``PRAGMA user_version`` of a database whose events carry their classes (0: before)."""
+SCHEMA_VERSION: Final = 2
+"""``PRAGMA user_version`` of a database whose events carry their classes: 0 before
+classes, 1 before the compute rule inputs (bits 11-22), 2 with them."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,12 +96,15 @@ def light_values(row: Mapping[str, Any]) -> Light:
 
 
 def migrate_events(db: sqlite3.Connection) -> None:
-    """Create the events table, or bring a version-0 one to :data:`SCHEMA_VERSION`.
+    """Create the events table, or bring an older one to :data:`SCHEMA_VERSION`.
 
     Version 0 kept only id, identity, time and row in a ``WITHOUT ROWID`` table (whose
     large rows made every read by index slow); its events are copied into the new
-    table with their classes. Runs in its own write transaction, and a database
-    already migrated is left alone, so several processes may open one file at once.
+    table with their classes. Version 1 lacks the classes of the compute rule inputs:
+    each stored row's classes are computed again from its stored JSON (rows keep the
+    canonical values they were stored with). Runs in its own write transaction, and a
+    database already migrated is left alone, so several processes may open one file at
+    once.
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
@@ -119,6 +124,8 @@ def migrate_events(db: sqlite3.Connection) -> None:
                     )
                 db.execute("DROP TABLE events")
                 db.execute("ALTER TABLE events_v1 RENAME TO events")
+            elif columns:
+                _reclassify(db)
             for statement in EVENTS_SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -127,6 +134,16 @@ def migrate_events(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _reclassify(db: sqlite3.Connection) -> None:
+    """Compute every stored row's classes again from its JSON (a version-1 database)."""
+    rows = db.cursor().execute("SELECT id, row FROM events")
+    while chunk := rows.fetchmany(4096):
+        db.executemany(
+            "UPDATE events SET flags = ? WHERE id = ?",
+            [(row_flags(orjson.loads(blob)), key) for key, blob in chunk],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +231,10 @@ class StoredEvents:
 
     def digest(self, before: int) -> HistoryDigest:
         """Return what an IdentityHistory needs of the events before ``before`` (microseconds)."""
+        did = "".join(f", MAX(flags & {one.bit})" for one in COMPUTE_INPUTS)
         spans = self._select(
             "identity_key, MIN(event_time_us), MAX(event_time_us),"
-            f" MAX(flags & {EBS_DIRECT_READ.bit})",
+            f" MAX(flags & {EBS_DIRECT_READ.bit}){did}",
             "event_time_us < ?",
             before,
             tail="GROUP BY identity_key",
@@ -255,6 +273,10 @@ class StoredEvents:
             changes=changes,
             deletions=deletions,
             ebs_direct_readers=frozenset(s[0] for s in spans if s[3]),
+            actors={
+                one.name: frozenset(s[0] for s in spans if s[4 + position])
+                for position, one in enumerate(COMPUTE_INPUTS)
+            },
         )
 
     def flagged(self, since: int, flags: int) -> list[StoredRow]:
