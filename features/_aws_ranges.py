@@ -201,13 +201,21 @@ class AwsRanges:
         listed = self.contains(address)
         if listed is None or listed or is_internal(address):
             return False
-        return not (isinstance(asn, int | float) and int(asn) in AMAZON_ASNS)
+        return _asn(asn) not in AMAZON_ASNS
 
     def describe(self) -> str:
-        """``AWS IP ranges of 2026-08-22 (10,666 prefixes, ...)``, for logs and reasons."""
+        """Return ``AWS IP ranges of 2026-08-22 (16,826 prefixes, <source>)``, for reasons."""
         return (
             f"AWS IP ranges of {self.created:%Y-%m-%d} ({self.prefixes:,} prefixes, {self.source})"
         )
+
+
+def _asn(value: Any) -> int | None:
+    """Return an ASN as an int; ``None`` for missing values (``None``, NaN, pandas NA)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def is_internal(address: str | None) -> bool:
