@@ -23,7 +23,16 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
-    from features._aws_ranges import AwsRanges, default_ranges
+    from features._aws_ranges import PACKAGED as PACKAGED_AWS_RANGES
+    from features._aws_ranges import SOURCE_URL as AWS_RANGES_URL
+    from features._aws_ranges import (
+        AwsRanges,
+        default_ranges,
+        fetch_ranges,
+        outside_aws,
+        refreshed_path,
+        write_ranges,
+    )
     from features._catalogue import (
         BEHAVIOURS,
         CATALOGUE,
@@ -121,6 +130,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "ADMIN_INGRESS": ("features._predicates", "ADMIN_INGRESS"),
     "ATTACH": ("features._predicates", "ATTACH"),
     "ATTEMPTED_CHANGE": ("features._predicates", "ATTEMPTED_CHANGE"),
+    "AWS_RANGES_URL": ("features._aws_ranges", "SOURCE_URL"),
     "AwsRanges": ("features._aws_ranges", "AwsRanges"),
     "BEHAVIOURS": ("features._catalogue", "BEHAVIOURS"),
     "CANONICAL_COLUMNS": ("features._schema", "CANONICAL_COLUMNS"),
@@ -160,6 +170,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "Normalizer": ("features._normalize", "Normalizer"),
     "NotCloudTrail": ("features._sources", "NotCloudTrail"),
     "OWN_CALL": ("features._predicates", "OWN_CALL"),
+    "PACKAGED_AWS_RANGES": ("features._aws_ranges", "PACKAGED"),
     "PASSWORD_READ": ("features._predicates", "PASSWORD_READ"),
     "PERSON_CALL": ("features._predicates", "PERSON_CALL"),
     "PRODUCT_VERSION": ("features._version", "PRODUCT_VERSION"),
@@ -193,17 +204,21 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "client_of": ("features._clients", "client_of"),
     "default_ranges": ("features._aws_ranges", "default_ranges"),
     "discover": ("features._sources", "discover"),
+    "fetch_ranges": ("features._aws_ranges", "fetch_ranges"),
     "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
     "network_of": ("features._network", "network_of"),
     "normalize": ("features._normalize", "normalize"),
+    "outside_aws": ("features._aws_ranges", "outside_aws"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
+    "refreshed_path": ("features._aws_ranges", "refreshed_path"),
     "row_flags": ("features._predicates", "row_flags"),
     "to_ns": ("features._windows", "to_ns"),
     "write_events": ("features._io", "write_events"),
+    "write_ranges": ("features._aws_ranges", "write_ranges"),
 }
 
 
@@ -229,6 +244,7 @@ __all__ = [
     "ADMIN_INGRESS",
     "ATTACH",
     "ATTEMPTED_CHANGE",
+    "AWS_RANGES_URL",
     "BEHAVIOURS",
     "CANONICAL_COLUMNS",
     "CANONICAL_SCHEMA",
@@ -251,6 +267,7 @@ __all__ = [
     "KEY_COLUMNS",
     "KEY_PAIR",
     "OWN_CALL",
+    "PACKAGED_AWS_RANGES",
     "PASSWORD_READ",
     "PERSON_CALL",
     "PRODUCT_VERSION",
@@ -301,15 +318,19 @@ __all__ = [
     "client_of",
     "default_ranges",
     "discover",
+    "fetch_ranges",
     "flags_of",
     "ingest",
     "merge_profiles",
     "network_of",
     "normalize",
+    "outside_aws",
     "read_events",
     "read_records",
     "records_to_table",
+    "refreshed_path",
     "row_flags",
     "to_ns",
     "write_events",
+    "write_ranges",
 ]

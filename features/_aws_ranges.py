@@ -3,7 +3,7 @@
 AWS publishes every public prefix it uses at :data:`SOURCE_URL`, with a ``createDate``
 and a ``syncToken`` (``docs/adr/0036-aws-ip-ranges.md``). The rules ask it one question:
 is the address an instance-profile session called from inside AWS or outside?
-(:meth:`AwsRanges.outside`, GuardDuty's ``InstanceCredentialExfiltration.OutsideAWS``).
+(:func:`outside_aws`, GuardDuty's ``InstanceCredentialExfiltration.OutsideAWS``).
 
 Snapshots are found in this order, newest ``createDate`` first (:func:`default_ranges`):
 the copy ``changewatch data refresh`` keeps in the data directory
@@ -40,6 +40,9 @@ __all__ = [
     "data_dir",
     "default_ranges",
     "fetch_ranges",
+    "is_internal",
+    "outside_aws",
+    "refreshed_path",
     "write_ranges",
 ]
 
@@ -190,19 +193,6 @@ class AwsRanges:
         position = bisect_right(starts, value) - 1
         return position >= 0 and value <= ends[position]
 
-    def outside(self, address: str | None, asn: Any = None) -> bool:
-        """Whether ``address`` is a public address outside AWS.
-
-        Not outside: what is not an address (AWS service names, the anonymised
-        ``253.252.51.07`` of public recordings), private, shared and link-local
-        addresses (calls through VPC endpoints), AWS's prefixes, and addresses GeoIP
-        places in one of :data:`AMAZON_ASNS` (``asn``, when the events carry it).
-        """
-        listed = self.contains(address)
-        if listed is None or listed or is_internal(address):
-            return False
-        return _asn(asn) not in AMAZON_ASNS
-
     def describe(self) -> str:
         """Return ``AWS IP ranges of 2026-08-22 (16,826 prefixes, <source>)``, for reasons."""
         return (
@@ -216,6 +206,37 @@ def _asn(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def outside_aws(address: str | None, asn: Any, ranges: AwsRanges | None) -> bool:
+    """Whether ``address`` is a public address outside AWS, as far as can be told.
+
+    Not outside: what is not an address (AWS service names, the anonymised
+    ``253.252.51.07`` of public recordings), private, shared and link-local addresses
+    (calls through VPC endpoints), AWS's published prefixes, and addresses GeoIP places
+    in one of :data:`AMAZON_ASNS`. Outside: an address GeoIP places in another AS, or one
+    GeoIP does not know that the ranges do not list. Without ranges and without an ASN
+    nothing is judged outside.
+
+    Parameters
+    ----------
+    address : str or None
+        ``sourceIPAddress``.
+    asn : object
+        The event's ``asn`` (GeoIP); ``None``, NaN or ``NA`` when unknown.
+    ranges : AwsRanges or None
+        AWS's published ranges, when a snapshot is installed.
+    """
+    try:
+        ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if is_internal(address) or (ranges is not None and ranges.contains(address)):
+        return False
+    number = _asn(asn)
+    if number is not None:
+        return number not in AMAZON_ASNS
+    return ranges is not None
 
 
 def is_internal(address: str | None) -> bool:
@@ -236,8 +257,13 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "changewatch"
 
 
+def refreshed_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Return where ``changewatch data refresh`` keeps its snapshot."""
+    return data_dir(environ) / FILE_NAME
+
+
 def _candidates() -> list[Path]:
-    return [data_dir() / FILE_NAME, PACKAGED]
+    return [refreshed_path(), PACKAGED]
 
 
 @lru_cache(maxsize=1)
@@ -245,7 +271,7 @@ def default_ranges() -> AwsRanges | None:
     """Return the newest snapshot found (data directory, then packaged), or ``None``.
 
     A snapshot that cannot be read is skipped with a warning naming it; ``None`` (with a
-    warning) when there is none, and the rules judge by GeoIP's ASN alone.
+    warning) when there is none, and :func:`outside_aws` judges by GeoIP's ASN alone.
     """
     found: list[AwsRanges] = []
     for path in _candidates():

@@ -255,7 +255,7 @@ CASES = [
         "Credentials.InstanceSessionElsewhere",
         True,
         batch=(_instance_call("2026-03-02T10:00:00Z", "198.51.100.7"),),
-        reason="from 198.51.100.7, outside AWS's published ranges (AWS IP ranges of 2026-08-22",
+        reason="from 198.51.100.7, outside AWS (not in the AWS IP ranges of 2026-08-22",
         severity=Severity.HIGH,
     ),
     ComputeCase(

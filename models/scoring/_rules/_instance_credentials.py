@@ -3,9 +3,9 @@
 An instance's role credentials (a session named after the instance, ``i-...``) are
 meant to be used by the instance. Two places they should not come from:
 
-* a public address outside AWS's published ranges (``features.AwsRanges``; an Amazon
-  ASN from GeoIP counts as inside): GuardDuty's ``InstanceCredentialExfiltration.OutsideAWS``,
-  reported high;
+* a public address outside AWS (``features.outside_aws``: not in AWS's published ranges,
+  and not in an Amazon AS when GeoIP tells the AS): GuardDuty's
+  ``InstanceCredentialExfiltration.OutsideAWS``, reported high;
 * the very address a person or a long-term access key calls from in the same frame: the
   credentials were copied to the caller's machine (Stratus
   ``ec2-steal-instance-credentials``: an SSM command reads them, and the caller uses them
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from features import INSTANCE_CALL, PERSON_CALL, AwsRanges, default_ranges
+from features import INSTANCE_CALL, PERSON_CALL, AwsRanges, default_ranges, outside_aws
 from models.scoring._rules._base import (
     Evidence,
     Severity,
@@ -50,6 +50,16 @@ def _people_by_address(events: pd.DataFrame) -> dict[str, set[str]]:
         if isinstance(address, str):
             found.setdefault(address, set()).add(str(identity))
     return found
+
+
+def _judged_by(ranges: AwsRanges | None, asn: object) -> str:
+    """``not in the AWS IP ranges of 2026-08-22 ...``, ``AS49505`` or both."""
+    parts = []
+    if ranges is not None:
+        parts.append(f"not in the {ranges.describe()}")
+    if isinstance(asn, int | float) and pd.notna(asn):
+        parts.append(f"AS{int(asn)}, not Amazon's")
+    return "; ".join(parts)
 
 
 def _session(run: pd.DataFrame) -> str:
@@ -89,14 +99,14 @@ def instance_session_elsewhere(events: pd.DataFrame, context: RuleContext) -> It
             if known is not None and isinstance(network, str) and network in known:
                 continue
             asn = run["asn"].iloc[0]
-            outside = ranges.outside(str(address), asn) if ranges is not None else False
+            outside = outside_aws(str(address), asn, ranges)
             others = sorted(people.get(str(address), set()) - {identity})
             if not outside and not others:
                 continue
             calls_made = f"{len(run)} call{'s' if len(run) > 1 else ''} ({describe_names(run)})"
-            if outside and ranges is not None:
+            if outside:
                 severity = Severity.HIGH
-                where = f"{address}, outside AWS's published ranges ({ranges.describe()})"
+                where = f"{address}, outside AWS ({_judged_by(ranges, asn)})"
             else:
                 severity = Severity.HIGH if known is not None else Severity.MEDIUM
                 where = f"{address}, the address {listed(others, 2)} also called from"
