@@ -23,6 +23,7 @@ from tests.serving.test_rules import NOW, ORG, THURSDAY_2PM, Case, Event
 
 I1, I2 = "i-0c1c2c3c4c5c6c7c8", "i-0a1a2a3a4a5a6a7a8"
 SG = "sg-0b1b2b3b4b5b6b7b8"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEPLOY = {"role": "deploy-web", "agent": "aws-sdk-go-v2/1.25 terraform-provider-aws/5.40.0"}
 RANGES = AwsRanges.parse(
     orjson.dumps(
@@ -177,6 +178,14 @@ CASES = [
         batch=(_user_data_read(I1, "2026-03-02T10:00:00Z"),),
         history=SEEN,
         severity=Severity.MEDIUM,
+    ),
+    ComputeCase(
+        "a person's first look at user data in the console stays low",
+        "UserData.Read",
+        True,
+        batch=(_user_data_read(I1, "2026-03-02T10:00:00Z", agent=BROWSER),),
+        history=SEEN,
+        severity=Severity.LOW,
     ),
     ComputeCase(
         "the pipeline reads user data when it plans, as always",

@@ -2,10 +2,11 @@
 
 Both are ordinary calls for the tools that manage instances (Terraform reads every
 instance's user data when it plans), so the rules grade them by the identity's history:
-an identity that reads them routinely is left alone, one that never did is raised, and
-without history the read is reported at low, or medium when it sweeps many instances
-(Stratus ``ec2-download-user-data`` and ``ec2-get-password-data`` each make 15-30
-denied calls in a minute).
+an identity that reads them routinely is left alone, one that never did is raised (unless
+it is a person looking in the console: the console reads user data as one views an
+instance's settings), and without history the read is reported at low, or medium when it
+sweeps many instances (Stratus ``ec2-download-user-data`` and ``ec2-get-password-data``
+each make 15-30 denied calls in a minute).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _sweeps(
         if found is Novelty.ROUTINE:
             continue
         bulk = len(run) >= settings.bulk_reads
-        severity = shifted(Severity.LOW, int(found is Novelty.NEW) + int(bulk))
+        by_hand = bool((run["client_family"] == "console").all())
+        severity = shifted(Severity.LOW, int(found is Novelty.NEW and not by_hand) + int(bulk))
         instances = ids_named(run, "i-")
         whose = f" of instance {listed(instances)}" if instances else ""
         sweep = f", a sweep of {settings.bulk_reads} or more" if bulk else ""
@@ -82,7 +84,8 @@ def user_data_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evide
     """Fire on ``DescribeInstanceAttribute userData`` reads, failed ones too.
 
     Low without history, medium for a sweep (``bulk_reads`` or more in a session) or for
-    an identity that never read user data, high for both; silent for routine readers.
+    an identity that never read user data (through an SDK or the CLI: console reads are
+    not raised), high for both; silent for routine readers.
     """
     yield from _sweeps(events, context, USER_DATA_READ, "user data", "read user data")
 
