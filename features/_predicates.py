@@ -325,18 +325,8 @@ RULE_INPUTS: Final[tuple[RuleInput, ...]] = (
 )
 """Every declared rule input, in bit order (bits are unique)."""
 
-COMPUTE_INPUTS: Final[tuple[RuleInput, ...]] = (
-    USER_DATA_CHANGE,
-    USER_DATA_READ,
-    PASSWORD_READ,
-    UNUSUAL_LAUNCH,
-    ADMIN_INGRESS,
-    SSH_KEY_PUSH,
-    SERIAL_CONSOLE,
-    INSTANCE_CALL,
-    EXPORT_TASK,
-    KEY_PAIR,
-    ACCESS_REMOVED,
+COMPUTE_INPUTS: Final[tuple[RuleInput, ...]] = tuple(
+    one for one in RULE_INPUTS if one.bit >= USER_DATA_CHANGE.bit and one is not PERSON_CALL
 )
 """The inputs the compute rules fire on: counted per batch (``BatchSummary.counts``) and
 remembered per identity (``IdentityHistory.actors``: who ever did each)."""

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from features import AwsRanges
-from models.scoring import RuleContext, Severity, evaluate, parse_policy, rule_by_id
-from tests.serving.test_rules import NOW, ORG, THURSDAY_2PM, Case, Event
+from models.scoring import Severity
+from tests.serving.test_rules import ORG, THURSDAY_2PM, Case, Event, check_case
 
 I1, I2 = "i-0c1c2c3c4c5c6c7c8", "i-0a1a2a3a4a5a6a7a8"
 SG = "sg-0b1b2b3b4b5b6b7b8"
@@ -473,12 +473,6 @@ CASES = [
 ]
 
 
-def _frame(
-    case_events: Iterable[Event], rec: Callable[..., dict[str, Any]], events_of: Any
-) -> pd.DataFrame:
-    return events_of(rec(name, time, **extra) for name, time, extra in case_events)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}:{c.id}" for c in CASES])
 def test_compute_rule_cases(
     case: ComputeCase,
@@ -486,18 +480,6 @@ def test_compute_rule_cases(
     events_of: Callable[[Iterable[dict[str, Any]]], pd.DataFrame],
     stratus: Callable[[str], pd.DataFrame],
 ) -> None:
-    batch = stratus(case.stratus) if case.stratus else _frame(case.batch, rec, events_of)
-    history = _frame(case.history, rec, events_of) if case.history else None
-    policy = parse_policy(case.policy) if case.policy else None
-    context = RuleContext.build(history, policy=policy, now=NOW)
-    context = RuleContext(context.history, policy, context.settings, NOW, RANGES)
-    result = evaluate(batch, context, rules=[rule_by_id(case.rule)])
-    assert not result.failed
-    assert bool(result.hits) == case.fires, [hit.reason for hit in result.hits]
-    if case.reason:
-        assert case.reason in result.hits[0].reason
+    hits = check_case(case, rec, events_of, stratus, aws_ranges=RANGES)
     if case.severity is not None:
-        assert result.hits[0].severity is case.severity
-    for hit in result.hits:
-        assert hit.rule_id == case.rule
-        assert set(hit.event_ids) <= set(batch["event_id"])
+        assert hits[0].severity is case.severity

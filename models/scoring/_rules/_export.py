@@ -17,7 +17,7 @@ from models.scoring._rules._base import Evidence, Severity, describe_names, rule
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import graded_sessions
 from models.scoring._rules._reads import Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = ["export_task"]
 
@@ -26,10 +26,6 @@ def _describe(run: pd.DataFrame) -> str:
     named = list(dict.fromkeys(str(i) for ids in run["resource_ids"] for i in ids))
     what = f" of {', '.join(named[:5])}" if named else ""
     return f"export to S3{what} ({describe_names(run)})"
-
-
-def _any_export(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(EXPORT_TASK.name) > 0
 
 
 @rule(
@@ -41,7 +37,7 @@ def _any_export(summary: BatchSummary, context: RuleContext) -> bool:
         "Find the export's S3 bucket and who can read it; if the export is not a known "
         "migration or backup, cancel it and remove the exported objects."
     ),
-    applies=_any_export,
+    applies=holds(EXPORT_TASK),
     reads=Reads(EXPORT_TASK.bit),
 )
 def export_task(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

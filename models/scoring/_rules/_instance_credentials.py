@@ -34,13 +34,9 @@ from models.scoring._rules._base import (
 )
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = ["instance_session_elsewhere"]
-
-
-def _any_instance_call(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(INSTANCE_CALL.name) > 0
 
 
 def _people_by_address(events: pd.DataFrame) -> dict[str, set[str]]:
@@ -77,7 +73,7 @@ def _session(run: pd.DataFrame) -> str:
         "what the role can reach and find how the credentials left the instance (SSM "
         "commands, SSRF to the metadata service)."
     ),
-    applies=_any_instance_call,
+    applies=holds(INSTANCE_CALL),
     reads=Reads(INSTANCE_CALL.bit | PERSON_CALL.bit),
 )
 def instance_session_elsewhere(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

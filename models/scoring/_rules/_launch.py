@@ -20,7 +20,7 @@ from models.scoring._rules._base import Evidence, Severity, rule
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import graded_sessions
 from models.scoring._rules._reads import Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = ["unusual_instances"]
 
@@ -49,10 +49,6 @@ def _describe(run: pd.DataFrame) -> str:
     )
 
 
-def _any_launch(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(UNUSUAL_LAUNCH.name) > 0
-
-
 @rule(
     id="Launch.UnusualInstances",
     title="Accelerated or very large instances launched by an identity that never did",
@@ -62,7 +58,7 @@ def _any_launch(summary: BatchSummary, context: RuleContext) -> bool:
         "Confirm with the identity's owner that the instances are wanted; if not, terminate "
         "them, revoke the credentials and check every region for more."
     ),
-    applies=_any_launch,
+    applies=holds(UNUSUAL_LAUNCH),
     reads=Reads(UNUSUAL_LAUNCH.bit),
 )
 def unusual_instances(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

@@ -19,7 +19,7 @@ from models.scoring._rules._base import Evidence, Severity, describe_names, ids_
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import graded_sessions
 from models.scoring._rules._reads import Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = [
     "admin_port_open_to_world",
@@ -54,22 +54,6 @@ def _opened(run: pd.DataFrame) -> str:
     return f"{which} opened {', '.join(ports)} to the whole internet"
 
 
-def _any_push(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(SSH_KEY_PUSH.name) > 0
-
-
-def _any_console(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(SERIAL_CONSOLE.name) > 0
-
-
-def _any_ingress(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(ADMIN_INGRESS.name) > 0
-
-
-def _any_key_pair(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(KEY_PAIR.name) > 0
-
-
 @rule(
     id="RemoteAccess.SSHKeyPushed",
     title="SSH key pushed onto an instance by an identity that never did",
@@ -79,7 +63,7 @@ def _any_key_pair(summary: BatchSummary, context: RuleContext) -> bool:
         "Ask the identity's owner whether they connected to the instance; if not, isolate "
         "the instance and review what ran on it in the minute after the push."
     ),
-    applies=_any_push,
+    applies=holds(SSH_KEY_PUSH),
     reads=Reads(SSH_KEY_PUSH.bit),
 )
 def ssh_key_pushed(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
@@ -108,7 +92,7 @@ def ssh_key_pushed(events: pd.DataFrame, context: RuleContext) -> Iterator[Evide
         "Confirm a break-glass need for the serial console; if there is none, disable it "
         "(DisableSerialConsoleAccess) and look for SendSerialConsoleSSHPublicKey calls."
     ),
-    applies=_any_console,
+    applies=holds(SERIAL_CONSOLE),
     reads=Reads(SERIAL_CONSOLE.bit),
 )
 def serial_console_enabled(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
@@ -133,7 +117,7 @@ def serial_console_enabled(events: pd.DataFrame, context: RuleContext) -> Iterat
         "Find the instances behind the security group and remove the rule (or narrow it to "
         "known networks); check the instances' logins since the change."
     ),
-    applies=_any_ingress,
+    applies=holds(ADMIN_INGRESS),
     reads=Reads(ADMIN_INGRESS.bit),
 )
 def admin_port_open_to_world(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
@@ -161,7 +145,7 @@ def admin_port_open_to_world(events: pd.DataFrame, context: RuleContext) -> Iter
         "Check which instances were launched with the key pair and whether its owner "
         "holds the private key legitimately; if not, delete the key pair."
     ),
-    applies=_any_key_pair,
+    applies=holds(KEY_PAIR),
     reads=Reads(KEY_PAIR.bit),
 )
 def key_pair_created(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

@@ -29,7 +29,7 @@ from models.scoring._rules._base import (
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import Novelty, novelty, shifted
 from models.scoring._rules._reads import Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = ["password_data_read", "user_data_read"]
 
@@ -60,14 +60,6 @@ def _sweeps(
         )
 
 
-def _any_user_data_read(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(USER_DATA_READ.name) > 0
-
-
-def _any_password_read(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(PASSWORD_READ.name) > 0
-
-
 @rule(
     id="UserData.Read",
     title="Instance user data read by an identity that does not usually read it",
@@ -77,7 +69,7 @@ def _any_password_read(summary: BatchSummary, context: RuleContext) -> bool:
         "Check whether the identity has a reason to read boot scripts; if not, look for "
         "credentials in the user data it read and rotate them."
     ),
-    applies=_any_user_data_read,
+    applies=holds(USER_DATA_READ),
     reads=Reads(USER_DATA_READ.bit),
 )
 def user_data_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
@@ -99,7 +91,7 @@ def user_data_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evide
         "Ask the identity's owner why it needs the instance's administrator password; if "
         "there is no reason, change the password and review the identity's session."
     ),
-    applies=_any_password_read,
+    applies=holds(PASSWORD_READ),
     reads=Reads(PASSWORD_READ.bit),
 )
 def password_data_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

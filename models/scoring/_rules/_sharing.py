@@ -24,7 +24,7 @@ from models.scoring._rules._base import (
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import graded_sessions
 from models.scoring._rules._reads import SHARE, Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import BatchSummary, holds
 
 __all__ = ["access_removed", "shared_publicly", "shared_with_foreign_account"]
 
@@ -122,10 +122,6 @@ def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> I
         )
 
 
-def _any_removal(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(ACCESS_REMOVED.name) > 0
-
-
 def _removed(run: pd.DataFrame) -> str:
     named = ids_named(run, "snap-") + ids_named(run, "ami-")
     which = listed(named) if named else "a snapshot or image"
@@ -141,7 +137,7 @@ def _removed(run: pd.DataFrame) -> str:
         "Check which accounts lost access (a backup or recovery account?) and restore the "
         "permission if the removal was not planned; look for deletions that follow."
     ),
-    applies=_any_removal,
+    applies=holds(ACCESS_REMOVED),
     reads=Reads(ACCESS_REMOVED.bit),
 )
 def access_removed(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:

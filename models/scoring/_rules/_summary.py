@@ -14,7 +14,7 @@ The service builds the same summary from the rows' classes without a frame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +30,11 @@ from features import (
     EBS_DIRECT_READ,
     SHARE_GRANT,
     SHARED_TYPES,
+    RuleInput,
 )
 from models.scoring._calendar import event_micros
 
-__all__ = ["SHARED_TYPES", "BatchSummary"]
+__all__ = ["SHARED_TYPES", "BatchSummary", "holds"]
 
 BoolArray = npt.NDArray[np.bool_]
 Times = Mapping[str, tuple[int, ...]]
@@ -152,3 +153,13 @@ class BatchSummary:
                 (one.name, sum(1 for *_, f in values if f & one.bit)) for one in COMPUTE_INPUTS
             ),
         )
+
+
+def holds(one: RuleInput) -> Callable[[BatchSummary, Any], bool]:
+    """Return the gate of a rule that fires only on rows of ``one`` (a compute rule input)."""
+
+    def applies(summary: BatchSummary, context: Any) -> bool:
+        return summary.count(one.name) > 0
+
+    applies.__name__ = f"holds_{one.name}"
+    return applies

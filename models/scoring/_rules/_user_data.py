@@ -31,15 +31,11 @@ from models.scoring._rules._change_window import unapproved
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._novelty import graded, novelty
 from models.scoring._rules._reads import CHANGE, Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import holds
 
 __all__ = ["user_data_modified"]
 
 _AROUND = ("StopInstances", "StartInstances")
-
-
-def _any_change(summary: BatchSummary, context: RuleContext) -> bool:
-    return summary.count(USER_DATA_CHANGE.name) > 0
 
 
 def _around(
@@ -85,7 +81,7 @@ def _what(run: pd.DataFrame) -> str:
         "deployed version; if the change is not a known deployment, stop the instance and "
         "rotate what it can reach."
     ),
-    applies=_any_change,
+    applies=holds(USER_DATA_CHANGE),
     reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED, FORBIDDEN})),
 )
 def user_data_modified(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
