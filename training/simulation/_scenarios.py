@@ -34,6 +34,7 @@ from training.simulation._attacks_exfiltration import (
     snapshot_share_exfil,
 )
 from training.simulation._attacks_impact import gpu_mining, mass_deletion
+from training.simulation._attacks_stratus import STRATUS_SCENARIOS
 from training.simulation._engine import Simulation
 from training.simulation._hard_negatives import (
     emergency_change_in_ticket,
@@ -281,9 +282,11 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "Europe/Berlin",
             large_in_window_deploy,
         ),
+        *STRATUS_SCENARIOS,
     )
 }
-"""Every scenario by name: ten attacks, then three hard negatives."""
+"""Every scenario by name: ten attacks, three hard negatives, then the Stratus compute
+techniques the others lacked (:mod:`._attacks_stratus`)."""
 
 
 def window_time(sim: Simulation, rng: random.Random) -> int | None:
