@@ -118,10 +118,11 @@ def test_every_rule_says_what_it_reads() -> None:
 
 
 # What each class held, on the real recordings and the simulated days, when the schema
-# version was set (the simulated days of the time: new scenarios move the counts too). Stored rows keep the classes they were given at insert: a change to a
-# rule input (features/_predicates.py) or to what the taxonomy makes of an event that moves
-# any count must bump SCHEMA_VERSION (and migrate the stored flags), then add the new counts
-# here under the new version, by rule input name.
+# version was set (new simulator scenarios move the counts too: update them under the same
+# version). Stored rows keep the classes they were given at insert: a change to a rule input
+# (features/_predicates.py) or to what the taxonomy makes of an event that moves any count
+# must bump SCHEMA_VERSION (and migrate the stored flags), then add the new counts here under
+# the new version, by rule input name.
 CLASS_COUNTS_BY_SCHEMA: dict[int, dict[str, int]] = {
     1: {
         "every": 23960,
