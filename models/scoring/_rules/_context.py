@@ -17,7 +17,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL, peer_groups
+from features import (
+    ATTEMPTED_CHANGE,
+    COMPUTE_INPUTS,
+    DELETION,
+    EBS_DIRECT_READ,
+    OWN_CALL,
+    AwsRanges,
+    peer_groups,
+)
 from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
@@ -72,6 +80,9 @@ class RuleSettings:
     routine_hour_slack : int
         A change within this many hours of an hour the identity changed things at is not
         at a new hour.
+    bulk_reads : int
+        Reads of user data or of Windows passwords by one identity in one session that
+        count as a sweep (raised one level when the identity is not known to do so).
     """
 
     dormant_days: int = 30
@@ -85,6 +96,7 @@ class RuleSettings:
     routine_min_changes: int = 3
     routine_min_days: int = 2
     routine_hour_slack: int = 2
+    bulk_reads: int = 10
 
     def __post_init__(self) -> None:
         if self.dormant_days < 1:
@@ -105,6 +117,8 @@ class RuleSettings:
             raise ValueError(
                 f"routine_hour_slack must be in [0, 12], got {self.routine_hour_slack}"
             )
+        if self.bulk_reads < 2:
+            raise ValueError(f"bulk_reads must be >= 2, got {self.bulk_reads}")
 
 
 def _groups(keys: npt.NDArray[Any], rows: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
@@ -133,6 +147,16 @@ def _numbers(
     for position in np.flatnonzero(rows & ~pd.isna(keys) & ~pd.isna(values)).tolist():
         out.setdefault(str(keys[position]), set()).add(int(values[position]))
     return {identity: frozenset(found) for identity, found in out.items()}
+
+
+def _actors(keys: npt.NDArray[Any], history: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """For each compute rule input with any row, the identities that have one."""
+    found: dict[str, frozenset[str]] = {}
+    for one in COMPUTE_INPUTS:
+        rows = one.mask(history) & ~pd.isna(keys)
+        if rows.any():
+            found[one.name] = frozenset(str(k) for k in keys[rows].tolist())
+    return found
 
 
 def _moment(micros: int) -> datetime:
@@ -189,6 +213,8 @@ class HistoryDigest:
         Times of each identity's attempted compute changes (deletions), any order.
     ebs_direct_readers : frozenset of str
         Identities that read snapshot blocks through the EBS direct APIs.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name), the identities with such an event.
     """
 
     first: int | None = None
@@ -200,6 +226,7 @@ class HistoryDigest:
     changes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     deletions: Mapping[str, Sequence[int]] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +261,9 @@ class IdentityHistory:
     learned : bool
         Whether the routines were learned (a calendar was given): without them,
         out-of-window changes are not weighed against a routine.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name: ``user_data_change``, ...), the
+        identities that did it: what :meth:`did` answers.
     """
 
     start: datetime | None = None
@@ -250,6 +280,7 @@ class IdentityHistory:
     routines: Mapping[str, Routine] = field(default_factory=dict)
     peers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     learned: bool = False
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_events(
@@ -307,6 +338,7 @@ class IdentityHistory:
             routines=_routines(history, calendar) if calendar is not None else {},
             peers=_peers(history),
             learned=calendar is not None,
+            actors=_actors(keys, history),
         )
 
     @classmethod
@@ -339,6 +371,7 @@ class IdentityHistory:
             },
             ebs_direct_readers=digest.ebs_direct_readers,
             peers=_peers_of(digest.last_seen),
+            actors={name: frozenset(who) for name, who in digest.actors.items() if who},
         )
 
     def with_routines(self, changes: pd.DataFrame, calendar: ChangeCalendar) -> IdentityHistory:
@@ -397,6 +430,10 @@ class IdentityHistory:
             return Routine(members=1), None
         return None, None
 
+    def did(self, identity: str, input_name: str) -> bool:
+        """Whether the identity has an event of the compute rule input ``input_name``."""
+        return identity in self.actors.get(input_name, ())
+
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
@@ -413,12 +450,16 @@ class RuleContext:
         The rules' thresholds.
     now : datetime or None
         Time of evaluation (aware), for suppression expiry; the wall clock when ``None``.
+    aws_ranges : AwsRanges or None
+        AWS's published IP ranges; ``None`` reads the newest snapshot installed
+        (``features.default_ranges``).
     """
 
     history: IdentityHistory = field(default_factory=IdentityHistory)
     policy: Policy | None = None
     settings: RuleSettings = field(default_factory=RuleSettings)
     now: datetime | None = None
+    aws_ranges: AwsRanges | None = None
 
     @classmethod
     def build(
