@@ -30,6 +30,7 @@ from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
 from models.scoring._rules._routine import Routine, learn_routines, merge_routines
+from models.scoring._rules._weigh_keys import is_person_key
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -397,21 +398,47 @@ class IdentityHistory:
         return identity in self.last_seen
 
     def routine(self, identity: str) -> tuple[Routine | None, str | None]:
-        """Return the identity's routine, or its peers' while it has none of its own.
+        """Return the routine an identity's changes are weighed against, and whose it is.
 
-        Returns ``(routine, peers)``: ``peers`` names the peer group whose routine it is
-        (the most alike group with a routine, :func:`features.peer_groups`), ``None`` for
-        the identity's own or when neither exists. An identity with no change in its past
-        is weighed against its peers; against them, a network any of the organisation's
-        changes came from is not new (a new role in an account uses that account's NAT).
-        Either way, a client, network or AS the identity itself called from before (reads
-        included) is not new for it.
+        Returns ``(routine, whose)``: ``whose`` says in words whose routine it is when it is
+        not the identity's own (``"this identity and its peers (3 of the Dev users in
+        account 111)"``), ``None`` when it is. Peers are the most alike group with a
+        routine (:func:`features.peer_groups`).
+
+        * Automation is weighed against its own routine; an identity with no change in its
+          past, against its peers'.
+        * A person is weighed against their own routine joined with their closest peers'
+          (themselves in other accounts, their team): people fix what their team fixes,
+          on call, with whichever call the fix needs.
+        * Against peers, a network any of the organisation's changes came from is not new
+          (a new role in an account uses that account's NAT); either way, a client, network
+          or AS the identity itself called from before (reads included) is not new for it.
+
         An identity the history knows that never changed anything and has no peers has an
-        empty routine of its own.
+        empty routine of its own; one it does not know and without peers has none.
         """
         own = self.routines.get(identity)
+        if own is not None and own.changes and not is_person_key(identity):
+            return self._with_own_calls(own, identity), None
+        peers = self._peers_routine(identity)
+        if peers is not None:
+            routine, group = peers
+            if own is not None and own.changes:
+                joined = merge_routines([own, routine])
+                assert joined is not None
+                whose = f"this identity and its peers ({routine.members} of the {group})"
+                return self._with_own_calls(replace(joined, members=1), identity), whose
+            return self._with_own_calls(routine, identity), (
+                f"its peers ({routine.members} of the {group})"
+            )
         if own is not None and own.changes:
             return self._with_own_calls(own, identity), None
+        if own is not None or self.knows(identity):
+            return Routine(members=1), None
+        return None, None
+
+    def _peers_routine(self, identity: str) -> tuple[Routine, str] | None:
+        """Return the pooled routine of the most alike peer group that has one, and its name."""
         for group in peer_groups(identity):
             merged = merge_routines(
                 routine
@@ -425,10 +452,8 @@ class IdentityHistory:
                     networks=merged.networks.union(*(r.networks for r in everyone)),
                     asns=merged.asns.union(*(r.asns for r in everyone)),
                 )
-                return self._with_own_calls(pooled, identity), group
-        if own is not None or self.knows(identity):
-            return Routine(members=1), None
-        return None, None
+                return pooled, group
+        return None
 
     def did(self, identity: str, input_name: str) -> bool:
         """Whether the identity has an event of the compute rule input ``input_name``."""
