@@ -330,6 +330,29 @@ def test_a_person_is_first_compared_with_themselves_in_other_accounts() -> None:
     assert "its peers (1 of the dana@corp.example in other accounts)" in hit.reason
 
 
+def test_a_person_is_weighed_against_themselves_elsewhere_and_their_team() -> None:
+    # dana changed things in-window only elsewhere; her team here fixes out of hours routinely
+    elsewhere = [_person("dana", _at(day, 15), account="444455556666") for day in (1, 4)]
+    team = [_person(who, _at(day, 22)) for who in ("ana", "ben") for day in (1, 4, 8, 11)]
+    (hit,) = _weigh([*elsewhere, *team], [_person("dana", _at(15, 23))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert (
+        "its peers (1 of the dana@corp.example in other accounts; "
+        "2 of the PowerUserAccess users in account 111122223333)"
+    ) in hit.reason
+
+
+def test_a_person_whose_team_never_works_out_of_window_stays_medium() -> None:
+    elsewhere = [_person("dana", _at(day, 15), account="444455556666") for day in (1, 4)]
+    team = [_person(who, _at(day, 15)) for who in ("ana", "ben") for day in (1, 4, 8, 11)]
+    afternoons = (
+        "version: 1\nwindows:\n  - name: afternoons\n    cron: '0 15 * * *'\n    duration: PT1H\n"
+    )
+    (hit,) = _weigh([*elsewhere, *team], [_person("dana", _at(15, 23))], afternoons)
+    assert hit.severity == Severity.MEDIUM
+    assert "changed things only inside approved windows" in hit.reason
+
+
 def test_a_new_identity_bursts_against_its_peers_past() -> None:
     from models.scoring import rule_by_id
 

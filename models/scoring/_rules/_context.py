@@ -420,40 +420,52 @@ class IdentityHistory:
         own = self.routines.get(identity)
         if own is not None and own.changes and not is_person_key(identity):
             return self._with_own_calls(own, identity), None
-        peers = self._peers_routine(identity)
+        peers = self._peers_routine(identity, groups=2 if is_person_key(identity) else 1)
         if peers is not None:
             routine, group = peers
             if own is not None and own.changes:
                 joined = merge_routines([own, routine])
                 assert joined is not None
-                whose = f"this identity and its peers ({routine.members} of the {group})"
+                whose = f"this identity and its peers ({group})"
                 return self._with_own_calls(replace(joined, members=1), identity), whose
-            return self._with_own_calls(routine, identity), (
-                f"its peers ({routine.members} of the {group})"
-            )
+            return self._with_own_calls(routine, identity), f"its peers ({group})"
         if own is not None and own.changes:
             return self._with_own_calls(own, identity), None
         if own is not None or self.knows(identity):
             return Routine(members=1), None
         return None, None
 
-    def _peers_routine(self, identity: str) -> tuple[Routine, str] | None:
-        """Return the pooled routine of the most alike peer group that has one, and its name."""
+    def _peers_routine(self, identity: str, groups: int = 1) -> tuple[Routine, str] | None:
+        """Return the pooled routine of the most alike peer groups that have one, and their names.
+
+        ``groups`` says how many rungs of the ladder (:func:`features.peer_groups`) with a
+        routine and members not already pooled are pooled: one for automation (its closest
+        kin), two for people (themselves in other accounts, then their team: people fix what
+        their team fixes).
+        """
+        members: dict[str, Routine] = {}
+        names: list[str] = []
         for group in peer_groups(identity):
-            merged = merge_routines(
-                routine
+            found = {
+                other: routine
                 for other, routine in self.routines.items()
-                if other != identity and group in self.peers.get(other, ())
-            )
-            if merged is not None:
-                everyone = self.routines.values()
-                pooled = replace(
-                    merged,
-                    networks=merged.networks.union(*(r.networks for r in everyone)),
-                    asns=merged.asns.union(*(r.asns for r in everyone)),
-                )
-                return pooled, group
-        return None
+                if other != identity and other not in members and group in self.peers.get(other, ())
+            }
+            if found:
+                names.append(f"{len(found)} of the {group}")
+                members.update(found)
+                if len(names) == groups:
+                    break
+        merged = merge_routines(members.values())
+        if merged is None:
+            return None
+        everyone = self.routines.values()
+        pooled = replace(
+            merged,
+            networks=merged.networks.union(*(r.networks for r in everyone)),
+            asns=merged.asns.union(*(r.asns for r in everyone)),
+        )
+        return pooled, "; ".join(names)
 
     def did(self, identity: str, input_name: str) -> bool:
         """Whether the identity has an event of the compute rule input ``input_name``."""
