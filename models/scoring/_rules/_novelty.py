@@ -25,6 +25,7 @@ from models.scoring._rules._base import (
     identity_sessions,
 )
 from models.scoring._rules._context import IdentityHistory, RuleContext
+from models.scoring._rules._weigh_keys import UNATTRIBUTED, is_unattributed_key
 
 __all__ = ["Novelty", "graded", "graded_sessions", "novelty", "shifted"]
 
@@ -46,6 +47,8 @@ class Novelty(Enum):
     """The history knows the identity, and it never did this."""
     ROUTINE = "routine"
     """The identity did this before."""
+    UNATTRIBUTED = "unattributed"
+    """The records name no identity (a redacted export): nobody's history applies."""
 
     def phrase(self, history: IdentityHistory, doing: str) -> str:
         """Return ``"; the identity never <doing> in its history ..."``, for a hit's reason."""
@@ -53,11 +56,15 @@ class Novelty(Enum):
             return f"; the identity never {doing} in its history (since {history.start:%Y-%m-%d})"
         if self is Novelty.ROUTINE:
             return f"; the identity {doing} before (routine for it)"
+        if self is Novelty.UNATTRIBUTED:
+            return f"; {UNATTRIBUTED}"
         return "; no history of the identity to compare with" if history.start else ""
 
 
 def novelty(history: IdentityHistory, identity: str, input_name: str) -> Novelty:
     """Return whether ``identity`` did what ``input_name`` (a compute rule input) names."""
+    if is_unattributed_key(identity):
+        return Novelty.UNATTRIBUTED
     if not history.knows(identity):
         return Novelty.UNKNOWN
     return Novelty.ROUTINE if history.did(identity, input_name) else Novelty.NEW
@@ -73,7 +80,11 @@ def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Sever
     """Return the severity of a hit: ``base``, one up when new, ``routine`` when routine.
 
     ``routine`` ``None`` means the rule stays silent on what the identity does routinely.
+    A hit on records that name no identity is low at most: whether it is new or routine
+    for whoever did it cannot be told (ADR 0021).
     """
+    if found is Novelty.UNATTRIBUTED:
+        return min(base, Severity.LOW, key=_LADDER.index)
     if found is Novelty.NEW:
         return shifted(base, 1)
     if found is Novelty.ROUTINE:
