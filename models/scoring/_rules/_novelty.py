@@ -47,6 +47,8 @@ class Novelty(Enum):
     """The history knows the identity, and it never did this."""
     ROUTINE = "routine"
     """The identity did this before."""
+    PEERS = "peers"
+    """The history does not know the identity, but its closest peers did this."""
     UNATTRIBUTED = "unattributed"
     """The records name no identity (a redacted export): nobody's history applies."""
 
@@ -58,6 +60,8 @@ class Novelty(Enum):
             return f"; the identity {doing} before (routine for it)"
         if self is Novelty.UNATTRIBUTED:
             return f"; {UNATTRIBUTED}"
+        if self is Novelty.PEERS:
+            return f"; a new identity, whose closest peers {doing} before"
         return "; no history of the identity to compare with" if history.start else ""
 
 
@@ -66,7 +70,7 @@ def novelty(history: IdentityHistory, identity: str, input_name: str) -> Novelty
     if is_unattributed_key(identity):
         return Novelty.UNATTRIBUTED
     if not history.knows(identity):
-        return Novelty.UNKNOWN
+        return Novelty.PEERS if history.peers_did(identity, input_name) else Novelty.UNKNOWN
     return Novelty.ROUTINE if history.did(identity, input_name) else Novelty.NEW
 
 
@@ -80,6 +84,9 @@ def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Sever
     """Return the severity of a hit: ``base``, one up when new, ``routine`` when routine.
 
     ``routine`` ``None`` means the rule stays silent on what the identity does routinely.
+    A new identity whose closest peers did it gets the routine severity (low at most when
+    the rule is silent on routine: a newcomer doing what the team does is context, not
+    silence; ADR 0022).
     A hit on records that name no identity is low at most: whether it is new or routine
     for whoever did it cannot be told (ADR 0021).
     """
@@ -89,6 +96,8 @@ def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Sever
         return shifted(base, 1)
     if found is Novelty.ROUTINE:
         return routine
+    if found is Novelty.PEERS:
+        return min(base, Severity.LOW, key=_LADDER.index) if routine is None else routine
     return base
 
 
