@@ -29,6 +29,7 @@ from models.scoring._finding_schema import (
     FindingRule,
 )
 from models.scoring._rules import Hit, Severity, rule_by_id
+from models.scoring._rules._base import at_most, shifted
 
 # Finding, ScorerInfo and WindowScore are re-exported for the modules that import them from here.
 __all__ = [
@@ -55,10 +56,6 @@ _SCORE_FLOOR: Final = {
 def severity_rank(severity: Severity | str) -> int:
     """Return 0 for ``info`` up to 4 for ``critical``."""
     return _LEVELS.index(Severity(severity))
-
-
-def _step(severity: Severity, by: int) -> Severity:
-    return _LEVELS[min(max(severity_rank(severity) + by, 0), len(_LEVELS) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +254,8 @@ def _approved_level(hit: Hit) -> Severity:
     except KeyError:
         base = severity
     if severity_rank(severity) > severity_rank(base):
-        return _step(severity, -1)
-    return min(Severity.LOW, severity, key=severity_rank)
+        return shifted(severity, -1)
+    return at_most(severity, Severity.LOW)
 
 
 def _breach(hits: Sequence[Hit]) -> bool:
@@ -316,7 +313,7 @@ def _build(
         and top.percentile >= settings.raise_percentile
         and _breach(hits)
     ):
-        raised = _step(severity, +1)
+        raised = shifted(severity, +1)
         during = (
             f"during freeze {where}"
             if context.verdict == "forbidden"

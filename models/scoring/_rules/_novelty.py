@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Final
 
 import pandas as pd
 
@@ -20,22 +19,16 @@ from features import RuleInput
 from models.scoring._rules._base import (
     Evidence,
     Severity,
+    at_most,
     evidence_of,
     failed_note,
     identity_sessions,
+    shifted,
 )
 from models.scoring._rules._context import IdentityHistory, RuleContext
 from models.scoring._rules._weigh_keys import UNATTRIBUTED, is_unattributed_key
 
 __all__ = ["Novelty", "graded", "graded_sessions", "novelty", "shifted"]
-
-_LADDER: Final = (
-    Severity.INFO,
-    Severity.LOW,
-    Severity.MEDIUM,
-    Severity.HIGH,
-    Severity.CRITICAL,
-)
 
 
 class Novelty(Enum):
@@ -74,12 +67,6 @@ def novelty(history: IdentityHistory, identity: str, input_name: str) -> Novelty
     return Novelty.ROUTINE if history.did(identity, input_name) else Novelty.NEW
 
 
-def shifted(severity: Severity, steps: int) -> Severity:
-    """Return ``severity`` moved ``steps`` levels, kept between info and critical."""
-    index = _LADDER.index(severity) + steps
-    return _LADDER[min(max(index, 0), len(_LADDER) - 1)]
-
-
 def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Severity | None:
     """Return the severity of a hit: ``base``, one up when new, ``routine`` when routine.
 
@@ -91,13 +78,13 @@ def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Sever
     for whoever did it cannot be told (ADR 0021).
     """
     if found is Novelty.UNATTRIBUTED:
-        return min(base, Severity.LOW, key=_LADDER.index)
+        return at_most(base, Severity.LOW)
     if found is Novelty.NEW:
         return shifted(base, 1)
     if found is Novelty.ROUTINE:
         return routine
     if found is Novelty.PEERS:
-        return min(base, Severity.LOW, key=_LADDER.index) if routine is None else routine
+        return at_most(base, Severity.LOW) if routine is None else routine
     return base
 
 
