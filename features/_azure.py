@@ -68,7 +68,7 @@ def is_azure(record: Mapping[str, Any]) -> bool:
 
 
 def _value(container: Mapping[str, Any], key: str, path: str) -> str | None:
-    """A string field, or the ``value`` of a ``{"value": ..., "localizedValue": ...}`` one."""
+    """Return a string field, or the ``value`` of a ``{"value", "localizedValue"}`` one."""
     found = container.get(key)
     if type(found) is dict:
         return text(found, "value", f"{path}.value")
@@ -96,6 +96,18 @@ class _View:
         "tenant",
         "time",
     )
+
+    caller: str | None
+    category: str | None
+    event_id: str | None
+    ip: str | None
+    location: str | None
+    operation: str | None
+    phase: str | None
+    resource_id: str | None
+    status: str | None
+    subscription: str | None
+    tenant: str | None
 
     def __init__(self, record: Mapping[str, Any]) -> None:
         if "OperationNameValue" in record or "ActivityStatusValue" in record:

@@ -25,9 +25,9 @@ __all__ = [
     "event_time",
     "make_row",
     "obj",
+    "synthetic_id",
     "text",
     "type_name",
-    "synthetic_id",
 ]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

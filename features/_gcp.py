@@ -159,8 +159,8 @@ def gcp_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
     entry = unwrap_pubsub(record)
     payload = obj(entry, "protoPayload", "protoPayload")
     if not payload:
-        kind = "jsonPayload" if "jsonPayload" in entry else "textPayload"
-        reason = f"missing: a log entry with a {kind}, not a Cloud Audit Logs entry"
+        found = "jsonPayload" if "jsonPayload" in entry else "textPayload"
+        reason = f"missing: a log entry with a {found}, not a Cloud Audit Logs entry"
         raise RecordRejected("protoPayload", reason)
     method = text(payload, "methodName", "protoPayload.methodName")
     if not method:

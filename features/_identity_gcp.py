@@ -33,7 +33,9 @@ _SERVICE_AGENT: Final = re.compile(
     r"|system@google\.com)$"
 )
 _SERVICE_ACCOUNT: Final = re.compile(r"^[^@\s]+@[a-z0-9.-]+\.gserviceaccount\.com$")
-_POOL: Final = re.compile(r"^principal(?:Set)?://iam\.googleapis\.com/(.+?/workloadIdentityPools/[^/]+)")
+_POOL: Final = re.compile(
+    r"^principal(?:Set)?://iam\.googleapis\.com/(.+?/workloadIdentityPools/[^/]+)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class GcpIdentity:
 
 
 def _person_of(delegation: Any) -> tuple[str | None, str | None]:
-    """The first principal of a delegation chain if it is a person, and a third party's issuer."""
+    """Return a delegation chain's first principal if a person, and a third party's issuer."""
     if not isinstance(delegation, list) or not delegation:
         return None, None
     issuer = None

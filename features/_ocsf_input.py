@@ -45,7 +45,7 @@ def is_ocsf(record: Mapping[str, Any]) -> bool:
 
 
 def _ms_time(record: Mapping[str, Any]) -> str:
-    """The event time as CloudTrail's ISO text, from ``time`` (ms) or ``time_dt``."""
+    """Return the event time as CloudTrail's ISO text, from ``time`` (ms) or ``time_dt``."""
     value = record.get("time")
     if value is None:
         value = record.get("time_dt")
@@ -82,7 +82,7 @@ def _body(value: Any, path: str) -> Any:
 
 
 def _cloudtrail(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The CloudTrail record an AWS API Activity record was made from."""
+    """Return the CloudTrail record an AWS API Activity record was made from."""
     api = obj(record, "api", "api") or {}
     service = obj(api, "service", "api.service") or {}
     request = obj(api, "request", "api.request") or {}
@@ -161,7 +161,7 @@ def _cloudtrail(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _other_cloud(record: Mapping[str, Any], cloud: str, geoip: GeoIP | None) -> tuple[Any, ...]:
-    """A canonical row of an Azure or Google Cloud API Activity record."""
+    """Return the canonical row of an Azure or Google Cloud API Activity record."""
     api = obj(record, "api", "api") or {}
     operation = text(api, "operation", "api.operation")
     if not operation:
@@ -192,7 +192,7 @@ def _other_cloud(record: Mapping[str, Any], cloud: str, geoip: GeoIP | None) -> 
         azure = azure_identity({"upn": email} if email else {}, email, project)
         who_key, who_type = azure.key, azure.type
         family: str = "unknown"
-        source = name.split("/", 1)[0]
+        source: str | None = name.split("/", 1)[0]
     else:
         name = canonical_method(operation)
         resource_type, action = classify_gcp(service_name, operation)

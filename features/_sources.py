@@ -97,6 +97,7 @@ class RawChunk:
 
     Each record is the raw JSON text that stood there (:class:`msgspec.Raw`, not yet
     parsed), or a :class:`RecordRejected` when an NDJSON line was not JSON at all,
+    or a row of an OCSF Parquet file as a ``dict``,
     or, for a delivery file whose records all fit it, the decoded
     :class:`~features._wire.WireRecord` (:meth:`raw` still gives its text).
     Positions are record numbers in a JSON document and line numbers in NDJSON.
@@ -106,16 +107,16 @@ class RawChunk:
 
     source: str
     positions: Sequence[int]
-    records: Sequence[WireRecord | Raw | RecordRejected]
+    records: Sequence[WireRecord | Raw | RecordRejected | dict[str, Any]]
     document: bytes | None = None
     """The delivery file the records were decoded from, when they were."""
     _raws: list[Raw] | None = None
 
-    def raw(self, index: int) -> Raw | RecordRejected:
+    def raw(self, index: int) -> Raw | RecordRejected | dict[str, Any]:
         """Return the record at ``index`` (0-based) as read: its raw text, or its rejection."""
         item = self.records[index]
         if type(item) is not WireRecord:
-            return cast(Raw | RecordRejected, item)
+            return cast(Raw | RecordRejected | dict[str, Any], item)
         if self._raws is None:
             self._raws = _DELIVERY.decode(cast(bytes, self.document)).Records
         return self._raws[index]
@@ -273,7 +274,8 @@ def read_records(
         for chunk in chunks:
             for item in map(chunk.raw, range(len(chunk.records))):
                 try:
-                    records.append(item if isinstance(item, RecordRejected) else parse_raw(item))
+                    kept = isinstance(item, RecordRejected | dict)
+                    records.append(item if kept else parse_raw(cast(Raw, item)))
                 except RecordRejected as rejection:
                     records.append(rejection)
     except SkippedSource:

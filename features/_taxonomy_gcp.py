@@ -114,7 +114,9 @@ _METHODS: Final[Mapping[str, str]] = {
     "setInstanceTemplate": "modify",
     "setTargetPools": "modify",
 }
-_SHARED_COLLECTIONS: Final = frozenset({"disks", "regionDisks", "snapshots", "images", "machineImages"})
+_SHARED_COLLECTIONS: Final = frozenset(
+    {"disks", "regionDisks", "snapshots", "images", "machineImages"}
+)
 _PUBLIC: Final = frozenset({"allUsers", "allAuthenticatedUsers"})
 _VERSION: Final = re.compile(r"^(?:v\d+|beta|alpha)\.")
 _CAMEL_VERB: Final = re.compile(r"^([A-Z][a-z]+)")
@@ -158,7 +160,7 @@ def canonical_method(method: str) -> str:
 
 
 def _parts(method: str) -> tuple[str, str] | None:
-    """``(collection, method)`` of a Compute Engine method, or ``None`` for other services."""
+    """Return ``(collection, method)`` of a Compute Engine method; ``None`` for other services."""
     name = canonical_method(method)
     if not name.startswith("compute."):
         return None
@@ -189,10 +191,7 @@ def classify_gcp(service: str | None, method: str) -> tuple[str | None, str]:
 def _verb_action(method: str) -> str:
     last = method.rsplit(".", 1)[-1]
     match = _CAMEL_VERB.match(last)
-    if match is not None:
-        word = match.group(1).lower()
-    else:
-        word = re.split(r"[A-Z]", last, maxsplit=1)[0]
+    word = match.group(1).lower() if match is not None else re.split(r"[A-Z]", last, maxsplit=1)[0]
     return _PLAIN_VERBS.get(word, "other")
 
 
@@ -203,7 +202,7 @@ def resource_type_of_gcp_id(resource_id: str) -> str | None:
 
 
 def _normal(value: str, project: str | None) -> str | None:
-    """A resource path, full URL or project-relative path as ``projects/...``; else ``None``."""
+    """Return a resource path, URL or relative path as ``projects/...``; else ``None``."""
     at = value.find("projects/")
     if at >= 0:
         match = _RESOURCE.match(value, at)

@@ -83,7 +83,7 @@ class WireDelivery(Struct, gc=False):
 
 
 class Line(Struct, gc=False):
-    """What an NDJSON line is checked for: a whole delivery file (or Event Hubs message) on one line."""
+    """What an NDJSON line is checked for: a whole delivery file (or Event Hubs message)."""
 
     Records: Raw = EMPTY_RAW
     records: Raw = EMPTY_RAW

@@ -173,9 +173,7 @@ def score(
     floor = severity_rank(min_severity)
     kept = [f for f in result.findings if severity_rank(f.severity) >= floor]
     if output_format == "ocsf":
-        lines = [
-            json.dumps(to_ocsf(f, version=ocsf_version), separators=(",", ":")) for f in kept
-        ]
+        lines = [json.dumps(to_ocsf(f, version=ocsf_version), separators=(",", ":")) for f in kept]
     else:
         lines = [f.model_dump_json() for f in kept]
     _write(lines, out)

@@ -118,7 +118,7 @@ _PROVIDERS: Final = {"azure": "Azure", "gcp": "GCP"}
 
 
 def provider_of(identity: str) -> str:
-    """The OCSF ``cloud.provider`` of an identity key: ``Azure``, ``GCP`` or ``AWS``."""
+    """Return the OCSF ``cloud.provider`` of an identity key: ``Azure``, ``GCP`` or ``AWS``."""
     return _PROVIDERS.get(identity.split(":", 1)[0], "AWS")
 
 
@@ -135,7 +135,10 @@ def _user(finding: Finding) -> dict[str, Any]:
 
 
 def _evidences(finding: Finding) -> list[dict[str, Any]]:
-    """The actor behind the finding, with the events it rests on (``actor`` is no class attribute)."""
+    """Return the actor behind the finding with the events it rests on.
+
+    ``actor`` is no class attribute of Detection Finding with its profiles; evidence carries it.
+    """
     return [
         {
             "actor": {"user": _user(finding)},
@@ -145,14 +148,14 @@ def _evidences(finding: Finding) -> list[dict[str, Any]]:
 
 
 def _anomaly_analyses(finding: Finding) -> list[dict[str, Any]]:
-    """The model's explanations as OCSF 1.8 anomaly analyses: what was seen, what is usual."""
+    """Return the model's explanations as OCSF 1.8 anomaly analyses (seen and usual)."""
     model = finding.model
     if model is None or model.cold_start or not model.explanations:
         return []
     span = {"start_time": _ms(model.window_start), "end_time": _ms(model.window_end)}
     anomalies, baselines = [], []
     for explanation in model.explanations:
-        observed = {"value": explanation.text}
+        observed: dict[str, Any] = {"value": explanation.text}
         if explanation.value is not None:
             observed = {"value": f"{explanation.value:g}", "timespan": span}
         anomalies.append(

@@ -91,7 +91,7 @@ class LoadedEvents:
 
 
 def _is_parquet(path: str) -> bool:
-    """A canonical Parquet table; OCSF Parquet (a ``class_uid`` column) is read as input."""
+    """Return a canonical Parquet table; OCSF Parquet (a ``class_uid`` column) is read as input."""
     if path == "-" or not os.path.isfile(path):
         return False
     with open(path, "rb") as handle:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from models.scoring import (
+    OCSF_VERSIONS,
     EventFacts,
     Explanation,
     Finding,
@@ -16,11 +17,9 @@ from models.scoring import (
     ScorerInfo,
     WindowScore,
     combine,
-    OCSF_VERSIONS,
     rule_by_id,
     to_ocsf,
 )
-
 from tests.serving.ocsf_schema import schema_errors
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
@@ -143,7 +142,11 @@ def test_version_1_1_has_neither_alert_flag_nor_anomaly_analyses() -> None:
 
 @pytest.mark.parametrize(
     ("identity", "provider"),
-    [(ALICE, "AWS"), ("azure:user:alice@corp.example", "Azure"), ("gcp:sa:x@p.iam.gserviceaccount.com", "GCP")],
+    [
+        (ALICE, "AWS"),
+        ("azure:user:alice@corp.example", "Azure"),
+        ("gcp:sa:x@p.iam.gserviceaccount.com", "GCP"),
+    ],
 )  # fmt: skip
 def test_the_cloud_provider_follows_the_identity(identity: str, provider: str) -> None:
     finding = FINDINGS["rules only"].model_copy(update={"identity": identity})
