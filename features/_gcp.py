@@ -45,6 +45,8 @@ Row = tuple[Any, ...]
 _NO_GEO: Final = GeoRecord(None, None, None)
 _LOG_KINDS: Final = ("activity", "system_event", "data_access", "policy", "access_transparency")
 _ZONE: Final = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+_PLACE: Final = re.compile(r"/(?:zones|regions)/([a-z]+-[a-z]+\d+(?:-[a-z])?)/")
+"""The zone or region of a resource path, when the entry's labels do not say."""
 _CODES: Final = {
     1: "CANCELLED",
     2: "UNKNOWN",
@@ -132,6 +134,9 @@ def _region(payload: Mapping[str, Any], labels: Mapping[str, Any]) -> str | None
                 place = value
                 break
     if not isinstance(place, str) or not place:
+        named = _PLACE.search(str(payload.get("resourceName") or ""))
+        place = named.group(1) if named else None
+    if not isinstance(place, str) or not place:
         return None
     zone = _ZONE.match(place)
     return zone.group(1) if zone else place
@@ -198,7 +203,9 @@ def gcp_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
     geo = geoip.lookup(ip) if geoip is not None and ip else _NO_GEO
     insert_id = text(entry, "insertId", "insertId")
     return make_row(
-        event_id=insert_id or synthetic_id(entry),
+        # Cloud Logging takes entries of one project with the same timestamp and insertId
+        # for duplicates, and only those: the id carries all three.
+        event_id=f"{project or ''}/{insert_id}@{micros}" if insert_id else synthetic_id(entry),
         event_time=micros,
         cloud="gcp",
         account_id=project,

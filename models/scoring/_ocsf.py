@@ -14,6 +14,7 @@ under ``unmapped`` unchanged, so nothing of the finding is lost. Times are OCSF
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -117,9 +118,25 @@ def _analytics(finding: Finding) -> list[dict[str, Any]]:
 _PROVIDERS: Final = {"azure": "Azure", "gcp": "GCP"}
 
 
-def provider_of(identity: str) -> str:
-    """Return the OCSF ``cloud.provider`` of an identity key: ``Azure``, ``GCP`` or ``AWS``."""
-    return _PROVIDERS.get(identity.split(":", 1)[0], "AWS")
+_GUID: Final = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def provider_of(identity: str, account: str | None = None) -> str:
+    """Return the OCSF ``cloud.provider``: ``Azure``, ``GCP`` or ``AWS``.
+
+    The identity key's prefix says it (``azure:``, ``gcp:``); for a caller the record did
+    not name (``unknown:``), the account's form does: a subscription GUID is Azure, twelve
+    digits AWS, any other project id Google Cloud.
+    """
+    prefix = identity.split(":", 1)[0]
+    if prefix in _PROVIDERS:
+        return _PROVIDERS[prefix]
+    if prefix == "unknown" and account:
+        if _GUID.match(account):
+            return "Azure"
+        if not (account.isdigit() and len(account) == 12):
+            return "GCP"
+    return "AWS"
 
 
 def _user(finding: Finding) -> dict[str, Any]:
@@ -226,7 +243,7 @@ def to_ocsf(
         info["related_analytics"] = analytics[1:]
     if attacks:
         info["attacks"] = attacks
-    cloud: dict[str, Any] = {"provider": provider_of(finding.identity)}
+    cloud: dict[str, Any] = {"provider": provider_of(finding.identity, finding.account_id)}
     if finding.account_id:
         cloud["account"] = {"uid": finding.account_id}
     if finding.regions:
