@@ -69,12 +69,12 @@ class LoggedRun:
     reused: bool
 
 
-
 def _clouds(events: pd.DataFrame) -> str:
     """Return the clouds a run's training events cover, comma-separated (``aws,gcp``)."""
     if "cloud" not in events.columns or events.empty:
         return ""
     return ",".join(sorted(str(c) for c in events["cloud"].dropna().unique()))
+
 
 def example_events(
     detector: Any, training_windows: pd.DataFrame, training: pd.DataFrame, rows: int = 20
