@@ -25,7 +25,13 @@ from __future__ import annotations
 from models.scoring._allowlist import AutomationAllowList, Suppressions
 from models.scoring._budget import IDENTITY_KINDS, AlertBudget, alert_budget, identity_kind
 from models.scoring._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
-from models.scoring._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._contract import (
+    Explanation,
+    IgnoredEvents,
+    ModelScores,
+    ScorerInfo,
+    WindowScore,
+)
 from models.scoring._detector_scorer import REGISTRY_SCHEMES, DetectorScorer, load_scorer
 from models.scoring._finding_schema import (
     FINDING_SCHEMA_VERSION,
@@ -68,6 +74,7 @@ from models.scoring._rules import (
 from models.scoring._schedule import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
 from models.scoring._scoring import (
     PARQUET_MAGIC,
+    BatchScorer,
     LoadedEvents,
     Scorer,
     ScoreResult,
@@ -102,6 +109,7 @@ __all__ = [
     "Approved",
     "AutomationAllowList",
     "AutomationSpec",
+    "BatchScorer",
     "BatchSummary",
     "ChangeCalendar",
     "ChangeContext",
@@ -122,7 +130,9 @@ __all__ = [
     "HistoryDigest",
     "Hit",
     "IdentityHistory",
+    "IgnoredEvents",
     "LoadedEvents",
+    "ModelScores",
     "Organization",
     "OrganizationSpec",
     "Policy",

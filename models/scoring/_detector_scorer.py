@@ -20,9 +20,15 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features import ConfigurationError, FeatureState
+from features import ConfigurationError, FeatureState, to_ns
 from models import ChangeDetector, load_bundle
-from models.scoring._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._contract import (
+    Explanation,
+    IgnoredEvents,
+    ModelScores,
+    ScorerInfo,
+    WindowScore,
+)
 
 __all__ = ["REGISTRY_SCHEMES", "DetectorScorer", "load_scorer"]
 
@@ -83,11 +89,40 @@ class DetectorScorer:
         self, events: pd.DataFrame, history: pd.DataFrame | None = None
     ) -> list[WindowScore]:
         """Score every identity window of ``events`` (after ``history``) with the detector."""
-        return _window_scores(self.detector.score_windows(events, state=self.state(history)))
+        return self.score_batch(events, history).windows
+
+    def score_batch(self, events: pd.DataFrame, history: pd.DataFrame | None = None) -> ModelScores:
+        """Score the windows of ``events`` and say which events the detector left out.
+
+        The detector measures each identity against profiles that end where its
+        training (then ``history``) ends; an event older than that is already summarised
+        or belongs to a past it cannot revisit, so it is not judged (the rules still are).
+        """
+        state = self.state(history)
+        windows = _window_scores(self.detector.score_windows(events, state=state))
+        return ModelScores(windows, _older_than_profiles(events, state))
 
     def score_vectors(self, vectors: pd.DataFrame) -> list[WindowScore]:
         """Score precomputed behaviour vectors (no event ids: they were computed elsewhere)."""
         return _window_scores(self.detector.score_vectors(vectors))
+
+
+def _older_than_profiles(events: pd.DataFrame, state: FeatureState) -> IgnoredEvents | None:
+    """Return the events before the state's profiles end (``behaviour_vectors`` skips them)."""
+    until = state.profiles.until
+    if until is None or not len(events):
+        return None
+    older = to_ns(events["event_time"]) < until.value
+    if not older.any():
+        return None
+    ids = tuple(str(i) for i in events["event_id"].to_numpy()[older])
+    reason = (
+        f"older than the model's profiles, which end at {until:%Y-%m-%dT%H:%M:%SZ} (where its "
+        "training data, or the history before this batch, ends): the model judges only "
+        "later events; the rules judged these"
+    )
+    logger.info("the model ignored %d events: %s", len(ids), reason)
+    return IgnoredEvents(ids, reason)
 
 
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:

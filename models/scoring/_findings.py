@@ -220,8 +220,10 @@ def _approved(
     """Return the severity of a finding whose changes an approved window or ticket covers.
 
     A model-only finding drops to low (info below ``approved_low_percentile``); rule hits
-    drop to low too, except those that mean exfiltration, destruction or stolen
-    credentials (``Rule.kept_when_approved``), which keep their severity anywhere.
+    drop to low too (one level only when the rule raised them for an action new for the
+    actor, :func:`_approved_level`), except those that
+    mean exfiltration, destruction or stolen credentials (``Rule.kept_when_approved``),
+    which keep their severity anywhere.
     """
     levels: list[Severity] = []
     notes: list[str] = []
@@ -233,19 +235,30 @@ def _approved(
     lowered = sorted({h.rule_id for h in hits if not _kept_when_approved(h.rule_id)})
     levels += [Severity(h.severity) for h in kept]
     if lowered:
-        levels.append(
-            min(
-                Severity.LOW,
-                max(
-                    (Severity(h.severity) for h in hits if h.rule_id in lowered), key=severity_rank
-                ),
-                key=severity_rank,
-            )
-        )
-        notes.append(f"{', '.join(lowered)} lowered to low")
+        level = max((_approved_level(h) for h in hits if h.rule_id in lowered), key=severity_rank)
+        levels.append(level)
+        notes.append(f"{', '.join(lowered)} lowered to {level}")
     if kept:
         notes.append(f"{', '.join(sorted({h.rule_id for h in kept}))} keep their severity")
     return max(levels, key=severity_rank), "; ".join(notes)
+
+
+def _approved_level(hit: Hit) -> Severity:
+    """Return a lowered hit's level inside approved work: low, or one down when raised.
+
+    An approval covers the change, not what the rule found new about the actor: a hit the
+    rule raised above its base severity (never done by this identity, such as a first
+    serial-console key push by a stolen session inside its owner's ticket) drops one
+    level, not to low.
+    """
+    severity = Severity(hit.severity)
+    try:
+        base = rule_by_id(hit.rule_id).severity
+    except KeyError:
+        base = severity
+    if severity_rank(severity) > severity_rank(base):
+        return _step(severity, -1)
+    return min(Severity.LOW, severity, key=severity_rank)
 
 
 def _breach(hits: Sequence[Hit]) -> bool:

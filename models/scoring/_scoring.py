@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events
+from models.scoring._contract import IgnoredEvents, ModelScores
 from models.scoring._findings import (
     CombineSettings,
     EventFacts,
@@ -44,6 +45,7 @@ from models.scoring._windows_model import SuppressionSpec
 
 __all__ = [
     "PARQUET_MAGIC",
+    "BatchScorer",
     "LoadedEvents",
     "ScoreResult",
     "Scorer",
@@ -76,6 +78,21 @@ class Scorer(Protocol):
     ) -> list[WindowScore]:
         """Score the windows of a batch of canonical events."""
         ...
+
+
+@runtime_checkable
+class BatchScorer(Scorer, Protocol):
+    """A :class:`Scorer` that also says which events of a batch it did not judge, and why."""
+
+    def score_batch(self, events: pd.DataFrame, history: pd.DataFrame | None = None) -> ModelScores:
+        """Score the windows of a batch and name the events left out."""
+        ...
+
+
+def _model_scores(scorer: Scorer, events: pd.DataFrame, past: pd.DataFrame | None) -> ModelScores:
+    if isinstance(scorer, BatchScorer):
+        return scorer.score_batch(events, past)
+    return ModelScores(scorer.score_windows(events, past))
 
 
 @dataclass(slots=True)
@@ -214,6 +231,9 @@ class ScoreResult:
         Events scored.
     scorer : ScorerInfo or None
         The model used, if any.
+    ignored : IgnoredEvents or None
+        Events the model did not judge and why (the rules judged every event);
+        ``None`` when it judged all of them, or there is no model.
     """
 
     findings: list[Finding] = field(default_factory=list)
@@ -223,6 +243,7 @@ class ScoreResult:
     windows: list[WindowScore] = field(default_factory=list)
     events: int = 0
     scorer: ScorerInfo | None = None
+    ignored: IgnoredEvents | None = None
 
 
 def score_events(
@@ -271,7 +292,8 @@ def score_events(
     for rule_id, error in evaluation.failed:
         logger.warning("rule %s failed and was skipped: %s", rule_id, error)
     past = history if not isinstance(history, IdentityHistory) else None
-    windows = scorer.score_windows(events, past) if scorer is not None else []
+    model = _model_scores(scorer, events, past) if scorer is not None else ModelScores()
+    windows = model.windows
     # the facts only tell the combiner about evidence: without hits or windows it has none
     facts = event_facts(events, policy) if evaluation.hits or windows else {}
     findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=info)
@@ -290,4 +312,5 @@ def score_events(
         windows=windows,
         events=len(events),
         scorer=info,
+        ignored=model.ignored,
     )

@@ -29,6 +29,7 @@ from serving.api.metrics import Metrics
 from serving.api.schemas import (
     EventHits,
     ExplanationPublic,
+    IgnoredByModel,
     RejectedRecord,
     RuleFailure,
     RuleHitPublic,
@@ -98,6 +99,14 @@ def window_public(window: WindowScore) -> WindowScorePublic:
         ],
         event_ids=list(window.event_ids),
     )
+
+
+def _ignored_public(result: ScoreResult, ids: set[str]) -> IgnoredByModel | None:
+    """Return how many of the request's events (``ids``) the model left out, and why."""
+    if result.ignored is None:
+        return None
+    count = sum(1 for event_id in result.ignored.event_ids if event_id in ids)
+    return IgnoredByModel(events=count, reason=result.ignored.reason) if count else None
 
 
 def _hit_public(hit: Hit) -> RuleHitPublic:
@@ -260,6 +269,7 @@ def score_records(
             for i, k, n, t in zip(*(columns[n] for n in _ECHOED), strict=True)
         ],
         windows=[window_public(w) for w in windows],
+        ignored_by_model=_ignored_public(result, ids),
         findings=findings,
         suppressed=len(result.suppressed),
         rules_failed=[RuleFailure(rule_id=r, error=e) for r, e in result.failed],
