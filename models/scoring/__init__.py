@@ -15,7 +15,7 @@ Public surface::
     combine(windows, hits, facts) -> [Finding]     model windows + rule hits + window context
     score_events(events, policy, scorer, history)  the batch and API path: rules, model, combine
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
-    to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
+    to_ocsf(finding, version=)                     OCSF 1.8.0 (or 1.1.0) Detection Finding (2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
     alert_budget(findings, attacks, ...)           benign findings per day, scenarios caught
 """
@@ -43,7 +43,13 @@ from models.scoring._finding_schema import (
     FindingsPublic,
 )
 from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
-from models.scoring._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
+from models.scoring._ocsf import (
+    ATTACK_TECHNIQUES,
+    OCSF_VERSION,
+    OCSF_VERSIONS,
+    SEVERITY_IDS,
+    to_ocsf,
+)
 from models.scoring._policy import Organization, Policy, load_policy, parse_policy
 from models.scoring._rules import (
     EBS_DIRECT_READS,
@@ -94,6 +100,7 @@ __all__ = [
     "FINDING_SCHEMA_VERSION",
     "IDENTITY_KINDS",
     "OCSF_VERSION",
+    "OCSF_VERSIONS",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
     "RULES",

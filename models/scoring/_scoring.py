@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events
 from models.scoring._contract import IgnoredEvents, ModelScores
@@ -107,10 +108,13 @@ class LoadedEvents:
 
 
 def _is_parquet(path: str) -> bool:
+    """Return a canonical Parquet table; OCSF Parquet (a ``class_uid`` column) is read as input."""
     if path == "-" or not os.path.isfile(path):
         return False
     with open(path, "rb") as handle:
-        return handle.read(4) == PARQUET_MAGIC
+        if handle.read(4) != PARQUET_MAGIC:
+            return False
+    return "class_uid" not in pq.read_schema(path).names
 
 
 def _empty() -> pd.DataFrame:
@@ -122,7 +126,8 @@ def load_events(paths: Iterable[str | Path], *, rejects: str | Path | None = Non
     """Read canonical Parquet tables and CloudTrail inputs into one canonical frame.
 
     Parquet is recognised by its magic bytes (``PAR1``) and read with
-    :func:`features.read_events`; everything else goes through :func:`features.ingest`
+    :func:`features.read_events`, unless it holds OCSF records (Amazon Security Lake);
+    those and everything else go through :func:`features.ingest`
     (files, directories, ``-``), so whatever ``changewatch ingest`` reads is read.
     An event id seen twice keeps its first copy.
 

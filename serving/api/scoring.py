@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features import records_to_table
+from features import looks_like_records, records_to_table
 from models.scoring import Finding, Hit, RuleSettings, ScoreResult, WindowScore, score_events
 from serving._model_holder import LoadedModel
 from serving._rule_inputs import read_rule_inputs, score_with_inputs
@@ -49,7 +49,11 @@ _ECHOED: Final = ("event_id", "identity_key", "event_name", "event_time")
 
 
 def extract_records(body: Any) -> list[Any]:
-    """Return the records of a request: ``{"Records": [...]}``, a JSON array, or one envelope.
+    """Return the records of a request.
+
+    ``{"Records": [...]}`` (CloudTrail), ``{"records": [...]}`` (Azure Event Hubs), a JSON
+    array, or one record of any format the readers know (an EventBridge envelope, a
+    CloudTrail, Azure, Google Cloud or OCSF record, a Pub/Sub push request).
 
     Raises
     ------
@@ -59,14 +63,18 @@ def extract_records(body: Any) -> list[Any]:
     if isinstance(body, list):
         return body
     if isinstance(body, dict):
-        if "Records" in body:
-            records = body["Records"]
-            if not isinstance(records, list):
-                raise ValueError(f"'Records' must be an array, got {type(records).__name__}")
-            return records
-        if "detail-type" in body or "eventName" in body:
+        for key in ("Records", "records"):
+            if key in body:
+                records = body[key]
+                if not isinstance(records, list):
+                    raise ValueError(f"{key!r} must be an array, got {type(records).__name__}")
+                return records
+        if "detail-type" in body or "eventName" in body or looks_like_records(body.keys()):
             return [body]
-        raise ValueError("expected {'Records': [...]}, an array, or an EventBridge envelope")
+        raise ValueError(
+            "expected {'Records': [...]}, {'records': [...]}, an array, or one record "
+            "(CloudTrail, EventBridge, Azure, Google Cloud, OCSF)"
+        )
     raise ValueError(f"expected a JSON object or array, got {type(body).__name__}")
 
 
