@@ -270,8 +270,9 @@ def _candidates() -> list[Path]:
 def default_ranges() -> AwsRanges | None:
     """Return the newest snapshot found (data directory, then packaged), or ``None``.
 
-    A snapshot that cannot be read is skipped with a warning naming it; ``None`` (said at
-    info level: a fresh install has none, and the rules still work) when there is none, and :func:`outside_aws` judges by GeoIP's ASN alone.
+    A snapshot that cannot be read is skipped with a warning naming it. ``None`` when there
+    is none (said at info level: a fresh install has none, and the rules still work), and
+    :func:`outside_aws` judges by GeoIP's ASN alone.
     """
     found: list[AwsRanges] = []
     for path in _candidates():
