@@ -201,6 +201,8 @@ class ScoreResult:
         Every rule hit left after suppressions.
     suppressed : list of (Hit, SuppressionSpec)
         Hits an active suppression dropped.
+    rehearsed : list of (Hit, SuppressionSpec)
+        Hits kept (in ``hits``) that a dry-run suppression would have dropped.
     failed : list of (str, str)
         Rules that raised, with the error.
     windows : list of WindowScore
@@ -218,6 +220,7 @@ class ScoreResult:
     windows: list[WindowScore] = field(default_factory=list)
     events: int = 0
     scorer: ScorerInfo | None = None
+    rehearsed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
 
 
 def score_events(
@@ -285,4 +288,5 @@ def score_events(
         windows=windows,
         events=len(events),
         scorer=info,
+        rehearsed=evaluation.rehearsed,
     )
