@@ -16,6 +16,7 @@ Public surface::
 
 from __future__ import annotations
 
+from serving._findings_book import FindingsBook, StoredFinding, verdict_labels
 from serving._model_holder import (
     LoadedModel,
     ModelHolder,
@@ -24,7 +25,6 @@ from serving._model_holder import (
     load_model,
     local_bundles,
 )
-from serving._findings_book import FindingsBook, StoredFinding, verdict_labels
 from serving._state import StateStore
 from serving._verdicts import Recorder
 
