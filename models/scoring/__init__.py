@@ -69,6 +69,7 @@ from models.scoring._scoring import (
     load_events,
     score_events,
 )
+from models.scoring._suggest import Suggestion, SuggestSettings, suggest_policy, suggestion_yaml
 from models.scoring._windows_model import (
     AutomationSpec,
     FreezeSpec,
@@ -130,6 +131,8 @@ __all__ = [
     "Scorer",
     "ScorerInfo",
     "Severity",
+    "SuggestSettings",
+    "Suggestion",
     "SuppressionSpec",
     "Suppressions",
     "TicketSpec",
@@ -155,6 +158,8 @@ __all__ = [
     "rule_by_id",
     "score_events",
     "severity_rank",
+    "suggest_policy",
+    "suggestion_yaml",
     "to_ocsf",
     "unexpected_client",
     "unexpected_network",
