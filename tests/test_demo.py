@@ -30,6 +30,9 @@ def test_the_demo_builds_everything_then_reuses_it(tmp_path: Path) -> None:
     assert findings
     assert {"critical", "high"} & {f["severity"] for f in findings}
     assert "severity  score  when (UTC)" in first.output  # the findings table was printed
+    assert "the analyst's loop: a benign verdict through the API" in first.output
+    assert "is now suppressed" in first.output
+    assert "kind=hard_negative" in first.output
 
     second = CliRunner().invoke(cli, args)
     assert second.exit_code == 0, second.output
