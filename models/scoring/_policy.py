@@ -51,8 +51,6 @@ class Policy:
     automation: AutomationAllowList = field(default_factory=AutomationAllowList)
     suppressions: Suppressions = field(default_factory=Suppressions)
     files: tuple[PolicyFile, ...] = ()
-    automation_dry_run: AutomationAllowList = field(default_factory=AutomationAllowList)
-    """Automation entries in dry-run mode: the rules do not use them (see ``rehearse``)."""
 
     @classmethod
     def from_files(cls, files: Iterable[PolicyFile]) -> Policy:
@@ -85,10 +83,9 @@ class Policy:
                 next(iter(ids), None),
                 next(iter(approvals), "everything"),
             ),
-            automation=AutomationAllowList(tuple(a for a in automation if not a.dry_run)),
+            automation=AutomationAllowList(tuple(automation)),
             suppressions=Suppressions(tuple(s for f in files for s in f.suppressions)),
             files=files,
-            automation_dry_run=AutomationAllowList(tuple(a for a in automation if a.dry_run)),
         )
 
 

@@ -237,8 +237,6 @@ class AutomationSpec(_Model):
     networks: Patterns = ()
     owner: str | None = None
     description: str | None = None
-    dry_run: bool = False
-    """Only count the calls the entry would judge unexpected; the rules do not use it yet."""
 
     @field_validator("clients")
     @classmethod
