@@ -91,7 +91,8 @@ class FindingRecordPublic(_Model):
     verdict_at: datetime | None
     suppressions: list[str]
     silenced: list[AuditPublic] = Field(
-        default_factory=list, description="Hits the finding's suppressions dropped since."
+        default_factory=list,
+        description="Hits its suppressions dropped (silenced) or, in dry-run, would have (rehearsed).",
     )
     first_seen: datetime
     last_seen: datetime
