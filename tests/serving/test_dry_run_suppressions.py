@@ -10,21 +10,10 @@ import pandas as pd
 import pytest
 
 from models.scoring import RULES, RuleContext, evaluate, parse_policy
+from tests.serving.test_suppressions_and_context import NIGHT, START, SUPPRESSED
 
-NIGHT = "2026-03-03T01:30:00Z"
-START = {"instancesSet": {"items": [{"instanceId": "i-0abc0000000000001"}]}}
-POLICY = """\
-version: 1
-windows:
-  - {name: thursdays, cron: '0 14 * * thu', duration: PT1H}
-suppressions:
-  - rule: ChangeWindow.OutsideApproved
-    scope: {identities: ['arn:aws:iam::*:role/patch-bot']}
-    reason: trying it first
-    owner: soc@example.com
-    expires: 2026-06-30T00:00:00Z
-    dry_run: DRY
-"""
+POLICY = SUPPRESSED.replace("patch bot runs nightly until CHG-2000 lands", "trying it first")
+POLICY += "    dry_run: DRY\n"
 
 
 @pytest.mark.parametrize(
