@@ -92,7 +92,7 @@ class FindingRecordPublic(_Model):
     suppressions: list[str]
     silenced: list[AuditPublic] = Field(
         default_factory=list,
-        description="Hits its suppressions dropped (silenced) or, in dry-run, would have (rehearsed).",
+        description="Hits its suppressions dropped, or in dry-run would have (`mode`).",
     )
     first_seen: datetime
     last_seen: datetime
