@@ -131,18 +131,30 @@ class FindingsBook:
         self.path = str(path)
         self._lock = threading.RLock()
         self._writer = WriteLock(self.path, self._lock)
-        try:
-            self._db = connect(self.path)
-            with self._writer():
-                self._db.executescript(_SCHEMA)
-        except sqlite3.Error as error:
-            raise ConfigurationError(f"cannot open findings in {self.path}: {error}") from None
+        self._closed = True
+        self.open()
+
+    def open(self) -> None:
+        """Open the database (again, after :meth:`close`); a no-op when it is open."""
+        with self._lock:
+            if not self._closed:
+                return
+            try:
+                self._db = connect(self.path)
+                with self._writer():
+                    self._db.executescript(_SCHEMA)
+            except sqlite3.Error as error:
+                raise ConfigurationError(f"cannot open findings in {self.path}: {error}") from None
+            self._closed = False
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and the lock file until :meth:`open` is called again."""
         with self._lock:
+            if self._closed:
+                return
             self._db.close()
             self._writer.close()
+            self._closed = True
 
     @contextmanager
     def _write(self) -> Iterator[None]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
@@ -68,11 +69,27 @@ class _AuditCollector(Collector):
 
 
 def install(app: FastAPI, store: StateStore, metrics: Metrics) -> Recorder:
-    """Open the findings book in the state database and add its routes and metrics."""
+    """Open the findings book in the state database and add its routes and metrics.
+
+    The book is opened again when the app starts and closed when it stops, around the
+    app's own lifespan.
+    """
     recorder = Recorder(FindingsBook(store.path), store)
     app.state.findings = recorder
     metrics.registry.register(_AuditCollector(recorder.book))
     app.include_router(router)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        recorder.book.open()
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            recorder.book.close()
+
+    app.router.lifespan_context = lifespan
     return recorder
 
 
