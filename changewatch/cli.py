@@ -18,6 +18,8 @@ from changewatch import __version__
 from changewatch.commands.data import data as data_command
 from changewatch.commands.demo import demo as demo_command
 from changewatch.commands.ingest import ingest as ingest_command
+from changewatch.commands.labels import labels as labels_command
+from changewatch.commands.policy import policy as policy_command
 from changewatch.commands.score import score as score_command
 from changewatch.commands.serve import serve as serve_command
 from changewatch.commands.simulate import simulate as simulate_command
@@ -76,6 +78,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 cli.add_command(data_command)
 cli.add_command(demo_command)
 cli.add_command(ingest_command)
+cli.add_command(labels_command)
+cli.add_command(policy_command)
 cli.add_command(score_command)
 cli.add_command(serve_command)
 cli.add_command(simulate_command)

@@ -250,6 +250,16 @@ def prepare(plan: DemoPlan, say: Say) -> list[Any]:
     return findings
 
 
+def loop(plan: DemoPlan, findings: list[Any], say: Say) -> None:
+    """Show the analyst's loop on the findings (``changewatch.demo_loop``)."""
+    from changewatch.demo_loop import show_loop
+    from features import read_events
+
+    labels = pd.read_parquet(plan.sim / "labels.parquet")
+    state = str(plan.folder / "state.db")
+    show_loop(state, findings, read_events(plan.events), labels, say)
+
+
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -67,6 +67,9 @@ def test_the_demo_builds_everything(demo: DemoRun) -> None:
     findings = [json.loads(line) for line in (demo.out / "findings.jsonl").read_text().splitlines()]
     assert {"critical", "high"} & {f["severity"] for f in findings}
     assert "severity  score  when (UTC)" in demo.first.output  # the findings table was printed
+    assert "the analyst's loop: a benign verdict through the API" in demo.first.output
+    assert "is now suppressed" in demo.first.output
+    assert "kind=hard_negative" in demo.first.output
 
 
 def test_the_demo_keeps_the_champions_run_for_its_links(demo: DemoRun) -> None:

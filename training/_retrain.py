@@ -14,6 +14,7 @@ labels the challenger is fitted on the whole window and registered; promotion is
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +28,7 @@ from training._registry import CHAMPION, alias_version, load_model_bundle
 from training._runs import TRAINING_VECTORS, EventsArg, LabelsArg, Progress, _events, _run_frame
 from training._tracking import DEFAULT_EXPERIMENT, tracking
 from training._train import TrainResult, train
+from training._verdict_log import log_verdicts
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -124,6 +126,7 @@ def retrain(
     tags: dict[str, str] | None = None,
     policy: Any = None,
     progress: Progress = None,
+    verdicts: Mapping[str, int] | None = None,
     **settings: Any,
 ) -> RetrainResult:
     """Run the scheduled job: hold out, train, compare with the champion, report drift, promote.
@@ -145,6 +148,9 @@ def retrain(
         Of :func:`training.promote`.
     exclude_labelled : bool
         Leave labelled attack events out of training.
+    verdicts : mapping of str to int, optional
+        When ``labels`` are analysts' verdicts: how many of each kind; the run logs
+        them and both models' precision on them (``training._verdict_log``).
     settings
         ``models.ChangeDetector`` settings (``feature_config``, ``n_estimators`` ...).
 
@@ -184,6 +190,8 @@ def retrain(
         **settings,
     )
     max_psi = _log_drift(result.run_id, champion, name, tracking_uri)
+    if verdicts is not None:
+        log_verdicts(result.run_id, verdicts, tracking_uri)
     if labels is None:
         return RetrainResult(result, None, max_psi, skipped="no labelled evaluation set")
     promotion = promote(

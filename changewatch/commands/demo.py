@@ -56,7 +56,7 @@ def demo(
       changewatch demo --out /tmp/cw-demo --api-port 8080 --ui-port 5050
       changewatch demo --no-serve
     """
-    from changewatch.demo import DemoPlan, findings_table, prepare, serve_until_interrupted
+    from changewatch.demo import DemoPlan, findings_table, loop, prepare, serve_until_interrupted
     from changewatch.demo_examples import check_ports
 
     def say(text: str) -> None:
@@ -68,5 +68,6 @@ def demo(
     findings = prepare(plan, say)
     click.echo("")
     click.echo(findings_table(findings))
+    loop(plan, findings, say)
     if serve:
         sys.exit(serve_until_interrupted(plan, say))

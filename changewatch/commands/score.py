@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from changewatch.cli_support import PathsOption, emit, nothing_usable, progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from models.scoring import Finding, ScoreResult
+    from serving import StateStore
 
 __all__ = ["score"]
 
@@ -27,6 +33,29 @@ def _write(lines: list[str], out: str) -> None:
     with open(out, "w", encoding="utf-8") as handle:
         for line in lines:
             handle.write(line + "\n")
+
+
+def _open_state(state: str | None) -> StateStore | None:
+    if state is None:
+        return None
+    from serving import StateStore
+
+    return StateStore(state)
+
+
+def _keep(
+    store: StateStore, result: ScoreResult, kept: list[Finding], events: pd.DataFrame
+) -> dict[str, int]:
+    """Keep the findings in the state's findings book, as the service does."""
+    from serving import FindingsBook, Recorder
+
+    book = FindingsBook(store.path)
+    try:
+        names = dict(zip(events["event_id"], events["event_name"], strict=True))
+        return Recorder(book, store).record(result, kept, source="batch", event_names=names)
+    finally:
+        book.close()
+        store.close()
 
 
 @click.command()
@@ -113,6 +142,12 @@ def _write(lines: list[str], out: str) -> None:
 )
 @click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
 @click.option(
+    "--state",
+    type=click.Path(dir_okay=False),
+    help="State database (as for serve): keep the findings there, with the API's, for "
+    "verdicts; without --windows its stored policy (suppressions too) is used.",
+)
+@click.option(
     "--allow-empty",
     is_flag=True,
     help="Exit 0 even when the events give nothing usable (every input rejected, or none).",
@@ -131,6 +166,7 @@ def score(
     engine: str,
     master: str | None,
     allow_empty: bool,
+    state: str | None = None,
 ) -> None:
     """Score changes: rule hits and model windows combined into findings.
 
@@ -149,6 +185,7 @@ def score(
       changewatch score --model none --events events.parquet --history last-90d.parquet \\
           --windows change_windows.yaml policy.yaml --format ocsf --out -
       changewatch score --model none --events trail.json --out - --min-severity high
+      changewatch score --model none --events AWSLogs/ --state state.db --out findings.jsonl
     """
     if engine == "spark":
         from training.spark import score_with_spark
@@ -159,7 +196,8 @@ def score(
     from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
     scorer = load_cli_scorer(model_uri, tracking_uri)
-    policy = load_policy(*windows) if windows else None
+    store = _open_state(state)
+    policy = load_policy(*windows) if windows else store.policy() if store else None
     update, close = progress(2 if history else 1, "read", unit="input")
     try:
         loaded = load_events(events, rejects=rejects)
@@ -177,6 +215,7 @@ def score(
     else:
         lines = [f.model_dump_json() for f in kept]
     _write(lines, out)
+    stored = _keep(store, result, kept, loaded.events) if store is not None else None
     if loaded.rejected or loaded.files_failed:
         where = f"; see {rejects}" if rejects else ""
         click.echo(
@@ -203,6 +242,7 @@ def score(
             "findings_by_severity": {s: by_severity.get(s, 0) for s in _SEVERITIES},
             "format": output_format,
             "out": out,
+            **({"state": state, "stored": stored} if stored is not None else {}),
         }
     )
     if loaded.events.empty and not allow_empty:

@@ -6,6 +6,8 @@ never load them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from changewatch.cli_support import PathsOption, emit
@@ -24,6 +26,7 @@ from changewatch.commands._training_options import (
     tracking_option,
     windows_option,
 )
+from changewatch.commands.labels import verdict_labels_of
 
 __all__ = ["evaluate", "promote", "retrain", "train"]
 
@@ -296,6 +299,12 @@ def promote(
     metavar="PATH...",
     help="A separate labelled set to compare on instead of the held-out days.",
 )
+@click.option(
+    "--labels-from-state",
+    "labels_state",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evaluate on analysts' verdicts in this state database (instead of --labels).",
+)
 @metric_option
 @tolerance_option
 @floor_option
@@ -324,6 +333,7 @@ def retrain(
     tags: tuple[str, ...],
     exclude_labelled: bool,
     windows: tuple[str, ...],
+    labels_state: str | None,
 ) -> None:
     """Run the scheduled job: hold out the newest days, train, compare, report drift, promote.
 
@@ -338,9 +348,17 @@ def retrain(
     Examples (cron, nightly at 03:00):
       0 3 * * * changewatch retrain -e /data/events/ --name changewatch \\
           --days 30 --labels /data/labels.parquet
+      changewatch retrain -e /data/events/ --name changewatch --labels-from-state state.db
     """
     from features import FeatureConfig
     from training import retrain as run_retrain
+
+    verdicts = None
+    given: Any = labels
+    if labels_state is not None:
+        if labels is not None:
+            raise click.UsageError("give --labels or --labels-from-state, not both")
+        given, verdicts = verdict_labels_of(labels_state)
 
     run_steps(
         "retrain",
@@ -349,7 +367,8 @@ def retrain(
         name=name,
         days=days,
         holdout_days=holdout_days,
-        labels=labels,
+        labels=given,
+        verdicts=verdicts,
         evaluation_events=list(eval_events) or None,
         experiment=experiment,
         tracking_uri=tracking_uri,

@@ -82,6 +82,7 @@ from models.scoring._scoring import (
     load_events,
     score_events,
 )
+from models.scoring._suggest import Suggestion, SuggestSettings, suggest_policy, suggestion_yaml
 from models.scoring._windows_model import (
     AutomationSpec,
     FreezeSpec,
@@ -147,6 +148,8 @@ __all__ = [
     "Scorer",
     "ScorerInfo",
     "Severity",
+    "SuggestSettings",
+    "Suggestion",
     "SuppressionSpec",
     "Suppressions",
     "TicketSpec",
@@ -172,6 +175,8 @@ __all__ = [
     "rule_by_id",
     "score_events",
     "severity_rank",
+    "suggest_policy",
+    "suggestion_yaml",
     "to_ocsf",
     "unexpected_client",
     "unexpected_network",

@@ -133,7 +133,14 @@ class Suppressions:
         """Return the suppressions that have expired at ``now``: they suppress nothing."""
         return tuple(entry for entry in self.entries if entry.expires <= now)
 
-    def match(self, rule_id: str, evidence: pd.DataFrame, now: datetime) -> SuppressionSpec | None:
+    @property
+    def rehearsing(self) -> bool:
+        """Whether some entry is in dry-run mode (it only counts what it would drop)."""
+        return any(entry.dry_run for entry in self.entries)
+
+    def match(
+        self, rule_id: str, evidence: pd.DataFrame, now: datetime, *, dry_run: bool = False
+    ) -> SuppressionSpec | None:
         """Return the first active suppression of ``rule_id`` whose scope covers every evidence row.
 
         Parameters
@@ -144,8 +151,13 @@ class Suppressions:
             The canonical events the hit names.
         now : datetime
             The time of evaluation (aware); expired suppressions never match.
+        dry_run : bool
+            Match the dry-run entries instead (those that silence nothing but count
+            what they would have silenced); switched-on entries are passed over then.
         """
         for entry in self.entries:
+            if entry.dry_run != dry_run:
+                continue
             if entry.expires <= now or not fnmatchcase(rule_id, entry.rule):
                 continue
             if entry.scope.is_everything or bool(scope_mask(entry.scope, evidence).all()):

@@ -223,6 +223,8 @@ class ScoreResult:
         Every rule hit left after suppressions.
     suppressed : list of (Hit, SuppressionSpec)
         Hits an active suppression dropped.
+    rehearsed : list of (Hit, SuppressionSpec)
+        Hits kept (in ``hits``) that a dry-run suppression would have dropped.
     failed : list of (str, str)
         Rules that raised, with the error.
     windows : list of WindowScore
@@ -244,6 +246,7 @@ class ScoreResult:
     events: int = 0
     scorer: ScorerInfo | None = None
     ignored: IgnoredEvents | None = None
+    rehearsed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
 
 
 def score_events(
@@ -313,4 +316,5 @@ def score_events(
         events=len(events),
         scorer=info,
         ignored=model.ignored,
+        rehearsed=evaluation.rehearsed,
     )

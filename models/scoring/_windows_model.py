@@ -302,13 +302,18 @@ class AutomationSpec(_Model):
 
 
 class SuppressionSpec(_Model):
-    """A time-limited suppression of a rule's hits in a scope."""
+    """A time-limited suppression of a rule's hits in a scope.
+
+    With ``dry_run`` it silences nothing: the hits it would have dropped are only
+    counted (``Evaluation.rehearsed``) until it is switched on.
+    """
 
     rule: str = Field(min_length=1)
     scope: Scope = Scope()
     reason: str = Field(min_length=1)
     owner: str = Field(min_length=1)
     expires: When
+    dry_run: bool = False
 
 
 class PolicyFile(_Model):

@@ -21,6 +21,7 @@ __all__ = [
     "ScorerDep",
     "SettingsDep",
     "StateDep",
+    "triage_key",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
@@ -93,6 +94,11 @@ async def _score_key(request: Request, credentials: Credentials) -> ApiKey:
 
 async def _admin_key(request: Request, credentials: Credentials) -> ApiKey:
     return _check(request, credentials, Scope.ADMIN)
+
+
+async def triage_key(request: Request, credentials: Credentials) -> ApiKey:
+    """Check the key of a findings or verdict route (``triage`` or ``admin``)."""
+    return _check(request, credentials, Scope.TRIAGE)
 
 
 ScoreKey = Annotated[ApiKey, Depends(_score_key)]

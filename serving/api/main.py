@@ -21,7 +21,7 @@ from serving._state import StateStore
 from serving.api.config import Settings, get_settings
 from serving.api.metrics import Metrics, ServiceMiddleware
 from serving.api.reloads import ReloadFollower
-from serving.api.routes import health, model, policy, score
+from serving.api.routes import findings, health, model, policy, score
 from serving.api.security import is_loopback
 
 __all__ = ["create_app"]
@@ -120,6 +120,7 @@ def create_app(
     app.state.metrics = metrics
     for module in (score, policy, model, health):
         app.include_router(module.router)
+    findings.install(app, store, metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -25,6 +25,7 @@ from models.scoring import Finding, Hit, RuleSettings, ScoreResult, WindowScore,
 from serving._model_holder import LoadedModel
 from serving._rule_inputs import read_rule_inputs, score_with_inputs
 from serving._state import StateStore
+from serving._verdicts import Recorder
 from serving.api.metrics import Metrics
 from serving.api.schemas import (
     EventHits,
@@ -200,6 +201,7 @@ def score_records(
     metrics: Metrics,
     *,
     trim: bool = True,
+    recorder: Recorder | None = None,
 ) -> ScorePublic:
     """Normalise, admit to the state, score with the shared scoring function, and answer.
 
@@ -238,6 +240,9 @@ def score_records(
     for hit in hits:
         for event_id in hit.event_ids:
             fired.setdefault(event_id, []).append(hit.rule_id)
+    if recorder is not None:  # the findings book (issue 19)
+        names = dict(zip(columns["event_id"], columns["event_name"], strict=True))
+        recorder.record(result, findings, source="api", event_names=names)
     metrics.events.inc(batch.num_rows)
     metrics.rejected.inc(len(normalised.rejections))
     metrics.count_findings(findings)

@@ -24,14 +24,15 @@ _MIN_SECRET: Final = 16
 
 
 class Scope(StrEnum):
-    """What a key may do: ``score`` the scoring routes, ``admin`` everything."""
+    """What a key may do: ``score`` scores, ``triage`` also gives verdicts, ``admin`` all."""
 
     SCORE = "score"
+    TRIAGE = "triage"
     ADMIN = "admin"
 
     def allows(self, needed: Scope) -> bool:
         """Whether a key of this scope may call a route that needs ``needed``."""
-        return self is Scope.ADMIN or needed is Scope.SCORE
+        return self is Scope.ADMIN or needed is Scope.SCORE or needed is self
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,8 @@ class Evaluation:
         Hits no active suppression covers, in rule order.
     suppressed : list of (Hit, SuppressionSpec)
         Hits dropped, with the suppression that dropped them (for audit).
+    rehearsed : list of (Hit, SuppressionSpec)
+        Hits kept that a dry-run suppression would have dropped (they are in ``hits``).
     failed : list of (str, str)
         Rules that raised, with the error, so one broken rule never sinks the batch.
     """
@@ -102,6 +104,7 @@ class Evaluation:
     hits: list[Hit] = field(default_factory=list)
     suppressed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    rehearsed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
 
 
 def evaluate(
@@ -136,6 +139,7 @@ def evaluate(
         except Exception:  # an odd frame: let every rule run and fail on its own
             summary = None
     suppressing = policy is not None and bool(policy.suppressions.entries)
+    rehearsing = policy is not None and policy.suppressions.rehearsing
     by_id = batch.set_index("event_id", drop=False) if suppressing else batch
     for one in rules:
         try:
@@ -148,14 +152,19 @@ def evaluate(
             result.failed.append((one.id, f"{type(error).__name__}: {error}"))
             continue
         for hit in hits:
-            suppression = None
-            if policy is not None and suppressing:
-                evidence = by_id.loc[by_id.index.intersection(list(hit.event_ids))]
-                suppression = policy.suppressions.match(hit.rule_id, evidence, now)
-            if suppression is None:
+            if policy is None or not suppressing:
                 result.hits.append(hit)
-            else:
+                continue
+            evidence = by_id.loc[by_id.index.intersection(list(hit.event_ids))]
+            suppression = policy.suppressions.match(hit.rule_id, evidence, now)
+            if suppression is not None:
                 result.suppressed.append((hit, suppression))
+                continue
+            result.hits.append(hit)
+            if rehearsing:
+                would = policy.suppressions.match(hit.rule_id, evidence, now, dry_run=True)
+                if would is not None:
+                    result.rehearsed.append((hit, would))
     return result
 
 

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from serving._model_holder import LoadedModel
 from serving._state import StateStore
+from serving._verdicts import Recorder
 from serving.api.deps import MetricsDep, ScoreKey, ScorerDep, SettingsDep, StateDep
 from serving.api.metrics import Metrics
 from serving.api.schemas import ScorePublic, VectorsCreate, VectorsPublic
@@ -99,15 +100,23 @@ async def score(
             f"batch of {len(records)} records exceeds the limit of {settings.max_batch}",
         )
     limiter = request.app.state.scoring
-    answer = await to_thread.run_sync(_score_json, records, store, model, metrics, limiter=limiter)
+    recorder = request.app.state.findings
+    answer = await to_thread.run_sync(
+        _score_json, records, store, model, metrics, recorder, limiter=limiter
+    )
     return Response(answer, media_type="application/json")
 
 
 def _score_json(
-    records: list[Any], store: StateStore, model: LoadedModel, metrics: Metrics
+    records: list[Any],
+    store: StateStore,
+    model: LoadedModel,
+    metrics: Metrics,
+    recorder: Recorder | None = None,
 ) -> bytes:
     """Score and serialise in the worker thread; the answer was validated when it was built."""
-    return score_records(records, store, model, metrics).model_dump_json().encode()
+    answer = score_records(records, store, model, metrics, recorder=recorder)
+    return answer.model_dump_json().encode()
 
 
 @router.post("/vectors", response_model=VectorsPublic, responses={**_ERRORS, 503: {}})
