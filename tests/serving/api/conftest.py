@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from serving.api import Settings, create_app
+from serving.api import Settings, create_app, uvicorn_options
 
 SCORE_SECRET = "score-secret-0123456789abcdef"
 ADMIN_SECRET = "admin-secret-0123456789abcdef"
@@ -51,9 +51,12 @@ def _free_port() -> int:
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn on 127.0.0.1 and a free port, in a thread; stopped at the end."""
     port = _free_port()
-    app = create_app(settings_for(tmp_path_factory.mktemp("live") / "state.db"))
+    settings = settings_for(tmp_path_factory.mktemp("live") / "state.db")
+    options = uvicorn_options(settings.max_header_bytes)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", **options
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
