@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from changewatch import __version__
+from changewatch.commands.data import data as data_command
 from changewatch.commands.demo import demo as demo_command
 from changewatch.commands.ingest import ingest as ingest_command
 from changewatch.commands.score import score as score_command
@@ -72,6 +73,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 
 # One line per subcommand; each lives in changewatch/commands/<name>.py.
+cli.add_command(data_command)
 cli.add_command(demo_command)
 cli.add_command(ingest_command)
 cli.add_command(score_command)

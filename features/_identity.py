@@ -172,17 +172,18 @@ def _permission_set(role: str) -> str:
 def peer_groups(identity_key: str) -> tuple[str, ...]:
     """Name the groups an identity is compared with while it has no past of its own.
 
-    Most alike first (ADR 0022): a person is compared with the other people of the same
-    role or permission set in the same account, then in every account, then with every
-    person of the account; a role with the
+    Most alike first (ADR 0022): a person with themselves in other accounts (the same
+    session name under any role), then with the other people of the same role or permission
+    set in the same account, then in every account, then with every person of the account;
+    a role with the
     role of the same name in other accounts (the same controller, pipeline or function
     deployed elsewhere), then with the roles of its account; an IAM user with the users of
     its account. AWS services, other accounts' principals and unknown callers have no peers.
 
     Examples
     --------
-    >>> peer_groups("arn:aws:iam::111:role/AWSReservedSSO_Dev_0123abcd4567/alice@corp")
-    ('Dev users in account 111', 'Dev users in every account', 'people in account 111')
+    >>> peer_groups("arn:aws:iam::111:role/AWSReservedSSO_Dev_0123abcd4567/alice@corp")[:2]
+    ('alice@corp in other accounts', 'Dev users in account 111')
     >>> peer_groups("arn:aws:iam::111:role/karpenter")
     ('karpenter roles in other accounts', 'roles in account 111')
     """
@@ -192,8 +193,10 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     _, account, resource = match.groups()
     kind, _, rest = resource.partition("/")
     if kind == "role" and "/" in rest:
-        role = _permission_set(rest.split("/", 1)[0])
+        role_part, person = rest.split("/", 1)
+        role = _permission_set(role_part)
         return (
+            f"{person} in other accounts",
             f"{role} users in account {account}",
             f"{role} users in every account",
             f"people in account {account}",

@@ -25,14 +25,9 @@ from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule, role_arn_from_sts
 from features._limits import bounded_row
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
+from features._parameters import call_attribute, share_targets
 from features._schema import CANONICAL_SCHEMA
-from features._taxonomy import (
-    classify,
-    modified_attribute,
-    resource_ids,
-    resource_type_of_id,
-    share_targets,
-)
+from features._taxonomy import classify, resource_ids, resource_type_of_id
 
 __all__ = ["Normalizer", "TableBuilder", "normalize", "unwrap"]
 
@@ -48,6 +43,8 @@ _CLOUDTRAIL_DETAIL_TYPES: Final = frozenset(
 )
 _NO_GEO: Final = GeoRecord(None, None, None)
 _TAG_EVENTS: Final = frozenset({"CreateTags", "DeleteTags"})
+_DESCRIBED_ATTRIBUTES: Final = frozenset({"DescribeInstanceAttribute"})
+"""``Describe*`` calls that name one resource and the attribute they read (user data)."""
 _PERSON_TYPES: Final = frozenset({"SAMLUser", "WebIdentityUser"})
 
 Row = tuple[Any, ...]
@@ -154,7 +151,7 @@ def _synthetic_id(record: Mapping[str, Any]) -> str:
 def needs_details(resource_type: str | None, event_source: str | None, event_name: str) -> bool:
     """Whether a call's parameters must be read for ids, attribute and share targets."""
     if resource_type is not None:
-        return not event_name.startswith("Describe")
+        return not event_name.startswith("Describe") or event_name in _DESCRIBED_ATTRIBUTES
     return event_name in _TAG_EVENTS and event_source == "ec2.amazonaws.com"
 
 
@@ -169,20 +166,22 @@ def change_details(
 
     Only for calls where :func:`needs_details` holds; others have no ids, attribute or
     targets. ``Describe*`` calls list filters, not resources touched, so they are not
-    read; single-resource reads (``GetPasswordData``, ``GetSnapshotBlock``) are.
+    read, except ``DescribeInstanceAttribute`` (one instance, and the attribute read);
+    single-resource reads (``GetPasswordData``, ``GetSnapshotBlock``) are.
     """
     resource_type, action = classify(event_source, event_name)
     if resource_type is None:  # CreateTags / DeleteTags: the type of the tagged resource
         ids = resource_ids(request, None)
         return (resource_type_of_id(ids[0]) if ids else None), action, ids, None, []
     if action == "read":
-        return resource_type, action, resource_ids(request, None), None, []
+        attribute = call_attribute(event_name, request, None)
+        return resource_type, action, resource_ids(request, None), attribute, []
     targets = share_targets(event_name, request, account)
     return (
         resource_type,
         "share" if targets else action,
         resource_ids(request, response),
-        modified_attribute(event_name, request),
+        call_attribute(event_name, request, response),
         targets,
     )
 

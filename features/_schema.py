@@ -47,8 +47,15 @@ RESOURCE_TYPES: Final = (
     "elastic_ip",
     "placement_group",
     "account_setting",
+    "db_snapshot",
+    "db_instance",
+    "db_cluster",
 )
-"""Compute resource types of the taxonomy; events on anything else have none."""
+"""Compute resource types of the taxonomy; events on anything else have none.
+
+``db_snapshot`` (RDS and Aurora snapshots), ``db_instance`` and ``db_cluster`` (databases
+restored from them) are there because a database snapshot shared, exported or restored is
+the same exfiltration path as an EBS snapshot (``docs/adr/0035-compute-rule-content.md``)."""
 
 ACTIONS: Final = (
     "create",

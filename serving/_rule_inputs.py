@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features import ATTEMPTED_CHANGE, CANONICAL_SCHEMA, row_flags
+from features import ATTEMPTED_CHANGE, CANONICAL_SCHEMA, RULE_INPUTS, row_flags
 from models.scoring import (
     RULES,
     AutomationAllowList,
@@ -60,28 +60,33 @@ __all__ = [
     "score_with_inputs",
 ]
 
-LIGHT_COLUMNS: Final = (
-    "event_id",
-    "account_id",
-    "region",
-    "resource_ids",
-    "event_name",
-    "event_source",
-    "error_code",
-    "action",
-    "resource_type",
-    "is_compute_change",
-    "by_service",
-    "identity_key",
-    "principal_arn",
-    "client_family",
-    "client_version",
-    "source_ip",
-    "network",
-    "asn",
+LIGHT_COLUMNS: Final = tuple(
+    dict.fromkeys(
+        (
+            "event_id",
+            "account_id",
+            "region",
+            "resource_ids",
+            "event_name",
+            "event_source",
+            "error_code",
+            "action",
+            "resource_type",
+            "is_compute_change",
+            "by_service",
+            "identity_key",
+            "principal_arn",
+            "client_family",
+            "client_version",
+            "source_ip",
+            "network",
+            "asn",
+            *sorted({name for one in RULE_INPUTS for name in one.expr.columns()}),
+        )
+    )
 )
-"""Canonical columns of the batch that :func:`row_flags`, the automation judgement and the
-calendar's judgement (``ChangeCalendar.judge``) read."""
+"""Canonical columns of the batch that :func:`row_flags` (every rule input's columns), the
+automation judgement and the calendar's judgement (``ChangeCalendar.judge``) read."""
 
 
 @dataclass(frozen=True, slots=True)

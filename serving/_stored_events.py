@@ -26,6 +26,7 @@ import pyarrow as pa
 from features import (
     ATTEMPTED_CHANGE,
     CANONICAL_SCHEMA,
+    COMPUTE_INPUTS,
     DELETION,
     EBS_DIRECT_READ,
     OWN_CALL,
@@ -45,10 +46,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 3
-"""``PRAGMA user_version`` of the state: 0 kept no classes, 1 keyed web-identity sessions per
-session (ADR 0002), 2 keys identities as ADR 0020 says, 3 keeps each call's autonomous system
-(the automation rules accept a new network of a known one)."""
+SCHEMA_VERSION: Final = 4
+"""``PRAGMA user_version`` of the state: 0 kept no classes; 1 had them; 2 keys identities as
+ADR 0020 says (1 keyed web-identity sessions per session, ADR 0002); 3 keeps each call's
+autonomous system (the automation rules accept a new network of a known one); 4 has the
+classes of the compute rule inputs (bits 11-22, ADR 0035)."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,9 +114,10 @@ def migrate_events(db: sqlite3.Connection) -> None:
 
     Version 0 kept only id, identity, time and row in a ``WITHOUT ROWID`` table (whose
     large rows made every read by index slow); its events are copied into the new
-    table with their classes. Version 1 keyed role sessions by ADR 0002; their keys are
-    computed again from the stored rows (:func:`features.rekey_row`). Runs in its own
-    write transaction, and a database already migrated is left alone, so several
+    table with their classes. Older versions get, from each stored row's JSON, the classes
+    of the rule inputs added since (:func:`features.row_flags`), the call's autonomous system,
+    and their role sessions keyed as ADR 0020 says (:func:`features.rekey_row`). Runs in its
+    own write transaction, and a database already migrated is left alone, so several
     processes may open one file at once.
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
@@ -126,8 +129,10 @@ def migrate_events(db: sqlite3.Connection) -> None:
             columns = {info[1] for info in db.execute("PRAGMA table_info(events)")}
             if columns and "flags" not in columns:
                 _copy_version_0(db)
-            elif columns and "asn" not in columns:
-                _add_asn(db)
+            elif columns:
+                if "asn" not in columns:
+                    _add_asn(db)
+                _reclassify(db)
             if columns:
                 _rekey(db)
             for statement in EVENTS_SCHEMA.split(";"):
@@ -185,6 +190,16 @@ def _rekey(db: sqlite3.Connection) -> int:
     if changed:
         logger.info("state migration: %d stored events keyed again (ADR 0020)", len(changed))
     return len(changed)
+
+
+def _reclassify(db: sqlite3.Connection) -> None:
+    """Compute every stored row's classes again from its JSON (a version-1 database)."""
+    rows = db.cursor().execute("SELECT id, row FROM events")
+    while chunk := rows.fetchmany(4096):
+        db.executemany(
+            "UPDATE events SET flags = ? WHERE id = ?",
+            [(row_flags(orjson.loads(blob)), key) for key, blob in chunk],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +288,10 @@ class StoredEvents:
 
     def digest(self, before: int) -> HistoryDigest:
         """Return what an IdentityHistory needs of the events before ``before`` (microseconds)."""
+        did = "".join(f", MAX(flags & {one.bit})" for one in COMPUTE_INPUTS)
         spans = self._select(
             "identity_key, MIN(event_time_us), MAX(event_time_us),"
-            f" MAX(flags & {EBS_DIRECT_READ.bit})",
+            f" MAX(flags & {EBS_DIRECT_READ.bit}){did}",
             "event_time_us < ?",
             before,
             tail="GROUP BY identity_key",
@@ -318,6 +334,10 @@ class StoredEvents:
             changes=changes,
             deletions=deletions,
             ebs_direct_readers=frozenset(s[0] for s in spans if s[3]),
+            actors={
+                one.name: frozenset(s[0] for s in spans if s[4 + position])
+                for position, one in enumerate(COMPUTE_INPUTS)
+            },
         )
 
     def older(self, before: int, flags: int) -> pa.Table | None:

@@ -33,7 +33,14 @@ from models.scoring import (
     score_events,
 )
 
-__all__ = ["BudgetRun", "findings_budget", "labelled_events", "simulated_budget", "window_auc"]
+__all__ = [
+    "BudgetRun",
+    "alert_budget_metrics",
+    "findings_budget",
+    "labelled_events",
+    "simulated_budget",
+    "window_auc",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +139,41 @@ _KIND_GROUPS: Final = {
     "automation": "automation",
     "instance-profile": "automation",
 }
+
+
+def alert_budget_metrics(data: Any) -> dict[str, float]:
+    """Return the alert budget of an evaluation as metrics (a ``training._evaluate`` family).
+
+    The evaluated events are scored into findings as ``changewatch score`` would (the
+    model, the rules, the events before them as history, the policy given with
+    ``--windows``) and judged against their labels: ``eval_benign_medium_plus_per_day``,
+    ``eval_findings_scenarios_caught`` ... (``docs/metrics.md``). Nothing without the
+    events, the model or labels.
+    """
+    events, detector, labels = data.events, data.detector, data.event_labels
+    if events is None or detector is None or labels is None or not len(events) or not data.days:
+        return {}
+    run = findings_budget(
+        events,
+        labels,
+        detector=detector,
+        history=data.context if data.context is not None and len(data.context) else None,
+        policy=data.policy,
+        days=float(data.days),
+    )
+    budget = run.budget
+    metrics = {
+        "eval_benign_medium_plus_per_day": budget.benign_medium_plus_per_day,
+        "eval_findings_scenarios_caught": float(len(budget.caught)),
+        "eval_findings_scenarios_total": float(len(budget.scenarios)),
+        "eval_findings_hard_negatives_flagged": float(len(budget.flagged)),
+        "eval_findings_hard_negatives_total": float(len(budget.hard_negatives)),
+    }
+    metrics |= {f"eval_benign_{s}_per_day": v for s, v in budget.benign_per_day.items()}
+    metrics |= {
+        f"eval_benign_medium_plus_{kind}_per_day": v for kind, v in budget.benign_by_kind.items()
+    }
+    return metrics
 
 
 def _kinds(manifest: Mapping[str, Any]) -> Callable[[str], str | None]:

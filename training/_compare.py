@@ -46,6 +46,7 @@ def evaluate_on_period(
     *,
     context: pd.DataFrame,
     allow_in_sample: bool = False,
+    policy: Any = None,
 ) -> PeriodEvaluation:
     """Score ``detector`` on the events from ``start`` and evaluate against ``labels``.
 
@@ -73,6 +74,10 @@ def evaluate_on_period(
         period=(scored.start, scored.end),
         events=inside,
         detector=detector,
+        context=pd.concat(
+            [context, events[events["event_time"] < start]], ignore_index=True
+        ).drop_duplicates("event_id"),
+        policy=policy,
     )
     window = str(getattr(detector.feature_config, "window", None) or "1h")
     return PeriodEvaluation(evaluation, scored, window)
@@ -132,6 +137,7 @@ def compare_on_period(
     labels: pd.DataFrame,
     *,
     context: pd.DataFrame,
+    policy: Any = None,
 ) -> Comparison:
     """Evaluate ``champion`` on the challenger's period; record an error instead of raising.
 
@@ -143,7 +149,7 @@ def compare_on_period(
     start = challenger.scored.start
     try:
         theirs = evaluate_on_period(
-            champion, events, labels, start, context=context, allow_in_sample=True
+            champion, events, labels, start, context=context, allow_in_sample=True, policy=policy
         )
     except ChangewatchError as error:
         logger.warning("the champion could not be scored on the same period: %s", error)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from features import InputError
 from training._bootstrap import bootstrap_intervals
+from training._budget import alert_budget_metrics
 from training._scenarios import scenario_table
 
 __all__ = [
@@ -122,6 +123,12 @@ class EvaluationInput:
         The evaluated canonical events, when the caller has them.
     detector : object or None
         The scored model, when the caller has it.
+    context : pandas.DataFrame or None
+        Events before the evaluated ones (the rules' history), when the caller has them.
+    policy : models.scoring.Policy or None
+        The change policy the findings are judged with (``--windows``).
+    event_labels : pandas.DataFrame or None
+        The labels of every evaluated event (``labels`` keeps those of scored windows).
     """
 
     windows: pd.DataFrame
@@ -131,6 +138,9 @@ class EvaluationInput:
     days: float
     events: pd.DataFrame | None = None
     detector: Any = None
+    context: pd.DataFrame | None = None
+    policy: Any = None
+    event_labels: pd.DataFrame | None = None
 
 
 MetricFamily = Callable[[EvaluationInput], dict[str, float]]
@@ -218,6 +228,7 @@ DEFAULT_FAMILIES: Final[tuple[MetricFamily, ...]] = (
     threshold_metrics,
     scenario_metrics,
     interval_metrics,
+    alert_budget_metrics,
 )
 """The families every evaluation computes, in order."""
 
@@ -291,6 +302,8 @@ def evaluate_windows(
     period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     events: pd.DataFrame | None = None,
     detector: Any = None,
+    context: pd.DataFrame | None = None,
+    policy: Any = None,
     families: Sequence[MetricFamily] = DEFAULT_FAMILIES,
 ) -> Evaluation:
     """Score a detector's windows against labelled events.
@@ -311,6 +324,10 @@ def evaluate_windows(
         The evaluated events: times of first attack events (else window starts).
     detector : object, optional
         Passed on to the families.
+    context : pandas.DataFrame, optional
+        Events before ``events``: the rules' history when findings are judged.
+    policy : models.scoring.Policy, optional
+        The change policy findings are judged with.
     families : sequence of MetricFamily
         Metric families to compute (default :data:`DEFAULT_FAMILIES`).
 
@@ -334,11 +351,32 @@ def evaluate_windows(
         days=float(days),
         events=events,
         detector=detector,
+        context=context,
+        policy=policy,
+        event_labels=(
+            labels[labels["event_id"].isin(events["event_id"])].reset_index(drop=True)
+            if events is not None
+            else None
+        ),
     )
     metrics: dict[str, float] = {}
     for family in families:
         metrics.update(family(data))
+    _bracket_estimates(metrics)
     return Evaluation(metrics, data.scenarios, scored, threshold, period, data.labels)
+
+
+def _bracket_estimates(metrics: dict[str, float]) -> None:
+    """Make every ``<m>_low``/``<m>_high`` interval contain its estimate ``<m>``.
+
+    Rounding can leave a bootstrap end a hair past a point estimate computed another way.
+    """
+    for name, value in list(metrics.items()):
+        low, high = metrics.get(f"{name}_low"), metrics.get(f"{name}_high")
+        if low is not None and value == value and low > value:  # noqa: PLR0124 - NaN
+            metrics[f"{name}_low"] = value
+        if high is not None and value == value and high < value:  # noqa: PLR0124 - NaN
+            metrics[f"{name}_high"] = value
 
 
 def at_threshold(evaluation: Evaluation, threshold: float) -> dict[str, float]:

@@ -37,7 +37,7 @@ class MetricSpec:
         The logged name.
     family : str
         Section of ``docs/metrics.md``: ``training``, ``baseline``, ``ranking``,
-        ``threshold``, ``scenarios``, ``intervals``, ``comparison``, ``drift``.
+        ``threshold``, ``budget``, ``scenarios``, ``intervals``, ``comparison``, ``drift``.
     meaning : str
         What it measures, in one or two sentences.
     direction : {"higher", "lower", ""}
@@ -167,6 +167,100 @@ METRICS: Final = (
     _S("eval_false_positives", "threshold", "Alerted negative windows (confusion matrix)."),
     _S("eval_false_negatives", "threshold", "Positive windows not alerted (confusion matrix)."),
     _S("eval_true_negatives", "threshold", "Negative windows not alerted (confusion matrix)."),
+    # alert budget: the evaluated events scored into findings (rules, model, policy) and judged
+    _S(
+        "eval_benign_medium_plus_per_day",
+        "budget",
+        "Findings at medium or higher holding no labelled attack event, per day of the "
+        "evaluation period: what the analyst is asked to read for nothing (the headline of "
+        "the alert budget; goal at most 2). Scored as `changewatch score` does: rules, the "
+        "model, the earlier events as history, the `--windows` policy.",
+        "lower",
+        window_invariant=True,
+        promotable=True,
+    ),
+    _S(
+        "eval_findings_scenarios_caught",
+        "budget",
+        "Attack scenarios with an event in a finding at medium or higher.",
+        "higher",
+        window_invariant=True,
+        floor=1.0,
+        promotable=True,
+    ),
+    _S("eval_findings_scenarios_total", "budget", "Attack scenarios among the evaluated events."),
+    _S(
+        "eval_findings_hard_negatives_flagged",
+        "budget",
+        "Hard-negative cases (benign but unusual, `kind != attack`) that a benign medium+ "
+        "finding flags (at least half its events are the case's).",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_findings_hard_negatives_total",
+        "budget",
+        "Hard-negative cases among the evaluated events.",
+    ),
+    _S(
+        "eval_benign_info_per_day",
+        "budget",
+        "Benign findings of severity info per day.",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_low_per_day",
+        "budget",
+        "Benign findings of severity low per day.",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_medium_per_day",
+        "budget",
+        "Benign findings of severity medium per day.",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_high_per_day",
+        "budget",
+        "Benign findings of severity high per day.",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_critical_per_day",
+        "budget",
+        "Benign findings of severity critical per day.",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_medium_plus_person_per_day",
+        "budget",
+        "Benign medium+ findings per day whose identity is a person "
+        "(`models.scoring.identity_kind`).",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_medium_plus_automation_per_day",
+        "budget",
+        "Benign medium+ findings per day whose identity is a automation "
+        "(`models.scoring.identity_kind`).",
+        "lower",
+        window_invariant=True,
+    ),
+    _S(
+        "eval_benign_medium_plus_service_per_day",
+        "budget",
+        "Benign medium+ findings per day whose identity is a service "
+        "(`models.scoring.identity_kind`).",
+        "lower",
+        window_invariant=True,
+    ),
     # scenarios: labelled scenarios present in the evaluated events only
     _S(
         "eval_scenarios_total",
@@ -282,6 +376,9 @@ _FAMILIES: Final = {
     "holds an event labelled `attack`; windows holding only `hard_negative` events are "
     "negatives. Not comparable across window lengths.",
     "threshold": "At the model's alert percentile (`threshold` parameter, p99 by default).",
+    "budget": "The alert budget: the evaluated events scored into findings as `changewatch "
+    "score` does (rules, the model, the earlier events as history, the `--windows` change "
+    "policy) and judged against the labels (`models.scoring.alert_budget`, ADR 0021).",
     "scenarios": "Per labelled scenario; only scenarios with labelled events among the "
     "evaluated events count.",
     "intervals": "Uncertainty of the headline figures: with ten attack scenarios a single "

@@ -39,6 +39,7 @@ from training._runs import (
     _run_frame,
 )
 from training._tracking import require_store, tracking
+from training._train_data import read_policy
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -72,6 +73,7 @@ def evaluate(
     *,
     since: str | pd.Timestamp | None = None,
     tracking_uri: str | None = None,
+    policy: Any = None,
 ) -> Evaluation:
     """Report the evaluation metrics of any model on any labelled events.
 
@@ -95,7 +97,9 @@ def evaluate(
     table, _ = _events(events)
     start = _start([detector], table, since)
     context = table[table["event_time"] < start]
-    result = evaluate_on_period(detector, table, label_table, start, context=context)
+    result = evaluate_on_period(
+        detector, table, label_table, start, context=context, policy=read_policy(policy)
+    )
     logger.info("evaluated %s on %s", model_uri, result.facts())
     return result.evaluation
 
@@ -197,17 +201,20 @@ def _scored_now(
     labels: pd.DataFrame,
     since: Any,
     evaluated_on: str,
+    policy: Any = None,
 ) -> _Figures:
     challenger, champion = detectors
     start = _start([d for d in detectors if d is not None], events, since)
     context = events[events["event_time"] < start]
-    ours = evaluate_on_period(challenger, events, labels, start, context=context)
+    ours = evaluate_on_period(challenger, events, labels, start, context=context, policy=policy)
     if champion is None or champion_version is None:
         return _Figures(
             _values(ours.evaluation.metrics), None, evaluated_on,
             {"challenger": ours.facts()}, (ours.window, None),
         )  # fmt: skip
-    compared = compare_on_period(ours, champion, champion_version, events, labels, context=context)
+    compared = compare_on_period(
+        ours, champion, champion_version, events, labels, context=context, policy=policy
+    )
     if compared.champion is None:
         raise ConfigurationError(
             f"champion version {champion_version} cannot be scored on [{start}, ...): "
@@ -238,6 +245,7 @@ def _gather(
     events: EventsArg | None,
     labels: LabelsArg,
     since: Any,
+    policy: Any = None,
 ) -> _Figures:
     run_id = str(challenger.run_id)
     theirs = str(champion.version) if champion is not None else None
@@ -249,7 +257,7 @@ def _gather(
             _load(name, str(challenger.version), uri),
             _load(name, theirs, uri) if theirs else None,
         )
-        return _scored_now(models, theirs, table, label_table, since, sources[:4000])
+        return _scored_now(models, theirs, table, label_table, since, sources[:4000], policy)
     if theirs is None:
         return _first_model_figures(client, run_id)
     stored = _from_comparison(run_id, theirs)
@@ -265,7 +273,7 @@ def _gather(
     models = (_load(name, str(challenger.version), uri), _load(name, theirs, uri))
     return _scored_now(
         models, theirs, stored_events, stored_labels, None,
-        f"runs:/{run_id}/evaluation (stored set, no earlier events)",
+        f"runs:/{run_id}/evaluation (stored set, no earlier events)", policy,
     )  # fmt: skip
 
 
@@ -294,6 +302,7 @@ def promote(
     tolerance: float | None = None,
     floor: float | None = None,
     tracking_uri: str | None = None,
+    policy: Any = None,
 ) -> PromotionResult:
     """Move ``name@champion`` to the challenger (``@challenger`` or ``version``) unless worse.
 
@@ -337,7 +346,9 @@ def promote(
             figures = _Figures({}, None, "-", {}, ("", None))
             verdict = Decision("unchanged", f"version {chosen} is already the champion")
         else:
-            figures = _gather(client, uri, name, challenger, champion, events, labels, since)
+            figures = _gather(
+                client, uri, name, challenger, champion, events, labels, since, read_policy(policy)
+            )
             rules = criteria(
                 metric,
                 windows_differ=figures.windows[1] is not None

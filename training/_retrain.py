@@ -122,6 +122,7 @@ def retrain(
     exclude_labelled: bool = False,
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
+    policy: Any = None,
     progress: Progress = None,
     **settings: Any,
 ) -> RetrainResult:
@@ -178,6 +179,7 @@ def retrain(
         exclude_labelled=exclude_labelled,
         run_name=run_name or f"retrain {until:%Y-%m-%d}",
         tags={"changewatch.job": "retrain", "changewatch.sources": sources[:5000], **(tags or {})},
+        policy=policy,
         progress=progress,
         **settings,
     )

@@ -147,12 +147,13 @@ def _evaluate(
         start,
         context=context,
         allow_in_sample=data.evaluation_kind == "in-sample",
+        policy=data.policy,
     )
     if champion is None or data.evaluation_kind == "in-sample":
         return ours, None
     version, theirs = champion
     return ours, compare_on_period(
-        ours, theirs, version, data.evaluation, data.labels, context=context
+        ours, theirs, version, data.evaluation, data.labels, context=context, policy=data.policy
     )
 
 
@@ -222,6 +223,7 @@ def train(
     nested: bool | None = None,
     log_evaluation_events: bool = True,
     log_vector_scorer: bool = True,
+    policy: Any = None,
     progress: Progress = None,
 ) -> TrainResult:
     """Ingest, featurise, fit, evaluate and log one MLflow run; optionally register the model.
@@ -265,6 +267,9 @@ def train(
         later); off for sweeps.
     log_vector_scorer : bool
         Also log the vector scorer (for ``score --engine spark``); off for sweeps.
+    policy : Policy or path(s), optional
+        The organisation's change policy (``--windows``): the evaluation's findings, and so
+        its alert budget (``eval_benign_medium_plus_per_day`` ...), are judged with it.
     progress : callable, optional
         Called with 1 after each of :data:`TRAIN_STEPS` steps.
 
@@ -286,6 +291,7 @@ def train(
         labels=labels,
         evaluation_events=evaluation_events,
         exclude_labelled=exclude_labelled,
+        policy=policy,
     )
     champion = _champion(register_as, tracking_uri) if data.labels is not None else None
     _step(progress)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -50,6 +51,8 @@ class TrainingData:
         The evaluation events argument (for the dataset's source).
     leakage : LabelledInTraining
         Labelled attack events found in the training period.
+    policy : models.scoring.Policy or None
+        The change policy findings are judged with in the evaluation (``--windows``).
     """
 
     events: pd.DataFrame
@@ -62,6 +65,7 @@ class TrainingData:
     evaluation_kind: str
     evaluation_origin: Any
     leakage: LabelledInTraining
+    policy: Any = None
 
 
 def read_training_data(
@@ -72,6 +76,7 @@ def read_training_data(
     labels: LabelsArg,
     evaluation_events: EventsArg | None,
     exclude_labelled: bool,
+    policy: Any = None,
 ) -> TrainingData:
     """Read the events and labels and choose the training and evaluation sets.
 
@@ -102,8 +107,28 @@ def read_training_data(
                 "flatter the model; promotion does not accept them)"
             )
     return TrainingData(
-        all_events, sources, events, training, end, label_table, evaluation, kind, origin, leakage
+        all_events,
+        sources,
+        events,
+        training,
+        end,
+        label_table,
+        evaluation,
+        kind,
+        origin,
+        leakage,
+        read_policy(policy),
     )
+
+
+def read_policy(policy: Any) -> Any:
+    """Return the change policy: ``None``, a ``Policy``, or policy YAML files to load."""
+    if policy is None or not isinstance(policy, (str, Path, list, tuple)):
+        return policy
+    from models.scoring import load_policy
+
+    paths = [policy] if isinstance(policy, (str, Path)) else list(policy)
+    return load_policy(*paths) if paths else None
 
 
 def evaluation_period(data: TrainingData, step: pd.Timedelta) -> tuple[pd.Timestamp, pd.DataFrame]:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from changewatch.cli_support import emit, progress
+from changewatch.cli_support import PathsOption, emit, progress
 
 __all__ = [
     "EVENTS_HELP",
@@ -22,6 +22,7 @@ __all__ = [
     "run_steps",
     "tolerance_option",
     "tracking_option",
+    "windows_option",
 ]
 
 TRACKING_HELP = (
@@ -54,6 +55,15 @@ floor_option = click.option(
     type=float,
     help="Least value of the metric the challenger needs (default: the metric's floor, "
     "docs/metrics.md).",
+)
+windows_option = click.option(
+    "--windows",
+    "-w",
+    "windows",
+    cls=PathsOption,
+    metavar="FILE...",
+    help="The organisation's change policy (as for score): the evaluation's findings, and "
+    "its alert budget (eval_benign_medium_plus_per_day ...), are judged with it.",
 )
 labels_option = click.option(
     "--labels",

@@ -22,6 +22,7 @@ from changewatch.commands._training_options import (
     run_steps,
     tolerance_option,
     tracking_option,
+    windows_option,
 )
 
 __all__ = ["evaluate", "promote", "retrain", "train"]
@@ -32,6 +33,7 @@ __all__ = ["evaluate", "promote", "retrain", "train"]
 @click.option("--from", "since", metavar="TIME", help="Training period start (ISO, UTC).")
 @click.option("--until", metavar="TIME", help="Training period end, exclusive (ISO, UTC).")
 @labels_option
+@windows_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
@@ -88,6 +90,7 @@ def train(
     engine: str,
     master: str | None,
     bundle_out: str | None,
+    windows: tuple[str, ...],
 ) -> None:
     """Fit the detector on a baseline period and log it as one MLflow run.
 
@@ -155,6 +158,7 @@ def train(
         tags=parse_tags(tags),
         log_evaluation_events=log_eval_events,
         log_vector_scorer=vector_scorer,
+        policy=list(windows) or None,
     )
 
 
@@ -169,12 +173,14 @@ def train(
     help="Score the windows from TIME on; earlier events carry the model's state to TIME.",
 )
 @tracking_option
+@windows_option
 def evaluate(
     model_uri: str,
     events: tuple[str, ...],
     labels: str,
     since: str | None,
     tracking_uri: str | None,
+    windows: tuple[str, ...],
 ) -> None:
     """Report a model's metrics on labelled events (JSON, per scenario too).
 
@@ -191,7 +197,14 @@ def evaluate(
     """
     from training import evaluate as run_evaluate
 
-    result = run_evaluate(model_uri, list(events), labels, since=since, tracking_uri=tracking_uri)
+    result = run_evaluate(
+        model_uri,
+        list(events),
+        labels,
+        since=since,
+        tracking_uri=tracking_uri,
+        policy=list(windows) or None,
+    )
     emit({"model_uri": model_uri, **result.to_json()})
 
 
@@ -212,6 +225,7 @@ def evaluate(
 @tolerance_option
 @floor_option
 @tracking_option
+@windows_option
 def promote(
     name: str,
     version: int | None,
@@ -222,6 +236,7 @@ def promote(
     tolerance: float | None,
     floor: float | None,
     tracking_uri: str | None,
+    windows: tuple[str, ...],
 ) -> None:
     """Move NAME@champion to the challenger unless it is worse on the same windows.
 
@@ -251,6 +266,7 @@ def promote(
         tolerance=tolerance,
         floor=floor,
         tracking_uri=tracking_uri,
+        policy=list(windows) or None,
     )
     emit(result.to_json())
 
@@ -273,6 +289,7 @@ def promote(
     help="With --labels: the newest days of the window held out to compare on.",
 )
 @labels_option
+@windows_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
@@ -306,6 +323,7 @@ def retrain(
     run_name: str | None,
     tags: tuple[str, ...],
     exclude_labelled: bool,
+    windows: tuple[str, ...],
 ) -> None:
     """Run the scheduled job: hold out the newest days, train, compare, report drift, promote.
 
@@ -341,6 +359,7 @@ def retrain(
         exclude_labelled=exclude_labelled,
         run_name=run_name,
         tags=parse_tags(tags),
+        policy=list(windows) or None,
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
         max_samples=parse_max_samples(max_samples),

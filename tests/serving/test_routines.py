@@ -138,6 +138,7 @@ def test_every_change_needs_approval_by_default() -> None:
         (
             "arn:aws:iam::1:role/AWSReservedSSO_PowerUserAccess_0123abcd4567ef89/nina@corp.example",
             (
+                "nina@corp.example in other accounts",
                 "PowerUserAccess users in account 1",
                 "PowerUserAccess users in every account",
                 "people in account 1",
@@ -145,7 +146,12 @@ def test_every_change_needs_approval_by_default() -> None:
         ),
         (
             "arn:aws:iam::1:role/saml/bob@corp.example",
-            ("saml users in account 1", "saml users in every account", "people in account 1"),
+            (
+                "bob@corp.example in other accounts",
+                "saml users in account 1",
+                "saml users in every account",
+                "people in account 1",
+            ),
         ),
         (
             "arn:aws:iam::1:role/scheduler",
@@ -176,7 +182,7 @@ def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
     a = Routine(
         changes=3,
         outside=2,
-        outside_days=2,
+        days=frozenset({1, 2}),
         signatures={"StartInstances": 2},
         kinds={"instance": 2},
         hours=frozenset({7}),
@@ -185,7 +191,7 @@ def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
     b = Routine(
         changes=5,
         outside=5,
-        outside_days=4,
+        days=frozenset({2, 3, 4, 5}),
         signatures={"StartInstances": 1, "StopInstances": 4},
         kinds={"instance": 5},
         hours=frozenset({19}),
@@ -193,7 +199,7 @@ def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
     )
     merged = merge_routines([a, b])
     assert merged is not None
-    assert (merged.changes, merged.outside, merged.outside_days, merged.members) == (8, 7, 4, 2)
+    assert (merged.changes, merged.outside, merged.outside_days, merged.members) == (8, 7, 5, 2)
     assert merged.signatures == {"StartInstances": 3, "StopInstances": 4}
     assert merged.kinds == {"instance": 7}
     assert merged.hours == frozenset({7, 19})
@@ -204,7 +210,7 @@ def test_merged_routines_sum_counts_and_join_what_each_member_used() -> None:
 ROUTINE = Routine(
     changes=10,
     outside=10,
-    outside_days=5,
+    days=frozenset(range(5)),
     signatures={"StartInstances": 10},
     kinds={"instance": 10},
     hours=frozenset({23}),
@@ -294,3 +300,71 @@ def test_against_peers_a_network_the_organisation_changes_from_is_not_new() -> N
     )
     assert far.severity == Severity.MEDIUM
     assert "network 198.18.194.0/24" in far.reason
+
+
+def _person(name: str, when: str, account: str = "111122223333", **extra: Any) -> dict[str, Any]:
+    return _start(
+        "AWSReservedSSO_PowerUserAccess_0123abcd4567ef89",
+        when,
+        account=account,
+        session=f"{name}@corp.example",
+        agent="aws-cli/2.15.30 Python/3.11.8",
+        ip="198.51.100.20",
+        **extra,
+    )
+
+
+def test_a_person_is_weighed_against_their_own_and_their_teams_routine() -> None:
+    # the team fixes things out of hours on several days; dana once
+    team = [_person(who, _at(day, 22)) for who in ("ana", "ben") for day in (1, 4, 8, 11)]
+    history = [*team, _person("dana", _at(2, 21))]
+    (hit,) = _weigh(history, [_person("dana", _at(15, 23))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "routine for this identity and its peers (2 of the PowerUserAccess users" in hit.reason
+
+
+def test_a_person_is_first_compared_with_themselves_in_other_accounts() -> None:
+    elsewhere = [_person("dana", _at(day, 22), account="444455556666") for day in (1, 4, 8)]
+    (hit,) = _weigh(elsewhere, [_person("dana", _at(15, 23))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert "its peers (1 of the dana@corp.example in other accounts)" in hit.reason
+
+
+def test_a_person_is_weighed_against_themselves_elsewhere_and_their_team() -> None:
+    # dana changed things in-window only elsewhere; her team here fixes out of hours routinely
+    elsewhere = [_person("dana", _at(day, 15), account="444455556666") for day in (1, 4)]
+    team = [_person(who, _at(day, 22)) for who in ("ana", "ben") for day in (1, 4, 8, 11)]
+    (hit,) = _weigh([*elsewhere, *team], [_person("dana", _at(15, 23))], DEPLOY_WINDOW)
+    assert hit.severity == Severity.LOW
+    assert (
+        "its peers (1 of the dana@corp.example in other accounts; "
+        "2 of the PowerUserAccess users in account 111122223333)"
+    ) in hit.reason
+
+
+def test_a_person_whose_team_never_works_out_of_window_stays_medium() -> None:
+    elsewhere = [_person("dana", _at(day, 15), account="444455556666") for day in (1, 4)]
+    team = [_person(who, _at(day, 15)) for who in ("ana", "ben") for day in (1, 4, 8, 11)]
+    afternoons = (
+        "version: 1\nwindows:\n  - name: afternoons\n    cron: '0 15 * * *'\n    duration: PT1H\n"
+    )
+    (hit,) = _weigh([*elsewhere, *team], [_person("dana", _at(15, 23))], afternoons)
+    assert hit.severity == Severity.MEDIUM
+    assert "changed things only inside approved windows" in hit.reason
+
+
+def test_a_new_identity_bursts_against_its_peers_past() -> None:
+    from models.scoring import rule_by_id
+
+    burst = rule_by_id("Burst.Changes")
+    elsewhere = [
+        _start("csi-driver", f"2026-03-{2 + day:02d}T10:{m:02d}:00Z", account="444455556666")
+        for day in range(5)
+        for m in range(0, 50, 2)
+    ]  # 25 changes an hour, every day, in another account
+    mine = [_start("csi-driver", f"2026-03-20T10:{m:02d}:00Z") for m in range(0, 60, 2)]
+    context = RuleContext.build(to_events(elsewhere), policy=parse_policy(DEPLOY_WINDOW))
+    assert burst(to_events(mine), context) == []
+    never = RuleContext.build(to_events([]), policy=parse_policy(DEPLOY_WINDOW))
+    (hit,) = burst(to_events(mine), never)
+    assert "it never made any before" in hit.reason

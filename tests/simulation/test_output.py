@@ -97,12 +97,16 @@ def test_records_have_cloudtrails_fields(records: list[dict]) -> None:
 
 
 def test_resource_ids_are_aws_shaped(simulated) -> None:
-    ids = {i for row in simulated.events["resource_ids"] for i in row}
+    events = simulated.events
+    rds = events["event_source"] == "rds.amazonaws.com"
+    ids = {i for row in events.loc[~rds, "resource_ids"] for i in row}
     assert ids
     for resource_id in ids:
         assert re.fullmatch(r"(i|vol|snap|ami|sg|lt|key|eni)-0[0-9a-f]{16}", resource_id), (
             resource_id
         )
+    for resource_id in {i for row in events.loc[rds, "resource_ids"] for i in row}:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,62}", resource_id), resource_id  # RDS names
 
 
 def test_read_only_noise_outnumbers_writes_about_ten_to_one(simulated) -> None:

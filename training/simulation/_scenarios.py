@@ -32,6 +32,7 @@ from training.simulation._attacks_exfiltration import (
     snapshot_share_exfil,
 )
 from training.simulation._attacks_impact import gpu_mining, mass_deletion
+from training.simulation._attacks_stratus import STRATUS_SCENARIOS
 from training.simulation._scenario_record import ATTACK, HARD_NEGATIVE, Scenario
 from training.simulation._scenarios_hard import HARD_NEGATIVES
 
@@ -206,7 +207,9 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "UTC",
             ebs_direct_read,
         ),
+        *STRATUS_SCENARIOS,
         *HARD_NEGATIVES,
     )
 }
-"""Every scenario by name: ten attacks, then nine hard negatives."""
+"""Every scenario by name: fifteen attacks (five of them Stratus techniques), then nine hard
+negatives."""

@@ -10,7 +10,7 @@ change it or the context.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,9 @@ __all__ = [
     "describe_names",
     "evidence_of",
     "failed_note",
+    "identity_sessions",
+    "ids_named",
+    "listed",
     "rule",
     "session_records",
     "session_table",
@@ -226,7 +229,14 @@ def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:
     return (times.diff() > gap).cumsum()
 
 
-def evidence_of(group: pd.DataFrame, identity: str, reason: str, *, limit: int) -> Evidence:
+def evidence_of(
+    group: pd.DataFrame,
+    identity: str,
+    reason: str,
+    *,
+    limit: int,
+    severity: Severity | None = None,
+) -> Evidence:
     """Build evidence from a time-sorted group of events, naming at most ``limit`` event ids."""
     ids: Sequence[str] = group["event_id"].tolist()
     return Evidence(
@@ -235,7 +245,30 @@ def evidence_of(group: pd.DataFrame, identity: str, reason: str, *, limit: int) 
         to_datetime(group["event_time"].iloc[0]),
         to_datetime(group["event_time"].iloc[-1]),
         reason,
+        severity,
     )
+
+
+def identity_sessions(rows: pd.DataFrame, gap: timedelta) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``."""
+    if not len(rows):
+        return
+    for identity, group in rows.groupby("identity_key", sort=False):
+        runs = sessions(group["event_time"], pd.Timedelta(gap))
+        for _, run in group.groupby(runs, sort=False):
+            yield str(identity), run
+
+
+def ids_named(run: pd.DataFrame, prefix: str) -> list[str]:
+    """Return the distinct resource ids of a run starting with ``prefix``, in order."""
+    named = (str(i) for ids in run["resource_ids"] for i in ids)
+    return list(dict.fromkeys(i for i in named if i.startswith(prefix)))
+
+
+def listed(names: Sequence[str], limit: int = 5) -> str:
+    """Return at most ``limit`` names of a list: ``"a, b, c and 2 more"``."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def describe_names(group: pd.DataFrame | Iterable[str], limit: int = 4) -> str:

@@ -26,7 +26,7 @@ from models.scoring._rules._reads import CHANGE, Reads
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._rules._weigh import change_values, weigh_routine
 
-__all__ = ["inside_freeze", "outside_approved"]
+__all__ = ["inside_freeze", "outside_approved", "unapproved"]
 
 
 _JUDGED: Final = [
@@ -76,6 +76,23 @@ def _judged(
         verdicts["verdict"].to_numpy(dtype=object),
         verdicts["by"].to_numpy(dtype=object),
     )
+
+
+def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
+    """Tell, for each attempted compute change, whether no window or ticket approves it.
+
+    Changes inside a freeze are not approved either. Without a policy, or with one that
+    has no window, ticket or freeze, no change is approved.
+    """
+    keep = np.ones(len(rows), dtype=bool)
+    if context.policy is None or not len(rows):
+        return keep
+    calendar = context.policy.calendar
+    if not (calendar.windows or calendar.tickets or calendar.freezes):
+        return keep
+    verdicts = calendar.verdicts(rows[_JUDGED])["verdict"].to_numpy(dtype=object)
+    found: npt.NDArray[np.bool_] = (verdicts == UNAPPROVED) | (verdicts == FORBIDDEN)
+    return found
 
 
 def _rows(frame: pd.DataFrame, keep: npt.NDArray[np.bool_]) -> pd.DataFrame:

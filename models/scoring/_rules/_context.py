@@ -17,11 +17,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, OWN_CALL, peer_groups
+from features import (
+    ATTEMPTED_CHANGE,
+    COMPUTE_INPUTS,
+    DELETION,
+    EBS_DIRECT_READ,
+    OWN_CALL,
+    AwsRanges,
+    peer_groups,
+)
 from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
 from models.scoring._policy import Policy
 from models.scoring._rules._reads import EBS_DIRECT_READS
 from models.scoring._rules._routine import Routine, learn_routines, merge_routines
+from models.scoring._rules._weigh_keys import is_person_key
 
 __all__ = [
     "EBS_DIRECT_READS",
@@ -72,6 +81,9 @@ class RuleSettings:
     routine_hour_slack : int
         A change within this many hours of an hour the identity changed things at is not
         at a new hour.
+    bulk_reads : int
+        Reads of user data or of Windows passwords by one identity in one session that
+        count as a sweep (raised one level when the identity is not known to do so).
     """
 
     dormant_days: int = 30
@@ -85,6 +97,7 @@ class RuleSettings:
     routine_min_changes: int = 3
     routine_min_days: int = 2
     routine_hour_slack: int = 2
+    bulk_reads: int = 10
 
     def __post_init__(self) -> None:
         if self.dormant_days < 1:
@@ -105,6 +118,8 @@ class RuleSettings:
             raise ValueError(
                 f"routine_hour_slack must be in [0, 12], got {self.routine_hour_slack}"
             )
+        if self.bulk_reads < 2:
+            raise ValueError(f"bulk_reads must be >= 2, got {self.bulk_reads}")
 
 
 def _groups(keys: npt.NDArray[Any], rows: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
@@ -133,6 +148,16 @@ def _numbers(
     for position in np.flatnonzero(rows & ~pd.isna(keys) & ~pd.isna(values)).tolist():
         out.setdefault(str(keys[position]), set()).add(int(values[position]))
     return {identity: frozenset(found) for identity, found in out.items()}
+
+
+def _actors(keys: npt.NDArray[Any], history: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """For each compute rule input with any row, the identities that have one."""
+    found: dict[str, frozenset[str]] = {}
+    for one in COMPUTE_INPUTS:
+        rows = one.mask(history) & ~pd.isna(keys)
+        if rows.any():
+            found[one.name] = frozenset(str(k) for k in keys[rows].tolist())
+    return found
 
 
 def _moment(micros: int) -> datetime:
@@ -189,6 +214,8 @@ class HistoryDigest:
         Times of each identity's attempted compute changes (deletions), any order.
     ebs_direct_readers : frozenset of str
         Identities that read snapshot blocks through the EBS direct APIs.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name), the identities with such an event.
     """
 
     first: int | None = None
@@ -200,6 +227,7 @@ class HistoryDigest:
     changes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     deletions: Mapping[str, Sequence[int]] = field(default_factory=dict)
     ebs_direct_readers: frozenset[str] = frozenset()
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +262,9 @@ class IdentityHistory:
     learned : bool
         Whether the routines were learned (a calendar was given): without them,
         out-of-window changes are not weighed against a routine.
+    actors : mapping of str to frozenset of str
+        For each of ``features.COMPUTE_INPUTS`` (by name: ``user_data_change``, ...), the
+        identities that did it: what :meth:`did` answers.
     """
 
     start: datetime | None = None
@@ -250,6 +281,7 @@ class IdentityHistory:
     routines: Mapping[str, Routine] = field(default_factory=dict)
     peers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     learned: bool = False
+    actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_events(
@@ -307,6 +339,7 @@ class IdentityHistory:
             routines=_routines(history, calendar) if calendar is not None else {},
             peers=_peers(history),
             learned=calendar is not None,
+            actors=_actors(keys, history),
         )
 
     @classmethod
@@ -339,6 +372,7 @@ class IdentityHistory:
             },
             ebs_direct_readers=digest.ebs_direct_readers,
             peers=_peers_of(digest.last_seen),
+            actors={name: frozenset(who) for name, who in digest.actors.items() if who},
         )
 
     def with_routines(self, changes: pd.DataFrame, calendar: ChangeCalendar) -> IdentityHistory:
@@ -364,38 +398,78 @@ class IdentityHistory:
         return identity in self.last_seen
 
     def routine(self, identity: str) -> tuple[Routine | None, str | None]:
-        """Return the identity's routine, or its peers' while it has none of its own.
+        """Return the routine an identity's changes are weighed against, and whose it is.
 
-        Returns ``(routine, peers)``: ``peers`` names the peer group whose routine it is
-        (the most alike group with a routine, :func:`features.peer_groups`), ``None`` for
-        the identity's own or when neither exists. An identity with no change in its past
-        is weighed against its peers; against them, a network any of the organisation's
-        changes came from is not new (a new role in an account uses that account's NAT).
-        Either way, a client, network or AS the identity itself called from before (reads
-        included) is not new for it.
+        Returns ``(routine, whose)``: ``whose`` says in words whose routine it is when it is
+        not the identity's own (``"this identity and its peers (3 of the Dev users in
+        account 111)"``), ``None`` when it is. Peers are the most alike group with a
+        routine (:func:`features.peer_groups`).
+
+        * Automation is weighed against its own routine; an identity with no change in its
+          past, against its peers'.
+        * A person is weighed against their own routine joined with their closest peers'
+          (themselves in other accounts, their team): people fix what their team fixes,
+          on call, with whichever call the fix needs.
+        * Against peers, a network any of the organisation's changes came from is not new
+          (a new role in an account uses that account's NAT); either way, a client, network
+          or AS the identity itself called from before (reads included) is not new for it.
+
         An identity the history knows that never changed anything and has no peers has an
-        empty routine of its own.
+        empty routine of its own; one it does not know and without peers has none.
         """
         own = self.routines.get(identity)
+        if own is not None and own.changes and not is_person_key(identity):
+            return self._with_own_calls(own, identity), None
+        peers = self._peers_routine(identity, groups=2 if is_person_key(identity) else 1)
+        if peers is not None:
+            routine, group = peers
+            if own is not None and own.changes:
+                joined = merge_routines([own, routine])
+                assert joined is not None
+                whose = f"this identity and its peers ({group})"
+                return self._with_own_calls(replace(joined, members=1), identity), whose
+            return self._with_own_calls(routine, identity), f"its peers ({group})"
         if own is not None and own.changes:
             return self._with_own_calls(own, identity), None
-        for group in peer_groups(identity):
-            merged = merge_routines(
-                routine
-                for other, routine in self.routines.items()
-                if other != identity and group in self.peers.get(other, ())
-            )
-            if merged is not None:
-                everyone = self.routines.values()
-                pooled = replace(
-                    merged,
-                    networks=merged.networks.union(*(r.networks for r in everyone)),
-                    asns=merged.asns.union(*(r.asns for r in everyone)),
-                )
-                return self._with_own_calls(pooled, identity), group
         if own is not None or self.knows(identity):
             return Routine(members=1), None
         return None, None
+
+    def _peers_routine(self, identity: str, groups: int = 1) -> tuple[Routine, str] | None:
+        """Return the pooled routine of the most alike peer groups that have one, and their names.
+
+        ``groups`` says how many rungs of the ladder (:func:`features.peer_groups`) with a
+        routine and members not already pooled are pooled: one for automation (its closest
+        kin), two for people (themselves in other accounts, then their team: people fix what
+        their team fixes).
+        """
+        members: dict[str, Routine] = {}
+        names: list[str] = []
+        for group in peer_groups(identity):
+            found = {
+                other: routine
+                for other, routine in self.routines.items()
+                if other != identity and other not in members and group in self.peers.get(other, ())
+            }
+            if found:
+                names.append(f"{len(found)} of the {group}")
+                members.update(found)
+                if len(names) == groups:
+                    break
+        merged = merge_routines(members.values())
+        if merged is None:
+            return None
+        everyone = self.routines.values()
+        pooled = replace(
+            merged,
+            networks=merged.networks.union(*(r.networks for r in everyone)),
+            asns=merged.asns.union(*(r.asns for r in everyone)),
+        )
+        return pooled, "; ".join(names)
+
+    def did(self, identity: str, input_name: str) -> bool:
+        """Whether the identity has an event of the compute rule input ``input_name``."""
+        return identity in self.actors.get(input_name, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,12 +487,16 @@ class RuleContext:
         The rules' thresholds.
     now : datetime or None
         Time of evaluation (aware), for suppression expiry; the wall clock when ``None``.
+    aws_ranges : AwsRanges or None
+        AWS's published IP ranges; ``None`` reads the newest snapshot installed
+        (``features.default_ranges``).
     """
 
     history: IdentityHistory = field(default_factory=IdentityHistory)
     policy: Policy | None = None
     settings: RuleSettings = field(default_factory=RuleSettings)
     now: datetime | None = None
+    aws_ranges: AwsRanges | None = None
 
     @classmethod
     def build(

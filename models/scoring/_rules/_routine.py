@@ -49,8 +49,8 @@ class Routine:
         Attempted compute changes.
     outside : int
         Of them, those no window or ticket approved (outside the change process).
-    outside_days : int
-        Distinct UTC days with such a change.
+    days : frozenset of int
+        The UTC days (days since the epoch) with such a change.
     signatures : mapping of str to int
         Event name (``"RunInstances"``) -> count outside windows.
     kinds : mapping of str to int
@@ -69,7 +69,7 @@ class Routine:
 
     changes: int = 0
     outside: int = 0
-    outside_days: int = 0
+    days: frozenset[int] = frozenset()
     signatures: Mapping[str, int] = field(default_factory=dict)
     kinds: Mapping[str, int] = field(default_factory=dict)
     hours: frozenset[int] = frozenset()
@@ -78,6 +78,11 @@ class Routine:
     asns: frozenset[int] = frozenset()
     since: datetime | None = None
     members: int = 1
+
+    @property
+    def outside_days(self) -> int:
+        """Distinct UTC days with a change outside windows."""
+        return len(self.days)
 
     def is_routine(self, min_changes: int, min_days: int) -> bool:
         """Whether changing outside windows is routine: often enough, on enough days."""
@@ -165,7 +170,7 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
         routines[str(identity)] = Routine(
             changes=len(group),
             outside=len(out),
-            outside_days=int(out["day"].nunique()),
+            days=frozenset(int(d) for d in out["day"].unique()),
             signatures=dict(Counter(out["signature"])),
             kinds=dict(Counter(str(k) for k in out["resource_type"] if isinstance(k, str))),
             hours=frozenset(int(h) for h in group["hour"].unique()),
@@ -202,7 +207,7 @@ def merge_routines(routines: Iterable[Routine]) -> Routine | None:
     return Routine(
         changes=sum(one.changes for one in members),
         outside=sum(one.outside for one in members),
-        outside_days=max(one.outside_days for one in members),
+        days=frozenset().union(*(one.days for one in members)),
         signatures=dict(signatures),
         kinds=dict(kinds),
         hours=frozenset().union(*(one.hours for one in members)),

@@ -13,14 +13,9 @@ import pandas as pd
 
 from models.scoring._rules._base import Severity
 from models.scoring._rules._context import RuleContext
+from models.scoring._rules._weigh_keys import UNATTRIBUTED, is_person_key, is_unattributed_key
 
 __all__ = ["change_values", "is_person_key", "weigh_routine"]
-
-
-def is_person_key(identity: str) -> bool:
-    """Whether an identity key names a person behind a role (``.../role/R/alice@corp``)."""
-    _, sep, rest = identity.partition(":role/")
-    return bool(sep) and "/" in rest
 
 
 def change_values(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -54,16 +49,11 @@ def weigh_routine(
     """
     settings = context.settings
     history = context.history
-    if identity.startswith("unknown:"):
-        return (
-            Severity.LOW,
-            "the records name no identity (a redacted export): the change cannot be "
-            "attributed, nor weighed against anyone's routine",
-        )
+    if is_unattributed_key(identity):
+        return Severity.LOW, UNATTRIBUTED
     if not history.learned:
         return Severity.MEDIUM, ""
-    routine, peers = history.routine(identity)
-    whose = f"its peers ({routine.members} of the {peers})" if peers and routine else None
+    routine, whose = history.routine(identity)
     if routine is None:
         return Severity.MEDIUM, "no baseline of this identity or of its peers to weigh it against"
     if routine.changes == 0:
