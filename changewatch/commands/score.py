@@ -147,11 +147,12 @@ def score(
 
         emit(score_with_spark(model_uri, list(events), out=out, master=master))
         return
-    from changewatch.model_uri import load_cli_scorer
     from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
+    policy = load_policy(*windows) if windows else None  # a bad policy fails before the model
+    from changewatch.model_uri import load_cli_scorer
+
     scorer = load_cli_scorer(model_uri, tracking_uri)
-    policy = load_policy(*windows) if windows else None
     update, close = progress(2 if history else 1, "read", unit="input")
     try:
         loaded = load_events(events, rejects=rejects)

@@ -54,7 +54,8 @@ __all__ = ["serve"]
     "bundle_key",
     type=click.Path(exists=True, dir_okay=False),
     help="File holding the HMAC key model bundles must be signed with; unsigned or "
-    "otherwise signed bundles are refused (changewatch bundle sign).",
+    "otherwise signed bundles are refused (bundles are signed when they are written "
+    "with CHANGEWATCH_BUNDLE_SIGNING_KEY_FILE set; docs/operations.md).",
 )
 @click.option(
     "--workers",
