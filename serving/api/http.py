@@ -77,7 +77,11 @@ class BoundedHttpTools(HttpToolsProtocol):
 
 def uvicorn_options(max_header_bytes: int) -> dict[str, Any]:
     """Options for ``uvicorn.run`` or ``uvicorn.Config``: uvloop, bounded httptools (or h11)."""
-    http: Any = BoundedHttpTools if _HTTPTOOLS else "h11"
+    # by import path, not the class: a worker process (``serve --workers``) then imports
+    # it when its server starts, after uvicorn's health-check thread answers, not while
+    # unpickling its configuration (imports of the app's packages take seconds on a
+    # busy machine, and uvicorn kills a worker that does not answer within 5 s)
+    http = f"{__name__}:BoundedHttpTools" if _HTTPTOOLS else "h11"
     return {
         "loop": "auto",
         "http": http,
