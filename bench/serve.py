@@ -14,6 +14,9 @@ Bounded: a fixed number of requests and a time cap per cell; loopback only.
   loop at ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s). The
   replayed day is an ordinary weekday, or with ``--attack-day`` the day holding every
   attack scenario (a stress case: a day's attacks arrive within seconds).
+* ``overload`` (not run by default): ``--overload-size``-record requests at three times
+  the sustainable rate for ``--overload-seconds``: every request must get 200 within 5 s
+  or an immediate 503 with ``Retry-After`` (``bench/_overload.py``).
 * ``synthetic``: 1-event and 500-event requests of one ``CreateSnapshot`` by 50 users at
   one instant at concurrency 1, 8 and 32, then the open loop: the worst case, where every
   stored event is a compute change at the same moment and every request re-judges 280.
@@ -23,7 +26,7 @@ through ``httpx.ASGITransport`` (no sockets, no client on the same cores), on a 
 state, on the synthetic one and on the realistic one: less noisy on a shared machine.
 
     .venv/bin/python -P bench/serve.py [--requests 200] [--rate 200] [--seconds 10]
-        [--in-process 300] [--parts realistic,synthetic] [--workers 1]
+        [--in-process 300] [--parts realistic,synthetic,overload] [--workers 1]
 """
 
 from __future__ import annotations
@@ -354,7 +357,16 @@ def _arguments() -> argparse.Namespace:
     add("--in-process", type=int, default=0, help="1-event requests to time in process first")
     add("--parts", default="realistic,synthetic")
     add("--workers", type=int, default=1, help="uvicorn worker processes")
+    add("--overload-size", type=int, default=1000, help="records a request (overload part)")
+    add("--overload-seconds", type=float, default=20.0, help="seconds at 3x (overload part)")
     return parser.parse_args()
+
+
+async def _overloaded(base: str, args: Any) -> None:
+    from bench._overload import overload  # noqa: PLC0415 - after sys.path has the root
+
+    async with _client(base) as client:
+        await overload(client, RECORD, args)
 
 
 def _load() -> str:
@@ -402,6 +414,10 @@ def main() -> None:
             print("-- synthetic: CreateSnapshot by 50 users at one instant")
             with _server(scratch / "synthetic.db", args.workers) as base:
                 asyncio.run(_synthetic(base, args))
+        if "overload" in parts:
+            print("-- overload: 3x the sustainable rate of large batches (ADR 0041)")
+            with _server(scratch / "overload.db", args.workers) as base:
+                asyncio.run(_overloaded(base, args))
     print(f"load average at end: {_load()}")
 
 

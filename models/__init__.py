@@ -6,7 +6,8 @@
 - :func:`explain`: the features that drove a window's score, as analyst sentences.
 - :class:`IsolationDetector`: the numeric estimator (matrix -> scores, percentiles).
 - :class:`ChangeDetector`: canonical events -> scored, explained identity windows.
-- :func:`save_bundle` / :func:`load_bundle`: the model bundle.
+- :func:`save_bundle` / :func:`load_bundle`: the model bundle; :func:`sign_bundle` and
+  :func:`read_bundle_key` for signed bundles (``load_bundle(path, key=...)``).
 - :mod:`models.scoring`: the scoring core (rules, change policy, findings) that the service,
   the command line and Spark share.
 """
@@ -30,6 +31,7 @@ from models._explain import (
 from models._forest import FORMAT_VERSION, CompiledForest, average_path_length
 from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
+from models._signing import SIGNING_KEY_ENV, read_bundle_key, sign_bundle
 from models._usual import DEFAULT_FEATURES, EXCLUDED_FEATURES, LOG_SCALED, UsualValues
 from models._wording import TEMPLATES, templates_for, window_phrase
 
@@ -41,6 +43,7 @@ __all__ = [
     "EXCLUDED_FEATURES",
     "FORMAT_VERSION",
     "LOG_SCALED",
+    "SIGNING_KEY_ENV",
     "TEMPLATES",
     "ArraySpec",
     "ChangeDetector",
@@ -58,8 +61,10 @@ __all__ = [
     "load_arrays",
     "load_bundle",
     "rank_features",
+    "read_bundle_key",
     "save_arrays",
     "save_bundle",
+    "sign_bundle",
     "templates_for",
     "window_phrase",
 ]

@@ -52,6 +52,7 @@ from models._detector import ChangeDetector
 from models._forest import FORMAT_VERSION, CompiledForest
 from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
+from models._signing import SIGNATURE, sign_bundle, signing_key_from_env, verified_manifest
 from models._usual import UsualValues
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_FORMAT_VERSION", "load_bundle", "save_bundle"]
@@ -106,8 +107,12 @@ def save_bundle(
     path: str | os.PathLike[str],
     *,
     metadata: dict[str, Any] | None = None,
+    signing_key: bytes | None = None,
 ) -> dict[str, Any]:
     """Write a fitted detector to the directory ``path`` (created; must be empty if present).
+
+    The bundle is signed (``manifest.sig``, :mod:`models._signing`) with ``signing_key``,
+    or with the key ``$CHANGEWATCH_BUNDLE_SIGNING_KEY_FILE`` names when that is set.
 
     Parameters
     ----------
@@ -117,6 +122,8 @@ def save_bundle(
         Target directory.
     metadata : dict, optional
         JSON-ready extra facts (run id, git commit ...) copied into the manifest.
+    signing_key : bytes, optional
+        HMAC key to sign the manifest with.
 
     Returns
     -------
@@ -169,6 +176,9 @@ def save_bundle(
     (target / MANIFEST).write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    key = signing_key or signing_key_from_env()
+    if key is not None:
+        sign_bundle(target, key)
     logger.info("model bundle written to %s (%d files)", target, len(manifest["files"]) + 1)
     return manifest
 
@@ -193,25 +203,29 @@ def _file_table(root: Path) -> dict[str, dict[str, Any]]:
     return {
         name: {"sha256": file_sha256(root / name), "bytes": (root / name).stat().st_size}
         for name in _files(root)
-        if name != MANIFEST
+        if name not in (MANIFEST, SIGNATURE)
     }
 
 
 # ---------------------------------------------------------------------- loading
 
 
-def load_bundle(path: str | os.PathLike[str]) -> ChangeDetector:
+def load_bundle(path: str | os.PathLike[str], *, key: bytes | None = None) -> ChangeDetector:
     """Load a bundle written by :func:`save_bundle`, refusing anything tampered or mismatched.
+
+    With ``key``, the bundle must be signed with it (``manifest.sig``): an unsigned or
+    otherwise signed bundle is refused before any other file is read.
 
     Raises
     ------
     ModelBundleError
-        Naming the file and what was expected: a hash or size mismatch, a missing or
-        extra file, another bundle format or schema version ("retrain"), feature names
-        outside the catalogue or inconsistent between parts, invalid forest arrays.
+        Naming the file and what was expected: a missing or wrong signature, a hash or
+        size mismatch, a missing or extra file, another bundle format or schema version
+        ("retrain"), feature names outside the catalogue or inconsistent between parts,
+        invalid forest arrays.
     """
     root = Path(path)
-    manifest = _read_manifest(root)
+    manifest = _read_manifest(root, verified_manifest(root, key) if key is not None else None)
     _check_versions(root, manifest)
     _check_files(root, manifest["files"])
     files = manifest["files"]
@@ -285,9 +299,9 @@ def load_bundle(path: str | os.PathLike[str]) -> ChangeDetector:
     return detector
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, text: bytes | None = None) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes() if text is None else text)
     except (OSError, ValueError) as exc:
         raise ModelBundleError(str(path), f"unreadable JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -295,10 +309,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def _read_manifest(root: Path) -> dict[str, Any]:
+def _read_manifest(root: Path, text: bytes | None = None) -> dict[str, Any]:
     if not root.is_dir():
         raise ModelBundleError(str(root), "expected a bundle directory")
-    manifest = _read_json(root / MANIFEST)
+    manifest = _read_json(root / MANIFEST, text)
     if manifest.get("format") != BUNDLE_FORMAT:
         raise ModelBundleError(
             str(root / MANIFEST),
@@ -344,7 +358,7 @@ def _check_files(root: Path, listed: dict[str, Any]) -> None:
     for name in listed:
         if Path(name).is_absolute() or ".." in Path(name).parts:
             raise ModelBundleError(str(root / MANIFEST), f"file name {name!r} leaves the bundle")
-    present = set(_files(root)) - {MANIFEST}
+    present = set(_files(root)) - {MANIFEST, SIGNATURE}
     missing = sorted(set(listed) - present)
     if missing:
         raise ModelBundleError(str(root), f"missing files {missing} named in the manifest")

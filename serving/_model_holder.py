@@ -148,11 +148,14 @@ def local_bundles(uri: str) -> tuple[str, Mapping[str, str | None]]:
     return uri, {}
 
 
-def load_model(uri: str, resolve: ModelResolver = local_bundles) -> tuple[Scorer | None, ModelInfo]:
+def load_model(
+    uri: str, resolve: ModelResolver = local_bundles, key: bytes | None = None
+) -> tuple[Scorer | None, ModelInfo]:
     """Load what ``uri`` names: ``none``, a bundle directory, or a registry URI ``resolve`` knows.
 
     The bundle is loaded by :func:`models.scoring.load_scorer`, the loader ``changewatch
-    score`` and Spark use, so all of them score with the same model the same way.
+    score`` and Spark use, so all of them score with the same model the same way. With
+    ``key`` the bundle must be signed with it.
 
     Raises
     ------
@@ -164,7 +167,9 @@ def load_model(uri: str, resolve: ModelResolver = local_bundles) -> tuple[Scorer
     path, registered = resolve(uri)
     if not Path(path).is_dir():
         raise ConfigurationError(f"model bundle {path!r} is not a directory")
-    scorer = load_scorer(path, registered={**registered, "uri": registered.get("uri") or uri})
+    scorer = load_scorer(
+        path, registered={**registered, "uri": registered.get("uri") or uri}, key=key
+    )
     if not isinstance(scorer, Scorer):
         raise ConfigurationError(f"{uri!r} did not load as a scorer (info and score_windows)")
     return scorer, describe(scorer, uri)

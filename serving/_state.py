@@ -46,7 +46,6 @@ __all__ = ["POLICY_KINDS", "Admission", "Admitted", "StateStore", "StoredObject"
 logger = logging.getLogger(__name__)
 
 _US: Final = 1_000_000
-_FUTURE_SLACK: Final = timedelta(days=1)
 T = TypeVar("T")
 
 
@@ -63,11 +62,14 @@ class Admission:
         Events stored for the first time.
     already_seen : int
         Events of the batch whose id was stored before (counted once).
+    seen : frozenset of str
+        Their event ids.
     """
 
     rows: pa.Table | None
     added: int
     already_seen: int
+    seen: frozenset[str] = frozenset()
 
     @property
     def history(self) -> pd.DataFrame | None:
@@ -92,12 +94,15 @@ class Admitted(Generic[T]):
         Events of the batch whose id was stored before (counted once).
     keys : dict of str to int
         The store's key of each event stored for the first time, by event id (when asked).
+    seen : frozenset of str
+        The event ids of the batch that were stored before.
     """
 
     read: T
     added: int
     already_seen: int
     keys: dict[str, int] = field(default_factory=dict)
+    seen: frozenset[str] = frozenset()
 
 
 def _now_us() -> int:
@@ -123,6 +128,11 @@ class StateStore(PolicyObjects):
         Events older than this before the newest stored event are dropped.
     max_per_identity : int
         At most this many events are kept per identity (the newest).
+    max_future : timedelta
+        Events dated more than this after the clock are never stored: the count bound
+        keeps the newest events, so they would evict an identity's real history.
+    max_policy_objects : int or None
+        Policy objects of one kind at most (a write beyond is refused).
     prune_every : int
         Batches between two age prunes (the count bound is kept on every batch).
     """
@@ -133,18 +143,24 @@ class StateStore(PolicyObjects):
         *,
         max_age: timedelta = timedelta(days=35),
         max_per_identity: int = 1000,
+        max_future: timedelta = timedelta(minutes=15),
+        max_policy_objects: int | None = 5000,
         prune_every: int = 64,
     ) -> None:
-        if max_age <= timedelta(0) or max_per_identity < 1:
+        if max_age <= timedelta(0) or max_per_identity < 1 or max_future < timedelta(0):
             raise ConfigurationError(
                 f"retention must be positive, got {max_age} and {max_per_identity} per identity"
+                f" ({max_future} after the clock at most)"
             )
         self.path = str(path)
         self.max_age = max_age
         self.max_per_identity = max_per_identity
+        self.max_future = max_future
+        self.max_policy_objects = max_policy_objects
         self._prune_every = prune_every
         self._batches = 0
         self._lock = threading.RLock()
+        self._building = threading.Lock()
         self._writer = WriteLock(self.path, self._lock)
         self._checkpoints: Checkpointer | None = None
         self._policy = None
@@ -197,6 +213,10 @@ class StateStore(PolicyObjects):
 
     # ------------------------------------------------------------ recent events
 
+    def latest_us(self) -> int:
+        """Return the latest event time stored now, in µs (the clock plus ``max_future``)."""
+        return _now_us() + self.max_future // timedelta(microseconds=1)
+
     def admit(self, events: pd.DataFrame | pa.Table) -> Admission:
         """Return the history of the batch's identities, then store the batch's new events.
 
@@ -206,7 +226,7 @@ class StateStore(PolicyObjects):
         identities (see :meth:`admit_reading` to read less).
         """
         done = self.admit_reading(events, StoredEvents.everything)
-        return Admission(done.read, done.added, done.already_seen)
+        return Admission(done.read, done.added, done.already_seen, done.seen)
 
     def admit_reading(
         self,
@@ -230,12 +250,13 @@ class StateStore(PolicyObjects):
         ids = [str(row["event_id"]) for row in rows]
         identities = sorted({str(row["identity_key"]) for row in rows})
         stored = [_stored(row) for row in rows]  # event_time becomes microseconds
+        latest = self.latest_us()
         with self._writer():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 seen = self._seen(ids) if ids else set()
                 read = reader(StoredEvents(self._db, identities, seen))
-                params = [values for values in stored if values[0] not in seen]
+                params = [v for v in stored if v[0] not in seen and v[2] <= latest]
                 found: dict[str, int] = {}
                 if stored:  # an empty batch stores nothing and does not count
                     self._db.executemany(INSERT, params)
@@ -249,7 +270,7 @@ class StateStore(PolicyObjects):
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return Admitted(read, len(params), len(seen), found)
+        return Admitted(read, len(params), len(seen), found, frozenset(seen))
 
     def _keys(self, ids: list[str]) -> dict[str, int]:
         query = "SELECT event_id, id FROM events WHERE event_id IN (SELECT value FROM json_each(?))"
@@ -272,8 +293,7 @@ class StateStore(PolicyObjects):
         newest = self._db.execute("SELECT MAX(event_time_us) FROM events").fetchone()[0]
         if newest is None:
             return 0
-        ceiling = _now_us() + _FUTURE_SLACK // timedelta(microseconds=1)
-        cut = min(int(newest), ceiling) - self.max_age // timedelta(microseconds=1)
+        cut = min(int(newest), self.latest_us()) - self.max_age // timedelta(microseconds=1)
         gone = self._db.execute("DELETE FROM events WHERE event_time_us < ?", (cut,)).rowcount
         if gone:
             logger.info("retention dropped %d events older than %d days", gone, self.max_age.days)

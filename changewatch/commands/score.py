@@ -192,12 +192,14 @@ def score(
 
         emit(score_with_spark(model_uri, list(events), out=out, master=master))
         return
-    from changewatch.model_uri import load_cli_scorer
     from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
-    scorer = load_cli_scorer(model_uri, tracking_uri)
     store = _open_state(state)
+    # a bad policy fails before the model is loaded
     policy = load_policy(*windows) if windows else store.policy() if store else None
+    from changewatch.model_uri import load_cli_scorer
+
+    scorer = load_cli_scorer(model_uri, tracking_uri)
     update, close = progress(2 if history else 1, "read", unit="input")
     try:
         loaded = load_events(events, rejects=rejects)

@@ -56,6 +56,14 @@ __all__ = ["serve"]
     "POST /v1/model/reload retries) instead of stopping.",
 )
 @click.option(
+    "--bundle-key",
+    "bundle_key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="File holding the HMAC key model bundles must be signed with; unsigned or "
+    "otherwise signed bundles are refused (bundles are signed when they are written "
+    "with CHANGEWATCH_BUNDLE_SIGNING_KEY_FILE set; docs/operations.md).",
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -71,6 +79,7 @@ def serve(
     state: str,
     keys_file: str | None,
     allow_degraded: bool,
+    bundle_key: str | None,
     workers: int,
 ) -> None:
     """Serve scoring over HTTP (docs/api.md).
@@ -95,7 +104,7 @@ def serve(
     import uvicorn
 
     from changewatch.model_uri import registry_resolver
-    from serving.api import Settings, create_app
+    from serving.api import Settings, create_app, uvicorn_options
 
     overrides: dict[str, object] = {
         "model": model,
@@ -107,10 +116,13 @@ def serve(
         overrides["windows"] = [Path(w) for w in windows]
     if keys_file:
         overrides["api_keys_file"] = Path(keys_file)
-    app = create_app(Settings(**overrides), resolve=registry_resolver(tracking_uri))  # type: ignore[arg-type]
+    if bundle_key:
+        overrides["bundle_key_file"] = Path(bundle_key)
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    app = create_app(settings, resolve=registry_resolver(tracking_uri))
     _load_or_stop(app, model, allow_degraded)
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
-    options |= {"access_log": False, "loop": "auto", "http": "auto"}  # uvloop, httptools
+    options |= uvicorn_options(settings.max_header_bytes)  # uvloop, bounded httptools
     if workers == 1:
         uvicorn.run(app, **options)
         return
@@ -126,6 +138,8 @@ def serve(
     }
     if keys_file:
         os.environ["CHANGEWATCH_API_KEYS_FILE"] = str(Path(keys_file).resolve())
+    if bundle_key:
+        os.environ["CHANGEWATCH_BUNDLE_KEY_FILE"] = str(Path(bundle_key).resolve())
     if tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     os.environ.pop("CHANGEWATCH_WINDOWS", None)

@@ -166,7 +166,10 @@ REGISTRY_SCHEMES: Final = ("models:/", "runs:/")
 
 
 def load_scorer(
-    uri: str | os.PathLike[str], *, registered: Mapping[str, str | None] | None = None
+    uri: str | os.PathLike[str],
+    *,
+    registered: Mapping[str, str | None] | None = None,
+    key: bytes | None = None,
 ) -> DetectorScorer | None:
     """Return the scorer of a bundle directory; ``"none"`` means rules only (``None``).
 
@@ -177,6 +180,8 @@ def load_scorer(
     registered : mapping, optional
         Where a registry found the bundle (``name``, ``version``, ``alias``, ``run_id``),
         when ``uri`` is the local copy of a registered model.
+    key : bytes, optional
+        The bundle must be signed with this key (:func:`models.load_bundle`).
 
     Raises
     ------
@@ -199,7 +204,7 @@ def load_scorer(
             f"no model at {text!r}: give a bundle directory, an MLflow URI such as "
             "models:/changewatch@champion, or 'none' for rules only"
         )
-    detector = load_bundle(path)
+    detector = load_bundle(path, key=key)
     manifest = json.loads((path / "manifest.json").read_text())
     info = dict(registered or {})
     version = info.get("version") or str(manifest.get("data_fingerprint", ""))[:12]

@@ -8,6 +8,7 @@ unique across them. Each file's naive times are read in that file's ``timezone``
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,7 @@ class Policy:
             ("freeze", [z.name for z in freezes]),
             ("automation entry", [a.name for a in automation]),
         ):
-            twice = sorted({name for name in names if names.count(name) > 1})
+            twice = sorted(name for name, n in Counter(names).items() if n > 1)
             if twice:
                 raise ConfigurationError(f"{kind} {twice[0]!r} is defined in more than one file")
         organizations = [f.organization for f in files if f.organization is not None]

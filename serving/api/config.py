@@ -57,6 +57,25 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode, BeforeValidator(_origins)] = []
     reload_poll_seconds: float = Field(default=1.0, gt=0)
     scoring_threads: int = Field(default=2, ge=1, le=64)
+    queue_depth: int = Field(
+        default=32, ge=0, description="Scoring requests that may wait for a thread (per process)."
+    )
+    queue_wait_seconds: float = Field(
+        default=2.0, gt=0, description="Longest wait for a scoring thread before a 503."
+    )
+    max_future_seconds: float = Field(
+        default=900.0, ge=0, description="Events dated further after the server clock are refused."
+    )
+    max_policy_objects: int = Field(
+        default=5000, ge=1, description="Policy objects of one kind, at most (422 beyond)."
+    )
+    max_header_bytes: int = Field(
+        default=64 << 10, ge=1024, description="Request line and headers, at most (431 beyond)."
+    )
+    bundle_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key a model bundle must be signed with (models.sign_bundle).",
+    )
 
     @model_validator(mode="after")
     def _read_keys_file(self) -> Self:

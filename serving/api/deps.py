@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving._model_holder import LoadedModel, ModelHolder
 from serving._state import StateStore
+from serving.api.backpressure import ScoringQueue
 from serving.api.config import Settings
 from serving.api.metrics import Metrics
 from serving.api.security import ApiKey, Scope
@@ -17,10 +18,14 @@ __all__ = [
     "AdminKey",
     "HolderDep",
     "MetricsDep",
+    "QueueDep",
     "ScoreKey",
     "ScorerDep",
     "SettingsDep",
     "StateDep",
+    "WatcherKey",
+    "accepts_json",
+    "media_type",
     "triage_key",
 ]
 
@@ -53,11 +58,17 @@ async def _metrics(request: Request) -> Metrics:
     return metrics
 
 
+async def _queue(request: Request) -> ScoringQueue:
+    queue: ScoringQueue = request.app.state.queue
+    return queue
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StateDep = Annotated[StateStore, Depends(_state)]
 HolderDep = Annotated[ModelHolder, Depends(_holder)]
 ScorerDep = Annotated[LoadedModel, Depends(_model)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
+QueueDep = Annotated[ScoringQueue, Depends(_queue)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
@@ -101,5 +112,36 @@ async def triage_key(request: Request, credentials: Credentials) -> ApiKey:
     return _check(request, credentials, Scope.TRIAGE)
 
 
+async def _watcher_key(request: Request, credentials: Credentials) -> ApiKey | None:
+    """Return the key of a ``metrics`` (or ``admin``) caller; ``None`` when none was sent."""
+    settings: Settings = request.app.state.settings
+    if credentials is None and len(settings.api_keys):
+        return None
+    return _check(request, credentials, Scope.METRICS)
+
+
 ScoreKey = Annotated[ApiKey, Depends(_score_key)]
 AdminKey = Annotated[ApiKey, Depends(_admin_key)]
+WatcherKey = Annotated[ApiKey | None, Depends(_watcher_key)]
+"""Optional: ``None`` for an anonymous caller, who sees less (``/metrics``, ``/readyz``)."""
+
+
+def media_type(request: Request) -> str | None:
+    """Return the ``Content-Type`` without parameters, lower case; ``None`` when absent."""
+    value = request.headers.get("content-type")
+    return value.split(";", 1)[0].strip().lower() if value else None
+
+
+def is_json(media: str | None) -> bool:
+    """Whether a media type is JSON (``None``, no ``Content-Type``, is read as JSON)."""
+    return media is None or media == "application/json" or media.endswith("+json")
+
+
+async def accepts_json(request: Request) -> None:
+    """Refuse a body that is not JSON with 415 (routes that take JSON bodies)."""
+    media = media_type(request)
+    if not is_json(media):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type {media!r} is not read here; send application/json",
+        )

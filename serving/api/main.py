@@ -9,19 +9,23 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from features import PRODUCT_VERSION, ConfigurationError
+from models import read_bundle_key
 from models.scoring import PolicyFile, load_policy, read_yaml_model
 from serving._model_holder import ModelHolder, ModelResolver, load_model, local_bundles
 from serving._state import StateStore
+from serving.api.backpressure import ScoringQueue
 from serving.api.config import Settings, get_settings
-from serving.api.metrics import Metrics, ServiceMiddleware
+from serving.api.metrics import Metrics
+from serving.api.middleware import ServiceMiddleware
+from serving.api.openapi import install_openapi
+from serving.api.problems import install_problems
 from serving.api.reloads import ReloadFollower
-from serving.api.routes import findings, health, model, policy, score
+from serving.api.routes import findings, health, model, policy, policy_import, score
 from serving.api.security import is_loopback
 
 __all__ = ["create_app"]
@@ -32,8 +36,11 @@ _DESCRIPTION = """
 Scores AWS CloudTrail changes: the change-window and behaviour rules on every event,
 the isolation-forest model per identity and window, combined into findings (the same
 code as `changewatch score`). Send `Authorization: Bearer <key>`; `score` keys may
-score and read the model, `admin` keys may do everything. `/healthz`, `/readyz` and
-`/metrics` need no key. Every answer says `degraded` while the rules score alone.
+score and read the model, `metrics` keys may read the details of `/readyz` and
+`/metrics`, `admin` keys may do everything. `/healthz` needs no key, and `/readyz` and
+`/metrics` answer without one, with fewer details. Every answer says `degraded` while
+the rules score alone. Every error is an RFC 9457 problem (`application/problem+json`);
+a full scoring queue answers 503 with `Retry-After`.
 """
 
 
@@ -76,9 +83,13 @@ def create_app(
         settings.state,
         max_age=timedelta(days=settings.retention_days),
         max_per_identity=settings.retention_per_identity,
+        max_future=timedelta(seconds=settings.max_future_seconds),
+        max_policy_objects=settings.max_policy_objects,
     )
     _import_windows(store, settings)
-    holder = ModelHolder(settings.model, partial(load_model, resolve=resolve or local_bundles))
+    key = read_bundle_key(settings.bundle_key_file) if settings.bundle_key_file else None
+    loader = partial(load_model, resolve=resolve or local_bundles, key=key)
+    holder = ModelHolder(settings.model, loader)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -112,15 +123,19 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    # scoring is CPU-bound and shares one database: a few threads do it, the other
-    # requests wait their turn on the event loop instead of thrashing 40 threads (ADR 0017)
-    app.state.scoring = anyio.CapacityLimiter(settings.scoring_threads)
+    # scoring is CPU-bound and shares one database: a few threads do it, a bounded
+    # number of requests wait their turn, the others are told to come back (ADR 0041)
+    app.state.queue = ScoringQueue(
+        settings.scoring_threads, settings.queue_depth, settings.queue_wait_seconds, metrics
+    )
     app.state.store = store
     app.state.holder = holder
     app.state.metrics = metrics
-    for module in (score, policy, model, health):
+    for module in (score, policy, policy_import, model, health):
         app.include_router(module.router)
     findings.install(app, store, metrics)
+    install_problems(app)
+    install_openapi(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,6 +11,7 @@ from models.scoring import (
     AutomationSpec,
     Finding,
     FreezeSpec,
+    Severity,
     SuppressionSpec,
     TicketSpec,
     WindowSpec,
@@ -69,7 +70,7 @@ class RuleHitPublic(_Out):
     """One rule hit after suppressions."""
 
     rule_id: str
-    severity: str
+    severity: Severity
     technique: str
     runbook: str
     identity: str
@@ -170,6 +171,13 @@ class VectorsPublic(_Answer):
 # ----------------------------------------------------------------- change policy
 
 
+class _Page(_Out):
+    count: int = Field(ge=0, description="Objects of this kind stored, on every page.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last one."
+    )
+
+
 class WindowCreate(WindowSpec):
     """A recurring approved change window (``docs/change-windows.md``)."""
 
@@ -179,7 +187,7 @@ class WindowCreate(WindowSpec):
                 {
                     "name": "weekly-maintenance",
                     "rrule": "FREQ=WEEKLY;BYDAY=TU;BYHOUR=22",
-                    "duration": "4h",
+                    "duration": "PT4H",
                     "timezone": "Europe/Berlin",
                     "scope": {"accounts": ["111122223333"], "actions": ["create", "delete"]},
                 }
@@ -194,11 +202,10 @@ class WindowPublic(WindowSpec):
     updated_at: datetime
 
 
-class WindowsPublic(_Out):
-    """Every stored window."""
+class WindowsPublic(_Page):
+    """A page of the stored window objects, by name."""
 
     data: list[WindowPublic]
-    count: int
 
 
 class TicketCreate(TicketSpec):
@@ -225,11 +232,10 @@ class TicketPublic(TicketSpec):
     updated_at: datetime
 
 
-class TicketsPublic(_Out):
-    """Every stored ticket."""
+class TicketsPublic(_Page):
+    """A page of the stored ticket objects, by name."""
 
     data: list[TicketPublic]
-    count: int
 
 
 class FreezeCreate(FreezeSpec):
@@ -240,8 +246,8 @@ class FreezeCreate(FreezeSpec):
             "examples": [
                 {
                     "name": "year-end",
-                    "start": "2026-12-20",
-                    "end": "2027-01-04",
+                    "start": "2026-12-20T00:00:00Z",
+                    "end": "2027-01-04T00:00:00Z",
                     "reason": "year-end freeze",
                 }
             ]
@@ -255,11 +261,10 @@ class FreezePublic(FreezeSpec):
     updated_at: datetime
 
 
-class FreezesPublic(_Out):
-    """Every stored freeze."""
+class FreezesPublic(_Page):
+    """A page of the stored freeze objects, by name."""
 
     data: list[FreezePublic]
-    count: int
 
 
 class AutomationCreate(AutomationSpec):
@@ -285,11 +290,10 @@ class AutomationPublic(AutomationSpec):
     updated_at: datetime
 
 
-class AutomationsPublic(_Out):
-    """Every stored allow-list entry."""
+class AutomationsPublic(_Page):
+    """A page of the stored allow-list entry objects, by name."""
 
     data: list[AutomationPublic]
-    count: int
 
 
 class SuppressionCreate(SuppressionSpec):
@@ -299,11 +303,11 @@ class SuppressionCreate(SuppressionSpec):
         json_schema_extra={
             "examples": [
                 {
-                    "rule": "Identity.UnusualClient",
-                    "scope": {"identities": ["arn:aws:iam::111122223333:user/alice"]},
-                    "reason": "new laptop",
+                    "rule": "Automation.UnexpectedClient",
+                    "scope": {"identities": ["arn:aws:iam::111122223333:role/terraform-ci"]},
+                    "reason": "runners move to a new Terraform version this quarter",
                     "owner": "soc",
-                    "expires": "2026-12-31",
+                    "expires": "2099-12-31T00:00:00Z",
                 }
             ]
         }
@@ -317,11 +321,10 @@ class SuppressionPublic(SuppressionSpec):
     updated_at: datetime
 
 
-class SuppressionsPublic(_Out):
-    """Every stored suppression."""
+class SuppressionsPublic(_Page):
+    """A page of the stored suppression objects, by name."""
 
     data: list[SuppressionPublic]
-    count: int
 
 
 class ImportPublic(_Out):
@@ -354,9 +357,14 @@ class ModelPublic(_Out):
 
 
 class ReloadPublic(_Out):
-    """The outcome of a reload: the model now served, and why a failed load was refused."""
+    """What a reload did, and the model now served."""
 
-    reloaded: bool
+    reloaded: bool = Field(description="Whether another model version now serves.")
+    outcome: Literal["replaced", "unchanged", "rules_only"] = Field(
+        description="replaced: another version serves; unchanged: the same version was "
+        "loaded again; rules_only: no model is configured, nothing was loaded."
+    )
+    previous: str | None = Field(description="name@version served before, if any.")
     error: str | None
     model: ModelPublic
 
@@ -368,10 +376,14 @@ class HealthPublic(_Out):
 
 
 class ReadyPublic(_Out):
-    """Whether the service can score, and whether it scores with the model."""
+    """The service can score; ``degraded`` while with the rules alone (503 when it cannot)."""
 
-    status: Literal["ready", "degraded", "unavailable"]
+    status: Literal["ready", "degraded"]
     degraded: bool
-    degraded_reason: str | None
-    model: str | None
-    state: Literal["ok", "unavailable"]
+    degraded_reason: str | None = Field(
+        description="Why rules only; shown to `metrics` and `admin` keys, else null."
+    )
+    model: str | None = Field(
+        description="name@version served; shown to `metrics` and `admin` keys, else null."
+    )
+    state: Literal["ok"] = Field(description="The state database answers.")

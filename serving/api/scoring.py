@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
@@ -20,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features import looks_like_records, records_to_table
+from features import Normalizer, RecordRejected, looks_like_records, records_to_table
 from models.scoring import Finding, Hit, RuleSettings, ScoreResult, WindowScore, score_events
 from serving._model_holder import LoadedModel
 from serving._rule_inputs import read_rule_inputs, score_with_inputs
@@ -47,6 +48,32 @@ _HORIZON: Final = max(_RULES.sequence_horizon, _RULES.burst_window)
 """Stored events this close before a batch are scored with it."""
 _ECHOED: Final = ("event_id", "identity_key", "event_name", "event_time")
 """Columns of each event the answer repeats."""
+
+
+@dataclass(slots=True)
+class _NotAfter(Normalizer):
+    """A request's normaliser: an event dated after ``latest_us`` is a rejected record.
+
+    The state keeps each identity's newest events, so events dated in the future would
+    evict its real history; the store refuses them too (``StateStore.max_future``).
+    """
+
+    latest_us: int = 0
+    ahead: timedelta = timedelta(0)
+    future: int = 0
+
+    def __call__(self, raw: Any) -> Any:
+        row = Normalizer.__call__(self, raw)
+        if row[1] > self.latest_us:
+            self.future += 1
+            moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=row[1])
+            clock = datetime.now(UTC).isoformat(timespec="seconds")
+            raise RecordRejected(
+                "eventTime",
+                f"{moment.isoformat()} is more than {self.ahead} after the server's clock"
+                f" ({clock}): not scored, not stored",
+            )
+        return row
 
 
 def extract_records(body: Any) -> list[Any]:
@@ -113,7 +140,7 @@ def _ignored_public(result: ScoreResult, ids: set[str]) -> IgnoredByModel | None
 def _hit_public(hit: Hit) -> RuleHitPublic:
     return RuleHitPublic(
         rule_id=hit.rule_id,
-        severity=str(hit.severity),
+        severity=hit.severity,
         technique=hit.technique,
         runbook=hit.runbook,
         identity=hit.identity,
@@ -175,11 +202,11 @@ def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any
         return score_events(frame, policy, None, past), f"rules only: the model failed: {error!r}"
 
 
-def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, int]:
+def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, frozenset[str]]:
     """Admit and score with the rules alone, reading only the stored events they read."""
     policy = store.policy()
     if not batch.num_rows:
-        return score_events(batch.to_pandas(), policy), 0
+        return score_events(batch.to_pandas(), policy), frozenset()
     first: int = pc.min(batch.column("event_time")).cast(pa.int64()).as_py()
     reader = partial(
         read_rule_inputs,
@@ -191,7 +218,7 @@ def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, int]:
     changes = bool(pc.any(batch.column("is_compute_change")).as_py())
     admitted = store.admit_reading(batch, reader, keys=changes)
     result = score_with_inputs(batch, admitted.read, policy, _RULES, admitted.keys)
-    return result, admitted.already_seen
+    return result, admitted.seen
 
 
 def score_records(
@@ -209,14 +236,15 @@ def score_records(
     rules read are read (``serving._rule_inputs``, ADR 0017); ``trim=False`` reads
     all of them, as the model path does, which gives the same answer.
     """
-    normalised = records_to_table(records)
+    normalizer = _NotAfter(latest_us=store.latest_us(), ahead=store.max_future)
+    normalised = records_to_table(records, normalizer=normalizer)
     batch = normalised.table
     result: ScoreResult
     if model.scorer is None and trim:
-        (result, already_seen), reason = _rules_only(batch, store), model.reason
+        (result, seen), reason = _rules_only(batch, store), model.reason
     else:
         admission = store.admit(batch)
-        already_seen = admission.already_seen
+        seen = admission.seen
         frame, past = _split(admission.rows, batch, _HORIZON)
         result, reason = _score(frame, store, model, past)
     columns = {n: batch.column(n).to_pylist() for n in _ECHOED}
@@ -243,9 +271,9 @@ def score_records(
     if recorder is not None:  # the findings book (issue 19)
         names = dict(zip(columns["event_id"], columns["event_name"], strict=True))
         recorder.record(result, findings, source="api", event_names=names)
-    metrics.events.inc(batch.num_rows)
-    metrics.rejected.inc(len(normalised.rejections))
-    metrics.count_findings(findings)
+    already_seen = len(seen)
+    metrics.count_once(batch.num_rows - already_seen, findings, ids - seen)
+    metrics.count_rejected(len(normalised.rejections), future=normalizer.future)
     logger.info(
         "scored %d events (%d rejected, %d seen before): %d hits, %d findings",
         batch.num_rows,

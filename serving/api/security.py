@@ -24,15 +24,25 @@ _MIN_SECRET: Final = 16
 
 
 class Scope(StrEnum):
-    """What a key may do: ``score`` scores, ``triage`` also gives verdicts, ``admin`` all."""
+    """What a key may do.
+
+    ``score`` the scoring routes and the model's description, ``triage`` also the findings
+    and their verdicts, ``metrics`` the full ``/metrics`` and ``/readyz`` (a Prometheus
+    scraper's bearer token), ``admin`` everything.
+    """
 
     SCORE = "score"
     TRIAGE = "triage"
+    METRICS = "metrics"
     ADMIN = "admin"
 
     def allows(self, needed: Scope) -> bool:
         """Whether a key of this scope may call a route that needs ``needed``."""
-        return self is Scope.ADMIN or needed is Scope.SCORE or needed is self
+        return (
+            self is Scope.ADMIN
+            or needed is self
+            or (self is Scope.TRIAGE and needed is Scope.SCORE)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +116,17 @@ def parse_keys(text: str, *, source: str = "CHANGEWATCH_API_KEYS") -> list[tuple
             parsed = Scope(scope.strip())
         except ValueError:
             raise ConfigurationError(
-                f"{where}: scope must be 'score' or 'admin', got {scope.strip()!r}"
+                f"{where}: scope must be 'score', 'metrics' or 'admin', got {scope.strip()!r}"
             ) from None
         if len(secret) < _MIN_SECRET:
             raise ConfigurationError(
                 f"{where}: secret must have at least {_MIN_SECRET} characters, got {len(secret)}"
+            )
+        if not all(" " < c < "\x7f" for c in secret):
+            raise ConfigurationError(
+                f"{where}: secret must be printable ASCII without spaces: HTTP clients send "
+                "header values as bytes the service cannot read back as any other text, "
+                "so such a key would never match"
             )
         entries.append((name.strip(), parsed, secret))
     return entries

@@ -14,7 +14,14 @@ import pytest
 import features
 from changewatch.errors import ModelBundleError
 from features import ConfigurationError
-from models import ChangeDetector, file_sha256, load_bundle, save_bundle
+from models import (
+    ChangeDetector,
+    file_sha256,
+    load_bundle,
+    read_bundle_key,
+    save_bundle,
+    sign_bundle,
+)
 from models.scoring import load_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -200,3 +207,47 @@ def test_saving_into_a_non_empty_directory_is_refused(
     (tmp_path / "other").write_text("x")
     with pytest.raises(FileExistsError):
         save_bundle(detector, tmp_path)
+
+
+KEY = b"k" * 32
+
+
+@pytest.mark.parametrize("signer", ["sign_bundle", "save_bundle"])
+def test_a_signed_bundle_loads_with_its_key(
+    detector: ChangeDetector, bundle: Path, tmp_path: Path, signer: str
+) -> None:
+    if signer == "sign_bundle":
+        sign_bundle(bundle, KEY)
+        path = bundle
+    else:
+        path = tmp_path / "signed"
+        save_bundle(detector, path, signing_key=KEY)
+    assert (path / "manifest.sig").is_file()
+    assert load_bundle(path, key=KEY).data_fingerprint_ == detector.data_fingerprint_
+    assert load_bundle(path).data_fingerprint_ == detector.data_fingerprint_  # no key: no check
+
+
+def test_an_unsigned_bundle_is_refused_when_a_key_is_set(bundle: Path) -> None:
+    with pytest.raises(ModelBundleError, match="not signed"):
+        load_bundle(bundle, key=KEY)
+
+
+def test_a_bundle_signed_with_another_key_is_refused(bundle: Path) -> None:
+    sign_bundle(bundle, b"o" * 32)
+    with pytest.raises(ModelBundleError, match="another key"):
+        load_bundle(bundle, key=KEY)
+
+
+def test_a_manifest_changed_after_signing_is_refused(bundle: Path) -> None:
+    sign_bundle(bundle, KEY)
+    manifest = _manifest(bundle)
+    manifest["metadata"] = {"run_id": "forged"}
+    _write_manifest(bundle, manifest)
+    with pytest.raises(ModelBundleError, match="does not match"):
+        load_bundle(bundle, key=KEY)
+
+
+def test_a_short_key_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "key").write_bytes(b"short\n")
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        read_bundle_key(tmp_path / "key")

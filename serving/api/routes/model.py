@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, HTTPException, status
 from starlette.concurrency import run_in_threadpool
 
 from serving._model_holder import LoadedModel, ModelHolder
 from serving.api.deps import AdminKey, HolderDep, MetricsDep, ScoreKey, StateDep
-from serving.api.reloads import announce_reload
+from serving.api.problems import problem_responses
+from serving.api.reloads import announce_reload, refreeze
 from serving.api.schemas import ModelPublic, ReloadPublic
 
 __all__ = ["model_public", "router"]
@@ -36,7 +39,15 @@ def model_public(model: LoadedModel, holder: ModelHolder) -> ModelPublic:
     )
 
 
-@router.get("", response_model=ModelPublic, responses={401: {}, 403: {}})
+def _version(model: LoadedModel) -> str | None:
+    if model.scorer is None:
+        return None
+    return f"{model.info.name}@{model.info.version}"
+
+
+@router.get(
+    "", response_model=ModelPublic, responses=problem_responses(401, 403), operation_id="getModel"
+)
 async def get_model(_: ScoreKey, holder: HolderDep) -> ModelPublic:
     """Name, version, alias, run id, training period and feature schema of the model."""
     return model_public(holder.current, holder)
@@ -45,19 +56,45 @@ async def get_model(_: ScoreKey, holder: HolderDep) -> ModelPublic:
 @router.post(
     "/reload",
     response_model=ReloadPublic,
-    responses={401: {}, 403: {}, 409: {"description": "The load failed; the old model stays."}},
+    responses=problem_responses(401, 403, 409, _409="The load failed; the old model stays."),
+    operation_id="reloadModel",
 )
 async def reload_model(
     _: AdminKey, holder: HolderDep, store: StateDep, metrics: MetricsDep
 ) -> ReloadPublic:
-    """Load the newest version of the model and swap it in; a failed load keeps the old one."""
+    """Load the newest version of the model and swap it in; a failed load keeps the old one.
+
+    ``outcome`` says what happened: ``replaced`` (another version now serves),
+    ``unchanged`` (the same version was loaded again) or ``rules_only`` (no model is
+    configured: nothing to load).
+    """
+    before = holder.current
+    if holder.uri.strip().lower() == "none":
+        return ReloadPublic(
+            reloaded=False,
+            outcome="rules_only",
+            previous=None,
+            error=None,
+            model=model_public(before, holder),
+        )
     reloaded, error = await run_in_threadpool(holder.reload)
     metrics.set_model(holder.current)
-    if reloaded:
-        await run_in_threadpool(announce_reload, store, holder)
     if not reloaded:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"reload failed, still serving {holder.current.uri!r}: {error}",
         )
-    return ReloadPublic(reloaded=True, error=None, model=model_public(holder.current, holder))
+    outcome: Literal["replaced", "unchanged"] = (
+        "unchanged" if _version(before) == _version(holder.current) else "replaced"
+    )
+    if outcome == "replaced":
+        await run_in_threadpool(announce_reload, store, holder)
+    else:
+        await run_in_threadpool(refreeze)  # the object loaded again replaced the old one
+    return ReloadPublic(
+        reloaded=outcome == "replaced",
+        outcome=outcome,
+        previous=_version(before),
+        error=None,
+        model=model_public(holder.current, holder),
+    )

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Final
 
 import orjson
-from anyio import to_thread
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from serving._model_holder import LoadedModel
 from serving._state import StateStore
 from serving._verdicts import Recorder
-from serving.api.deps import MetricsDep, ScoreKey, ScorerDep, SettingsDep, StateDep
+from serving.api.deps import (
+    MetricsDep,
+    QueueDep,
+    ScoreKey,
+    ScorerDep,
+    SettingsDep,
+    StateDep,
+    accepts_json,
+)
 from serving.api.metrics import Metrics
+from serving.api.problems import VALIDATION, FieldProblem, ProblemError, problem_responses
 from serving.api.schemas import ScorePublic, VectorsCreate, VectorsPublic
 from serving.api.scoring import extract_records, score_records
 from serving.api.vectors import can_score_vectors, score_vectors
@@ -43,44 +51,50 @@ _RECORD_EXAMPLE: Final = {
 _BODY: Final[dict[str, Any]] = {
     "requestBody": {
         "required": True,
+        "description": 'CloudTrail records: `{"Records": [...]}` (a trail file\'s document), '
+        "an array of records or EventBridge envelopes, one envelope, or one record. "
+        "May be sent with `Content-Encoding: gzip`; the size limit applies after "
+        "decompression. Records that do not fit are named in `rejected`, the rest are scored.",
         "content": {
             "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "required": ["Records"],
-                            "properties": {"Records": {"type": "array", "items": {}}},
-                        },
-                        {"type": "array", "items": {}},
-                        {"type": "object", "required": ["detail-type", "detail"]},
-                    ]
-                },
+                # the schema is set by serving.api.openapi (it knows CHANGEWATCH_MAX_BATCH)
+                "schema": {},
                 "examples": {
                     "records": {"value": {"Records": [_RECORD_EXAMPLE]}},
                     "array": {"value": [_RECORD_EXAMPLE]},
                     "eventbridge": {
                         "value": {
+                            "version": "0",
+                            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
                             "detail-type": "AWS API Call via CloudTrail",
+                            "source": "aws.ec2",
                             "account": "111122223333",
+                            "time": "2026-03-02T10:15:00Z",
                             "region": "eu-central-1",
+                            "resources": [],
                             "detail": _RECORD_EXAMPLE,
                         }
                     },
+                    "record": {"value": _RECORD_EXAMPLE},
                 },
             }
         },
     }
 }
-_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    400: {"description": "The body is not JSON or not a batch of records."},
-    401: {"description": "No API key, or an unknown one."},
-    403: {"description": "The key lacks the `score` scope."},
-    413: {"description": "The body or the batch is over the configured limit."},
-}
+_ERRORS: Final = problem_responses(
+    400, 401, 403, 413, 415, 422, 503, _422="An event time or id the service cannot read."
+)
+_JSON: Final = [Depends(accepts_json)]
 
 
-@router.post("", response_model=ScorePublic, openapi_extra=_BODY, responses=_ERRORS)
+@router.post(
+    "",
+    response_model=ScorePublic,
+    openapi_extra=_BODY,
+    responses=_ERRORS,
+    operation_id="score",
+    dependencies=_JSON,
+)
 async def score(
     request: Request,
     _: ScoreKey,
@@ -88,22 +102,28 @@ async def score(
     model: ScorerDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    queue: QueueDep,
 ) -> Response:
     """Score CloudTrail records: rule hits, window scores, findings and rejected records."""
+    queue.check()  # a full queue answers before the body is read
     try:
         records = extract_records(orjson.loads(await request.body()))
-    except (orjson.JSONDecodeError, ValueError) as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"bad batch: {error}") from None
+    except orjson.JSONDecodeError as error:
+        raise ProblemError(400, f"the body is not JSON: {error}", type=VALIDATION) from None
+    except ValueError as error:
+        raise ProblemError(
+            422,
+            f"not a batch of records: {error}",
+            type=VALIDATION,
+            errors=[FieldProblem(detail=str(error), pointer="")],
+        ) from None
     if len(records) > settings.max_batch:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"batch of {len(records)} records exceeds the limit of {settings.max_batch}",
         )
-    limiter = request.app.state.scoring
     recorder = request.app.state.findings
-    answer = await to_thread.run_sync(
-        _score_json, records, store, model, metrics, recorder, limiter=limiter
-    )
+    answer = await queue.run(partial(_score_json, records, store, model, metrics, recorder))
     return Response(answer, media_type="application/json")
 
 
@@ -119,9 +139,22 @@ def _score_json(
     return answer.model_dump_json().encode()
 
 
-@router.post("/vectors", response_model=VectorsPublic, responses={**_ERRORS, 503: {}})
+@router.post(
+    "/vectors",
+    response_model=VectorsPublic,
+    responses=problem_responses(
+        400, 401, 403, 413, 415, 422, 503, _503="Overloaded (see `Retry-After`), or no model."
+    ),
+    operation_id="scoreVectors",
+    dependencies=_JSON,
+)
 async def vectors(
-    body: VectorsCreate, _: ScoreKey, model: ScorerDep, settings: SettingsDep, metrics: MetricsDep
+    body: VectorsCreate,
+    _: ScoreKey,
+    model: ScorerDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    queue: QueueDep,
 ) -> VectorsPublic:
     """Score precomputed behaviour vectors with the model (503 while rules only)."""
     if len(body.vectors) > settings.max_batch:
@@ -132,4 +165,4 @@ async def vectors(
     if not can_score_vectors(model):
         why = model.reason or f"model {model.uri!r} cannot score vectors"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"vectors need the model; {why}")
-    return await run_in_threadpool(score_vectors, body.vectors, model, metrics)
+    return await queue.run(partial(score_vectors, body.vectors, model, metrics))

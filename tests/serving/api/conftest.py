@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from serving.api import Settings, create_app
+from serving.api import Settings, create_app, uvicorn_options
 
 SCORE_SECRET = "score-secret-0123456789abcdef"
 ADMIN_SECRET = "admin-secret-0123456789abcdef"
@@ -52,8 +52,9 @@ def _free_port() -> int:
 def served(app: Any) -> Iterator[str]:
     """Serve ``app`` with a real uvicorn on 127.0.0.1 and a free port, in a thread."""
     port = _free_port()
+    options = uvicorn_options(app.state.settings.max_header_bytes)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

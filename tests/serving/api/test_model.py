@@ -25,7 +25,7 @@ def test_unloadable_model_serves_rules_and_says_why(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-bundle")
     app = create_app(settings_for(tmp_path / "s.db", model=missing))
     with TestClient(app) as client:
-        ready = client.get("/readyz").json()
+        ready = client.get("/readyz", headers=ADMIN).json()  # the reason: to a key only
         reload = client.post("/v1/model/reload", headers=ADMIN)
         scored = client.post("/v1/score", json=[], headers=SCORE).json()
     assert ready["status"] == "degraded"

@@ -115,12 +115,14 @@ def _table(records: list[dict[str, Any]]) -> Any:
 def test_bad_json_is_400(client: TestClient) -> None:
     answer = client.post("/v1/score", content=b"{not json", headers=SCORE)
     assert answer.status_code == 400
-    assert answer.json()["detail"].startswith("bad batch")
+    assert answer.json()["detail"].startswith("the body is not JSON")
 
 
 @pytest.mark.parametrize("body", [{"events": []}, 3, "x", {"Records": 4}, {"records": 4}])
-def test_not_a_batch_is_400(client: TestClient, body: Any) -> None:
-    assert client.post("/v1/score", json=body, headers=SCORE).status_code == 400
+def test_json_that_is_not_a_batch_is_422(client: TestClient, body: Any) -> None:
+    answer = client.post("/v1/score", json=body, headers=SCORE)
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["pointer"] == ""
 
 
 def test_batch_limit_is_413(tmp_path: Path) -> None:

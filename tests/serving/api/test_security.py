@@ -29,9 +29,10 @@ def test_keys_are_parsed_from_commas_and_lines() -> None:
     ("text", "message"),
     [
         ("a:score", "expected 'name:scope:secret'"),
-        ("a:root:aaaaaaaaaaaaaaaaaaaa", "scope must be 'score' or 'admin', got 'root'"),
+        ("a:root:aaaaaaaaaaaaaaaaaaaa", "scope must be 'score', 'metrics' or 'admin', got 'root'"),
         ("a:score:short", "at least 16 characters, got 5"),
         (":score:aaaaaaaaaaaaaaaaaaaa", "expected 'name:scope:secret'"),
+        ("a:score:aaaaaaaaaaaaaaaaaaaé", "printable ASCII"),
     ],
 )
 def test_bad_key_entries_name_the_entry_not_the_secret(text: str, message: str) -> None:
