@@ -27,6 +27,7 @@ from serving._verdicts import Recorder, suppression_bodies
 from serving.api import findings_schemas as f
 from serving.api.deps import AdminKey, StateDep, triage_key
 from serving.api.metrics import Metrics
+from serving.api.problems import problem_responses
 from serving.api.security import ApiKey
 
 __all__ = ["install", "router"]
@@ -34,14 +35,18 @@ __all__ = ["install", "router"]
 router = APIRouter(prefix="/v1", tags=["findings"])
 TriageKey = Annotated[ApiKey, Depends(triage_key)]
 
-_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"description": "No API key, or an unknown one."},
-    403: {"description": "The key lacks the `triage` (or `admin`) scope."},
-}
-_MISSING: Final[dict[int | str, dict[str, Any]]] = {
-    404: {"description": "No finding of that id."},
-    **_ERRORS,
-}
+_ERRORS: Final = problem_responses(
+    400, 401, 403, 422, _403="The key lacks the `triage` (or `admin`) scope."
+)
+_MISSING: Final = problem_responses(
+    400,
+    401,
+    403,
+    404,
+    422,
+    _403="The key lacks the `triage` (or `admin`) scope.",
+    _404="No finding of that id.",
+)
 
 
 class _AuditCollector(Collector):
@@ -137,7 +142,12 @@ def vars_of(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name) for name in row.__slots__}
 
 
-@router.get("/findings", response_model=f.FindingRecordsPublic, responses=_ERRORS)
+@router.get(
+    "/findings",
+    response_model=f.FindingRecordsPublic,
+    responses=_ERRORS,
+    operation_id="listFindings",
+)
 def list_findings(
     _: TriageKey,
     recorder: RecorderDep,
@@ -181,14 +191,22 @@ def _get(recorder: Recorder, finding_id: str) -> StoredFinding:
     return stored
 
 
-@router.get("/findings/{finding_id}", response_model=f.FindingRecordPublic, responses=_MISSING)
+@router.get(
+    "/findings/{finding_id}",
+    response_model=f.FindingRecordPublic,
+    responses=_MISSING,
+    operation_id="getFinding",
+)
 def read_finding(finding_id: str, _: TriageKey, recorder: RecorderDep) -> f.FindingRecordPublic:
     """Read one stored finding, its verdict, and the hits its suppressions silenced since."""
     return _public(_get(recorder, finding_id), recorder.book)
 
 
 @router.post(
-    "/findings/{finding_id}/status", response_model=f.FindingRecordPublic, responses=_MISSING
+    "/findings/{finding_id}/status",
+    response_model=f.FindingRecordPublic,
+    responses=_MISSING,
+    operation_id="setFindingStatus",
 )
 def set_status(
     finding_id: str, body: f.StatusCreate, _: TriageKey, recorder: RecorderDep
@@ -203,7 +221,8 @@ def set_status(
 @router.post(
     "/findings/{finding_id}/verdict",
     response_model=f.VerdictPublic,
-    responses={422: {"description": "A suppression that cannot be made."}, **_MISSING},
+    responses=_MISSING | problem_responses(422, _422="A suppression that cannot be made."),
+    operation_id="giveVerdict",
 )
 def give_verdict(
     finding_id: str,
@@ -252,7 +271,13 @@ def give_verdict(
     return f.VerdictPublic(finding=_public(after, recorder.book), created_suppressions=created)
 
 
-@router.get("/policy", response_model=f.PolicyOverviewPublic, responses=_ERRORS, tags=["policy"])
+@router.get(
+    "/policy",
+    response_model=f.PolicyOverviewPublic,
+    responses=_ERRORS,
+    tags=["policy"],
+    operation_id="getPolicyOverview",
+)
 def policy_overview(_: AdminKey, recorder: RecorderDep, store: StateDep) -> f.PolicyOverviewPublic:
     """Every suppression (on or dry-run) with what it silenced or would have, and automation."""
     counts = recorder.book.audit_counts()

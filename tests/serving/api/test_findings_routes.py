@@ -200,7 +200,7 @@ def test_dry_run_suppression_silences_nothing_but_counts(client: TestClient) -> 
     assert again["suppressed"] == 0
     (row,) = client.get("/v1/policy", headers=ADMIN).json()["suppressions"]
     assert (row["silenced"], row["would_silence"], row["dry_run"]) == (0, 1, True)
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=ADMIN).text
     assert f'changewatch_suppressed_hits_total{{mode="rehearsed",suppression="{name}"}} 1.0' in (
         metrics
     )
