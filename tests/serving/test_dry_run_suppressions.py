@@ -101,3 +101,26 @@ def test_a_dry_run_entry_never_shadows_a_switched_on_one(
     result = evaluate(events, context, rules=AUTOMATION_RULES)
     assert len(result.hits) == 2
     assert result.armed == []
+
+
+def test_a_dry_run_entry_changes_no_hit_of_any_rule(
+    rec: Callable[..., dict[str, Any]],
+    events_of: Callable[[Iterable[dict[str, Any]]], pd.DataFrame],
+) -> None:
+    windows = "version: 1\nwindows:\n  - {name: thursdays, cron: '0 14 * * thu', duration: PT1H}\n"
+    entry = PIPELINE.replace("DRY", "true").replace("version: 1\n", "")
+    events = events_of(
+        [
+            rec("RunInstances", NIGHT, role="deploy-web", ip="198.51.100.7"),
+            rec("TerminateInstances", NIGHT, role="deploy-web", request=START),
+        ]
+    )
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    without = evaluate(events, RuleContext.build(None, policy=parse_policy(windows), now=now))
+    trial = evaluate(events, RuleContext.build(None, policy=parse_policy(windows + entry), now=now))
+    assert without.hits  # out of window: there is something the entry could have changed
+    assert trial.hits == without.hits
+    assert {h.rule_id for h, _ in trial.armed} == {
+        "Automation.UnexpectedClient",
+        "Automation.UnexpectedNetwork",
+    }
