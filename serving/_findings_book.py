@@ -8,7 +8,9 @@ its status. The status follows OCSF's Detection Finding: ``new``, ``in_progress`
 
 Beside the findings, the book keeps the audit of suppressions: each rule hit an active
 suppression dropped (``silenced``), and each a dry-run suppression would have dropped
-(``rehearsed``), once per suppression, rule, identity and start.
+(``rehearsed``), once per suppression, rule, identity and start; and each
+``Automation.*`` hit a dry-run automation entry would have raised (``armed``, under the
+entry's name).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ STATUSES: Final = ("new", "in_progress", "suppressed", "resolved")
 """OCSF-style statuses of a stored finding."""
 RESOLUTIONS: Final = ("benign", "malicious", "duplicate")
 """What an analyst concluded."""
-Mode = Literal["silenced", "rehearsed"]
+Mode = Literal["silenced", "rehearsed", "armed"]
 
 _US: Final = 1_000_000
 _SCHEMA: Final = """
@@ -108,7 +110,11 @@ class StoredFinding:
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    """One hit a suppression dropped (``silenced``) or would have dropped (``rehearsed``)."""
+    """One hit a suppression dropped (``silenced``) or would have dropped (``rehearsed``).
+
+    Or one a dry-run automation entry would have raised (``armed``; ``suppression`` is
+    then the entry's name).
+    """
 
     suppression: str
     mode: str
@@ -363,7 +369,7 @@ class FindingsBook:
         ]
 
     def audit_counts(self) -> dict[tuple[str, str], int]:
-        """Hits silenced and rehearsed, by (suppression, mode)."""
+        """Hits silenced, rehearsed and armed, by (suppression or automation entry, mode)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT suppression, mode, COUNT(*) FROM suppression_audit GROUP BY 1, 2"

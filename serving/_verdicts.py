@@ -140,11 +140,17 @@ class Recorder:
         source: str,
         event_names: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
-        """Keep the findings and the suppression audit of one scoring run; return the counts."""
+        """Keep the findings and the audit of one scoring run; return the counts.
+
+        The audit names the suppression that dropped (``silenced``) or would have
+        dropped (``rehearsed``) each hit, and the dry-run automation entry that would
+        have raised each ``armed`` one.
+        """
         kept = self.book.record(findings, source=source, event_names=event_names)
         pairs: dict[str, list[tuple[Hit, str]]] = {"silenced": [], "rehearsed": []}
         for mode, hits in (("silenced", result.suppressed), ("rehearsed", result.rehearsed)):
             pairs[mode] = [(hit, self._name_of(spec)) for hit, spec in hits]
         silenced = self.book.audit("silenced", pairs["silenced"])
         rehearsed = self.book.audit("rehearsed", pairs["rehearsed"])
-        return {"findings": kept, "silenced": silenced, "rehearsed": rehearsed}
+        armed = self.book.audit("armed", [(hit, entry.name) for hit, entry in result.armed])
+        return {"findings": kept, "silenced": silenced, "rehearsed": rehearsed, "armed": armed}

@@ -237,6 +237,8 @@ def score(
             "windows_scored": len(result.windows),
             "hits": len(result.hits),
             "suppressed": len(result.suppressed),
+            "would_silence": len(result.rehearsed),
+            "would_raise": len(result.armed),
             "rules_failed": sorted(rule_id for rule_id, _ in result.failed),
             "rules_fired": dict(sorted(Counter(h.rule_id for h in result.hits).items())),
             "findings": len(kept),

@@ -79,14 +79,26 @@ class AutomationAllowList:
     def entry_for(
         self, identity_key: str, principal_arn: str | None = None
     ) -> AutomationSpec | None:
-        """Return the first entry whose identity patterns match the key or the principal ARN."""
-        for entry in self.entries:
-            for pattern in entry.identities:
-                if fnmatchcase(identity_key, pattern) or (
-                    principal_arn is not None and fnmatchcase(principal_arn, pattern)
-                ):
-                    return entry
+        """Return the first entry whose identity patterns match the key or the principal ARN.
+
+        Switched-on entries are tried first: a dry-run entry only judges identities no
+        switched-on entry covers (trying one out never changes what the others do).
+        """
+        for dry_run in (False, True):
+            for entry in self.entries:
+                if entry.dry_run != dry_run:
+                    continue
+                for pattern in entry.identities:
+                    if fnmatchcase(identity_key, pattern) or (
+                        principal_arn is not None and fnmatchcase(principal_arn, pattern)
+                    ):
+                        return entry
         return None
+
+    @property
+    def rehearsing(self) -> bool:
+        """Whether some entry is in dry-run mode (it only counts the hits it would raise)."""
+        return any(entry.dry_run for entry in self.entries)
 
     def position(self, identity_key: str, principal_arn: str | None = None) -> int:
         """Return the position of :meth:`entry_for`'s entry among :attr:`entries`, or -1.

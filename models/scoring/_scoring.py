@@ -41,7 +41,7 @@ from models.scoring._rules import (
 )
 from models.scoring._rules._base import attempted_changes
 from models.scoring._rules._summary import BatchSummary
-from models.scoring._windows_model import SuppressionSpec
+from models.scoring._windows_model import AutomationSpec, SuppressionSpec
 
 __all__ = [
     "PARQUET_MAGIC",
@@ -225,6 +225,9 @@ class ScoreResult:
         Hits an active suppression dropped.
     rehearsed : list of (Hit, SuppressionSpec)
         Hits kept (in ``hits``) that a dry-run suppression would have dropped.
+    armed : list of (Hit, AutomationSpec)
+        ``Automation.*`` hits a dry-run automation entry would have raised (not in
+        ``hits``: it changes nothing until switched on).
     failed : list of (str, str)
         Rules that raised, with the error.
     windows : list of WindowScore
@@ -247,6 +250,7 @@ class ScoreResult:
     scorer: ScorerInfo | None = None
     ignored: IgnoredEvents | None = None
     rehearsed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
+    armed: list[tuple[Hit, AutomationSpec]] = field(default_factory=list)
 
 
 def score_events(
@@ -317,4 +321,5 @@ def score_events(
         scorer=info,
         ignored=model.ignored,
         rehearsed=evaluation.rehearsed,
+        armed=evaluation.armed,
     )

@@ -269,7 +269,12 @@ class OrganizationSpec(_Model):
 
 
 class AutomationSpec(_Model):
-    """A known automation identity with the clients and networks it is expected to use."""
+    """A known automation identity with the clients and networks it is expected to use.
+
+    With ``dry_run`` it changes no hit: the ``Automation.*`` hits it would have raised
+    are only counted (``Evaluation.armed``) until it is switched on. An identity that a
+    switched-on entry covers is judged by that entry, never by a dry-run one.
+    """
 
     name: str = Field(min_length=1)
     identities: Patterns = Field(min_length=1)
@@ -277,6 +282,7 @@ class AutomationSpec(_Model):
     networks: Patterns = ()
     owner: str | None = None
     description: str | None = None
+    dry_run: bool = False
 
     @field_validator("clients")
     @classmethod

@@ -133,5 +133,8 @@ class PolicyOverviewPublic(_Model):
     """The policy at a glance: suppressions with their audit counts, automation entries."""
 
     suppressions: list[SuppressionOverview]
-    automation: list[dict[str, object]]
+    automation: list[dict[str, object]] = Field(
+        description="Each stored automation entry, with `dry_run` and `would_raise`: the "
+        "`Automation.*` hits it would have raised while in dry-run."
+    )
     findings_by_status: dict[str, int]

@@ -192,3 +192,31 @@ def test_help_shows_examples() -> None:
     result = CliRunner().invoke(cli, ["score", "--help"])
     assert result.exit_code == 0
     assert "changewatch score --model none --events" in result.stdout
+
+
+STEAL = str(STRATUS / "aws.credential-access.ec2-steal-instance-credentials.json")
+TRIAL = """\
+version: 1
+automation:
+  - name: steal-role
+    identities: ['arn:aws:iam::*:role/stratus-red-team-ec2-steal-credentials-role']
+    clients: [boto3]
+    networks: [10.0.0.0/8]
+    dry_run: DRY
+"""
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "automation_hits", "would_raise"), [("true", 0, 2), ("false", 2, 0)]
+)
+def test_a_dry_run_automation_entry_is_counted_not_raised(
+    tmp_path: Path, dry_run: str, automation_hits: int, would_raise: int
+) -> None:
+    policy = tmp_path / "automation.yaml"
+    policy.write_text(TRIAL.replace("DRY", dry_run))
+    result = run("--model", "none", "--events", STEAL, "--windows", str(policy),
+                 "--out", str(tmp_path / "findings.jsonl"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    counts = summary(result)
+    fired = [r for r in counts["rules_fired"] if r.startswith("Automation.")]
+    assert (len(fired), counts["would_raise"]) == (automation_hits, would_raise)

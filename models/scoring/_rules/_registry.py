@@ -9,6 +9,7 @@ from typing import Final
 
 import pandas as pd
 
+from models.scoring._allowlist import AutomationAllowList
 from models.scoring._rules._base import Hit, Rule
 from models.scoring._rules._burst import change_burst, deletion_burst
 from models.scoring._rules._change_window import inside_freeze, outside_approved
@@ -37,7 +38,7 @@ from models.scoring._rules._sharing import (
 )
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._rules._user_data import user_data_modified
-from models.scoring._windows_model import SuppressionSpec
+from models.scoring._windows_model import AutomationSpec, SuppressionSpec
 
 __all__ = ["RULES", "Evaluation", "evaluate", "rule_by_id"]
 
@@ -97,6 +98,9 @@ class Evaluation:
         Hits dropped, with the suppression that dropped them (for audit).
     rehearsed : list of (Hit, SuppressionSpec)
         Hits kept that a dry-run suppression would have dropped (they are in ``hits``).
+    armed : list of (Hit, AutomationSpec)
+        ``Automation.*`` hits a dry-run automation entry would have raised; they are
+        not in ``hits`` (the entry changes nothing until it is switched on).
     failed : list of (str, str)
         Rules that raised, with the error, so one broken rule never sinks the batch.
     """
@@ -105,6 +109,7 @@ class Evaluation:
     suppressed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     rehearsed: list[tuple[Hit, SuppressionSpec]] = field(default_factory=list)
+    armed: list[tuple[Hit, AutomationSpec]] = field(default_factory=list)
 
 
 def evaluate(
@@ -140,7 +145,8 @@ def evaluate(
             summary = None
     suppressing = policy is not None and bool(policy.suppressions.entries)
     rehearsing = policy is not None and policy.suppressions.rehearsing
-    by_id = batch.set_index("event_id", drop=False) if suppressing else batch
+    allow = policy.automation if policy is not None and policy.automation.rehearsing else None
+    by_id = batch.set_index("event_id", drop=False) if suppressing or allow is not None else batch
     for one in rules:
         try:
             gate = one.applies
@@ -152,6 +158,11 @@ def evaluate(
             result.failed.append((one.id, f"{type(error).__name__}: {error}"))
             continue
         for hit in hits:
+            if allow is not None and one.reads.automation:
+                entry = _dry_run_entry(allow, hit, by_id)
+                if entry is not None:
+                    result.armed.append((hit, entry))
+                    continue
             if policy is None or not suppressing:
                 result.hits.append(hit)
                 continue
@@ -166,6 +177,20 @@ def evaluate(
                 if would is not None:
                     result.rehearsed.append((hit, would))
     return result
+
+
+def _dry_run_entry(
+    allow: AutomationAllowList, hit: Hit, by_id: pd.DataFrame
+) -> AutomationSpec | None:
+    """Return the dry-run automation entry a hit's events come under, if they do.
+
+    An automation rule's hit holds the calls of one identity under one entry, so its
+    first event tells the entry.
+    """
+    rows = by_id.loc[by_id.index.intersection(list(hit.event_ids[:1]))]
+    arn = rows["principal_arn"].iloc[0] if len(rows) else None
+    entry = allow.entry_for(hit.identity, arn if isinstance(arn, str) else None)
+    return entry if entry is not None and entry.dry_run else None
 
 
 def _by_time(events: pd.DataFrame) -> pd.DataFrame:

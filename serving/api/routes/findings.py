@@ -3,7 +3,8 @@
 Every finding ``POST /v1/score`` returns is kept (``serving._findings_book``); a verdict
 resolves it, and a benign one may ask for a narrow, expiring suppression, on at once
 or in dry-run. ``GET /v1/policy`` shows each suppression with what it silenced and
-what it would have silenced; ``/metrics`` counts the same.
+what it would have silenced, and each automation entry with the hits it would have
+raised in dry-run; ``/metrics`` counts the same.
 """
 
 from __future__ import annotations
@@ -62,9 +63,18 @@ class _AuditCollector(Collector):
             "Rule hits a suppression dropped (silenced) or, in dry-run, would have (rehearsed)",
             labels=["suppression", "mode"],
         )
+        armed = CounterMetricFamily(
+            "changewatch_automation_dry_run_hits",
+            "Automation.* hits a dry-run automation entry would have raised",
+            labels=["automation"],
+        )
         for (name, mode), n in sorted(counts.items()):
-            hits.add_metric([name, mode], n)
+            if mode == "armed":
+                armed.add_metric([name], n)
+            else:
+                hits.add_metric([name, mode], n)
         yield hits
+        yield armed
         statuses = GaugeMetricFamily(
             "changewatch_findings_stored", "Stored findings by status", labels=["status"]
         )
@@ -121,7 +131,8 @@ def _public(stored: StoredFinding, book: FindingsBook | None = None) -> f.Findin
     silenced = []
     if book is not None:
         for name in stored.suppressions:
-            silenced += [f.AuditPublic(**vars_of(row)) for row in book.audit_rows(name)]
+            rows = [row for row in book.audit_rows(name) if row.mode != "armed"]
+            silenced += [f.AuditPublic(**vars_of(row)) for row in rows]
     return f.FindingRecordPublic(
         finding=stored.finding,
         status=stored.status,  # type: ignore[arg-type]
@@ -279,7 +290,7 @@ def give_verdict(
     operation_id="getPolicyOverview",
 )
 def policy_overview(_: AdminKey, recorder: RecorderDep, store: StateDep) -> f.PolicyOverviewPublic:
-    """Every suppression (on or dry-run) with what it silenced or would have, and automation."""
+    """Every suppression and automation entry (on or dry-run), with what it did or would have."""
     counts = recorder.book.audit_counts()
     now = datetime.now(UTC)
     rows = []
@@ -299,7 +310,15 @@ def policy_overview(_: AdminKey, recorder: RecorderDep, store: StateDep) -> f.Po
                 would_silence=counts.get((stored.name, "rehearsed"), 0),
             )
         )
-    automation = [{"name": o.name, **o.body} for o in store.list_objects("automation")]
+    automation = [
+        {
+            "name": o.name,
+            "dry_run": False,
+            **o.body,
+            "would_raise": counts.get((o.name, "armed"), 0),
+        }
+        for o in store.list_objects("automation")
+    ]
     return f.PolicyOverviewPublic(
         suppressions=rows, automation=automation, findings_by_status=recorder.book.status_counts()
     )

@@ -243,3 +243,44 @@ def test_the_loop_over_real_http(live_url: str) -> None:
         ).json()
         assert [r["resolution"] for r in listed["data"]] == ["benign"]
         assert http.get("/metrics").status_code == 200
+
+
+def test_dry_run_automation_counts_over_real_http(live_url: str) -> None:
+    bot = "arn:aws:iam::111122223333:role/dry-bot"
+    identity = {
+        "type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/dry-bot/run-1",
+        "accountId": "111122223333",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": bot, "userName": "dry-bot"}},
+    }
+    entry = {
+        "name": "dry-ci",
+        "identities": [bot],
+        "clients": ["terraform"],
+        "networks": ["10.0.0.0/8"],
+        "dry_run": True,
+    }
+
+    def automation_hits(http: httpx.Client, event_id: str) -> set[str]:
+        record = make_record(eventID=event_id, userIdentity=identity)  # aws-cli, 203.0.113.10
+        answer = http.post("/v1/score", json=[record], headers=SCORE).json()
+        return {h["rule_id"] for h in answer["hits"] if h["rule_id"].startswith("Automation.")}
+
+    with httpx.Client(base_url=live_url, timeout=30) as http:
+        assert http.post("/v1/automation", json=entry, headers=ADMIN).status_code == 201
+        assert automation_hits(http, "dry-1") == set()  # in dry-run it raises nothing
+        (row,) = http.get("/v1/policy", headers=ADMIN).json()["automation"]
+        assert (row["name"], row["dry_run"], row["would_raise"]) == ("dry-ci", True, 2)
+        assert 'changewatch_automation_dry_run_hits_total{automation="dry-ci"} 2.0' in (
+            http.get("/metrics").text
+        )
+        switched = http.put(
+            "/v1/automation/dry-ci", json={**entry, "dry_run": False}, headers=ADMIN
+        )
+        assert switched.json()["dry_run"] is False
+        assert automation_hits(http, "dry-2") == {
+            "Automation.UnexpectedClient",
+            "Automation.UnexpectedNetwork",
+        }
+        (row,) = http.get("/v1/policy", headers=ADMIN).json()["automation"]
+        assert (row["dry_run"], row["would_raise"]) == (False, 2)  # counted no more once on
