@@ -272,7 +272,7 @@ def test_dry_run_automation_counts_over_real_http(live_url: str) -> None:
         (row,) = http.get("/v1/policy", headers=ADMIN).json()["automation"]
         assert (row["name"], row["dry_run"], row["would_raise"]) == ("dry-ci", True, 2)
         assert 'changewatch_automation_dry_run_hits_total{automation="dry-ci"} 2.0' in (
-            http.get("/metrics").text
+            http.get("/metrics", headers=ADMIN).text
         )
         switched = http.put(
             "/v1/automation/dry-ci", json={**entry, "dry_run": False}, headers=ADMIN
