@@ -14,6 +14,7 @@ Public surface::
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
     ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
     RULE_INPUTS, ATTEMPTED_CHANGE, row_flags, ...    rule inputs declared once (_predicates)
+    snapshot_chains(...)                             the snapshot chain, for the features and the rule
     FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
@@ -81,6 +82,7 @@ if _typing.TYPE_CHECKING:
         row_flags,
     )
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
+    from features._sequences import SnapshotChain, snapshot_chains
     from features._schema import (
         ACTIONS,
         CANONICAL_COLUMNS,
@@ -153,6 +155,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "SHARED_TYPES": ("features._predicates", "SHARED_TYPES"),
     "SHARE_GRANT": ("features._predicates", "SHARE_GRANT"),
     "SNAPSHOT_CREATES": ("features._predicates", "SNAPSHOT_CREATES"),
+    "SnapshotChain": ("features._sequences", "SnapshotChain"),
     "SourceError": ("features._exceptions", "SourceError"),
     "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
     "VECTOR_SCHEMA_VERSION": ("features._catalogue", "VECTOR_SCHEMA_VERSION"),
@@ -171,6 +174,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
     "row_flags": ("features._predicates", "row_flags"),
+    "snapshot_chains": ("features._sequences", "snapshot_chains"),
     "to_ns": ("features._windows", "to_ns"),
     "write_events": ("features._io", "write_events"),
 }
@@ -247,6 +251,7 @@ __all__ = [
     "RecordsResult",
     "Rejection",
     "RuleInput",
+    "SnapshotChain",
     "SourceError",
     "behaviour_vectors",
     "build_profiles",
@@ -263,6 +268,7 @@ __all__ = [
     "read_records",
     "records_to_table",
     "row_flags",
+    "snapshot_chains",
     "to_ns",
     "write_events",
 ]
