@@ -117,8 +117,9 @@ class UsualValues:
     def lookup(self, identities: Sequence[str] | npt.NDArray[np.object_]) -> F64:
         """Usual value of each identity (rows) and feature (columns); org median if unknown."""
         found = self.table.reindex(pd.Index(np.asarray(identities, dtype=object)))
-        filled = found.fillna(self.org)
-        out: F64 = filled.to_numpy(dtype=np.float64)
+        values = found.to_numpy(dtype=np.float64)
+        org = self.org.reindex(found.columns).to_numpy(dtype=np.float64)
+        out: F64 = np.where(np.isnan(values), org[np.newaxis, :], values)
         return out
 
     def excess(self, vectors: pd.DataFrame) -> pd.DataFrame:
