@@ -34,7 +34,7 @@ from features._config import FeatureConfig
 from features._predicates import SNAPSHOT_CREATES
 from features._windows import Prepared, count_before
 
-__all__ = ["SnapshotChain", "sequence_counts", "snapshot_chains"]
+__all__ = ["LOOKBACK_NAMES", "SnapshotChain", "lookback_mask", "sequence_counts", "snapshot_chains"]
 
 I64 = npt.NDArray[np.int64]
 Key = tuple[Any, str]
@@ -42,6 +42,26 @@ Key = tuple[Any, str]
 _MODIFY_ATTRIBUTES: Final = frozenset({"userData", "instanceType"})
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
+LOOKBACK_NAMES: Final = frozenset(
+    {*SNAPSHOT_CREATES, "CreateVolume", "RunInstances", "StopInstances", "ModifyInstanceAttribute"}
+)
+"""Calls the sequence features look back at, before the windows they describe."""
+
+
+def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Rows the sequence features may read when they lie before the windows being measured.
+
+    The earlier steps of a chain (:data:`LOOKBACK_NAMES`) and the snapshots the
+    ``snapshots_in_horizon`` count reads; a live state keeps these from the ``horizon``
+    before its open windows and drops the other closed rows (:class:`features.FeatureState`).
+    """
+    if len(frame) == 0:
+        return np.zeros(0, dtype=bool)
+    names = frame["event_name"].isin(LOOKBACK_NAMES).to_numpy(dtype=bool)
+    snapshots = (frame["resource_type"] == "snapshot").to_numpy(dtype=bool) & frame[
+        "action"
+    ].isin(("create", "copy")).to_numpy(dtype=bool)
+    return names | snapshots
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ Public surface::
     evaluate(events, context) -> Evaluation        every rule in RULES, suppressions applied
     combine(windows, hits, facts) -> [Finding]     model windows + rule hits + window context
     score_events(events, policy, scorer, history)  the batch and API path: rules, model, combine
+    evaluate_rules / combine_findings              its stages, for callers with their own model
+    IdentityState                                  one identity's model state (the service's)
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
     to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
@@ -35,6 +37,7 @@ from models.scoring._finding_schema import (
     FindingsPublic,
 )
 from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
+from models.scoring._model_state import FOLD_ROWS, IdentityState
 from models.scoring._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
 from models.scoring._policy import Organization, Policy, load_policy, parse_policy
 from models.scoring._rules import (
@@ -61,8 +64,12 @@ from models.scoring._schedule import Duration, Schedule, cron_to_rule, parse_dur
 from models.scoring._scoring import (
     PARQUET_MAGIC,
     LoadedEvents,
+    ModelWindows,
     Scorer,
     ScoreResult,
+    WindowSource,
+    combine_findings,
+    evaluate_rules,
     event_facts,
     load_events,
     score_events,
@@ -83,6 +90,7 @@ __all__ = [
     "ATTACK_TECHNIQUES",
     "EBS_DIRECT_READS",
     "FINDING_SCHEMA_VERSION",
+    "FOLD_ROWS",
     "OCSF_VERSION",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
@@ -111,7 +119,9 @@ __all__ = [
     "HistoryDigest",
     "Hit",
     "IdentityHistory",
+    "IdentityState",
     "LoadedEvents",
+    "ModelWindows",
     "Organization",
     "OrganizationSpec",
     "Policy",
@@ -132,10 +142,13 @@ __all__ = [
     "Unapproved",
     "Verdict",
     "WindowScore",
+    "WindowSource",
     "WindowSpec",
     "combine",
+    "combine_findings",
     "cron_to_rule",
     "evaluate",
+    "evaluate_rules",
     "event_facts",
     "load_events",
     "load_policy",

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -83,11 +83,65 @@ class DetectorScorer:
         self, events: pd.DataFrame, history: pd.DataFrame | None = None
     ) -> list[WindowScore]:
         """Score every identity window of ``events`` (after ``history``) with the detector."""
-        return _window_scores(self.detector.score_windows(events, state=self.state(history)))
+        return self.score_with_state(events, self.state(history))
+
+    def score_with_state(self, events: pd.DataFrame, state: FeatureState) -> list[WindowScore]:
+        """Score the windows ``events`` touch, measured against a feature ``state``."""
+        return _window_scores(self.detector.score_windows(events, state=state))
+
+    @property
+    def training_end(self) -> pd.Timestamp:
+        """End of the training period: the model's profiles summarise what came before."""
+        end: pd.Timestamp = self.detector.training_period_[1]
+        return end
+
+    def identity_state(self, identity: str) -> FeatureState:
+        """The feature state at the end of training, restricted to one identity.
+
+        The identity's profile rows, the organisation's first-use table (the only
+        cross-identity input of the vectors, ADR 0008) and the identity's recent
+        training events: its vectors are those of :meth:`state_for_serving`, at a
+        fraction of the cost of carrying every identity along.
+        """
+        state = self.detector.state_for_serving()
+        profiles = state.profiles
+        mine = replace(
+            profiles,
+            identities=_rows_of(profiles.identities, identity),
+            values=_rows_of(profiles.values, identity),
+        )
+        return FeatureState(mine, _rows_of(state.recent, identity))
+
+    def score_identities(
+        self, events: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> list[WindowScore]:
+        """The service's model: each identity measured against training and its own past.
+
+        For every identity of ``events`` (in sorted order), :meth:`score_windows` of its
+        events after its own ``history``, both without the events of the training period
+        (before :attr:`training_end`: the profiles hold those). Unlike a call over all
+        identities at once, an identity's windows do not depend on which other identities
+        share its batch (ADR 0032). This is the reference the service's incremental state
+        (:class:`models.scoring.IdentityState`) is held to.
+        """
+        end = self.training_end
+        frame = events[events["event_time"] >= end]
+        past = history[history["event_time"] >= end] if history is not None else None
+        scores: list[WindowScore] = []
+        for identity, mine in frame.groupby("identity_key", sort=True):
+            own = past[past["identity_key"] == identity] if past is not None else None
+            scores += self.score_windows(mine, own if own is not None and len(own) else None)
+        return scores
 
     def score_vectors(self, vectors: pd.DataFrame) -> list[WindowScore]:
         """Score precomputed behaviour vectors (no event ids: they were computed elsewhere)."""
         return _window_scores(self.detector.score_vectors(vectors))
+
+
+def _rows_of(frame: pd.DataFrame, identity: str) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    return frame[frame["identity_key"] == identity].reset_index(drop=True)
 
 
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from models.scoring._findings import (
 from models.scoring._policy import Policy
 from models.scoring._rules import (
     RULES,
+    Evaluation,
     Hit,
     IdentityHistory,
     Rule,
@@ -44,8 +45,12 @@ from models.scoring._windows_model import SuppressionSpec
 __all__ = [
     "PARQUET_MAGIC",
     "LoadedEvents",
+    "ModelWindows",
     "ScoreResult",
     "Scorer",
+    "WindowSource",
+    "combine_findings",
+    "evaluate_rules",
     "event_facts",
     "load_events",
     "score_events",
@@ -220,6 +225,82 @@ class ScoreResult:
     scorer: ScorerInfo | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ModelWindows:
+    """What the model says about a batch, when the caller computed it itself.
+
+    Attributes
+    ----------
+    windows : list of WindowScore
+        The windows to combine with the rule hits.
+    events : pandas.DataFrame or None
+        Canonical events of those windows that the batch frame may lack (the findings'
+        account, regions and change context are read from them).
+    """
+
+    windows: list[WindowScore] = field(default_factory=list)
+    events: pd.DataFrame | None = None
+
+
+WindowSource = Callable[[Sequence[Hit]], ModelWindows]
+"""Gives the model's windows once the rule hits are known (the service's incremental state:
+only the windows a finding can hold are computed)."""
+
+
+def evaluate_rules(
+    events: pd.DataFrame,
+    policy: Policy | None = None,
+    history: pd.DataFrame | IdentityHistory | None = None,
+    *,
+    rule_settings: RuleSettings | None = None,
+    now: datetime | None = None,
+    rules: Sequence[Rule] = RULES,
+    summary: BatchSummary | None = None,
+) -> Evaluation:
+    """The rule stage of :func:`score_events`: every rule that can fire, suppressions applied."""
+    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
+    evaluation = evaluate(events, context, rules, summary=summary)
+    for rule_id, error in evaluation.failed:
+        logger.warning("rule %s failed and was skipped: %s", rule_id, error)
+    return evaluation
+
+
+def combine_findings(
+    events: pd.DataFrame,
+    evaluation: Evaluation,
+    model: ModelWindows,
+    policy: Policy | None = None,
+    *,
+    settings: CombineSettings | None = None,
+    scorer: ScorerInfo | None = None,
+) -> ScoreResult:
+    """The last stage of :func:`score_events`: the facts of the evidence, then :func:`combine`."""
+    windows = model.windows
+    facts: dict[str, EventFacts] = {}
+    if evaluation.hits or windows:  # without hits or windows the combiner has no evidence
+        facts = event_facts(events, policy)
+        if model.events is not None and len(model.events):
+            extra = model.events[~model.events["event_id"].isin(list(facts))]
+            facts.update(event_facts(extra.reset_index(drop=True), policy))
+    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=scorer)
+    logger.info(
+        "scored %d events: %d hits, %d windows, %d findings",
+        len(events),
+        len(evaluation.hits),
+        len(windows),
+        len(findings),
+    )
+    return ScoreResult(
+        findings=findings,
+        hits=evaluation.hits,
+        suppressed=evaluation.suppressed,
+        failed=evaluation.failed,
+        windows=windows,
+        events=len(events),
+        scorer=scorer,
+    )
+
+
 def score_events(
     events: pd.DataFrame,
     policy: Policy | None = None,
@@ -231,8 +312,12 @@ def score_events(
     now: datetime | None = None,
     rules: Sequence[Rule] = RULES,
     summary: BatchSummary | None = None,
+    windows: WindowSource | None = None,
 ) -> ScoreResult:
     """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
+
+    The one scoring path of the command line, Spark (per identity group) and the service
+    (ADR 0019): :func:`evaluate_rules`, the model's windows, :func:`combine_findings`.
 
     Parameters
     ----------
@@ -255,34 +340,23 @@ def score_events(
         The rules to run; every registered rule by default.
     summary : BatchSummary, optional
         The batch's summary, when the caller has counted it already.
+    windows : callable, optional
+        Gives the model's windows from the rule hits, instead of ``scorer.score_windows``
+        (the service's incremental model state); ``scorer`` then only names the model.
     """
     info = scorer.info() if scorer is not None else None
-    if scorer is not None and isinstance(history, IdentityHistory):
+    if scorer is not None and windows is None and isinstance(history, IdentityHistory):
         raise ValueError("a model scores against the past events, not their IdentityHistory")
     if not len(events):
         return ScoreResult(scorer=info)
-    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
-    evaluation = evaluate(events, context, rules, summary=summary)
-    for rule_id, error in evaluation.failed:
-        logger.warning("rule %s failed and was skipped: %s", rule_id, error)
-    past = history if not isinstance(history, IdentityHistory) else None
-    windows = scorer.score_windows(events, past) if scorer is not None else []
-    # the facts only tell the combiner about evidence: without hits or windows it has none
-    facts = event_facts(events, policy) if evaluation.hits or windows else {}
-    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=info)
-    logger.info(
-        "scored %d events: %d hits, %d windows, %d findings",
-        len(events),
-        len(evaluation.hits),
-        len(windows),
-        len(findings),
+    evaluation = evaluate_rules(
+        events, policy, history, rule_settings=rule_settings, now=now, rules=rules, summary=summary
     )
-    return ScoreResult(
-        findings=findings,
-        hits=evaluation.hits,
-        suppressed=evaluation.suppressed,
-        failed=evaluation.failed,
-        windows=windows,
-        events=len(events),
-        scorer=info,
-    )
+    if windows is not None:
+        model = windows(evaluation.hits)
+    elif scorer is not None:
+        past = history if not isinstance(history, IdentityHistory) else None
+        model = ModelWindows(scorer.score_windows(events, past))
+    else:
+        model = ModelWindows()
+    return combine_findings(events, evaluation, model, policy, settings=settings, scorer=info)
