@@ -58,9 +58,9 @@ def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     if len(frame) == 0:
         return np.zeros(0, dtype=bool)
     names = frame["event_name"].isin(LOOKBACK_NAMES).to_numpy(dtype=bool)
-    snapshots = (frame["resource_type"] == "snapshot").to_numpy(dtype=bool) & frame[
-        "action"
-    ].isin(("create", "copy")).to_numpy(dtype=bool)
+    snapshots = (frame["resource_type"] == "snapshot").to_numpy(dtype=bool) & frame["action"].isin(
+        ("create", "copy")
+    ).to_numpy(dtype=bool)
     return names | snapshots
 
 

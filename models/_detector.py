@@ -76,20 +76,29 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
         return {}
     time = to_ns(events["event_time"])
     width = pd.Timedelta(window).value
-    frame = pd.DataFrame(
-        {
-            "identity_key": events["identity_key"].astype(str).to_numpy(dtype=object),
-            "window_ns": time - np.mod(time, width),
-            "time": time,
-            "event_id": events["event_id"].astype(str).to_numpy(dtype=object),
-        }
-    ).sort_values(["identity_key", "window_ns", "time", "event_id"], kind="stable")
-    grouped = frame.groupby(["identity_key", "window_ns"], sort=False)["event_id"].agg(list)
-    keys = grouped.index.get_level_values(0).to_numpy(dtype=object)
-    starts = grouped.index.get_level_values(1).to_numpy(dtype=np.int64)
+    start = time - np.mod(time, width)
+    keys, key_rank = np.unique(
+        events["identity_key"].astype(str).to_numpy(dtype=object), return_inverse=True
+    )
+    ids = events["event_id"].astype(str).to_numpy(dtype=object)
+    _, id_rank = np.unique(ids, return_inverse=True)
+    key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
+    order = np.lexsort((id_rank, time, start, key_rank))
+    ranks, starts = key_rank[order], start[order]
+    cut = np.flatnonzero((np.diff(ranks) != 0) | (np.diff(starts) != 0)) + 1
+    bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
+    ordered = ids[order]
     return {
-        (str(k), int(w)): list(v) for k, w, v in zip(keys, starts, grouped.to_numpy(), strict=True)
+        (str(keys[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
     }
+
+
+def _utc(column: pd.Series) -> Any:
+    """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
+    return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -315,7 +324,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
-            rows = vectors[mask]
+            rows = vectors if mask.all() else vectors[mask]
             X = self.usual_.excess(rows)  # noqa: N806 (sklearn naming)
             scores[mask] = self.detector_.score_samples(X)
             credit = self.detector_.attributions(X)
@@ -335,23 +344,20 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
                         c, v, u, self.feature_names_, templates=templates, top=self.top
                     )
                 ]
-        result = pd.DataFrame(
-            {
-                "identity": vectors["identity_key"].to_numpy(dtype=object),
-                "window_start": vectors["window_start"].to_numpy(),
-                "window_end": vectors["window_end"].to_numpy(),
-                "score": scores,
-                "percentile": self.detector_.scale_.percentile(scores),
-                "cold_start": vectors["cold_start"].to_numpy() == 1,
-                "explanations": explanations,
-                "event_ids": [[] for _ in range(n)],
-            }
-        )
-        for name in ("window_start", "window_end"):
-            result[name] = pd.to_datetime(result[name], utc=True)
-        rest = [c for c in VECTOR_COLUMNS if c not in RESULT_COLUMNS]
-        vector_part = vectors[rest].reset_index(drop=True)
-        return pd.concat([result, vector_part], axis=1)
+        columns: dict[str, Any] = {
+            "identity": vectors["identity_key"].to_numpy(dtype=object),
+            "window_start": _utc(vectors["window_start"]),
+            "window_end": _utc(vectors["window_end"]),
+            "score": scores,
+            "percentile": self.detector_.scale_.percentile(scores),
+            "cold_start": vectors["cold_start"].to_numpy() == 1,
+            "explanations": explanations,
+            "event_ids": [[] for _ in range(n)],
+        }
+        for name in VECTOR_COLUMNS:
+            if name not in RESULT_COLUMNS:
+                columns[name] = vectors[name].to_numpy()
+        return pd.DataFrame(columns)
 
     @classmethod
     def from_parts(

@@ -54,6 +54,8 @@ def _tree_sums(lengths: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """
     sums: npt.NDArray[np.float64] = np.cumsum(lengths, axis=0)[-1]
     return sums
+
+
 #: Threads for large batches (blocks are independent); small batches stay on one thread.
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 _BLOCKS_PER_THREAD = 8

@@ -38,12 +38,14 @@ import pyarrow as pa
 
 from features import to_ns
 from models.scoring import (
+    CombineSettings,
     DetectorScorer,
     Hit,
     IdentityState,
     ModelWindows,
     RuleSettings,
     WindowScore,
+    lean,
 )
 from serving._stored_events import Arrivals, StoredEvents
 
@@ -128,10 +130,10 @@ def read_model_inputs(
 
 
 def _frame(table: pa.Table | None) -> pd.DataFrame | None:
+    """Stored events as a state takes them (:func:`models.scoring.lean`), or ``None``."""
     if table is None or not table.num_rows:
         return None
-    frame: pd.DataFrame = table.to_pandas()
-    return frame
+    return lean(table)
 
 
 class ModelStates:
@@ -204,7 +206,7 @@ class ModelStates:
     ) -> ModelWindows:
         """The model's windows for a batch admitted with ``read``; the states advance.
 
-        ``keys`` are the store keys of the batch's newly stored events (by event id);
+        ``batch`` is the request's events as :func:`models.scoring.lean` gives them. ``keys`` are the store keys of the batch's newly stored events (by event id);
         the caller holds the identities' locks (:meth:`locked`) since before admission.
         """
         held = self.held(scorer, sorted(read.arrivals))
@@ -252,8 +254,7 @@ class ModelStates:
         if caught is not None:  # stored by another process: taken in, the windows stay open
             state = state.advance(scorer, caught, fold=False)
         found = state.windows(scorer, mine, since=since, hits=hits, moments=moments)
-        events = pd.concat([state.features.recent, mine], ignore_index=True)
-        return found, events, state.advance(scorer, new)
+        return found, _evidence(state, found, mine), state.advance(scorer, new)
 
     def _rebuild(
         self,
@@ -281,5 +282,13 @@ class ModelStates:
         state = IdentityState.build(scorer, identity, history[moment < since], self.horizon)
         state = state.advance(scorer, history[moment >= since], fold=False)
         found = state.windows(scorer, mine, since=since, hits=hits, moments=moments)
-        events = pd.concat([state.features.recent, mine], ignore_index=True)
-        return found, events, state.advance(scorer, new)
+        return found, _evidence(state, found, mine), state.advance(scorer, new)
+
+
+def _evidence(state: IdentityState, found: list[WindowScore], mine: pd.DataFrame) -> pd.DataFrame:
+    """The events a finding may cite of the alerting windows, beside the batch's own."""
+    settings = CombineSettings()
+    alerting = [w for w in found if not w.cold_start and settings.band(w.percentile) is not None]
+    if not alerting:
+        return mine
+    return pd.concat([state.events_of(alerting), mine], ignore_index=True)

@@ -37,7 +37,7 @@ from models.scoring._finding_schema import (
     FindingsPublic,
 )
 from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
-from models.scoring._model_state import FOLD_ROWS, IdentityState
+from models.scoring._model_state import FOLD_ROWS, MODEL_COLUMNS, IdentityState, lean
 from models.scoring._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
 from models.scoring._policy import Organization, Policy, load_policy, parse_policy
 from models.scoring._rules import (
@@ -91,6 +91,7 @@ __all__ = [
     "EBS_DIRECT_READS",
     "FINDING_SCHEMA_VERSION",
     "FOLD_ROWS",
+    "MODEL_COLUMNS",
     "OCSF_VERSION",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
@@ -158,6 +159,7 @@ __all__ = [
     "parse_policy",
     "parse_rrule",
     "read_yaml_model",
+    "lean",
     "rule",
     "rule_by_id",
     "score_events",

@@ -147,20 +147,31 @@ def _rows_of(frame: pd.DataFrame, identity: str) -> pd.DataFrame:
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
     """Turn the detector's result table into the combiner's window scores."""
     scores: list[WindowScore] = []
-    rows: list[dict[Any, Any]] = frame.to_dict("records")
-    for row in rows:
-        cold = bool(row["cold_start"])
-        score = float(row["score"])
+    if not len(frame):
+        return scores
+    columns = zip(
+        frame["identity"].tolist(),
+        frame["window_start"].tolist(),
+        frame["window_end"].tolist(),
+        frame["score"].tolist(),
+        frame["percentile"].tolist(),
+        frame["cold_start"].tolist(),
+        frame["explanations"].tolist(),
+        frame["event_ids"].tolist() if "event_ids" in frame else [None] * len(frame),
+        strict=True,
+    )
+    for identity, start, end, raw, percentile, cold_start, explained, event_ids in columns:
+        cold = bool(cold_start)
+        score = float(raw)
         if not cold and math.isnan(score):
             continue  # a window the detector does not score (no change in it)
-        event_ids = row.get("event_ids")
         scores.append(
             WindowScore(
-                identity=str(row["identity"]),
-                window_start=pd.Timestamp(row["window_start"]).to_pydatetime(),
-                window_end=pd.Timestamp(row["window_end"]).to_pydatetime(),
+                identity=str(identity),
+                window_start=pd.Timestamp(start).to_pydatetime(),
+                window_end=pd.Timestamp(end).to_pydatetime(),
                 score=0.0 if cold else score,
-                percentile=0.0 if cold else float(row["percentile"]),
+                percentile=0.0 if cold else float(percentile),
                 cold_start=cold,
                 explanations=tuple(
                     Explanation(
@@ -169,7 +180,7 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
                         usual=float(item["usual"]),
                         text=str(item["text"]),
                     )
-                    for item in row["explanations"]
+                    for item in explained
                 ),
                 event_ids=tuple(
                     str(event_id) for event_id in (() if event_ids is None else event_ids)

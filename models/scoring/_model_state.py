@@ -20,24 +20,55 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features import FeatureState, to_ns
+from features import FEATURISER_INPUT_COLUMNS, FeatureState, to_ns
 from models.scoring._contract import WindowScore
 from models.scoring._detector_scorer import DetectorScorer
 from models.scoring._rules import Hit
 
-__all__ = ["FOLD_ROWS", "IdentityState"]
+__all__ = ["FOLD_ROWS", "MODEL_COLUMNS", "IdentityState", "lean"]
 
 logger = logging.getLogger(__name__)
 
 FOLD_ROWS: Final = 2048
 """Open events after which the oldest open day is folded even before a day has passed."""
+MODEL_COLUMNS: Final = tuple(
+    dict.fromkeys((*FEATURISER_INPUT_COLUMNS, "event_source", "principal_arn", "by_service"))
+)
+"""The columns a state keeps of each event: what the featuriser reads, and what a finding's
+account, regions and change context are read from (``models.scoring.event_facts``)."""
 _US: Final = 1000
 _DAY: Final = 86_400 * 10**9
+
+
+def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """The :data:`MODEL_COLUMNS` of canonical events (a frame or an Arrow table), text as
+    Python strings.
+
+    A state copies and filters its events with every batch; plain object columns make
+    that several times cheaper than Arrow-backed strings, for the same vectors.
+    """
+    if isinstance(events, pa.Table):
+        columns: dict[str, Any] = {}
+        for name in MODEL_COLUMNS:
+            column = events.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+            else:
+                columns[name] = column.to_pandas()
+        return pd.DataFrame(columns)
+    frame = events[list(MODEL_COLUMNS)]
+    text = {
+        name: object
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) or str(dtype) == "str"
+    }
+    return frame.astype(text) if text else frame.copy()
 
 
 def _ns(moment: object) -> int:
@@ -75,7 +106,7 @@ class IdentityState:
         """
         state = scorer.identity_state(identity)
         keep_open = horizon // timedelta(microseconds=1) * _US + state.config.window_ns
-        return cls(identity, state, keep_open)
+        return cls(identity, FeatureState(state.profiles, lean(state.recent)), keep_open)
 
     @classmethod
     def build(
@@ -174,20 +205,35 @@ class IdentityState:
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
         own = batch[batch["event_time"] >= scorer.training_end]
-        recent = self.features.recent
-        times = to_ns(recent["event_time"]) if len(recent) else np.zeros(0, dtype=np.int64)
-        open_rows = recent[np.asarray(times >= since)]
         wanted = self._wanted(own, hits, moments)
-        if not wanted:
+        recent = self.features.recent
+        if not wanted or not (len(own) or len(recent)):
             return []
+        # The featuriser gives the windows that its events touch, measured against all the
+        # state's events: one stored event (at or after ``since``) stands for each wanted
+        # window the batch does not touch.
         window = self.features.config.window_ns
-        starts = to_ns(open_rows["event_time"]) if len(open_rows) else np.zeros(0, np.int64)
-        chosen = open_rows[np.isin(starts - starts % window, list(wanted))]
-        chosen = chosen[~chosen["event_id"].isin(own["event_id"])]
-        events = pd.concat([chosen, own], ignore_index=True) if len(own) else chosen
+        times = to_ns(recent["event_time"]) if len(recent) else np.zeros(0, np.int64)
+        starts = times - times % window
+        taken = set(own["event_id"])
+        pick: dict[int, int] = {}
+        for row in np.flatnonzero((times >= since) & np.isin(starts, list(wanted))).tolist():
+            if recent["event_id"].iat[row] not in taken:
+                pick.setdefault(int(starts[row]), row)
+        touched = set((to_ns(own["event_time"]) // window * window).tolist()) if len(own) else set()
+        rows = [row for start, row in pick.items() if start not in touched]
+        events = pd.concat([recent.iloc[rows], own], ignore_index=True) if rows else own
         if not len(events):
             return []
         return scorer.score_with_state(events, self.features)
+
+    def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
+        """The state's events that ``windows`` name (for the findings' facts)."""
+        ids = {event_id for window in windows for event_id in window.event_ids}
+        recent = self.features.recent
+        if not ids or not len(recent):
+            return recent.iloc[:0]
+        return recent[recent["event_id"].isin(list(ids)).to_numpy()]
 
     def _wanted(self, own: pd.DataFrame, hits: Iterable[Hit], moments: Sequence[int]) -> set[int]:
         """Window starts a finding about the request can hold (see :meth:`windows`)."""

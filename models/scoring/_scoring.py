@@ -276,8 +276,10 @@ def combine_findings(
 ) -> ScoreResult:
     """The last stage of :func:`score_events`: the facts of the evidence, then :func:`combine`."""
     windows = model.windows
+    settings = settings or CombineSettings()
     facts: dict[str, EventFacts] = {}
-    if evaluation.hits or windows:  # without hits or windows the combiner has no evidence
+    alerting = any(not w.cold_start and settings.band(w.percentile) is not None for w in windows)
+    if evaluation.hits or alerting:  # the facts of the evidence: rule hits, alerting windows
         facts = event_facts(events, policy)
         if model.events is not None and len(model.events):
             extra = model.events[~model.events["event_id"].isin(list(facts))]

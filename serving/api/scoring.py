@@ -29,6 +29,7 @@ from models.scoring import (
     RuleSettings,
     ScoreResult,
     WindowScore,
+    lean,
     score_events,
 )
 from serving._model_holder import LoadedModel
@@ -222,10 +223,8 @@ def _with_model(
 
         admitted = store.admit_reading(batch, reader, keys=True)
         rules, read = admitted.read
-        frame = batch.to_pandas(use_threads=False)
-        windows = partial(
-            states.windows, scorer, frame, read, admitted.keys, since=since * 1000
-        )
+        frame = lean(batch)
+        windows = partial(states.windows, scorer, frame, read, admitted.keys, since=since * 1000)
         try:
             result = score_with_inputs(
                 batch, rules, policy, _RULES, admitted.keys, scorer=scorer, windows=windows
