@@ -12,45 +12,26 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-import features
-from models import ChangeDetector, save_bundle
-from models.scoring import DetectorScorer, PolicyFile, load_scorer, read_yaml_model
+from models.scoring import PolicyFile, read_yaml_model
 from serving._model_holder import LoadedModel
 from serving._state import StateStore
 from serving.api.metrics import Metrics
 from serving.api.routes.policy import policy_items
 from serving.api.scoring import score_records
-from tests.serving.conftest import Stream
+from tests.serving.conftest import Stream, Trained
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass(frozen=True)
-class Trained:
-    """The simulated organisation's model: a bundle fitted on the days before the stream."""
-
-    scorer: DetectorScorer
-    bundle: Path
-
-
-@pytest.fixture(scope="module")
-def trained(sim_stream: Stream, tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    before = [r for r in sim_stream.records if r["eventTime"] < sim_stream.test_start]
-    events = features.records_to_table(before).table.to_pandas()
-    config = features.FeatureConfig(cold_start_days=2, cold_start_active_days=2)
-    detector = ChangeDetector(feature_config=config, n_estimators=50, random_state=0)
-    bundle = tmp_path_factory.mktemp("replay-model") / "bundle"
-    save_bundle(detector.fit(events), bundle)
-    scorer = load_scorer(bundle)
-    assert isinstance(scorer, DetectorScorer)
-    return Trained(scorer, bundle)
+@pytest.fixture
+def trained(sim_model: Trained) -> Trained:
+    return sim_model
 
 
 def _store(stream: Stream, path: Path, *, max_per_identity: int = 1000) -> StateStore:
@@ -134,7 +115,9 @@ def test_every_attack_is_answered_as_the_reference_answers_it(
     for scenario, ids in sim_stream.labels.groupby("scenario")["event_id"]:
         assert set(ids) & scored, f"no event of {scenario} was replayed"
     assert sum(len(a["windows"]) for a in answers) > len(batches)
-    modelled = [f for a in answers for f in a["findings"] if f["model"] and f["model"]["percentile"]]
+    modelled = [
+        f for a in answers for f in a["findings"] if f["model"] and f["model"]["percentile"]
+    ]
     assert len(modelled) > 5  # the model's part of the findings was compared too
     assert sum(a["already_seen"] for a in answers) > 0
     # the identity states answered most requests: they were rebuilt when first needed,
