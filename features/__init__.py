@@ -9,6 +9,7 @@ Public surface::
     Normalizer / normalize                           one raw record -> one canonical row
     CANONICAL_SCHEMA, SCHEMA_VERSION, ...            the table's columns and vocabularies
     behaviour_vectors(events, profiles, recent=...)  events -> one vector per identity and window
+    org_first_use(events) / first_uses(...)          the organisation's first use of each action
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
@@ -95,7 +96,7 @@ if _typing.TYPE_CHECKING:
     from features._sources import NotCloudTrail, discover, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
-    from features._vectors import behaviour_vectors
+    from features._vectors import behaviour_vectors, first_uses, org_first_use
     from features._version import PRODUCT_VERSION
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
     from features._windows import to_ns
@@ -165,11 +166,13 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
     "discover": ("features._sources", "discover"),
+    "first_uses": ("features._vectors", "first_uses"),
     "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
     "network_of": ("features._network", "network_of"),
     "normalize": ("features._normalize", "normalize"),
+    "org_first_use": ("features._vectors", "org_first_use"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
@@ -259,11 +262,13 @@ __all__ = [
     "classify",
     "client_of",
     "discover",
+    "first_uses",
     "flags_of",
     "ingest",
     "merge_profiles",
     "network_of",
     "normalize",
+    "org_first_use",
     "read_events",
     "read_records",
     "records_to_table",

@@ -58,20 +58,20 @@ class FeatureState:
         """Where the profiles end (ns): events before it are folded in, later ones are open."""
         return self.profiles.until_ns
 
-    def vectors(self, events: pd.DataFrame) -> pd.DataFrame:
-        """Vectors of the windows that ``events`` touch (see :func:`features.behaviour_vectors`)."""
-        return behaviour_vectors(events, self.profiles, recent=self._recent())
+    def vectors(
+        self, events: pd.DataFrame, *, org_first_use: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Vectors of the windows that ``events`` touch (see :func:`features.behaviour_vectors`).
+
+        ``org_first_use`` is the organisation's first-use table, for a state that holds
+        some of the organisation's identities only (Spark's identity groups).
+        """
+        return behaviour_vectors(
+            events, self.profiles, recent=self._recent(), org_first_use=org_first_use
+        )
 
     def _recent(self) -> pd.DataFrame | None:
         return self.recent if len(self.recent) else None
-
-    def watermark(self, events: pd.DataFrame) -> int:
-        """The boundary :meth:`advance` folds up to after ``events``: the window start of the
-        latest event seen, less ``lateness`` (ns)."""
-        times = [to_ns(frame["event_time"]) for frame in (self.recent, events) if len(frame)]
-        config = self.config
-        latest = max(int(t.max()) for t in times) - config.lateness_ns
-        return latest - latest % config.window_ns
 
     def advance(self, events: pd.DataFrame, *, until: int | None = None) -> FeatureState:
         """Return the state after ``events``: profiles up to the start of the open window.

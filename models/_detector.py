@@ -281,7 +281,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return state
 
     def score_windows(
-        self, events: pd.DataFrame, *, state: FeatureState | None = None
+        self,
+        events: pd.DataFrame,
+        *,
+        state: FeatureState | None = None,
+        org_first_use: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Score and explain every identity window that ``events`` touch.
 
@@ -291,6 +295,9 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             Canonical events after the end of training (or after ``state``).
         state : FeatureState, optional
             History to measure against; default :meth:`state_for_serving`.
+        org_first_use : pandas.DataFrame, optional
+            The organisation's first-use table, when ``state`` holds only some of its
+            identities (see :func:`features.behaviour_vectors`).
 
         Returns
         -------
@@ -302,7 +309,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             ``{feature, value, usual, contribution, text}``, largest contribution first.
         """
         state = self._state(state)
-        result = self.score_vectors(state.vectors(events))
+        result = self.score_vectors(state.vectors(events, org_first_use=org_first_use))
         recent = state.recent
         pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
         ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -14,6 +14,42 @@ from changewatch.cli_support import PathsOption, emit, progress
 __all__ = ["score"]
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _on_spark(
+    scorer: Any,
+    events: tuple[str, ...],
+    windows: tuple[str, ...],
+    history: tuple[str, ...],
+    output_format: str,
+    out: str,
+    min_severity: str,
+    master: str | None,
+) -> None:
+    """``--engine spark``: the same findings, written by Spark as a folder of JSON lines."""
+    from features import ConfigurationError
+    from models.scoring import PolicyFile, read_yaml_model
+    from training.spark import score_with_spark
+
+    if history:
+        raise ConfigurationError(
+            "--history is not supported with --engine spark: give Spark the earlier events "
+            "with --events (they are scored too), or score with --engine local"
+        )
+    if out == "-":
+        raise ConfigurationError("--engine spark writes a folder: give --out a directory")
+    policy = [read_yaml_model(PolicyFile, path).resolved() for path in windows]
+    emit(
+        score_with_spark(
+            scorer,
+            list(events),
+            out=out,
+            policy=policy,
+            output=output_format,
+            min_severity=min_severity,
+            master=master,
+        )
+    )
 
 
 def _write(lines: list[str], out: str) -> None:
@@ -82,8 +118,9 @@ def _write(lines: list[str], out: str) -> None:
     "--out",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Findings file (JSON lines), or - for standard output.",
+    type=click.Path(allow_dash=True),
+    help="Findings file (JSON lines), or - for standard output; with --engine spark a folder "
+    "of part-* files (JSON lines).",
 )
 @click.option(
     "--min-severity",
@@ -102,7 +139,8 @@ def _write(lines: list[str], out: str) -> None:
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="spark: score every window at scale with the model (no rules); --out is a folder.",
+    help="spark: the same findings, scored on Apache Spark per group of identities; --out is "
+    "then a folder of part files, each holding findings as JSON lines (docs/scale.md).",
 )
 @click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
 def score(
@@ -134,17 +172,17 @@ def score(
       changewatch score --model none --events events.parquet --history last-90d.parquet \\
           --windows change_windows.yaml policy.yaml --format ocsf --out -
       changewatch score --model none --events trail.json --out - --min-severity high
+      changewatch score --engine spark --master local[2] --model models:/changewatch@champion \\
+          --events s3a://trail/AWSLogs/ --windows change_windows.yaml --out findings/
     """
-    if engine == "spark":
-        from training.spark import score_with_spark
-
-        emit(score_with_spark(model_uri, list(events), out=out, master=master))
-        return
     from changewatch.model_uri import load_cli_scorer
     from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
     scorer = load_cli_scorer(model_uri, tracking_uri)
     policy = load_policy(*windows) if windows else None
+    if engine == "spark":
+        _on_spark(scorer, events, windows, history, output_format, out, min_severity, master)
+        return
     update, close = progress(2 if history else 1, "read", unit="input")
     try:
         loaded = load_events(events, rejects=rejects)

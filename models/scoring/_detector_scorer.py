@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -85,9 +85,20 @@ class DetectorScorer:
         """Score every identity window of ``events`` (after ``history``) with the detector."""
         return self.score_with_state(events, self.state(history))
 
-    def score_with_state(self, events: pd.DataFrame, state: FeatureState) -> list[WindowScore]:
-        """Score the windows ``events`` touch, measured against a feature ``state``."""
-        return _window_scores(self.detector.score_windows(events, state=state))
+    def score_with_state(
+        self,
+        events: pd.DataFrame,
+        state: FeatureState,
+        *,
+        org_first_use: pd.DataFrame | None = None,
+    ) -> list[WindowScore]:
+        """Score the windows ``events`` touch, measured against a feature ``state``.
+
+        ``org_first_use``: the organisation's first-use table, when the state holds some
+        identities only (:meth:`state_of`).
+        """
+        found = self.detector.score_windows(events, state=state, org_first_use=org_first_use)
+        return _window_scores(found)
 
     @property
     def training_end(self) -> pd.Timestamp:
@@ -96,21 +107,26 @@ class DetectorScorer:
         return end
 
     def identity_state(self, identity: str) -> FeatureState:
-        """The feature state at the end of training, restricted to one identity.
+        """The feature state at the end of training, restricted to one identity."""
+        return self.state_of([identity])
 
-        The identity's profile rows, the organisation's first-use table (the only
-        cross-identity input of the vectors, ADR 0008) and the identity's recent
-        training events: its vectors are those of :meth:`state_for_serving`, at a
-        fraction of the cost of carrying every identity along.
+    def state_of(self, identities: Collection[str]) -> FeatureState:
+        """The feature state at the end of training, restricted to some identities.
+
+        Their profile rows, the organisation's first-use table (the only cross-identity
+        input of the vectors, ADR 0008) and their recent training events: their vectors
+        are those of :meth:`state`, at a fraction of the cost of carrying every identity
+        along (the service keeps one per identity, Spark one per identity group).
         """
         state = self.detector.state_for_serving()
         profiles = state.profiles
+        wanted = list(identities)
         mine = replace(
             profiles,
-            identities=_rows_of(profiles.identities, identity),
-            values=_rows_of(profiles.values, identity),
+            identities=_rows_of(profiles.identities, wanted),
+            values=_rows_of(profiles.values, wanted),
         )
-        return FeatureState(mine, _rows_of(state.recent, identity))
+        return FeatureState(mine, _rows_of(state.recent, wanted))
 
     def score_identities(
         self, events: pd.DataFrame, history: pd.DataFrame | None = None
@@ -138,10 +154,10 @@ class DetectorScorer:
         return _window_scores(self.detector.score_vectors(vectors))
 
 
-def _rows_of(frame: pd.DataFrame, identity: str) -> pd.DataFrame:
+def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
     if not len(frame):
         return frame
-    return frame[frame["identity_key"] == identity].reset_index(drop=True)
+    return frame[frame["identity_key"].isin(identities).to_numpy()].reset_index(drop=True)
 
 
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:

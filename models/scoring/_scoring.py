@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
-from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events
+from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events, to_ns
 from models.scoring._findings import (
     CombineSettings,
     EventFacts,
@@ -273,8 +274,12 @@ def combine_findings(
     *,
     settings: CombineSettings | None = None,
     scorer: ScorerInfo | None = None,
+    scored: int | None = None,
 ) -> ScoreResult:
-    """The last stage of :func:`score_events`: the facts of the evidence, then :func:`combine`."""
+    """The last stage of :func:`score_events`: the facts of the evidence, then :func:`combine`.
+
+    ``scored`` is the number of events scored (default: ``len(events)``).
+    """
     windows = model.windows
     settings = settings or CombineSettings()
     facts: dict[str, EventFacts] = {}
@@ -298,7 +303,7 @@ def combine_findings(
         suppressed=evaluation.suppressed,
         failed=evaluation.failed,
         windows=windows,
-        events=len(events),
+        events=len(events) if scored is None else scored,
         scorer=scorer,
     )
 
@@ -315,6 +320,7 @@ def score_events(
     rules: Sequence[Rule] = RULES,
     summary: BatchSummary | None = None,
     windows: WindowSource | None = None,
+    context: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
 
@@ -345,15 +351,26 @@ def score_events(
     windows : callable, optional
         Gives the model's windows from the rule hits, instead of ``scorer.score_windows``
         (the service's incremental model state); ``scorer`` then only names the model.
+    context : pandas.DataFrame, optional
+        Events of *other* identities that the rules may follow a chain through (Spark
+        gives each identity group the organisation's snapshot-chain steps): the rules see
+        them beside ``events`` and findings may cite them, but their identities get no
+        hit, window or finding here (they get them in their own group).
     """
     info = scorer.info() if scorer is not None else None
     if scorer is not None and windows is None and isinstance(history, IdentityHistory):
         raise ValueError("a model scores against the past events, not their IdentityHistory")
     if not len(events):
         return ScoreResult(scorer=info)
+    judged = events
+    if context is not None and len(context):
+        judged = pd.concat([events, context], ignore_index=True)
+    judged = _in_order(judged)
     evaluation = evaluate_rules(
-        events, policy, history, rule_settings=rule_settings, now=now, rules=rules, summary=summary
+        judged, policy, history, rule_settings=rule_settings, now=now, rules=rules, summary=summary
     )
+    if context is not None and len(context):
+        evaluation = _own(evaluation, set(events["identity_key"].astype(str)))
     if windows is not None:
         model = windows(evaluation.hits)
     elif scorer is not None:
@@ -361,4 +378,30 @@ def score_events(
         model = ModelWindows(scorer.score_windows(events, past))
     else:
         model = ModelWindows()
-    return combine_findings(events, evaluation, model, policy, settings=settings, scorer=info)
+    return combine_findings(
+        judged, evaluation, model, policy, settings=settings, scorer=info, scored=len(events)
+    )
+
+
+def _in_order(events: pd.DataFrame) -> pd.DataFrame:
+    """The events by time, then event id: the rules meet them in one order, however they came.
+
+    Rules name their evidence in the order they meet it, so two engines that read the same
+    events in different orders (a file, Spark's groups, the service's frame) must sort ties
+    the same way.
+    """
+    if len(events) < 2:
+        return events
+    order = np.lexsort((events["event_id"].to_numpy(dtype=object), to_ns(events["event_time"])))
+    if (order == np.arange(len(order))).all():
+        return events
+    return events.take(order).reset_index(drop=True)
+
+
+def _own(evaluation: Evaluation, identities: set[str]) -> Evaluation:
+    """The hits (and suppressed hits) of ``identities`` alone."""
+    return Evaluation(
+        hits=[h for h in evaluation.hits if h.identity in identities],
+        suppressed=[(h, s) for h, s in evaluation.suppressed if h.identity in identities],
+        failed=evaluation.failed,
+    )

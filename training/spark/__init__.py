@@ -9,6 +9,7 @@ surface::
     fit_detector_spark(events, ChangeDetector())    vectors, profiles on Spark; forest on a sample
     spark_scoring_vectors(events, profiles, recent) vectors against a model's history
     spark_udf_scores(vectors, vector_scorer_uri)    row-wise scores via mlflow.pyfunc.spark_udf
+    spark_findings(events, scorer, policy)          findings: the scoring core per identity group
     train_with_spark(...), score_with_spark(...)    what ``--engine spark`` runs
 
 ADR 0016 records the design; ``docs/scale.md`` how to run it on a cluster.
@@ -28,6 +29,7 @@ from training.spark._features import (
     vector_schema,
     vectors_to_pandas,
 )
+from training.spark._findings import FINDING_ROWS, spark_findings
 from training.spark._io import (
     CLOUDTRAIL_GLOB,
     canonical_spark_schema,
@@ -45,6 +47,7 @@ from training.spark._train import MAX_TRAINING_WINDOWS, SparkFit, fit_detector_s
 
 __all__ = [
     "CLOUDTRAIL_GLOB",
+    "FINDING_ROWS",
     "EVENTS_PER_BUCKET",
     "FEATURE_INPUT_COLUMNS",
     "MAX_TRAINING_WINDOWS",
@@ -62,6 +65,7 @@ __all__ = [
     "read_events_spark",
     "require_spark",
     "score_with_spark",
+    "spark_findings",
     "spark_profiles",
     "spark_scoring_vectors",
     "spark_session",

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from features import CANONICAL_SCHEMA, ConfigurationError, FeatureConfig
+from models.scoring import PolicyFile, Scorer
 
 __all__ = ["score_with_spark", "train_with_spark"]
 
 logger = logging.getLogger(__name__)
+
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def _period(events: Any, since: str | None, until: str | None) -> Any:
@@ -172,86 +175,80 @@ def _log(
 
 
 def score_with_spark(
-    model_uri: str,
+    scorer: Scorer | None,
     events: Sequence[str],
     *,
     out: str,
+    policy: Sequence[PolicyFile] = (),
+    output: str = "json",
+    min_severity: str = "info",
     master: str | None = None,
-    tracking_uri: str | None = None,
 ) -> dict[str, Any]:
-    """Score new events on Spark and write the scored windows as Parquet.
+    """Score events on Spark into findings and write them as JSON lines (a folder of parts).
 
-    The vectors are computed against the model's history per identity group
-    (:func:`spark_scoring_vectors`), then scored row-wise by the model's vector scorer
-    through ``mlflow.pyfunc.spark_udf`` (:func:`spark_udf_scores`). For an MLflow URI
-    the vector scorer logged in the same run is used (``training.vector_scorer_uri``);
-    for a bundle directory, or a model logged before vector scorers existed, one is
-    written from the bundle into a temporary directory (the same code and bundle).
+    The findings are those ``changewatch score`` gives on one machine: each identity group
+    runs the scoring core (:func:`spark_findings`, ADR 0033).
 
     Parameters
     ----------
-    model_uri : str
-        A bundle directory or an MLflow URI (``models:/NAME@alias``).
+    scorer : Scorer or None
+        The model (``models.scoring.load_scorer``, as the command line loads it), or
+        ``None`` for the rules only.
     events : sequence of str
         CloudTrail or canonical Parquet, local or Hadoop URIs.
     out : str
-        Output directory (Parquet, written by Spark): ``identity``, ``window_start``,
-        ``window_end``, ``score``, ``percentile``, ``cold_start``, ``explanation``,
-        ``explanations`` (JSON text), then the vector columns; one row per window, as
-        ``ChangeDetector.score_windows`` without ``event_ids``.
+        Output folder: Spark writes one ``part-*`` text file per task, each holding
+        findings as JSON lines (or OCSF); the files together are the findings.
+    policy : sequence of PolicyFile
+        The change policy, resolved.
+    output : {"json", "ocsf"}
+        The findings' format.
+    min_severity : str
+        Findings below it are left out.
     master : str, optional
         Spark master; the active session by default.
-    tracking_uri : str, optional
-        See ``training.resolve_tracking_uri``.
 
     Returns
     -------
     dict
-        The JSON summary: the model, the vector scorer used, windows written and scored.
+        The JSON summary, with the counts ``changewatch score`` prints.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F  # noqa: N812
 
-    from models import load_bundle
-    from training._registry import load_model_bundle, save_vector_scorer, vector_scorer_uri
-    from training._tracking import resolve_tracking_uri, tracking
+    from training.spark._findings import spark_findings
     from training.spark._io import read_events_spark
-    from training.spark._score import spark_scoring_vectors, spark_udf_scores
     from training.spark._session import spark_session
 
-    registry = model_uri.startswith(("models:/", "runs:/")) or "://" in model_uri
-    resolved = resolve_tracking_uri(tracking_uri) if registry else None
-    bundle = load_model_bundle(model_uri, tracking_uri=resolved)
-    detector = load_bundle(bundle)
-    scorer = vector_scorer_uri(model_uri, tracking_uri=resolved) if registry else None
     spark = spark_session(master)
     frame = read_events_spark(spark, list(events))
-    vectors = spark_scoring_vectors(frame, detector.profiles_, detector.recent_)
-    with tempfile.TemporaryDirectory(prefix="changewatch-vector-scorer-") as scratch:
-        if scorer is None:
-            if registry:
-                logger.warning(
-                    "model %s has no vector scorer (logged before it existed): "
-                    "scoring with one written from its bundle",
-                    model_uri,
-                )
-            scorer = save_vector_scorer(bundle, Path(scratch) / "vector_scorer")
-            used = "bundle"
-        else:
-            used = scorer
-        with tracking(resolved):  # spark_udf downloads the model here, on the driver
-            scored = spark_udf_scores(vectors, scorer)
-        scored.write.mode("overwrite").parquet(out)
-    written = spark.read.parquet(out)
-    scored_rows = F.when(F.col("score").isNotNull() & ~F.isnan("score"), 1)
-    counts = written.agg(
-        F.count(F.lit(1)).alias("windows"), F.count(scored_rows).alias("scored")
-    ).first()
+    rows = spark_findings(
+        frame, scorer, policy, output=output, min_severity=min_severity
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        rows.where(F.col("line").isNotNull()).select("line").write.mode("overwrite").text(out)
+        totals = rows.where(F.col("line").isNull()).agg(
+            *(F.sum(name).alias(name) for name in ("events", "hits", "windows", "suppressed")),
+            F.collect_set("failed").alias("failed"),
+        ).first()
+        severities = {
+            str(r["severity"]): int(r["count"])
+            for r in rows.where(F.col("line").isNotNull()).groupBy("severity").count().collect()
+        }
+    finally:
+        rows.unpersist()
+    failed = sorted({name for joined in (totals["failed"] or []) for name in joined.split(",")})
     return {
         "engine": "spark",
-        "model": model_uri,
-        "vector_scorer": used,
-        "written": "scores",
-        "windows": int(counts["windows"]) if counts else 0,
-        "scored": int(counts["scored"]) if counts else 0,
+        "master": spark.sparkContext.master,
+        "events": int(totals["events"] or 0),
+        "model": str(scorer.info()) if scorer is not None else None,
+        "windows_scored": int(totals["windows"] or 0),
+        "hits": int(totals["hits"] or 0),
+        "suppressed": int(totals["suppressed"] or 0),
+        "rules_failed": failed,
+        "findings": sum(severities.values()),
+        "findings_by_severity": {s: severities.get(s, 0) for s in _SEVERITIES},
+        "format": output,
         "out": out,
     }
