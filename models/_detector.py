@@ -211,16 +211,68 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         if not isinstance(events, pd.DataFrame):
             raise InputError(f"events must be a canonical pandas DataFrame, got {type(events)}")
         config = self._feature_config()
-        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        check_features(self.features if self.features is not None else DEFAULT_FEATURES)
         if len(events) == 0:
             raise InputError("cannot train on no events")
         vectors = behaviour_vectors(events, config=config)
         end = vectors["window_end"].max()
-        self.training_period_ = (vectors["window_start"].min(), end)
-        self.profiles_ = build_profiles(events, config, until=end)
         horizon_start = end - pd.Timedelta(config.horizon)
-        self.recent_ = events[events["event_time"] >= horizon_start].reset_index(drop=True)
-        self.usual_ = UsualValues.fit(vectors, names)
+        return self.fit_vectors(
+            vectors,
+            profiles=build_profiles(events, config, until=end),
+            recent=events[events["event_time"] >= horizon_start].reset_index(drop=True),
+            training_period=(vectors["window_start"].min(), end),
+            fingerprint=data_fingerprint(events["event_id"], vectors),
+        )
+
+    def fit_vectors(
+        self,
+        vectors: pd.DataFrame,
+        *,
+        profiles: Profiles,
+        recent: pd.DataFrame,
+        training_period: tuple[pd.Timestamp, pd.Timestamp],
+        fingerprint: str,
+        usual: UsualValues | None = None,
+    ) -> ChangeDetector:
+        """Fit from baseline vectors computed elsewhere: the usual values and the forest.
+
+        The second half of :meth:`fit`, for an engine that computes the vectors, profiles
+        and usual values itself (Spark, on every window) and hands over a sample of the
+        windows for the forest.
+
+        Parameters
+        ----------
+        vectors : pandas.DataFrame
+            Baseline vectors (all of them, or a sample when ``usual`` is given).
+        profiles : Profiles
+            Profiles of the baseline, up to its end.
+        recent : pandas.DataFrame
+            Baseline events within ``horizon`` of its end.
+        training_period : tuple of pandas.Timestamp
+            ``(start, end)`` of the baseline windows.
+        fingerprint : str
+            Digest of the training data (:func:`data_fingerprint` on one machine).
+        usual : UsualValues, optional
+            Usual values learned from every baseline window; from ``vectors`` if omitted.
+
+        Returns
+        -------
+        ChangeDetector
+            ``self``.
+
+        Raises
+        ------
+        InputError
+            When fewer than two of the windows can be trained on.
+        ConfigurationError
+            When ``features`` names something outside the catalogue.
+        """
+        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        self.training_period_ = training_period
+        self.profiles_ = profiles
+        self.recent_ = recent
+        self.usual_ = usual if usual is not None else UsualValues.fit(vectors, names)
         mask = self._scored(vectors)
         if int(mask.sum()) < 2:
             raise InputError(
@@ -238,7 +290,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         self.feature_names_ = names
         self.train_scores_ = self.detector_.decision_scores_
         self.n_training_windows_ = int(mask.sum())
-        self.data_fingerprint_ = data_fingerprint(events["event_id"], vectors)
+        self.data_fingerprint_ = fingerprint
         logger.info(
             "trained on %d of %d baseline windows (%d identities), %s to %s",
             self.n_training_windows_,

@@ -11,13 +11,14 @@ surface::
     spark_udf_scores(vectors, vector_scorer_uri)    row-wise scores via mlflow.pyfunc.spark_udf
     spark_findings(events, scorer, policy)          findings: the scoring core per identity group
     train_with_spark(...), score_with_spark(...)    what ``--engine spark`` runs
+    score_windows_with_spark(uri, paths, out=...)   window scores only, through spark_udf
 
 ADR 0016 records the design; ``docs/scale.md`` how to run it on a cluster.
 """
 
 from __future__ import annotations
 
-from training.spark._cli import score_with_spark, train_with_spark
+from training.spark._cli import score_windows_with_spark, score_with_spark, train_with_spark
 from training.spark._features import (
     EVENTS_PER_BUCKET,
     FEATURE_INPUT_COLUMNS,
@@ -64,6 +65,7 @@ __all__ = [
     "read_cloudtrail_spark",
     "read_events_spark",
     "require_spark",
+    "score_windows_with_spark",
     "score_with_spark",
     "spark_findings",
     "spark_profiles",

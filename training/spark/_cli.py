@@ -18,7 +18,7 @@ from typing import Any
 from features import CANONICAL_SCHEMA, ConfigurationError, FeatureConfig
 from models.scoring import PolicyFile, Scorer
 
-__all__ = ["score_with_spark", "train_with_spark"]
+__all__ = ["score_windows_with_spark", "score_with_spark", "train_with_spark"]
 
 logger = logging.getLogger(__name__)
 
@@ -250,5 +250,95 @@ def score_with_spark(
         "findings": sum(severities.values()),
         "findings_by_severity": {s: severities.get(s, 0) for s in _SEVERITIES},
         "format": output,
+        "out": out,
+    }
+
+
+def score_windows_with_spark(
+    model_uri: str,
+    events: Sequence[str],
+    *,
+    out: str,
+    master: str | None = None,
+    tracking_uri: str | None = None,
+) -> dict[str, Any]:
+    """Score new events' windows on Spark with a registered model, and write them as Parquet.
+
+    Window scores only (no rules, no findings: :func:`score_with_spark` gives those), by
+    the model's *vector scorer* through ``mlflow.pyfunc.spark_udf``, for pipelines that
+    score with MLflow's serving on Spark.
+
+    The vectors are computed against the model's history per identity group
+    (:func:`spark_scoring_vectors`), then scored row-wise by the model's vector scorer
+    through ``mlflow.pyfunc.spark_udf`` (:func:`spark_udf_scores`). For an MLflow URI
+    the vector scorer logged in the same run is used (``training.vector_scorer_uri``);
+    for a bundle directory, or a model logged before vector scorers existed, one is
+    written from the bundle into a temporary directory (the same code and bundle).
+
+    Parameters
+    ----------
+    model_uri : str
+        A bundle directory or an MLflow URI (``models:/NAME@alias``).
+    events : sequence of str
+        CloudTrail or canonical Parquet, local or Hadoop URIs.
+    out : str
+        Output directory (Parquet, written by Spark): ``identity``, ``window_start``,
+        ``window_end``, ``score``, ``percentile``, ``cold_start``, ``explanation``,
+        ``explanations`` (JSON text), then the vector columns; one row per window, as
+        ``ChangeDetector.score_windows`` without ``event_ids``.
+    master : str, optional
+        Spark master; the active session by default.
+    tracking_uri : str, optional
+        See ``training.resolve_tracking_uri``.
+
+    Returns
+    -------
+    dict
+        The JSON summary: the model, the vector scorer used, windows written and scored.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from models import load_bundle
+    from training._registry import load_model_bundle, save_vector_scorer, vector_scorer_uri
+    from training._tracking import resolve_tracking_uri, tracking
+    from training.spark._io import read_events_spark
+    from training.spark._score import spark_scoring_vectors, spark_udf_scores
+    from training.spark._session import spark_session
+
+    registry = model_uri.startswith(("models:/", "runs:/")) or "://" in model_uri
+    resolved = resolve_tracking_uri(tracking_uri) if registry else None
+    bundle = load_model_bundle(model_uri, tracking_uri=resolved)
+    detector = load_bundle(bundle)
+    scorer = vector_scorer_uri(model_uri, tracking_uri=resolved) if registry else None
+    spark = spark_session(master)
+    frame = read_events_spark(spark, list(events))
+    vectors = spark_scoring_vectors(frame, detector.profiles_, detector.recent_)
+    with tempfile.TemporaryDirectory(prefix="changewatch-vector-scorer-") as scratch:
+        if scorer is None:
+            if registry:
+                logger.warning(
+                    "model %s has no vector scorer (logged before it existed): "
+                    "scoring with one written from its bundle",
+                    model_uri,
+                )
+            scorer = save_vector_scorer(bundle, Path(scratch) / "vector_scorer")
+            used = "bundle"
+        else:
+            used = scorer
+        with tracking(resolved):  # spark_udf downloads the model here, on the driver
+            scored = spark_udf_scores(vectors, scorer)
+        scored.write.mode("overwrite").parquet(out)
+    written = spark.read.parquet(out)
+    scored_rows = F.when(F.col("score").isNotNull() & ~F.isnan("score"), 1)
+    counts = written.agg(
+        F.count(F.lit(1)).alias("windows"), F.count(scored_rows).alias("scored")
+    ).first()
+    return {
+        "engine": "spark",
+        "model": model_uri,
+        "vector_scorer": used,
+        "written": "scores",
+        "windows": int(counts["windows"]) if counts else 0,
+        "scored": int(counts["scored"]) if counts else 0,
         "out": out,
     }

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from features import CANONICAL_COLUMNS, CHAIN_STEP, InputError, org_first_use
+from features import CANONICAL_COLUMNS, CHAIN_STEP, InputError
 from models.scoring import (
     DetectorScorer,
     Finding,
@@ -40,8 +40,7 @@ from models.scoring import (
     severity_rank,
     to_ocsf,
 )
-from training.spark._features import bucket_count, to_canonical_pandas
-from training.spark._features import org_first_use as spark_org_first_use
+from training.spark._features import bucket_count, org_first_use, to_canonical_pandas
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -132,16 +131,6 @@ def _score_group(
     return run
 
 
-def _organisation(events: DataFrame, scorer: DetectorScorer | None, zone: str) -> pd.DataFrame:
-    """The organisation's first-use table: the events and the model's recent training events."""
-    table = spark_org_first_use(events.select("identity_key", "event_name", "event_time"))
-    if scorer is None:
-        return table
-    recent = scorer.detector.recent_
-    both = pd.concat([table, org_first_use(recent)], ignore_index=True)
-    return org_first_use(both.rename(columns={"first_seen": "event_time"}))
-
-
 def spark_findings(
     events: DataFrame,
     scorer: Scorer | None,
@@ -199,7 +188,7 @@ def spark_findings(
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
         buckets = bucket_count(selected.count(), partitions, 500_000)
     keyed = selected.withColumn(_BUCKET, F.pmod(F.xxhash64("identity_key"), F.lit(buckets)))
-    org = _organisation(selected, scorer, zone)
+    org = org_first_use(selected, scorer.detector.recent_ if scorer is not None else None)
     steps = keyed.where(CHAIN_STEP.spark(F)).toPandas()
     steps = pd.concat(
         [to_canonical_pandas(steps.drop(columns=[_BUCKET]), zone), steps[[_BUCKET]]], axis=1
