@@ -9,13 +9,13 @@ Public surface::
     Normalizer / normalize                           one raw record -> one canonical row
     CANONICAL_SCHEMA, SCHEMA_VERSION, ...            the table's columns and vocabularies
     behaviour_vectors(events, profiles, recent=...)  events -> one vector per identity and window
-    org_first_use(events) / first_uses(...)          the organisation's first use of each action
+    org_first_use(events) / first_uses(...)          the organisation's first use of actions
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
     ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
     RULE_INPUTS, ATTEMPTED_CHANGE, row_flags, ...    rule inputs declared once (_predicates)
-    snapshot_chains(...)                             the snapshot chain, for the features and the rule
+    snapshot_chains(...)                             the snapshot chain (features and rule)
     FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
@@ -83,7 +83,6 @@ if _typing.TYPE_CHECKING:
         row_flags,
     )
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
-    from features._sequences import SnapshotChain, snapshot_chains
     from features._schema import (
         ACTIONS,
         CANONICAL_COLUMNS,
@@ -93,6 +92,7 @@ if _typing.TYPE_CHECKING:
         SCHEMA_VERSION,
         SCHEMA_VERSION_KEY,
     )
+    from features._sequences import SnapshotChain, snapshot_chains
     from features._sources import NotCloudTrail, discover, read_records
     from features._state import FeatureState
     from features._taxonomy import classify

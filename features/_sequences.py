@@ -38,6 +38,7 @@ __all__ = ["LOOKBACK_NAMES", "SnapshotChain", "lookback_mask", "sequence_counts"
 
 I64 = npt.NDArray[np.int64]
 Key = tuple[Any, str]
+Values = Sequence[Any] | npt.NDArray[Any]
 
 _MODIFY_ATTRIBUTES: Final = frozenset({"userData", "instanceType"})
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
@@ -140,13 +141,13 @@ class _Index:
 
 
 def snapshot_chains(
-    rows: Sequence[int],
-    time: Sequence[int],
-    names: Sequence[Any],
-    resource_ids: Sequence[Any],
+    rows: Values,
+    time: Values,
+    names: Values,
+    resource_ids: Values,
     horizon_ns: int,
     *,
-    owners: Sequence[Any] | None = None,
+    owners: Values | None = None,
 ) -> list[SnapshotChain]:
     """Find, for every attachment among the step rows, the snapshot chain behind it.
 
@@ -212,31 +213,14 @@ def _chain(
 ) -> SnapshotChain:
     earliest = moment - horizon_ns
     launch = launches.latest((owner, instance), moment)
+    launched = launch[1] if launch is not None and launch[0] >= earliest else None
     made = volumes.upto((owner, volume), moment)
     recent = any(entry[0] >= earliest for entry in made)
     for made_at, made_row, snap in reversed(made):
         source = snapshots.latest((owner, snap), made_at)
         if source is not None and source[0] >= earliest:
-            return SnapshotChain(
-                row,
-                volume,
-                instance,
-                launch[1] if launch is not None and launch[0] >= earliest else None,
-                recent,
-                made_row,
-                source[1],
-                snap,
-            )
-    return SnapshotChain(
-        row,
-        volume,
-        instance,
-        launch[1] if launch is not None and launch[0] >= earliest else None,
-        recent,
-        None,
-        None,
-        None,
-    )
+            return SnapshotChain(row, volume, instance, launched, recent, made_row, source[1], snap)
+    return SnapshotChain(row, volume, instance, launched, recent, None, None, None)
 
 
 def _missing(value: Any) -> bool:

@@ -507,7 +507,7 @@ def _value_arrays(
         table["value"].to_numpy(dtype=object)[rows],
         strict=True,
     )
-    where = {key: row for key, row in zip(keys, rows.tolist(), strict=True)}
+    where = dict(zip(keys, rows.tolist(), strict=True))
     found = np.fromiter(
         (where.get(key, -1) for key in zip(identities, values, strict=True)),
         dtype=np.int64,
@@ -532,7 +532,7 @@ def _earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray
 def first_uses(
     identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-    """The earliest use of each (identity, event name) pair among the uses given.
+    """Return the earliest use of each (identity, event name) pair among the uses given.
 
     The organisation's first-use table (ADR 0008): what the organisation features count
     identities in. Uses with a missing identity or name are left out.

@@ -10,6 +10,7 @@ training scores and explanations in words. ADR 0013 records the choices.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -90,7 +91,7 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     ordered = ids[order]
     return {
         (str(keys[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        for a, b in itertools.pairwise(bounds)
     }
 
 

@@ -130,7 +130,7 @@ def read_model_inputs(
 
 
 def _frame(table: pa.Table | None) -> pd.DataFrame | None:
-    """Stored events as a state takes them (:func:`models.scoring.lean`), or ``None``."""
+    """Return stored events as a state takes them (:func:`models.scoring.lean`), or ``None``."""
     if table is None or not table.num_rows:
         return None
     return lean(table)
@@ -171,7 +171,7 @@ class ModelStates:
                 lock.release()
 
     def held(self, scorer: DetectorScorer, identities: Sequence[str]) -> dict[str, Held | None]:
-        """The states held for ``identities`` (``None`` where there is none) under ``scorer``."""
+        """Return the states held for ``identities`` (``None`` where none is) under ``scorer``."""
         with self._guard:
             if self._scorer is not scorer:  # a new model: its states start afresh
                 self._scorer = scorer
@@ -204,16 +204,17 @@ class ModelStates:
         *,
         since: int,
     ) -> ModelWindows:
-        """The model's windows for a batch admitted with ``read``; the states advance.
+        """Return the model's windows for a batch admitted with ``read``; advance the states.
 
-        ``batch`` is the request's events as :func:`models.scoring.lean` gives them. ``keys`` are the store keys of the batch's newly stored events (by event id);
-        the caller holds the identities' locks (:meth:`locked`) since before admission.
+        ``batch`` is the request's events as :func:`models.scoring.lean` gives them;
+        ``keys`` the store keys of its newly stored events (by event id). The caller holds
+        the identities' locks (:meth:`locked`) since before admission.
         """
         held = self.held(scorer, sorted(read.arrivals))
         windows: list[WindowScore] = []
         frames: list[pd.DataFrame] = []
         owners = batch["identity_key"].to_numpy(dtype=object)
-        times = to_ns(batch["event_time"]) if len(batch) else []
+        times = to_ns(batch["event_time"]) if len(batch) else np.zeros(0, dtype=np.int64)
         for identity in sorted(read.arrivals):
             mine = batch[owners == identity]
             moments = [int(t) for t, k in zip(times, owners, strict=True) if k == identity]
@@ -223,56 +224,37 @@ class ModelStates:
             key = max([-1, *(keys[i] for i in new["event_id"]), *arrivals.keys])
             key = max(key, state.key) if state is not None else key
             if state is not None and identity not in read.rebuild:
-                chosen, events, after = self._fast(
-                    scorer, state, mine, new, arrivals, since=since, hits=hits, moments=moments
-                )
+                current = self._caught_up(scorer, state.state, arrivals)
             else:
-                chosen, events, after = self._rebuild(
-                    scorer, identity, mine, new, arrivals, since=since, hits=hits, moments=moments
-                )
+                current = self._rebuilt(scorer, identity, mine, arrivals, since)
+            chosen = current.windows(scorer, mine, since=since, hits=hits, moments=moments)
+            events, after = _evidence(current, chosen, mine), current.advance(scorer, new)
             windows += chosen
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
         kept = [f for f in frames if len(f)]
         return ModelWindows(windows, pd.concat(kept, ignore_index=True) if kept else None)
 
-    def _fast(
-        self,
-        scorer: DetectorScorer,
-        held: Held,
-        mine: pd.DataFrame,
-        new: pd.DataFrame,
-        arrivals: Arrivals,
-        *,
-        since: int,
-        hits: Sequence[Hit],
-        moments: list[int],
-    ) -> tuple[list[WindowScore], pd.DataFrame, IdentityState]:
-        """Score from the held state: take in what other processes stored, then the batch."""
-        state = held.state
+    def _caught_up(
+        self, scorer: DetectorScorer, state: IdentityState, arrivals: Arrivals
+    ) -> IdentityState:
+        """Return the held state with what other processes stored taken in (windows open)."""
         caught = _frame(arrivals.rows)
-        if caught is not None:  # stored by another process: taken in, the windows stay open
-            state = state.advance(scorer, caught, fold=False)
-        found = state.windows(scorer, mine, since=since, hits=hits, moments=moments)
-        return found, _evidence(state, found, mine), state.advance(scorer, new)
+        return state if caught is None else state.advance(scorer, caught, fold=False)
 
-    def _rebuild(
+    def _rebuilt(
         self,
         scorer: DetectorScorer,
         identity: str,
         mine: pd.DataFrame,
-        new: pd.DataFrame,
         arrivals: Arrivals,
-        *,
         since: int,
-        hits: Sequence[Hit],
-        moments: list[int],
-    ) -> tuple[list[WindowScore], pd.DataFrame, IdentityState]:
-        """Rebuild the state from the identity's stored events, then score as :meth:`_fast`.
+    ) -> IdentityState:
+        """Rebuild the state from the identity's stored events (the batch's own left out).
 
-        The events before the request's frame are folded in (at least the frame stays
-        open), those after it taken in without folding; the cost is that of one fold over
-        the identity's stored events, which retention bounds.
+        The events before the request's frame (``since``, ns) are folded in, at least the
+        frame stays open; the cost is one fold over the identity's stored events, which
+        retention bounds.
         """
         self.rebuilt += 1
         stored = _frame(arrivals.rows)
@@ -280,13 +262,11 @@ class ModelStates:
         history = history[~history["event_id"].isin(mine["event_id"]).to_numpy()]
         moment = to_ns(history["event_time"]) if len(history) else np.zeros(0, np.int64)
         state = IdentityState.build(scorer, identity, history[moment < since], self.horizon)
-        state = state.advance(scorer, history[moment >= since], fold=False)
-        found = state.windows(scorer, mine, since=since, hits=hits, moments=moments)
-        return found, _evidence(state, found, mine), state.advance(scorer, new)
+        return state.advance(scorer, history[moment >= since], fold=False)
 
 
 def _evidence(state: IdentityState, found: list[WindowScore], mine: pd.DataFrame) -> pd.DataFrame:
-    """The events a finding may cite of the alerting windows, beside the batch's own."""
+    """Return the events of the alerting windows a finding may cite, and the batch's own."""
     settings = CombineSettings()
     alerting = [w for w in found if not w.cold_start and settings.band(w.percentile) is not None]
     if not alerting:

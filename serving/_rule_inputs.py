@@ -368,7 +368,7 @@ def score_with_inputs(
 
 
 def _frame(batch: pa.Table, inputs: RuleInputs) -> pd.DataFrame:
-    """The frame the rules judge: the recent events they read, then the batch."""
+    """Return the frame the rules judge: the recent events they read, then the batch."""
     table = batch if inputs.recent is None else pa.concat_tables([inputs.recent, batch])
     frame: pd.DataFrame = table.to_pandas(use_threads=False)  # a few rows: no threads
     return frame

@@ -228,7 +228,7 @@ class StoredEvents:
         return _decode(r[0] for r in found)
 
     def arrivals(self, identity: str, after: int = -1) -> Arrivals:
-        """The identity's events stored after key ``after`` (all of them for ``-1``).
+        """Return the identity's events stored after key ``after`` (all of them for ``-1``).
 
         Unlike the other reads, the batch's own ids are not left out: this is what the
         model state of the identity has not taken in yet (``serving._model_states``).
@@ -243,7 +243,7 @@ class StoredEvents:
         return Arrivals(int(total), tuple(k for k, _ in found), _decode(r for _, r in found))
 
     def last_key(self) -> int:
-        """The newest key given so far (``-1`` for an empty store)."""
+        """Return the newest key given so far (``-1`` for an empty store)."""
         found = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
         return -1 if found is None else int(found)
 

@@ -107,11 +107,11 @@ class DetectorScorer:
         return end
 
     def identity_state(self, identity: str) -> FeatureState:
-        """The feature state at the end of training, restricted to one identity."""
+        """Return the feature state at the end of training, restricted to one identity."""
         return self.state_of([identity])
 
     def state_of(self, identities: Collection[str]) -> FeatureState:
-        """The feature state at the end of training, restricted to some identities.
+        """Return the feature state at the end of training, restricted to some identities.
 
         Their profile rows, the organisation's first-use table (the only cross-identity
         input of the vectors, ADR 0008) and their recent training events: their vectors
@@ -131,7 +131,7 @@ class DetectorScorer:
     def score_identities(
         self, events: pd.DataFrame, history: pd.DataFrame | None = None
     ) -> list[WindowScore]:
-        """The service's model: each identity measured against training and its own past.
+        """Score as the service does: each identity against training and its own past.
 
         For every identity of ``events`` (in sorted order), :meth:`score_windows` of its
         events after its own ``history``, both without the events of the training period

@@ -47,9 +47,9 @@ _DAY: Final = 86_400 * 10**9
 
 
 def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
-    """The :data:`MODEL_COLUMNS` of canonical events (a frame or an Arrow table), text as
-    Python strings.
+    """Return the :data:`MODEL_COLUMNS` of canonical events, text as Python strings.
 
+    ``events`` is a frame or an Arrow table.
     A state copies and filters its events with every batch; plain object columns make
     that several times cheaper than Arrow-backed strings, for the same vectors.
     """
@@ -139,7 +139,7 @@ class IdentityState:
         profiles summarise training. The state folds up to ``keep_open`` before the latest
         event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
         ``fold=False`` takes the events in without folding (the windows stay open).
-        """  # noqa: D401
+        """
         own = events[events["event_time"] >= scorer.training_end]
         if not len(own):
             return self
@@ -173,7 +173,7 @@ class IdentityState:
         hits: Iterable[Hit] = (),
         moments: Sequence[int] = (),
     ) -> list[WindowScore]:
-        """The windows of this identity a request's findings can hold.
+        """Return the windows of this identity a request's findings can hold.
 
         Parameters
         ----------
@@ -228,7 +228,7 @@ class IdentityState:
         return scorer.score_with_state(events, self.features)
 
     def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
-        """The state's events that ``windows`` name (for the findings' facts)."""
+        """Return the state's events that ``windows`` name (for the findings' facts)."""
         ids = {event_id for window in windows for event_id in window.event_ids}
         recent = self.features.recent
         if not ids or not len(recent):

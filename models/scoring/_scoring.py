@@ -258,7 +258,7 @@ def evaluate_rules(
     rules: Sequence[Rule] = RULES,
     summary: BatchSummary | None = None,
 ) -> Evaluation:
-    """The rule stage of :func:`score_events`: every rule that can fire, suppressions applied."""
+    """Run the rule stage of :func:`score_events`: the rules, then the suppressions."""
     context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
     evaluation = evaluate(events, context, rules, summary=summary)
     for rule_id, error in evaluation.failed:
@@ -276,7 +276,7 @@ def combine_findings(
     scorer: ScorerInfo | None = None,
     scored: int | None = None,
 ) -> ScoreResult:
-    """The last stage of :func:`score_events`: the facts of the evidence, then :func:`combine`.
+    """Run the last stage of :func:`score_events`: the evidence's facts, then :func:`combine`.
 
     ``scored`` is the number of events scored (default: ``len(events)``).
     """
@@ -384,7 +384,7 @@ def score_events(
 
 
 def _in_order(events: pd.DataFrame) -> pd.DataFrame:
-    """The events by time, then event id: the rules meet them in one order, however they came.
+    """Order events by time, then event id: rules meet them in one order, however they came.
 
     Rules name their evidence in the order they meet it, so two engines that read the same
     events in different orders (a file, Spark's groups, the service's frame) must sort ties
@@ -399,7 +399,7 @@ def _in_order(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def _own(evaluation: Evaluation, identities: set[str]) -> Evaluation:
-    """The hits (and suppressed hits) of ``identities`` alone."""
+    """Keep the hits (and suppressed hits) of ``identities`` alone."""
     return Evaluation(
         hits=[h for h in evaluation.hits if h.identity in identities],
         suppressed=[(h, s) for h, s in evaluation.suppressed if h.identity in identities],

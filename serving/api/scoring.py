@@ -35,8 +35,8 @@ from models.scoring import (
 from serving._model_holder import LoadedModel
 from serving._model_states import FRAME_HORIZON, ModelRead, read_model_inputs
 from serving._rule_inputs import RuleInputs, read_rule_inputs, score_with_inputs
-from serving._stored_events import StoredEvents
 from serving._state import StateStore
+from serving._stored_events import StoredEvents
 from serving.api.metrics import Metrics
 from serving.api.schemas import (
     EventHits,

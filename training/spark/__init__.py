@@ -48,9 +48,9 @@ from training.spark._train import MAX_TRAINING_WINDOWS, SparkFit, fit_detector_s
 
 __all__ = [
     "CLOUDTRAIL_GLOB",
-    "FINDING_ROWS",
     "EVENTS_PER_BUCKET",
     "FEATURE_INPUT_COLUMNS",
+    "FINDING_ROWS",
     "MAX_TRAINING_WINDOWS",
     "SCORED_WINDOW_KEYS",
     "SCORE_RESULT_TYPE",

@@ -222,21 +222,27 @@ def score_with_spark(
 
     spark = spark_session(master)
     frame = read_events_spark(spark, list(events))
-    rows = spark_findings(
-        frame, scorer, policy, output=output, min_severity=min_severity
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    rows = spark_findings(frame, scorer, policy, output=output, min_severity=min_severity).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
         rows.where(F.col("line").isNotNull()).select("line").write.mode("overwrite").text(out)
-        totals = rows.where(F.col("line").isNull()).agg(
-            *(F.sum(name).alias(name) for name in ("events", "hits", "windows", "suppressed")),
-            F.collect_set("failed").alias("failed"),
-        ).first()
+        totals = (
+            rows.where(F.col("line").isNull())
+            .agg(
+                *(F.sum(name).alias(name) for name in ("events", "hits", "windows", "suppressed")),
+                F.collect_set("failed").alias("failed"),
+            )
+            .first()
+        )
         severities = {
             str(r["severity"]): int(r["count"])
             for r in rows.where(F.col("line").isNotNull()).groupBy("severity").count().collect()
         }
     finally:
         rows.unpersist()
+    if totals is None:  # pragma: no cover - an aggregate always has a row
+        raise ConfigurationError("Spark returned no totals")
     failed = sorted({name for joined in (totals["failed"] or []) for name in joined.split(",")})
     return {
         "engine": "spark",

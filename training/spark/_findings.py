@@ -70,7 +70,7 @@ def _lines(findings: Sequence[Finding], output: str, floor: int) -> list[tuple[s
 def _group_scorer(
     scorer: DetectorScorer, org: pd.DataFrame
 ) -> Callable[[pd.DataFrame], ModelWindows]:
-    """The model's windows of one group: its identities' state, the organisation's first uses."""
+    """Return the model's windows of a group: its identities' state, the org's first uses."""
 
     def windows(events: pd.DataFrame) -> ModelWindows:
         identities = sorted(set(events["identity_key"].astype(str)))
