@@ -195,6 +195,8 @@ def generate(n_events: int = 1_000_000, n_identities: int = 400, seed: int = 7) 
         "principal_arn": identities[ident],
         "actor_account_id": ["111111111111"] * n_events,
         "session_name": [None] * n_events,
+        "source_identity": [None] * n_events,
+        "federated_provider": [None] * n_events,
         "access_key_id": [None] * n_events,
         "mfa": [None] * n_events,
         "source_ip": [f"10.{n // 256}.{n % 256}.7" for n in net],

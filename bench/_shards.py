@@ -3,6 +3,10 @@
 The mix follows a busy account: mostly read-only Describe calls from consoles, SDKs and
 services, some instance, volume and snapshot changes, assumed roles and IAM users,
 errors now and then. Record sizes (about 1.3 KB of JSON) are those of real trails.
+
+Two layouts: :func:`write_shards` writes large files (500 records each, a busy account),
+:func:`write_real_layout` the shape most trails really have: one file per account and
+region every 5 minutes, a handful of records in each.
 """
 
 from __future__ import annotations
@@ -31,14 +35,14 @@ def _key(rng: random.Random, prefix: str) -> str:
     return prefix + f"{rng.randrange(64):016X}"
 
 
-def _identity(rng: random.Random) -> dict[str, object]:
+def _identity(rng: random.Random, account: str = ACCOUNT) -> dict[str, object]:
     if rng.random() < 0.3:
         name = rng.choice(["alice", "bob", "legacy-admin", "ci"])
         return {
             "type": "IAMUser",
             "principalId": f"AIDAEXAMPLE{name.upper()}",
-            "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
-            "accountId": ACCOUNT,
+            "arn": f"arn:aws:iam::{account}:user/{name}",
+            "accountId": account,
             "accessKeyId": _key(rng, "AKIA"),
             "userName": name,
         }
@@ -49,15 +53,15 @@ def _identity(rng: random.Random) -> dict[str, object]:
     return {
         "type": "AssumedRole",
         "principalId": f"AROAEXAMPLEROLEID:{session}",
-        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}",
-        "accountId": ACCOUNT,
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
         "accessKeyId": _key(rng, "ASIA"),
         "sessionContext": {
             "sessionIssuer": {
                 "type": "Role",
                 "principalId": "AROAEXAMPLEROLEID",
-                "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
-                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
                 "userName": role,
             },
             "webIdFederationData": {},
@@ -66,7 +70,9 @@ def _identity(rng: random.Random) -> dict[str, object]:
     }
 
 
-def _call(rng: random.Random) -> tuple[str, dict[str, object] | None, dict[str, object] | None]:
+def _call(
+    rng: random.Random, account: str = ACCOUNT
+) -> tuple[str, dict[str, object] | None, dict[str, object] | None]:
     instance = f"i-0{rng.getrandbits(64):016x}"
     volume = f"vol-0{rng.getrandbits(64):016x}"
     snapshot = f"snap-0{rng.getrandbits(64):016x}"
@@ -92,7 +98,7 @@ def _call(rng: random.Random) -> tuple[str, dict[str, object] | None, dict[str, 
             {
                 "requestId": str(uuid.UUID(int=rng.getrandbits(128))),
                 "reservationId": "r-0123456789abcdef0",
-                "ownerId": ACCOUNT,
+                "ownerId": account,
                 "groupSet": {},
                 "instancesSet": {
                     "items": [
@@ -137,13 +143,13 @@ def _call(rng: random.Random) -> tuple[str, dict[str, object] | None, dict[str, 
     )
 
 
-def record(rng: random.Random, when: datetime) -> dict[str, object]:
-    name, request, response = _call(rng)
+def record(rng: random.Random, when: datetime, account: str = ACCOUNT) -> dict[str, object]:
+    name, request, response = _call(rng, account)
     agent = rng.choice(AGENTS)
     service = agent.endswith(".amazonaws.com") and not agent.startswith("console")
     item: dict[str, object] = {
         "eventVersion": "1.09",
-        "userIdentity": _identity(rng),
+        "userIdentity": _identity(rng, account),
         "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": "ec2.amazonaws.com",
         "eventName": name,
@@ -157,7 +163,7 @@ def record(rng: random.Random, when: datetime) -> dict[str, object]:
         "readOnly": name.startswith("Describe"),
         "eventType": "AwsApiCall",
         "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
+        "recipientAccountId": account,
         "eventCategory": "Management",
         "tlsDetails": {
             "tlsVersion": "TLSv1.3",
@@ -190,3 +196,39 @@ def write_shards(root: Path, records: int, per_file: int = 500, seed: int = 7) -
         )
         paths.append(path)
     return paths
+
+
+REAL_ACCOUNTS = ["111122223333", "222233334444", "333344445555", "444455556666"]
+REAL_REGIONS = ["eu-central-1", "us-east-1", "eu-west-1"]
+
+
+def write_real_layout(root: Path, files: int, mean_records: float = 7.0, seed: int = 11) -> int:
+    """Write ``files`` small delivery files in CloudTrail's real layout under ``root/AWSLogs``.
+
+    One file per account and region every 5 minutes, as CloudTrail delivers them, each
+    with a handful of records (1 + an exponential draw, ``mean_records`` on average).
+
+    Returns
+    -------
+    int
+        The number of records written.
+    """
+    rng = random.Random(seed)
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    streams = [(account, region) for account in REAL_ACCOUNTS for region in REAL_REGIONS]
+    written = 0
+    for index in range(files):
+        account, region = streams[index % len(streams)]
+        when = start + timedelta(minutes=5 * (index // len(streams)))
+        folder = root / "AWSLogs" / account / "CloudTrail" / region / when.strftime("%Y/%m/%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        count = 1 + min(int(rng.expovariate(1 / (mean_records - 1))), 100)
+        items = [
+            record(rng, when + timedelta(seconds=rng.randrange(300)), account) for _ in range(count)
+        ]
+        name = f"{account}_CloudTrail_{region}_{when:%Y%m%dT%H%MZ}_{uuid.UUID(int=rng.getrandbits(128)).hex[:16]}.json.gz"
+        (folder / name).write_bytes(
+            gzip.compress(json.dumps({"Records": items}).encode(), compresslevel=6, mtime=0)
+        )
+        written += count
+    return written

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from changewatch import __version__
+from changewatch.commands.data import data as data_command
 from changewatch.commands.demo import demo as demo_command
 from changewatch.commands.ingest import ingest as ingest_command
 from changewatch.commands.score import score as score_command
@@ -58,7 +59,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     Typical flow:
       changewatch demo                                    # everything, on a simulated org
       changewatch ingest AWSLogs/ --out events.parquet
-      changewatch train --events events.parquet --until 2026-03-23 --register changewatch
+      changewatch train --events events.parquet --until 2026-03-23 \\
+          --labels labels.parquet --register changewatch
       changewatch promote --name changewatch
       changewatch score --model models:/changewatch@champion --events events.parquet \\
           --windows policy.yaml --out findings.jsonl
@@ -71,6 +73,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 
 # One line per subcommand; each lives in changewatch/commands/<name>.py.
+cli.add_command(data_command)
 cli.add_command(demo_command)
 cli.add_command(ingest_command)
 cli.add_command(score_command)

@@ -5,16 +5,31 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-__all__ = ["PathsOption", "emit", "progress"]
+__all__ = ["PathsOption", "emit", "nothing_usable", "progress"]
 
 
 def emit(summary: dict[str, Any]) -> None:
     """Print the machine-readable summary as the last line of standard output."""
     click.echo(json.dumps(summary))
+
+
+def nothing_usable(records: int, files: int, rejects: str | None) -> NoReturn:
+    """Say that no input gave anything usable, and exit with status 1.
+
+    Called after the summary is printed, for ``ingest`` and ``score`` without
+    ``--allow-empty``: every file and record was rejected, or nothing was found.
+    """
+    why = f"see {rejects}" if rejects else "--rejects PATH keeps the reasons"
+    click.echo(
+        f"changewatch: error: nothing usable was read ({files} files, {records} records, "
+        f"none kept; {why}); --allow-empty accepts this",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def progress(

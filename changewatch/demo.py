@@ -151,10 +151,11 @@ def _train(plan: DemoPlan, say: Say) -> None:
         experiment="changewatch-demo",
         run_name="demo",
     )
-    metrics = result.evaluation.metrics if result.evaluation is not None else {}
+    nan = float("nan")
+    metrics = result.metrics
     say(
-        f"  run {result.run_id}: test-week ROC-AUC {metrics.get('roc_auc', float('nan')):.3f}, "
-        f"PR-AUC {metrics.get('pr_auc', float('nan')):.3f}; registered as challenger"
+        f"  run {result.run_id}: test-week ROC-AUC {metrics.get('eval_roc_auc', nan):.3f}, "
+        f"PR-AUC {metrics.get('eval_pr_auc', nan):.3f}; registered as challenger"
     )
     decision = promote(MODEL_NAME, tracking_uri=plan.tracking_uri)
     say(f"  promotion: {decision.to_json().get('decision', decision)}")

@@ -3,6 +3,7 @@
 Public surface::
 
     ingest(paths, out, options=IngestOptions(...))   files/directories/stdin -> Parquet
+    find_sources(paths)                              the files ingest reads, and paths it cannot
     records_to_table(records)                        in-memory records -> Arrow table
     read_records(data, source)                       one CloudTrail file's bytes -> raw records
     read_events(path)                                Parquet -> pandas
@@ -25,6 +26,16 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from features._aws_ranges import PACKAGED as PACKAGED_AWS_RANGES
+    from features._aws_ranges import SOURCE_URL as AWS_RANGES_URL
+    from features._aws_ranges import (
+        AwsRanges,
+        default_ranges,
+        fetch_ranges,
+        outside_aws,
+        refreshed_path,
+        write_ranges,
+    )
     from features._catalogue import (
         BEHAVIOURS,
         CATALOGUE,
@@ -46,36 +57,49 @@ if _typing.TYPE_CHECKING:
         RecordRejected,
         SourceError,
     )
-    from features._identity import IdentityKeyRule
-    from features._ingest import (
-        IngestOptions,
-        IngestReport,
-        RecordsResult,
-        Rejection,
-        ingest,
-        records_to_table,
+    from features._identity import (
+        IDENTITY_KEY_VERSION,
+        IdentityKeyRule,
+        peer_groups,
+        rekey_row,
     )
+    from features._identity_audit import SessionKeyedRole, never_repeating_person_keys
+    from features._ingest import RecordsResult, ingest, records_to_table
     from features._io import read_events, write_events
     from features._network import GeoIP, network_of
     from features._normalize import Normalizer, normalize
     from features._predicates import (
+        ACCESS_REMOVED,
+        ADMIN_INGRESS,
         ATTACH,
         ATTEMPTED_CHANGE,
         CHAIN_STEP,
         CHAIN_STEPS,
         CHANGE,
+        COMPUTE_INPUTS,
         DELETION,
         DRY_RUN,
         EBS_CALL,
         EBS_DIRECT_READ,
         EBS_DIRECT_READS,
         EVERY,
+        EXPORT_TASK,
+        INSTANCE_CALL,
+        KEY_PAIR,
         OWN_CALL,
+        PASSWORD_READ,
+        PERSON_CALL,
         RULE_INPUTS,
+        SERIAL_CONSOLE,
         SHARE,
         SHARE_GRANT,
         SHARED_TYPES,
         SNAPSHOT_CREATES,
+        SSH_KEY_PUSH,
+        UNUSUAL_LAUNCH,
+        UNUSUAL_TYPES,
+        USER_DATA_CHANGE,
+        USER_DATA_READ,
         Col,
         Expr,
         RuleInput,
@@ -83,6 +107,7 @@ if _typing.TYPE_CHECKING:
         row_flags,
     )
     from features._profiles import PROFILE_SCHEMA_VERSION, Profiles, build_profiles, merge_profiles
+    from features._report import IngestOptions, IngestReport, Rejection
     from features._schema import (
         ACTIONS,
         CANONICAL_COLUMNS,
@@ -93,20 +118,25 @@ if _typing.TYPE_CHECKING:
         SCHEMA_VERSION_KEY,
     )
     from features._sequences import SnapshotChain, snapshot_chains
-    from features._sources import NotCloudTrail, discover, read_records
+    from features._sources import NotCloudTrail, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
     from features._vectors import behaviour_vectors, first_uses, org_first_use
     from features._version import PRODUCT_VERSION
+    from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
     from features._windows import to_ns
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
 # workers do not pay for pandas and the featuriser they never touch.
 _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
+    "ACCESS_REMOVED": ("features._predicates", "ACCESS_REMOVED"),
     "ACTIONS": ("features._schema", "ACTIONS"),
+    "ADMIN_INGRESS": ("features._predicates", "ADMIN_INGRESS"),
     "ATTACH": ("features._predicates", "ATTACH"),
     "ATTEMPTED_CHANGE": ("features._predicates", "ATTEMPTED_CHANGE"),
+    "AWS_RANGES_URL": ("features._aws_ranges", "SOURCE_URL"),
+    "AwsRanges": ("features._aws_ranges", "AwsRanges"),
     "BEHAVIOURS": ("features._catalogue", "BEHAVIOURS"),
     "CANONICAL_COLUMNS": ("features._schema", "CANONICAL_COLUMNS"),
     "CANONICAL_SCHEMA": ("features._schema", "CANONICAL_SCHEMA"),
@@ -115,6 +145,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "CHAIN_STEPS": ("features._predicates", "CHAIN_STEPS"),
     "CHANGE": ("features._predicates", "CHANGE"),
     "CLIENT_FAMILIES": ("features._schema", "CLIENT_FAMILIES"),
+    "COMPUTE_INPUTS": ("features._predicates", "COMPUTE_INPUTS"),
     "ChangewatchError": ("features._exceptions", "ChangewatchError"),
     "Col": ("features._predicates", "Col"),
     "ConfigurationError": ("features._exceptions", "ConfigurationError"),
@@ -124,6 +155,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "EBS_DIRECT_READ": ("features._predicates", "EBS_DIRECT_READ"),
     "EBS_DIRECT_READS": ("features._predicates", "EBS_DIRECT_READS"),
     "EVERY": ("features._predicates", "EVERY"),
+    "EXPORT_TASK": ("features._predicates", "EXPORT_TASK"),
     "Expr": ("features._predicates", "Expr"),
     "FEATURE_NAMES": ("features._catalogue", "FEATURE_NAMES"),
     "FEATURISER_INPUT_COLUMNS": ("features._windows", "REQUIRED_COLUMNS"),
@@ -132,15 +164,21 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "FeatureState": ("features._state", "FeatureState"),
     "GeoIP": ("features._network", "GeoIP"),
     "GeoIPError": ("features._exceptions", "GeoIPError"),
+    "IDENTITY_KEY_VERSION": ("features._identity", "IDENTITY_KEY_VERSION"),
+    "INSTANCE_CALL": ("features._predicates", "INSTANCE_CALL"),
     "IdentityKeyRule": ("features._identity", "IdentityKeyRule"),
-    "IngestOptions": ("features._ingest", "IngestOptions"),
-    "IngestReport": ("features._ingest", "IngestReport"),
+    "IngestOptions": ("features._report", "IngestOptions"),
+    "IngestReport": ("features._report", "IngestReport"),
     "InputError": ("features._exceptions", "InputError"),
     "KEY_COLUMNS": ("features._catalogue", "KEY_COLUMNS"),
+    "KEY_PAIR": ("features._predicates", "KEY_PAIR"),
     "ModelBundleError": ("features._exceptions", "ModelBundleError"),
     "Normalizer": ("features._normalize", "Normalizer"),
     "NotCloudTrail": ("features._sources", "NotCloudTrail"),
     "OWN_CALL": ("features._predicates", "OWN_CALL"),
+    "PACKAGED_AWS_RANGES": ("features._aws_ranges", "PACKAGED"),
+    "PASSWORD_READ": ("features._predicates", "PASSWORD_READ"),
+    "PERSON_CALL": ("features._predicates", "PERSON_CALL"),
     "PRODUCT_VERSION": ("features._version", "PRODUCT_VERSION"),
     "PROFILE_SCHEMA_VERSION": ("features._profiles", "PROFILE_SCHEMA_VERSION"),
     "Profiles": ("features._profiles", "Profiles"),
@@ -148,16 +186,23 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "RULE_INPUTS": ("features._predicates", "RULE_INPUTS"),
     "RecordRejected": ("features._exceptions", "RecordRejected"),
     "RecordsResult": ("features._ingest", "RecordsResult"),
-    "Rejection": ("features._ingest", "Rejection"),
+    "Rejection": ("features._report", "Rejection"),
     "RuleInput": ("features._predicates", "RuleInput"),
     "SCHEMA_VERSION": ("features._schema", "SCHEMA_VERSION"),
     "SCHEMA_VERSION_KEY": ("features._schema", "SCHEMA_VERSION_KEY"),
+    "SERIAL_CONSOLE": ("features._predicates", "SERIAL_CONSOLE"),
     "SHARE": ("features._predicates", "SHARE"),
     "SHARED_TYPES": ("features._predicates", "SHARED_TYPES"),
     "SHARE_GRANT": ("features._predicates", "SHARE_GRANT"),
     "SNAPSHOT_CREATES": ("features._predicates", "SNAPSHOT_CREATES"),
     "SnapshotChain": ("features._sequences", "SnapshotChain"),
+    "SSH_KEY_PUSH": ("features._predicates", "SSH_KEY_PUSH"),
+    "SessionKeyedRole": ("features._identity_audit", "SessionKeyedRole"),
     "SourceError": ("features._exceptions", "SourceError"),
+    "UNUSUAL_LAUNCH": ("features._predicates", "UNUSUAL_LAUNCH"),
+    "UNUSUAL_TYPES": ("features._predicates", "UNUSUAL_TYPES"),
+    "USER_DATA_CHANGE": ("features._predicates", "USER_DATA_CHANGE"),
+    "USER_DATA_READ": ("features._predicates", "USER_DATA_READ"),
     "VECTOR_COLUMNS": ("features._catalogue", "VECTOR_COLUMNS"),
     "VECTOR_SCHEMA_VERSION": ("features._catalogue", "VECTOR_SCHEMA_VERSION"),
     "behaviour_vectors": ("features._vectors", "behaviour_vectors"),
@@ -165,21 +210,29 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
-    "discover": ("features._sources", "discover"),
     "first_uses": ("features._vectors", "first_uses"),
+    "default_ranges": ("features._aws_ranges", "default_ranges"),
+    "fetch_ranges": ("features._aws_ranges", "fetch_ranges"),
+    "find_sources": ("features._walk", "find_sources"),
     "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
     "network_of": ("features._network", "network_of"),
+    "never_repeating_person_keys": ("features._identity_audit", "never_repeating_person_keys"),
     "normalize": ("features._normalize", "normalize"),
     "org_first_use": ("features._vectors", "org_first_use"),
+    "outside_aws": ("features._aws_ranges", "outside_aws"),
+    "peer_groups": ("features._identity", "peer_groups"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
+    "refreshed_path": ("features._aws_ranges", "refreshed_path"),
+    "rekey_row": ("features._identity", "rekey_row"),
     "row_flags": ("features._predicates", "row_flags"),
     "snapshot_chains": ("features._sequences", "snapshot_chains"),
     "to_ns": ("features._windows", "to_ns"),
     "write_events": ("features._io", "write_events"),
+    "write_ranges": ("features._aws_ranges", "write_ranges"),
 }
 
 
@@ -200,9 +253,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ACCESS_REMOVED",
     "ACTIONS",
+    "ADMIN_INGRESS",
     "ATTACH",
     "ATTEMPTED_CHANGE",
+    "AWS_RANGES_URL",
     "BEHAVIOURS",
     "CANONICAL_COLUMNS",
     "CANONICAL_SCHEMA",
@@ -211,28 +267,43 @@ __all__ = [
     "CHAIN_STEPS",
     "CHANGE",
     "CLIENT_FAMILIES",
+    "COMPUTE_INPUTS",
     "DELETION",
     "DRY_RUN",
     "EBS_CALL",
     "EBS_DIRECT_READ",
     "EBS_DIRECT_READS",
     "EVERY",
+    "EXPORT_TASK",
     "FEATURE_NAMES",
     "FEATURISER_INPUT_COLUMNS",
+    "IDENTITY_KEY_VERSION",
+    "INSTANCE_CALL",
     "KEY_COLUMNS",
+    "KEY_PAIR",
     "OWN_CALL",
+    "PACKAGED_AWS_RANGES",
+    "PASSWORD_READ",
+    "PERSON_CALL",
     "PRODUCT_VERSION",
     "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
     "RULE_INPUTS",
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_KEY",
+    "SERIAL_CONSOLE",
     "SHARE",
     "SHARED_TYPES",
     "SHARE_GRANT",
     "SNAPSHOT_CREATES",
+    "SSH_KEY_PUSH",
+    "UNUSUAL_LAUNCH",
+    "UNUSUAL_TYPES",
+    "USER_DATA_CHANGE",
+    "USER_DATA_READ",
     "VECTOR_COLUMNS",
     "VECTOR_SCHEMA_VERSION",
+    "AwsRanges",
     "ChangewatchError",
     "Col",
     "ConfigurationError",
@@ -254,6 +325,7 @@ __all__ = [
     "RecordsResult",
     "Rejection",
     "RuleInput",
+    "SessionKeyedRole",
     "SnapshotChain",
     "SourceError",
     "behaviour_vectors",
@@ -261,19 +333,27 @@ __all__ = [
     "catalogue_markdown",
     "classify",
     "client_of",
-    "discover",
+    "default_ranges",
+    "fetch_ranges",
+    "find_sources",
     "first_uses",
     "flags_of",
     "ingest",
     "merge_profiles",
     "network_of",
+    "never_repeating_person_keys",
     "normalize",
     "org_first_use",
+    "outside_aws",
+    "peer_groups",
     "read_events",
     "read_records",
     "records_to_table",
+    "refreshed_path",
+    "rekey_row",
     "row_flags",
     "snapshot_chains",
     "to_ns",
     "write_events",
+    "write_ranges",
 ]

@@ -29,6 +29,13 @@ from msgspec.structs import astuple
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
+from features._limits import (
+    MAX_FIELD_CHARS,
+    MAX_PARSED_BYTES,
+    bounded_list,
+    bounded_strings,
+    bounded_text,
+)
 from features._network import is_service_address, network_of
 from features._normalize import (
     Normalizer,
@@ -74,7 +81,11 @@ def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int
 
 
 def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
-    return pa.array(values, type=kind).take(pa.array(codes))
+    """Each row's value from the distinct ``values``; strings within the field limits."""
+    distinct = pa.array(values, type=kind)
+    if kind == pa.string():
+        distinct = bounded_strings(distinct)
+    return distinct.take(pa.array(codes))
 
 
 def _event_times(times: pa.StringArray) -> tuple[pa.Array, list[int]]:
@@ -116,6 +127,13 @@ class _Columns(NamedTuple):
     response_elements: tuple[Raw, ...]
     additional_event_data: tuple[Raw, ...]
     detail_type: tuple[Raw, ...]
+
+
+def _bounded_by(array: pa.Array, distinct: list[str | None]) -> pa.Array:
+    """Return a string column within the field limits, judged by its distinct values."""
+    if all(value is None or len(value) <= MAX_FIELD_CHARS for value in distinct):
+        return array
+    return bounded_strings(array)
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
@@ -235,9 +253,15 @@ def _merge_slow(
 
 
 def _parsed(raw: Raw | bytes) -> Any:
-    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it."""
+    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it, or it is too long.
+
+    Too long (over :data:`~features._limits.MAX_PARSED_BYTES`) sends the record to the
+    reference path, which rejects it for its size.
+    """
     if not raw:
         return None
+    if len(raw) > MAX_PARSED_BYTES:
+        return _UNPARSABLE
     try:
         return orjson.loads(memoryview(raw))
     except orjson.JSONDecodeError:
@@ -297,9 +321,9 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         (
             resource_type[index],
             action[index],
-            ids[index],
-            attribute[index],
-            targets[index],
+            found_ids,
+            found_attribute,
+            found_targets,
         ) = change_details(
             column.event_source[index],
             column.event_name[index],
@@ -307,6 +331,8 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
             response,
             resolved[identity_codes[index]],
         )
+        ids[index], targets[index] = bounded_list(found_ids), bounded_list(found_targets)
+        attribute[index] = None if found_attribute is None else bounded_text(found_attribute)
     action_array = pa.array(action, type=pa.string())
     resource_type_array = pa.array(resource_type, type=pa.string())
     is_read = pc.equal(action_array, "read")
@@ -353,15 +379,15 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
 
     nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
-        _strings(column.event_id),
+        bounded_strings(_strings(column.event_id)),
         event_time,
         _taken(resolved, identity_codes, pa.string()),
-        _strings(column.aws_region),
-        source_array,
-        name_array,
-        _strings(column.event_type),
+        bounded_strings(_strings(column.aws_region)),
+        _bounded_by(source_array, source_values),
+        _bounded_by(name_array, name_values),
+        bounded_strings(_strings(column.event_type)),
         read_only_array,
-        _strings(column.error_code),
+        bounded_strings(_strings(column.error_code)),
         resource_type_array,
         action_array,
         is_change,
@@ -373,13 +399,15 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         from_identity("arn"),
         from_identity("account"),
         from_identity("session"),
+        from_identity("source_identity"),
+        from_identity("federated_provider"),
         from_identity("access_key"),
         mfa,
-        ip_array,
+        _bounded_by(ip_array, addresses),
         _taken([network_of(address) for address in addresses], ip_codes, pa.string()),
         pa.array(by_service),
         from_identity("invoked_by"),
-        agent_array,
+        _bounded_by(agent_array, agents),
         _taken([family for family, _ in clients], agent_codes, pa.string()),
         _taken([version for _, version in clients], agent_codes, pa.string()),
         _taken([g.country for g in geo], ip_codes, pa.string()) if geo else nulls_string,

@@ -38,7 +38,8 @@ def read_events(path: str | Path, *, columns: list[str] | None = None) -> pd.Dat
     version = (schema.metadata or {}).get(SCHEMA_VERSION_KEY, b"").decode() or None
     if version != SCHEMA_VERSION:
         raise InputError(
-            f"{path}: canonical schema version {SCHEMA_VERSION} expected, got {version or 'none'}"
+            f"{path}: canonical schema version {SCHEMA_VERSION} expected, got {version or 'none'}; "
+            "re-ingest the CloudTrail with this version (`changewatch ingest`)"
         )
     missing = [name for name in CANONICAL_SCHEMA.names if name not in schema.names]
     if missing:

@@ -3,8 +3,10 @@
 :func:`normalize` is the only place that reads raw records. It reads nested fields
 defensively, checks the type of every field it uses, and raises nothing but
 :class:`~changewatch.errors.RecordRejected` for any input (a hypothesis test feeds it
-arbitrary JSON). :class:`TableBuilder` collects rows into an Arrow table of the
-canonical schema.
+arbitrary JSON). Every row it makes is held to the field limits of
+:mod:`features._limits` (:func:`~features._limits.bounded_row`): the service and the command line
+both normalise here, so both keep no more. :class:`TableBuilder` collects rows into
+an Arrow table of the canonical schema.
 """
 
 from __future__ import annotations
@@ -21,15 +23,11 @@ import pyarrow as pa
 from features._clients import client_of
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule, role_arn_from_sts
+from features._limits import bounded_row
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
+from features._parameters import call_attribute, share_targets
 from features._schema import CANONICAL_SCHEMA
-from features._taxonomy import (
-    classify,
-    modified_attribute,
-    resource_ids,
-    resource_type_of_id,
-    share_targets,
-)
+from features._taxonomy import classify, resource_ids, resource_type_of_id
 
 __all__ = ["Normalizer", "TableBuilder", "normalize", "unwrap"]
 
@@ -45,6 +43,8 @@ _CLOUDTRAIL_DETAIL_TYPES: Final = frozenset(
 )
 _NO_GEO: Final = GeoRecord(None, None, None)
 _TAG_EVENTS: Final = frozenset({"CreateTags", "DeleteTags"})
+_DESCRIBED_ATTRIBUTES: Final = frozenset({"DescribeInstanceAttribute"})
+"""``Describe*`` calls that name one resource and the attribute they read (user data)."""
 _PERSON_TYPES: Final = frozenset({"SAMLUser", "WebIdentityUser"})
 
 Row = tuple[Any, ...]
@@ -151,7 +151,7 @@ def _synthetic_id(record: Mapping[str, Any]) -> str:
 def needs_details(resource_type: str | None, event_source: str | None, event_name: str) -> bool:
     """Whether a call's parameters must be read for ids, attribute and share targets."""
     if resource_type is not None:
-        return not event_name.startswith("Describe")
+        return not event_name.startswith("Describe") or event_name in _DESCRIBED_ATTRIBUTES
     return event_name in _TAG_EVENTS and event_source == "ec2.amazonaws.com"
 
 
@@ -166,20 +166,22 @@ def change_details(
 
     Only for calls where :func:`needs_details` holds; others have no ids, attribute or
     targets. ``Describe*`` calls list filters, not resources touched, so they are not
-    read; single-resource reads (``GetPasswordData``, ``GetSnapshotBlock``) are.
+    read, except ``DescribeInstanceAttribute`` (one instance, and the attribute read);
+    single-resource reads (``GetPasswordData``, ``GetSnapshotBlock``) are.
     """
     resource_type, action = classify(event_source, event_name)
     if resource_type is None:  # CreateTags / DeleteTags: the type of the tagged resource
         ids = resource_ids(request, None)
         return (resource_type_of_id(ids[0]) if ids else None), action, ids, None, []
     if action == "read":
-        return resource_type, action, resource_ids(request, None), None, []
+        attribute = call_attribute(event_name, request, None)
+        return resource_type, action, resource_ids(request, None), attribute, []
     targets = share_targets(event_name, request, account)
     return (
         resource_type,
         "share" if targets else action,
         resource_ids(request, response),
-        modified_attribute(event_name, request),
+        call_attribute(event_name, request, response),
         targets,
     )
 
@@ -194,6 +196,8 @@ class _Identity:
     access_key: str | None
     mfa: bool | None
     invoked_by: str | None
+    source_identity: str | None = None
+    federated_provider: str | None = None
 
 
 def _identity(record: dict[str, Any], rule: IdentityKeyRule, account: str | None) -> _Identity:
@@ -239,8 +243,12 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
     issuer_arn = _str(issuer, "arn", "userIdentity.sessionContext.sessionIssuer.arn")
     attributes = _obj(context, "attributes", "userIdentity.sessionContext.attributes") or {}
     mfa = _bool_text(attributes.get("mfaAuthenticated"))
-    web_identity = context.get("webIdFederationData")
-    source_identity = context.get("sourceIdentity")
+    web = _obj(context, "webIdFederationData", "userIdentity.sessionContext.webIdFederationData")
+    provider = None
+    if web is not None:
+        path = "userIdentity.sessionContext.webIdFederationData.federatedProvider"
+        provider = _str(web, "federatedProvider", path) or "web-identity"
+    source_identity = _str(context, "sourceIdentity", "userIdentity.sessionContext.sourceIdentity")
     owner = actor_account or account or "-"
     session: str | None = None
 
@@ -250,9 +258,8 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
         session = parsed[1] if parsed else None
         if session is None and principal and ":" in principal:
             session = principal.split(":", 1)[1]
-        federated = bool(web_identity) or bool(source_identity) or bool(session and "@" in session)
         if role_arn:
-            key = rule.assumed_role_key(role_arn, session, federated=federated)
+            key = rule.assumed_role_key(role_arn, session, source_identity=source_identity)
         else:
             key = f"account:{owner}:{principal or 'unknown'}"
     elif kind == "AWSService":
@@ -274,7 +281,18 @@ def _identity_of(user: dict[str, Any], rule: IdentityKeyRule, account: str | Non
         key = f"identitycenter:{user_id or principal or 'unknown'}"
     else:
         key = arn or (f"account:{owner}:{principal}" if principal else f"unknown:{account or '-'}")
-    return _Identity(key, kind, arn, actor_account, session, access_key, mfa, invoked_by)
+    return _Identity(
+        key,
+        kind,
+        arn,
+        actor_account,
+        session,
+        access_key,
+        mfa,
+        invoked_by,
+        source_identity,
+        provider,
+    )
 
 
 @dataclass(slots=True)
@@ -301,7 +319,7 @@ class Normalizer:
             Naming the field and the reason; never any other exception.
         """
         try:
-            return self._normalize(unwrap(raw))
+            return bounded_row(self._normalize(unwrap(raw)))
         except RecordRejected:
             raise
         except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as error:
@@ -396,6 +414,8 @@ class Normalizer:
             who.arn,
             who.account,
             who.session,
+            who.source_identity,
+            who.federated_provider,
             who.access_key,
             mfa,
             source_ip,

@@ -130,8 +130,11 @@ def first_occurrences(
     return keep
 
 
-def assemble_parts(parts: Sequence[str], out: str) -> int:
+def assemble_parts(parts: Sequence[str], partial: str, out: str) -> int:
     """Join scratch parts into ``out`` in order, without duplicate event ids.
+
+    The rows are written to ``partial`` (in the scratch folder) and renamed to ``out``
+    when complete.
 
     Returns
     -------
@@ -140,7 +143,6 @@ def assemble_parts(parts: Sequence[str], out: str) -> int:
     """
     keep = first_occurrences(parts)
     offset = 0
-    partial = f"{out}.partial"
     with pq.ParquetWriter(partial, CANONICAL_SCHEMA, **PARQUET_OPTIONS) as writer:
         for path in parts:
             table = _part(path)
@@ -154,8 +156,10 @@ def assemble_parts(parts: Sequence[str], out: str) -> int:
     return int(len(keep) - keep.sum())
 
 
-def finish_direct(partial: str, out: str) -> int:
+def finish_direct(partial: str, deduplicated: str, out: str) -> int:
     """Move a direct output into place, rewritten first if it holds duplicate event ids.
+
+    ``deduplicated`` is where the rewrite goes (in the scratch folder, like ``partial``).
 
     Returns
     -------
@@ -166,7 +170,6 @@ def finish_direct(partial: str, out: str) -> int:
     duplicates = int(len(keep) - keep.sum())
     if duplicates:
         logger.debug("rewriting %s without %d duplicate events", out, duplicates)
-        deduplicated = f"{out}.deduplicated"
         offset = 0
         with pq.ParquetWriter(deduplicated, CANONICAL_SCHEMA, **PARQUET_OPTIONS) as writer:
             for batch in pq.ParquetFile(partial).iter_batches(batch_size=ROW_GROUP_ROWS):

@@ -17,45 +17,62 @@ recording and on random rows.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    import pandas as pd
+from features._expressions import BoolArray, Col, Columns, Expr
+from features._parameters import LAUNCHES
 
 __all__ = [
+    "ACCESS_REMOVED",
+    "ADMIN_INGRESS",
     "ATTACH",
     "ATTEMPTED_CHANGE",
     "CHAIN_STEP",
     "CHAIN_STEPS",
     "CHANGE",
+    "COMPUTE_INPUTS",
     "DELETION",
     "DRY_RUN",
     "EBS_CALL",
     "EBS_DIRECT_READ",
     "EBS_DIRECT_READS",
     "EVERY",
+    "EXPORT_TASK",
+    "EXPORT_TASKS",
+    "INSTANCE_CALL",
+    "INSTANCE_SESSION",
+    "KEY_PAIR",
+    "KEY_PAIR_CREATES",
+    "LAUNCH_NAMES",
     "OWN_CALL",
+    "PASSWORD_READ",
+    "PERSON_CALL",
+    "PERSON_TYPES",
+    "REMOVED_PERMISSIONS",
     "RULE_INPUTS",
+    "SERIAL_CONSOLE",
     "SHARE",
     "SHARED_TYPES",
     "SHARE_GRANT",
     "SNAPSHOT_CREATES",
+    "SSH_KEY_PUSH",
+    "SSH_KEY_PUSHES",
+    "UNUSUAL_LAUNCH",
+    "UNUSUAL_TYPES",
+    "USER_DATA",
+    "USER_DATA_CHANGE",
+    "USER_DATA_READ",
     "Col",
     "Expr",
     "RuleInput",
     "flags_of",
     "row_flags",
 ]
-
-BoolArray = npt.NDArray[np.bool_]
-Columns: TypeAlias = "pd.DataFrame | Mapping[str, Any]"
-"""A frame or any mapping of column name to array-like."""
 
 DRY_RUN: Final = "Client.DryRunOperation"
 """The error code of a dry run: the call was only checked, nothing changed."""
@@ -67,204 +84,35 @@ SNAPSHOT_CREATES: Final = frozenset({"CreateSnapshot", "CreateSnapshots", "CopyS
 """Calls that make a snapshot (the first step of the snapshot chain)."""
 CHAIN_STEPS: Final = frozenset({*SNAPSHOT_CREATES, "CreateVolume", "AttachVolume", "RunInstances"})
 """Calls the snapshot -> volume -> attach chain follows."""
-SHARED_TYPES: Final = ("snapshot", "image")
-"""Resource types whose sharing the sharing rules judge."""
-
-
-def _values(columns: Columns, name: str) -> npt.NDArray[Any]:
-    values: npt.NDArray[Any] = np.asarray(columns[name], dtype=object)
-    return values
-
-
-def _row_missing(value: Any) -> bool:
-    """``None``, float NaN and pandas' ``NA``: the missing values of an object column."""
-    return (
-        value is None
-        or (isinstance(value, float) and math.isnan(value))
-        or type(value).__name__ == "NAType"
-    )
-
-
-def _missing(values: npt.NDArray[Any]) -> BoolArray:
-    return np.fromiter((_row_missing(v) for v in values), dtype=bool, count=len(values))
-
-
-def _member(values: npt.NDArray[Any], wanted: frozenset[Any]) -> BoolArray:
-    """Rows whose value is in ``wanted`` (missing values never are; hashing, not sorting)."""
-    return np.fromiter(
-        (not _row_missing(v) and v in wanted for v in values), dtype=bool, count=len(values)
-    )
-
-
-def _true(value: Any) -> bool:
-    return value is True or (isinstance(value, (bool, np.bool_, int)) and bool(value))
-
-
-class Expr:
-    """A predicate over one event's columns; combine with ``&``, ``|`` and ``~``."""
-
-    def mask(self, columns: Columns) -> BoolArray:
-        """Evaluate over every row of a frame (or a mapping of columns)."""
-        raise NotImplementedError
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        """Evaluate on one row given as a dict of column values."""
-        raise NotImplementedError
-
-    def spark(self, functions: Any) -> Any:
-        """Return the Spark column expression; ``functions`` is ``pyspark.sql.functions``."""
-        raise NotImplementedError
-
-    def columns(self) -> frozenset[str]:
-        """Return the columns the predicate reads."""
-        raise NotImplementedError
-
-    def __and__(self, other: Expr) -> Expr:
-        return _Both(self, other)
-
-    def __or__(self, other: Expr) -> Expr:
-        return _Either(self, other)
-
-    def __invert__(self) -> Expr:
-        return _Not(self)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Both(Expr):
-    left: Expr
-    right: Expr
-
-    def mask(self, columns: Columns) -> BoolArray:
-        return self.left.mask(columns) & self.right.mask(columns)
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        return self.left.test(row) and self.right.test(row)
-
-    def spark(self, functions: Any) -> Any:
-        return self.left.spark(functions) & self.right.spark(functions)
-
-    def columns(self) -> frozenset[str]:
-        return self.left.columns() | self.right.columns()
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Either(Expr):
-    left: Expr
-    right: Expr
-
-    def mask(self, columns: Columns) -> BoolArray:
-        return self.left.mask(columns) | self.right.mask(columns)
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        return self.left.test(row) or self.right.test(row)
-
-    def spark(self, functions: Any) -> Any:
-        return self.left.spark(functions) | self.right.spark(functions)
-
-    def columns(self) -> frozenset[str]:
-        return self.left.columns() | self.right.columns()
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Not(Expr):
-    inner: Expr
-
-    def mask(self, columns: Columns) -> BoolArray:
-        return ~self.inner.mask(columns)
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        return not self.inner.test(row)
-
-    def spark(self, functions: Any) -> Any:
-        return ~self.inner.spark(functions)
-
-    def columns(self) -> frozenset[str]:
-        return self.inner.columns()
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Compare(Expr):
-    """``column == value``, ``column != value`` or ``column in values``; missing is never equal."""
-
-    name: str
-    op: str
-    values: tuple[Any, ...]
-
-    def mask(self, columns: Columns) -> BoolArray:
-        column = _values(columns, self.name)
-        if self.op == "null":
-            return _missing(column)
-        found = _member(column, frozenset(self.values))
-        return ~found if self.op == "ne" else found
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        value = row.get(self.name)
-        if self.op == "null":
-            return _row_missing(value)
-        found = not _row_missing(value) and value in self.values
-        return not found if self.op == "ne" else found
-
-    def spark(self, functions: Any) -> Any:
-        column = functions.col(self.name)
-        if self.op == "null":
-            return column.isNull()
-        found = column.isin(list(self.values)) & column.isNotNull()
-        return ~found if self.op == "ne" else found
-
-    def columns(self) -> frozenset[str]:
-        return frozenset({self.name})
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Truthy(Expr):
-    """A boolean column is true (missing counts as false)."""
-
-    name: str
-
-    def mask(self, columns: Columns) -> BoolArray:
-        raw = np.asarray(columns[self.name])
-        if raw.dtype == np.bool_:
-            return raw.copy()
-        column = _values(columns, self.name)
-        return np.fromiter((_true(v) for v in column), dtype=bool, count=len(column))
-
-    def test(self, row: Mapping[str, Any]) -> bool:
-        return _true(row.get(self.name))
-
-    def spark(self, functions: Any) -> Any:
-        return functions.coalesce(functions.col(self.name), functions.lit(False))
-
-    def columns(self) -> frozenset[str]:
-        return frozenset({self.name})
-
-
-@dataclass(frozen=True, slots=True)
-class Col:
-    """A canonical column in a predicate: ``Col("action") == "delete"``, ``Col("mfa").true``."""
-
-    name: str
-
-    def __eq__(self, value: object) -> Expr:  # type: ignore[override]
-        return _Compare(self.name, "eq", (value,))
-
-    def __ne__(self, value: object) -> Expr:  # type: ignore[override]
-        return _Compare(self.name, "ne", (value,))
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    def isin(self, values: Collection[Any]) -> Expr:
-        """Hold when the value is one of ``values`` (a missing value never is)."""
-        return _Compare(self.name, "eq", tuple(sorted(values)))
-
-    def missing(self) -> Expr:
-        """Hold when the value is missing (``None``, NaN or ``NA``)."""
-        return _Compare(self.name, "null", ())
-
-    @property
-    def true(self) -> Expr:
-        """A boolean column holds true."""
-        return _Truthy(self.name)
+SHARED_TYPES: Final = ("snapshot", "image", "db_snapshot")
+"""Resource types whose sharing the sharing rules judge (EBS, AMI, RDS and Aurora)."""
+USER_DATA: Final = "userData"
+"""The ``attribute`` of a call that sets or reads an instance's user data."""
+EXPORT_TASKS: Final = frozenset(
+    {"CreateInstanceExportTask", "ExportImage", "CreateStoreImageTask", "StartExportTask"}
+)
+"""Calls that copy an instance, an image or an RDS snapshot out to S3."""
+KEY_PAIR_CREATES: Final = frozenset({"CreateKeyPair", "ImportKeyPair"})
+"""Calls that make an EC2 key pair (a way into instances launched with it)."""
+SSH_KEY_PUSHES: Final = frozenset({"SendSSHPublicKey", "SendSerialConsoleSSHPublicKey"})
+"""EC2 Instance Connect calls that push an SSH key onto an instance for 60 seconds."""
+LAUNCH_NAMES: Final = LAUNCHES
+UNUSUAL_TYPES: Final = (
+    r"^instanceType=(?:.*,)?(?:"
+    r"(?:p|g|gr|inf|trn|dl|f|vt)[0-9][a-z0-9-]*\.[a-z0-9-]+"  # accelerated: GPU, ML, FPGA, video
+    r"|[a-z0-9-]+\.(?:(?:2[4-9]|[3-9][0-9]|[0-9]{3,})xlarge|metal[a-z0-9-]*)"  # 96+ vCPU, metal
+    r"|u-[a-z0-9-]+\.[a-z0-9-]+"  # high memory
+    r")(?:,|$)"
+)
+"""Pattern of an ``attribute`` naming an accelerated or very large instance type."""
+INSTANCE_SESSION: Final = r"^i-[0-9a-fA-F]{8,17}$"
+"""A role session named after an instance: the credentials of an instance profile."""
+PERSON_TYPES: Final = frozenset(
+    {"IAMUser", "Root", "FederatedUser", "SAMLUser", "WebIdentityUser", "IdentityCenterUser"}
+)
+"""Identity types of people and long-term access keys."""
+REMOVED_PERMISSIONS: Final = frozenset({"createVolumePermission=remove", "launchPermission=remove"})
+"""``attribute`` of a snapshot or image permission call that only removes accounts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +215,89 @@ ATTACH: Final = _declare(
     & (Col("event_source") == EC2_SOURCE),
 )
 
+_ATTEMPTED: Final = ATTEMPTED_CHANGE.expr
+_OWN_TRY: Final = _OWN & _NOT_DRY
+
+USER_DATA_CHANGE: Final = _declare(
+    "user_data_change",
+    11,
+    "An attempted change of an instance's user data, or a launch template (version) carrying "
+    "user data.",
+    _ATTEMPTED & (Col("attribute") == USER_DATA),
+)
+USER_DATA_READ: Final = _declare(
+    "user_data_read",
+    12,
+    "A read of an instance's user data (``DescribeInstanceAttribute``), failed ones too.",
+    (Col("event_name") == "DescribeInstanceAttribute") & (Col("attribute") == USER_DATA) & _OWN_TRY,
+)
+PASSWORD_READ: Final = _declare(
+    "password_read",
+    13,
+    "A ``GetPasswordData`` call (a Windows instance's administrator password), failed ones too.",
+    (Col("event_name") == "GetPasswordData") & (Col("event_source") == EC2_SOURCE) & _OWN_TRY,
+)
+UNUSUAL_LAUNCH: Final = _declare(
+    "unusual_launch",
+    14,
+    "An attempted launch of accelerated (GPU, ML, FPGA) or very large instances.",
+    _ATTEMPTED & Col("event_name").isin(LAUNCH_NAMES) & Col("attribute").matches(UNUSUAL_TYPES),
+)
+ADMIN_INGRESS: Final = _declare(
+    "admin_ingress",
+    15,
+    "An attempted security-group change opening a remote-administration port to the internet.",
+    _ATTEMPTED & Col("attribute").matches(r"^worldAdminIngress="),
+)
+SSH_KEY_PUSH: Final = _declare(
+    "ssh_key_push",
+    16,
+    "An SSH key pushed onto an instance through EC2 Instance Connect or its serial console.",
+    Col("event_name").isin(SSH_KEY_PUSHES) & _OWN_TRY,
+)
+SERIAL_CONSOLE: Final = _declare(
+    "serial_console",
+    17,
+    "Serial console access enabled for the account and region.",
+    (Col("event_name") == "EnableSerialConsoleAccess") & _OWN_TRY,
+)
+INSTANCE_CALL: Final = _declare(
+    "instance_call",
+    18,
+    "A call with an instance profile's credentials (a role session named after an instance).",
+    (Col("identity_type") == "AssumedRole") & Col("session_name").matches(INSTANCE_SESSION) & _OWN,
+)
+PERSON_CALL: Final = _declare(
+    "person_call",
+    19,
+    "A call by a person or with a long-term access key: IAM users, root, federation, "
+    "Identity Center sessions, the console.",
+    _OWN
+    & (
+        Col("identity_type").isin(PERSON_TYPES)
+        | (Col("client_family") == "console")
+        | Col("principal_arn").matches(r":assumed-role/AWSReservedSSO")
+    ),
+)
+EXPORT_TASK: Final = _declare(
+    "export_task",
+    20,
+    "An attempted export of an instance, an image or an RDS snapshot to S3.",
+    _ATTEMPTED & Col("event_name").isin(EXPORT_TASKS),
+)
+KEY_PAIR: Final = _declare(
+    "key_pair",
+    21,
+    "An attempted creation or import of an EC2 key pair.",
+    _ATTEMPTED & Col("event_name").isin(KEY_PAIR_CREATES),
+)
+ACCESS_REMOVED: Final = _declare(
+    "access_removed",
+    22,
+    "An attempted removal of accounts from a snapshot's or image's permissions.",
+    _ATTEMPTED & Col("attribute").isin(REMOVED_PERMISSIONS),
+)
+
 RULE_INPUTS: Final[tuple[RuleInput, ...]] = (
     EVERY,
     CHANGE,
@@ -379,8 +310,26 @@ RULE_INPUTS: Final[tuple[RuleInput, ...]] = (
     SHARE_GRANT,
     EBS_DIRECT_READ,
     ATTACH,
+    USER_DATA_CHANGE,
+    USER_DATA_READ,
+    PASSWORD_READ,
+    UNUSUAL_LAUNCH,
+    ADMIN_INGRESS,
+    SSH_KEY_PUSH,
+    SERIAL_CONSOLE,
+    INSTANCE_CALL,
+    PERSON_CALL,
+    EXPORT_TASK,
+    KEY_PAIR,
+    ACCESS_REMOVED,
 )
 """Every declared rule input, in bit order (bits are unique)."""
+
+COMPUTE_INPUTS: Final[tuple[RuleInput, ...]] = tuple(
+    one for one in RULE_INPUTS if one.bit >= USER_DATA_CHANGE.bit and one is not PERSON_CALL
+)
+"""The inputs the compute rules fire on: counted per batch (``BatchSummary.counts``) and
+remembered per identity (``IdentityHistory.actors``: who ever did each)."""
 
 
 def row_flags(row: Mapping[str, Any]) -> int:

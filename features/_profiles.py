@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -193,6 +194,65 @@ class Profiles:
             "frequent",
         )
         return out.reset_index(drop=True)
+
+    def pooled(self, pools: Mapping[str, Sequence[str]]) -> Profiles:
+        """Return these profiles with one made-up identity per pool: its members' past, pooled.
+
+        A new identity is measured against its peers (ADR 0022) by giving it, under a
+        made-up key, the pooled past of its peers: first and last activity the earliest and
+        latest of theirs, the most active days any of them had, their events, windows and
+        changes summed, and every value any of them used (counts summed, first and last
+        use the earliest and latest). ``org_actions`` is left alone (a pool is not another
+        identity of the organisation).
+
+        Parameters
+        ----------
+        pools : mapping of str to sequence of str
+            Made-up key -> member identity keys; members the profiles do not know are
+            ignored, and a pool without any known member is left out.
+        """
+        if not pools:
+            return self
+        members = pd.DataFrame(
+            [(pool, member) for pool, keys in pools.items() for member in keys],
+            columns=["pool", "identity_key"],
+        )
+        known = self.identities.merge(members, on="identity_key")
+        if not len(known):
+            return self
+        pooled = (
+            known.groupby("pool", sort=True)
+            .agg(
+                first_seen=("first_seen", "min"),
+                last_seen=("last_seen", "max"),
+                epoch_start=("epoch_start", "min"),
+                active_days=("active_days", "max"),
+                last_active_day=("last_active_day", "max"),
+                n_events=("n_events", "sum"),
+                n_windows=("n_windows", "sum"),
+                n_changes=("n_changes", "sum"),
+            )
+            .reset_index()
+            .rename(columns={"pool": "identity_key"})
+        )
+        values = (
+            self.values.merge(members, on="identity_key")
+            .groupby(["pool", "dimension", "value"], sort=True)
+            .agg(
+                count=("count", "sum"),
+                first_seen=("first_seen", "min"),
+                last_seen=("last_seen", "max"),
+            )
+            .reset_index()
+            .rename(columns={"pool": "identity_key"})
+        )
+        return replace(
+            self,
+            identities=_typed(
+                pd.concat([self.identities, pooled[list(IDENTITY_COLUMNS)]], ignore_index=True)
+            ),
+            values=_typed(pd.concat([self.values, values[list(VALUE_COLUMNS)]], ignore_index=True)),
+        )
 
     def org_action_counts(self) -> pd.Series:
         """Return how many identities ever used each event name."""

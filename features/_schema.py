@@ -20,8 +20,11 @@ __all__ = [
     "SCHEMA_VERSION_KEY",
 ]
 
-SCHEMA_VERSION: Final = "1"
-"""Version of the canonical table; bumped whenever a column changes meaning or type."""
+SCHEMA_VERSION: Final = "2"
+"""Version of the canonical table; bumped whenever a column changes meaning or type.
+
+2: identity keys follow the actor (ADR 0020); ``source_identity`` and
+``federated_provider`` added."""
 
 SCHEMA_VERSION_KEY: Final = b"changewatch.schema_version"
 """Key of the Parquet file metadata entry that carries :data:`SCHEMA_VERSION`."""
@@ -44,8 +47,15 @@ RESOURCE_TYPES: Final = (
     "elastic_ip",
     "placement_group",
     "account_setting",
+    "db_snapshot",
+    "db_instance",
+    "db_cluster",
 )
-"""Compute resource types of the taxonomy; events on anything else have none."""
+"""Compute resource types of the taxonomy; events on anything else have none.
+
+``db_snapshot`` (RDS and Aurora snapshots), ``db_instance`` and ``db_cluster`` (databases
+restored from them) are there because a database snapshot shared, exported or restored is
+the same exfiltration path as an EBS snapshot (``docs/adr/0035-compute-rule-content.md``)."""
 
 ACTIONS: Final = (
     "create",
@@ -107,6 +117,8 @@ CANONICAL_SCHEMA: Final = pa.schema(
         pa.field("principal_arn", _STRING),
         pa.field("actor_account_id", _STRING),
         pa.field("session_name", _STRING),
+        pa.field("source_identity", _STRING),
+        pa.field("federated_provider", _STRING),
         pa.field("access_key_id", _STRING),
         pa.field("mfa", pa.bool_()),
         pa.field("source_ip", _STRING),

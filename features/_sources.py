@@ -10,9 +10,12 @@ never from its name alone:
 * one JSON object per line (NDJSON, also Logstash exports with ``@timestamp``);
 * one JSON object: a single record or EventBridge envelope.
 
-Directories are walked in sorted order for files whose names end in ``.json``,
-``.json.gz``, ``.jsonl``, ``.ndjson`` or ``.gz`` (S3 delivery trees included); files
-named on the command line are read whatever their name.
+Directories are walked by :mod:`features._walk`, NDJSON is read by
+:mod:`features._ndjson`. What one source may cost is bounded
+(:mod:`features._limits`): gzip is decompressed with an expansion limit, a JSON
+document or an NDJSON line is read whole only up to a size, NDJSON streams. A file of
+ordinary size is read and decompressed in one call each: on CloudTrail's small
+delivery files, per-file overhead is most of the cost.
 """
 
 from __future__ import annotations
@@ -20,22 +23,25 @@ from __future__ import annotations
 import io
 import logging
 import os
+import stat
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any, Final, cast
 
 import msgspec
-from isal import igzip, isal_zlib
+from isal import isal_zlib
 from msgspec import Raw
 
 from features._exceptions import RecordRejected, SourceError
+from features._gunzip import GZIP_MAGIC, GunzipStream, gunzip_whole
+from features._limits import DEFAULT_LIMITS, Limits
+from features._ndjson import any_json_line, is_ndjson, ndjson_records
+from features._walk import STDIN, reason_of
 from features._wire import (
     WIRE_ERRORS,
     Delivery,
-    Line,
     WireDelivery,
     WireRecord,
     is_array,
@@ -48,27 +54,28 @@ __all__ = [
     "NotCloudTrail",
     "RawChunk",
     "SkippedSource",
-    "discover",
     "read_records",
     "read_source",
 ]
 
 logger = logging.getLogger(__name__)
 
-STDIN: Final = "-"
-_GZIP_MAGIC: Final = b"\x1f\x8b"
-_DATA_SUFFIXES: Final = (".json", ".json.gz", ".jsonl", ".ndjson", ".gz", ".jsonl.gz", ".ndjson.gz")
 _SNIFF: Final = 1 << 16
-_WHOLE_GZIP_BYTES: Final = 16 << 20
+_WHOLE_FILE_BYTES: Final = 16 << 20
+"""Files up to this size on disk are read in one call (and decompressed in one call)."""
+_WIRE_WHOLE_BYTES: Final = 16 << 20
+"""Documents up to this size decode straight into wire records; larger ones record by record."""
 _ISAL_ERROR: Final = cast(type[Exception], isal_zlib.error)
-_NDJSON_CHUNK: Final = 8192
+_READ_ERRORS: Final = (OSError, EOFError, zlib.error, _ISAL_ERROR)
 _DIGEST_KEYS: Final = ("digestPublicKeyFingerprint", "digestSignatureAlgorithm", "logFiles")
 _RECORD_HINTS: Final = ("eventName", "eventTime", "eventVersion", "eventSource", "detail-type")
 _BOM: Final = b"\xef\xbb\xbf"
 _DELIVERY: Final = msgspec.json.Decoder(Delivery)
 _WIRE_DELIVERY: Final = msgspec.json.Decoder(WireDelivery)
-_LINE: Final = msgspec.json.Decoder(Line)
 _TOP: Final = msgspec.json.Decoder(dict[str, Raw] | list[Raw])
+
+Content = bytes | io.BufferedReader
+"""A source's decompressed content: in memory whole, or a stream."""
 
 
 @dataclass(slots=True)
@@ -119,48 +126,17 @@ class NotCloudTrail(SourceError):
     """
 
 
-def discover(paths: Iterable[str | Path]) -> list[str]:
-    """Expand directories into the data files under them, in a stable order.
-
-    Parameters
-    ----------
-    paths : iterable of str or Path
-        Files, directories, or ``"-"`` for standard input.
-
-    Returns
-    -------
-    list of str
-        Files named directly come first in the given order; each directory adds its
-        files sorted by path. ``CloudTrail-Digest`` folders are left out.
-
-    Raises
-    ------
-    SourceError
-        When a path does not exist.
-    """
-    found: list[str] = []
-    for path in paths:
-        text = str(path)
-        if text == STDIN:
-            found.append(STDIN)
-            continue
-        if os.path.isdir(text):
-            inside: list[str] = []
-            for root, dirs, files in os.walk(text):
-                dirs[:] = sorted(
-                    d for d in dirs if not d.startswith(".") and d != "CloudTrail-Digest"
-                )
-                inside.extend(
-                    os.path.join(root, name)
-                    for name in files
-                    if not name.startswith(".") and name.endswith(_DATA_SUFFIXES)
-                )
-            found.extend(sorted(inside))
-        elif os.path.exists(text):
-            found.append(text)
-        else:
-            raise SourceError(text, "no such file or directory")
-    return found
+def _read_small(path: str) -> bytes | None:
+    """Return a regular file's bytes when it is small enough to read in one call, else ``None``."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _WHOLE_FILE_BYTES:
+            return None
+        data = os.read(handle, status.st_size + 1)
+        return data if len(data) <= status.st_size else None  # grown since: stream it
+    finally:
+        os.close(handle)
 
 
 def _open(source: str) -> io.BufferedReader:
@@ -170,11 +146,26 @@ def _open(source: str) -> io.BufferedReader:
     return cast(io.BufferedReader, open(source, "rb", buffering=_SNIFF))
 
 
-def _decompressed(raw: io.BufferedReader) -> io.BufferedReader:
-    if raw.peek(2)[:2] == _GZIP_MAGIC:
-        unzipped = igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[no-untyped-call]
-        return io.BufferedReader(unzipped, buffer_size=_SNIFF)
-    return raw
+def _unpacked(source: str, data: bytes, limits: Limits) -> Content:
+    """Return the content of a file held in memory, decompressed in one call when it is gzip.
+
+    A gzip file that does not decompress whole within its limits (a bomb, a
+    truncation, several members, NDJSON too large to hold) is read as a stream
+    instead, which keeps what comes before a break and reports it.
+    """
+    if data[:2] != GZIP_MAGIC:
+        return data
+    whole = gunzip_whole(data, limits)
+    if whole is not None:
+        return whole
+    stream = GunzipStream(io.BytesIO(data), source, limits)
+    return io.BufferedReader(stream, buffer_size=_SNIFF)
+
+
+def _streamed(source: str, handle: io.BufferedReader, limits: Limits) -> io.BufferedReader:
+    if handle.peek(2)[:2] == GZIP_MAGIC:
+        return io.BufferedReader(GunzipStream(handle, source, limits), buffer_size=_SNIFF)
+    return handle
 
 
 def _first_significant(data: bytes) -> int:
@@ -184,54 +175,48 @@ def _first_significant(data: bytes) -> int:
     return -1
 
 
-def read_source(source: str) -> Iterator[RawChunk]:
+def read_source(source: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawChunk]:
     """Yield every raw record of one source, in order.
 
     Records are yielded as read, so a stream that breaks half way (a truncated
     gzip of NDJSON) still gives what came before the break.
 
+    Parameters
+    ----------
+    source : str
+        A file's path, or ``"-"`` for standard input.
+    limits : Limits
+        What reading it may cost (:mod:`features._limits`).
+
     Raises
     ------
     SourceError
-        When the source cannot be opened, decompressed or parsed as a whole; records
+        When the source cannot be opened, decompressed or parsed as a whole, is
+        empty, is a gzip bomb or a JSON document over the size read whole; records
         already yielded stay valid.
     SkippedSource
         For CloudTrail digest files, which hold no events.
     """
     try:
+        data = _read_small(source) if source != STDIN else None
+        if data is not None:
+            yield from _records(source, _unpacked(source, data, limits), limits)
+            return
         with _open(source) as handle:
-            yield from _records(source, _whole_or_streamed(source, handle))
-    except (OSError, EOFError, zlib.error) as error:
+            yield from _records(source, _streamed(source, handle, limits), limits)
+    except _READ_ERRORS as error:
         raise SourceError(source, _describe(error)) from error
 
 
-def _whole_or_streamed(source: str, handle: io.BufferedReader) -> io.BufferedReader | bytes:
-    """Decompress a gzip file of ordinary size in one call, else as a stream.
-
-    One call is about twice as fast as the streaming reader on CloudTrail's small
-    delivery files. A file that does not decompress whole (truncated, corrupt) is
-    read as a stream instead, which keeps what comes before the break and reports
-    the break itself.
-    """
-    if source == STDIN or handle.peek(2)[:2] != _GZIP_MAGIC:
-        return _decompressed(handle)
-    if os.fstat(handle.fileno()).st_size > _WHOLE_GZIP_BYTES:
-        return _decompressed(handle)
-    compressed = handle.read()
-    try:
-        data = igzip.decompress(compressed)  # type: ignore[no-untyped-call]
-    except (OSError, EOFError, zlib.error, _ISAL_ERROR):
-        return _decompressed(io.BufferedReader(io.BytesIO(compressed), buffer_size=_SNIFF))
-    return cast(bytes, data)
-
-
-def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
+def read_records(
+    data: bytes, source: str = "<bytes>", limits: Limits = DEFAULT_LIMITS
+) -> list[Any]:
     """Return every raw record of one CloudTrail file's bytes, in order.
 
     The bytes are read as :func:`read_source` reads a file (gzip sniffed by its magic,
-    ``{"Records": [...]}``, arrays, NDJSON, single records); for readers that fetch the
-    bytes themselves (Spark's ``binaryFile`` source, object stores). Hand the result to
-    :func:`features.records_to_table`.
+    ``{"Records": [...]}``, arrays, NDJSON, single records), within the same limits;
+    for readers that fetch the bytes themselves (Spark's ``binaryFile`` source, object
+    stores). Hand the result to :func:`features.records_to_table`.
 
     Parameters
     ----------
@@ -239,6 +224,8 @@ def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
         The file's content, compressed or not.
     source : str
         Name used in errors and rejections (the file's path or URI).
+    limits : Limits
+        What reading it may cost (:mod:`features._limits`).
 
     Returns
     -------
@@ -252,12 +239,12 @@ def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
     ------
     SourceError
         When the bytes are not CloudTrail JSON (:class:`NotCloudTrail` for valid JSON
-        that holds no records), or a gzip stream is truncated or corrupt.
+        that holds no records), are empty, or a gzip stream is truncated, corrupt or
+        a bomb.
     """
-    stream = cast(io.BufferedReader, io.BufferedReader(io.BytesIO(data), buffer_size=_SNIFF))
     records: list[Any] = []
     try:
-        for chunk in _records(source, _decompressed(stream)):
+        for chunk in _records(source, _unpacked(source, data, limits), limits):
             for item in map(chunk.raw, range(len(chunk.records))):
                 try:
                     records.append(item if isinstance(item, RecordRejected) else parse_raw(item))
@@ -265,7 +252,7 @@ def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
                     records.append(rejection)
     except SkippedSource:
         return []
-    except (OSError, EOFError, zlib.error) as error:
+    except _READ_ERRORS as error:
         raise SourceError(source, _describe(error)) from error
     return records
 
@@ -273,34 +260,69 @@ def read_records(data: bytes, source: str = "<bytes>") -> list[Any]:
 def _describe(error: BaseException) -> str:
     if isinstance(error, EOFError):
         return "truncated gzip: the file ends before its end-of-stream marker"
-    if isinstance(error, FileNotFoundError):
-        return "no such file"
     if isinstance(error, IsADirectoryError):
         return "is a directory"
+    if isinstance(error, OSError) and error.errno is not None:
+        return f"cannot read: {reason_of(error)}"
+    if isinstance(error, zlib.error | _ISAL_ERROR):
+        return f"corrupt gzip: {error}"
     return f"cannot read: {error}"
 
 
-def _records(source: str, stream: io.BufferedReader | bytes) -> Iterator[RawChunk]:
-    """Yield the records of a stream, or of a file's bytes already in memory."""
-    head = stream[:_SNIFF] if isinstance(stream, bytes) else stream.peek(_SNIFF)
+def _stored_size(stream: io.BufferedReader) -> int:
+    """Return the size of the file under a stream (0 for a pipe or a decompressing stream)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _whole(source: str, content: Content, first: int, limits: Limits) -> bytes:
+    """Return the content whole, refused when larger than a document may be.
+
+    A plain file is refused by its size before it is read; a stream is read up to
+    one byte past the limit.
+    """
+    if isinstance(content, bytes):
+        data = content
+    elif _stored_size(content) > limits.document_bytes:
+        raise _too_large(source, first, limits)
+    else:
+        data = content.read(limits.document_bytes + 1)
+    if len(data) > limits.document_bytes:
+        raise _too_large(source, first, limits)
+    return data[len(_BOM) :] if data.startswith(_BOM) else data
+
+
+def _too_large(source: str, first: int, limits: Limits) -> SourceError:
+    if first in (ord("{"), ord("[")):
+        return SourceError(source, limits.document_reason())
+    return SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON")
+
+
+def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawChunk]:
+    """Yield the records of a source's content, in memory or streamed."""
+    head = content[:_SNIFF] if isinstance(content, bytes) else content.peek(_SNIFF)
+    if not head:
+        raise SourceError(source, "empty: holds no data")
     first = _first_significant(head)
-    if first == ord("{") and _is_ndjson(head):
-        yield from _ndjson(source, io.BytesIO(stream) if isinstance(stream, bytes) else stream)
+    if first == ord("{") and is_ndjson(head):
+        lines = io.BytesIO(content) if isinstance(content, bytes) else content
+        yield from _ndjson(source, lines, limits)
         return
-    data = stream if isinstance(stream, bytes) else stream.read()
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    if not data.strip():
-        return
+    data = _whole(source, content, first, limits)
+    if first < 0 and (not data or data.isspace()):  # (isspace copies nothing)
+        raise SourceError(source, "empty: holds only whitespace")
     if first == ord("{"):
-        try:
-            # The usual case, in one pass: every record decoded as far as a row needs.
-            wire = _WIRE_DELIVERY.decode(data).Records
-        except WIRE_ERRORS:
-            pass  # a record that does not fit, not a delivery file, or not JSON
-        else:
-            yield RawChunk(source, range(1, len(wire) + 1), wire, data)
-            return
+        if len(data) <= _WIRE_WHOLE_BYTES:
+            try:
+                # The usual case, in one pass: every record decoded as far as a row needs.
+                wire = _WIRE_DELIVERY.decode(data).Records
+            except WIRE_ERRORS:
+                pass  # a record that does not fit, not a delivery file, or not JSON
+            else:
+                yield RawChunk(source, range(1, len(wire) + 1), wire, data)
+                return
         try:
             records = _DELIVERY.decode(data).Records
         except WIRE_ERRORS:
@@ -311,42 +333,21 @@ def _records(source: str, stream: io.BufferedReader | bytes) -> Iterator[RawChun
     try:
         document = _TOP.decode(data)
     except msgspec.ValidationError:
-        # Valid JSON that is neither an object nor an array.
-        kind = type(msgspec.json.decode(data)).__name__
+        # Neither an object nor an array: a JSON scalar (no CloudTrail), or not JSON.
+        try:
+            kind = type(msgspec.json.decode(data)).__name__
+        except WIRE_ERRORS:
+            raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
         raise NotCloudTrail(source, f"JSON {kind} holds no CloudTrail records") from None
     except WIRE_ERRORS as error:
-        if first == ord("{") and _any_json_line(data):
+        if first == ord("{") and any_json_line(data):
             # NDJSON whose first line is broken or longer than the sniff window.
-            yield from _ndjson(source, io.BytesIO(data))
+            yield from _ndjson(source, io.BytesIO(data), limits)
             return
         if first in (ord("{"), ord("[")):
             raise SourceError(source, f"not valid JSON: {error}") from None
         raise SourceError(source, "not JSON: neither CloudTrail JSON nor NDJSON") from None
     yield from _document(source, data, document)
-
-
-def _is_ndjson(head: bytes) -> bool:
-    """Tell NDJSON: a first line that is a whole JSON object followed by more text."""
-    text = head.lstrip()
-    newline = text.find(b"\n")
-    if newline < 0:
-        return False
-    try:
-        _TOP.decode(text[:newline])
-    except WIRE_ERRORS:
-        return False
-    return bool(text[newline:].strip())
-
-
-def _any_json_line(data: bytes) -> bool:
-    for line in data.splitlines():
-        if line.strip():
-            try:
-                _LINE.decode(line)
-            except WIRE_ERRORS:
-                continue
-            return True
-    return False
 
 
 def _document(source: str, data: bytes, document: dict[str, Raw] | list[Raw]) -> Iterator[RawChunk]:
@@ -367,38 +368,7 @@ def _document(source: str, data: bytes, document: dict[str, Raw] | list[Raw]) ->
     yield RawChunk(source, range(1, len(document) + 1), document)
 
 
-def _ndjson(source: str, stream: IO[bytes]) -> Iterator[RawChunk]:
-    positions: list[int] = []
-    records: list[Raw | RecordRejected] = []
-    decode_line = _LINE.decode
-    try:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                inner = decode_line(line).Records
-            except msgspec.ValidationError:
-                records.append(Raw(line))  # JSON but not an object: the record's problem
-                positions.append(number)
-            except WIRE_ERRORS as error:
-                records.append(RecordRejected("(line)", f"not JSON: {error}"))
-                positions.append(number)
-            else:
-                if is_array(inner):
-                    # A whole delivery file on one line.
-                    raws = split_array(inner)
-                    positions.extend([number] * len(raws))
-                    records.extend(raws)
-                else:
-                    positions.append(number)
-                    records.append(Raw(line))
-            if len(records) >= _NDJSON_CHUNK:
-                yield RawChunk(source, positions, records)
-                positions, records = [], []
-    except (OSError, EOFError, zlib.error):
-        # The stream broke (a truncated gzip): keep the lines read before the break.
-        if records:
-            yield RawChunk(source, positions, records)
-        raise
-    if records:
+def _ndjson(source: str, stream: IO[bytes], limits: Limits) -> Iterator[RawChunk]:
+    broken = (*_READ_ERRORS, SourceError)
+    for positions, records in ndjson_records(stream, limits, broken):
         yield RawChunk(source, positions, records)

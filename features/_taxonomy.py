@@ -3,22 +3,25 @@
 The taxonomy has three layers, most specific first:
 
 1. :data:`EXPLICIT` names every EC2, EBS (including the EBS direct APIs) and EC2
-   Auto Scaling call whose meaning is not plain from its name;
+   Auto Scaling call whose meaning is not plain from its name, and
+   :data:`EXPLICIT_BY_SOURCE` the calls of other services that touch compute data
+   (RDS and Aurora snapshots, their sharing, export and restore);
 2. for ``ec2``, ``ebs``, ``autoscaling`` and ``ec2-instance-connect`` calls not in
    the table, the noun after the verb picks the resource type (``DescribeVolumeStatus``
    -> volume) and the verb picks the action (:data:`VERB_ACTIONS`);
 3. every other call gets no resource type and an action from its verb alone, so an
    identity's IAM or S3 activity still reads as create, delete, read ... context.
 
-``ModifySnapshotAttribute``, ``ModifyImageAttribute`` and ``ModifyFpgaImageAttribute``
-become ``share`` when they grant another account, an organisation or the public
-(``group: all``); :func:`share_targets` says whom.
+``ModifySnapshotAttribute``, ``ModifyImageAttribute``, ``ModifyFpgaImageAttribute`` and
+the RDS ``ModifyDB(Cluster)SnapshotAttribute`` become ``share`` when they grant another
+account, an organisation or the public; ``features._parameters`` says whom, and what
+else of a call's parameters the rules judge.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
 
@@ -27,11 +30,11 @@ import orjson
 __all__ = [
     "COMPUTE_SOURCES",
     "EXPLICIT",
+    "EXPLICIT_BY_SOURCE",
     "VERB_ACTIONS",
     "classify",
-    "modified_attribute",
     "resource_ids",
-    "share_targets",
+    "resource_type_of_id",
 ]
 
 COMPUTE_SOURCES: Final = frozenset(
@@ -162,6 +165,33 @@ EXPLICIT: Final[Mapping[str, tuple[str, str]]] = {
 }
 """Calls whose resource type and action are not plain from their names."""
 
+_DS = "db_snapshot"
+EXPLICIT_BY_SOURCE: Final[Mapping[str, Mapping[str, tuple[str, str]]]] = {
+    "rds.amazonaws.com": {
+        # RDS and Aurora snapshots: made, copied, shared (ModifyDB*SnapshotAttribute
+        # ``restore``: features._parameters), exported to S3, deleted
+        "CreateDBSnapshot": (_DS, "create"),
+        "CreateDBClusterSnapshot": (_DS, "create"),
+        "CopyDBSnapshot": (_DS, "copy"),
+        "CopyDBClusterSnapshot": (_DS, "copy"),
+        "ModifyDBSnapshotAttribute": (_DS, "modify"),
+        "ModifyDBClusterSnapshotAttribute": (_DS, "modify"),
+        "ModifyDBSnapshot": (_DS, "modify"),
+        "StartExportTask": (_DS, "copy"),
+        "CancelExportTask": (_DS, "other"),
+        "DeleteDBSnapshot": (_DS, "delete"),
+        "DeleteDBClusterSnapshot": (_DS, "delete"),
+        "DescribeDBSnapshotAttributes": (_DS, "read"),
+        "DescribeDBClusterSnapshotAttributes": (_DS, "read"),
+        # ... and restored into a new database
+        "RestoreDBInstanceFromDBSnapshot": ("db_instance", "create"),
+        "RestoreDBInstanceToPointInTime": ("db_instance", "create"),
+        "RestoreDBClusterFromSnapshot": ("db_cluster", "create"),
+        "RestoreDBClusterToPointInTime": ("db_cluster", "create"),
+    },
+}
+"""Calls of services beside EC2 that touch compute data; only these of each source count."""
+
 VERB_ACTIONS: Final[Mapping[str, str]] = {
     "Run": "create",
     "Create": "create",
@@ -253,24 +283,17 @@ _RESOURCE_ID = re.compile(f"^{_ID_PATTERN}$")
 # Quotes consumed, not looked around: three times faster, and the same ids in valid JSON.
 _QUOTED_ID = re.compile(f'"({_ID_PATTERN})"'.encode())
 _MAX_IDS: Final = 256
-_SHARE_ATTRIBUTES: Final = ("createVolumePermission", "launchPermission", "loadPermission")
-_SHARE_EVENTS: Final = frozenset(
-    {"ModifySnapshotAttribute", "ModifyImageAttribute", "ModifyFpgaImageAttribute"}
-)
-_ID_KEYS: Final = frozenset(
-    {
-        "instanceId",
-        "volumeId",
-        "snapshotId",
-        "imageId",
-        "fpgaImageId",
-        "networkInterfaceId",
-        "attributeType",
-        "attribute",
-        "operationType",
-        "dryRun",
-        "DryRun",
-    }
+_DB_ID_KEYS: Final = (
+    "dBSnapshotIdentifier",
+    "dBClusterSnapshotIdentifier",
+    "sourceDBSnapshotIdentifier",
+    "sourceDBClusterSnapshotIdentifier",
+    "targetDBSnapshotIdentifier",
+    "targetDBClusterSnapshotIdentifier",
+    "sourceArn",
+    "exportTaskIdentifier",
+    "dBInstanceIdentifier",
+    "dBClusterIdentifier",
 )
 
 
@@ -289,8 +312,12 @@ def classify(event_source: str | None, event_name: str) -> tuple[str | None, str
     -------
     tuple of (str or None, str)
         The compute resource type (``None`` for calls on anything else) and the action.
-        Share detection needs the request and is done by :func:`share_targets`.
+        Share detection needs the request and is done by
+        :func:`features._parameters.share_targets`.
     """
+    other = EXPLICIT_BY_SOURCE.get(event_source or "")
+    if other is not None and event_name in other:
+        return other[event_name]
     compute = event_source in COMPUTE_SOURCES
     if compute and event_name in EXPLICIT:
         return EXPLICIT[event_name]
@@ -315,11 +342,18 @@ def resource_ids(request: Any, response: Any) -> list[str]:
     ``lt-``, ``fleet-``, ``sfr-``, ``sir-``, ``cr-``, ``h-``, ``key-``, ``sg-``,
     ``eni-``, ``eipalloc-``, ``pg-``) wherever they stand as a whole JSON string,
     so the role of each id is plain from the id itself: for ``CreateVolume`` the
-    ``vol-`` id is the new volume and the ``snap-`` id its source. At most 256 ids
+    ``vol-`` id is the new volume and the ``snap-`` id its source. RDS names its
+    resources by the keys of :data:`_DB_ID_KEYS` (``dBSnapshotIdentifier``,
+    ``sourceArn`` ...), which come first, as the request gives them. At most 256 ids
     are kept. (Scanning the serialised JSON with one regular expression is several
     times faster than walking the nested values in Python.)
     """
     seen: dict[str, None] = {}
+    if isinstance(request, dict):
+        for key in _DB_ID_KEYS:
+            value = request.get(key)
+            if isinstance(value, str) and value:
+                seen.setdefault(value, None)
     for part in (request, response):
         if not part or not isinstance(part, dict | list):
             if isinstance(part, str) and _RESOURCE_ID.match(part):
@@ -340,93 +374,3 @@ def resource_type_of_id(resource_id: str) -> str | None:
     """Return the resource type an EC2 id's prefix names, or ``None``."""
     prefix, _, _ = resource_id.partition("-")
     return _ID_PREFIX_TYPES.get(prefix)
-
-
-def _camel(name: str) -> str:
-    """``CREATE_VOLUME_PERMISSION`` -> ``createVolumePermission``; other names unchanged."""
-    if "_" in name or name.isupper():
-        head, *rest = name.lower().split("_")
-        return head + "".join(word.capitalize() for word in rest)
-    return name
-
-
-def modified_attribute(event_name: str, request: Any) -> str | None:
-    """Return which attribute a ``Modify*Attribute`` / ``Reset*Attribute`` call changes.
-
-    ``ModifyInstanceAttribute`` names it either as ``attribute`` or as the one key
-    besides the instance id (``{"instanceId": ..., "userData": ...}``); snapshot and
-    image calls as ``attributeType``. Returns ``None`` for other calls.
-    """
-    if not isinstance(request, dict) or not event_name.endswith("Attribute"):
-        return None
-    for key in ("attribute", "attributeType"):
-        value = request.get(key)
-        if isinstance(value, str) and value:
-            return _camel(value)
-    for key in request:
-        if key not in _ID_KEYS:
-            return _camel(key)
-    return None
-
-
-def _grant_items(permission: Any) -> Iterator[Any]:
-    if not isinstance(permission, dict):
-        return
-    add = permission.get("add", permission.get("Add"))
-    if isinstance(add, dict):
-        items = add.get("items", add.get("Items"))
-        if isinstance(items, list):
-            yield from items
-    elif isinstance(add, list):
-        yield from add
-
-
-def share_targets(event_name: str, request: Any, own_account: str | None) -> list[str]:
-    """Return whom a snapshot or image permission change grants access, if anyone.
-
-    Parameters
-    ----------
-    event_name : str
-        Only ``ModifySnapshotAttribute``, ``ModifyImageAttribute`` and
-        ``ModifyFpgaImageAttribute`` can share; any other name gives ``[]``.
-    request : object
-        The call's ``requestParameters``.
-    own_account : str or None
-        The account the resource lives in; granting it is not a share.
-
-    Returns
-    -------
-    list of str
-        Account ids, organisation or OU ARNs, and ``"all"`` for the public, in the
-        order the request names them. Empty when nothing is granted to anyone else
-        (a removal, or another attribute).
-    """
-    if event_name not in _SHARE_EVENTS or not isinstance(request, dict):
-        return []
-    targets: dict[str, None] = {}
-    items: list[Any] = []
-    for attribute in _SHARE_ATTRIBUTES:
-        items.extend(_grant_items(request.get(attribute)))
-    operation = request.get("operationType")
-    if isinstance(operation, str) and operation.lower() == "add":
-        # Older and SDK-shaped requests: {"operationType": "add", "userId"/"userIds"/"groups": ...}
-        for key in ("userId", "userIds", "UserId", "group", "groups", "userGroup", "userGroups"):
-            value = request.get(key)
-            values = value if isinstance(value, list) else [value]
-            for one in values:
-                if isinstance(one, dict):
-                    items.append(one)
-                elif isinstance(one, str):
-                    items.append({"group" if "roup" in key else "userId": one})
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        for key in ("userId", "group", "organizationArn", "organizationalUnitArn"):
-            value = item.get(key)
-            if not isinstance(value, str) or not value:
-                continue
-            if key == "group":
-                value = value.lower()
-            if value != own_account:
-                targets.setdefault(value, None)
-    return list(targets)

@@ -22,6 +22,7 @@ import orjson
 from msgspec import Raw, Struct, field
 
 from features._exceptions import RecordRejected
+from features._limits import MAX_PARSED_BYTES, size_text
 
 __all__ = [
     "EMPTY_RAW",
@@ -34,6 +35,7 @@ __all__ = [
     "is_array",
     "parse_raw",
     "split_array",
+    "too_large_to_parse",
 ]
 
 EMPTY_RAW: Final = Raw()
@@ -117,6 +119,14 @@ def split_array(data: bytes | Raw) -> list[Raw]:
     return _ARRAY.decode(data)
 
 
+def too_large_to_parse(size: int) -> str:
+    """Return the reason a record of ``size`` bytes of JSON is not parsed in full."""
+    return (
+        f"{size_text(size)} of JSON, more than the {size_text(MAX_PARSED_BYTES)} "
+        "a record is parsed in full up to"
+    )
+
+
 def parse_raw(raw: Raw) -> Any:
     """Parse one raw record in full, for the reference normaliser.
 
@@ -124,10 +134,14 @@ def parse_raw(raw: Raw) -> Any:
     ------
     RecordRejected
         When the text is not JSON that Python can hold (a number beyond a double's
-        range, a lone surrogate): the record's problem, not the file's.
+        range, a lone surrogate): the record's problem, not the file's. Or when it is
+        longer than :data:`~features._limits.MAX_PARSED_BYTES`: parsing it would take
+        many times its size in memory.
     """
     if not raw:
         return None
+    if len(raw) > MAX_PARSED_BYTES:
+        raise RecordRejected("(record)", too_large_to_parse(len(raw)))
     try:
         return orjson.loads(memoryview(raw))
     except orjson.JSONDecodeError as error:

@@ -160,6 +160,7 @@ def save_bundle(
         "configuration": configuration,
         "training_period": {"start": start.isoformat(), "end": end.isoformat()},
         "n_training_windows": detector.n_training_windows_,
+        "baseline": getattr(detector, "baseline_", "identities"),
         "data_fingerprint": detector.data_fingerprint_,
         "libraries": _library_versions(),
         "metadata": metadata or {},
@@ -273,6 +274,7 @@ def load_bundle(path: str | os.PathLike[str]) -> ChangeDetector:
             data_fingerprint=str(manifest["data_fingerprint"]),
             train_scores=scores,
             n_training_windows=int(manifest["n_training_windows"]),
+            baseline=str(manifest.get("baseline", "identities")),
         )
     except (ChangewatchError, ValueError, TypeError) as exc:
         raise ModelBundleError(str(root), f"inconsistent parts ({exc})") from exc

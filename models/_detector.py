@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ from features import (
     Profiles,
     behaviour_vectors,
     build_profiles,
+    never_repeating_person_keys,
+    peer_groups,
     to_ns,
 )
 from models._explain import explain
@@ -52,6 +55,7 @@ RESULT_COLUMNS = (
     "cold_start",
     "explanations",
     "event_ids",
+    "peers",
 )
 
 
@@ -123,6 +127,14 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         NaN scores.
     top : int, default=3
         Explanations per window (features that pushed the score up, largest first).
+    peers : bool, default=True
+        Score the windows of a cold-start identity against its peers (the other people of
+        its permission set, the same role in other accounts, else the identities of its kind
+        in its account):
+        its past is its peers' pooled past, its usual their median (ADR 0022).
+    min_peers : int, default=1
+        Peers an identity needs to be scored against them (in the most alike group that
+        has that many: :func:`features.peer_groups`).
 
     Attributes
     ----------
@@ -144,6 +156,13 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         Anomaly scores of the training windows.
     n_training_windows_ : int
         Windows the forest was fitted on.
+    baseline_ : str
+        ``"identities"``: trained on windows of identities with a baseline of their own;
+        ``"population"``: the baseline was too short for that, so trained on every window
+        (cold-start windows are then scored too; warned about at fit).
+    person_keyed_automation_ : tuple of str
+        Roles keyed per person whose keys never repeat (probably automation: check the
+        identity-key patterns, ADR 0020); warned about at fit.
     """
 
     profiles_: Profiles
@@ -155,6 +174,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     data_fingerprint_: str
     train_scores_: npt.NDArray[np.float64]
     n_training_windows_: int
+    person_keyed_automation_: tuple[str, ...]
+    baseline_: str
 
     def __init__(
         self,
@@ -169,6 +190,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         exclude_cold_start: bool = True,
         only_change_windows: bool = False,
         top: int = 3,
+        peers: bool = True,
+        min_peers: int = 1,
     ) -> None:
         self.feature_config = feature_config
         self.features = features
@@ -180,6 +203,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         self.exclude_cold_start = exclude_cold_start
         self.only_change_windows = only_change_windows
         self.top = top
+        self.peers = peers
+        self.min_peers = min_peers
 
     # ------------------------------------------------------------------ training
 
@@ -215,6 +240,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         check_features(self.features if self.features is not None else DEFAULT_FEATURES)
         if len(events) == 0:
             raise InputError("cannot train on no events")
+        self.person_keyed_automation_ = tuple(r.role for r in never_repeating_person_keys(events))
         vectors = behaviour_vectors(events, config=config)
         end = vectors["window_end"].max()
         horizon_start = end - pd.Timedelta(config.horizon)
@@ -270,15 +296,31 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             When ``features`` names something outside the catalogue.
         """
         names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        config = self._feature_config()
         self.training_period_ = training_period
         self.profiles_ = profiles
         self.recent_ = recent
         self.usual_ = usual if usual is not None else UsualValues.fit(vectors, names)
+        self.baseline_ = "identities"
         mask = self._scored(vectors)
         if int(mask.sum()) < 2:
-            raise InputError(
-                f"need at least 2 baseline windows to train on, got {int(mask.sum())} "
-                f"of {len(vectors)} (cold-start windows excluded: {self.exclude_cold_start})"
+            self.baseline_ = "population"
+            mask = self._scored(vectors)
+            if int(mask.sum()) < 2:
+                raise InputError(
+                    f"need at least 2 baseline windows to train on, got {int(mask.sum())} "
+                    f"of {len(vectors)}"
+                )
+            logger.warning(
+                "only %d of %d baseline windows belong to identities with a baseline of "
+                "their own: trained on the population of all windows instead. The model "
+                "judges windows against the whole organisation's, not each identity's own "
+                "history; its novelty and rhythm features mean little until identities have "
+                "%s days and %d active days of history",
+                int((vectors["cold_start"].to_numpy() == 0).sum()),
+                len(vectors),
+                config.cold_start_days,
+                config.cold_start_active_days,
             )
         X = self.usual_.excess(vectors[mask])  # noqa: N806 (sklearn naming)
         self.detector_ = IsolationDetector(
@@ -303,7 +345,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
 
     def _scored(self, vectors: pd.DataFrame) -> np.ndarray:
         mask = np.ones(len(vectors), dtype=bool)
-        if self.exclude_cold_start:
+        if self.exclude_cold_start and getattr(self, "baseline_", "identities") == "identities":
             mask &= vectors["cold_start"].to_numpy() == 0
         if self.only_change_windows:
             mask &= vectors["n_changes"].to_numpy() > 0
@@ -362,7 +404,13 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             ``{feature, value, usual, contribution, text}``, largest contribution first.
         """
         state = self._state(state)
-        result = self.score_vectors(state.vectors(events, org_first_use=org_first_use))
+        vectors = state.vectors(events, org_first_use=org_first_use)
+        pools: dict[str, list[str]] = {}
+        if self.peers:
+            vectors, pools = _peer_vectors(
+                vectors, events, state, self.min_peers, known=self.profiles_
+            )
+        result = self.score_vectors(vectors, peers=pools)
         recent = state.recent
         pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
         ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)
@@ -372,24 +420,28 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         ]
         return result
 
-    def score_vectors(self, vectors: pd.DataFrame) -> pd.DataFrame:
+    def score_vectors(
+        self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
+    ) -> pd.DataFrame:
         """Score and explain precomputed vectors (as :meth:`score_windows`, no event ids).
 
         ``event_ids`` is empty for every window; use this for vectors computed elsewhere
-        (Spark) or to study the model on edited vectors.
+        (Spark) or to study the model on edited vectors. ``peers`` names, for identities
+        measured against their peers, the peers whose usual values they are held to.
         """
         check_is_fitted(self, "detector_")
+        peers = peers or {}
         n = len(vectors)
         scores = np.full(n, np.nan)
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
             rows = vectors if mask.all() else vectors[mask]
-            X = self.usual_.excess(rows)  # noqa: N806 (sklearn naming)
+            X = self.usual_.excess(rows, peers)  # noqa: N806 (sklearn naming)
             scores[mask] = self.detector_.score_samples(X)
             credit = self.detector_.attributions(X)
             values = rows[list(self.feature_names_)].to_numpy(dtype=np.float64)
-            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object))
+            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object), peers)
             templates = templates_for(self._feature_config().window)
             for out, c, v, u in zip(np.flatnonzero(mask), credit, values, usual, strict=True):
                 explanations[out] = [
@@ -413,6 +465,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             "cold_start": vectors["cold_start"].to_numpy() == 1,
             "explanations": explanations,
             "event_ids": [[] for _ in range(n)],
+            "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
         }
         for name in VECTOR_COLUMNS:
             if name not in RESULT_COLUMNS:
@@ -433,6 +486,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         data_fingerprint: str,
         train_scores: npt.ArrayLike,
         n_training_windows: int,
+        baseline: str = "identities",
     ) -> ChangeDetector:
         """Assemble a fitted detector from parts learned elsewhere.
 
@@ -464,6 +518,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             Anomaly scores of the training windows, one per window.
         n_training_windows : int
             Windows the forest was fitted on.
+        baseline : str
+            ``"identities"`` or ``"population"`` (see :attr:`baseline_`).
 
         Returns
         -------
@@ -520,4 +576,116 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         out.data_fingerprint_ = str(data_fingerprint)
         out.train_scores_ = scores
         out.n_training_windows_ = int(n_training_windows)
+        if baseline not in ("identities", "population"):
+            raise ConfigurationError(f"baseline must be identities or population, got {baseline!r}")
+        out.baseline_ = baseline
         return out
+
+
+def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
+    """``3 of the Dev users in account 111`` for an identity scored against its peers."""
+    members = peers.get(identity)
+    if not members:
+        return ""
+    group = getattr(members, "group", None) or next(iter(peer_groups(identity)), "peers")
+    return f"{len(members)} of the {group}"
+
+
+class _Peers(list[str]):
+    """The peers of one identity, and the group they were found in."""
+
+    def __init__(self, members: Sequence[str], group: str) -> None:
+        super().__init__(members)
+        self.group = group
+
+
+def _peer_vectors(
+    vectors: pd.DataFrame,
+    events: pd.DataFrame,
+    state: FeatureState,
+    min_peers: int,
+    *,
+    known: Profiles,
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Measure the cold-start windows of identities with peers against their peers' past.
+
+    Each such identity gets a made-up key whose profile is its peers' pooled profile
+    (:meth:`features.Profiles.pooled`); its events (and its recent ones) are featurised
+    under that key, and the vectors of its cold-start windows are replaced by those. Returns
+    the vectors and, per identity measured so, its peers.
+
+    Peers are the identities of the training profiles ``known``, so that an identity's
+    peers do not depend on which other identities share its state (a state may hold one
+    identity only, ADR 0032); a peer the state holds is pooled with its rows there.
+    """
+    cold = vectors["cold_start"].to_numpy() == 1
+    if not cold.any():
+        return vectors, {}
+    groups: dict[str, list[str]] = {}
+    for key in known.identities["identity_key"].astype(str):
+        for group in peer_groups(key):
+            groups.setdefault(group, []).append(key)
+    peers: dict[str, list[str]] = {}
+    for identity in dict.fromkeys(vectors.loc[cold, "identity_key"].astype(str)):
+        for group in peer_groups(identity):
+            members = [m for m in groups.get(group, []) if m != identity]
+            if len(members) >= min_peers:
+                peers[identity] = _Peers(members, group)
+                break
+    if not peers:
+        return vectors, {}
+    made_up = {identity: f"peers:{identity}" for identity in peers}
+    profiles = _with_rows_of(state.profiles, known, peers).pooled(
+        {made_up[i]: members for i, members in peers.items()}
+    )
+
+    def rekeyed(frame: pd.DataFrame) -> pd.DataFrame:
+        mine = frame[frame["identity_key"].isin(list(peers))]
+        return mine.assign(identity_key=mine["identity_key"].map(made_up))
+
+    recent = rekeyed(state.recent) if len(state.recent) else None
+    pooled = behaviour_vectors(rekeyed(events), profiles, recent=recent)
+    real = {key: identity for identity, key in made_up.items()}
+    pooled["identity_key"] = pooled["identity_key"].map(real)
+    where = {
+        (str(k), int(t)): at
+        for at, (k, t) in enumerate(
+            zip(pooled["identity_key"], to_ns(pooled["window_start"]), strict=True)
+        )
+    }
+    columns = [c for c in VECTOR_COLUMNS if c not in ("identity_key", "window_start", "window_end")]
+    values = vectors[columns].to_numpy(dtype=object).copy()
+    replacement = pooled[columns].to_numpy(dtype=object)
+    pooled_cold = pooled["cold_start"].to_numpy() == 1
+    keys = vectors["identity_key"].astype(str).to_numpy()
+    starts = to_ns(vectors["window_start"])
+    measured: dict[str, list[str]] = {}
+    for position in np.flatnonzero(cold):
+        identity = str(keys[position])
+        at = where.get((identity, int(starts[position])))
+        if identity not in peers or at is None or pooled_cold[at]:
+            continue  # no peers' window, or the peers have no baseline either
+        values[position] = replacement[at]
+        measured[identity] = peers[identity]
+    out = vectors.copy()
+    for index, name in enumerate(columns):
+        out[name] = pd.Series(values[:, index], index=out.index).astype(vectors[name].dtype)
+    return out, measured
+
+
+def _with_rows_of(
+    profiles: Profiles, known: Profiles, peers: Mapping[str, Sequence[str]]
+) -> Profiles:
+    """``profiles`` with the ``known`` rows of the peers it lacks (a restricted state)."""
+    wanted = {member for members in peers.values() for member in members}
+    held = set(profiles.identities["identity_key"].astype(str))
+    missing = sorted(wanted - held)
+    if not missing:
+        return profiles
+    extra = known.identities["identity_key"].isin(missing).to_numpy()
+    extra_values = known.values["identity_key"].isin(missing).to_numpy()
+    return replace(
+        profiles,
+        identities=pd.concat([profiles.identities, known.identities[extra]], ignore_index=True),
+        values=pd.concat([profiles.values, known.values[extra_values]], ignore_index=True),
+    )

@@ -19,7 +19,7 @@ measured against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
@@ -114,18 +114,36 @@ class UsualValues:
         windows = grouped.size().astype(np.int64)
         return cls(table, org, windows)
 
-    def lookup(self, identities: Sequence[str] | npt.NDArray[np.object_]) -> F64:
-        """Usual value of each identity (rows) and feature (columns); org median if unknown."""
-        found = self.table.reindex(pd.Index(np.asarray(identities, dtype=object)))
+    def lookup(
+        self,
+        identities: Sequence[str] | npt.NDArray[np.object_],
+        peers: Mapping[str, Sequence[str]] | None = None,
+    ) -> F64:
+        """Usual value of each identity (rows) and feature (columns).
+
+        An identity without baseline windows of its own takes the median of its
+        ``peers``' usual values when it has any with windows (ADR 0022), else the
+        organisation's median.
+        """
+        keys = pd.Index(np.asarray(identities, dtype=object))
+        found = self.table.reindex(keys)
+        for identity, members in (peers or {}).items():
+            if identity in self.table.index:
+                continue
+            known = self.table.index.intersection(pd.Index(list(members), dtype=object))
+            if len(known):
+                found.loc[keys == identity] = self.table.loc[known].median().to_numpy()
         values = found.to_numpy(dtype=np.float64)
         org = self.org.reindex(found.columns).to_numpy(dtype=np.float64)
         out: F64 = np.where(np.isnan(values), org[np.newaxis, :], values)
         return out
 
-    def excess(self, vectors: pd.DataFrame) -> pd.DataFrame:
+    def excess(
+        self, vectors: pd.DataFrame, peers: Mapping[str, Sequence[str]] | None = None
+    ) -> pd.DataFrame:
         """Return the detector's input, ``max(t(value) - t(usual), 0)`` per window and feature."""
         raw = vectors[list(self.features)].to_numpy(dtype=np.float64)
-        usual = self.lookup(vectors["identity_key"].to_numpy(dtype=object))
+        usual = self.lookup(vectors["identity_key"].to_numpy(dtype=object), peers)
         logged = np.array([name in LOG_SCALED for name in self.features])
         value_t = np.where(logged, np.log1p(np.maximum(raw, 0.0)), raw)
         usual_t = np.where(logged, np.log1p(np.maximum(usual, 0.0)), usual)

@@ -1,7 +1,9 @@
 """Open an MLflow run page in headless Chromium and save screenshots of it.
 
-Checks what a data scientist sees when reviewing a training run: the overview (params,
-metrics, tags), the model-card and plot artifacts and the top-anomalies table. Starts
+Checks what a data scientist sees when reviewing a training run: the experiment's runs
+table, the run overview (params, metrics, tags), the model card, the reviewer's pack
+(confusion matrix, PR and ROC curves, threshold table, false positives per identity,
+intervals), the top-anomalies table, and the registered model and version pages. Starts
 its own ``mlflow server`` on a free loopback port against the given store.
 
 Usage::
@@ -58,6 +60,14 @@ def latest_run(tracking_uri: str, experiment: str | None) -> tuple[str, str]:
     return runs[0].info.experiment_id, runs[0].info.run_id
 
 
+def registered(tracking_uri: str, run_id: str) -> list[tuple[str, str]]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    versions = client.search_model_versions(f"run_id = '{run_id}'")
+    return [(v.name, str(v.version)) for v in versions]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,12 +95,25 @@ def main() -> None:
             except OSError:
                 time.sleep(0.5)
         args.out.mkdir(parents=True, exist_ok=True)
+        run = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
         pages = {
-            "run-overview": f"{base}/#/experiments/{experiment_id}/runs/{run_id}",
-            "run-model-card": f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/model_card.md",
-            "run-score-distribution": f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/plots/score_distribution.png",
-            "run-top-anomalies": f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/top_windows.json",
+            "experiment-default-view": f"{base}/#/experiments/{experiment_id}",
+            "experiment-runs": f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning",
+            "run-overview": run,
+            "run-model-card": f"{run}/artifacts/model_card.md",
+            "run-confusion-matrix": f"{run}/artifacts/plots/confusion_matrix.png",
+            "run-pr-curve": f"{run}/artifacts/plots/pr_curve.png",
+            "run-roc-curve": f"{run}/artifacts/plots/roc_curve.png",
+            "run-thresholds": f"{run}/artifacts/evaluation/thresholds.json",
+            "run-false-positives": f"{run}/artifacts/evaluation/false_positives_by_identity.json",
+            "run-intervals": f"{run}/artifacts/evaluation/intervals.json",
+            "run-score-distribution": f"{run}/artifacts/plots/score_distribution.png",
+            "run-top-anomalies": f"{run}/artifacts/top_windows.json",
+            "run-metrics-glossary": f"{run}/artifacts/metrics.md",
         }
+        for name, version in registered(args.tracking_uri, run_id):
+            pages["registered-model"] = f"{base}/#/models/{name}"
+            pages["model-version"] = f"{base}/#/models/{name}/versions/{version}"
         for name, url in pages.items():
             target = args.out / f"{name}.png"
             subprocess.run(

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features import ATTEMPTED_CHANGE, row_flags
+from features import ATTEMPTED_CHANGE, CANONICAL_SCHEMA, RULE_INPUTS, row_flags
 from models.scoring import (
     RULES,
     AutomationAllowList,
@@ -53,6 +53,8 @@ from models.scoring import (
 )
 from serving._stored_events import Call, StoredEvents, StoredRow
 
+_NO_CHANGES: Final = CANONICAL_SCHEMA.empty_table().to_pandas()
+
 __all__ = [
     "LIGHT_COLUMNS",
     "ReadPlan",
@@ -62,27 +64,33 @@ __all__ = [
     "score_with_inputs",
 ]
 
-LIGHT_COLUMNS: Final = (
-    "event_id",
-    "account_id",
-    "region",
-    "resource_ids",
-    "event_name",
-    "event_source",
-    "error_code",
-    "action",
-    "resource_type",
-    "is_compute_change",
-    "by_service",
-    "identity_key",
-    "principal_arn",
-    "client_family",
-    "client_version",
-    "source_ip",
-    "network",
+LIGHT_COLUMNS: Final = tuple(
+    dict.fromkeys(
+        (
+            "event_id",
+            "account_id",
+            "region",
+            "resource_ids",
+            "event_name",
+            "event_source",
+            "error_code",
+            "action",
+            "resource_type",
+            "is_compute_change",
+            "by_service",
+            "identity_key",
+            "principal_arn",
+            "client_family",
+            "client_version",
+            "source_ip",
+            "network",
+            "asn",
+            *sorted({name for one in RULE_INPUTS for name in one.expr.columns()}),
+        )
+    )
 )
-"""Canonical columns of the batch that :func:`row_flags`, the automation judgement and the
-calendar's judgement (``ChangeCalendar.judge``) read."""
+"""Canonical columns of the batch that :func:`row_flags` (every rule input's columns), the
+automation judgement and the calendar's judgement (``ChangeCalendar.judge``) read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +151,14 @@ def _unexpected(
     entry, identity = allow.entries[position], call.identity
     return unexpected_client(
         entry, call.client_family, call.client_version, history.clients.get(identity)
-    ) or unexpected_network(entry, call.source_ip, call.network, history.networks.get(identity))
+    ) or unexpected_network(
+        entry,
+        call.source_ip,
+        call.network,
+        history.networks.get(identity),
+        call.asn,
+        history.asns.get(identity, frozenset()),
+    )
 
 
 def _batch_calls(light: list[Mapping[str, Any]], times: list[int]) -> list[Call]:
@@ -156,6 +171,7 @@ def _batch_calls(light: list[Mapping[str, Any]], times: list[int]) -> list[Call]
             row["client_version"],
             row["source_ip"],
             row["network"],
+            row["asn"],
             moment,
         )
         for row, moment in zip(light, times, strict=True)
@@ -246,6 +262,11 @@ def read_rule_inputs(
     verdicts = _verdicts(policy, ordered, judged)
     flags = (flags for *_, flags in frame)
     firing = may_fire(summary, context, flags, found.unexpected, rules, verdicts=verdicts)
+    if policy is not None and any(one.reads.routines for one in firing):
+        older = stored.older(since, ATTEMPTED_CHANGE.bit)
+        if history.start is not None:  # as RuleContext.build learns them from a history frame
+            changes = older.to_pandas() if older is not None else _NO_CHANGES
+            history = history.with_routines(changes, policy.calendar)
     needed = ReadPlan.of(firing)
     keys = tuple(
         r.key

@@ -14,6 +14,7 @@ time order, ties by event id.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,11 @@ import pyarrow as pa
 from features import (
     ATTEMPTED_CHANGE,
     CANONICAL_SCHEMA,
+    COMPUTE_INPUTS,
     DELETION,
     EBS_DIRECT_READ,
     OWN_CALL,
+    rekey_row,
     row_flags,
 )
 from models.scoring import HistoryDigest
@@ -42,8 +45,13 @@ __all__ = [
     "migrate_events",
 ]
 
-SCHEMA_VERSION: Final = 1
-"""``PRAGMA user_version`` of a database whose events carry their classes (0: before)."""
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 4
+"""``PRAGMA user_version`` of the state: 0 kept no classes; 1 had them; 2 keys identities as
+ADR 0020 says (1 keyed web-identity sessions per session, ADR 0002); 3 keeps each call's
+autonomous system (the automation rules accept a new network of a known one); 4 has the
+classes of the compute rule inputs (bits 11-22, ADR 0035)."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,6 +64,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     client_version TEXT,
     source_ip TEXT,
     network TEXT,
+    asn INTEGER,
     row BLOB NOT NULL
 )
 """
@@ -63,7 +72,7 @@ EVENTS_SCHEMA: Final = (
     _TABLE.format(name="events")
     + """;
 CREATE INDEX IF NOT EXISTS events_reads ON events (identity_key, event_time_us, event_id, flags,
-    principal_arn, client_family, client_version, source_ip, network);
+    principal_arn, client_family, client_version, source_ip, network, asn);
 CREATE INDEX IF NOT EXISTS events_time ON events (event_time_us);
 CREATE INDEX IF NOT EXISTS events_arrival ON events (identity_key, id);
 """
@@ -73,20 +82,26 @@ _ARRIVAL: Final = "CREATE INDEX IF NOT EXISTS events_arrival ON events (identity
 """Each identity's events in the order they were stored (the model state catches up on it)."""
 _COLUMNS: Final = (
     "event_id, identity_key, event_time_us, flags, principal_arn, client_family,"
-    " client_version, source_ip, network, row"
+    " client_version, source_ip, network, asn, row"
 )
-INSERT: Final = f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT: Final = (
+    f"INSERT OR IGNORE INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 """Stores one event: id, identity, time, :func:`light_values`, then the JSON row."""
 
-Light = tuple[int, str | None, str | None, str | None, str | None, str | None]
+Light = tuple[int, str | None, str | None, str | None, str | None, str | None, int | None]
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def light_values(row: Mapping[str, Any]) -> Light:
-    """Return the flags, principal, client, source address and network of a canonical row."""
+    """Return the flags, principal, client, source address, network and AS of a canonical row."""
     return (
         row_flags(row),
         _text(row.get("principal_arn")),
@@ -94,36 +109,37 @@ def light_values(row: Mapping[str, Any]) -> Light:
         _text(row.get("client_version")),
         _text(row.get("source_ip")),
         _text(row.get("network")),
+        _int(row.get("asn")),
     )
 
 
 def migrate_events(db: sqlite3.Connection) -> None:
-    """Create the events table, or bring a version-0 one to :data:`SCHEMA_VERSION`.
+    """Create the events table, or bring an older one to :data:`SCHEMA_VERSION`.
 
     Version 0 kept only id, identity, time and row in a ``WITHOUT ROWID`` table (whose
     large rows made every read by index slow); its events are copied into the new
-    table with their classes. Runs in its own write transaction, and a database
-    already migrated is left alone, so several processes may open one file at once.
+    table with their classes. Older versions get, from each stored row's JSON, the classes
+    of the rule inputs added since (:func:`features.row_flags`), the call's autonomous system,
+    and their role sessions keyed as ADR 0020 says (:func:`features.rekey_row`). Runs in its
+    own write transaction, and a database already migrated is left alone, so several
+    processes may open one file at once.
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         db.execute(_ARRIVAL)  # added after version 1: an index, so no new version
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
             columns = {info[1] for info in db.execute("PRAGMA table_info(events)")}
             if columns and "flags" not in columns:
-                db.execute(_TABLE.format(name="events_v1"))
-                old = db.cursor().execute(
-                    "SELECT event_id, identity_key, event_time_us, row FROM events"
-                )
-                while chunk := old.fetchmany(4096):
-                    db.executemany(
-                        f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(i, k, t, *light_values(orjson.loads(b)), b) for i, k, t, b in chunk],
-                    )
-                db.execute("DROP TABLE events")
-                db.execute("ALTER TABLE events_v1 RENAME TO events")
+                _copy_version_0(db)
+            elif columns:
+                if "asn" not in columns:
+                    _add_asn(db)
+                _reclassify(db)
+            if columns:
+                _rekey(db)
             for statement in EVENTS_SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -132,6 +148,63 @@ def migrate_events(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _copy_version_0(db: sqlite3.Connection) -> None:
+    db.execute(_TABLE.format(name="events_v1"))
+    old = db.cursor().execute("SELECT event_id, identity_key, event_time_us, row FROM events")
+    while chunk := old.fetchmany(4096):
+        db.executemany(
+            f"INSERT INTO events_v1 ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(i, k, t, *light_values(orjson.loads(b)), b) for i, k, t, b in chunk],
+        )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_v1 RENAME TO events")
+
+
+def _add_asn(db: sqlite3.Connection) -> None:
+    """Version 1 and 2 tables: add each call's autonomous system, read from its stored row."""
+    db.execute("DROP INDEX IF EXISTS events_reads")
+    db.execute("ALTER TABLE events ADD COLUMN asn INTEGER")
+    rows = db.cursor().execute("SELECT id, row FROM events")
+    while chunk := rows.fetchmany(4096):
+        found = [(_int(orjson.loads(blob).get("asn")), key) for key, blob in chunk]
+        db.executemany("UPDATE events SET asn = ? WHERE id = ?", [f for f in found if f[0]])
+
+
+def _rekey(db: sqlite3.Connection) -> int:
+    """Key stored role sessions as ADR 0020 says; returns how many events changed key."""
+    changed: list[tuple[str, bytes, int]] = []
+    rows = db.cursor().execute(
+        "SELECT id, identity_key, row FROM events WHERE identity_key LIKE '%:role/%/%'"
+    )
+    while chunk := rows.fetchmany(4096):
+        for key, identity, blob in chunk:
+            row = orjson.loads(blob)
+            new = rekey_row(
+                row.get("identity_type"),
+                identity,
+                row.get("principal_arn"),
+                row.get("session_name"),
+                row.get("source_identity"),
+            )
+            if new != identity:
+                row["identity_key"] = new
+                changed.append((new, orjson.dumps(row), key))
+    db.executemany("UPDATE events SET identity_key = ?, row = ? WHERE id = ?", changed)
+    if changed:
+        logger.info("state migration: %d stored events keyed again (ADR 0020)", len(changed))
+    return len(changed)
+
+
+def _reclassify(db: sqlite3.Connection) -> None:
+    """Compute every stored row's classes again from its JSON (a version-1 database)."""
+    rows = db.cursor().execute("SELECT id, row FROM events")
+    while chunk := rows.fetchmany(4096):
+        db.executemany(
+            "UPDATE events SET flags = ? WHERE id = ?",
+            [(row_flags(orjson.loads(blob)), key) for key, blob in chunk],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +251,7 @@ class Call:
     client_version: str | None
     source_ip: str | None
     network: str | None
+    asn: int | None
     first: int
 
 
@@ -258,9 +332,10 @@ class StoredEvents:
 
     def digest(self, before: int) -> HistoryDigest:
         """Return what an IdentityHistory needs of the events before ``before`` (microseconds)."""
+        did = "".join(f", MAX(flags & {one.bit})" for one in COMPUTE_INPUTS)
         spans = self._select(
             "identity_key, MIN(event_time_us), MAX(event_time_us),"
-            f" MAX(flags & {EBS_DIRECT_READ.bit})",
+            f" MAX(flags & {EBS_DIRECT_READ.bit}){did}",
             "event_time_us < ?",
             before,
             tail="GROUP BY identity_key",
@@ -269,8 +344,9 @@ class StoredEvents:
             return HistoryDigest()
         clients: dict[str, set[str]] = {}
         networks: dict[str, set[str]] = {}
-        for identity, family, network in self._select(
-            "DISTINCT identity_key, client_family, network",
+        asns: dict[str, set[int]] = {}
+        for identity, family, network, asn in self._select(
+            "DISTINCT identity_key, client_family, network, asn",
             "event_time_us < ? AND flags & ?",
             before,
             OWN_CALL.bit,
@@ -279,6 +355,8 @@ class StoredEvents:
                 clients.setdefault(identity, set()).add(family)
             if network is not None:
                 networks.setdefault(identity, set()).add(network)
+            if asn is not None:
+                asns.setdefault(identity, set()).add(int(asn))
         changes: dict[str, list[int]] = {}
         deletions: dict[str, list[int]] = {}
         for identity, moment, deletion in self._select(
@@ -296,10 +374,26 @@ class StoredEvents:
             last_seen={s[0]: s[2] for s in spans},
             clients={k: frozenset(v) for k, v in clients.items()},
             networks={k: frozenset(v) for k, v in networks.items()},
+            asns={k: frozenset(v) for k, v in asns.items()},
             changes=changes,
             deletions=deletions,
             ebs_direct_readers=frozenset(s[0] for s in spans if s[3]),
+            actors={
+                one.name: frozenset(s[0] for s in spans if s[4 + position])
+                for position, one in enumerate(COMPUTE_INPUTS)
+            },
         )
+
+    def older(self, before: int, flags: int) -> pa.Table | None:
+        """Every stored event before ``before`` (us) with any of the row classes in ``flags``."""
+        found = self._select(
+            "row",
+            "event_time_us < ? AND flags & ?",
+            before,
+            flags,
+            tail="ORDER BY event_time_us, event_id",
+        )
+        return _decode(r[0] for r in found)
 
     def flagged(self, since: int, flags: int) -> list[StoredRow]:
         """Events at or after ``since`` (us) with any of the row classes in ``flags``."""
@@ -330,12 +424,12 @@ class StoredEvents:
     def calls(self, since: int) -> list[Call]:
         """Distinct own calls at or after ``since`` (us), with the first time of each."""
         found = self._select(
-            "identity_key, principal_arn, client_family, client_version, source_ip, network,"
+            "identity_key, principal_arn, client_family, client_version, source_ip, network, asn,"
             " MIN(event_time_us)",
             "event_time_us >= ? AND flags & ?",
             since,
             OWN_CALL.bit,
-            tail="GROUP BY 1, 2, 3, 4, 5, 6",
+            tail="GROUP BY 1, 2, 3, 4, 5, 6, 7",
         )
         return [Call(*row) for row in found]
 
@@ -346,7 +440,7 @@ class StoredEvents:
             rows += self._rows(
                 "event_time_us >= ? AND flags & ? AND identity_key = ? AND principal_arn IS ?"
                 " AND client_family IS ? AND client_version IS ? AND source_ip IS ?"
-                " AND network IS ?",
+                " AND network IS ? AND asn IS ?",
                 since,
                 OWN_CALL.bit,
                 call.identity,
@@ -355,5 +449,6 @@ class StoredEvents:
                 call.client_version,
                 call.source_ip,
                 call.network,
+                call.asn,
             )
         return rows

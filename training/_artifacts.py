@@ -1,4 +1,8 @@
-"""What an analyst reviews in the MLflow UI: plots, the top windows and the model card."""
+"""What an analyst reviews in the MLflow UI: score and importance plots, the top windows.
+
+The model card is :mod:`training._card`; the evaluation tables and curves are
+:mod:`training._review`.
+"""
 
 # MLflow, scikit-learn and matplotlib are imported where used, so that importing
 # training (and training.simulation) stays light.
@@ -16,13 +20,10 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from training._evaluate import Evaluation
-
 __all__ = [
     "TOP_WINDOWS",
     "feature_importance",
     "importance_figure",
-    "model_card",
     "score_distribution_figure",
     "top_windows_table",
 ]
@@ -79,6 +80,7 @@ def score_distribution_figure(
         ]
         for mask, colour, name in groups:
             chosen = windows.loc[mask, "score"].to_numpy(dtype=float)
+            chosen = chosen[np.isfinite(chosen)]  # cold-start windows have no score
             if len(chosen):
                 axes.hist(
                     chosen,
@@ -174,85 +176,3 @@ def top_windows_table(windows: pd.DataFrame, *, n: int = TOP_WINDOWS) -> pd.Data
         if column in top.columns:
             table[column] = top[column].to_numpy()
     return table
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.4g}"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
-
-
-def model_card(
-    *,
-    name: str | None,
-    params: Mapping[str, Any],
-    data: Mapping[str, Any],
-    evaluation: Evaluation | None,
-    importance: pd.DataFrame,
-) -> str:
-    """Return the model card (Markdown): data, period, settings, metrics, scenarios, limits."""
-    lines = [
-        f"# Model card: {name or 'changewatch detector'}",
-        "",
-        "Isolation forest over per-identity behavioural vectors of canonical CloudTrail",
-        "change events (`features.behaviour_vectors`), scored as percentiles of the",
-        "training windows, with per-feature explanations (path-length attribution).",
-        "",
-        "## Training data",
-        "",
-        "| | |",
-        "|---|---|",
-    ]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in data.items()]
-    lines += ["", "## Settings", "", "| parameter | value |", "|---|---|"]
-    lines += [f"| `{k}` | {_fmt(v)} |" for k, v in params.items()]
-    lines += ["", "## Evaluation", ""]
-    if evaluation is None:
-        lines.append("No labels were given: the model is not evaluated.")
-    else:
-        lines += [
-            f"Window-level, alert threshold p{evaluation.threshold:g}.",
-            "",
-            "| metric | value |",
-            "|---|---|",
-        ]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in evaluation.metrics.items()]
-        lines += [
-            "",
-            "### Per scenario",
-            "",
-            "| scenario | kind | windows | best rank | best percentile | alerted |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in evaluation.scenarios.to_dict("records"):
-            lines.append(
-                f"| {row['scenario']} | {row['kind']} | {row['windows']} | "
-                f"{_fmt(row['best_rank'])} | {_fmt(row['best_percentile'])} | "
-                f"{'yes' if row['detected'] else 'no'} |"
-            )
-    lines += ["", "## What drives the top windows", ""]
-    top = importance.head(10)
-    lines += ["| feature | mean attribution | split share |", "|---|---|---|"]
-    lines += [
-        f"| `{r['feature']}` | {_fmt(r['attribution'])} | {_fmt(r['split_share'])} |"
-        for r in top.to_dict("records")
-    ]
-    lines += [
-        "",
-        "## Limits",
-        "",
-        "- Unsupervised: the forest learns what is rare, not what is malicious. Rare but",
-        "  legitimate work (incidents, new staff, large deploys) scores high; combine with",
-        "  the change-window rules before alerting.",
-        "- Identities in cold start (little history) are scored but not alerted.",
-        "- Scores are relative to the training period: retrain as the organisation",
-        "  changes, and watch the drift report (population stability per feature).",
-        "- Evaluation figures hold for the labelled set named above only; simulated",
-        "  attacks are easier than real ones.",
-        "",
-    ]
-    return "\n".join(lines)

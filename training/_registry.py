@@ -1,4 +1,8 @@
-"""The model registry side: logging the scorer, aliases, and fetching a bundle by URI."""
+"""The model registry side: logging the scorer, registering versions, aliases.
+
+Resolving a URI to a local bundle lives in :mod:`training._resolve` (re-exported here
+for the Spark engine's imports).
+"""
 
 # MLflow, scikit-learn and matplotlib are imported where used, so that importing
 # training (and training.simulation) stays light.
@@ -7,19 +11,30 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
-import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from features import CANONICAL_SCHEMA, VECTOR_COLUMNS, ConfigurationError
-from training._tracking import resolve_tracking_uri, tracking
+from features import (
+    CANONICAL_SCHEMA,
+    FEATURISER_INPUT_COLUMNS,
+    PRODUCT_VERSION,
+    VECTOR_COLUMNS,
+)
+from training._resolve import (
+    VECTOR_SCORER_TAG,
+    ModelRef,
+    load_model_bundle,
+    resolve_model,
+    vector_scorer_uri,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -29,11 +44,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "CONTENT_TAG",
     "VECTOR_SCORER",
     "VECTOR_SCORER_TAG",
     "ModelRef",
     "alias_version",
+    "bundle_content_key",
     "canonical_input_schema",
+    "find_version",
     "load_model_bundle",
     "log_scorer",
     "register",
@@ -52,16 +70,13 @@ CHAMPION: Final = "champion"
 
 VECTOR_SCORER: Final = "vector_scorer"
 """Name of the logged model that scores behaviour vectors row by row (``spark_udf``)."""
-VECTOR_SCORER_TAG: Final = "changewatch.vector_scorer"
-"""Tag on the event scorer's logged model (and its run): the vector scorer's model URI."""
+CONTENT_TAG: Final = "changewatch.content"
+"""Model version tag: :func:`bundle_content_key` of the version's bundle."""
 
 _PYFUNC_FILE: Final = Path(__file__).with_name("_pyfunc.py")
 _PYFUNC_VECTORS_FILE: Final = Path(__file__).with_name("_pyfunc_vectors.py")
 _SERVING_ONLY: Final = frozenset({"fastapi", "click", "tqdm", "pydantic"})
-_CODE_PACKAGES: Final = ("changewatch", "features", "models")
-_MODELS_URI: Final = re.compile(
-    r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$"
-)
+_CODE_PACKAGES: Final = ("changewatch", "features", "models", "training")
 
 
 def scorer_requirements() -> list[str]:
@@ -92,7 +107,14 @@ def scorer_requirements() -> list[str]:
 
 
 def canonical_input_schema() -> Any:
-    """MLflow input schema of the canonical event table (``features.CANONICAL_SCHEMA``)."""
+    """MLflow input schema of the canonical event table (``features.CANONICAL_SCHEMA``).
+
+    A column is *required* when the scorer reads it
+    (:data:`features.FEATURISER_INPUT_COLUMNS`); a required column may still hold
+    missing values where the canonical schema allows them. The others are optional.
+    ``event_time`` is a timezone-naive UTC datetime (MLflow's type); nullable integers
+    (``asn``) are doubles. :func:`training.pyfunc_input` converts a canonical frame.
+    """
     import pyarrow as pa
     from mlflow.types import ColSpec, DataType, Schema, TensorSpec
     from mlflow.types.schema import Array
@@ -115,17 +137,29 @@ def canonical_input_schema() -> Any:
             kind = DataType.double  # pandas holds missing integers as float NaN
         else:
             kind = scalar[column.type]
-        columns.append(ColSpec(kind, column.name, required=not column.nullable))
+        required = column.name in FEATURISER_INPUT_COLUMNS
+        columns.append(ColSpec(kind, column.name, required=required))
     return Schema(columns)
 
 
-def _code_paths() -> list[str]:
+def _code_paths(scratch: Path) -> list[str]:
+    """Return the packages the logged models import, as ``code_paths``.
+
+    ``training`` goes without its ``simulation`` and ``spark`` subpackages (its
+    ``__init__`` imports neither): a trimmed copy in ``scratch``.
+    """
     import importlib
 
     paths = []
     for package in _CODE_PACKAGES:
-        module = importlib.import_module(package)
-        paths.append(str(Path(str(module.__file__)).parent))
+        folder = Path(str(importlib.import_module(package).__file__)).parent
+        if package == "training":
+            trimmed = scratch / package
+            trimmed.mkdir(parents=True, exist_ok=True)
+            for source in [*folder.glob("*.py"), folder / "py.typed"]:
+                shutil.copy2(source, trimmed / source.name)
+            folder = trimmed
+        paths.append(str(folder))
     return paths
 
 
@@ -168,18 +202,20 @@ def log_scorer(
     *,
     input_example: pd.DataFrame,
     output_example: pd.DataFrame,
-    vector_example: pd.DataFrame,
+    vector_example: pd.DataFrame | None,
+    threshold: float | None = None,
     name: str = "scorer",
 ) -> ModelInfo:
     """Log the scorer and the vector scorer (models from code + the bundle) to the active run.
 
-    Both models carry the ``changewatch``, ``features`` and ``models`` packages as
-    ``code_paths`` and pinned requirements, so ``mlflow models serve`` works in a
-    fresh environment. The event scorer (``name``: canonical events in, windows out)
-    is the one returned and registered; the vector scorer (:data:`VECTOR_SCORER`:
-    behaviour vectors in, one scored row each, for ``mlflow.pyfunc.spark_udf``) gets a
-    copy of the same bundle, and its URI is tagged :data:`VECTOR_SCORER_TAG` on the
-    event scorer's logged model and on the run (see :func:`vector_scorer_uri`).
+    Both models carry the ``changewatch``, ``features``, ``models`` and ``training``
+    packages as ``code_paths`` and pinned requirements, so ``mlflow models serve`` works
+    in a fresh environment. The event scorer (``name``: canonical events in, windows
+    out, see :mod:`training._pyfunc_io`) is the one returned and registered; the vector
+    scorer (:data:`VECTOR_SCORER`: behaviour vectors in, one scored row each, for
+    ``mlflow.pyfunc.spark_udf``) gets a copy of the same bundle, and its URI is tagged
+    :data:`VECTOR_SCORER_TAG` on the event scorer's logged model and on the run (see
+    :func:`vector_scorer_uri`).
 
     Parameters
     ----------
@@ -187,38 +223,49 @@ def log_scorer(
         The detector bundle (``models.save_bundle``).
     input_example, output_example : pandas.DataFrame
         A few canonical events and the detector's ``score_windows`` of them.
-    vector_example : pandas.DataFrame
-        A few behaviour vectors (``ChangeDetector.vectors`` of ``input_example``).
+    vector_example : pandas.DataFrame or None
+        A few behaviour vectors (``ChangeDetector.vectors`` of ``input_example``);
+        ``None`` logs no vector scorer (sweeps that never score on Spark).
+    threshold : float, optional
+        The detector's alert percentile (the output's ``threshold`` and ``alert``);
+        default the one in the bundle's ``config.json``.
     name : str
         Name of the event scorer in the run.
     """
     import mlflow
     from mlflow.models import ModelSignature, infer_signature
 
-    from training._pyfunc import to_pyfunc_input, to_pyfunc_output
+    from training._pyfunc_io import pyfunc_input, pyfunc_output
     from training._pyfunc_vectors import to_vector_input
 
-    input_example = to_pyfunc_input(input_example)
-    outputs = infer_signature(to_pyfunc_output(output_example)).inputs
+    if threshold is None:
+        config = json.loads((Path(bundle) / "config.json").read_text(encoding="utf-8"))
+        threshold = float(config["detector"]["threshold"])
+    outputs = infer_signature(pyfunc_output(output_example, threshold)).inputs
     signature = ModelSignature(inputs=canonical_input_schema(), outputs=outputs)
-    info: ModelInfo = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=str(_PYFUNC_FILE),
-        artifacts={"bundle": str(bundle)},
-        code_paths=_code_paths(),
-        pip_requirements=scorer_requirements(),
-        signature=signature,
-        input_example=input_example,
-    )
-    vectors: ModelInfo = mlflow.pyfunc.log_model(
-        name=VECTOR_SCORER,
-        python_model=str(_PYFUNC_VECTORS_FILE),
-        artifacts={"bundle": str(bundle)},
-        code_paths=_code_paths(),
-        pip_requirements=scorer_requirements(),
-        signature=_vector_signature(),
-        input_example=to_vector_input(vector_example),
-    )
+    with tempfile.TemporaryDirectory(prefix="changewatch-code-") as scratch:
+        code = _code_paths(Path(scratch))
+        info: ModelInfo = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(_PYFUNC_FILE),
+            artifacts={"bundle": str(bundle)},
+            code_paths=code,
+            pip_requirements=scorer_requirements(),
+            signature=signature,
+            input_example=pyfunc_input(input_example),
+        )
+        if vector_example is None:
+            logger.info("logged scorer %s (no vector scorer)", info.model_uri)
+            return info
+        vectors: ModelInfo = mlflow.pyfunc.log_model(
+            name=VECTOR_SCORER,
+            python_model=str(_PYFUNC_VECTORS_FILE),
+            artifacts={"bundle": str(bundle)},
+            code_paths=code,
+            pip_requirements=scorer_requirements(),
+            signature=_vector_signature(),
+            input_example=to_vector_input(vector_example),
+        )
     mlflow.set_logged_model_tags(info.model_id, {VECTOR_SCORER_TAG: vectors.model_uri})
     mlflow.set_logged_model_tags(vectors.model_id, {"changewatch.event_scorer": info.model_uri})
     mlflow.set_tag(VECTOR_SCORER_TAG, vectors.model_uri)
@@ -250,62 +297,45 @@ def save_vector_scorer(bundle: str | Path, path: str | Path) -> str:
     return str(path)
 
 
-def vector_scorer_uri(uri: str, *, tracking_uri: str | None = None) -> str | None:
-    """Return the URI of the vector scorer logged beside the event scorer ``uri`` names.
+def bundle_content_key(manifest: Mapping[str, Any]) -> str:
+    """Return a digest of what a bundle scores with: its files and configuration.
 
-    ``uri`` is ``models:/NAME@alias``, ``models:/NAME/VERSION``, ``models:/m-...`` or
-    ``runs:/RUN/...``. The event scorer's logged model carries the link
-    (:data:`VECTOR_SCORER_TAG`); for ``runs:/`` URIs (and versions registered from a
-    run path) the run's tag of the same name is read.
-
-    Returns
-    -------
-    str or None
-        A model URI (``models:/m-...``); ``None`` for local paths and for models logged
-        before the vector scorer existed.
-
-    Raises
-    ------
-    ConfigurationError
-        When a registered alias or version does not exist.
+    Two fits with the same data and settings write byte-identical files (the forest,
+    the profiles, the usual values ...); the manifest's run id and library versions are
+    left out, the product version is in. Equal keys mean interchangeable models.
     """
-    if not uri.startswith(("models:/", "runs:/")):
-        return None
-    from mlflow import MlflowClient
+    content = {
+        "files": manifest.get("files"),
+        "configuration": manifest.get("configuration"),
+        "product": PRODUCT_VERSION,
+    }
+    encoded = json.dumps(content, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def find_version(client: MlflowClient, name: str, key: str) -> ModelVersion | None:
+    """Return the newest version of ``name`` tagged with content ``key``, if any."""
     from mlflow.exceptions import MlflowException
 
-    resolved = resolve_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=resolved, registry_uri=resolved)
-    model_id: str | None = None
-    run_id: str | None = None
-    if uri.startswith("runs:/"):
-        run_id = uri[len("runs:/") :].split("/", 1)[0]
-    else:
-        ref = resolve_model(uri, client)
-        source = ref.source if ref is not None else uri
-        run_id = ref.run_id if ref is not None else None
-        if source.startswith("models:/m-"):
-            model_id = source[len("models:/") :].split("/", 1)[0]
     try:
-        if model_id is not None:
-            logged = client.get_logged_model(model_id)
-            if logged.tags.get(VECTOR_SCORER_TAG):
-                return str(logged.tags[VECTOR_SCORER_TAG])
-            run_id = run_id or logged.source_run_id
-        if run_id:
-            tagged = client.get_run(run_id).data.tags.get(VECTOR_SCORER_TAG)
-            return str(tagged) if tagged else None
-    except MlflowException as error:
-        raise ConfigurationError(f"cannot look up the model {uri!r}: {error.message}") from error
-    return None
+        found = client.search_model_versions(f"name = '{name}' and tags.`{CONTENT_TAG}` = '{key}'")
+    except MlflowException:  # the model is not registered yet
+        return None
+    return max(found, key=lambda v: int(v.version)) if found else None
 
 
-def register(model_uri: str, name: str, *, alias: str = CHALLENGER) -> ModelVersion:
+def register(
+    model_uri: str,
+    name: str,
+    *,
+    alias: str = CHALLENGER,
+    tags: Mapping[str, str] | None = None,
+) -> ModelVersion:
     """Register ``model_uri`` as a new version of ``name`` and point ``alias`` at it."""
     import mlflow
     from mlflow import MlflowClient
 
-    version = mlflow.register_model(model_uri, name)
+    version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
     MlflowClient().set_registered_model_alias(name, alias, str(version.version))
     logger.info("registered %s version %s as @%s", name, version.version, alias)
     return version
@@ -322,142 +352,3 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion |
         if code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """A registered model version: name, version, run and where its files are."""
-
-    name: str
-    version: str
-    run_id: str | None
-    source: str
-
-    @property
-    def uri(self) -> str:
-        """``models:/NAME/VERSION``."""
-        return f"models:/{self.name}/{self.version}"
-
-
-def resolve_model(uri: str, client: MlflowClient) -> ModelRef | None:
-    """Resolve ``models:/NAME@alias`` or ``models:/NAME/VERSION``; ``None`` for other URIs.
-
-    Raises
-    ------
-    ConfigurationError
-        When the alias or version does not exist.
-    """
-    from mlflow.exceptions import MlflowException
-
-    match = _MODELS_URI.match(uri)
-    if match is None:
-        return None
-    name = match["name"]
-    try:
-        if match["alias"]:
-            version = client.get_model_version_by_alias(name, match["alias"])
-        else:
-            version = client.get_model_version(name, match["version"])
-    except MlflowException as error:
-        raise ConfigurationError(f"cannot resolve model {uri!r}: {error.message}") from error
-    return ModelRef(name, str(version.version), version.run_id, str(version.source))
-
-
-def describe_model(uri: str, *, tracking_uri: str | None = None) -> dict[str, str | None]:
-    """Return the registered name, version, alias and run of ``models:/NAME@alias``.
-
-    Other URIs (and local paths) give an empty mapping: they name no registered version.
-
-    Raises
-    ------
-    ConfigurationError
-        When the alias or version does not exist.
-    """
-    if not uri.startswith("models:/"):
-        return {}
-    from mlflow import MlflowClient
-
-    resolved = resolve_tracking_uri(tracking_uri)
-    ref = resolve_model(uri, MlflowClient(tracking_uri=resolved, registry_uri=resolved))
-    if ref is None:
-        return {}
-    alias = uri.rsplit("@", 1)[1] if "@" in uri else None
-    return {"name": ref.name, "version": ref.version, "alias": alias, "run_id": ref.run_id}
-
-
-def _cache_root(cache_dir: str | Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir)
-    if os.environ.get("CHANGEWATCH_CACHE"):
-        return Path(os.environ["CHANGEWATCH_CACHE"]) / "models"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "changewatch" / "models"
-
-
-def _bundle_in(model_dir: Path) -> Path:
-    from mlflow.models import Model
-
-    if not (model_dir / "MLmodel").is_file():
-        return model_dir  # already a bundle directory
-    flavor: dict[str, Any] = Model.load(str(model_dir)).flavors.get("python_function", {})
-    artifact = flavor.get("artifacts", {}).get("bundle")
-    if not artifact:
-        raise ConfigurationError(f"{model_dir}: not a changewatch model (no 'bundle' artifact)")
-    return model_dir / str(artifact["path"])
-
-
-def load_model_bundle(
-    uri: str, *, tracking_uri: str | None = None, cache_dir: str | Path | None = None
-) -> Path:
-    """Return a local directory holding the detector bundle of a model.
-
-    ``uri`` is ``models:/NAME@alias``, ``models:/NAME/VERSION``, any other MLflow model
-    URI (``runs:/...``, ``models:/m-...``) or a local directory (a logged model or a
-    bundle). Registered versions are downloaded once into a cache
-    (``$CHANGEWATCH_CACHE/models``, else ``~/.cache/changewatch/models``) keyed by
-    tracking store, name and version, so an alias that moves fetches the new version.
-    Hand the result to ``models.load_bundle``, which validates every file.
-
-    Raises
-    ------
-    ConfigurationError
-        When the model cannot be resolved or holds no bundle.
-    """
-    local = Path(uri)
-    if "://" not in uri and ":/" not in uri and local.is_dir():
-        return _bundle_in(local)
-
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    resolved = resolve_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=resolved, registry_uri=resolved)
-    ref = resolve_model(uri, client)
-    key_source = f"{resolved}|{ref.name}|{ref.version}" if ref else f"{resolved}|{uri}"
-    key = hashlib.sha256(key_source.encode()).hexdigest()[:16]
-    label = f"{ref.name}-v{ref.version}" if ref else "model"
-    target = _cache_root(cache_dir) / f"{label}-{key}"
-    if (target / "MLmodel").is_file():
-        logger.debug("model %s found in cache %s", uri, target)
-        return _bundle_in(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=target.parent))
-    try:
-        download = ref.uri if ref else uri
-        try:
-            with tracking(resolved):  # models:/ resolution uses the global URIs
-                path = mlflow.artifacts.download_artifacts(
-                    artifact_uri=download, dst_path=str(scratch)
-                )
-        except MlflowException as error:
-            raise ConfigurationError(f"cannot download model {uri!r}: {error.message}") from error
-        try:
-            os.replace(path, target)
-        except OSError:
-            if not (target / "MLmodel").is_file():  # not a concurrent download that won
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    logger.info("model %s downloaded to %s", uri, target)
-    return _bundle_in(target)

@@ -1,7 +1,7 @@
 """What train, evaluate, promote and retrain share: inputs, runs and a run's stored frames.
 
-Argument types, the artifact names of a run's stored frames, experiment setup, scoring a
-detector on labelled events, and writing/reading a Parquet frame as a run artifact.
+Argument types, the artifact names of a run's stored frames, experiment setup, and
+writing/reading a Parquet frame as a run artifact.
 """
 
 # MLflow is imported where used, so that importing training stays light.
@@ -11,12 +11,11 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
 
 from training._data import describe_sources, load_events, read_labels
-from training._evaluate import Evaluation, evaluate_windows
 from training._tracking import artifact_root_for, ensure_experiment
 
 if TYPE_CHECKING:
@@ -54,16 +53,6 @@ def _labels(labels: LabelsArg) -> pd.DataFrame | None:
 def _step(progress: Progress) -> None:
     if progress is not None:
         progress(1)
-
-
-def _evaluate_detector(detector: Any, events: pd.DataFrame, labels: pd.DataFrame) -> Evaluation:
-    windows = detector.score_windows(events)
-    return evaluate_windows(
-        windows,
-        labels,
-        threshold=float(detector.threshold),
-        exclude_cold_start=bool(detector.exclude_cold_start),
-    )
 
 
 def _start_run_args(experiment: str, uri: str) -> str:

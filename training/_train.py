@@ -1,7 +1,9 @@
-"""train: fit the detector and log one MLflow run (params, metrics, datasets, artifacts).
+"""train: fit the detector, evaluate it soundly, log one MLflow run, register the model.
 
-The run holds the evaluation set (see :mod:`training._runs`) that :func:`promote`
-compares on, and the training vectors that the next retrain's drift report reads.
+The evaluation scores the model on its evaluation period with the state carried up to
+the period's start (:mod:`training._periods`); when a champion is registered under the
+same name it is scored on the very same period (:mod:`training._compare`) and the
+comparison is stored with the run, where :func:`training.promote` reads it.
 """
 
 # MLflow, scikit-learn and matplotlib are imported where used, so that importing
@@ -9,15 +11,10 @@ compares on, and the training vectors that the next retrain's drift report reads
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
-import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -27,35 +24,18 @@ from features import (
     PROFILE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     VECTOR_SCHEMA_VERSION,
-    ConfigurationError,
     FeatureConfig,
     FeatureState,
 )
-from training._artifacts import (
-    feature_importance,
-    importance_figure,
-    model_card,
-    score_distribution_figure,
-    top_windows_table,
-)
-from training._data import period, to_timestamp
+from training._baseline import baseline_warnings
+from training._compare import Comparison, PeriodEvaluation, compare_on_period, evaluate_on_period
 from training._evaluate import Evaluation
-from training._registry import CHALLENGER, log_scorer, register
-from training._runs import (
-    _EVAL_EVENTS,
-    _EVAL_LABELS,
-    TRAINING_VECTORS,
-    EventsArg,
-    LabelsArg,
-    Progress,
-    _evaluate_detector,
-    _events,
-    _labels,
-    _log_frame,
-    _start_run_args,
-    _step,
-)
+from training._periods import model_state, period_grid
+from training._registry import CHAMPION, alias_version, load_model_bundle
+from training._runs import EventsArg, LabelsArg, Progress, _step
 from training._tracking import DEFAULT_EXPERIMENT, tracking
+from training._train_data import TrainingData, evaluation_period, read_training_data
+from training._train_run import RunSettings, log_run
 
 __all__ = ["TRAIN_STEPS", "TrainResult", "train"]
 
@@ -65,41 +45,25 @@ TRAIN_STEPS: Final = 6
 """Progress steps of :func:`train` (load, fit, evaluate, artifacts, model, register)."""
 
 
-def _config_of(detector: Any) -> FeatureConfig:
-    config = getattr(detector, "feature_config_", None) or getattr(detector, "feature_config", None)
-    return config if isinstance(config, FeatureConfig) else FeatureConfig()
-
-
-def _threshold_score(detector: Any) -> float:
-    return float(detector.detector_.threshold_)
-
-
-def _finite(metrics: dict[str, float], prefix: str = "") -> dict[str, float]:
-    return {f"{prefix}{k}": v for k, v in metrics.items() if not math.isnan(v)}
-
-
-def _scenario_metrics(evaluation: Evaluation) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for row in evaluation.scenarios.to_dict("records"):
-        name = f"scenario.{row['scenario']}"
-        out[f"{name}.detected"] = 1.0 if row["detected"] else 0.0
-        if not math.isnan(row["best_percentile"]):
-            out[f"{name}.best_percentile"] = float(row["best_percentile"])
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class TrainResult:
-    """What :func:`train` logged."""
+    """What :func:`train` logged.
+
+    ``reused`` is true when an identical model (same bundle content) was already
+    registered under the name: no new version was made and ``version`` is that one.
+    """
 
     run_id: str
     model_uri: str
-    logged_model_uri: str
+    logged_model_uri: str | None
     experiment_id: str
     registered: str | None = None
     version: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     evaluation: Evaluation | None = field(default=None, repr=False)
+    comparison: Comparison | None = field(default=None, repr=False)
+    reused: bool = False
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the CLI's summary line (``run_id`` and ``model_uri`` first)."""
@@ -109,33 +73,131 @@ class TrainResult:
         if self.registered:
             data["registered"] = self.registered
             data["version"] = self.version
-        data["metrics"] = {k: round(v, 6) for k, v in self.metrics.items() if "." not in k}
+            data["reused_version"] = self.reused
+        data["metrics"] = {
+            k: round(v, 6) for k, v in self.metrics.items() if "." not in k and not math.isnan(v)
+        }
+        if self.warnings:
+            data["warnings"] = list(self.warnings)
         return data
 
 
-def _fit(
-    training: pd.DataFrame,
-    *,
-    feature_config: FeatureConfig | None,
-    n_estimators: int,
-    max_samples: int | float | str,
-    random_state: int,
-    threshold: float,
-    exclude_cold_start: bool,
-) -> tuple[Any, float]:
+def _fit(training: pd.DataFrame, settings: dict[str, Any]) -> tuple[Any, float]:
     from models import ChangeDetector
 
-    detector = ChangeDetector(
-        feature_config=feature_config,
-        n_estimators=n_estimators,
-        max_samples=max_samples,
-        random_state=random_state,
-        threshold=threshold,
-        exclude_cold_start=exclude_cold_start,
-    )
+    detector = ChangeDetector(**settings)
     started = time.perf_counter()
     detector.fit(training)
     return detector, time.perf_counter() - started
+
+
+def _continue_history(detector: Any, history: Any, events: pd.DataFrame) -> str:
+    """Carry ``history``'s state (profiles, recent events) to the end of training.
+
+    Returns ``"merged"`` or the reason it was not: other feature settings, or profiles
+    that end after this model's training (they would know its evaluation period).
+    """
+    if history is None:
+        return "none"
+    end = detector.profiles_.until
+    if history.profiles_.config != detector.profiles_.config:
+        reason = "not merged: the previous model has other feature settings"
+    elif history.profiles_.until is None or history.profiles_.until > end:
+        reason = f"not merged: the previous model's profiles end after {end}"
+    else:
+        state, _ = model_state(history, events, end)
+        detector.profiles_ = state.profiles
+        detector.recent_ = state.recent
+        return "merged"
+    logger.warning("previous profiles %s", reason)
+    return reason
+
+
+def _champion(name: str | None, tracking_uri: str | None) -> tuple[str, Any] | None:
+    """Return (version, detector) of ``name@champion`` when registered, else ``None``."""
+    if not name:
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from models import load_bundle
+
+    with tracking(tracking_uri) as uri:
+        try:
+            version = alias_version(MlflowClient(), name, CHAMPION)
+        except MlflowException:
+            return None
+        if version is None:
+            return None
+        bundle = load_model_bundle(f"models:/{name}/{version.version}", tracking_uri=uri)
+    return str(version.version), load_bundle(bundle)
+
+
+def _evaluate(
+    data: TrainingData, detector: Any, champion: tuple[str, Any] | None
+) -> tuple[PeriodEvaluation | None, Comparison | None]:
+    if data.evaluation is None or data.labels is None:
+        return None, None
+    models = [detector] + ([champion[1]] if champion else [])
+    start, context = evaluation_period(data, period_grid(models))
+    ours = evaluate_on_period(
+        detector,
+        data.evaluation,
+        data.labels,
+        start,
+        context=context,
+        allow_in_sample=data.evaluation_kind == "in-sample",
+        policy=data.policy,
+    )
+    if champion is None or data.evaluation_kind == "in-sample":
+        return ours, None
+    version, theirs = champion
+    return ours, compare_on_period(
+        ours, theirs, version, data.evaluation, data.labels, context=context, policy=data.policy
+    )
+
+
+def _training_metrics(
+    detector: Any, data: TrainingData, fit_seconds: float, warnings: list[str]
+) -> dict[str, float]:
+    scores = np.asarray(detector.train_scores_, dtype=float)
+    start, end = detector.training_period_
+    metrics: dict[str, float] = {
+        "events": float(len(data.training)),
+        "identities": float(data.training["identity_key"].nunique()),
+        "windows": float(detector.n_training_windows_),
+        "baseline_days": (pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=1),
+        "fit_seconds": fit_seconds,
+        "threshold_score": float(detector.detector_.threshold_),
+        "train_labelled_attack_events": float(data.leakage.events),
+        "baseline_short": float(bool(warnings)),
+    }
+    for q in (0.5, 0.9, 0.99, 0.999):
+        metrics[f"score_p{q * 100:g}"] = float(np.quantile(scores, q))
+    metrics["score_max"] = float(scores.max())
+    return metrics
+
+
+def _params(detector: Any, merge: str, kind: str) -> dict[str, Any]:
+    config = detector.feature_config or FeatureConfig()
+    start, end = detector.training_period_
+    return {
+        "window": config.window,
+        "feature_schema_version": VECTOR_SCHEMA_VERSION,
+        "profile_schema_version": PROFILE_SCHEMA_VERSION,
+        "event_schema_version": SCHEMA_VERSION,
+        "features": len(detector.feature_names_),
+        "n_estimators": detector.n_estimators,
+        "max_samples": detector.max_samples,
+        "random_state": detector.random_state,
+        "threshold": detector.threshold,
+        "exclude_cold_start": detector.exclude_cold_start,
+        "training_start": pd.Timestamp(start).isoformat(),
+        "training_end": pd.Timestamp(end).isoformat(),
+        "data_fingerprint": str(detector.data_fingerprint_),
+        "profile_merge": merge,
+        "evaluation": kind,
+    }
 
 
 def train(
@@ -155,23 +217,28 @@ def train(
     threshold: float = 99.0,
     exclude_cold_start: bool = True,
     history: Any = None,
+    exclude_labelled: bool = False,
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
+    nested: bool | None = None,
+    log_evaluation_events: bool = True,
+    log_vector_scorer: bool = True,
+    policy: Any = None,
     progress: Progress = None,
 ) -> TrainResult:
-    """Ingest, featurise, fit and log one MLflow run; optionally register the model.
+    """Ingest, featurise, fit, evaluate and log one MLflow run; optionally register the model.
 
     Parameters
     ----------
     events : sequence of paths or pandas.DataFrame
-        CloudTrail inputs or canonical Parquet tables (or the canonical frame).
+        CloudTrail inputs or canonical Parquet tables (or the canonical frame). Events
+        outside the training period still carry the models' state up to an evaluation.
     since, until : str or Timestamp, optional
         Training period ``[since, until)`` (ISO, UTC when naive); default all events.
     labels : path or pandas.DataFrame, optional
         Labelled events (``event_id``, ``scenario``, ``kind``). With labels the model is
         evaluated on ``evaluation_events``, else on the events after ``until``, else
-        (in-sample, tagged so) on the training events. The evaluation set is stored
-        with the run; :func:`promote` compares on it by default.
+        (in-sample, tagged so) on the training events.
     evaluation_events : sequence of paths or pandas.DataFrame, optional
         A separate labelled set (e.g. the simulator's test period or Stratus recordings).
     experiment : str
@@ -179,243 +246,110 @@ def train(
     tracking_uri : str, optional
         See :func:`training.resolve_tracking_uri`.
     register_as : str, optional
-        Registered model name; the new version gets the ``challenger`` alias.
+        Registered model name; the new version gets the ``challenger`` alias. When the
+        name has a ``champion`` and there are labels, the champion is scored on the same
+        evaluation period (``evaluation/comparison.json``). A model identical to a
+        registered version (same bundle content) reuses that version.
     feature_config, n_estimators, max_samples, random_state, threshold, exclude_cold_start
         Settings of ``models.ChangeDetector``.
-    history : features.Profiles, optional
-        Profiles of the period before ``since`` (the previous model's): the scoring
-        state continues them (``Profiles.update``) instead of starting afresh.
+    history : models.ChangeDetector, optional
+        The previous model: its profiles and recent events are continued with the
+        events read up to the end of training (when its feature settings are the same).
+    exclude_labelled : bool
+        Leave events labelled ``attack`` out of the training period (they are always
+        counted, warned about and logged as ``train_labelled_attack_events``).
     run_name, tags : optional
         Name and extra tags of the run.
+    nested : bool, optional
+        Log as a child of the active run; default: when a run is active (sweeps).
+    log_evaluation_events : bool
+        Store the labelled evaluation set with the run (``promote`` can then re-score it
+        later); off for sweeps.
+    log_vector_scorer : bool
+        Also log the vector scorer (for ``score --engine spark``); off for sweeps.
+    policy : Policy or path(s), optional
+        The organisation's change policy (``--windows``): the evaluation's findings, and so
+        its alert budget (``eval_benign_medium_plus_per_day`` ...), are judged with it.
     progress : callable, optional
         Called with 1 after each of :data:`TRAIN_STEPS` steps.
 
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    ConfigurationError
+        When the training period is empty, or the evaluation period overlaps training.
+    InputError
+        When the evaluation period holds no event or no scored window.
     """
-    import mlflow
-    from mlflow.data.pandas_dataset import from_pandas
-
-    all_events, sources = _events(events)
-    label_table = _labels(labels)
-    start, end = to_timestamp(since, name="since"), to_timestamp(until, name="until")
-    training = period(all_events, start, end)
-    if not len(training):
-        raise ConfigurationError(f"no events in the training period [{since}, {until})")
-    evaluation_set: pd.DataFrame | None = None
-    in_sample = False
-    if label_table is not None:
-        if evaluation_events is not None:
-            evaluation_set, _ = _events(evaluation_events)
-        elif end is not None and len(after := period(all_events, end, None)):
-            evaluation_set = after
-        else:
-            evaluation_set, in_sample = training, True
-            logger.warning("no events after the training period: evaluating in-sample")
-    _step(progress)
-
-    detector, fit_seconds = _fit(
-        training,
-        feature_config=feature_config,
-        n_estimators=n_estimators,
-        max_samples=max_samples,
-        random_state=random_state,
-        threshold=threshold,
-        exclude_cold_start=exclude_cold_start,
+    data = read_training_data(
+        events,
+        since=since,
+        until=until,
+        labels=labels,
+        evaluation_events=evaluation_events,
+        exclude_labelled=exclude_labelled,
+        policy=policy,
     )
-    merged = False
-    if history is not None:
-        try:
-            detector.profiles_ = history.update(training)
-            merged = True
-        except ConfigurationError as error:
-            logger.warning("previous profiles not merged: %s", error)
+    champion = _champion(register_as, tracking_uri) if data.labels is not None else None
     _step(progress)
-
-    config = _config_of(detector)
-    training_windows = detector.score_windows(training, state=FeatureState.start(config=config))
-    evaluation = None
-    if evaluation_set is not None and label_table is not None:
-        evaluation = _evaluate_detector(detector, evaluation_set, label_table)
-    _step(progress)
-
-    train_scores = np.asarray(detector.train_scores_, dtype=float)
-    period_start, period_end = detector.training_period_
-    metrics: dict[str, float] = {
-        "events": float(len(training)),
-        "identities": float(training["identity_key"].nunique()),
-        "windows": float(detector.n_training_windows_),
-        "fit_seconds": fit_seconds,
-        "threshold_score": _threshold_score(detector),
-    }
-    for q in (0.5, 0.9, 0.99, 0.999):
-        metrics[f"score_p{q * 100:g}"] = float(np.quantile(train_scores, q))
-    metrics["score_max"] = float(train_scores.max())
-    params: dict[str, Any] = {
-        "window": config.window,
-        "feature_schema_version": VECTOR_SCHEMA_VERSION,
-        "profile_schema_version": PROFILE_SCHEMA_VERSION,
-        "event_schema_version": SCHEMA_VERSION,
-        "features": len(detector.feature_names_),
+    settings = {
+        "feature_config": feature_config,
         "n_estimators": n_estimators,
         "max_samples": max_samples,
         "random_state": random_state,
         "threshold": threshold,
         "exclude_cold_start": exclude_cold_start,
-        "training_start": pd.Timestamp(period_start).isoformat(),
-        "training_end": pd.Timestamp(period_end).isoformat(),
-        "data_fingerprint": str(detector.data_fingerprint_),
-        "profile_merge": merged,
-        "evaluation": "none" if evaluation is None else "in-sample" if in_sample else "held-out",
     }
-
-    uri_context = tracking(tracking_uri)
-    with uri_context as uri:
-        experiment_id = _start_run_args(experiment, uri)
-        run_tags = {"changewatch.sources": sources[:5000], **(tags or {})}
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags) as run:
-            run_id = run.info.run_id
-            mlflow.log_params(params)
-            mlflow.log_dict(config.to_json(), "feature_config.json")
-            dataset = from_pandas(
-                _dataset_view(training),
-                source=_dataset_source(events),
-                name="training-events",
-                digest=str(detector.data_fingerprint_)[:32],
-            )
-            mlflow.log_input(dataset, context="training")
-            mlflow.log_metrics(metrics)
-            if evaluation is not None and evaluation_set is not None and label_table is not None:
-                mlflow.log_metrics(_finite(evaluation.metrics, "eval_"))
-                mlflow.log_metrics(_scenario_metrics(evaluation))
-                mlflow.log_table(
-                    evaluation.scenarios.astype({"first_alert": str}), "evaluation/scenarios.json"
-                )
-                mlflow.log_dict(evaluation.to_json(), "evaluation/metrics.json")
-                mlflow.set_tag("evaluation.in_sample", str(in_sample).lower())
-                _log_frame(evaluation_set, _EVAL_EVENTS)
-                _log_frame(label_table, _EVAL_LABELS)
-                eval_dataset = from_pandas(
-                    _dataset_view(evaluation_set),
-                    source=_dataset_source(
-                        evaluation_events if evaluation_events is not None else events
-                    ),
-                    name="evaluation-events",
-                )
-                mlflow.log_input(eval_dataset, context="evaluation")
-            _step(progress)
-
-            shown = evaluation.windows if evaluation is not None else training_windows
-            importance = feature_importance(detector, shown)
-            mlflow.log_figure(
-                score_distribution_figure(
-                    train_scores,
-                    metrics["threshold_score"],
-                    threshold,
-                    evaluation.windows if evaluation is not None else None,
-                ),
-                "plots/score_distribution.png",
-            )
-            mlflow.log_figure(importance_figure(importance), "plots/feature_importance.png")
-            mlflow.log_table(importance, "feature_importance.json")
-            mlflow.log_table(top_windows_table(shown), "top_windows.json")
-            _log_frame(_vectors_only(training_windows, detector.feature_names_), TRAINING_VECTORS)
-            data_facts = {
-                "sources": sources if len(sources) < 300 else sources[:297] + "...",
-                "period": f"{params['training_start']} to {params['training_end']}",
-                "events": int(metrics["events"]),
-                "identities": int(metrics["identities"]),
-                "windows": int(metrics["windows"]),
-                "fingerprint": params["data_fingerprint"],
-                "evaluation": params["evaluation"],
-            }
-            card = model_card(
-                name=register_as,
-                params={
-                    k: v
-                    for k, v in params.items()
-                    if k not in ("training_start", "training_end", "data_fingerprint")
-                },
-                data=data_facts,
-                evaluation=evaluation,
-                importance=importance,
-            )
-            mlflow.log_text(card, "model_card.md")
-            _step(progress)
-
-            from models import save_bundle
-
-            with tempfile.TemporaryDirectory(prefix="changewatch-bundle-") as scratch:
-                bundle = Path(scratch) / "bundle"
-                save_bundle(
-                    detector,
-                    bundle,
-                    metadata={
-                        "run_id": run_id,
-                        "experiment": experiment,
-                        "sources": sources[:1000],
-                    },
-                )
-                example = _example_events(
-                    evaluation_set if evaluation_set is not None else training
-                )
-                info = log_scorer(
-                    bundle,
-                    input_example=example,
-                    output_example=detector.score_windows(example),
-                    vector_example=detector.vectors(example),
-                )
-            _step(progress)
-            version = None
-            model_uri = info.model_uri
-            if register_as:
-                registered = register(info.model_uri, register_as, alias=CHALLENGER)
-                version = str(registered.version)
-                model_uri = f"models:/{register_as}/{version}"
-                mlflow.set_tag("changewatch.registered", f"{register_as}/{version}")
-            _step(progress)
-    all_metrics = dict(metrics)
-    if evaluation is not None:
-        all_metrics.update(_finite(evaluation.metrics, "eval_"))
-    return TrainResult(
-        run_id=run_id,
-        model_uri=model_uri,
-        logged_model_uri=info.model_uri,
-        experiment_id=experiment_id,
-        registered=register_as,
-        version=version,
-        metrics=all_metrics,
-        evaluation=evaluation,
+    detector, fit_seconds = _fit(data.training, settings)
+    merge = _continue_history(detector, history, data.events)
+    _step(progress)
+    warnings = baseline_warnings(detector, data.training)
+    if data.leakage.events:
+        warnings.append(data.leakage.message())
+    result, comparison = _evaluate(data, detector, champion)
+    training_windows = detector.score_windows(
+        data.training, state=FeatureState.start(config=detector.feature_config or FeatureConfig())
     )
-
-
-def _dataset_view(events: pd.DataFrame) -> pd.DataFrame:
-    """Events with list columns as JSON text: MLflow's dataset schema takes scalars."""
-    view = events.copy()
-    for column in view.columns:
-        sample = view[column].dropna()
-        if len(sample) and isinstance(sample.iloc[0], list | tuple | np.ndarray):
-            view[column] = [
-                json.dumps([str(x) for x in v]) if v is not None else None for v in view[column]
-            ]
-    return view
-
-
-def _dataset_source(events: Any) -> str:
-    if isinstance(events, pd.DataFrame):
-        return "in-memory"
-    paths = [str(Path(p).resolve()) for p in events]
-    return paths[0] if len(paths) == 1 else os.path.commonpath(paths)
-
-
-def _example_events(events: pd.DataFrame, rows: int = 20) -> pd.DataFrame:
-    """Return a few events of one identity: the model's input example."""
-    first = events.iloc[0]["identity_key"]
-    example: pd.DataFrame = events[events["identity_key"] == first].head(rows)
-    return example.reset_index(drop=True)
-
-
-def _vectors_only(windows: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    unique = windows.loc[:, ~windows.columns.duplicated()]
-    return unique[["identity_key", "window_start", "window_end", *features]].reset_index(drop=True)
+    _step(progress)
+    run = RunSettings(
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        register_as=register_as,
+        run_name=run_name,
+        tags=tags or {},
+        nested=nested,
+        log_evaluation_events=log_evaluation_events,
+        log_vector_scorer=log_vector_scorer,
+    )
+    metrics = _training_metrics(detector, data, fit_seconds, warnings)
+    logged = log_run(
+        run,
+        detector=detector,
+        data=data,
+        params=_params(detector, merge, data.evaluation_kind),
+        metrics=metrics,
+        warnings=warnings,
+        result=result,
+        comparison=comparison,
+        training_windows=training_windows,
+        progress=progress,
+    )
+    all_metrics = dict(metrics)
+    if result is not None:
+        all_metrics.update(result.evaluation.metrics)
+    return TrainResult(
+        run_id=logged.run_id,
+        model_uri=logged.model_uri,
+        logged_model_uri=logged.logged_model_uri,
+        experiment_id=logged.experiment_id,
+        registered=register_as,
+        version=logged.version,
+        metrics=all_metrics,
+        evaluation=result.evaluation if result is not None else None,
+        comparison=comparison,
+        reused=logged.reused,
+        warnings=tuple(warnings),
+    )

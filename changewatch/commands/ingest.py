@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
-from changewatch.cli_support import emit, progress
+from changewatch.cli_support import emit, nothing_usable, progress
 
 __all__ = ["ingest"]
 
@@ -34,12 +35,31 @@ __all__ = ["ingest"]
     help="Role ARN pattern whose sessions are people (repeatable).",
 )
 @click.option(
+    "--person-session",
+    "person_sessions",
+    multiple=True,
+    metavar="REGEX",
+    help="Session-name pattern that names a person, e.g. '[a-z]+[.][a-z]+' (repeatable).",
+)
+@click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
     default=lambda: os.cpu_count() or 1,
     show_default="all cores",
     help="Parallel workers.",
+)
+@click.option(
+    "--max-document-mib",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Largest JSON document or NDJSON line read whole (decompressed); larger is rejected.",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Exit 0 even when nothing usable was read (every input rejected, or none found).",
 )
 def ingest(
     paths: tuple[str, ...],
@@ -49,7 +69,10 @@ def ingest(
     compute_only: bool,
     geoip: str | None,
     person_roles: tuple[str, ...],
+    person_sessions: tuple[str, ...],
     jobs: int,
+    max_document_mib: int,
+    allow_empty: bool,
 ) -> None:
     """Read CloudTrail into the canonical event table (Parquet).
 
@@ -59,7 +82,10 @@ def ingest(
     NDJSON (Logstash exports too) and EventBridge envelopes. Digest files are skipped.
 
     Bad records are written to the rejects report with file, position, field and
-    reason; the rest is kept. The last line printed is a JSON summary.
+    reason; the rest is kept. Every file or folder not read is named there and in
+    the summary (not_read) with its reason. The last line printed is a JSON summary.
+    The exit status is 1 when nothing usable was read (no file found, or every
+    record and file rejected), unless --allow-empty.
 
     \b
     Examples:
@@ -67,7 +93,7 @@ def ingest(
       changewatch ingest trail.ndjson.gz --out events.parquet --geoip geo.mmdb
       aws s3 cp s3://trail/file.json.gz - | changewatch ingest - --out events.parquet
     """
-    from features import IngestOptions, discover
+    from features import IngestOptions, find_sources
     from features import ingest as run_ingest
 
     options = IngestOptions(
@@ -75,15 +101,26 @@ def ingest(
         compute_only=compute_only,
         geoip=geoip,
         person_roles=person_roles,
+        person_sessions=person_sessions,
         jobs=jobs,
+        max_document_bytes=max_document_mib << 20,
     )
-    total = len(discover(paths))
+    total = len(find_sources(paths).files) if sys.stderr.isatty() else 0
     update, close = progress(total, "ingest")
     try:
         report = run_ingest(paths, out, options=options, rejects=rejects, progress=update)
     finally:
         close()
-    if report.rejected or report.files_failed:
-        problems = f"{report.rejected} records and {report.files_failed} files rejected"
-        click.echo(f"{problems}; see {report.rejects}", err=True)
+    problems = report.rejected + report.files_failed + report.paths_unreadable
+    if problems:
+        click.echo(
+            f"{report.rejected} records, {report.files_failed} files and "
+            f"{report.paths_unreadable} folders or links not read; see {report.rejects}",
+            err=True,
+        )
+    for entry in report.not_read:
+        if entry.failed:
+            click.echo(f"  {entry.path}: {entry.reason}", err=True)
     emit(report.to_json())
+    if not report.usable and not allow_empty:
+        nothing_usable(report.records, report.files, report.rejects)

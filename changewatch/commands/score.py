@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import click
 
-from changewatch.cli_support import PathsOption, emit, progress
+from changewatch.cli_support import PathsOption, emit, nothing_usable, progress
 
 __all__ = ["score"]
 
@@ -143,6 +143,11 @@ def _write(lines: list[str], out: str) -> None:
     "then a folder of part files, each holding findings as JSON lines (docs/scale.md).",
 )
 @click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Exit 0 even when the events give nothing usable (every input rejected, or none).",
+)
 def score(
     model_uri: str,
     tracking_uri: str | None,
@@ -155,6 +160,7 @@ def score(
     rejects: str | None,
     engine: str,
     master: str | None,
+    allow_empty: bool,
 ) -> None:
     """Score changes: rule hits and model windows combined into findings.
 
@@ -163,7 +169,8 @@ def score(
     the model, when given, scores each identity's windows; both are combined with
     the change windows into findings (docs/findings.md, ADR 0012). Findings are
     written as JSON lines; the last line printed is a JSON summary (counts of
-    events, rejected records, findings by severity and rules fired).
+    events, rejected records, findings by severity and rules fired). The exit status
+    is 1 when the events give nothing usable, unless --allow-empty.
 
     \b
     Examples:
@@ -228,3 +235,5 @@ def score(
             "out": out,
         }
     )
+    if loaded.events.empty and not allow_empty:
+        nothing_usable(loaded.records, loaded.files, rejects)

@@ -55,25 +55,37 @@ def _injection(values: tuple[str, ...]) -> dict[str, datetime]:
     help="Scenarios to inject (hard negatives included).",
 )
 @click.option(
-    "--accounts",
-    type=click.IntRange(1, 6),
-    default=3,
+    "--org",
+    "org",
+    type=click.Choice(["small", "large"]),
+    default="small",
     show_default=True,
-    help="Accounts: prod, staging, shared, dev, analytics, sandbox.",
+    help="Organisation: small (2 accounts, 3 regions) or large (7 accounts, 3 teams).",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["realistic", "complete"]),
+    default="realistic",
+    show_default=True,
+    help="Change policy written: what an organisation writes, or every benign change approved.",
+)
+@click.option(
+    "--accounts",
+    type=click.IntRange(1, 7),
+    default=None,
+    help="Accounts (prod, staging, shared, dev, analytics, sandbox, backup) [default: the org's].",
 )
 @click.option(
     "--regions",
-    default="eu-central-1,us-east-1",
-    show_default=True,
+    default=None,
     metavar="R,...",
-    help="Regions in use; the first is the home region.",
+    help="Regions in use; the first is the home region [default: the org's].",
 )
 @click.option(
     "--scale",
     type=float,
-    default=1.0,
-    show_default=True,
-    help="Activity multiplier (about 4,000 events a day at 1).",
+    default=None,
+    help="Activity multiplier [default: the org's; 1 for small, 1.5 for large].",
 )
 @click.option(
     "--test-days",
@@ -103,9 +115,11 @@ def simulate(
     days: int,
     seed: int,
     attacks: str,
-    accounts: int,
-    regions: str,
-    scale: float,
+    org: str,
+    policy: str,
+    accounts: int | None,
+    regions: str | None,
+    scale: float | None,
     test_days: int,
     start: str,
     at: tuple[str, ...],
@@ -116,14 +130,17 @@ def simulate(
     Writes, under OUT: AWSLogs/ (gzip CloudTrail files in the S3 delivery layout),
     labels.parquet (event id -> scenario, kind attack|hard_negative),
     change_windows.yaml, automation.yaml, geo.mmdb (MaxMind format, the simulated
-    networks) and manifest.json. The last --test-days days are the test period: every
-    scenario happens there, so train on the baseline and score the test period.
-    The last line printed is a JSON summary.
+    networks) and manifest.json (periods, identities by kind, actors, scenarios).
+    The last --test-days days are the test period: every scenario happens there, so
+    train on the baseline and score the test period. The last line printed is a
+    JSON summary.
 
     \b
     Examples:
-      changewatch simulate --out sim/ --days 28 --seed 1
+      changewatch simulate --out sim/ --days 35 --seed 1
+      changewatch simulate --out sim/ --days 21 --org large --seed 2
       changewatch simulate --out sim/ --days 14 --attacks none --scale 0.5
+      changewatch simulate --out sim/ --policy complete
       changewatch simulate --out sim/ --attacks gpu_mining,mass_deletion \\
           --at gpu_mining=2026-03-27T02:00:00Z
       changewatch ingest sim/AWSLogs --out events.parquet --geoip sim/geo.mmdb
@@ -149,8 +166,10 @@ def simulate(
             days=days,
             seed=seed,
             attacks=attacks,
+            org=org,
+            policy=policy,
             accounts=accounts,
-            regions=[r.strip() for r in regions.split(",") if r.strip()],
+            regions=[r.strip() for r in regions.split(",") if r.strip()] if regions else None,
             scale=scale,
             test_days=test_days,
             start=first,

@@ -6,88 +6,57 @@ never load them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from changewatch.cli_support import PathsOption, emit, progress
+from changewatch.cli_support import PathsOption, emit
+from changewatch.commands._training_options import (
+    EVENTS_HELP,
+    experiment_option,
+    floor_option,
+    forest_options,
+    labels_option,
+    metric_option,
+    parse_max_samples,
+    parse_tags,
+    run_options,
+    run_steps,
+    tolerance_option,
+    tracking_option,
+    windows_option,
+)
 
 __all__ = ["evaluate", "promote", "retrain", "train"]
 
-_TRACKING_HELP = (
-    "MLflow tracking URI (sqlite:///..., postgresql://..., http://...); default "
-    "$MLFLOW_TRACKING_URI, else sqlite:///./mlruns.db with artifacts in ./mlartifacts."
-)
-_EVENTS_HELP = "CloudTrail files/directories (as for ingest) or canonical Parquet tables."
-
-_tracking_option = click.option("--tracking-uri", metavar="URI", help=_TRACKING_HELP)
-_experiment_option = click.option(
-    "--experiment", default="changewatch", show_default=True, help="MLflow experiment."
-)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _forest_options(command: _F) -> _F:
-    options = [
-        click.option("--window", default="1h", show_default=True, help="Window per identity."),
-        click.option(
-            "--trees",
-            "n_estimators",
-            type=click.IntRange(min=1),
-            default=100,
-            show_default=True,
-            help="Trees in the isolation forest.",
-        ),
-        click.option(
-            "--threshold",
-            type=click.FloatRange(0, 100),
-            default=99.0,
-            show_default=True,
-            help="Alert percentile.",
-        ),
-        click.option("--seed", "random_state", type=int, default=0, show_default=True),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _run_steps(label: str, run: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-    """Run a training pipeline with a step progress bar and print its JSON summary."""
-    from training import TRAIN_STEPS
-
-    update, close = progress(TRAIN_STEPS, label, unit="step")
-    try:
-        result = run(*args, progress=update, **kwargs)
-    finally:
-        close()
-    emit(result.to_json())
-
 
 @click.command()
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--from", "since", metavar="TIME", help="Training period start (ISO, UTC).")
 @click.option("--until", metavar="TIME", help="Training period end, exclusive (ISO, UTC).")
-@click.option(
-    "--labels",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labelled events (labels.parquet: event_id, scenario, kind).",
-)
+@labels_option
+@windows_option
 @click.option(
     "--eval-events",
     cls=PathsOption,
     metavar="PATH...",
     help="Separate labelled evaluation events; default the events after --until.",
 )
-@_experiment_option
-@_tracking_option
+@experiment_option
+@tracking_option
 @click.option("--register", "register_as", metavar="NAME", help="Register as NAME@challenger.")
-@_forest_options
+@forest_options
+@run_options
+@click.option(
+    "--log-eval-events/--no-log-eval-events",
+    default=True,
+    show_default=True,
+    help="Store the labelled evaluation set with the run (promote can re-score it).",
+)
+@click.option(
+    "--vector-scorer/--no-vector-scorer",
+    default=True,
+    show_default=True,
+    help="Also log the vector scorer (needed by score --engine spark).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["local", "spark"]),
@@ -112,23 +81,35 @@ def train(
     n_estimators: int,
     threshold: float,
     random_state: int,
+    max_samples: str,
+    run_name: str | None,
+    tags: tuple[str, ...],
+    exclude_labelled: bool,
+    log_eval_events: bool,
+    vector_scorer: bool,
     engine: str,
     master: str | None,
     bundle_out: str | None,
+    windows: tuple[str, ...],
 ) -> None:
     """Fit the detector on a baseline period and log it as one MLflow run.
 
     Logs parameters, the training data (as a dataset input), metrics, plots, the top
     anomalous windows with explanations, a model card and the scorer as a pyfunc model.
-    With --labels the model is evaluated (ROC-AUC, PR-AUC, recall at 1% FPR, alerts per
-    day, detection per scenario) on --eval-events, else on the events after --until.
-    The last line printed is {"run_id": ..., "model_uri": ...} as JSON.
+    With --labels the model is evaluated on --eval-events, else on the events after
+    --until, with its state carried to their start; the run gets the reviewer's pack
+    (confusion matrix, PR and ROC curves, threshold table, false positives per identity,
+    bootstrap intervals). With --register and a NAME@champion, the champion is scored on
+    the same windows for promote. A short baseline is warned about and tagged. The last
+    line printed is {"run_id": ..., "model_uri": ...} as JSON.
 
     \b
     Examples:
       changewatch train --events events.parquet --register changewatch
       changewatch train --events sim/AWSLogs --until 2026-03-23 \\
           --labels sim/labels.parquet --register changewatch
+      changewatch train -e events.parquet --until 2026-03-23 --labels labels.parquet \\
+          --trees 200 --max-samples 512 --run-name wider --tags sweep=1
       changewatch train -e events.parquet --tracking-uri http://mlflow:5000
       changewatch train -e s3a://lake/events/ --engine spark --register changewatch
     """
@@ -156,7 +137,7 @@ def train(
         return
     from training import train as run_train
 
-    _run_steps(
+    run_steps(
         "train",
         run_train,
         list(events),
@@ -169,135 +150,219 @@ def train(
         register_as=register_as,
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
+        max_samples=parse_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
+        exclude_labelled=exclude_labelled,
+        run_name=run_name,
+        tags=parse_tags(tags),
+        log_evaluation_events=log_eval_events,
+        log_vector_scorer=vector_scorer,
+        policy=list(windows) or None,
     )
 
 
 @click.command()
 @click.option("--model", "-m", "model_uri", required=True, metavar="URI", help="Model to evaluate.")
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--labels", required=True, type=click.Path(exists=True, dir_okay=False))
-@_tracking_option
+@click.option(
+    "--from",
+    "since",
+    metavar="TIME",
+    help="Score the windows from TIME on; earlier events carry the model's state to TIME.",
+)
+@tracking_option
+@windows_option
 def evaluate(
-    model_uri: str, events: tuple[str, ...], labels: str, tracking_uri: str | None
+    model_uri: str,
+    events: tuple[str, ...],
+    labels: str,
+    since: str | None,
+    tracking_uri: str | None,
+    windows: tuple[str, ...],
 ) -> None:
     """Report a model's metrics on labelled events (JSON, per scenario too).
+
+    The model's state is carried up to the evaluated period from the earlier events
+    given. Events inside the model's training period are refused (in-sample); an
+    evaluation that scores no window (every identity in cold start) is an error that
+    says so. Metric names are those of the runs (docs/metrics.md).
 
     \b
     Examples:
       changewatch evaluate -m models:/changewatch@champion -e sim/AWSLogs \\
-          --labels sim/labels.parquet
-      changewatch evaluate -m models:/changewatch/3 -e stratus.parquet --labels stratus.csv
+          --labels sim/labels.parquet --from 2026-03-23
+      changewatch evaluate -m models:/changewatch/3 -e test.parquet --labels labels.parquet
     """
     from training import evaluate as run_evaluate
 
-    result = run_evaluate(model_uri, list(events), labels, tracking_uri=tracking_uri)
+    result = run_evaluate(
+        model_uri,
+        list(events),
+        labels,
+        since=since,
+        tracking_uri=tracking_uri,
+        policy=list(windows) or None,
+    )
     emit({"model_uri": model_uri, **result.to_json()})
 
 
 @click.command()
 @click.option("--name", required=True, help="Registered model name.")
-@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=_EVENTS_HELP)
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--metric",
-    type=click.Choice(["pr_auc", "roc_auc", "recall_at_1pct_fpr", "scenarios_detected"]),
-    default="pr_auc",
-    show_default=True,
-    help="Figure compared (higher is better).",
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help="Version to judge (default @challenger).",
 )
-@_tracking_option
+@click.option("--events", "-e", cls=PathsOption, metavar="PATH...", help=EVENTS_HELP)
+@labels_option
+@click.option(
+    "--from", "since", metavar="TIME", help="With --events: compare on the windows from TIME on."
+)
+@metric_option
+@tolerance_option
+@floor_option
+@tracking_option
+@windows_option
 def promote(
     name: str,
+    version: int | None,
     events: tuple[str, ...],
     labels: str | None,
+    since: str | None,
     metric: str,
+    tolerance: float | None,
+    floor: float | None,
     tracking_uri: str | None,
+    windows: tuple[str, ...],
 ) -> None:
-    """Move NAME@champion to NAME@challenger unless the challenger is worse.
+    """Move NAME@champion to the challenger unless it is worse on the same windows.
 
-    Both are scored on the same labelled events: --events and --labels, else the
-    evaluation set recorded with the challenger's run. The first model becomes
-    champion. The decision and both figures are tagged on the challenger's version.
+    The challenger is NAME@challenger or --version. Both are compared on the same
+    windows: those its training run scored both on, else --events/--labels scored now,
+    else the evaluation set stored with its run. It must reach the metric's floor (the
+    first model too, on a held-out evaluation); within --tolerance of the champion is a
+    tie, and a tie promotes. Each decision is appended: a JSON record in the run
+    (promotion/NNNN.json), promotion.* tags on the version and a line in its description.
 
     \b
     Examples:
       changewatch promote --name changewatch
-      changewatch promote --name changewatch -e stratus.parquet --labels stratus.csv
+      changewatch promote --name changewatch --version 4 --metric eval_roc_auc
+      changewatch promote --name changewatch -e events.parquet --labels labels.parquet \\
+          --from 2026-03-23
     """
     from training import promote as run_promote
 
     result = run_promote(
         name,
+        version=version,
         events=list(events) or None,
         labels=labels,
+        since=since,
         metric=metric,
+        tolerance=tolerance,
+        floor=floor,
         tracking_uri=tracking_uri,
+        policy=list(windows) or None,
     )
     emit(result.to_json())
 
 
 @click.command()
-@click.option(
-    "--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=_EVENTS_HELP
-)
+@click.option("--events", "-e", cls=PathsOption, required=True, metavar="PATH...", help=EVENTS_HELP)
 @click.option("--name", required=True, help="Registered model name.")
 @click.option(
     "--days",
     type=click.FloatRange(min=1, min_open=False),
     default=30.0,
     show_default=True,
-    help="Train on the newest DAYS of events.",
+    help="Window read: the newest DAYS of events (training and held-out period).",
 )
-@click.option("--labels", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--eval-events", cls=PathsOption, metavar="PATH...", help="Labelled evaluation events."
+    "--holdout-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=7.0,
+    show_default=True,
+    help="With --labels: the newest days of the window held out to compare on.",
 )
-@_experiment_option
-@_tracking_option
-@_forest_options
+@labels_option
+@windows_option
+@click.option(
+    "--eval-events",
+    cls=PathsOption,
+    metavar="PATH...",
+    help="A separate labelled set to compare on instead of the held-out days.",
+)
+@metric_option
+@tolerance_option
+@floor_option
+@experiment_option
+@tracking_option
+@forest_options
+@run_options
 def retrain(
     events: tuple[str, ...],
     name: str,
     days: float,
+    holdout_days: float,
     labels: str | None,
     eval_events: tuple[str, ...],
+    metric: str,
+    tolerance: float | None,
+    floor: float | None,
     experiment: str,
     tracking_uri: str | None,
     window: str,
     n_estimators: int,
     threshold: float,
     random_state: int,
+    max_samples: str,
+    run_name: str | None,
+    tags: tuple[str, ...],
+    exclude_labelled: bool,
+    windows: tuple[str, ...],
 ) -> None:
-    """Run the scheduled job: train on the newest days, report drift, register, promote.
+    """Run the scheduled job: hold out the newest days, train, compare, report drift, promote.
 
-    Continues the champion's profiles, logs a drift report (population stability per
-    feature against the champion's training vectors), registers the new version as
-    challenger and promotes it if it is not worse on the labelled set.
+    With --labels the newest --holdout-days of the window are held out; the challenger
+    is fitted on the days before them, continuing the champion's profiles, and champion
+    and challenger are scored on the same held-out windows. The run logs a drift report
+    against the champion's training vectors; the new version is registered as challenger
+    (or an identical one reused) and promoted if it is not worse (see promote). An
+    evaluation that scores no window is an error (exit 1), not a decision.
 
     \b
     Examples (cron, nightly at 03:00):
       0 3 * * * changewatch retrain -e /data/events/ --name changewatch \\
-          --days 30 --labels /data/labels.parquet --eval-events /data/labelled/
+          --days 30 --labels /data/labels.parquet
     """
     from features import FeatureConfig
     from training import retrain as run_retrain
 
-    _run_steps(
+    run_steps(
         "retrain",
         run_retrain,
         list(events),
         name=name,
         days=days,
+        holdout_days=holdout_days,
         labels=labels,
         evaluation_events=list(eval_events) or None,
         experiment=experiment,
         tracking_uri=tracking_uri,
+        metric=metric,
+        tolerance=tolerance,
+        floor=floor,
+        exclude_labelled=exclude_labelled,
+        run_name=run_name,
+        tags=parse_tags(tags),
+        policy=list(windows) or None,
         feature_config=FeatureConfig(window=window),
         n_estimators=n_estimators,
+        max_samples=parse_max_samples(max_samples),
         threshold=threshold,
         random_state=random_state,
     )

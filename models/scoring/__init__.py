@@ -19,11 +19,13 @@ Public surface::
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
     to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
+    alert_budget(findings, attacks, ...)           benign findings per day, scenarios caught
 """
 
 from __future__ import annotations
 
 from models.scoring._allowlist import AutomationAllowList, Suppressions
+from models.scoring._budget import IDENTITY_KINDS, AlertBudget, alert_budget, identity_kind
 from models.scoring._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
 from models.scoring._contract import Explanation, ScorerInfo, WindowScore
 from models.scoring._detector_scorer import REGISTRY_SCHEMES, DetectorScorer, load_scorer
@@ -91,12 +93,14 @@ __all__ = [
     "EBS_DIRECT_READS",
     "FINDING_SCHEMA_VERSION",
     "FOLD_ROWS",
+    "IDENTITY_KINDS",
     "MODEL_COLUMNS",
     "OCSF_VERSION",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
     "RULES",
     "SEVERITY_IDS",
+    "AlertBudget",
     "Approved",
     "AutomationAllowList",
     "AutomationSpec",
@@ -145,12 +149,14 @@ __all__ = [
     "WindowScore",
     "WindowSource",
     "WindowSpec",
+    "alert_budget",
     "combine",
     "combine_findings",
     "cron_to_rule",
     "evaluate",
     "evaluate_rules",
     "event_facts",
+    "identity_kind",
     "lean",
     "load_events",
     "load_policy",

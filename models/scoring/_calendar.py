@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Final, cast
 
@@ -254,6 +255,20 @@ class ChangeCalendar:
             if inside and scope_covers(window.spec.scope, event):
                 return APPROVED, "window", window.spec.name
         return UNAPPROVED, None, None
+
+    def governs(self, identity: str, principal_arn: str | None = None) -> bool:
+        """Whether some window or ticket could ever approve a change of this identity.
+
+        A window or ticket without identity patterns governs everyone; freezes do not
+        count (they forbid, they do not approve).
+        """
+        for scope in [w.spec.scope for w in self._windows] + [t.scope for t in self.tickets]:
+            if not scope.identities:
+                return True
+            names = [identity] + ([principal_arn] if principal_arn else [])
+            if any(fnmatchcase(n, p) for n in names for p in scope.identities):
+                return True
+        return False
 
     def remember(self, keys: Iterable[Hashable], verdicts: Iterable[str]) -> None:
         """Keep the verdicts of events stored under ``keys`` (never reused for other events)."""

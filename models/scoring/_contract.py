@@ -74,6 +74,9 @@ class WindowScore:
         Top features first.
     event_ids : tuple of str
         The events of the window.
+    peers : str
+        When the identity has no baseline of its own and was scored against its peers,
+        who they are (``"4 other PowerUserAccess users"``); ``""`` otherwise.
     """
 
     identity: str
@@ -84,6 +87,7 @@ class WindowScore:
     cold_start: bool = False
     explanations: tuple[Explanation, ...] = ()
     event_ids: tuple[str, ...] = ()
+    peers: str = ""
 
     def __post_init__(self) -> None:
         if self.window_start.tzinfo is None or self.window_end.tzinfo is None:

@@ -174,9 +174,10 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
         frame["cold_start"].tolist(),
         frame["explanations"].tolist(),
         frame["event_ids"].tolist() if "event_ids" in frame else [None] * len(frame),
+        frame["peers"].tolist() if "peers" in frame else [""] * len(frame),
         strict=True,
     )
-    for identity, start, end, raw, percentile, cold_start, explained, event_ids in columns:
+    for identity, start, end, raw, percentile, cold_start, explained, event_ids, peers in columns:
         cold = bool(cold_start)
         score = float(raw)
         if not cold and math.isnan(score):
@@ -201,6 +202,7 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
                 event_ids=tuple(
                     str(event_id) for event_id in (() if event_ids is None else event_ids)
                 ),
+                peers=str(peers or ""),
             )
         )
     return scores

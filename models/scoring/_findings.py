@@ -86,9 +86,16 @@ class CombineSettings:
     ----------
     bands : tuple of (float, Severity)
         Model percentile at or above which a window is an alert of that severity,
-        highest first. Below the last band the model raises nothing.
+        highest first. Below the last band the model raises nothing. By default the model
+        alone says medium only for a window at least as unusual as every window of its
+        baseline (percentile 100), and low from 99.5: at the rates an organisation's
+        windows arrive (hundreds a day), 1 % of them is several alerts a day (ADR 0021).
+    approved_low_percentile : float
+        Inside an approved window or ticket, a model-only finding is low at or above this
+        percentile and info below it (ADR 0021).
     raise_percentile : float
-        A change outside every window, or inside a freeze, is raised one level when
+        A change outside every window, or inside a freeze, that a change-window rule
+        reports as a breach is raised one level when
         the model percentile reaches this.
     max_explanations : int
         Model explanations quoted in the reasons.
@@ -97,11 +104,11 @@ class CombineSettings:
     """
 
     bands: tuple[tuple[float, Severity], ...] = (
-        (99.5, Severity.HIGH),
-        (99.0, Severity.MEDIUM),
-        (95.0, Severity.LOW),
+        (100.0, Severity.MEDIUM),
+        (99.5, Severity.LOW),
     )
-    raise_percentile: float = 99.0
+    approved_low_percentile: float = 99.5
+    raise_percentile: float = 100.0
     max_explanations: int = 3
     max_event_ids: int = 200
 
@@ -109,6 +116,10 @@ class CombineSettings:
         cuts = [cut for cut, _ in self.bands]
         if not cuts or cuts != sorted(cuts, reverse=True) or not all(0 < c <= 100 for c in cuts):
             raise ValueError(f"bands must be in (0, 100] and highest first, got {cuts}")
+        if not 0 < self.approved_low_percentile <= 100:
+            raise ValueError(
+                f"approved_low_percentile must be in (0, 100], got {self.approved_low_percentile}"
+            )
         if not 0 < self.raise_percentile <= 100:
             raise ValueError(f"raise_percentile must be in (0, 100], got {self.raise_percentile}")
         if self.max_explanations < 0 or self.max_event_ids < 1:
@@ -193,6 +204,59 @@ def _join(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
+def _kept_when_approved(rule_id: str) -> bool:
+    try:
+        return rule_by_id(rule_id).kept_when_approved
+    except KeyError:  # a rule this build does not know: keep what it said
+        return True
+
+
+def _approved(
+    hits: Sequence[Hit],
+    top: WindowScore | None,
+    model_level: Severity | None,
+    settings: CombineSettings,
+) -> tuple[Severity, str]:
+    """Return the severity of a finding whose changes an approved window or ticket covers.
+
+    A model-only finding drops to low (info below ``approved_low_percentile``); rule hits
+    drop to low too, except those that mean exfiltration, destruction or stolen
+    credentials (``Rule.kept_when_approved``), which keep their severity anywhere.
+    """
+    levels: list[Severity] = []
+    notes: list[str] = []
+    if model_level is not None and top is not None:
+        floor = top.percentile >= settings.approved_low_percentile
+        levels.append(Severity.LOW if floor else Severity.INFO)
+        notes.append(f"the model's {model_level} lowered to {levels[-1]}")
+    kept = [h for h in hits if _kept_when_approved(h.rule_id)]
+    lowered = sorted({h.rule_id for h in hits if not _kept_when_approved(h.rule_id)})
+    levels += [Severity(h.severity) for h in kept]
+    if lowered:
+        levels.append(
+            min(
+                Severity.LOW,
+                max(
+                    (Severity(h.severity) for h in hits if h.rule_id in lowered), key=severity_rank
+                ),
+                key=severity_rank,
+            )
+        )
+        notes.append(f"{', '.join(lowered)} lowered to low")
+    if kept:
+        notes.append(f"{', '.join(sorted({h.rule_id for h in kept}))} keep their severity")
+    return max(levels, key=severity_rank), "; ".join(notes)
+
+
+def _breach(hits: Sequence[Hit]) -> bool:
+    """Whether a change-window rule reported the breach as an alert (not as routine context)."""
+    return any(
+        h.rule_id.startswith("ChangeWindow.")
+        and severity_rank(h.severity) >= severity_rank(Severity.MEDIUM)
+        for h in hits
+    )
+
+
 def _build(
     group: _Group,
     facts: Mapping[str, EventFacts],
@@ -222,22 +286,22 @@ def _build(
             f"(model percentile {top.percentile:.1f})"
         )
         reasons += [e.text for e in top.explanations[: settings.max_explanations]]
+        if top.peers:
+            reasons.append(
+                f"compared with its peers ({top.peers}): it has no baseline of its own yet"
+            )
     if cold:
         reasons.append("new identity: no baseline yet, so the model did not score it")
 
     where = _join(context.by)
-    if context.verdict == "approved" and not hits:
-        lowered = _step(severity, -1)
-        reasons.append(
-            f"inside approved {where}: model-only alert lowered from {severity} to {lowered}"
-        )
-        severity = lowered
-    elif context.verdict == "approved":
-        reasons.append(f"inside approved {where}; rule hits keep their severity")
+    if context.verdict == "approved":
+        severity, note = _approved(hits, top, model_level, settings)
+        reasons.append(f"inside approved {where}: {note}")
     elif (
         context.verdict in ("forbidden", "unapproved")
         and top is not None
         and top.percentile >= settings.raise_percentile
+        and _breach(hits)
     ):
         raised = _step(severity, +1)
         during = (

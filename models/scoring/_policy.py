@@ -27,6 +27,7 @@ class Organization:
 
     accounts: frozenset[str] = frozenset()
     id: str | None = None
+    approval: str = "everything"
 
     def is_foreign(self, target: str) -> bool:
         """Whether a share target (account id, organisation or OU ARN) lies outside ours.
@@ -72,10 +73,15 @@ class Policy:
         ids = {o.id for o in organizations if o.id is not None}
         if len(ids) > 1:
             raise ConfigurationError(f"files name different organisations: {sorted(ids)}")
+        approvals = {o.approval for o in organizations if o.approval is not None}
+        if len(approvals) > 1:
+            raise ConfigurationError(f"files set different approval modes: {sorted(approvals)}")
         return cls(
             calendar=ChangeCalendar(windows, tickets, freezes),
             organization=Organization(
-                frozenset(a for o in organizations for a in o.accounts), next(iter(ids), None)
+                frozenset(a for o in organizations for a in o.accounts),
+                next(iter(ids), None),
+                next(iter(approvals), "everything"),
             ),
             automation=AutomationAllowList(tuple(automation)),
             suppressions=Suppressions(tuple(s for f in files for s in f.suppressions)),

@@ -200,10 +200,17 @@ class FreezeSpec(_Period):
 
 
 class OrganizationSpec(_Model):
-    """The accounts (and organisation id) that count as ours when something is shared."""
+    """The organisation: its accounts and id (for sharing) and what its change process governs.
+
+    ``approval`` says whose changes need an approved window or ticket (ADR 0021):
+    ``everything`` (every change, the default), or ``scoped`` (only identities some
+    window or ticket names; changes of identities no window or ticket ever covers are
+    judged by the model and the other rules, not by ``ChangeWindow.OutsideApproved``).
+    """
 
     id: str | None = None
     accounts: Patterns = ()
+    approval: Literal["everything", "scoped"] | None = None
 
     @field_validator("id")
     @classmethod

@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "principal_arn": None,
     "actor_account_id": "111111111111",
     "session_name": None,
+    "source_identity": None,
+    "federated_provider": None,
     "access_key_id": None,
     "mfa": None,
     "source_ip": "198.51.100.7",

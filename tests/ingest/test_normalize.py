@@ -155,10 +155,33 @@ SSO = "aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789a
         (
             _assumed(
                 "oidc-role",
-                "github-actions",
+                "gh-actions-9012345678",
                 webIdFederationData={"federatedProvider": "token.actions.githubusercontent.com"},
             ),
-            "arn:aws:iam::111122223333:role/oidc-role/github-actions",
+            "arn:aws:iam::111122223333:role/oidc-role",
+        ),
+        (
+            _assumed(
+                "KarpenterControllerRole",
+                "1722511821123456789",
+                webIdFederationData={
+                    "federatedProvider": "arn:aws:iam::111122223333:oidc-provider/oidc.eks."
+                    "eu-west-1.amazonaws.com/id/0123456789ABCDEF"
+                },
+            ),
+            "arn:aws:iam::111122223333:role/KarpenterControllerRole",
+        ),
+        (
+            _assumed("scheduler", "botocore-session-1722511821"),
+            "arn:aws:iam::111122223333:role/scheduler",
+        ),
+        (
+            _assumed("runner", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+            "arn:aws:iam::111122223333:role/runner",
+        ),
+        (
+            _assumed("saml-admins", "session-17", sourceIdentity="carol@example.com"),
+            "arn:aws:iam::111122223333:role/saml-admins/carol@example.com",
         ),
         (
             _assumed("saml-admins", "bob@example.com"),
@@ -191,7 +214,11 @@ SSO = "aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123456789a
         "sso-person",
         "instance-profile",
         "automation-role",
-        "web-identity",
+        "web-identity-github-run",
+        "web-identity-irsa-timestamp",
+        "sdk-generated-session",
+        "uuid-session",
+        "source-identity",
         "saml-email-session",
         "aws-service",
         "federated-user",
@@ -219,6 +246,38 @@ def test_person_roles_can_be_configured(make: Any) -> None:
     raw = make(userIdentity=_assumed("humans-ops", "carol"))
     assert row_of(raw, rule=rule)["identity_key"].endswith("role/humans-ops/carol")
     assert row_of(raw)["identity_key"].endswith("role/humans-ops")
+
+
+def test_person_session_names_can_be_configured(make: Any) -> None:
+    from features import IdentityKeyRule
+
+    rule = IdentityKeyRule(person_sessions=("[a-z]+[.][a-z]+",))
+    person = make(userIdentity=_assumed("okta-admins", "carol.jones"))
+    robot = make(userIdentity=_assumed("okta-admins", "terraform-apply"))
+    assert row_of(person, rule=rule)["identity_key"].endswith("role/okta-admins/carol.jones")
+    assert row_of(robot, rule=rule)["identity_key"].endswith("role/okta-admins")
+
+
+def test_a_web_identity_session_keeps_its_session_and_provider_as_evidence(make: Any) -> None:
+    provider = "token.actions.githubusercontent.com"
+    row = row_of(
+        make(
+            userIdentity=_assumed(
+                "deploy", "gh-actions-42", webIdFederationData={"federatedProvider": provider}
+            )
+        )
+    )
+    assert row["identity_key"] == "arn:aws:iam::111122223333:role/deploy"
+    assert (row["session_name"], row["federated_provider"]) == ("gh-actions-42", provider)
+    assert row["source_identity"] is None
+
+
+def test_a_source_identity_keys_every_session_of_the_person_alike(make: Any) -> None:
+    keys = {
+        row_of(make(userIdentity=_assumed("admins", name, sourceIdentity="dana")))["identity_key"]
+        for name in ("morning", "afternoon", "1722511821")
+    }
+    assert keys == {"arn:aws:iam::111122223333:role/admins/dana"}
 
 
 @pytest.mark.parametrize(
@@ -496,3 +555,24 @@ def test_the_normaliser_adds_geography_from_a_maxmind_database(make: Any, geo_db
         zip(CANONICAL_COLUMNS, normalizer(make(sourceIPAddress="198.51.100.9")), strict=True)
     )
     assert (other["country"], other["asn"]) == (None, None)
+
+
+def test_person_keys_that_never_repeat_are_reported_as_probable_automation() -> None:
+    import pandas as pd
+
+    from features import never_repeating_person_keys
+
+    role = "arn:aws:iam::111122223333:role/saml-bots"
+    people = "arn:aws:iam::111122223333:role/AWSReservedSSO_Dev_0123"
+    rows = [(f"{role}/run-{i}@ci.example", f"2026-03-{1 + i % 20:02d}") for i in range(12)]
+    rows += [
+        (f"{people}/{who}@corp.example", f"2026-03-{day:02d}") for who in "ab" for day in (2, 3)
+    ]
+    events = pd.DataFrame(
+        {
+            "identity_key": [k for k, _ in rows],
+            "event_time": pd.to_datetime([t for _, t in rows], utc=True),
+        }
+    )
+    found = never_repeating_person_keys(events)
+    assert [(r.role, r.keys, r.seen_one_day) for r in found] == [(role, 12, 1.0)]

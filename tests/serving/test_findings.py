@@ -104,41 +104,50 @@ CONTEXTS = {
 # percentile (None: no model window), rule (None: no hit), context
 #   -> severity (None: no finding), fragments that must appear, fragments that must not
 TABLE = [
-    # model alone: the bands
-    (99.7, None, "none", "high", ["model percentile 99.7", "14 snapshots created"], ["raised"]),
-    (99.5, None, "none", "high", ["model percentile 99.5"], []),
-    (99.49, None, "none", "medium", [], []),
-    (99.0, None, "none", "medium", ["2 regions never used"], []),
-    (98.99, None, "none", "low", [], []),
-    (95.0, None, "none", "low", [], []),
-    (94.99, None, "none", None, [], []),
+    # model alone: the bands (medium only beyond every baseline window)
+    (100.0, None, "none", "medium", ["model percentile 100.0", "14 snapshots created"], ["raised"]),
+    (99.99, None, "none", "low", ["model percentile 100.0"], []),
+    (99.5, None, "none", "low", ["model percentile 99.5"], []),
+    (99.49, None, "none", None, [], []),
+    (95.0, None, "none", None, [], []),
     (50.0, None, "none", None, [], []),
-    # model alone inside an approved window or ticket: one level down, never below info
-    (99.7, None, "window", "medium", ["inside approved window weekly-deploy",
-                                              "lowered from high to medium"], []),
-    (99.2, None, "ticket", "low", ["inside approved ticket CHG-1042"], []),
-    (96.0, None, "window", "info", ["lowered from low to info"], []),
+    # model alone inside an approved window or ticket: low at 99.5 and above, else info
+    (100.0, None, "window", "low", ["inside approved window weekly-deploy",
+                                    "the model's medium lowered to low"], []),
+    (99.5, None, "ticket", "low", ["inside approved ticket CHG-1042"], []),
+    (99.4, None, "ticket", None, [], []),
+    (99.7, None, "window", "low", ["the model's low lowered to low"], []),
     (90.0, None, "window", None, [], []),
-    # a high model score with a change outside every window, or in a freeze: one level up
-    (99.7, None, "freeze", "critical", ["during freeze year-end-freeze",
-                                        "raised from high to critical"], []),
-    (99.2, None, "unapproved", "high", ["outside every approved window and ticket",
-                                        "raised from medium to high"], []),
-    (99.0, None, "unapproved", "high", ["raised from medium to high"], []),
-    (98.9, None, "unapproved", "low", [], ["raised", "lowered"]),
-    (96.0, None, "freeze", "low", [], ["raised"]),
-    # rules alone keep their own severity whatever the context
+    # beyond every baseline window, with a change a change-window rule reports as a breach
+    (100.0, FREEZE, "freeze", "critical", ["during freeze year-end-freeze",
+                                           "raised from high to critical"], []),
+    (100.0, OUTSIDE, "unapproved", "high", ["outside every approved window and ticket",
+                                            "raised from medium to high"], []),
+    (99.9, OUTSIDE, "unapproved", "medium", [], ["raised", "lowered"]),
+    (99.6, FREEZE, "freeze", "high", [], ["raised"]),
+    # ... but not without such a report (the identity is not under change control, scoped)
+    (100.0, None, "unapproved", "medium", [], ["raised"]),
+    (100.0, None, "freeze", "medium", [], ["raised"]),
+    # rules alone keep their own severity outside approved work
     (None, OUTSIDE, "unapproved", "medium", [f"{OUTSIDE} fired"], ["raised", "model"]),
     (None, FREEZE, "freeze", "high", [], ["raised"]),
     (None, PUBLIC, "none", "critical", [], []),
-    (None, FOREIGN, "window", "high", ["rule hits keep their severity"], ["lowered"]),
+    # inside approved work: exfiltration, destruction, stolen credentials keep theirs ...
+    (None, FOREIGN, "window", "high", [f"{FOREIGN} keep their severity"], ["lowered"]),
+    (None, "Burst.Deletions", "ticket", "high", ["Burst.Deletions keep their severity"], []),
+    (None, "Automation.UnexpectedNetwork", "window", "high", ["keep their severity"], []),
+    # ... every other rule drops to low
+    (None, "Burst.Changes", "window", "low", ["Burst.Changes lowered to low"], []),
+    (None, "Sequence.SnapshotToNewInstance", "ticket", "low", ["lowered to low"], []),
+    (None, "Identity.DormantChange", "window", "low", ["lowered to low"], []),
     # both: the higher of the two, then the context
-    (96.0, OUTSIDE, "unapproved", "medium", ["model percentile 96.0"], ["raised"]),
-    (99.2, OUTSIDE, "unapproved", "high", ["raised from medium to high"], []),
-    (99.7, FOREIGN, "unapproved", "critical", ["raised from high to critical"], []),
-    (99.9, PUBLIC, "freeze", "critical", ["during freeze year-end-freeze: already critical"], []),
-    (99.7, FOREIGN, "window", "high", ["rule hits keep their severity"], ["lowered"]),
-    (99.7, OUTSIDE, "none", "high", ["model percentile 99.7"], ["raised"]),
+    (99.6, OUTSIDE, "unapproved", "medium", ["model percentile 99.6"], ["raised"]),
+    (100.0, FOREIGN, "unapproved", "high", [], ["raised"]),
+    (100.0, PUBLIC, "freeze", "critical", [], ["raised"]),
+    (100.0, FOREIGN, "window", "high", ["the model's medium lowered to low",
+                                        f"{FOREIGN} keep their severity"], []),
+    (100.0, "Burst.Changes", "window", "low", ["Burst.Changes lowered to low"], []),
+    (100.0, OUTSIDE, "none", "medium", ["model percentile 100.0"], ["raised"]),
     (80.0, "Burst.Changes", "none", "medium", [], ["model percentile"]),
 ]  # fmt: skip
 
@@ -245,7 +254,7 @@ def test_grouping_is_per_identity_and_by_overlap(second: Hit, expected: int) -> 
 
 
 def test_overlap_is_transitive_through_a_session_spanning_two_windows() -> None:
-    windows = [window(99.6), window(99.1, start=T0 + HOUR, ids=("e3",))]
+    windows = [window(99.9), window(99.6, start=T0 + HOUR, ids=("e3",))]
     session = hit(
         "ChangeWindow.OutsideApproved",
         at=T0 + timedelta(minutes=50),
@@ -255,7 +264,7 @@ def test_overlap_is_transitive_through_a_session_spanning_two_windows() -> None:
     (finding,) = combine(windows, [session])
     assert (finding.window_start, finding.window_end) == (T0, T0 + 2 * HOUR)
     assert finding.model is not None
-    assert finding.model.percentile == 99.6
+    assert finding.model.percentile == 99.9
 
 
 def test_a_quiet_window_adds_context_but_no_severity_or_reason() -> None:
@@ -279,8 +288,8 @@ def test_separate_identities_make_separate_findings_in_time_order() -> None:
 def test_rescoring_the_same_data_gives_the_same_findings_in_any_input_order() -> None:
     windows = [
         window(99.7),
-        window(99.2, start=T0 + 3 * HOUR, ids=("e3",)),
-        window(97.0, identity=BOB),
+        window(99.8, start=T0 + 3 * HOUR, ids=("e3",)),
+        window(99.6, identity=BOB),
     ]
     hits = [hit("Sharing.ForeignAccount"), hit("ChangeWindow.OutsideApproved", identity=BOB)]
     first = combine(windows, hits, CONTEXTS["unapproved"])
@@ -312,7 +321,7 @@ def test_finding_id_depends_on_identity_start_rules_and_events(change) -> None: 
 
 def test_finding_id_does_not_depend_on_the_percentile_or_the_context() -> None:
     (one,) = combine([window(99.7)], [], CONTEXTS["none"])
-    (two,) = combine([window(96.0)], [], CONTEXTS["freeze"])
+    (two,) = combine([window(99.6)], [], CONTEXTS["freeze"])
     assert one.finding_id == two.finding_id
 
 
@@ -323,11 +332,11 @@ def test_score_orders_by_severity_first_then_model_percentile() -> None:
     cases = [
         combine([window(p)], [hit(r)] if r else [])[0]
         for p, r in [
-            (95.5, None),
-            (98.0, None),
-            (99.2, None),
-            (99.7, None),
-            (99.9, "Sharing.Public"),
+            (99.5, None),
+            (99.8, None),
+            (99.99, None),
+            (100.0, None),
+            (100.0, "Sharing.Public"),
         ]
     ]
     scores = [f.score for f in cases]
@@ -461,10 +470,17 @@ def test_combiner_invariants(
 ) -> None:
     windows, hits, facts = batch
     findings = combine(windows, hits, facts)
-    # every hit lands in exactly one finding, and never below its rule's severity
+    # every hit lands in exactly one finding, never below its rule's severity; inside approved
+    # work only rules that mean exfiltration, destruction or stolen credentials keep theirs
     for one in hits:
         (home,) = [f for f in findings if one.event_ids[0] in f.event_ids]
-        assert severity_rank(home.severity) >= severity_rank(one.severity)
+        floor = one.severity
+        if (
+            home.change_context.verdict == "approved"
+            and not rule_by_id(one.rule_id).kept_when_approved
+        ):
+            floor = min(floor, Severity.LOW, key=severity_rank)
+        assert severity_rank(home.severity) >= severity_rank(floor)
         assert one.rule_id in home.rules
     # findings of one identity never overlap in time
     for identity in (ALICE, BOB):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from models.scoring import (
     RULES,
+    Hit,
     RuleContext,
     RuleSettings,
     Severity,
@@ -284,13 +285,6 @@ CASES = [
                 _share({"userId": "098797384747"}, op="remove"),
             ),
         ),
-        policy=ORG,
-    ),
-    Case(
-        "RDS snapshot share is outside the compute taxonomy",
-        "Sharing.ForeignAccount",
-        False,
-        stratus="aws.exfiltration.rds-share-snapshot",
         policy=ORG,
     ),
     # Sharing.Public
@@ -582,17 +576,18 @@ def _frame(
     return events_of(rec(name, time, **extra) for name, time, extra in case_events)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}:{c.id}" for c in CASES])
-def test_rule_cases(
+def check_case(
     case: Case,
     rec: Callable[..., dict[str, Any]],
     events_of: Callable[[Iterable[dict[str, Any]]], pd.DataFrame],
     stratus: Callable[[str], pd.DataFrame],
-) -> None:
+    **context_extra: Any,
+) -> list[Hit]:
+    """Run the case's rule on its batch (history, policy) and check that it fires or not."""
     batch = stratus(case.stratus) if case.stratus else _frame(case.batch, rec, events_of)
     history = _frame(case.history, rec, events_of) if case.history else None
     policy = parse_policy(case.policy) if case.policy else None
-    context = RuleContext.build(history, policy=policy, now=NOW)
+    context = replace(RuleContext.build(history, policy=policy, now=NOW), **context_extra)
     result = evaluate(batch, context, rules=[rule_by_id(case.rule)])
     assert not result.failed
     assert bool(result.hits) == case.fires, [hit.reason for hit in result.hits]
@@ -602,11 +597,24 @@ def test_rule_cases(
         assert hit.rule_id == case.rule
         assert set(hit.event_ids) <= set(batch["event_id"])
         assert hit.start <= hit.end
+    return result.hits
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}:{c.id}" for c in CASES])
+def test_rule_cases(
+    case: Case,
+    rec: Callable[..., dict[str, Any]],
+    events_of: Callable[[Iterable[dict[str, Any]]], pd.DataFrame],
+    stratus: Callable[[str], pd.DataFrame],
+) -> None:
+    check_case(case, rec, events_of, stratus)
 
 
 def test_every_rule_has_firing_and_silent_cases() -> None:
+    from tests.serving.test_rules_compute import CASES as COMPUTE_CASES
+
     for one in RULES:
-        outcomes = {case.fires for case in CASES if case.rule == one.id}
+        outcomes = {case.fires for case in (*CASES, *COMPUTE_CASES) if case.rule == one.id}
         assert outcomes == {True, False}, one.id
 
 

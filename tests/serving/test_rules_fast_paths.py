@@ -19,6 +19,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import features
 from models.scoring import RULES, IdentityHistory, RuleContext, evaluate, parse_policy
 from models.scoring._calendar import event_micros
 from models.scoring._rules._base import attempted_changes, session_records, to_datetime
@@ -226,6 +227,7 @@ def _reference_history(history: pd.DataFrame, window: timedelta) -> IdentityHist
         max_changes=per_identity_max(changes),
         max_deletions=per_identity_max(changes[changes["action"] == "delete"]),
         ebs_direct_readers=frozenset(str(k) for k in readers.unique()),
+        peers={str(k): groups for k in last.index if (groups := features.peer_groups(str(k)))},
     )
 
 

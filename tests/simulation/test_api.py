@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import training.simulation as package
 from changewatch.cli import cli
 from changewatch.errors import ConfigurationError
-from training.simulation import simulate
+from training.simulation import identity_kind, simulate
 
 SMALL = {"days": 3, "test_days": 1, "scale": 0.05}
 
@@ -28,7 +28,9 @@ def test_all_lists_the_public_names() -> None:
     [
         ({"days": 1}, "days must be at least 2"),
         ({"test_days": 3}, "test_days must be in"),
-        ({"accounts": 7}, "accounts must be in"),
+        ({"accounts": 8}, "accounts must be in"),
+        ({"org": "medium"}, "unknown organisation 'medium'"),
+        ({"policy": "strict"}, "unknown policy 'strict'"),
         ({"regions": ["mars-north-1"]}, "not an AWS region"),
         ({"regions": []}, "at least one region"),
         ({"scale": 0}, "scale must be in"),
@@ -99,3 +101,30 @@ def test_cli_reports_an_unknown_scenario(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "unknown scenario 'nope'" in result.output
+
+
+MANIFEST = {
+    "identities": {
+        "person": {"keys": ["arn:aws:iam::1:role/AWSReservedSSO_Admin_ab/anna@x.example"]},
+        "automation": {"keys": ["arn:aws:iam::1:role/ci", "federated:arn:aws:iam::1:p:aud:sub"]},
+        "iam-user": {"keys": ["arn:aws:iam::1:user/ops"]},
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("arn:aws:iam::1:role/AWSReservedSSO_Admin_ab/anna@x.example", "person"),
+        ("arn:aws:iam::1:role/ci", "automation"),
+        ("arn:aws:iam::1:role/ci/gh-actions-8400000123", "automation"),
+        ("federated:arn:aws:iam::1:p:aud:sub", "automation"),
+        ("arn:aws:iam::1:user/ops", "iam-user"),
+        ("arn:aws:iam::1:user/ops/extra", None),
+        ("arn:aws:iam::1:role/other/1774852212345678901", None),
+        ("arn:aws:iam::1:role/AWSReservedSSO_Admin_ab/bob@x.example", None),
+        ("unknown:1", None),
+    ],
+)
+def test_identity_kind_finds_the_actor_of_a_key(key: str, kind: str | None) -> None:
+    assert identity_kind(MANIFEST, key) == kind

@@ -44,6 +44,9 @@ def test_lifecycles_are_consistent(simulated, records) -> None:
                 checked += 1
                 if name == "TerminateInstances":
                     gone.add(instance)
+        elif name == "TerminateInstanceInAutoScalingGroup":
+            need(instances, request["instanceId"], record)
+            checked += 1
         elif name in ("ModifyInstanceAttribute", "CreateImage"):
             need(instances, request["instanceId"], record)
             checked += 1
@@ -75,9 +78,19 @@ def test_lifecycles_are_consistent(simulated, records) -> None:
             checked += 1
             if name == "DeleteSnapshot":
                 gone.add(request["snapshotId"])
-        elif name == "ModifyImageAttribute":
+        elif name == "CopySnapshot":
+            need(snapshots, request["sourceSnapshotId"], record)
+            checked += 1
+            snapshots.add(response["snapshotId"])
+        elif name == "CopyImage":
+            need(images, request["sourceImageId"], record)
+            checked += 1
+            images.add(response["imageId"])
+        elif name in ("ModifyImageAttribute", "DeregisterImage"):
             need(images, request["imageId"], record)
             checked += 1
+            if name == "DeregisterImage":
+                gone.add(request["imageId"])
     assert checked > 100
     assert problems == []
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from features import GeoIP, client_of
-from training.simulation import simulate
+from training.simulation import DEFAULT_REGIONS, identity_kind, simulate
 
 LAYOUT = re.compile(
     r"^AWSLogs/(?P<account>\d{12})/CloudTrail/(?P<region>[a-z]{2}-[a-z]+-\d)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
@@ -97,12 +97,16 @@ def test_records_have_cloudtrails_fields(records: list[dict]) -> None:
 
 
 def test_resource_ids_are_aws_shaped(simulated) -> None:
-    ids = {i for row in simulated.events["resource_ids"] for i in row}
+    events = simulated.events
+    rds = events["event_source"] == "rds.amazonaws.com"
+    ids = {i for row in events.loc[~rds, "resource_ids"] for i in row}
     assert ids
     for resource_id in ids:
         assert re.fullmatch(r"(i|vol|snap|ami|sg|lt|key|eni)-0[0-9a-f]{16}", resource_id), (
             resource_id
         )
+    for resource_id in {i for row in events.loc[rds, "resource_ids"] for i in row}:
+        assert re.fullmatch(r"[a-z][a-z0-9-]{0,62}", resource_id), resource_id  # RDS names
 
 
 def test_read_only_noise_outnumbers_writes_about_ten_to_one(simulated) -> None:
@@ -112,9 +116,14 @@ def test_read_only_noise_outnumbers_writes_about_ten_to_one(simulated) -> None:
 
 
 def test_identity_keys_are_those_the_manifest_promises(simulated) -> None:
-    promised = {key for kind in simulated.manifest["identities"].values() for key in kind["keys"]}
-    assert set(simulated.events["identity_key"]) == promised
-    kinds = simulated.manifest["identities"]
+    manifest = simulated.manifest
+    seen = set(simulated.events["identity_key"])
+    unknown = sorted(k for k in seen if identity_kind(manifest, k) is None)
+    assert unknown == []
+    kinds = manifest["identities"]
+    for kind, entry in kinds.items():
+        for key in entry["keys"]:
+            assert key in seen or any(k.startswith(f"{key}/") for k in seen), (kind, key)
     assert {"person", "automation", "service", "instance-profile", "vendor", "iam-user"} <= set(
         kinds
     )
@@ -122,6 +131,23 @@ def test_identity_keys_are_those_the_manifest_promises(simulated) -> None:
     sso = [k for k in kinds["person"]["keys"] if "AWSReservedSSO_" in k]
     assert sso
     assert all(k.endswith("@northwind.example") for k in sso)
+
+
+def test_every_machine_actor_is_described(simulated) -> None:
+    actors = simulated.manifest["actors"]
+    machine = {
+        key
+        for kind, entry in simulated.manifest["identities"].items()
+        if kind != "person"
+        for key in entry["keys"]
+    }
+    assert set(actors) == machine
+    assert {actor["kind"] for actor in actors.values()} >= {"automation", "service", "vendor"}
+    styles = {actor.get("sessions") for actor in actors.values()}
+    assert {"nanos", "aws-go-sdk", "botocore", "uuid", "hex", "function", "per-run"} <= styles
+    declared = {key for key, actor in actors.items() if actor["declared"]}
+    assert any(key.endswith("role/deploy-terraform") for key in declared)
+    assert not any("Karpenter" in key for key in declared)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +167,10 @@ def test_machine_identities_use_their_own_clients(
 ) -> None:
     events = simulated.events
     unlabelled = events[~events["event_id"].isin(set(simulated.labels["event_id"]))]
-    mine = unlabelled[unlabelled["identity_key"].str.endswith(identity_pattern)]
+    keys = unlabelled["identity_key"]
+    mine = unlabelled[
+        keys.str.endswith(identity_pattern) | keys.str.contains(f"{identity_pattern}/")
+    ]
     assert len(mine) > 0
     assert set(mine["client_family"]) == {family}
 
@@ -156,6 +185,7 @@ def test_people_use_console_and_cli(simulated) -> None:
 
 
 def test_deploy_role_writes_only_inside_windows_outside_attacks(simulated, sim_params) -> None:
+    from training.simulation import PRESETS
     from training.simulation._actors import DEPLOY_HOURS, window_starts
     from training.simulation._org import build_organisation
 
@@ -170,6 +200,7 @@ def test_deploy_role_writes_only_inside_windows_outside_attacks(simulated, sim_p
         accounts=params["accounts"],
         regions=list(manifest["regions"]),
         scale=params["scale"],
+        preset=PRESETS[manifest["org"]],
     )
     windows = [(s, s + DEPLOY_HOURS * 3600) for s in window_starts(org)]
     events = simulated.events
@@ -177,7 +208,7 @@ def test_deploy_role_writes_only_inside_windows_outside_attacks(simulated, sim_p
     deploy = events[
         events["identity_key"].str.endswith("role/deploy-terraform")
         & ~events["read_only"]
-        & ~events["event_id"].isin(attacks)
+        & ~events["event_id"].isin(set(simulated.labels["event_id"]))
     ]
     assert len(deploy) > 0
     for moment in deploy["event_time"]:
@@ -254,7 +285,8 @@ def test_manifest_periods_and_counts(simulated, sim_params) -> None:
     for name, entry in manifest["scenarios"].items():
         assert entry["events"] == int((labels["scenario"] == name).sum())
     assert len(manifest["accounts"]) == 3
-    assert manifest["regions"] == ["eu-central-1", "us-east-1"]
+    assert manifest["regions"] == list(DEFAULT_REGIONS)
+    assert (manifest["org"], manifest["policy"]) == ("small", "realistic")
 
 
 def _digest(out: Path) -> str:
@@ -265,6 +297,7 @@ def _digest(out: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_bytes(simulated, sim_params, tmp_path: Path) -> None:
     seed, params = sim_params
     simulate(tmp_path / "again", seed=seed, **params)
@@ -275,18 +308,3 @@ def test_same_seed_same_bytes_other_seed_other_bytes(simulated, sim_params, tmp_
 
 def test_raw_records_parse(simulated, records) -> None:
     assert len(records) == simulated.result.events
-
-
-def test_policy_files_load_and_approve_exactly_the_benign_changes(simulated) -> None:
-    from models.scoring import load_policy
-
-    policy = load_policy(simulated.out / "change_windows.yaml", simulated.out / "automation.yaml")
-    events = simulated.events.join(policy.calendar.verdicts(simulated.events)[["verdict"]])
-    events = events.merge(simulated.labels[["event_id", "kind"]], on="event_id", how="left")
-    changes = events[events["is_compute_change"] & events["error_code"].isna()]
-    benign = changes[changes["kind"].isna() | (changes["kind"] == "hard_negative")]
-    assert len(benign) > 100
-    assert set(benign["verdict"]) == {"approved"}
-    attacks = changes[changes["kind"] == "attack"]
-    assert len(attacks) > 0
-    assert "approved" not in set(attacks["verdict"])

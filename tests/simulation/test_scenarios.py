@@ -10,10 +10,10 @@ import pytest
 from training.simulation import ATTACK, HARD_NEGATIVE, SCENARIOS
 
 
-def test_registry_has_ten_attacks_and_three_hard_negatives() -> None:
+def test_registry_has_fifteen_attacks_and_nine_hard_negatives() -> None:
     kinds = [scenario.kind for scenario in SCENARIOS.values()]
-    assert kinds.count(ATTACK) == 10
-    assert kinds.count(HARD_NEGATIVE) == 3
+    assert kinds.count(ATTACK) == 15
+    assert kinds.count(HARD_NEGATIVE) == 9
     for scenario in SCENARIOS.values():
         assert scenario.run.__doc__, scenario.name
         assert scenario.kind == HARD_NEGATIVE or scenario.techniques

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from training.simulation import simulate
 
 PARAMS = {"days": 14, "test_days": 3, "scale": 0.5, "accounts": 2, "seed": 5}
 FAST = {"n_estimators": 40, "random_state": 0}
+WEAK = {"n_estimators": 1, "max_samples": 2, "random_state": 0}
+"""One tree grown on two windows: too little to isolate anything (a worse challenger)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,17 @@ class Labelled:
         return self.events[self.events["event_time"] >= self.test_start].reset_index(drop=True)
 
 
+def write_events(events: pd.DataFrame, path: Path) -> Path:
+    """Write canonical events as a Parquet table (what `changewatch ingest` writes)."""
+    pq.write_table(
+        pa.Table.from_pandas(
+            events[list(CANONICAL_SCHEMA.names)], schema=CANONICAL_SCHEMA, preserve_index=False
+        ),
+        path,
+    )
+    return path
+
+
 @pytest.fixture(scope="session")
 def labelled(tmp_path_factory: pytest.TempPathFactory) -> Labelled:
     out = tmp_path_factory.mktemp("sim")
@@ -45,17 +59,13 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> Labelled:
     ingest([out / "sim" / "AWSLogs"], events_path, options=IngestOptions(jobs=1))
     events = read_events(events_path)
     test_start = pd.Timestamp(result.manifest["test"]["start"])
-    test = events[events["event_time"] >= test_start]
-    pq.write_table(
-        pa.Table.from_pandas(test, schema=CANONICAL_SCHEMA, preserve_index=False),
-        out / "test.parquet",
-    )
+    write_events(events[events["event_time"] >= test_start], out / "test.parquet")
     return Labelled(
-        events=read_events(events_path),
+        events=events,
         labels=pd.read_parquet(out / "sim" / "labels.parquet"),
         events_path=events_path,
         labels_path=out / "sim" / "labels.parquet",
-        test_start=pd.Timestamp(result.manifest["test"]["start"]),
+        test_start=test_start,
         test_path=out / "test.parquet",
     )
 
@@ -70,3 +80,13 @@ def tracking_uri(tmp_path: Path) -> str:
 def _model_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHANGEWATCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def module_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A tracking store shared by a module's read-only tests."""
+    folder = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHANGEWATCH_CACHE", str(folder / "cache"))
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield f"sqlite:///{folder / 'mlruns.db'}"

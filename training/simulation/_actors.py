@@ -34,6 +34,7 @@ __all__ = [
     "cli_agent",
     "curve",
     "daily",
+    "every",
     "human_scale",
     "in_window",
     "person_caller",
@@ -215,6 +216,15 @@ def window_starts(org: Organisation) -> list[int]:
 def in_window(org: Organisation, t: int) -> bool:
     """Whether ``t`` falls in an approved deploy window."""
     return any(start <= t < start + DEPLOY_HOURS * HOUR for start in window_starts(org))
+
+
+def every(org: Organisation, seconds: int) -> int:
+    """Return a polling interval: ``seconds`` at scale 1, stretched (never shortened) below.
+
+    Pollers keep their real cadence in busy organisations and slow down in small
+    simulations, so that ``--scale`` below 1 makes every actor quieter.
+    """
+    return int(seconds / min(1.0, max(0.05, org.scale)))
 
 
 def human_scale(org: Organisation) -> float:

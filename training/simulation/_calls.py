@@ -500,14 +500,14 @@ def modify_snapshot_share(snapshot_id: str, account: str) -> Pair:
     )
 
 
-def create_image(image_id: str, instance_id: str, name: str) -> Pair:
-    """``CreateImage``."""
+def create_image(image_id: str, instance_id: str, name: str, *, no_reboot: bool = True) -> Pair:
+    """``CreateImage`` (``noReboot`` unless the caller stopped the instance first)."""
     return (
         {
             "instanceId": instance_id,
             "name": name,
             "description": "",
-            "noReboot": True,
+            "noReboot": no_reboot,
             "blockDeviceMapping": {},
         },
         {"requestId": "", "imageId": image_id},
@@ -537,44 +537,53 @@ def modify_instance_attribute(instance_id: str, attribute: str, value: str = "")
     return request, {"requestId": "", "_return": True}
 
 
-def authorize_ingress(rng: random.Random, group: str, account: str, port: int, cidr: str) -> Pair:
-    """``AuthorizeSecurityGroupIngress`` of one TCP port from one CIDR."""
-    return (
-        {
-            "groupId": group,
-            "ipPermissions": {
-                "items": [
-                    {
-                        "ipProtocol": "tcp",
-                        "fromPort": port,
-                        "toPort": port,
-                        "groups": {},
-                        "ipRanges": {"items": [{"cidrIp": cidr}]},
-                        "ipv6Ranges": {},
-                        "prefixListIds": {},
-                    }
-                ]
-            },
-        },
-        {
-            "requestId": "",
-            "_return": True,
-            "securityGroupRuleSet": {
-                "items": [
-                    {
-                        "groupOwnerId": account,
-                        "groupId": group,
-                        "securityGroupRuleId": resource_id("sgr", rng),
-                        "isEgress": False,
-                        "ipProtocol": "tcp",
-                        "fromPort": port,
-                        "toPort": port,
-                        "cidrIpv4": cidr,
-                    }
-                ]
-            },
-        },
-    )
+def authorize_ingress(
+    rng: random.Random,
+    group: str,
+    account: str,
+    port: int,
+    cidr: str,
+    *,
+    source_group: str | None = None,
+    name: str = "AuthorizeSecurityGroupIngress",
+) -> Pair:
+    """``AuthorizeSecurityGroupIngress`` (or ``RevokeSecurityGroupIngress`` by ``name``).
+
+    One TCP port from one CIDR, or from another security group when ``source_group``
+    is given (what the AWS Load Balancer Controller writes).
+    """
+    permission: dict[str, Any] = {
+        "ipProtocol": "tcp",
+        "fromPort": port,
+        "toPort": port,
+        "groups": {},
+        "ipRanges": {"items": [{"cidrIp": cidr}]},
+        "ipv6Ranges": {},
+        "prefixListIds": {},
+    }
+    rule: dict[str, Any] = {
+        "groupOwnerId": account,
+        "groupId": group,
+        "securityGroupRuleId": resource_id("sgr", rng),
+        "isEgress": False,
+        "ipProtocol": "tcp",
+        "fromPort": port,
+        "toPort": port,
+    }
+    if source_group:
+        permission["groups"] = {"items": [{"groupId": source_group}]}
+        permission["ipRanges"] = {}
+        rule["referencedGroupInfo"] = {"groupId": source_group, "userId": account}
+    else:
+        rule["cidrIpv4"] = cidr
+    request = {"groupId": group, "ipPermissions": {"items": [permission]}}
+    if name == "RevokeSecurityGroupIngress":
+        return request, {"requestId": "", "_return": True}
+    return request, {
+        "requestId": "",
+        "_return": True,
+        "securityGroupRuleSet": {"items": [rule]},
+    }
 
 
 def import_key_pair(rng: random.Random, name: str) -> Pair:

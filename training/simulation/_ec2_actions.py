@@ -13,7 +13,16 @@ from typing import Any
 from training.simulation import _calls as calls
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 
-__all__ = ["describe", "failed_call", "launch_request", "pick_pet", "snapshot_volume"]
+__all__ = [
+    "describe",
+    "drain",
+    "failed_call",
+    "fix_host",
+    "launch_request",
+    "on_drain",
+    "pick_pet",
+    "snapshot_volume",
+]
 
 
 def describe(
@@ -178,3 +187,49 @@ def pick_pet(
             and (test is None or test(r))
         ),
     )
+
+
+def on_drain(sim: Simulation, zone: Zone, listener: Callable[[int, str], None]) -> None:
+    """Register ``listener(t, instance_id)``, told before an instance of ``zone`` is terminated."""
+    sim.registry.setdefault(f"drain:{zone.account.index}:{zone.region}", []).append(listener)
+
+
+def drain(sim: Simulation, t: int, zone: Zone, instance_id: str) -> None:
+    """Tell the storage drivers of ``zone`` that ``instance_id`` goes at ``t`` (they detach)."""
+    for listener in sim.registry.get(f"drain:{zone.account.index}:{zone.region}", ()):
+        listener(t, instance_id)
+
+
+def fix_host(
+    sim: Simulation,
+    rng: random.Random,
+    t: int,
+    caller: Caller,
+    zone: Zone,
+    host: Resource,
+    action: str,
+) -> int:
+    """Reboot, restart or resize ``host`` from ``t``; return the time of the last call.
+
+    ``reboot``: ``RebootInstances``. ``restart``: ``StopInstances`` then
+    ``StartInstances``. ``resize``: ``StopInstances``, ``ModifyInstanceAttribute`` of
+    the instance type, ``StartInstances``. What people do by hand, planned or on call.
+    """
+    if action == "reboot":
+        request, response = calls.state_change("RebootInstances", [host.id], "running", "running")
+        sim.call(t, caller, zone, "RebootInstances", request, response)
+        host.last = t
+        return t
+    request, response = calls.state_change("StopInstances", [host.id], "running", "stopping")
+    sim.call(t, caller, zone, "StopInstances", request, response)
+    when = t + rng.randrange(60, 180)
+    if action == "resize":
+        new_type = rng.choice(("m6i.2xlarge", "r6i.2xlarge", "m6i.xlarge"))
+        request, response = calls.modify_instance_attribute(host.id, "instanceType", new_type)
+        sim.call(when, caller, zone, "ModifyInstanceAttribute", request, response)
+        host.attrs["type"] = new_type
+        when += rng.randrange(20, 90)
+    request, response = calls.state_change("StartInstances", [host.id], "stopped", "pending")
+    sim.call(when, caller, zone, "StartInstances", request, response)
+    host.last = when
+    return when

@@ -165,6 +165,7 @@ class Simulation:
         }
         self.followups: Callable[[int, Caller, Zone, str, list[str]], None] | None = None
         self.registry: dict[str, Any] = {}
+        self.actors: dict[str, dict[str, Any]] = {}
         self._ids = random.Random(f"ids:{org.seed}")
         self._heap: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._seq = 0
@@ -199,6 +200,14 @@ class Simulation:
                 day_seen += (t - day_seen) // 86400 * 86400
             callback(t, *args)
         self._flush(None)
+
+    def actor(self, key: str, kind: str, name: str, **facts: Any) -> None:
+        """Describe the actor behind identity ``key`` for the manifest (the first description wins).
+
+        ``facts`` are JSON values such as ``sessions`` (how its sessions are named),
+        ``client`` and ``declared`` (listed in ``automation.yaml``).
+        """
+        self.actors.setdefault(key, {"kind": kind, "name": name, **facts})
 
     @contextmanager
     def labelled(self, scenario: str, kind: str) -> Iterator[None]:

@@ -103,6 +103,11 @@ NETWORKS: Final = {
         # the organisation's CI runners and vendors, in AWS
         Network("ci-runners", "198.19.200.0/24", "DE", 16509, "AMAZON-02", "cloud"),
         Network("vendor-monitoring", "198.19.144.0/24", "US", 14618, "AMAZON-AES", "vendor"),
+        # hosted CI: GitHub-hosted runners (Azure), GitLab.com SaaS runners (Google Cloud)
+        Network(
+            "github-actions", "198.18.112.0/20", "US", 8075, "MICROSOFT-CORP-MSN-AS-BLOCK", "cloud"
+        ),
+        Network("gitlab-saas", "198.18.128.0/20", "US", 396982, "GOOGLE-CLOUD-PLATFORM", "cloud"),
         # attackers: VPN exits, hosting and residential proxies
         Network("attacker-vpn-nl", "198.18.192.0/24", "NL", 9009, "M247 Europe SRL", "attacker"),
         Network(

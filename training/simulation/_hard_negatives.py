@@ -1,4 +1,7 @@
-"""Hard negatives: ordinary behaviour that looks unusual (ticketed, new hire, big deploy)."""
+"""Hard negatives of people and the pipeline: a ticketed emergency, a new hire, a big deploy.
+
+The hard negatives of automation are in :mod:`._hard_negatives_automation`.
+"""
 
 from __future__ import annotations
 
@@ -124,10 +127,10 @@ def new_employee_first_days(sim: Simulation, t: int, rng: random.Random) -> None
 
 
 def large_in_window_deploy(sim: Simulation, t: int, rng: random.Random) -> None:
-    """Run a Terraform apply four times larger than usual inside the approved deploy window.
+    """Run a Terraform apply five times larger than usual inside the approved deploy window.
 
     The pipeline's usual identity, network and client in production: a longer refresh
-    (``Describe*``) and about eight changes among ``CreateLaunchTemplateVersion``,
+    (``Describe*``) and about ten changes among ``CreateLaunchTemplateVersion``,
     ``ModifyLaunchTemplate``, ``UpdateAutoScalingGroup``, ``StartInstanceRefresh``,
     ``AuthorizeSecurityGroupIngress``, ``RunInstances``, ``TerminateInstances``,
     ``CreateVolume``, ``AttachVolume``, ``DetachVolume``, ``DeleteVolume``,
@@ -135,4 +138,4 @@ def large_in_window_deploy(sim: Simulation, t: int, rng: random.Random) -> None:
     """
     pipeline: Pipeline = sim.registry["pipeline"]
     with sim.labelled("large_in_window_deploy", HARD_NEGATIVE):
-        pipeline.apply(t, sim.org.account("prod"), 4)
+        pipeline.apply(t, sim.org.account("prod"), 5)

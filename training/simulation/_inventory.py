@@ -45,6 +45,7 @@ PETS: Final[dict[str, tuple[tuple[str, str, int, bool], ...]]] = {
     ),
     "analytics": (("jupyterhub", "m6i.2xlarge", 500, True), ("airflow", "m6i.large", 100, True)),
     "sandbox": (("sandbox-1", "t3.small", 0, False),),
+    "backup": (),
 }
 """Long-lived instances of each kind of account."""
 
@@ -52,8 +53,13 @@ PETS: Final[dict[str, tuple[tuple[str, str, int, bool], ...]]] = {
 ASGS: Final[dict[str, tuple[tuple[str, int, int, str], ...]]] = {
     "prod": (("web", 6, 20, "m6i.large"), ("worker", 4, 12, "c6i.xlarge")),
     "staging": (("web", 2, 4, "t3.medium"),),
+    "analytics": (("eks-data", 2, 6, "r6i.2xlarge"),),
 }
 """Auto Scaling groups of each kind of account."""
+
+
+_SCHEDULED_ACCOUNTS: Final = ("staging", "dev", "sandbox")
+"""Accounts whose hosts (but bastions and databases) the instance scheduler stops at night."""
 
 
 def _image(rng: random.Random, created: int, name: str) -> Resource:
@@ -108,6 +114,7 @@ def _pets(sim: Simulation, zone: Zone, rng: random.Random, scale: float) -> None
             pet for pet in pets if pet[0] in ("bastion",) or pet[0].startswith("svc-") or pet[3]
         ][:4]
     image = next(iter(zone.images))
+    scheduled = zone.account.role in _SCHEDULED_ACCOUNTS and zone.region == sim.org.regions[0]
     for name, kind, data_size, backed_up in pets:
         created = start - rng.randrange(40, 400) * DAY
         subnet, az = zone.subnet(rng)
@@ -126,6 +133,8 @@ def _pets(sim: Simulation, zone: Zone, rng: random.Random, scale: float) -> None
                 "volumes": [],
             },
         )
+        if scheduled and not name.startswith(("bastion", "db-")):
+            instance.attrs["schedule"] = "office-hours"
         zone.instances[instance.id] = instance
         root = Resource(
             resource_id("vol", rng),

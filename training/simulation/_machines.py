@@ -1,14 +1,13 @@
-"""Machine actors: Auto Scaling, Karpenter, AWS Backup, the monitoring vendor, AWS Config."""
+"""Machine actors: Auto Scaling groups, the monitoring vendor, AWS Config, instance bootstrap."""
 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Final
 
 from training.simulation import _calls as calls
 from training.simulation._actors import (
     APP_UA,
-    KARPENTER_VERSIONS,
     MONITOR_UA,
     NODE_UA,
     curve,
@@ -16,15 +15,26 @@ from training.simulation._actors import (
     region_tz,
     service_caller,
 )
-from training.simulation._ec2_actions import describe, launch_request, snapshot_volume
+from training.simulation._ec2_actions import describe, drain, launch_request
 from training.simulation._engine import Caller, Resource, Simulation, Zone
 from training.simulation._geo import NETWORKS
 from training.simulation._ids import resource_id
-from training.simulation._inventory import ASGS, BACKUP_RETENTION_DAYS
+from training.simulation._inventory import ASGS
 from training.simulation._org import Role
 from training.simulation._time import DAY, HOUR, MINUTE
 
-__all__ = ["AutoScalingGroup", "Backup", "ConfigRecorder", "Karpenter", "Monitor", "bootstrap"]
+__all__ = [
+    "AutoScalingGroup",
+    "ConfigRecorder",
+    "Monitor",
+    "bootstrap",
+    "launched",
+    "preexisting",
+]
+
+
+_PROFILES: Final = {"web": "app-web", "worker": "app-worker", "eks-data": "eks-node-data"}
+"""Instance profile role of each Auto Scaling group's instances."""
 
 
 class AutoScalingGroup:
@@ -40,18 +50,25 @@ class AutoScalingGroup:
         self.amplitude = max(1, round(amplitude * org.scale))
         self.tz = region_tz(zone.region)
         self.role = org.role(zone.account, "AWSServiceRoleForAutoScaling")
-        self.app_role = org.role(zone.account, "app-web" if name == "web" else "app-worker")
+        self.app_role = org.role(zone.account, _PROFILES.get(name, "app-worker"))
+        self.agent = NODE_UA if name.startswith("eks-") else APP_UA
         self.members: list[str] = []
         self.pending = 0
+        self.controller: Any = None
         self._cached: tuple[int, Caller] | None = None
         first = self._desired(org.start)
         for _ in range(first):
             self.members.append(
-                _preexisting(sim, zone, self.rng, 3 * DAY, {"asg": name, "type": kind})
+                preexisting(sim, zone, self.rng, 3 * DAY, {"asg": name, "type": kind})
             )
         for hour in range(org.start, org.end, HOUR):
             sim.at(hour + self.rng.randrange(0, 120), self.tick)
         sim.registry[f"asg:{zone.account.index}:{zone.region}:{name}"] = self
+
+    @property
+    def full_name(self) -> str:
+        """The group's name in AWS, e.g. ``web-prod``."""
+        return f"{self.name}-{self.zone.account.role}"
 
     def _desired(self, t: int) -> int:
         return self.base + round(self.amplitude * curve(t, self.tz))
@@ -74,6 +91,8 @@ class AutoScalingGroup:
         )
         target = max(self.base, target)
         current = len(self.members) + self.pending
+        if self.controller is not None and target > current:
+            self.controller.resize(t, target)
         for _ in range(max(0, target - current)):
             self.pending += 1
             self.sim.at(t + self.rng.randrange(10, 50 * MINUTE), self.launch)
@@ -108,14 +127,14 @@ class AutoScalingGroup:
             group=self.name if self.name in zone.groups else "web",
             launch_template=str(template[0]),
             profile_arn=f"arn:aws:iam::{zone.account.id}:instance-profile/{self.app_role.name}",
-            tags={"aws:autoscaling:groupName": f"{self.name}-{zone.account.role}"},
+            tags={"aws:autoscaling:groupName": self.full_name},
         )
         if not self.sim.call(t, self._caller(t), zone, "RunInstances", request, response):
             return
         self.members.append(instance_id)
         attrs = {"asg": self.name, "type": self.kind, "az": az, "subnet": subnet}
         boot = t + rng.randrange(50, 200)
-        _launched(self.sim, zone, instance_id, t, attrs, boot, self.app_role, APP_UA)
+        launched(self.sim, zone, instance_id, t, attrs, boot, self.app_role, self.agent)
 
     def terminate(self, t: int, replacing: bool) -> None:
         """``TerminateInstances`` by the service of the oldest usable member."""
@@ -129,15 +148,18 @@ class AutoScalingGroup:
         if not usable or (len(self.members) <= self.base and not replacing):
             return
         instance_id = usable[0]
+        if self.controller is not None and not replacing:
+            self.controller.remove(t, instance_id)
+        drain(self.sim, t, self.zone, instance_id)
         request, response = calls.state_change(
             "TerminateInstances", [instance_id], "running", "shutting-down"
         )
-        self.sim.call(t, self._caller(t), self.zone, "TerminateInstances", request, response)
+        self.sim.call(t + 2, self._caller(t), self.zone, "TerminateInstances", request, response)
         self.members.remove(instance_id)
         del self.zone.instances[instance_id]
 
 
-def _preexisting(
+def preexisting(
     sim: Simulation, zone: Zone, rng: random.Random, max_age: int, attrs: dict[str, Any]
 ) -> str:
     """Add a running instance created up to ``max_age`` before the start; return its id."""
@@ -151,7 +173,7 @@ def _preexisting(
     return resource.id
 
 
-def _launched(
+def launched(
     sim: Simulation,
     zone: Zone,
     instance_id: str,
@@ -184,179 +206,6 @@ def bootstrap(
         describe(
             sim, t + rng.randrange(20, 60), caller, zone, "DescribeNetworkInterfaces", [instance_id]
         )
-
-
-class Karpenter:
-    """Karpenter's controller in the home region of an account with an EKS cluster."""
-
-    def __init__(self, sim: Simulation, zone: Zone) -> None:
-        org = sim.org
-        self.sim, self.zone = sim, zone
-        self.rng = random.Random(f"karpenter:{org.seed}:{zone.account.index}")
-        self.role = org.role(zone.account, "KarpenterControllerRole-main")
-        self.node_role = org.role(zone.account, "eks-node-main")
-        self.nat = org.nat[(zone.account.index, zone.region)]
-        self.ip = self.nat.host(self.rng)
-        self.nodes: list[str] = []
-        self._cached: tuple[int, Caller] | None = None
-        self.scale = org.scale * (1.0 if zone.account.role == "prod" else 0.4)
-        self.upgrade = org.start + int((org.test_start - org.start) * 0.7)
-        for _ in range(self._target(org.start)):
-            node = {"karpenter": True, "type": "m6i.xlarge"}
-            self.nodes.append(_preexisting(sim, zone, self.rng, 2 * DAY, node))
-        interval = max(60, int(300 / max(0.2, self.scale)))
-        for t in range(org.start + self.rng.randrange(interval), org.end, interval):
-            sim.at(t, self.poll)
-        for hour in range(org.start, org.end, HOUR):
-            sim.at(hour + self.rng.randrange(HOUR), self.hourly)
-
-    def _target(self, t: int) -> int:
-        return max(1, round((3 + 12 * curve(t, "Europe/Berlin")) * self.scale))
-
-    def _caller(self, t: int) -> Caller:
-        hour = t - t % HOUR
-        if self._cached is None or self._cached[0] != hour:
-            self._cached = (hour, self._new_caller(hour))
-        return self._cached[1]
-
-    def _new_caller(self, t: int) -> Caller:
-        version = KARPENTER_VERSIONS[1 if t >= self.upgrade else 0]
-        agent = f"aws-sdk-go/1.44.322 (go1.21.4; linux; amd64) karpenter.sh-v{version}"
-        session = f"{1_700_000_000_000_000_000 + (t // HOUR) * 1_000_003}"
-        identity = self.role.session(session, t - t % HOUR, self.rng, web_identity=True)
-        return Caller(identity, self.ip, agent, "automation", self.role.key)
-
-    def poll(self, t: int) -> None:
-        """Refresh subnets and security groups (every five minutes)."""
-        caller = self._caller(t)
-        describe(self.sim, t, caller, self.zone, "DescribeSubnets")
-        describe(self.sim, t + 1, caller, self.zone, "DescribeSecurityGroups")
-
-    def hourly(self, t: int) -> None:
-        """Refresh images and prices; provision or consolidate toward the hour's node count."""
-        caller, rng, zone = self._caller(t), self.rng, self.zone
-        for offset, name in enumerate(
-            (
-                "DescribeImages",
-                "DescribeInstanceTypes",
-                "DescribeInstanceTypeOfferings",
-                "DescribeSpotPriceHistory",
-                "DescribeLaunchTemplates",
-            )
-        ):
-            describe(self.sim, t + offset, caller, zone, name)
-        target = self._target(t + 30 * MINUTE)
-        live = [n for n in self.nodes if n in zone.instances]
-        self.nodes = live
-        missing = target - len(live)
-        when = t + 10
-        while missing > 0:
-            batch = min(missing, rng.choice((1, 1, 2, 3)))
-            when += rng.randrange(30, 600)
-            self.sim.at(when, self.launch, batch)
-            missing -= batch
-        surplus = max(0, len(live) - target)
-        for _ in range(poisson(rng, 0.5 * self.scale)):
-            surplus += 1
-            self.sim.at(when + rng.randrange(600, 1800), self.launch, 1)
-        for _ in range(surplus):
-            when += rng.randrange(60, 900)
-            self.sim.at(when, self.consolidate)
-
-    def launch(self, t: int, count: int) -> None:
-        """``CreateFleet`` (instant) of ``count`` nodes, then tag them."""
-        zone, rng = self.zone, self.rng
-        caller = self._caller(t)
-        subnet, az = zone.subnet(rng)
-        kind = rng.choice(("m6i.xlarge", "m6i.2xlarge", "c6i.2xlarge", "r6i.xlarge"))
-        ids = [resource_id("i", rng) for _ in range(count)]
-        request, response = calls.create_fleet(
-            rng, str(zone.templates["karpenter"][0]), ids, kind, az, subnet
-        )
-        if not self.sim.call(t, caller, zone, "CreateFleet", request, response):
-            return
-        for node_id in ids:
-            self.nodes.append(node_id)
-            attrs = {"karpenter": True, "type": kind, "az": az, "subnet": subnet}
-            boot = t + rng.randrange(40, 120)
-            _launched(self.sim, zone, node_id, t, attrs, boot, self.node_role, NODE_UA)
-        tag_request, tag_response = calls.create_tags(
-            ids,
-            {
-                "Name": "karpenter-main",
-                "karpenter.sh/nodeclaim": f"default-{rng.getrandbits(20):05x}",
-            },
-        )
-        self.sim.call(
-            t + rng.randrange(2, 8), caller, zone, "CreateTags", tag_request, tag_response
-        )
-        for node_id in ids:
-            zone.instances[node_id].last = t + 8
-
-    def consolidate(self, t: int) -> None:
-        """Terminate the oldest node Karpenter no longer needs."""
-        zone = self.zone
-        usable = [n for n in self.nodes if n in zone.instances and zone.instances[n].last <= t]
-        if len(usable) <= 1:
-            return
-        node_id = usable[0]
-        request, response = calls.state_change(
-            "TerminateInstances", [node_id], "running", "shutting-down"
-        )
-        self.sim.call(t, self._caller(t), zone, "TerminateInstances", request, response)
-        self.nodes.remove(node_id)
-        del zone.instances[node_id]
-
-
-class Backup:
-    """AWS Backup's nightly plan in one zone."""
-
-    def __init__(self, sim: Simulation, zone: Zone) -> None:
-        self.sim, self.zone = sim, zone
-        self.rng = random.Random(f"backup:{sim.org.seed}:{zone.account.index}:{zone.region}")
-        self.role = sim.org.role(zone.account, "AWSBackupDefaultServiceRole")
-        for day in range(sim.org.start, sim.org.end, DAY):
-            sim.at(day + HOUR + self.rng.randrange(0, 1800), self.run)
-
-    def run(self, t: int) -> None:
-        """Snapshot every backed-up volume, then expire old backup snapshots."""
-        rng, zone = self.rng, self.zone
-        caller = service_caller(
-            self.role, "AWSBackup-AWSBackupDefaultServiceRole", "backup.amazonaws.com", t, rng
-        )
-        volumes = zone.usable(zone.volumes, t, lambda v: bool(v.attrs.get("backup")))
-        when = t
-        for volume in sorted(volumes, key=lambda v: v.id):
-            when += rng.randrange(3, 40)
-            describe(self.sim, when, caller, zone, "DescribeVolumes", [volume.id])
-            snapshot_volume(
-                self.sim,
-                when + 1,
-                caller,
-                zone,
-                volume,
-                resource_id("snap", rng),
-                "This snapshot is created by the AWS Backup service.",
-                tags={"aws:backup:source-resource": f"{volume.id}:{rng.getrandbits(32):08x}"},
-                only_if_recorded=True,
-                backup=True,
-            )
-        when += rng.randrange(60, 600)
-        cutoff = t - BACKUP_RETENTION_DAYS * DAY + HOUR
-        expired = zone.usable(
-            zone.snapshots,
-            when,
-            lambda s: (
-                bool(s.attrs.get("backup")) and s.created < cutoff and not s.attrs.get("shared")
-            ),
-        )
-        if expired:
-            describe(self.sim, when, caller, zone, "DescribeSnapshots")
-        for snapshot in sorted(expired, key=lambda s: s.created):
-            when += rng.randrange(2, 20)
-            request, response = calls.delete_snapshot(snapshot.id)
-            if self.sim.call(when, caller, zone, "DeleteSnapshot", request, response):
-                del zone.snapshots[snapshot.id]
 
 
 class Monitor:

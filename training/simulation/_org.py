@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from training.simulation._geo import NETWORKS, Network, nat_network
 from training.simulation._ids import access_key, account_id, principal_id
+from training.simulation._presets import OrgPreset
+from training.simulation._roster import TEAMS, Member
 from training.simulation._time import DAY, iso
 
 __all__ = [
@@ -25,7 +27,7 @@ __all__ = [
     "build_organisation",
 ]
 
-ACCOUNT_ROLES: Final = ("prod", "staging", "shared", "dev", "analytics", "sandbox")
+ACCOUNT_ROLES: Final = ("prod", "staging", "shared", "dev", "analytics", "sandbox", "backup")
 """What each account is for, in the order accounts are made."""
 
 COMPANY: Final = "northwind"
@@ -59,11 +61,17 @@ class Role:
         *,
         mfa: bool = False,
         invoked_by: str | None = None,
-        web_identity: bool = False,
+        provider: str | None = None,
         ec2: bool = False,
         source_identity: str | None = None,
     ) -> dict[str, Any]:
-        """Return the ``userIdentity`` of one session of this role."""
+        """Return the ``userIdentity`` of one session of this role.
+
+        ``provider`` is the ARN of the OpenID Connect provider of a web-identity
+        session (an EKS cluster, GitHub Actions, GitLab): CloudTrail names it in
+        ``sessionContext.webIdFederationData.federatedProvider``. Instance-profile
+        sessions (``ec2``) carry an empty ``webIdFederationData``.
+        """
         context: dict[str, Any] = {
             "sessionIssuer": {
                 "type": "Role",
@@ -71,11 +79,13 @@ class Role:
                 "arn": self.arn,
                 "accountId": self.account,
                 "userName": self.name,
-            },
-            "attributes": {"creationDate": iso(created), "mfaAuthenticated": str(mfa).lower()},
+            }
         }
-        if web_identity or ec2:
+        if provider:
+            context["webIdFederationData"] = {"federatedProvider": provider, "attributes": {}}
+        elif ec2:
             context["webIdFederationData"] = {}
+        context["attributes"] = {"creationDate": iso(created), "mfaAuthenticated": str(mfa).lower()}
         if ec2:
             context["ec2RoleDelivery"] = "2.0"
         if source_identity:
@@ -171,6 +181,11 @@ class Person:
     home_ip: str = ""
     sessions: dict[str, Role] = field(default_factory=dict)
 
+    @property
+    def on_call(self) -> bool:
+        """Whether the person is on the on-call rotation (the administrators)."""
+        return self.kind == "admin"
+
     def cli_version(self, t: int) -> str:
         """Return the aws-cli version the person has installed at ``t``."""
         return _current(self.cli_versions, t)
@@ -202,118 +217,6 @@ _OS_BROWSER: Final = {
     "windows": "Windows NT 10.0; Win64; x64",
 }
 
-# handle, timezone, country, office, home, permission set, console share, kind, os, browser
-_ROSTER: Final = (
-    (
-        "anna.weber",
-        "Europe/Berlin",
-        "DE",
-        "office-berlin",
-        "home-de-telekom",
-        "AdministratorAccess",
-        0.6,
-        "admin",
-        "mac",
-        "chrome",
-    ),
-    (
-        "jonas.becker",
-        "Europe/Berlin",
-        "DE",
-        "office-berlin",
-        "home-de-vodafone",
-        "AdministratorAccess",
-        0.2,
-        "admin",
-        "linux",
-        "firefox",
-    ),
-    (
-        "lena.hoffmann",
-        "Europe/Berlin",
-        "DE",
-        "office-berlin",
-        "home-de-v6",
-        "PowerUserAccess",
-        0.4,
-        "admin",
-        "mac",
-        "chrome",
-    ),
-    (
-        "michael.okafor",
-        "America/New_York",
-        "US",
-        "office-newyork",
-        "home-us-comcast",
-        "AdministratorAccess",
-        0.5,
-        "admin",
-        "mac",
-        "chrome",
-    ),
-    (
-        "sarah.kim",
-        "America/New_York",
-        "US",
-        "office-newyork",
-        "home-us-verizon",
-        "PowerUserAccess",
-        0.7,
-        "admin",
-        "windows",
-        "chrome",
-    ),
-    (
-        "tom.harris",
-        "Europe/London",
-        "GB",
-        "office-london",
-        "home-gb-bt",
-        "AdministratorAccess",
-        0.3,
-        "admin",
-        "linux",
-        "firefox",
-    ),
-    (
-        "priya.natarajan",
-        "Europe/London",
-        "GB",
-        "office-london",
-        "home-gb-bt",
-        "DataScientist",
-        0.3,
-        "data-scientist",
-        "mac",
-        "chrome",
-    ),
-    (
-        "markus.schulz",
-        "Europe/Berlin",
-        "DE",
-        "office-berlin",
-        "home-de-telekom",
-        "AdministratorAccess",
-        0.4,
-        "former",
-        "windows",
-        "chrome",
-    ),
-    (
-        "felix.wagner",
-        "Europe/Berlin",
-        "DE",
-        "office-berlin",
-        "home-de-vodafone",
-        "PowerUserAccess",
-        0.5,
-        "joiner",
-        "mac",
-        "chrome",
-    ),
-)
-
 _PERMISSION_SETS: Final = (
     "AdministratorAccess",
     "PowerUserAccess",
@@ -330,6 +233,7 @@ class Organisation:
     start: int
     end: int
     test_start: int
+    preset: OrgPreset
     accounts: list[Account]
     regions: list[str]
     people: list[Person]
@@ -342,22 +246,53 @@ class Organisation:
     legacy_host: str
     foreign_accounts: list[str]
     scale: float
+    oidc: dict[tuple[int, str], str] = field(default_factory=dict)
 
     @property
     def networks(self) -> list[Network]:
         """Every network an address of the simulation comes from."""
         return [*NETWORKS.values(), *self.nat.values()]
 
+    @property
+    def home_region(self) -> str:
+        """The first region: where most resources and every EKS cluster live."""
+        return self.regions[0]
+
+    @property
+    def dr_region(self) -> str:
+        """The disaster-recovery region backups are copied to (the second region)."""
+        return self.regions[1] if len(self.regions) > 1 else self.regions[0]
+
     def account(self, role: str) -> Account:
         """Return the first account with ``role``, or the first account."""
+        return self.find(role) or self.accounts[0]
+
+    def find(self, role: str) -> Account | None:
+        """Return the account with ``role``, or ``None`` when the organisation has none."""
         for account in self.accounts:
             if account.role == role:
                 return account
-        return self.accounts[0]
+        return None
+
+    def central(self) -> Account:
+        """Return the account central tooling runs in: shared, else staging, else the first."""
+        return self.find("shared") or self.find("staging") or self.accounts[0]
 
     def role(self, account: Account, name: str) -> Role:
-        """Return the role ``name`` of ``account``."""
-        return self.roles[(account.index, name)]
+        """Return the role ``name`` of ``account`` (made on first use, with its own id)."""
+        found = self.roles.get((account.index, name))
+        if found is None:
+            rng = random.Random(f"role:{self.seed}:{account.id}:{name}")
+            path = _ROLE_PATHS.get(name, "/")
+            found = self.roles[(account.index, name)] = Role(
+                account.id, name, path, principal_id("AROA", rng)
+            )
+        return found
+
+    def provider(self, account: Account, cluster: str) -> str:
+        """Return the ARN of the OIDC provider of EKS cluster ``cluster`` in ``account``."""
+        issuer = self.oidc[(account.index, cluster)]
+        return f"arn:aws:iam::{account.id}:oidc-provider/{issuer}"
 
     def person(self, handle: str) -> Person:
         """Return the person with ``handle``."""
@@ -367,18 +302,12 @@ class Organisation:
         raise KeyError(handle)
 
 
-# name, path
-_MACHINE_ROLES: Final = (
-    ("deploy-terraform", "/"),
-    ("AWSServiceRoleForAutoScaling", "/aws-service-role/autoscaling.amazonaws.com/"),
-    ("AWSServiceRoleForConfig", "/aws-service-role/config.amazonaws.com/"),
-    ("AWSBackupDefaultServiceRole", "/service-role/"),
-    ("DatadogIntegrationRole", "/"),
-    ("KarpenterControllerRole-main", "/"),
-    ("eks-node-main", "/"),
-    ("app-web", "/"),
-    ("app-worker", "/"),
-)
+_ROLE_PATHS: Final = {
+    "AWSServiceRoleForAutoScaling": "/aws-service-role/autoscaling.amazonaws.com/",
+    "AWSServiceRoleForConfig": "/aws-service-role/config.amazonaws.com/",
+    "AWSBackupDefaultServiceRole": "/service-role/",
+}
+"""Paths of the roles that have one (service-linked and service roles); others use ``/``."""
 
 
 def _sso_role(account: str, permission_set: str, region: str, rng: random.Random) -> Role:
@@ -391,6 +320,18 @@ def _sso_role(account: str, permission_set: str, region: str, rng: random.Random
     )
 
 
+def _reachable(member: Member, made: list[Account]) -> tuple[int, ...]:
+    """Return the accounts ``member`` is assigned to through their permission set."""
+    roles: tuple[str, ...]
+    if member.kind == "data-scientist":
+        roles = ("analytics", "staging", "dev")
+    elif member.permission_set == "PowerUserAccess":
+        roles = tuple(r for r in ACCOUNT_ROLES if r not in ("shared", "backup"))
+    else:
+        roles = tuple(r for r in ACCOUNT_ROLES if r != "backup")
+    return tuple(a.index for a in made if a.role in roles) or (made[0].index,)
+
+
 def build_organisation(
     seed: int,
     *,
@@ -400,6 +341,7 @@ def build_organisation(
     accounts: int,
     regions: list[str],
     scale: float,
+    preset: OrgPreset,
 ) -> Organisation:
     """Draw the organisation of ``seed``.
 
@@ -412,22 +354,21 @@ def build_organisation(
     days, test_days : int
         Length of the whole simulation and of its final test period.
     accounts : int
-        Number of accounts (1 to 6): prod, staging, shared, dev, analytics, sandbox.
+        Number of accounts (1 to 7): prod, staging, shared, dev, analytics, sandbox, backup.
     regions : list of str
         Regions in use; the first is the home region.
     scale : float
         Activity multiplier (kept for the record; behaviour reads it).
+    preset : OrgPreset
+        The organisation's shape: teams, clusters, automation.
     """
     rng = random.Random(f"org:{seed}")
     made = [Account(i, account_id(rng), ACCOUNT_ROLES[i]) for i in range(accounts)]
     end = start + days * DAY
     test_start = end - test_days * DAY
     home_region = regions[0]
-    roles: dict[tuple[int, str], Role] = {}
     sso: dict[tuple[int, str], Role] = {}
     for account in made:
-        for name, path in _MACHINE_ROLES:
-            roles[(account.index, name)] = Role(account.id, name, path, principal_id("AROA", rng))
         for permission_set in _PERMISSION_SETS:
             sso[(account.index, permission_set)] = _sso_role(
                 account.id, permission_set, home_region, rng
@@ -435,42 +376,15 @@ def build_organisation(
 
     baseline_days = max(1, days - test_days)
     people: list[Person] = []
-    for handle, tz, country, office, home, pset, console, kind, os_name, browser in _ROSTER:
-        joined = start - 400 * DAY
-        left: int | None = None
-        if kind == "former":
-            left = start + min(5, max(1, baseline_days // 4)) * DAY
-        elif kind == "joiner":
-            joined = start + max(1, int(baseline_days * 0.4)) * DAY
-        if kind == "data-scientist":
-            account_indices = tuple(
-                a.index for a in made if a.role in ("analytics", "staging", "dev")
-            )
-            account_indices = account_indices or (made[0].index,)
-        elif pset == "PowerUserAccess":
-            account_indices = tuple(a.index for a in made if a.role != "shared") or (made[0].index,)
-        else:
-            account_indices = tuple(a.index for a in made)
-        people.append(
-            _person(
-                rng,
-                handle,
-                tz,
-                country,
-                office,
-                home,
-                pset,
-                console,
-                kind,
-                os_name,
-                browser,
-                account_indices,
-                joined,
-                left,
-                start,
-                days,
-            )
-        )
+    for team in preset.teams:
+        for member in TEAMS[team]:
+            joined = start - 400 * DAY
+            left: int | None = None
+            if member.kind == "former":
+                left = start + min(5, max(1, baseline_days // 4)) * DAY
+            elif member.kind == "joiner":
+                joined = start + max(1, int(baseline_days * 0.4)) * DAY
+            people.append(_person(rng, member, _reachable(member, made), joined, left, start, days))
     for person in people:
         person.home_ip = person.home.host(rng)
 
@@ -484,15 +398,24 @@ def build_organisation(
         for r, region in enumerate(regions)
     }
     foreign = [account_id(rng) for _ in range(4)]
+    oidc = {
+        (account.index, cluster.name): (
+            f"oidc.eks.{home_region}.amazonaws.com/id/{rng.getrandbits(128):032X}"
+        )
+        for cluster in preset.clusters
+        for account in made
+        if account.role == cluster.account
+    }
     return Organisation(
         seed=seed,
         start=start,
         end=end,
         test_start=test_start,
+        preset=preset,
         accounts=made,
         regions=list(regions),
         people=people,
-        roles=roles,
+        roles={},
         sso_roles=sso,
         legacy_user=legacy,
         breakglass=breakglass,
@@ -501,21 +424,13 @@ def build_organisation(
         legacy_host=NETWORKS["office-berlin"].host(rng),
         foreign_accounts=foreign,
         scale=scale,
+        oidc=oidc,
     )
 
 
 def _person(
     rng: random.Random,
-    handle: str,
-    tz: str,
-    country: str,
-    office: str,
-    home: str,
-    permission_set: str,
-    console_share: float,
-    kind: str,
-    os_name: str,
-    browser: str,
+    member: Member,
     accounts: tuple[int, ...],
     joined: int,
     left: int | None,
@@ -529,8 +444,8 @@ def _person(
     upgrade_at = start + rng.randrange(max(1, days)) * DAY
     cli.append((upgrade_at, f"2.{minor + 1}.{rng.randrange(0, 10)}"))
     chrome = rng.randrange(120, 123)
-    os_text = _OS_BROWSER[os_name]
-    if browser == "chrome":
+    os_text = _OS_BROWSER[member.os]
+    if member.browser == "chrome":
         browsers = [
             (0, _CHROME.format(os=os_text, v=chrome)),
             (start + rng.randrange(max(1, days)) * DAY, _CHROME.format(os=os_text, v=chrome + 1)),
@@ -545,21 +460,21 @@ def _person(
         "mac": "Darwin/23.3.0 exe/x86_64",
         "linux": "Linux/6.5.0-26-generic exe/x86_64.ubuntu.22",
         "windows": "Windows/10 exe/AMD64",
-    }[os_name]
+    }[member.os]
     return Person(
-        handle=handle,
-        email=f"{handle}@{DOMAIN}",
-        timezone=tz,
-        country=country,
-        office=NETWORKS[office],
-        home=NETWORKS[home],
+        handle=member.handle,
+        email=f"{member.handle}@{DOMAIN}",
+        timezone=member.timezone,
+        country=member.country,
+        office=NETWORKS[member.office],
+        home=NETWORKS[member.home],
         office_days=office_days,
-        permission_set=permission_set,
+        permission_set=member.permission_set,
         accounts=accounts,
-        console_share=console_share,
+        console_share=member.console_share,
         joined=joined,
         left=left,
-        kind=kind,
+        kind=member.kind,
         os_tag=os_tag,
         cli_versions=cli,
         browsers=browsers,

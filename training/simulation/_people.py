@@ -20,6 +20,7 @@ from training.simulation._actors import (
 from training.simulation._ec2_actions import (
     describe,
     failed_call,
+    fix_host,
     launch_request,
     pick_pet,
     snapshot_volume,
@@ -137,8 +138,16 @@ class Human:
             return
         if zone.account.role == "prod":
             pipeline: Pipeline = sim.registry["pipeline"]
-            if pipeline.frozen(t) or self.person.kind == "new-hire":
+            if pipeline.frozen(t) or self.person.kind not in ("admin",):
                 return
+            reason = rng.choice(
+                (
+                    "pre-maintenance snapshot and reboot",
+                    "resize service node",
+                    "reboot stuck node",
+                    "kernel patch reboot",
+                )
+            )
             ticket = open_ticket(
                 sim,
                 rng,
@@ -146,14 +155,8 @@ class Human:
                 caller,
                 zone,
                 self.person.email,
-                rng.choice(
-                    (
-                        "pre-maintenance snapshot and reboot",
-                        "resize service node",
-                        "reboot stuck node",
-                        "kernel patch reboot",
-                    )
-                ),
+                reason,
+                planned=reason != "reboot stuck node",
             )
             maintenance(sim, rng, t, caller, zone, ticket)
             return
@@ -408,8 +411,13 @@ def open_ticket(
     *,
     before: int = 20 * MINUTE,
     length: int = 3 * HOUR,
+    planned: bool = True,
 ) -> dict[str, Any]:
-    """Record an approved one-off change ticket covering ``t`` for ``caller`` in ``zone``."""
+    """Record a one-off change ticket covering ``t`` for ``caller`` in ``zone``.
+
+    Planned work (``planned``) is written to the realistic policy; the small changes
+    people make without one are recorded too, for the complete policy only.
+    """
     start = t - before
     start -= start % (15 * MINUTE)
     ticket = {
@@ -418,6 +426,7 @@ def open_ticket(
         "end_epoch": start + length,
         "owner": owner,
         "reason": reason,
+        "planned": planned,
         "scope": {
             "accounts": [zone.account.id],
             "regions": [zone.region],
@@ -442,23 +451,8 @@ def maintenance(
         description = f"pre-maintenance {ticket['id']}"
         snapshot_volume(sim, when, caller, zone, volume, snapshot_id, description, manual=True)
         when += rng.randrange(120, 600)
-    if "resize" not in str(ticket["reason"]):
-        request, response = calls.state_change("RebootInstances", [host.id], "running", "running")
-        sim.call(when, caller, zone, "RebootInstances", request, response)
-        host.last = when
-        return when
-    request, response = calls.state_change("StopInstances", [host.id], "running", "stopping")
-    sim.call(when, caller, zone, "StopInstances", request, response)
-    when += rng.randrange(60, 180)
-    new_type = rng.choice(("m6i.2xlarge", "r6i.2xlarge", "m6i.xlarge"))
-    request, response = calls.modify_instance_attribute(host.id, "instanceType", new_type)
-    sim.call(when, caller, zone, "ModifyInstanceAttribute", request, response)
-    when += rng.randrange(20, 90)
-    request, response = calls.state_change("StartInstances", [host.id], "stopped", "pending")
-    sim.call(when, caller, zone, "StartInstances", request, response)
-    host.attrs["type"] = new_type
-    host.last = when
-    return when
+    action = "resize" if "resize" in str(ticket["reason"]) else "reboot"
+    return fix_host(sim, rng, when, caller, zone, host, action)
 
 
 class Legacy:

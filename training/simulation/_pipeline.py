@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from training.simulation import _calls as calls
+from training.simulation import _calls_scaling as scaling
 from training.simulation._actors import (
     DEPLOY_DAYS,
     DEPLOY_HOUR,
@@ -19,7 +20,7 @@ from training.simulation._machines import AutoScalingGroup
 from training.simulation._org import Account
 from training.simulation._time import DAY, HOUR, MINUTE, is_workday, local_time, to_date
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "roll_out"]
 
 
 class Pipeline:
@@ -124,75 +125,7 @@ class Pipeline:
         ]
         if not groups:
             return self._change_tags(t, caller, zone)
-        group = self.rng.choice(groups)
-        template = zone.templates[group]
-        template[2] = int(template[2]) + 1
-        image = next(iter(zone.images))
-        asg: AutoScalingGroup = self.sim.registry[f"asg:{zone.account.index}:{zone.region}:{group}"]
-        request, response = calls.create_launch_template_version(
-            str(template[0]),
-            str(template[1]),
-            int(template[2]),
-            image,
-            asg.kind,
-            t,
-            caller.identity["arn"],
-        )
-        self.sim.call(t, caller, zone, "CreateLaunchTemplateVersion", request, response)
-        self.sim.call(
-            t + 2,
-            caller,
-            zone,
-            "ModifyLaunchTemplate",
-            {
-                "ModifyLaunchTemplateRequest": {
-                    "LaunchTemplateId": template[0],
-                    "SetDefaultVersion": str(template[2]),
-                }
-            },
-            {
-                "ModifyLaunchTemplateResponse": {
-                    "requestId": "",
-                    "launchTemplate": {
-                        "launchTemplateId": template[0],
-                        "launchTemplateName": template[1],
-                        "defaultVersionNumber": template[2],
-                        "latestVersionNumber": template[2],
-                    },
-                }
-            },
-        )
-        request, response = calls.update_asg(
-            f"{group}-{zone.account.role}",
-            str(template[0]),
-            len(asg.members),
-            asg.base,
-            asg.base + asg.amplitude + 4,
-        )
-        self.sim.call(
-            t + 4,
-            caller,
-            zone,
-            "UpdateAutoScalingGroup",
-            request,
-            response,
-            source="autoscaling.amazonaws.com",
-        )
-        if self.rng.random() < 0.5 and asg.members:
-            self.sim.call(
-                t + 6,
-                caller,
-                zone,
-                "StartInstanceRefresh",
-                {
-                    "autoScalingGroupName": f"{group}-{zone.account.role}",
-                    "preferences": {"minHealthyPercentage": 90},
-                },
-                {"instanceRefreshId": resource_id("x", self.rng)[2:]},
-                source="autoscaling.amazonaws.com",
-            )
-            asg.replace(t + 120, min(3, len(asg.members)))
-        return t + 8
+        return roll_out(self.sim, self.rng, t, caller, zone, self.rng.choice(groups))
 
     def _change_rule(self, t: int, caller: Caller, zone: Zone) -> int:
         group = zone.groups[self.rng.choice(("web", "db", "worker"))]
@@ -310,3 +243,84 @@ class Pipeline:
         for resource in chosen:
             resource.last = max(resource.last, t)
         return t + 2
+
+
+def roll_out(
+    sim: Simulation,
+    rng: random.Random,
+    t: int,
+    caller: Caller,
+    zone: Zone,
+    group: str,
+    *,
+    refresh: bool | None = None,
+) -> int:
+    """Roll an Auto Scaling group onto a new launch-template version; return the time after.
+
+    ``CreateLaunchTemplateVersion``, ``ModifyLaunchTemplate`` (new default),
+    ``UpdateAutoScalingGroup`` and, half the time (or when ``refresh``),
+    ``StartInstanceRefresh``, after which the group replaces up to three instances.
+    Terraform applies and the application's deploy workflows roll out the same way.
+    """
+    template = zone.templates[group]
+    template[2] = int(template[2]) + 1
+    image = next(iter(zone.images))
+    asg: AutoScalingGroup = sim.registry[f"asg:{zone.account.index}:{zone.region}:{group}"]
+    request, response = calls.create_launch_template_version(
+        str(template[0]),
+        str(template[1]),
+        int(template[2]),
+        image,
+        asg.kind,
+        t,
+        caller.identity["arn"],
+    )
+    sim.call(t, caller, zone, "CreateLaunchTemplateVersion", request, response)
+    sim.call(
+        t + 2,
+        caller,
+        zone,
+        "ModifyLaunchTemplate",
+        {
+            "ModifyLaunchTemplateRequest": {
+                "LaunchTemplateId": template[0],
+                "SetDefaultVersion": str(template[2]),
+            }
+        },
+        {
+            "ModifyLaunchTemplateResponse": {
+                "requestId": "",
+                "launchTemplate": {
+                    "launchTemplateId": template[0],
+                    "launchTemplateName": template[1],
+                    "defaultVersionNumber": template[2],
+                    "latestVersionNumber": template[2],
+                },
+            }
+        },
+    )
+    request, response = calls.update_asg(
+        asg.full_name, str(template[0]), len(asg.members), asg.base, asg.base + asg.amplitude + 4
+    )
+    sim.call(
+        t + 4,
+        caller,
+        zone,
+        "UpdateAutoScalingGroup",
+        request,
+        response,
+        source="autoscaling.amazonaws.com",
+    )
+    if (rng.random() < 0.5 if refresh is None else refresh) and asg.members:
+        request, response = scaling.start_instance_refresh(asg.full_name, resource_id("x", rng)[2:])
+        sim.call(
+            t + 6,
+            caller,
+            zone,
+            "StartInstanceRefresh",
+            request,
+            response,
+            source="autoscaling.amazonaws.com",
+        )
+        asg.replace(t + 120, min(3, len(asg.members)))
+    return t + 8

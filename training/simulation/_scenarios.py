@@ -12,16 +12,14 @@ scenario may leave.
 
 The scenarios themselves live by what they do: :mod:`._attacks_exfiltration`,
 :mod:`._attacks_credentials`, :mod:`._attacks_compute`, :mod:`._attacks_impact` and
-:mod:`._hard_negatives`; what they share is in :mod:`._scenario_helpers`.
+:mod:`._hard_negatives` and :mod:`._hard_negatives_automation` (registered in
+:mod:`._scenarios_hard`); what they share is in :mod:`._scenario_helpers`.
 """
 
 from __future__ import annotations
 
-import random
 from typing import Final
 
-from training.simulation import _calls as calls
-from training.simulation._actors import window_starts
 from training.simulation._attacks_compute import snapshot_volume_attach, user_data_change
 from training.simulation._attacks_credentials import (
     automation_off_window,
@@ -34,19 +32,11 @@ from training.simulation._attacks_exfiltration import (
     snapshot_share_exfil,
 )
 from training.simulation._attacks_impact import gpu_mining, mass_deletion
-from training.simulation._engine import Simulation
-from training.simulation._hard_negatives import (
-    emergency_change_in_ticket,
-    large_in_window_deploy,
-    new_employee_first_days,
-)
-from training.simulation._pipeline import Pipeline
+from training.simulation._attacks_stratus import STRATUS_SCENARIOS
 from training.simulation._scenario_record import ATTACK, HARD_NEGATIVE, Scenario
-from training.simulation._time import HOUR, MINUTE
+from training.simulation._scenarios_hard import HARD_NEGATIVES
 
-__all__ = ["ATTACK", "HARD_NEGATIVE", "SCENARIOS", "Scenario", "window_time"]
-
-_DESCRIBES: Final = frozenset(calls.READS) | {"DescribeAutoScalingGroups"}
+__all__ = ["ATTACK", "HARD_NEGATIVE", "SCENARIOS", "Scenario"]
 
 SCENARIOS: Final[dict[str, Scenario]] = {
     s.name: s
@@ -217,83 +207,9 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "UTC",
             ebs_direct_read,
         ),
-        Scenario(
-            "emergency_change_in_ticket",
-            HARD_NEGATIVE,
-            (),
-            frozenset(
-                {
-                    "DescribeInstances",
-                    "CreateSnapshot",
-                    "StopInstances",
-                    "ModifyInstanceAttribute",
-                    "StartInstances",
-                }
-            ),
-            "late-night production change inside an approved emergency ticket",
-            2,
-            22.5,
-            "Europe/Berlin",
-            emergency_change_in_ticket,
-        ),
-        Scenario(
-            "new_employee_first_days",
-            HARD_NEGATIVE,
-            (),
-            _DESCRIBES
-            | {
-                "GetCallerIdentity",
-                "RunInstances",
-                "TerminateInstances",
-                "StopInstances",
-                "StartInstances",
-                "CreateTags",
-                "CreateSnapshot",
-            },
-            "a new engineer's first three days",
-            0,
-            9.0,
-            "Europe/Berlin",
-            new_employee_first_days,
-        ),
-        Scenario(
-            "large_in_window_deploy",
-            HARD_NEGATIVE,
-            (),
-            _DESCRIBES
-            | {
-                "CreateLaunchTemplateVersion",
-                "ModifyLaunchTemplate",
-                "UpdateAutoScalingGroup",
-                "StartInstanceRefresh",
-                "AuthorizeSecurityGroupIngress",
-                "RunInstances",
-                "TerminateInstances",
-                "CreateVolume",
-                "AttachVolume",
-                "DetachVolume",
-                "DeleteVolume",
-                "CreateTags",
-            },
-            "an in-window Terraform apply four times larger than usual",
-            0,
-            10.5,
-            "Europe/Berlin",
-            large_in_window_deploy,
-        ),
+        *STRATUS_SCENARIOS,
+        *HARD_NEGATIVES,
     )
 }
-"""Every scenario by name: ten attacks, then three hard negatives."""
-
-
-def window_time(sim: Simulation, rng: random.Random) -> int | None:
-    """Return a time 30-90 minutes into the test period's first unfrozen window, or ``None``."""
-    pipeline: Pipeline = sim.registry["pipeline"]
-    for start in window_starts(sim.org):
-        if (
-            start >= sim.org.test_start
-            and not pipeline.frozen(start)
-            and start + 4 * HOUR <= sim.org.end
-        ):
-            return start + rng.randrange(30, 90) * MINUTE
-    return None
+"""Every scenario by name: fifteen attacks (five of them Stratus techniques), then nine hard
+negatives."""

@@ -14,28 +14,29 @@ from typing import Any, Final
 import orjson
 
 from features import ConfigurationError
+from training.simulation._allow_list import DECLARED, automation_allow_list, automation_patterns
 from training.simulation._behaviour import start_behaviour
 from training.simulation._engine import Simulation
 from training.simulation._geo import write_mmdb
 from training.simulation._inventory import seed_zones
-from training.simulation._org import build_organisation
-from training.simulation._scenarios import SCENARIOS, window_time
-from training.simulation._time import DAY, iso
-from training.simulation._windows import (
-    automation_allow_list,
-    change_windows,
-    plan_freezes,
-    write_yaml,
-)
+from training.simulation._manifest import build_manifest
+from training.simulation._org import ACCOUNT_ROLES, build_organisation
+from training.simulation._presets import preset
+from training.simulation._scenarios import SCENARIOS
+from training.simulation._time import iso
+from training.simulation._windows import POLICIES, change_windows, plan_freezes, write_yaml
 from training.simulation._writer import S3Writer, write_labels
 
-__all__ = ["DEFAULT_REGIONS", "DEFAULT_START", "SimulationResult", "simulate"]
+__all__ = ["DEFAULT_ORG", "DEFAULT_REGIONS", "DEFAULT_START", "SimulationResult", "simulate"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_START: Final = date(2026, 3, 2)
 """First simulated day when none is given (a Monday)."""
-DEFAULT_REGIONS: Final = ("eu-central-1", "us-east-1")
+DEFAULT_REGIONS: Final = ("eu-central-1", "eu-west-1", "us-east-1")
+"""Regions of the default (small) organisation."""
+DEFAULT_ORG: Final = "small"
+"""The organisation simulated when none is named."""
 _KNOWN_REGION_PREFIXES: Final = ("us-", "eu-", "ap-", "ca-", "sa-", "me-", "af-", "il-", "mx-")
 
 
@@ -88,15 +89,17 @@ def _select(attacks: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _validate(days: int, test_days: int, accounts: int, regions: list[str], scale: float) -> None:
+def _validate(
+    days: int, test_days: int, accounts: int, regions: list[str], scale: float, policy: str
+) -> None:
     if days < 2:
         raise ConfigurationError(f"days must be at least 2, got {days}")
     if not 1 <= test_days < days:
         raise ConfigurationError(
             f"test_days must be in [1, days), got {test_days} with days={days}"
         )
-    if not 1 <= accounts <= 6:
-        raise ConfigurationError(f"accounts must be in [1, 6], got {accounts}")
+    if not 1 <= accounts <= len(ACCOUNT_ROLES):
+        raise ConfigurationError(f"accounts must be in [1, {len(ACCOUNT_ROLES)}], got {accounts}")
     if not regions:
         raise ConfigurationError("regions must name at least one region")
     for region in regions:
@@ -106,6 +109,44 @@ def _validate(days: int, test_days: int, accounts: int, regions: list[str], scal
         raise ConfigurationError(f"regions repeat: {regions}")
     if not 0.01 <= scale <= 100:
         raise ConfigurationError(f"scale must be in [0.01, 100], got {scale}")
+    if policy not in POLICIES:
+        raise ConfigurationError(
+            f"unknown policy {policy!r}; expected one of: {', '.join(POLICIES)}"
+        )
+
+
+def _schedule(
+    sim: Simulation, chosen: list[str], at: dict[str, datetime], seed: int
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Place every chosen scenario on the clock; return injection times and skipped ones."""
+    org = sim.org
+    injected: dict[str, int] = {}
+    skipped: dict[str, str] = {}
+    for name in chosen:
+        scenario = SCENARIOS[name]
+        rng = random.Random(f"scenario:{seed}:{name}")
+        if name in at:
+            moment = at[name]
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            when = int(moment.timestamp())
+            if not org.test_start <= when < org.end - 5 * 3600:
+                raise ConfigurationError(
+                    f"injection time of {name} must be in the test period "
+                    f"[{iso(org.test_start)}, {iso(org.end - 5 * 3600)}), got {iso(when)}"
+                )
+        elif scenario.placer is not None:
+            found = scenario.placer(sim, rng)
+            if found is None:
+                skipped[name] = f"no time for it in the test period ({scenario.placer.__doc__})"
+                logger.warning("skipping %s: no time for it in the test period", name)
+                continue
+            when = found
+        else:
+            when = scenario.default_time(org.test_start, org.end)
+        injected[name] = when
+        sim.at(when, _inject, sim, name, rng)
+    return injected, skipped
 
 
 def simulate(
@@ -114,9 +155,11 @@ def simulate(
     days: int = 28,
     seed: int = 0,
     attacks: str | Iterable[str] = "all",
-    accounts: int = 3,
-    regions: Iterable[str] = DEFAULT_REGIONS,
-    scale: float = 1.0,
+    org: str = DEFAULT_ORG,
+    accounts: int | None = None,
+    regions: Iterable[str] | None = None,
+    scale: float | None = None,
+    policy: str = "realistic",
     test_days: int = 7,
     start: date = DEFAULT_START,
     at: Mapping[str, datetime] | None = None,
@@ -135,12 +178,21 @@ def simulate(
     attacks : str or iterable of str
         ``"all"``, ``"none"``, a comma-separated string or names of :data:`SCENARIOS`
         (hard negatives included).
-    accounts : int
-        Number of accounts, 1 to 6 (prod, staging, shared, dev, analytics, sandbox).
-    regions : iterable of str
-        Regions in use; the first is the home region.
-    scale : float
-        Activity multiplier (machines linearly, people by its square root).
+    org : str
+        Organisation preset: ``small`` (two accounts, three regions) or ``large``
+        (seven accounts, more teams and automation); see ``docs/simulator.md``.
+    accounts : int, optional
+        Number of accounts, 1 to 7 (prod, staging, shared, dev, analytics, sandbox,
+        backup); the preset's when not given.
+    regions : iterable of str, optional
+        Regions in use; the first is the home region, the second the disaster-recovery
+        region. The preset's when not given.
+    scale : float, optional
+        Activity multiplier (machines linearly, people by its square root); the
+        preset's when not given.
+    policy : str
+        ``realistic`` (the sparse policy an organisation writes) or ``complete``
+        (every benign change approved).
     test_days : int
         Length of the final test period; scenarios happen only there.
     start : date
@@ -157,12 +209,15 @@ def simulate(
     Raises
     ------
     ConfigurationError
-        For invalid parameters, unknown scenarios, injection times outside the test
-        period, or a non-empty output directory.
+        For invalid parameters, unknown organisations, policies or scenarios,
+        injection times outside the test period, or a non-empty output directory.
     """
     started = time.perf_counter()
-    region_list = list(regions)
-    _validate(days, test_days, accounts, region_list, scale)
+    shape = preset(org)
+    n_accounts = shape.accounts if accounts is None else accounts
+    region_list = list(shape.regions if regions is None else regions)
+    activity = shape.scale if scale is None else scale
+    _validate(days, test_days, n_accounts, region_list, activity, policy)
     chosen = _select(attacks)
     schedule = dict(at or {})
     for name in schedule:
@@ -176,66 +231,45 @@ def simulate(
     out.mkdir(parents=True, exist_ok=True)
 
     first = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
-    org = build_organisation(
+    organisation = build_organisation(
         seed,
         start=first,
         days=days,
         test_days=test_days,
-        accounts=accounts,
+        accounts=n_accounts,
         regions=region_list,
-        scale=scale,
+        scale=activity,
+        preset=shape,
     )
     writer = S3Writer(out, seed)
-    sim = Simulation(org, writer)
+    sim = Simulation(organisation, writer)
     seed_zones(sim, random.Random(f"inventory:{seed}"))
-    sim.freezes.extend(plan_freezes(org))
+    sim.freezes.extend(plan_freezes(organisation))
     start_behaviour(sim)
-
-    injected: dict[str, int] = {}
-    skipped: dict[str, str] = {}
-    for name in chosen:
-        scenario = SCENARIOS[name]
-        rng = random.Random(f"scenario:{seed}:{name}")
-        if name in schedule:
-            moment = schedule[name]
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            when = int(moment.timestamp())
-            if not org.test_start <= when < org.end - 5 * 3600:
-                raise ConfigurationError(
-                    f"injection time of {name} must be in the test period "
-                    f"[{iso(org.test_start)}, {iso(org.end - 5 * 3600)}), got {iso(when)}"
-                )
-        elif name == "large_in_window_deploy":
-            found = window_time(sim, rng)
-            if found is None:
-                skipped[name] = "no unfrozen deploy window in the test period"
-                logger.warning("skipping %s: no unfrozen deploy window in the test period", name)
-                continue
-            when = found
-        else:
-            when = scenario.default_time(org.test_start, org.end)
-        injected[name] = when
-        sim.at(when, _inject, sim, name, rng)
-
+    injected, skipped = _schedule(sim, chosen, schedule, seed)
     sim.run(progress)
 
-    labels_path = out / "labels.parquet"
-    write_labels(sim.labels, labels_path)
-    windows = change_windows(org, sim.tickets, sim.freezes)
-    write_yaml(
-        windows,
-        out / "change_windows.yaml",
-        "Approved change windows, tickets and freezes of the simulated organisation.\n"
-        "Format: docs/change-windows.md (version 1).",
+    write_labels(sim.labels, out / "labels.parquet")
+    tickets = _write_policy(sim, out, policy)
+    write_mmdb(organisation.networks, out / "geo.mmdb", build_epoch=first)
+    declared = list(DECLARED) if policy == "realistic" else ["*"]
+    settings = {
+        "seed": seed,
+        "org": shape.name,
+        "policy": policy,
+        "scale": activity,
+        "days": days,
+        "test_days": test_days,
+    }
+    manifest = build_manifest(
+        sim,
+        settings=settings,
+        injected=injected,
+        skipped=skipped,
+        writer=writer,
+        declared=declared,
+        tickets=tickets,
     )
-    write_yaml(
-        automation_allow_list(org),
-        out / "automation.yaml",
-        "Machine identities of the simulated organisation: expected clients, networks, windows.",
-    )
-    write_mmdb(org.networks, out / "geo.mmdb", build_epoch=first)
-    manifest = _manifest(sim, seed, scale, days, test_days, injected, skipped, writer)
     (out / "manifest.json").write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     )
@@ -254,102 +288,25 @@ def simulate(
     )
 
 
+def _write_policy(sim: Simulation, out: Path, policy: str) -> int:
+    """Write ``change_windows.yaml`` and ``automation.yaml``; return the tickets written."""
+    windows = change_windows(
+        sim.org, sim.tickets, sim.freezes, policy=policy, automation=automation_patterns(sim)
+    )
+    write_yaml(
+        windows,
+        out / "change_windows.yaml",
+        f"Change policy ({policy}) of the simulated organisation: windows, tickets, freezes.\n"
+        "Format: docs/change-windows.md (version 1).",
+    )
+    write_yaml(
+        automation_allow_list(sim, policy),
+        out / "automation.yaml",
+        f"Declared automation ({policy} policy): expected clients, networks, owners.",
+    )
+    return len(windows["tickets"])
+
+
 def _inject(t: int, sim: Simulation, name: str, rng: random.Random) -> None:
     scenario = SCENARIOS[name]
     scenario.run(sim, t, rng)
-
-
-def _manifest(
-    sim: Simulation,
-    seed: int,
-    scale: float,
-    days: int,
-    test_days: int,
-    injected: dict[str, int],
-    skipped: dict[str, str],
-    writer: S3Writer,
-) -> dict[str, Any]:
-    org = sim.org
-    scenarios: dict[str, Any] = {}
-    names_by_scenario: dict[str, set[str]] = {}
-    for _, scenario, _, _, event_name, _, _ in sim.labels:
-        names_by_scenario.setdefault(scenario, set()).add(event_name)
-    for name, when in injected.items():
-        chosen = SCENARIOS[name]
-        scenarios[name] = {
-            "kind": chosen.kind,
-            "techniques": list(chosen.techniques),
-            "summary": chosen.summary,
-            "injected_at": iso(when),
-            "events": sim.scenario_counts.get(name, 0),
-            "event_names": sorted(names_by_scenario.get(name, ())),
-        }
-    return {
-        "generator": "changewatch simulate",
-        "format_version": 1,
-        "seed": seed,
-        "scale": scale,
-        "days": days,
-        "test_days": test_days,
-        "period": {"start": iso(org.start), "end": iso(org.end)},
-        "baseline": {"start": iso(org.start), "end": iso(org.test_start)},
-        "test": {"start": iso(org.test_start), "end": iso(org.end)},
-        "accounts": [{"id": a.id, "name": a.name, "role": a.role} for a in org.accounts],
-        "regions": org.regions,
-        "foreign_accounts": org.foreign_accounts,
-        "events": {
-            "total": sim.events,
-            "read_only": sim.reads,
-            "writes": sim.writes,
-            "files": writer.files,
-            "bytes": writer.bytes,
-        },
-        "identities": {
-            kind: {"events": sim.kind_counts[kind], "count": len(keys), "keys": sorted(keys)}
-            for kind, keys in sorted(sim.identities.items())
-        },
-        "scenarios": scenarios,
-        "scenarios_injected": len(scenarios),
-        "scenarios_skipped": skipped,
-        "labels": {
-            "file": "labels.parquet",
-            "attack": sum(1 for row in sim.labels if row[2] == "attack"),
-            "hard_negative": sum(1 for row in sim.labels if row[2] == "hard_negative"),
-        },
-        "people": [
-            {
-                "email": p.email,
-                "kind": p.kind,
-                "timezone": p.timezone,
-                "country": p.country,
-                "permission_set": p.permission_set,
-                "office": p.office.name,
-                "home": p.home.name,
-                "joined": iso(max(p.joined, org.start)) if p.joined >= org.start else None,
-                "left": iso(p.left) if p.left is not None else None,
-            }
-            for p in org.people
-        ],
-        "networks": [
-            {
-                "name": n.name,
-                "cidr": n.cidr,
-                "country": n.country,
-                "asn": n.asn,
-                "org": n.org,
-                "kind": n.kind,
-            }
-            for n in org.networks
-        ],
-        "preexisting": {kind: sorted(ids) for kind, ids in sim.preexisting.items()},
-        "tickets": len(sim.tickets),
-        "files": {
-            "trail": "AWSLogs/",
-            "labels": "labels.parquet",
-            "change_windows": "change_windows.yaml",
-            "automation": "automation.yaml",
-            "geoip": "geo.mmdb",
-        },
-        "days_of_week": {"deploy_window": "TU,TH 10:00-14:00 Europe/Berlin"},
-        "day_seconds": DAY,
-    }

@@ -1,31 +1,50 @@
-"""The organisation's change policy: ``change_windows.yaml`` and ``automation.yaml``.
+"""The organisation's change policy: ``change_windows.yaml``.
 
-Both are change-policy files in the format of ``docs/change-windows.md`` (version 1,
-read by ``serving.load_policy``): the first holds the organisation, recurring
-``windows``, one-off ``tickets`` and ``freezes``; the second the automation allow-list.
+A change-policy file in the format of ``docs/change-windows.md`` (version 1, read by
+``models.scoring.load_policy``): the organisation, recurring ``windows``, one-off
+``tickets`` and ``freezes``. Two policies can be written (ADR 0030):
+
+* ``realistic`` (the default), what an organisation writes: the Terraform pipeline's
+  ``weekly-deploy`` window, the application's ``app-release`` window in production,
+  tickets for planned production work by people (and the emergency and new-region
+  tickets), the freezes. Most automation is covered by no window; routine on-call
+  fixes and small changes have no ticket.
+* ``complete``: every benign change approved, as the simulator wrote before: adds
+  windows for the backups, all automation, the legacy clean-up and non-production
+  accounts, and a ticket for every change a person made in production.
+
+The automation allow-list (``automation.yaml``) is in :mod:`._allow_list`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
-from training.simulation._actors import (
-    DEPLOY_DAYS,
-    DEPLOY_HOUR,
-    DEPLOY_HOURS,
-    DEPLOY_TZ,
-    MONITOR_UA,
-)
-from training.simulation._geo import NETWORKS
+from training.simulation._actors import DEPLOY_DAYS, DEPLOY_HOUR, DEPLOY_HOURS, DEPLOY_TZ
+from training.simulation._cicd import APP_RELEASE
 from training.simulation._org import Organisation
 from training.simulation._time import DAY, to_date
 
-__all__ = ["automation_allow_list", "change_windows", "plan_freezes", "write_yaml"]
+__all__ = [
+    "DEPLOY_ROLE",
+    "GITHUB_ROLE",
+    "POLICIES",
+    "WRITE_ACTIONS",
+    "change_windows",
+    "plan_freezes",
+    "write_yaml",
+]
 
+POLICIES: Final = ("realistic", "complete")
+"""The change policies the simulator can write."""
+DEPLOY_ROLE: Final = "arn:aws:iam::*:role/deploy-terraform*"
+"""The Terraform pipeline's role (the ``*`` also matches keys that carry a session)."""
+GITHUB_ROLE: Final = "arn:aws:iam::*:role/github-actions-deploy*"
+"""The application deploy workflow's role."""
 WRITE_ACTIONS = ["create", "delete", "modify", "start", "stop", "attach", "detach", "share", "copy"]
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
@@ -39,10 +58,7 @@ def plan_freezes(org: Organisation) -> list[dict[str, Any]]:
     baseline_days = (org.test_start - org.start) // DAY
     scope = {
         "accounts": [org.account("prod").id],
-        "identities": [
-            "arn:aws:iam::*:role/deploy-terraform",
-            "arn:aws:iam::*:role/AWSReservedSSO_*",
-        ],
+        "identities": [DEPLOY_ROLE, GITHUB_ROLE, "arn:aws:iam::*:role/AWSReservedSSO_*"],
     }
     freezes: list[dict[str, Any]] = []
     if baseline_days >= 5:
@@ -72,79 +88,129 @@ def plan_freezes(org: Organisation) -> list[dict[str, Any]]:
     return freezes
 
 
-def change_windows(
-    org: Organisation, tickets: list[dict[str, Any]], freezes: list[dict[str, Any]]
+def _window(
+    name: str, rrule: str, duration: str, timezone: str, description: str, scope: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return the ``change_windows.yaml`` document of the organisation."""
+    return {
+        "name": name,
+        "rrule": rrule,
+        "duration": duration,
+        "timezone": timezone,
+        "description": description,
+        "scope": scope,
+    }
+
+
+def _recurring(org: Organisation) -> list[dict[str, Any]]:
+    """Return the windows of every policy: the Terraform pipeline's and the release."""
     days = ",".join(_BYDAY[d] for d in DEPLOY_DAYS)
-    accounts = [a.id for a in org.accounts]
-    backed_up = [a.id for a in org.accounts if a.role in ("prod", "staging", "shared", "analytics")]
-    others = [a.id for a in org.accounts if a.role != "prod"]
-    non_production: list[dict[str, Any]] = []
-    if others:
-        non_production.append(
+    release_days, release_hour, release_hours = APP_RELEASE
+    release = ",".join(_BYDAY[d] for d in release_days)
+    return [
+        _window(
+            "weekly-deploy",
+            f"FREQ=WEEKLY;BYDAY={days};BYHOUR={DEPLOY_HOUR};BYMINUTE=0;BYSECOND=0",
+            f"PT{DEPLOY_HOURS}H",
+            DEPLOY_TZ,
+            "Terraform applies, Tuesday and Thursday mornings",
             {
-                "name": "non-production",
-                "rrule": "FREQ=DAILY;BYHOUR=0;BYMINUTE=0;BYSECOND=0",
-                "duration": "P1D",
-                "timezone": "UTC",
-                "description": "changes outside production need no approval",
-                "scope": {"accounts": others},
-            }
+                "accounts": [a.id for a in org.accounts],
+                "identities": [DEPLOY_ROLE],
+                "actions": WRITE_ACTIONS,
+            },
+        ),
+        _window(
+            "app-release",
+            f"FREQ=WEEKLY;BYDAY={release};BYHOUR={release_hour};BYMINUTE=0;BYSECOND=0",
+            f"PT{release_hours}H",
+            DEPLOY_TZ,
+            "production releases of the web application (GitHub Actions)",
+            {"accounts": [org.account("prod").id], "identities": [GITHUB_ROLE]},
+        ),
+    ]
+
+
+def _complete(org: Organisation, automation: list[str]) -> list[dict[str, Any]]:
+    """Return the windows of the complete policy only: automation, non-production."""
+    daily = "FREQ=DAILY;BYHOUR=0;BYMINUTE=0;BYSECOND=0"
+    windows = [
+        {
+            "name": "nightly-backup",
+            "cron": "0 1 * * *",
+            "duration": "PT3H",
+            "timezone": "UTC",
+            "description": "AWS Backup plan and copy job",
+            "scope": {
+                "identities": ["arn:aws:iam::*:role/AWSBackupDefaultServiceRole"],
+                "resources": ["snap-*", "vol-*"],
+                "actions": ["create", "delete", "share", "copy", "modify"],
+            },
+        },
+        _window(
+            "automation-all-day",
+            daily,
+            "P1D",
+            "UTC",
+            "Auto Scaling, EKS controllers, Lambda automation and CI change at any time",
+            {"identities": automation},
+        ),
+        {
+            "name": "legacy-cleanup",
+            "cron": "0 6 * * 0",
+            "duration": "PT1H",
+            "timezone": "UTC",
+            "description": "ops-legacy deletes old manual snapshots on Sunday mornings",
+            "scope": {"identities": [org.legacy_user.arn], "actions": ["delete"]},
+        },
+    ]
+    others = [a.id for a in org.accounts if a.role != "prod"]
+    if others:
+        windows.append(
+            _window(
+                "non-production",
+                daily,
+                "P1D",
+                "UTC",
+                "changes outside production need no approval",
+                {"accounts": others},
+            )
         )
+    return windows
+
+
+def change_windows(
+    org: Organisation,
+    tickets: list[dict[str, Any]],
+    freezes: list[dict[str, Any]],
+    *,
+    policy: str = "realistic",
+    automation: list[str] | None = None,
+) -> dict[str, Any]:
+    """Return the ``change_windows.yaml`` document of the organisation.
+
+    Parameters
+    ----------
+    org : Organisation
+        The organisation (its accounts are the policy's ``organization``).
+    tickets : list of dict
+        Every ticket recorded; the realistic policy keeps the planned ones.
+    freezes : list of dict
+        The freezes.
+    policy : str
+        ``realistic`` (what an organisation writes: the two deploy windows, planned
+        tickets, freezes) or ``complete`` (every benign change approved).
+    automation : list of str, optional
+        Identity patterns of the automation the complete policy approves all day.
+    """
+    windows = _recurring(org)
+    if policy == "complete":
+        windows.extend(_complete(org, automation or []))
+    kept = [t for t in tickets if policy == "complete" or t.get("planned", True)]
     return {
         "version": 1,
         "timezone": DEPLOY_TZ,
-        "organization": {"accounts": accounts},
-        "windows": [
-            {
-                "name": "weekly-deploy",
-                "rrule": f"FREQ=WEEKLY;BYDAY={days};BYHOUR={DEPLOY_HOUR};BYMINUTE=0;BYSECOND=0",
-                "duration": f"PT{DEPLOY_HOURS}H",
-                "timezone": DEPLOY_TZ,
-                "description": "Terraform applies, Tuesday and Thursday mornings",
-                "scope": {
-                    "accounts": accounts,
-                    "identities": ["arn:aws:iam::*:role/deploy-terraform"],
-                    "actions": WRITE_ACTIONS,
-                },
-            },
-            {
-                "name": "nightly-backup",
-                "cron": "0 1 * * *",
-                "duration": "PT3H",
-                "timezone": "UTC",
-                "description": "AWS Backup plan",
-                "scope": {
-                    "accounts": backed_up,
-                    "identities": ["arn:aws:iam::*:role/AWSBackupDefaultServiceRole"],
-                    "resources": ["snap-*", "vol-*"],
-                    "actions": ["create", "delete"],
-                },
-            },
-            {
-                "name": "fleet-automation",
-                "rrule": "FREQ=DAILY;BYHOUR=0;BYMINUTE=0;BYSECOND=0",
-                "duration": "P1D",
-                "timezone": "UTC",
-                "description": "Auto Scaling and Karpenter change capacity at any time",
-                "scope": {
-                    "identities": [
-                        "arn:aws:iam::*:role/AWSServiceRoleForAutoScaling",
-                        "arn:aws:iam::*:role/KarpenterControllerRole-*",
-                    ],
-                },
-            },
-            {
-                "name": "legacy-cleanup",
-                "cron": "0 6 * * 0",
-                "duration": "PT1H",
-                "timezone": "UTC",
-                "description": "ops-legacy deletes old manual snapshots on Sunday mornings",
-                "scope": {"identities": [org.legacy_user.arn], "actions": ["delete"]},
-            },
-            *non_production,
-        ],
+        "organization": {"accounts": [a.id for a in org.accounts]},
+        "windows": windows,
         "tickets": [
             {
                 "id": ticket["id"],
@@ -154,7 +220,7 @@ def change_windows(
                 "reason": ticket["reason"],
                 "scope": ticket["scope"],
             }
-            for ticket in sorted(tickets, key=lambda t: (t["start_epoch"], t["id"]))
+            for ticket in sorted(kept, key=lambda t: (t["start_epoch"], t["id"]))
         ],
         "freezes": [
             {
@@ -165,92 +231,6 @@ def change_windows(
                 "scope": freeze["scope"],
             }
             for freeze in freezes
-        ],
-    }
-
-
-def automation_allow_list(org: Organisation) -> dict[str, Any]:
-    """Return ``automation.yaml``: the machine identities with their expected clients and networks.
-
-    It is a change-policy file of its own (``version``, ``automation``; see
-    ``docs/change-windows.md``), to be loaded together with ``change_windows.yaml``.
-    Identities that only AWS services act for list no networks (service calls are not
-    judged by address). When each may write is said in ``description``.
-    """
-    nat = sorted({n.cidr for n in org.nat.values()})
-    home_nat = sorted(
-        {
-            org.nat[(a.index, org.regions[0])].cidr
-            for a in org.accounts
-            if a.role in ("prod", "staging")
-        }
-    )
-    owner = "platform@northwind.example"
-    return {
-        "version": 1,
-        "timezone": DEPLOY_TZ,
-        "automation": [
-            {
-                "name": "terraform-pipeline",
-                "identities": ["arn:aws:iam::*:role/deploy-terraform"],
-                "clients": ["terraform"],
-                "networks": [NETWORKS["ci-runners"].cidr],
-                "owner": owner,
-                "description": "plans at any business hour; applies only in window weekly-deploy",
-            },
-            {
-                "name": "autoscaling",
-                "identities": ["arn:aws:iam::*:role/AWSServiceRoleForAutoScaling"],
-                "clients": ["aws-service"],
-                "owner": owner,
-                "description": "launches and terminates all day",
-            },
-            {
-                "name": "karpenter",
-                "identities": ["arn:aws:iam::*:role/KarpenterControllerRole-*"],
-                "clients": ["karpenter"],
-                "networks": home_nat,
-                "owner": owner,
-                "description": "CreateFleet and TerminateInstances all day",
-            },
-            {
-                "name": "aws-backup",
-                "identities": ["arn:aws:iam::*:role/AWSBackupDefaultServiceRole"],
-                "clients": ["aws-service"],
-                "owner": owner,
-                "description": "snapshots and expiry only in window nightly-backup",
-            },
-            {
-                "name": "aws-config",
-                "identities": ["arn:aws:iam::*:role/AWSServiceRoleForConfig"],
-                "clients": ["aws-service"],
-                "owner": owner,
-                "description": "reads only",
-            },
-            {
-                "name": "monitoring-vendor",
-                "identities": ["arn:aws:iam::*:role/DatadogIntegrationRole"],
-                "clients": ["aws-sdk-go"],
-                "networks": [NETWORKS["vendor-monitoring"].cidr],
-                "owner": "sre@northwind.example",
-                "description": f"reads only; user agent {MONITOR_UA}",
-            },
-            {
-                "name": "instance-profiles",
-                "identities": ["arn:aws:iam::*:role/eks-node-*", "arn:aws:iam::*:role/app-*"],
-                "clients": ["aws-sdk-go", "aws-sdk-java"],
-                "networks": nat,
-                "owner": owner,
-                "description": "bootstrap reads only",
-            },
-            {
-                "name": "ops-legacy-script",
-                "identities": [org.legacy_user.arn],
-                "clients": ["boto3", "aws-cli"],
-                "networks": [NETWORKS["office-berlin"].cidr],
-                "owner": "ops@northwind.example",
-                "description": "daily report 05:30 UTC; Sunday delete of old manual snapshots",
-            },
         ],
     }
 

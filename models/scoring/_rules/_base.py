@@ -10,7 +10,7 @@ change it or the context.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,9 @@ __all__ = [
     "describe_names",
     "evidence_of",
     "failed_note",
+    "identity_sessions",
+    "ids_named",
+    "listed",
     "rule",
     "session_records",
     "session_table",
@@ -60,13 +63,18 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What a rule function found: the events, whose they are, when, and why it matters."""
+    """What a rule function found: the events, whose they are, when, and why it matters.
+
+    ``severity``, when given, is this hit's severity instead of the rule's (a rule that
+    weighs what it found against the identity's past: a routine change is context).
+    """
 
     event_ids: tuple[str, ...]
     identity: str
     start: datetime
     end: datetime
     reason: str
+    severity: Severity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class Rule:
     title : str
         What the rule detects, in one line.
     severity : Severity
-        Severity of every hit.
+        Severity of a hit, unless its evidence says otherwise (``Evidence.severity``).
     technique : str
         MITRE ATT&CK technique id, e.g. ``T1537``.
     runbook : str
@@ -129,6 +137,11 @@ class Rule:
     reads : Reads
         The rows the function reads (:mod:`models.scoring._rules._reads`); the service reads
         no other stored events for it. The default reads every event.
+    kept_when_approved : bool
+        The rule means exfiltration, destruction or stolen credentials (public or foreign
+        sharing, EBS direct reads, mass deletion, automation calling from elsewhere): its
+        hits keep their severity inside an approved window or ticket. Other hits of a
+        finding whose changes are all approved drop to low (ADR 0021).
     """
 
     id: str
@@ -139,13 +152,14 @@ class Rule:
     function: RuleFunction
     applies: RuleGate | None = None
     reads: Reads = _READS_ALL
+    kept_when_approved: bool = False
 
     def __call__(self, events: pd.DataFrame, context: RuleContext) -> list[Hit]:
         """Run the rule over one batch and return its hits."""
         return [
             Hit(
                 self.id,
-                self.severity,
+                found.severity or self.severity,
                 self.technique,
                 self.runbook,
                 found.event_ids,
@@ -167,11 +181,22 @@ def rule(
     runbook: str,
     applies: RuleGate | None = None,
     reads: Reads | None = None,
+    kept_when_approved: bool = False,
 ) -> Callable[[RuleFunction], Rule]:
     """Turn a detection function into a :class:`Rule` with the given metadata, gate and reads."""
 
     def wrap(function: RuleFunction) -> Rule:
-        return Rule(id, title, severity, technique, runbook, function, applies, reads or Reads())
+        return Rule(
+            id,
+            title,
+            severity,
+            technique,
+            runbook,
+            function,
+            applies,
+            reads or Reads(),
+            kept_when_approved,
+        )
 
     return wrap
 
@@ -204,7 +229,14 @@ def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:
     return (times.diff() > gap).cumsum()
 
 
-def evidence_of(group: pd.DataFrame, identity: str, reason: str, *, limit: int) -> Evidence:
+def evidence_of(
+    group: pd.DataFrame,
+    identity: str,
+    reason: str,
+    *,
+    limit: int,
+    severity: Severity | None = None,
+) -> Evidence:
     """Build evidence from a time-sorted group of events, naming at most ``limit`` event ids."""
     ids: Sequence[str] = group["event_id"].tolist()
     return Evidence(
@@ -213,7 +245,30 @@ def evidence_of(group: pd.DataFrame, identity: str, reason: str, *, limit: int) 
         to_datetime(group["event_time"].iloc[0]),
         to_datetime(group["event_time"].iloc[-1]),
         reason,
+        severity,
     )
+
+
+def identity_sessions(rows: pd.DataFrame, gap: timedelta) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``."""
+    if not len(rows):
+        return
+    for identity, group in rows.groupby("identity_key", sort=False):
+        runs = sessions(group["event_time"], pd.Timedelta(gap))
+        for _, run in group.groupby(runs, sort=False):
+            yield str(identity), run
+
+
+def ids_named(run: pd.DataFrame, prefix: str) -> list[str]:
+    """Return the distinct resource ids of a run starting with ``prefix``, in order."""
+    named = (str(i) for ids in run["resource_ids"] for i in ids)
+    return list(dict.fromkeys(i for i in named if i.startswith(prefix)))
+
+
+def listed(names: Sequence[str], limit: int = 5) -> str:
+    """Return at most ``limit`` names of a list: ``"a, b, c and 2 more"``."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def describe_names(group: pd.DataFrame | Iterable[str], limit: int = 4) -> str:

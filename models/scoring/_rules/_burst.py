@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from features import peer_groups
 from models.scoring._calendar import event_micros
 from models.scoring._rules._base import (
     Evidence,
@@ -40,7 +41,7 @@ def _bursts(
         order = np.argsort(times, kind="stable")
         counts = rolling_counts(times[order], window)
         peak = int(counts.max())
-        before = past_max.get(str(identity), 0)
+        before, peers = _past_max(str(identity), past_max, context)
         threshold = max(settings.burst_factor * before, float(minimum))
         if peak < threshold:
             continue
@@ -48,7 +49,12 @@ def _bursts(
         rows = order[last - peak + 1 : last + 1]
         run = group.iloc[rows]
         usual = context.history.usual_changes.get(str(identity))
-        if before:
+        if before and peers:
+            baseline = (
+                f"{peak / before:.1f}x the largest {minutes}-min count of its peers ({peers}: "
+                f"{before}); it has no history of its own"
+            )
+        elif before:
             baseline = f"{peak / before:.1f}x its largest {minutes}-min count before ({before}"
             baseline += f"; usually {usual:g} per active window)" if usual is not None else ")"
         else:
@@ -59,6 +65,28 @@ def _bursts(
             f"{peak} {noun} within {minutes} min ({describe_names(run)}), {baseline}",
             limit=settings.max_evidence,
         )
+
+
+def _past_max(
+    identity: str, past_max: Mapping[str, int], context: RuleContext
+) -> tuple[int, str | None]:
+    """Return the identity's most changes in one window before (its peers' if unknown).
+
+    Bursts are judged against the actor's past (ADR 0021): a new controller of a known
+    kind, or a new pipeline role, scales like the same role elsewhere or its account's.
+    """
+    history = context.history
+    if identity in past_max or history.knows(identity):
+        return past_max.get(identity, 0), None
+    for group in peer_groups(identity):
+        found = [
+            most
+            for other, most in past_max.items()
+            if other != identity and group in history.peers.get(other, ())
+        ]
+        if found:
+            return max(found), group
+    return 0, None
 
 
 def _peaks(
@@ -124,6 +152,7 @@ def change_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidenc
     ),
     applies=_enough_deletions,
     reads=Reads(CHANGE),
+    kept_when_approved=True,
 )
 def deletion_burst(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when one identity's deletions in a sliding window exceed its past maximum."""

@@ -24,8 +24,9 @@ from models.scoring._rules._base import (
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHANGE, Reads
 from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._weigh import change_values, weigh_routine
 
-__all__ = ["inside_freeze", "outside_approved"]
+__all__ = ["inside_freeze", "outside_approved", "unapproved"]
 
 
 _JUDGED: Final = [
@@ -38,9 +39,15 @@ _JUDGED: Final = [
     "resource_ids",
     "action",
     "event_name",
-    # ... and what the sessions name
+    # ... what the sessions name ...
     "event_id",
     "error_code",
+    # ... and what a routine is judged on
+    "identity_type",
+    "resource_type",
+    "client_family",
+    "network",
+    "asn",
 ]
 """Columns the change-window rules read (only these are copied out of the batch)."""
 
@@ -69,6 +76,23 @@ def _judged(
         verdicts["verdict"].to_numpy(dtype=object),
         verdicts["by"].to_numpy(dtype=object),
     )
+
+
+def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
+    """Tell, for each attempted compute change, whether no window or ticket approves it.
+
+    Changes inside a freeze are not approved either. Without a policy, or with one that
+    has no window, ticket or freeze, no change is approved.
+    """
+    keep = np.ones(len(rows), dtype=bool)
+    if context.policy is None or not len(rows):
+        return keep
+    calendar = context.policy.calendar
+    if not (calendar.windows or calendar.tickets or calendar.freezes):
+        return keep
+    verdicts = calendar.verdicts(rows[_JUDGED])["verdict"].to_numpy(dtype=object)
+    found: npt.NDArray[np.bool_] = (verdicts == UNAPPROVED) | (verdicts == FORBIDDEN)
+    return found
 
 
 def _rows(frame: pd.DataFrame, keep: npt.NDArray[np.bool_]) -> pd.DataFrame:
@@ -111,17 +135,33 @@ def _change_in_a_freeze(summary: BatchSummary, context: RuleContext) -> bool:
         "as unauthorised."
     ),
     applies=_any_change,
-    reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED})),
+    reads=Reads(CHANGE, verdicts=frozenset({UNAPPROVED}), routines=True),
 )
 def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
-    """Fire on attempted compute changes that no window or ticket approves and no freeze covers."""
+    """Fire on attempted compute changes that no window or ticket approves and no freeze covers.
+
+    Each session is weighed against the identity's routine (ADR 0021): changes of a kind,
+    client, network and hour the identity routinely made outside windows are context
+    (low); an identity that only ever changed things inside windows, or a change new for it,
+    stays medium. With ``approval: scoped``, identities no window or ticket names are left
+    to the model and the other rules.
+    """
     judged = _judged(events, context)
-    if judged is None:
+    if judged is None or context.policy is None:
         return
     changes, verdict, _ = judged
     unapproved = _rows(changes, verdict == UNAPPROVED)
+    if context.policy.organization.approval == "scoped":
+        calendar = context.policy.calendar
+        pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
+        governed = {pair: calendar.governs(*pair) for pair in set(pairs)}
+        unapproved = _rows(unapproved, np.asarray([governed[p] for p in pairs], dtype=bool))
+    rows = change_values(unapproved)
     for row, ids in _sessions(unapproved, ["identity_key", "account_id"], context):
         count = len(row["event_ids"])
+        severity, weighed = weigh_routine(
+            str(row["identity_key"]), [rows[i] for i in row["event_ids"]], context
+        )
         yield Evidence(
             tuple(ids),
             str(row["identity_key"]),
@@ -129,7 +169,9 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
             to_datetime(row["end"]),
             f"{count} compute change{'s' if count > 1 else ''} "
             f"({describe_names(row['event_names'])}) in account {row['account_id']} outside "
-            f"every approved window and ticket{failed_note(row['error_codes'])}",
+            f"every approved window and ticket{failed_note(row['error_codes'])}"
+            + (f"; {weighed}" if weighed else ""),
+            severity,
         )
 
 

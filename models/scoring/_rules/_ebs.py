@@ -37,6 +37,7 @@ def _any_read(summary: BatchSummary, context: RuleContext) -> bool:
     ),
     applies=_any_read,
     reads=Reads(EBS),
+    kept_when_approved=True,
 )
 def ebs_direct_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on GetSnapshotBlock / ListSnapshotBlocks / ListChangedBlocks by a first-time reader."""

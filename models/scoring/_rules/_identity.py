@@ -103,17 +103,35 @@ def unexpected_client(
 
 
 def unexpected_network(
-    entry: AutomationSpec, source_ip: Any, network: Any, known: frozenset[str] | None
+    entry: AutomationSpec,
+    source_ip: Any,
+    network: Any,
+    known: frozenset[str] | None,
+    asn: Any = None,
+    known_asns: frozenset[int] = frozenset(),
 ) -> bool:
     """Whether a call from this address is one ``Automation.UnexpectedNetwork`` reports.
 
     Against the entry's ``networks`` when it lists any (an address that cannot be told
-    is not judged), else against ``known`` (the networks the identity used before).
+    is not judged), else against ``known`` (the networks the identity used before): a
+    network of an autonomous system the identity called from before is not unexpected
+    (hosted CI runners and NAT pools draw a new address from their provider's ranges).
     """
     if entry.networks:
         address = source_ip if isinstance(source_ip, str) else None
         return network_allowed(entry, address) is False
-    return known is not None and isinstance(network, str) and network not in known
+    if known is None or not isinstance(network, str) or network in known:
+        return False
+    return not (_number(asn) is not None and _number(asn) in known_asns)
+
+
+def _number(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and value != value):  # noqa: PLR0124 - NaN
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _automation_events(
@@ -141,6 +159,7 @@ def _automation_events(
     ),
     applies=_automation_listed,
     reads=Reads(0, automation=True),
+    kept_when_approved=True,
 )
 def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from a client outside its expected ones.
@@ -184,6 +203,7 @@ def automation_unexpected_client(events: pd.DataFrame, context: RuleContext) -> 
     ),
     applies=_automation_listed,
     reads=Reads(0, automation=True),
+    kept_when_approved=True,
 )
 def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when allow-listed automation calls from outside its expected networks.
@@ -197,9 +217,13 @@ def automation_unexpected_network(events: pd.DataFrame, context: RuleContext) ->
         known = history.networks.get(identity)
         if not entry.networks and known is None:
             continue
-        pairs = group[["source_ip", "network"]].astype(object)
+        asns = history.asns.get(identity, frozenset())
+        calls = group[["source_ip", "network", "asn"]].astype(object)
         odd = group[
-            [unexpected_network(entry, ip, net, known) for ip, net in pairs.itertuples(index=False)]
+            [
+                unexpected_network(entry, ip, net, known, asn, asns)
+                for ip, net, asn in calls.itertuples(index=False)
+            ]
         ]
         if entry.networks:
             source = f"the networks allow-listed for {entry.name} ({', '.join(entry.networks)})"

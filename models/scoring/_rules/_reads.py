@@ -103,9 +103,13 @@ class Reads:
     verdicts : frozenset of str
         When not empty, the rule finds something only in a frame where an attempted
         compute change has one of these calendar verdicts (``unapproved``, ``forbidden``).
+    routines : bool
+        The rule weighs what it finds against each identity's routine, learned from its
+        older attempted changes (ADR 0021): the service reads those when the rule can fire.
     """
 
     flags: int = EVERY
     first_event: bool = False
     automation: bool = False
     verdicts: frozenset[str] = frozenset()
+    routines: bool = False

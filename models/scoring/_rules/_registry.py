@@ -14,14 +14,29 @@ from models.scoring._rules._burst import change_burst, deletion_burst
 from models.scoring._rules._change_window import inside_freeze, outside_approved
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._ebs import ebs_direct_read
+from models.scoring._rules._export import export_task
 from models.scoring._rules._identity import (
     automation_unexpected_client,
     automation_unexpected_network,
     dormant_change,
 )
+from models.scoring._rules._instance_credentials import instance_session_elsewhere
+from models.scoring._rules._launch import unusual_instances
+from models.scoring._rules._remote_access import (
+    admin_port_open_to_world,
+    key_pair_created,
+    serial_console_enabled,
+    ssh_key_pushed,
+)
+from models.scoring._rules._secrets import password_data_read, user_data_read
 from models.scoring._rules._sequence import snapshot_to_new_instance
-from models.scoring._rules._sharing import shared_publicly, shared_with_foreign_account
+from models.scoring._rules._sharing import (
+    access_removed,
+    shared_publicly,
+    shared_with_foreign_account,
+)
 from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._user_data import user_data_modified
 from models.scoring._windows_model import SuppressionSpec
 
 __all__ = ["RULES", "Evaluation", "evaluate", "rule_by_id"]
@@ -40,6 +55,18 @@ RULES: Final[tuple[Rule, ...]] = (
     change_burst,
     deletion_burst,
     ebs_direct_read,
+    # compute rule content (ADR 0035): what the public rule sets detect on compute
+    user_data_modified,
+    user_data_read,
+    password_data_read,
+    unusual_instances,
+    instance_session_elsewhere,
+    ssh_key_pushed,
+    serial_console_enabled,
+    admin_port_open_to_world,
+    key_pair_created,
+    export_task,
+    access_removed,
 )
 """Every rule, in the order they run; ids are unique."""
 

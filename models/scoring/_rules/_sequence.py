@@ -22,6 +22,7 @@ from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import CHAIN_STEPS, STEP, Reads
 from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._weigh import change_values, weigh_routine
 
 __all__ = ["snapshot_to_new_instance"]
 
@@ -44,7 +45,7 @@ def _minutes(later: pd.Timestamp, earlier: pd.Timestamp) -> int:
         "volume, stop the instance and preserve it for forensics."
     ),
     applies=_any_attachment,
-    reads=Reads(STEP),
+    reads=Reads(STEP, routines=True),
 )
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""
@@ -73,12 +74,28 @@ def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iter
             (chain.snapshot, chain.volume_made, chain.launch, chain.attach),
             key=lambda row: when[row],
         )
+        chain_ids = tuple(ids[row] for row in ordered)
+        identity = identities[chain.attach]
+        severity, weighed = _weigh_chain(steps, chain_ids, identity, context)
         yield Evidence(
-            tuple(ids[row] for row in ordered),
-            identities[chain.attach],
+            chain_ids,
+            identity,
             to_datetime(when[ordered[0]]),
             to_datetime(attached_at),
             f"snapshot {chain.snapshot_id} became volume {chain.volume}, attached to instance "
             f"{chain.instance} launched {_minutes(attached_at, when[chain.launch])} min earlier; "
-            f"the chain took {_minutes(attached_at, when[chain.snapshot])} min",
+            f"the chain took {_minutes(attached_at, when[chain.snapshot])} min"
+            + (f"; {weighed}" if severity == Severity.LOW else ""),
+            severity,
         )
+
+
+def _weigh_chain(
+    steps: pd.DataFrame, ids: tuple[str, ...], identity: str, context: RuleContext
+) -> tuple[Severity | None, str]:
+    """Low when every step the attaching identity made is routine for it (a restore test)."""
+    mine = steps[steps["event_id"].isin(ids) & (steps["identity_key"] == identity)]
+    if not len(mine) or not context.history.learned:
+        return None, ""
+    severity, weighed = weigh_routine(identity, list(change_values(mine).values()), context)
+    return (Severity.LOW, weighed) if severity == Severity.LOW else (None, "")

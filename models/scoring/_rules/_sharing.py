@@ -1,4 +1,9 @@
-"""Sharing rules: a snapshot or image granted to the public or to an account outside ours."""
+"""Sharing rules: a snapshot or image granted to the public or to an account outside ours.
+
+Snapshots are EBS snapshots, AMIs and RDS or Aurora snapshots (``features.SHARED_TYPES``):
+a database snapshot shared with ``restore`` is copied out just the same. Removing
+accounts from a snapshot's permissions (recovery copies cut off) is reported too.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,22 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from features import SHARE_GRANT
-from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
+from features import ACCESS_REMOVED, SHARE_GRANT
+from models.scoring._rules._base import (
+    Evidence,
+    Severity,
+    describe_names,
+    ids_named,
+    listed,
+    rule,
+    to_datetime,
+)
 from models.scoring._rules._context import RuleContext
+from models.scoring._rules._novelty import graded_sessions
 from models.scoring._rules._reads import SHARE, Reads
-from models.scoring._rules._summary import BatchSummary
+from models.scoring._rules._summary import BatchSummary, holds
 
-__all__ = ["shared_publicly", "shared_with_foreign_account"]
+__all__ = ["access_removed", "shared_publicly", "shared_with_foreign_account"]
 
 
 def _shares(events: pd.DataFrame) -> pd.DataFrame:
@@ -23,9 +37,12 @@ def _any_share(summary: BatchSummary, context: RuleContext) -> bool:
     return summary.shares > 0
 
 
+_KINDS = {"db_snapshot": "database snapshot"}
+
+
 def _subject(row: pd.Series) -> str:
     ids = [str(i) for i in row["resource_ids"]]
-    kind = str(row["resource_type"])
+    kind = _KINDS.get(str(row["resource_type"]), str(row["resource_type"]))
     name = next((i for i in ids if i.startswith(("snap-", "ami-"))), ids[0] if ids else "?")
     return f"{kind} {name}"
 
@@ -55,6 +72,7 @@ def _target(target: str) -> str:
     ),
     applies=_any_share,
     reads=Reads(SHARE),
+    kept_when_approved=True,
 )
 def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image permission is granted to ``all``."""
@@ -83,6 +101,7 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
     ),
     applies=_any_share,
     reads=Reads(SHARE),
+    kept_when_approved=True,
 )
 def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire when a snapshot or image is granted to an account or organisation not ours."""
@@ -103,3 +122,34 @@ def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> I
             when,
             f"{_subject(row)} shared with {whom}, {which} not in the organisation{_failed(row)}",
         )
+
+
+def _removed(run: pd.DataFrame) -> str:
+    named = ids_named(run, "snap-") + ids_named(run, "ami-")
+    which = listed(named) if named else "a snapshot or image"
+    return f"accounts removed from the permissions of {which} ({describe_names(run)})"
+
+
+@rule(
+    id="Sharing.AccessRemoved",
+    title="Accounts removed from a snapshot's or image's permissions",
+    severity=Severity.MEDIUM,
+    technique="T1490",
+    runbook=(
+        "Check which accounts lost access (a backup or recovery account?) and restore the "
+        "permission if the removal was not planned; look for deletions that follow."
+    ),
+    applies=holds(ACCESS_REMOVED),
+    reads=Reads(ACCESS_REMOVED.bit),
+)
+def access_removed(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
+    """Fire on permission removals: medium, high if new for the identity, low if routine."""
+    yield from graded_sessions(
+        events,
+        context,
+        ACCESS_REMOVED,
+        base=Severity.MEDIUM,
+        routine=Severity.LOW,
+        doing="removed snapshot or image permissions",
+        describe=_removed,
+    )

@@ -14,7 +14,7 @@ The service builds the same summary from the rows' classes without a frame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +22,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import ATTACH, ATTEMPTED_CHANGE, DELETION, EBS_DIRECT_READ, SHARE_GRANT, SHARED_TYPES
+from features import (
+    ATTACH,
+    ATTEMPTED_CHANGE,
+    COMPUTE_INPUTS,
+    DELETION,
+    EBS_DIRECT_READ,
+    SHARE_GRANT,
+    SHARED_TYPES,
+    RuleInput,
+)
 from models.scoring._calendar import event_micros
 
-__all__ = ["SHARED_TYPES", "BatchSummary"]
+__all__ = ["SHARED_TYPES", "BatchSummary", "holds"]
 
 BoolArray = npt.NDArray[np.bool_]
 Times = Mapping[str, tuple[int, ...]]
@@ -34,6 +43,10 @@ Times = Mapping[str, tuple[int, ...]]
 def _text(events: pd.DataFrame, column: str) -> npt.NDArray[Any]:
     values: npt.NDArray[Any] = events[column].to_numpy(dtype=object)
     return values
+
+
+def _nonzero(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    return {name: count for name, count in pairs if count}
 
 
 def _times(keys: Iterable[Any], times: Iterable[int]) -> dict[str, tuple[int, ...]]:
@@ -65,6 +78,9 @@ class BatchSummary:
         Each identity's earliest event time (microseconds since the epoch).
     change_times, deletion_times : mapping of str to tuple of int
         Each identity's attempted compute changes (deletions), sorted times in microseconds.
+    counts : mapping of str to int
+        Rows of each of ``features.COMPUTE_INPUTS`` (by name) the batch holds; inputs it
+        holds none of are left out.
     """
 
     rows: int = 0
@@ -76,6 +92,11 @@ class BatchSummary:
     first_seen: Mapping[str, int] = field(default_factory=dict)
     change_times: Times = field(default_factory=dict)
     deletion_times: Times = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    def count(self, name: str) -> int:
+        """Return the batch's rows of the compute rule input called ``name``."""
+        return self.counts.get(name, 0)
 
     @classmethod
     def of(cls, events: pd.DataFrame) -> BatchSummary:
@@ -102,6 +123,7 @@ class BatchSummary:
             first_seen=dict(zip(codes.tolist(), earliest.tolist(), strict=True)),
             change_times=_times(keys[changes], times[changes]),
             deletion_times=_times(keys[deletions], times[deletions]),
+            counts=_nonzero((one.name, int(one.mask(events).sum())) for one in COMPUTE_INPUTS),
         )
 
     @classmethod
@@ -127,4 +149,17 @@ class BatchSummary:
             first_seen=first_seen,
             change_times=_times((k for k, _ in changes), (t for _, t in changes)),
             deletion_times=_times((k for k, _ in deletions), (t for _, t in deletions)),
+            counts=_nonzero(
+                (one.name, sum(1 for *_, f in values if f & one.bit)) for one in COMPUTE_INPUTS
+            ),
         )
+
+
+def holds(one: RuleInput) -> Callable[[BatchSummary, Any], bool]:
+    """Return the gate of a rule that fires only on rows of ``one`` (a compute rule input)."""
+
+    def applies(summary: BatchSummary, context: Any) -> bool:
+        return summary.count(one.name) > 0
+
+    applies.__name__ = f"holds_{one.name}"
+    return applies

@@ -77,6 +77,65 @@ def test_a_database_of_the_first_version_is_migrated(tmp_path: Path) -> None:
     assert StateStore(path).event_count() == 6  # a migrated database opens as it is
 
 
+def _web_identity_batch(prefix: str, sessions: list[str]) -> Any:
+    provider = "token.actions.githubusercontent.com"
+    records = [
+        make_record(
+            eventID=f"{prefix}{i}",
+            eventTime=f"2026-03-02T11:{i:02d}:00Z",
+            userIdentity={
+                "type": "AssumedRole",
+                "arn": f"arn:aws:sts::111122223333:assumed-role/deploy/{session}",
+                "accountId": "111122223333",
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "arn": "arn:aws:iam::111122223333:role/deploy",
+                        "userName": "deploy",
+                    },
+                    "webIdFederationData": {"federatedProvider": provider},
+                },
+            },
+        )
+        for i, session in enumerate(sessions)
+    ]
+    return records_to_table(records).table
+
+
+def test_a_state_keyed_per_web_identity_session_is_keyed_again_by_role(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    StateStore(path).close()
+    batch = _web_identity_batch("w", ["gh-actions-1", "gh-actions-2", "gh-actions-3"])
+    rows = batch.to_pylist()
+    role = "arn:aws:iam::111122223333:role/deploy"
+    with sqlite3.connect(path) as db:  # as version 1 stored them: keyed per session
+        for row in rows:
+            row["identity_key"] = f"{role}/{row['session_name']}"
+            row["event_time"] = int(row["event_time"].timestamp() * 1_000_000)
+            db.execute(
+                "INSERT INTO events (event_id, identity_key, event_time_us, flags, row)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (row["event_id"], row["identity_key"], row["event_time"], 1, orjson.dumps(row)),
+            )
+        db.execute("PRAGMA user_version = 1")
+    store = StateStore(path)
+    keys = {k for (k,) in store._db.execute("SELECT identity_key FROM events").fetchall()}
+    assert keys == {role}
+    kept = StoredEvents(store._db, [role], ()).everything()
+    assert kept is not None
+    assert set(kept.column("identity_key").to_pylist()) == {role}
+    assert kept.column("session_name").to_pylist() == [
+        "gh-actions-1",
+        "gh-actions-2",
+        "gh-actions-3",
+    ]
+    again = store.admit(_web_identity_batch("x", ["gh-actions-9"]))  # a new run of the role
+    assert (again.added, again.already_seen) == (1, 0)
+    assert again.rows is not None
+    assert again.rows.num_rows == 3
+    store.close()
+
+
 ADMIT_MANY = """
 import json, sys, time
 from pathlib import Path
