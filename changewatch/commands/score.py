@@ -20,36 +20,41 @@ def _on_spark(
     scorer: Any,
     events: tuple[str, ...],
     windows: tuple[str, ...],
-    history: tuple[str, ...],
-    output_format: str,
-    out: str,
-    min_severity: str,
-    master: str | None,
-) -> None:
-    """``--engine spark``: the same findings, written by Spark as a folder of JSON lines."""
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """``--engine spark``: the same findings, written by Spark as a folder of JSON lines.
+
+    ``options`` holds the command's other options (``history``, ``rejects``, ``out``,
+    ``output_format``, ``min_severity``, ``master``); returns the JSON summary.
+    """
     from features import ConfigurationError
     from models.scoring import PolicyFile, read_yaml_model
     from training.spark import score_with_spark
 
-    if history:
-        raise ConfigurationError(
-            "--history is not supported with --engine spark: give Spark the earlier events "
-            "with --events (they are scored too), or score with --engine local"
-        )
+    refused = {"--history": options["history"], "--rejects": options["rejects"]}
+    for name, given in refused.items():
+        if given:
+            raise ConfigurationError(
+                f"{name} is not supported with --engine spark: give Spark the earlier events "
+                "with --events (they are scored too), or score with --engine local"
+                if name == "--history"
+                else f"{name} is not supported with --engine spark: Spark skips records it "
+                "cannot read (ingest them with changewatch ingest --rejects to see why)"
+            )
+    out = options["out"]
     if out == "-":
         raise ConfigurationError("--engine spark writes a folder: give --out a directory")
     policy = [read_yaml_model(PolicyFile, path).resolved() for path in windows]
-    emit(
-        score_with_spark(
-            scorer,
-            list(events),
-            out=out,
-            policy=policy,
-            output=output_format,
-            min_severity=min_severity,
-            master=master,
-        )
+    summary: dict[str, Any] = score_with_spark(
+        scorer,
+        list(events),
+        out=out,
+        policy=policy,
+        output=options["output_format"],
+        min_severity=options["min_severity"],
+        master=options["master"],
     )
+    return summary
 
 
 def _write(lines: list[str], out: str) -> None:
@@ -188,7 +193,12 @@ def score(
     scorer = load_cli_scorer(model_uri, tracking_uri)
     policy = load_policy(*windows) if windows else None
     if engine == "spark":
-        _on_spark(scorer, events, windows, history, output_format, out, min_severity, master)
+        options = {"history": history, "rejects": rejects, "out": out, "master": master}
+        options |= {"output_format": output_format, "min_severity": min_severity}
+        summary = _on_spark(scorer, events, windows, options)
+        emit(summary)
+        if not summary["events"] and not allow_empty:
+            nothing_usable(0, len(events), rejects)
         return
     update, close = progress(2 if history else 1, "read", unit="input")
     try:

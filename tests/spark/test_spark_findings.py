@@ -162,31 +162,53 @@ def test_spark_findings_equal_the_local_ones(
         assert any(f["model"] and f["model"]["percentile"] for f in local)
 
 
-def test_the_score_command_writes_a_folder_of_json_lines(
-    spark: Any, organisation: dict[str, Any], tmp_path: Path
-) -> None:
-    out = tmp_path / "findings"
-    args = ["score", "--engine", "spark", "--model", str(organisation["bundle"])]
-    args += ["--events", str(organisation["test"]), "--out", str(out), "--windows"]
-    args += [str(p) for p in organisation["policy"]]
+def _cli_lines(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Run ``changewatch score`` and return its summary and the lines it wrote to --out."""
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
-    lines = [
-        line
-        for part in sorted(out.glob("part-*"))
-        for line in part.read_text().splitlines()
-        if line
-    ]
-    assert summary["findings"] == len(lines) > 10
-    scorer = load_scorer(organisation["bundle"])
-    assert _by_id([json.loads(line) for line in lines]) == _by_id(_local(organisation, scorer))
+    out = Path(args[args.index("--out") + 1])
+    parts = sorted(out.glob("part-*")) if out.is_dir() else [out]
+    return summary, [line for part in parts for line in part.read_text().splitlines() if line]
 
 
-def test_spark_refuses_history(organisation: dict[str, Any], tmp_path: Path) -> None:
-    args = ["score", "--engine", "spark", "--model", "none", "--events"]
-    args += [str(organisation["test"]), "--history", str(organisation["test"])]
-    args += ["--out", str(tmp_path / "out")]
-    result = CliRunner().invoke(cli, args)
+def _key(line: str) -> str:
+    found = json.loads(line)
+    return str(found.get("finding_id") or found["finding_info"]["uid"])
+
+
+@pytest.mark.parametrize(("output_format", "min_severity"), [("json", "info"), ("ocsf", "medium")])
+def test_the_score_command_writes_what_the_local_engine_writes(
+    spark: Any, organisation: dict[str, Any], tmp_path: Path, output_format: str, min_severity: str
+) -> None:
+    args = ["score", "--model", str(organisation["bundle"]), "--events", str(organisation["test"])]
+    args += ["--format", output_format, "--min-severity", min_severity, "--windows"]
+    args += [str(p) for p in organisation["policy"]]
+    local, local_lines = _cli_lines([*args, "--out", str(tmp_path / "local.jsonl")])
+    found, lines = _cli_lines([*args, "--engine", "spark", "--out", str(tmp_path / "findings")])
+    assert found["findings"] == len(lines) == local["findings"] > 5
+    assert found["findings_by_severity"] == local["findings_by_severity"]
+    assert found["findings_below_min_severity"] == local["findings_below_min_severity"]
+    assert (found["format"], found["events"]) == (output_format, local["events"])
+    assert sorted(lines, key=_key) == sorted(local_lines, key=_key)  # byte for byte
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--history", "test", "--history is not supported with --engine spark"),
+        ("--rejects", "rejects.jsonl", "--rejects is not supported with --engine spark"),
+        ("--out", "-", "--engine spark writes a folder"),
+    ],
+)
+def test_spark_refuses_what_it_cannot_honour(
+    organisation: dict[str, Any], tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    given = str(organisation["test"]) if value == "test" else value
+    given = str(tmp_path / given) if value == "rejects.jsonl" else given
+    args = ["score", "--engine", "spark", "--model", "none", "--events", str(organisation["test"])]
+    args += ["--out", str(tmp_path / "out")] if option != "--out" else []
+    result = CliRunner().invoke(cli, [*args, option, given])
     assert result.exit_code != 0
-    assert "--history is not supported with --engine spark" in result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()

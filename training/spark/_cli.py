@@ -23,6 +23,7 @@ __all__ = ["score_windows_with_spark", "score_with_spark", "train_with_spark"]
 logger = logging.getLogger(__name__)
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
+_COUNTS = ("events", "hits", "windows", "suppressed", "below")
 
 
 def _period(events: Any, since: str | None, until: str | None) -> Any:
@@ -230,7 +231,7 @@ def score_with_spark(
         totals = (
             rows.where(F.col("line").isNull())
             .agg(
-                *(F.sum(name).alias(name) for name in ("events", "hits", "windows", "suppressed")),
+                *(F.sum(name).alias(name) for name in _COUNTS),
                 F.collect_set("failed").alias("failed"),
             )
             .first()
@@ -254,6 +255,7 @@ def score_with_spark(
         "suppressed": int(totals["suppressed"] or 0),
         "rules_failed": failed,
         "findings": sum(severities.values()),
+        "findings_below_min_severity": int(totals["below"] or 0),
         "findings_by_severity": {s: severities.get(s, 0) for s in _SEVERITIES},
         "format": output,
         "out": out,

@@ -51,9 +51,10 @@ logger = logging.getLogger(__name__)
 
 FINDING_ROWS: Final = (
     "line string, severity string, events long, hits long, windows long, suppressed long, "
-    "failed string"
+    "below long, failed string"
 )
-"""One row per finding (``line``: its JSON, or OCSF) and one per group with its counts."""
+"""One row per finding (``line``: its JSON, or OCSF) and one per group with its counts
+(``below``: findings left out for their severity)."""
 
 _BUCKET: Final = "_cw_bucket"
 
@@ -111,6 +112,7 @@ def _score_group(
             "hits": [len(result.hits)],
             "windows": [len(result.windows)],
             "suppressed": [len(result.suppressed)],
+            "below": [len(result.findings) - len(lines)],
             "failed": [",".join(sorted(rule for rule, _ in result.failed)) or None],
         }
         rows = pd.DataFrame(
@@ -121,11 +123,13 @@ def _score_group(
                 "hits": 0,
                 "windows": 0,
                 "suppressed": 0,
+                "below": 0,
                 "failed": None,
             }
         )
+        counts = ("events", "hits", "windows", "suppressed", "below")
         return pd.concat([rows, pd.DataFrame(stats)], ignore_index=True).astype(
-            {"events": "int64", "hits": "int64", "windows": "int64", "suppressed": "int64"}
+            dict.fromkeys(counts, "int64")
         )
 
     return run
