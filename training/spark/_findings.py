@@ -11,7 +11,10 @@ identities is computed once for the organisation and shipped to every group:
 * the snapshot-chain steps (``features.CHAIN_STEP``, evaluated as a Spark column): the
   chain rule follows a snapshot through several identities, so each group sees the steps
   of the others as *context* (rules follow chains through them, findings cite them; their
-  identities are scored in their own group).
+  identities are scored in their own group);
+* the people's calls (``features.PERSON_CALL``) from the addresses instance-profile
+  sessions called from: ``Credentials.InstanceSessionElsewhere`` judges an instance's
+  session by the people calling from its address.
 
 ADR 0033 records the design; ``tests/spark/test_spark_findings.py`` compares the findings
 with the single-machine ones, finding by finding.
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from features import CANONICAL_COLUMNS, CHAIN_STEP, InputError
+from features import CANONICAL_COLUMNS, CHAIN_STEP, INSTANCE_CALL, PERSON_CALL, InputError
 from models.scoring import (
     DetectorScorer,
     Finding,
@@ -135,6 +138,19 @@ def _score_group(
     return run
 
 
+def _shipped_context(keyed: DataFrame, F: Any) -> DataFrame:  # noqa: N803 (Spark's name)
+    """Return the rows every group sees beside its own: what rules read across identities.
+
+    The snapshot-chain steps (the chain rule follows a snapshot through identities) and
+    the people's calls from an address an instance profile's session called from
+    (``Credentials.InstanceSessionElsewhere`` names the people who call from it).
+    """
+    addresses = keyed.where(INSTANCE_CALL.spark(F)).select("source_ip").distinct()
+    people = keyed.where(PERSON_CALL.spark(F) & ~CHAIN_STEP.spark(F))
+    steps = keyed.where(CHAIN_STEP.spark(F))
+    return steps.unionByName(people.join(addresses, "source_ip", "left_semi"))
+
+
 def spark_findings(
     events: DataFrame,
     scorer: Scorer | None,
@@ -193,7 +209,7 @@ def spark_findings(
         buckets = bucket_count(selected.count(), partitions, 500_000)
     keyed = selected.withColumn(_BUCKET, F.pmod(F.xxhash64("identity_key"), F.lit(buckets)))
     org = org_first_use(selected, scorer.detector.recent_ if scorer is not None else None)
-    steps = keyed.where(CHAIN_STEP.spark(F)).toPandas()
+    steps = _shipped_context(keyed, F).toPandas()
     steps = pd.concat(
         [to_canonical_pandas(steps.drop(columns=[_BUCKET]), zone), steps[[_BUCKET]]], axis=1
     )
