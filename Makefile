@@ -11,13 +11,21 @@ UI_PORT ?= 5000
 
 all: lint typecheck test
 
-$(STAMP): pyproject.toml
+# Two installs in one .venv: the lean one the demo needs (changewatch alone, no dev tools,
+# no Spark), and the developer's one (dev tools and Spark, which the tests need) on top of it.
+RUNTIME := $(VENV)/.installed-runtime
+
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install changewatch with its dev tools
+install: $(STAMP)  ## create .venv and install changewatch with its dev tools and Spark
 
 lint: $(STAMP)  ## ruff lint and format check, and the layer contracts (import-linter)
 	$(BIN)/ruff check .
@@ -41,7 +49,7 @@ bench: $(STAMP)  ## benchmarks: ratios against named baselines
 	$(BIN)/python -P bench/score.py
 	$(BIN)/python -P bench/rules.py
 
-demo: $(STAMP)  ## simulate, train, register, promote, score, then serve the API and MLflow UI
+demo: $(RUNTIME)  ## simulate, train, register, promote, score, then serve the API and MLflow UI
 	$(BIN)/changewatch demo --out $(OUT) --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 clean:

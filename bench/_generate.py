@@ -177,6 +177,7 @@ def generate(n_events: int = 1_000_000, n_identities: int = 400, seed: int = 7) 
     columns = {
         "event_id": [f"ev-{i:08d}" for i in range(n_events)],
         "event_time": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
+        "cloud": ["aws"] * n_events,
         "account_id": ["111111111111"] * n_events,
         "region": np.array(REGIONS, dtype=object)[region],
         "event_source": sources[name],

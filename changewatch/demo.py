@@ -2,7 +2,8 @@
 
 Each step writes into one folder and is skipped when its output is already there, so a
 second ``make demo`` starts the services at once. Heavy packages (MLflow, FastAPI) are
-imported only by the steps that need them.
+imported only by the steps that need them. What a newcomer is handed at the end (example
+requests, links into MLflow) is in :mod:`changewatch.demo_examples`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "changewatch"
 CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
-STRATUS_SHARE = Path("tests/data/stratus/aws.exfiltration.ec2-share-ebs-snapshot.json")
 
 Say = Callable[[str], None]
 
@@ -73,6 +73,26 @@ class DemoPlan:
         """The organisation's change policy files."""
         return [self.sim / "change_windows.yaml", self.sim / "automation.yaml"]
 
+    @property
+    def model_record(self) -> Path:
+        """The champion's run, experiment, name and version (JSON), for the MLflow links."""
+        return self.folder / "model.json"
+
+    @property
+    def attack_example(self) -> Path:
+        """A request body: an attack of the test week, replayed as CloudTrail records."""
+        return self.folder / "examples" / "snapshot-share-exfil.json"
+
+    @property
+    def api_url(self) -> str:
+        """Where the scoring API listens."""
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def ui_url(self) -> str:
+        """Where the MLflow UI listens."""
+        return f"http://{self.host}:{self.ui_port}"
+
 
 def _manifest(plan: DemoPlan) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((plan.sim / "manifest.json").read_text())
@@ -97,7 +117,8 @@ def _simulate(plan: DemoPlan, say: Say) -> None:
             return
         say(f"{plan.sim} holds another simulation (seed/days differ): simulating afresh")
         shutil.rmtree(plan.sim)
-        plan.events.unlink(missing_ok=True)
+        for made in (plan.events, plan.model_record, plan.attack_example):
+            made.unlink(missing_ok=True)  # and so the model is trained again
     from training.simulation import simulate
 
     say(f"simulating {plan.days} days of CloudTrail (seed {plan.seed}), attacks in the last week")
@@ -135,7 +156,7 @@ def _champion_exists(plan: DemoPlan) -> bool:
 
 
 def _train(plan: DemoPlan, say: Say) -> None:
-    if _champion_exists(plan):
+    if plan.model_record.exists() and _champion_exists(plan):
         say(f"reusing the registered model {CHAMPION_URI}")
         return
     from training import promote, train
@@ -159,6 +180,22 @@ def _train(plan: DemoPlan, say: Say) -> None:
     )
     decision = promote(MODEL_NAME, tracking_uri=plan.tracking_uri)
     say(f"  promotion: {decision.to_json().get('decision', decision)}")
+    record = {
+        "name": MODEL_NAME,
+        "version": str(result.version),
+        "run_id": result.run_id,
+        "experiment_id": result.experiment_id,
+    }
+    plan.model_record.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+def _examples(plan: DemoPlan, say: Say) -> None:
+    from changewatch.demo_examples import ATTACK_SCENARIO, write_attack_example
+
+    if plan.attack_example.exists():
+        return
+    count = write_attack_example(plan.sim, plan.attack_example)
+    say(f"  the {ATTACK_SCENARIO} attack ({count} records) written to {plan.attack_example}")
 
 
 def _score(plan: DemoPlan, say: Say) -> list[Any]:
@@ -208,7 +245,9 @@ def prepare(plan: DemoPlan, say: Say) -> list[Any]:
     _simulate(plan, say)
     _ingest(plan, say)
     _train(plan, say)
-    return _score(plan, say)
+    findings = _score(plan, say)
+    _examples(plan, say)
+    return findings
 
 
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes]) -> bool:
@@ -236,15 +275,27 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.kill()
 
 
-def curl_examples(plan: DemoPlan) -> list[str]:
-    """Three commands to paste: readiness, a real Stratus recording scored, the model."""
-    base = f"http://{plan.host}:{plan.api_port}"
-    return [
-        f"curl -s {base}/readyz",
-        f"curl -s -X POST {base}/v1/score -H 'Content-Type: application/json' "
-        f"--data-binary @{STRATUS_SHARE} | python3 -m json.tool | head -60",
-        f"curl -s {base}/v1/model | python3 -m json.tool",
-    ]
+def _introduce(plan: DemoPlan, ui_up: bool, say: Say) -> None:
+    """Print where everything is, how to reach the store, and requests to paste."""
+    from changewatch.demo_examples import curl_examples, registry_links
+
+    say("")
+    say(f"scoring API  {plan.api_url}   (OpenAPI docs at /docs; no API keys: loopback only)")
+    say(f"MLflow UI    {plan.ui_url}{'' if ui_up else '   (still starting)'}")
+    if plan.model_record.exists():
+        run = json.loads(plan.model_record.read_text())
+        for label, link in registry_links(plan.ui_url, run):
+            say(f"  {label + ':':18}{link}")
+    say("")
+    say("the demo's MLflow store, for changewatch score/serve/promote in another shell:")
+    say(f"  export MLFLOW_TRACKING_URI={plan.tracking_uri}")
+    say("")
+    say("try:")
+    for comment, example in curl_examples(plan.api_url, plan.attack_example):
+        say(f"  # {comment}")
+        say(f"  {example}")
+    say("")
+    say("Ctrl-C stops both.")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -278,16 +329,7 @@ def serve_until_interrupted(plan: DemoPlan, say: Say) -> int:
         if not api_up:
             say("the scoring API did not start; see its messages above")
             return 1
-        say("")
-        say(f"scoring API  http://{plan.host}:{plan.api_port}   (OpenAPI docs at /docs)")
-        state = "" if ui_up else "   (still starting)"
-        say(f"MLflow UI    http://{plan.host}:{plan.ui_port}{state}")
-        say("")
-        say("try:")
-        for example in curl_examples(plan):
-            say(f"  {example}")
-        say("")
-        say("Ctrl-C stops both.")
+        _introduce(plan, ui_up, say)
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         say("a service stopped; stopping the other")

@@ -47,6 +47,7 @@ if _typing.TYPE_CHECKING:
         catalogue_markdown,
     )
     from features._clients import client_of
+    from features._clouds import looks_like_records
     from features._config import FeatureConfig
     from features._exceptions import (
         ChangewatchError,
@@ -214,6 +215,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "default_ranges": ("features._aws_ranges", "default_ranges"),
     "fetch_ranges": ("features._aws_ranges", "fetch_ranges"),
     "find_sources": ("features._walk", "find_sources"),
+    "looks_like_records": ("features._clouds", "looks_like_records"),
     "flags_of": ("features._predicates", "flags_of"),
     "ingest": ("features._ingest", "ingest"),
     "merge_profiles": ("features._profiles", "merge_profiles"),
@@ -339,6 +341,7 @@ __all__ = [
     "first_uses",
     "flags_of",
     "ingest",
+    "looks_like_records",
     "merge_profiles",
     "network_of",
     "never_repeating_person_keys",

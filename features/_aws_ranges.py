@@ -270,8 +270,9 @@ def _candidates() -> list[Path]:
 def default_ranges() -> AwsRanges | None:
     """Return the newest snapshot found (data directory, then packaged), or ``None``.
 
-    A snapshot that cannot be read is skipped with a warning naming it; ``None`` (with a
-    warning) when there is none, and :func:`outside_aws` judges by GeoIP's ASN alone.
+    A snapshot that cannot be read is skipped with a warning naming it. ``None`` when there
+    is none (said at info level: a fresh install has none, and the rules still work), and
+    :func:`outside_aws` judges by GeoIP's ASN alone.
     """
     found: list[AwsRanges] = []
     for path in _candidates():
@@ -282,8 +283,9 @@ def default_ranges() -> AwsRanges | None:
         except InputError as error:
             logger.warning("skipping an AWS IP ranges snapshot: %s", error)
     if not found:
-        logger.warning(
-            "no AWS IP ranges snapshot (%s); run `changewatch data refresh`",
+        logger.info(
+            "no AWS IP ranges snapshot (%s): instance credentials used outside AWS are "
+            "judged by GeoIP's AS alone; `changewatch data refresh` fetches one",
             ", ".join(str(p) for p in _candidates()),
         )
         return None

@@ -381,6 +381,7 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     arrays = [
         bounded_strings(_strings(column.event_id)),
         event_time,
+        pa.repeat(pa.scalar("aws"), count),
         _taken(resolved, identity_codes, pa.string()),
         bounded_strings(_strings(column.aws_region)),
         _bounded_by(source_array, source_values),

@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Final
 
+from features._identity_azure import azure_peer_groups
+from features._identity_gcp import gcp_peer_groups
+
 __all__ = [
     "IDENTITY_KEY_VERSION",
     "IdentityKeyRule",
@@ -187,6 +190,8 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     >>> peer_groups("arn:aws:iam::111:role/karpenter")
     ('karpenter roles in other accounts', 'roles in account 111')
     """
+    if identity_key.startswith(("azure:", "gcp:")):
+        return cloud_peer_groups(identity_key)
     match = _ARN.match(identity_key)
     if match is None:
         return ()
@@ -208,3 +213,10 @@ def peer_groups(identity_key: str) -> tuple[str, ...]:
     if kind == "federated-user":
         return (f"federated users in account {account}",)
     return ()
+
+
+def cloud_peer_groups(identity_key: str) -> tuple[str, ...]:
+    """Peer groups of an Azure or Google Cloud identity key (ADR 0045)."""
+    if identity_key.startswith("azure:"):
+        return azure_peer_groups(identity_key)
+    return gcp_peer_groups(identity_key)

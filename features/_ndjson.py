@@ -2,7 +2,8 @@
 
 A line is held whole up to the document limit (:mod:`features._limits`); a longer one
 is a rejected record, and reading goes on at the next line. A line that holds a
-whole delivery file (``{"Records": [...]}``) gives each of its records.
+whole delivery file (``{"Records": [...]}``) or Event Hubs message (``{"records": [...]}``)
+gives each of its records.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def ndjson_records(
             if not line.strip():
                 continue
             try:
-                inner = decode_line(line).Records
+                decoded = decode_line(line)
+                inner = decoded.Records or decoded.records
             except msgspec.ValidationError:
                 records.append(Raw(line))  # JSON but not an object: the record's problem
                 positions.append(number)

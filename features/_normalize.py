@@ -11,17 +11,16 @@ an Arrow table of the canonical schema.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import orjson
 import pyarrow as pa
 
 from features._clients import client_of
+from features._clouds import translate
 from features._exceptions import RecordRejected
+from features._fields import bool_text, event_time, obj, synthetic_id, text, type_name
 from features._identity import IdentityKeyRule, role_arn_from_sts
 from features._limits import bounded_row
 from features._network import GeoIP, GeoRecord, is_service_address, network_of
@@ -31,8 +30,6 @@ from features._taxonomy import classify, resource_ids, resource_type_of_id
 
 __all__ = ["Normalizer", "TableBuilder", "normalize", "unwrap"]
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
 _CLOUDTRAIL_DETAIL_TYPES: Final = frozenset(
     {
         "AWS API Call via CloudTrail",
@@ -50,60 +47,11 @@ _PERSON_TYPES: Final = frozenset({"SAMLUser", "WebIdentityUser"})
 Row = tuple[Any, ...]
 
 
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _str(container: Mapping[str, Any], key: str, path: str) -> str | None:
-    value = container.get(key)
-    if value is None or type(value) is str:
-        return value
-    raise RecordRejected(path, f"expected a string, got {_type_name(value)}")
-
-
-def _obj(container: Mapping[str, Any], key: str, path: str) -> dict[str, Any] | None:
-    value = container.get(key)
-    if value is None or type(value) is dict:
-        return value
-    raise RecordRejected(path, f"expected an object, got {_type_name(value)}")
-
-
-def _bool_text(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.lower()
-        if lowered in ("true", "yes"):
-            return True
-        if lowered in ("false", "no"):
-            return False
-    return None
-
-
-_time_cache: dict[str, int] = {}
-
-
-def _event_time(value: Any) -> int:
-    """Parse ``eventTime`` to microseconds since the epoch, UTC."""
-    if type(value) is not str:
-        raise RecordRejected("eventTime", f"expected an ISO 8601 string, got {_type_name(value)}")
-    cached = _time_cache.get(value)
-    if cached is not None:
-        return cached
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise RecordRejected("eventTime", f"not an ISO 8601 time: {value[:40]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        micros = (moment - _EPOCH) // _MICROSECOND
-    except OverflowError:
-        raise RecordRejected("eventTime", f"time out of range: {value[:40]!r}") from None
-    if len(_time_cache) > 100_000:
-        _time_cache.clear()
-    _time_cache[value] = micros
-    return micros
+_type_name = type_name
+_str = text
+_obj = obj
+_bool_text = bool_text
+_event_time = event_time
 
 
 def unwrap(record: Any) -> dict[str, Any]:
@@ -139,13 +87,7 @@ def unwrap(record: Any) -> dict[str, Any]:
     return detail
 
 
-def _synthetic_id(record: Mapping[str, Any]) -> str:
-    """Return a deterministic id for a record without ``eventID``: a hash of its content."""
-    digest = hashlib.blake2b(
-        orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
-        digest_size=16,
-    ).hexdigest()
-    return f"cw-{digest}"
+_synthetic_id = synthetic_id
 
 
 def needs_details(resource_type: str | None, event_source: str | None, event_name: str) -> bool:
@@ -311,7 +253,10 @@ class Normalizer:
     geoip: GeoIP | None = None
 
     def __call__(self, raw: Any) -> Row:
-        """Return the canonical row of ``raw`` (a record or an EventBridge envelope).
+        """Return the canonical row of ``raw`` (any format :mod:`features._clouds` knows).
+
+        CloudTrail records and EventBridge envelopes are read here; Azure, Google Cloud and
+        OCSF records by their own readers.
 
         Raises
         ------
@@ -319,7 +264,8 @@ class Normalizer:
             Naming the field and the reason; never any other exception.
         """
         try:
-            return bounded_row(self._normalize(unwrap(raw)))
+            record = translate(unwrap(raw), self.rule, self.geoip)
+            return bounded_row(self._normalize(record) if isinstance(record, dict) else record)
         except RecordRejected:
             raise
         except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as error:
@@ -396,6 +342,7 @@ class Normalizer:
         return (
             event_id,
             micros,
+            "aws",
             account,
             region,
             event_source,

@@ -84,8 +84,9 @@ SNAPSHOT_CREATES: Final = frozenset({"CreateSnapshot", "CreateSnapshots", "CopyS
 """Calls that make a snapshot (the first step of the snapshot chain)."""
 CHAIN_STEPS: Final = frozenset({*SNAPSHOT_CREATES, "CreateVolume", "AttachVolume", "RunInstances"})
 """Calls the snapshot -> volume -> attach chain follows."""
-SHARED_TYPES: Final = ("snapshot", "image", "db_snapshot")
-"""Resource types whose sharing the sharing rules judge (EBS, AMI, RDS and Aurora)."""
+SHARED_TYPES: Final = ("snapshot", "image", "db_snapshot", "volume")
+"""Resource types whose sharing the sharing rules judge (EBS, AMI, RDS and Aurora; disks,
+which AWS never shares but Azure hands out by download link and Google Cloud by IAM policy)."""
 USER_DATA: Final = "userData"
 """The ``attribute`` of a call that sets or reads an instance's user data."""
 EXPORT_TASKS: Final = frozenset(
@@ -197,8 +198,12 @@ DELETION: Final = _declare(
 SHARE_GRANT: Final = _declare(
     "share_grant",
     8,
-    "A snapshot or image permission grant that was not a dry run.",
-    (Col("action") == "share") & Col("resource_type").isin(SHARED_TYPES) & _NOT_DRY,
+    "A snapshot, image or disk permission grant (or download link) that was not a dry run, "
+    "counted once (not Azure's ``Started`` record of it).",
+    (Col("action") == "share")
+    & Col("resource_type").isin(SHARED_TYPES)
+    & _NOT_DRY
+    & Col("is_compute_change").true,
 )
 EBS_DIRECT_READ: Final = _declare(
     "ebs_direct_read",

@@ -15,16 +15,21 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "CANONICAL_SCHEMA",
     "CLIENT_FAMILIES",
+    "CLOUDS",
     "RESOURCE_TYPES",
     "SCHEMA_VERSION",
     "SCHEMA_VERSION_KEY",
 ]
 
-SCHEMA_VERSION: Final = "2"
+SCHEMA_VERSION: Final = "3"
 """Version of the canonical table; bumped whenever a column changes meaning or type.
 
 2: identity keys follow the actor (ADR 0020); ``source_identity`` and
-``federated_provider`` added."""
+``federated_provider`` added. 3: one table for every cloud (ADR 0044): ``cloud`` added;
+``account_id`` holds Azure subscriptions and Google Cloud projects too."""
+
+CLOUDS: Final = ("aws", "azure", "gcp")
+"""Clouds an event can come from (the ``cloud`` column)."""
 
 SCHEMA_VERSION_KEY: Final = b"changewatch.schema_version"
 """Key of the Parquet file metadata entry that carries :data:`SCHEMA_VERSION`."""
@@ -85,6 +90,13 @@ CLIENT_FAMILIES: Final = (
     "pulumi",
     "karpenter",
     "aws-service",
+    "azure-cli",
+    "azure-powershell",
+    "azure-sdk",
+    "azure-service",
+    "gcloud",
+    "google-sdk",
+    "gcp-service",
     "curl",
     "python-requests",
     "other",
@@ -99,6 +111,7 @@ CANONICAL_SCHEMA: Final = pa.schema(
     [
         pa.field("event_id", _STRING, nullable=False),
         pa.field("event_time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("cloud", _STRING, nullable=False),
         pa.field("account_id", _STRING),
         pa.field("region", _STRING),
         pa.field("event_source", _STRING),

@@ -1,14 +1,19 @@
-"""Finding CloudTrail inputs and reading raw records out of them, by content.
+"""Finding audit-log inputs and reading raw records out of them, by content.
 
 A *source* is a file or standard input (``"-"``). Its kind is read from its bytes,
 never from its name alone:
 
 * gzip (magic ``1f 8b``) is decompressed first, whatever the file is called;
-* ``{"Records": [...]}``: a CloudTrail S3 delivery file;
+* Parquet (magic ``PAR1``): OCSF records as Amazon Security Lake keeps them
+  (:mod:`features._parquet`);
+* ``{"Records": [...]}``: a CloudTrail S3 delivery file; ``{"records": [...]}`` an Azure
+  Event Hubs message; ``{"value": [...]}``, ``{"entries": [...]}`` and
+  ``{"receivedMessages": [...]}`` the Azure, Cloud Logging and Pub/Sub API answers;
 * a CloudTrail digest file (``digestPublicKeyFingerprint`` / ``logFiles``): skipped;
 * ``[...]``: a JSON array of records or EventBridge envelopes;
-* one JSON object per line (NDJSON, also Logstash exports with ``@timestamp``);
-* one JSON object: a single record or EventBridge envelope.
+* one JSON object per line (NDJSON: Azure storage exports, Google Cloud Storage sinks,
+  Logstash exports with ``@timestamp``);
+* one JSON object: a single record or envelope of any format (:mod:`features._clouds`).
 
 Directories are walked by :mod:`features._walk`, NDJSON is read by
 :mod:`features._ndjson`. What one source may cost is bounded
@@ -34,10 +39,12 @@ import msgspec
 from isal import isal_zlib
 from msgspec import Raw
 
+from features._clouds import looks_like_records
 from features._exceptions import RecordRejected, SourceError
 from features._gunzip import GZIP_MAGIC, GunzipStream, gunzip_whole
 from features._limits import DEFAULT_LIMITS, Limits
 from features._ndjson import any_json_line, is_ndjson, ndjson_records
+from features._parquet import PARQUET_MAGIC, NotOcsf, parquet_records
 from features._walk import STDIN, reason_of
 from features._wire import (
     WIRE_ERRORS,
@@ -69,6 +76,12 @@ _ISAL_ERROR: Final = cast(type[Exception], isal_zlib.error)
 _READ_ERRORS: Final = (OSError, EOFError, zlib.error, _ISAL_ERROR)
 _DIGEST_KEYS: Final = ("digestPublicKeyFingerprint", "digestSignatureAlgorithm", "logFiles")
 _RECORD_HINTS: Final = ("eventName", "eventTime", "eventVersion", "eventSource", "detail-type")
+_CONTAINERS: Final = ("Records", "records", "value", "entries", "receivedMessages")
+"""Keys of an object whose array holds the records: CloudTrail's delivery file, an Event Hubs
+message, the Azure REST API's list, Cloud Logging's ``entries:list``, a Pub/Sub pull."""
+_ANSWERS: Final = frozenset({"value", "entries", "receivedMessages"})
+"""Containers read only when their first element is a record (the keys are common words)."""
+_KEYS: Final = msgspec.json.Decoder(dict[str, Raw])
 _BOM: Final = b"\xef\xbb\xbf"
 _DELIVERY: Final = msgspec.json.Decoder(Delivery)
 _WIRE_DELIVERY: Final = msgspec.json.Decoder(WireDelivery)
@@ -84,6 +97,7 @@ class RawChunk:
 
     Each record is the raw JSON text that stood there (:class:`msgspec.Raw`, not yet
     parsed), or a :class:`RecordRejected` when an NDJSON line was not JSON at all,
+    or a row of an OCSF Parquet file as a ``dict``,
     or, for a delivery file whose records all fit it, the decoded
     :class:`~features._wire.WireRecord` (:meth:`raw` still gives its text).
     Positions are record numbers in a JSON document and line numbers in NDJSON.
@@ -93,16 +107,16 @@ class RawChunk:
 
     source: str
     positions: Sequence[int]
-    records: Sequence[WireRecord | Raw | RecordRejected]
+    records: Sequence[WireRecord | Raw | RecordRejected | dict[str, Any]]
     document: bytes | None = None
     """The delivery file the records were decoded from, when they were."""
     _raws: list[Raw] | None = None
 
-    def raw(self, index: int) -> Raw | RecordRejected:
+    def raw(self, index: int) -> Raw | RecordRejected | dict[str, Any]:
         """Return the record at ``index`` (0-based) as read: its raw text, or its rejection."""
         item = self.records[index]
         if type(item) is not WireRecord:
-            return cast(Raw | RecordRejected, item)
+            return cast(Raw | RecordRejected | dict[str, Any], item)
         if self._raws is None:
             self._raws = _DELIVERY.decode(cast(bytes, self.document)).Records
         return self._raws[index]
@@ -200,9 +214,17 @@ def read_source(source: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawChu
     try:
         data = _read_small(source) if source != STDIN else None
         if data is not None:
+            if data[:4] == PARQUET_MAGIC:
+                yield from _parquet(source, data, limits)
+                return
             yield from _records(source, _unpacked(source, data, limits), limits)
             return
         with _open(source) as handle:
+            if handle.peek(4)[:4] == PARQUET_MAGIC:
+                if source == STDIN:
+                    raise SourceError(source, "Parquet is read from a file, not standard input")
+                yield from _parquet(source, source, limits)
+                return
             yield from _records(source, _streamed(source, handle, limits), limits)
     except _READ_ERRORS as error:
         raise SourceError(source, _describe(error)) from error
@@ -244,10 +266,16 @@ def read_records(
     """
     records: list[Any] = []
     try:
-        for chunk in _records(source, _unpacked(source, data, limits), limits):
+        chunks = (
+            _parquet(source, data, limits)
+            if data[:4] == PARQUET_MAGIC
+            else _records(source, _unpacked(source, data, limits), limits)
+        )
+        for chunk in chunks:
             for item in map(chunk.raw, range(len(chunk.records))):
                 try:
-                    records.append(item if isinstance(item, RecordRejected) else parse_raw(item))
+                    kept = isinstance(item, RecordRejected | dict)
+                    records.append(item if kept else parse_raw(cast(Raw, item)))
                 except RecordRejected as rejection:
                     records.append(rejection)
     except SkippedSource:
@@ -350,20 +378,43 @@ def _records(source: str, content: Content, limits: Limits = DEFAULT_LIMITS) -> 
     yield from _document(source, data, document)
 
 
+def _record_like(raw: Raw) -> bool:
+    """Whether raw JSON is an object with the keys of a record of some format."""
+    try:
+        keys = _KEYS.decode(raw)
+    except WIRE_ERRORS:
+        return False
+    return any(key in keys for key in _RECORD_HINTS) or looks_like_records(keys)
+
+
+def _parquet(source: str, content: str | bytes, limits: Limits) -> Iterator[RawChunk]:
+    """Yield the rows of an OCSF Parquet file; other Parquet is no CloudTrail."""
+    try:
+        for positions, rows in parquet_records(source, content, limits):
+            yield RawChunk(source, positions, rows)
+    except NotOcsf as error:
+        raise NotCloudTrail(source, error.reason) from None
+
+
 def _document(source: str, data: bytes, document: dict[str, Raw] | list[Raw]) -> Iterator[RawChunk]:
     if isinstance(document, dict):
-        records = document.get("Records")
-        if records is not None and is_array(records):
-            raws = split_array(records)
-            yield RawChunk(source, range(1, len(raws) + 1), raws)
-            return
+        for key in _CONTAINERS:
+            records = document.get(key)
+            if records is not None and is_array(records):
+                raws = split_array(records)
+                if key in _ANSWERS and not (raws and _record_like(raws[0])):
+                    continue
+                yield RawChunk(source, range(1, len(raws) + 1), raws)
+                return
         if any(key in document for key in _DIGEST_KEYS):
             raise SkippedSource(source, "CloudTrail digest file: holds no events")
-        if any(key in document for key in _RECORD_HINTS):
+        if any(key in document for key in _RECORD_HINTS) or looks_like_records(document):
             yield RawChunk(source, range(1, 2), [Raw(data)])
             return
         raise NotCloudTrail(
-            source, 'JSON object is neither {"Records": [...]} nor a CloudTrail record'
+            source,
+            'JSON object is neither {"Records": [...]} nor a record of CloudTrail, '
+            "Azure, Google Cloud or OCSF",
         )
     yield RawChunk(source, range(1, len(document) + 1), document)
 

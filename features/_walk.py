@@ -1,7 +1,8 @@
 """Finding the data files under the paths a user names, and naming every path not read.
 
 Directories are walked in sorted order for files whose names end in ``.json``,
-``.json.gz``, ``.jsonl``, ``.ndjson`` or ``.gz`` (S3 delivery trees included); files
+``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz`` or ``.parquet`` (S3 delivery trees, Azure and
+Google Cloud export folders, Security Lake included); files
 named directly are read whatever their name. Hidden names (``.x``) are left out.
 Symbolic links to folders are followed, each real folder read once, so a link back
 up the tree is reported as a loop instead of walked forever.
@@ -29,7 +30,16 @@ __all__ = ["STDIN", "Found", "NotRead", "find_sources", "reason_of"]
 logger = logging.getLogger(__name__)
 
 STDIN: Final = "-"
-DATA_SUFFIXES: Final = (".json", ".json.gz", ".jsonl", ".ndjson", ".gz", ".jsonl.gz", ".ndjson.gz")
+DATA_SUFFIXES: Final = (
+    ".json",
+    ".json.gz",
+    ".jsonl",
+    ".ndjson",
+    ".gz",
+    ".jsonl.gz",
+    ".ndjson.gz",
+    ".parquet",
+)
 _DIGEST_FOLDER: Final = "CloudTrail-Digest"
 _REASONS: Final = {
     errno.ENOENT: "no such file or directory",

@@ -83,9 +83,10 @@ class WireDelivery(Struct, gc=False):
 
 
 class Line(Struct, gc=False):
-    """What an NDJSON line is checked for: a whole delivery file on one line."""
+    """What an NDJSON line is checked for: a whole delivery file (or Event Hubs message)."""
 
     Records: Raw = EMPTY_RAW
+    records: Raw = EMPTY_RAW
 
 
 _RECORD: Final = msgspec.json.Decoder(WireRecord)

@@ -611,8 +611,11 @@ def _peer_vectors(
 
     Each such identity gets a made-up key whose profile is its peers' pooled profile
     (:meth:`features.Profiles.pooled`); its events (and its recent ones) are featurised
-    under that key, and the vectors of its cold-start windows are replaced by those. Returns
-    the vectors and, per identity measured so, its peers.
+    under that key, and the vectors of its cold-start windows are replaced by those. The
+    peers are the most alike group (:func:`features.peer_groups`) with at least
+    ``min_peers`` members whose pooled past is itself long enough: a person active on two
+    days in each of two accounts is measured against their team, not against themselves
+    elsewhere. Returns the vectors and, per identity measured so, its peers.
 
     Peers are the identities of the training profiles ``known``, so that an identity's
     peers do not depend on which other identities share its state (a state may hold one
@@ -625,15 +628,41 @@ def _peer_vectors(
     for key in known.identities["identity_key"].astype(str):
         for group in peer_groups(key):
             groups.setdefault(group, []).append(key)
-    peers: dict[str, list[str]] = {}
+    ladders: dict[str, list[_Peers]] = {}
     for identity in dict.fromkeys(vectors.loc[cold, "identity_key"].astype(str)):
+        ladder = []
         for group in peer_groups(identity):
             members = [m for m in groups.get(group, []) if m != identity]
             if len(members) >= min_peers:
-                peers[identity] = _Peers(members, group)
-                break
-    if not peers:
-        return vectors, {}
+                ladder.append(_Peers(members, group))
+        if ladder:
+            ladders[identity] = ladder
+    out = vectors.copy()
+    measured: dict[str, list[str]] = {}
+    rung = 0
+    while True:
+        peers = {i: ladder[rung] for i, ladder in ladders.items() if len(ladder) > rung}
+        if not peers:
+            return out, measured
+        warm = _measure_against(out, cold, events, state, peers, known)
+        measured.update({identity: peers[identity] for identity in warm})
+        # an identity whose peers here have no baseline either tries the next rung
+        ladders = {i: ladder for i, ladder in ladders.items() if i not in warm}
+        rung += 1
+
+
+def _measure_against(
+    out: pd.DataFrame,
+    cold: npt.NDArray[np.bool_],
+    events: pd.DataFrame,
+    state: FeatureState,
+    peers: dict[str, _Peers],
+    known: Profiles,
+) -> set[str]:
+    """Replace, in place, the cold windows of ``peers``' identities by their peers' measure.
+
+    Returns the identities measured (those whose peers' pooled windows are not cold).
+    """
     made_up = {identity: f"peers:{identity}" for identity in peers}
     profiles = _with_rows_of(state.profiles, known, peers).pooled(
         {made_up[i]: members for i, members in peers.items()}
@@ -654,23 +683,23 @@ def _peer_vectors(
         )
     }
     columns = [c for c in VECTOR_COLUMNS if c not in ("identity_key", "window_start", "window_end")]
-    values = vectors[columns].to_numpy(dtype=object).copy()
+    values = out[columns].to_numpy(dtype=object).copy()
     replacement = pooled[columns].to_numpy(dtype=object)
     pooled_cold = pooled["cold_start"].to_numpy() == 1
-    keys = vectors["identity_key"].astype(str).to_numpy()
-    starts = to_ns(vectors["window_start"])
-    measured: dict[str, list[str]] = {}
+    keys = out["identity_key"].astype(str).to_numpy()
+    starts = to_ns(out["window_start"])
+    measured: set[str] = set()
     for position in np.flatnonzero(cold):
         identity = str(keys[position])
         at = where.get((identity, int(starts[position])))
         if identity not in peers or at is None or pooled_cold[at]:
             continue  # no peers' window, or the peers have no baseline either
         values[position] = replacement[at]
-        measured[identity] = peers[identity]
-    out = vectors.copy()
-    for index, name in enumerate(columns):
-        out[name] = pd.Series(values[:, index], index=out.index).astype(vectors[name].dtype)
-    return out, measured
+        measured.add(identity)
+    if measured:
+        for index, name in enumerate(columns):
+            out[name] = pd.Series(values[:, index], index=out.index).astype(out[name].dtype)
+    return measured
 
 
 def _with_rows_of(

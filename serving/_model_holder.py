@@ -3,7 +3,9 @@
 A reload loads the new scorer completely, then replaces one reference under a lock;
 a request reads that reference once (:attr:`ModelHolder.current`) and keeps the
 :class:`LoadedModel` it got for its whole life, so it is never scored by a half-loaded
-model. A failed load keeps the old model and says why.
+model. A failed load keeps the old model and says why. ``changewatch serve`` loads the model
+before the service starts (:meth:`ModelHolder.load_before_start`) and stops there when it
+cannot be loaded, unless told to serve degraded.
 """
 
 from __future__ import annotations
@@ -185,11 +187,29 @@ class ModelHolder:
         self.last_error: str | None = None
         self.generation = 0
         """The shared reload counter this process's model answers to (``serving.api.reloads``)."""
+        self._loaded_early = False
 
     @property
     def current(self) -> LoadedModel:
         """The model to score with; read it once per request."""
         return self._current
+
+    def load_before_start(self) -> tuple[bool, str | None]:
+        """Load the model before the service starts, so a model that cannot load stops it.
+
+        ``changewatch serve`` calls this before uvicorn runs and reports a failure itself;
+        the service's own first :meth:`reload` (at start-up) then keeps what was loaded
+        instead of loading it twice.
+
+        Returns
+        -------
+        (bool, str or None)
+            Whether the model is installed, and why not.
+        """
+        with self._lock:
+            installed, why = self._load(early=True)
+            self._loaded_early = True
+            return installed, why
 
     def reload(self) -> tuple[bool, str | None]:
         """Load the newest model for ``uri`` and swap it in; on failure keep the old one.
@@ -200,16 +220,24 @@ class ModelHolder:
             Whether the new model is installed, and why not.
         """
         with self._lock:
-            try:
-                scorer, info = self._loader(self.uri)
-            except Exception as error:
-                why = str(error) if isinstance(error, ChangewatchError) else repr(error)
-                logger.warning("model %s not loaded, keeping the current one: %s", self.uri, why)
-                self.last_error = why
-                if self._current.scorer is None:
-                    self._current = LoadedModel(self.uri, error=why)
-                return False, why
-            self._current = LoadedModel(self.uri, scorer, info)
-            self.last_error = None
-            logger.info("model %s installed (%s %s)", self.uri, info.name, info.version)
-            return True, None
+            if self._loaded_early:  # the start-up load, done a moment ago
+                self._loaded_early = False
+                return self.last_error is None, self.last_error
+            return self._load(early=False)
+
+    def _load(self, *, early: bool) -> tuple[bool, str | None]:
+        try:
+            scorer, info = self._loader(self.uri)
+        except Exception as error:
+            why = str(error) if isinstance(error, ChangewatchError) else repr(error)
+            self.last_error = why
+            kept = "keeping the current one" if self._current.scorer else "rules only"
+            log = logger.info if early else logger.warning  # the caller reports an early one
+            log("model %s not loaded, %s: %s", self.uri, kept, why)
+            if self._current.scorer is None:
+                self._current = LoadedModel(self.uri, error=why)
+            return False, why
+        self._current = LoadedModel(self.uri, scorer, info)
+        self.last_error = None
+        logger.info("model %s installed (%s %s)", self.uri, info.name, info.version)
+        return True, None

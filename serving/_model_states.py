@@ -233,7 +233,8 @@ class ModelStates:
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
         kept = [f for f in frames if len(f)]
-        return ModelWindows(windows, pd.concat(kept, ignore_index=True) if kept else None)
+        evidence = pd.concat(kept, ignore_index=True) if kept else None
+        return ModelWindows(windows, evidence, ignored=scorer.ignored(batch))
 
     def _caught_up(
         self, scorer: DetectorScorer, state: IdentityState, arrivals: Arrivals

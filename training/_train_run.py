@@ -69,6 +69,13 @@ class LoggedRun:
     reused: bool
 
 
+def _clouds(events: pd.DataFrame) -> str:
+    """Return the clouds a run's training events cover, comma-separated (``aws,gcp``)."""
+    if "cloud" not in events.columns or events.empty:
+        return ""
+    return ",".join(sorted(str(c) for c in events["cloud"].dropna().unique()))
+
+
 def example_events(
     detector: Any, training_windows: pd.DataFrame, training: pd.DataFrame, rows: int = 20
 ) -> pd.DataFrame:
@@ -247,7 +254,11 @@ def log_run(
             if nested and active is not None
             else _start_run_args(run.experiment, uri)
         )
-        tags = {"changewatch.sources": data.sources[:5000], **run.tags}
+        tags = {
+            "changewatch.sources": data.sources[:5000],
+            "changewatch.clouds": _clouds(data.training),
+            **run.tags,
+        }
         if warnings:
             tags["baseline.warning"] = " | ".join(warnings)[:5000]
         with mlflow.start_run(

@@ -46,8 +46,9 @@ def demo(
     ingests it, trains on the baseline weeks and logs the run to MLflow (a SQLite
     store in OUT), registers and promotes the model to champion, scores the last
     week and prints the top findings; then starts the scoring API and the MLflow UI
-    and prints their addresses and curl examples. Ctrl-C stops both. A second run
-    reuses what the first built.
+    and prints their addresses, links to the run and the registered model, the
+    tracking store to export, and curl examples. Ctrl-C stops both. A second run
+    reuses what the first built. Busy ports are found before anything starts.
 
     \b
     Examples:
@@ -56,11 +57,14 @@ def demo(
       changewatch demo --no-serve
     """
     from changewatch.demo import DemoPlan, findings_table, prepare, serve_until_interrupted
+    from changewatch.demo_examples import check_ports
 
     def say(text: str) -> None:
         click.echo(text)
 
     plan = DemoPlan(Path(out), days=days, seed=seed, host=host, api_port=api_port, ui_port=ui_port)
+    if serve:
+        check_ports(host, api_port, ui_port)  # before minutes of work, not after
     findings = prepare(plan, say)
     click.echo("")
     click.echo(findings_table(findings))

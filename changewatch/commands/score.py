@@ -117,7 +117,14 @@ def _write(lines: list[str], out: str) -> None:
     type=click.Choice(["json", "ocsf"]),
     default="json",
     show_default=True,
-    help="Our finding schema, or OCSF 1.1.0 Detection Finding (class 2004).",
+    help="Our finding schema, or OCSF Detection Finding (class 2004).",
+)
+@click.option(
+    "--ocsf-version",
+    type=click.Choice(["1.8.0", "1.1.0"]),
+    default="1.8.0",
+    show_default=True,
+    help="OCSF version of --format ocsf: the current one, or 1.1.0 for older consumers.",
 )
 @click.option(
     "--out",
@@ -160,6 +167,7 @@ def score(
     windows: tuple[str, ...],
     history: tuple[str, ...],
     output_format: str,
+    ocsf_version: str,
     out: str,
     min_severity: str,
     rejects: str | None,
@@ -213,7 +221,7 @@ def score(
     floor = severity_rank(min_severity)
     kept = [f for f in result.findings if severity_rank(f.severity) >= floor]
     if output_format == "ocsf":
-        lines = [json.dumps(to_ocsf(f), separators=(",", ":")) for f in kept]
+        lines = [json.dumps(to_ocsf(f, version=ocsf_version), separators=(",", ":")) for f in kept]
     else:
         lines = [f.model_dump_json() for f in kept]
     _write(lines, out)

@@ -50,6 +50,12 @@ __all__ = ["serve"]
     help="API keys, one 'name:scope:secret' per line (besides CHANGEWATCH_API_KEYS).",
 )
 @click.option(
+    "--allow-degraded",
+    is_flag=True,
+    help="Start with the rules alone when the model cannot be loaded (it says why; "
+    "POST /v1/model/reload retries) instead of stopping.",
+)
+@click.option(
     "--workers",
     default=1,
     show_default=True,
@@ -64,6 +70,7 @@ def serve(
     port: int,
     state: str,
     keys_file: str | None,
+    allow_degraded: bool,
     workers: int,
 ) -> None:
     """Serve scoring over HTTP (docs/api.md).
@@ -74,7 +81,8 @@ def serve(
     without a key the service only starts on loopback. Other settings are read
     from CHANGEWATCH_* (see serving/api/config.py). With --workers N, N processes
     share the state: each event is stored once, policy writes and model reloads
-    reach all of them (metrics are per process).
+    reach all of them (metrics are per process). A model that cannot be loaded
+    stops the start, naming it and why, unless --allow-degraded.
 
     \b
     Examples:
@@ -100,14 +108,16 @@ def serve(
     if keys_file:
         overrides["api_keys_file"] = Path(keys_file)
     app = create_app(Settings(**overrides), resolve=registry_resolver(tracking_uri))  # type: ignore[arg-type]
+    _load_or_stop(app, model, allow_degraded)
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
     options |= {"access_log": False, "loop": "auto", "http": "auto"}  # uvloop, httptools
     if workers == 1:
         uvicorn.run(app, **options)
         return
-    # the app above checked the settings and imported the windows once; each worker
-    # builds its own from the environment (serving.api.config.get_settings)
+    # the app above checked the settings and the model and imported the windows once;
+    # each worker builds its own from the environment (serving.api.config.get_settings)
     app.state.store.close()
+    del app  # the supervisor keeps no model
     os.environ |= {
         "CHANGEWATCH_MODEL": model,
         "CHANGEWATCH_HOST": host,
@@ -120,6 +130,27 @@ def serve(
         os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     os.environ.pop("CHANGEWATCH_WINDOWS", None)
     uvicorn.run("changewatch.commands.serve:worker_app", factory=True, workers=workers, **options)
+
+
+def _load_or_stop(app: Any, model: str, allow_degraded: bool) -> None:
+    """Load the model before serving; stop with its path and the reason when it cannot load.
+
+    Raises
+    ------
+    ConfigurationError
+        When the model cannot be loaded and ``allow_degraded`` is false.
+    """
+    from changewatch.errors import ConfigurationError
+
+    loaded, why = app.state.holder.load_before_start()
+    if loaded or allow_degraded:
+        return
+    app.state.store.close()
+    raise ConfigurationError(
+        f"model {model!r} cannot be loaded: {why}. Nothing was started: fix --model, "
+        "or --model none for the rules alone, or --allow-degraded to serve the rules "
+        "until a reload succeeds"
+    )
 
 
 def worker_app() -> Any:

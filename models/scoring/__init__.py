@@ -17,7 +17,7 @@ Public surface::
     evaluate_rules / combine_findings              its stages, for callers with their own model
     IdentityState                                  one identity's model state (the service's)
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
-    to_ocsf(finding)                               OCSF 1.1.0 Detection Finding (class 2004)
+    to_ocsf(finding, version=)                     OCSF 1.8.0 (or 1.1.0) Detection Finding (2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
     alert_budget(findings, attacks, ...)           benign findings per day, scenarios caught
 """
@@ -27,7 +27,13 @@ from __future__ import annotations
 from models.scoring._allowlist import AutomationAllowList, Suppressions
 from models.scoring._budget import IDENTITY_KINDS, AlertBudget, alert_budget, identity_kind
 from models.scoring._calendar import Approved, ChangeCalendar, Forbidden, Unapproved, Verdict
-from models.scoring._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._contract import (
+    Explanation,
+    IgnoredEvents,
+    ModelScores,
+    ScorerInfo,
+    WindowScore,
+)
 from models.scoring._detector_scorer import REGISTRY_SCHEMES, DetectorScorer, load_scorer
 from models.scoring._finding_schema import (
     FINDING_SCHEMA_VERSION,
@@ -40,7 +46,13 @@ from models.scoring._finding_schema import (
 )
 from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
 from models.scoring._model_state import FOLD_ROWS, MODEL_COLUMNS, IdentityState, lean
-from models.scoring._ocsf import ATTACK_TECHNIQUES, OCSF_VERSION, SEVERITY_IDS, to_ocsf
+from models.scoring._ocsf import (
+    ATTACK_TECHNIQUES,
+    OCSF_VERSION,
+    OCSF_VERSIONS,
+    SEVERITY_IDS,
+    to_ocsf,
+)
 from models.scoring._policy import Organization, Policy, load_policy, parse_policy
 from models.scoring._rules import (
     EBS_DIRECT_READS,
@@ -65,6 +77,7 @@ from models.scoring._rules import (
 from models.scoring._schedule import Duration, Schedule, cron_to_rule, parse_duration, parse_rrule
 from models.scoring._scoring import (
     PARQUET_MAGIC,
+    BatchScorer,
     LoadedEvents,
     ModelWindows,
     Scorer,
@@ -96,6 +109,7 @@ __all__ = [
     "IDENTITY_KINDS",
     "MODEL_COLUMNS",
     "OCSF_VERSION",
+    "OCSF_VERSIONS",
     "PARQUET_MAGIC",
     "REGISTRY_SCHEMES",
     "RULES",
@@ -104,6 +118,7 @@ __all__ = [
     "Approved",
     "AutomationAllowList",
     "AutomationSpec",
+    "BatchScorer",
     "BatchSummary",
     "ChangeCalendar",
     "ChangeContext",
@@ -125,7 +140,9 @@ __all__ = [
     "Hit",
     "IdentityHistory",
     "IdentityState",
+    "IgnoredEvents",
     "LoadedEvents",
+    "ModelScores",
     "ModelWindows",
     "Organization",
     "OrganizationSpec",

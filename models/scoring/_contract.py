@@ -7,11 +7,11 @@ window) whose ``percentile`` places the window against the training distribution
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Explanation", "ScorerInfo", "WindowScore"]
+__all__ = ["Explanation", "IgnoredEvents", "ModelScores", "ScorerInfo", "WindowScore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +102,40 @@ class WindowScore:
                 f"window of {self.identity!r}: percentile must be in [0, 100], "
                 f"got {self.percentile}"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredEvents:
+    """Events of a batch the model did not judge, and why (the rules judged them all).
+
+    Attributes
+    ----------
+    event_ids : tuple of str
+        The events left out, in batch order.
+    reason : str
+        Why, in words a caller can show as it is.
+    """
+
+    event_ids: tuple[str, ...]
+    reason: str
+
+    @property
+    def count(self) -> int:
+        """How many events the model left out."""
+        return len(self.event_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScores:
+    """What a scorer says about a batch: its windows, and the events it did not judge.
+
+    Attributes
+    ----------
+    windows : list of WindowScore
+        One per identity and window the model scored.
+    ignored : IgnoredEvents or None
+        Events of the batch the model left out and why; ``None`` when it judged all.
+    """
+
+    windows: list[WindowScore] = field(default_factory=list)
+    ignored: IgnoredEvents | None = None

@@ -20,9 +20,15 @@ from typing import Any, Final
 
 import pandas as pd
 
-from features import ConfigurationError, FeatureState
+from features import ConfigurationError, FeatureState, to_ns
 from models import ChangeDetector, load_bundle
-from models.scoring._contract import Explanation, ScorerInfo, WindowScore
+from models.scoring._contract import (
+    Explanation,
+    IgnoredEvents,
+    ModelScores,
+    ScorerInfo,
+    WindowScore,
+)
 
 __all__ = ["REGISTRY_SCHEMES", "DetectorScorer", "load_scorer"]
 
@@ -83,7 +89,29 @@ class DetectorScorer:
         self, events: pd.DataFrame, history: pd.DataFrame | None = None
     ) -> list[WindowScore]:
         """Score every identity window of ``events`` (after ``history``) with the detector."""
-        return self.score_with_state(events, self.state(history))
+        return self.score_batch(events, history).windows
+
+    def score_batch(self, events: pd.DataFrame, history: pd.DataFrame | None = None) -> ModelScores:
+        """Score the windows of ``events`` and say which events the detector left out.
+
+        The detector measures each identity against profiles that end where its
+        training (then ``history``) ends; an event older than that is already summarised
+        or belongs to a past it cannot revisit, so it is not judged (the rules still are).
+        """
+        state = self.state(history)
+        windows = self.score_with_state(events, state)
+        return ModelScores(windows, self.ignored(events, state.profiles.until))
+
+    def ignored(
+        self, events: pd.DataFrame, until: pd.Timestamp | None = None
+    ) -> IgnoredEvents | None:
+        """Return the events of ``events`` older than ``until`` (default: the end of training).
+
+        The model does not judge them: its profiles (training, then the history before the
+        batch) already summarise that time. The service measures each identity against
+        training and its own later past, so for it ``until`` is :attr:`training_end`.
+        """
+        return _older_than(events, self.training_end if until is None else until)
 
     def score_with_state(
         self,
@@ -158,6 +186,23 @@ def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
     if not len(frame):
         return frame
     return frame[frame["identity_key"].isin(identities).to_numpy()].reset_index(drop=True)
+
+
+def _older_than(events: pd.DataFrame, until: pd.Timestamp | None) -> IgnoredEvents | None:
+    """Return the events before ``until``, where the profiles end (the vectors skip them)."""
+    if until is None or not len(events):
+        return None
+    older = to_ns(events["event_time"]) < until.value
+    if not older.any():
+        return None
+    ids = tuple(str(i) for i in events["event_id"].to_numpy()[older])
+    reason = (
+        f"older than the model's profiles, which end at {until:%Y-%m-%dT%H:%M:%SZ} (where its "
+        "training data, or the history before this batch, ends): the model judges only "
+        "later events; the rules judged these"
+    )
+    logger.info("the model ignored %d events: %s", len(ids), reason)
+    return IgnoredEvents(ids, reason)
 
 
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:

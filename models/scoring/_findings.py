@@ -29,6 +29,7 @@ from models.scoring._finding_schema import (
     FindingRule,
 )
 from models.scoring._rules import Hit, Severity, rule_by_id
+from models.scoring._rules._base import at_most, shifted
 
 # Finding, ScorerInfo and WindowScore are re-exported for the modules that import them from here.
 __all__ = [
@@ -55,10 +56,6 @@ _SCORE_FLOOR: Final = {
 def severity_rank(severity: Severity | str) -> int:
     """Return 0 for ``info`` up to 4 for ``critical``."""
     return _LEVELS.index(Severity(severity))
-
-
-def _step(severity: Severity, by: int) -> Severity:
-    return _LEVELS[min(max(severity_rank(severity) + by, 0), len(_LEVELS) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +217,10 @@ def _approved(
     """Return the severity of a finding whose changes an approved window or ticket covers.
 
     A model-only finding drops to low (info below ``approved_low_percentile``); rule hits
-    drop to low too, except those that mean exfiltration, destruction or stolen
-    credentials (``Rule.kept_when_approved``), which keep their severity anywhere.
+    drop to low too (one level only when the rule raised them for an action new for the
+    actor, :func:`_approved_level`), except those that
+    mean exfiltration, destruction or stolen credentials (``Rule.kept_when_approved``),
+    which keep their severity anywhere.
     """
     levels: list[Severity] = []
     notes: list[str] = []
@@ -233,19 +232,30 @@ def _approved(
     lowered = sorted({h.rule_id for h in hits if not _kept_when_approved(h.rule_id)})
     levels += [Severity(h.severity) for h in kept]
     if lowered:
-        levels.append(
-            min(
-                Severity.LOW,
-                max(
-                    (Severity(h.severity) for h in hits if h.rule_id in lowered), key=severity_rank
-                ),
-                key=severity_rank,
-            )
-        )
-        notes.append(f"{', '.join(lowered)} lowered to low")
+        level = max((_approved_level(h) for h in hits if h.rule_id in lowered), key=severity_rank)
+        levels.append(level)
+        notes.append(f"{', '.join(lowered)} lowered to {level}")
     if kept:
         notes.append(f"{', '.join(sorted({h.rule_id for h in kept}))} keep their severity")
     return max(levels, key=severity_rank), "; ".join(notes)
+
+
+def _approved_level(hit: Hit) -> Severity:
+    """Return a lowered hit's level inside approved work: low, or one down when raised.
+
+    An approval covers the change, not what the rule found new about the actor: a hit the
+    rule raised above its base severity (never done by this identity, such as a first
+    serial-console key push by a stolen session inside its owner's ticket) drops one
+    level, not to low.
+    """
+    severity = Severity(hit.severity)
+    try:
+        base = rule_by_id(hit.rule_id).severity
+    except KeyError:
+        base = severity
+    if severity_rank(severity) > severity_rank(base):
+        return shifted(severity, -1)
+    return at_most(severity, Severity.LOW)
 
 
 def _breach(hits: Sequence[Hit]) -> bool:
@@ -303,7 +313,7 @@ def _build(
         and top.percentile >= settings.raise_percentile
         and _breach(hits)
     ):
-        raised = _step(severity, +1)
+        raised = shifted(severity, +1)
         during = (
             f"during freeze {where}"
             if context.verdict == "forbidden"

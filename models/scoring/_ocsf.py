@@ -1,13 +1,20 @@
-"""Findings as OCSF 1.1.0 Detection Finding objects (class 2004).
+"""Findings as OCSF Detection Finding objects (class 2004), version 1.8.0 or 1.1.0.
 
-The mapping is documented in ``docs/findings.md``. Everything OCSF has no attribute
-for (the reasons, the rule hits, the model's part, the window context) goes under
-``unmapped`` unchanged, so nothing of the finding is lost. Times are OCSF
+The mapping is documented in ``docs/findings.md``. Both versions validate against the
+official OCSF schema with the ``cloud`` and ``security_control`` profiles (the tests
+check every emitted object with the ``ocsf-json-schema`` package): the identity goes
+in ``evidences[].actor`` (``actor`` is no attribute of the class), ``action_id`` says
+changewatch only observed (1.8 ``Observed``, 1.1 ``Allowed``) and ``disposition_id``
+``Detected``. 1.8 adds ``is_alert`` and the model's explanations as ``anomaly_analyses``
+(what the window showed against the identity's usual values). Everything OCSF has no
+attribute for (the reasons, the rule hits, the model's part, the window context) goes
+under ``unmapped`` unchanged, so nothing of the finding is lost. Times are OCSF
 ``timestamp_t``: milliseconds since the epoch.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -16,10 +23,12 @@ from models.scoring._finding_schema import Finding
 from models.scoring._findings import severity_rank
 from models.scoring._rules import Severity
 
-__all__ = ["ATTACK_TECHNIQUES", "OCSF_VERSION", "SEVERITY_IDS", "to_ocsf"]
+__all__ = ["ATTACK_TECHNIQUES", "OCSF_VERSION", "OCSF_VERSIONS", "SEVERITY_IDS", "to_ocsf"]
 
-OCSF_VERSION: Final = "1.1.0"
-"""OCSF schema version the objects follow."""
+OCSF_VERSION: Final = "1.8.0"
+"""OCSF schema version of the objects by default."""
+OCSF_VERSIONS: Final = ("1.8.0", "1.1.0")
+"""OCSF versions :func:`to_ocsf` can write: the current one, and 1.1.0 for older consumers."""
 
 CLASS_UID: Final = 2004
 CATEGORY_UID: Final = 2
@@ -106,17 +115,96 @@ def _analytics(finding: Finding) -> list[dict[str, Any]]:
     return analytics
 
 
+_PROVIDERS: Final = {"azure": "Azure", "gcp": "GCP"}
+
+
+_GUID: Final = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", re.IGNORECASE)
+
+
+def provider_of(identity: str, account: str | None = None) -> str:
+    """Return the OCSF ``cloud.provider``: ``Azure``, ``GCP`` or ``AWS``.
+
+    The identity key's prefix says it (``azure:``, ``gcp:``); for a caller the record did
+    not name (``unknown:``), the account's form does: a subscription GUID is Azure, twelve
+    digits AWS, any other project id Google Cloud.
+    """
+    prefix = identity.split(":", 1)[0]
+    if prefix in _PROVIDERS:
+        return _PROVIDERS[prefix]
+    if prefix == "unknown" and account:
+        if _GUID.match(account):
+            return "Azure"
+        if not (account.isdigit() and len(account) == 12):
+            return "GCP"
+    return "AWS"
+
+
 def _user(finding: Finding) -> dict[str, Any]:
     identity = finding.identity
-    name = identity.rsplit("/", 1)[-1] if identity.startswith("arn:") else identity
+    if identity.startswith("arn:"):
+        name = identity.rsplit("/", 1)[-1]
+    else:
+        name = identity.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
     user: dict[str, Any] = {"uid": finding.principal_arn or identity, "name": name}
     if finding.account_id:
         user["account"] = {"uid": finding.account_id}
     return user
 
 
-def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict[str, Any]:
-    """Return ``finding`` as an OCSF 1.1.0 Detection Finding (class 2004) object.
+def _evidences(finding: Finding) -> list[dict[str, Any]]:
+    """Return the actor behind the finding with the events it rests on.
+
+    ``actor`` is no class attribute of Detection Finding with its profiles; evidence carries it.
+    """
+    return [
+        {
+            "actor": {"user": _user(finding)},
+            "data": {"event_ids": finding.event_ids[:100], "event_count": finding.event_count},
+        }
+    ]
+
+
+def _anomaly_analyses(finding: Finding) -> list[dict[str, Any]]:
+    """Return the model's explanations as OCSF 1.8 anomaly analyses (seen and usual)."""
+    model = finding.model
+    if model is None or model.cold_start or not model.explanations:
+        return []
+    span = {"start_time": _ms(model.window_start), "end_time": _ms(model.window_end)}
+    anomalies, baselines = [], []
+    for explanation in model.explanations:
+        observed: dict[str, Any] = {"value": explanation.text}
+        if explanation.value is not None:
+            observed = {"value": f"{explanation.value:g}", "timespan": span}
+        anomalies.append(
+            {
+                "observation_parameter": explanation.feature,
+                "observations": [observed],
+                "observed_pattern": explanation.text,
+            }
+        )
+        if explanation.usual is not None:
+            baselines.append(
+                {
+                    "observation_parameter": explanation.feature,
+                    "observations": [{"value": f"{explanation.usual:g}"}],
+                }
+            )
+    analysis: dict[str, Any] = {
+        "analysis_targets": [{"name": finding.identity, "type": "identity"}],
+        "anomalies": anomalies,
+    }
+    if baselines:
+        analysis["baselines"] = baselines
+    return [analysis]
+
+
+def to_ocsf(
+    finding: Finding,
+    *,
+    product_version: str = PRODUCT_VERSION,
+    version: str = OCSF_VERSION,
+) -> dict[str, Any]:
+    """Return ``finding`` as an OCSF Detection Finding (class 2004) object.
 
     Parameters
     ----------
@@ -124,7 +212,19 @@ def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict
         A combined finding.
     product_version : str
         ``metadata.product.version``; changewatch's version by default.
+    version : str
+        OCSF version of the object: ``1.8.0`` (the default: the model's explanations as
+        ``anomaly_analyses``, ``is_alert``) or ``1.1.0`` for older consumers
+        (:data:`OCSF_VERSIONS`). Both validate against the official schema with the
+        ``cloud`` and ``security_control`` profiles.
+
+    Raises
+    ------
+    ValueError
+        For a version not in :data:`OCSF_VERSIONS`.
     """
+    if version not in OCSF_VERSIONS:
+        raise ValueError(f"OCSF version must be one of {', '.join(OCSF_VERSIONS)}, got {version!r}")
     severity = Severity(finding.severity)
     severity_id, caption = SEVERITY_IDS[severity]
     analytics = _analytics(finding)
@@ -143,11 +243,13 @@ def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict
         info["related_analytics"] = analytics[1:]
     if attacks:
         info["attacks"] = attacks
-    cloud: dict[str, Any] = {"provider": "AWS"}
+    cloud: dict[str, Any] = {"provider": provider_of(finding.identity, finding.account_id)}
     if finding.account_id:
         cloud["account"] = {"uid": finding.account_id}
     if finding.regions:
         cloud["region"] = finding.regions[0]
+    modern = version != "1.1.0"
+    action_id, action = (3, "Observed") if modern else (1, "Allowed")
     ocsf: dict[str, Any] = {
         "activity_id": ACTIVITY_CREATE,
         "activity_name": "Create",
@@ -161,13 +263,17 @@ def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict
         "severity": caption,
         "status_id": 1,
         "status": "New",
+        "action_id": action_id,
+        "action": action,
+        "disposition_id": 15,
+        "disposition": "Detected",
         "time": _ms(finding.window_end),
         "start_time": _ms(finding.window_start),
         "end_time": _ms(finding.window_end),
         "message": finding.title,
         "finding_info": info,
         "metadata": {
-            "version": OCSF_VERSION,
+            "version": version,
             "product": {
                 "name": "changewatch",
                 "vendor_name": "changewatch",
@@ -175,7 +281,7 @@ def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict
             },
             "profiles": ["cloud", "security_control"],
         },
-        "actor": {"user": _user(finding)},
+        "evidences": _evidences(finding),
         "cloud": cloud,
         "risk_score": round(finding.score),
         "risk_level_id": severity_rank(severity),
@@ -200,4 +306,9 @@ def to_ocsf(finding: Finding, *, product_version: str = PRODUCT_VERSION) -> dict
     }
     if attacks:
         ocsf["attacks"] = attacks
+    if modern:
+        ocsf["is_alert"] = severity_rank(severity) >= severity_rank(Severity.MEDIUM)
+        analyses = _anomaly_analyses(finding)
+        if analyses:
+            ocsf["anomaly_analyses"] = analyses
     return ocsf

@@ -20,6 +20,9 @@ from models.scoring._yaml import load_yaml_model, read_yaml_model
 
 __all__ = ["Organization", "Policy", "load_policy", "parse_policy"]
 
+_MEMBER_KINDS = frozenset({"user", "group", "domain", "serviceaccount", "principal"})
+"""Kinds of Google Cloud IAM members a share may name (``kind:value``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Organization:
@@ -28,18 +31,34 @@ class Organization:
     accounts: frozenset[str] = frozenset()
     id: str | None = None
     approval: str = "everything"
+    tenants: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
 
     def is_foreign(self, target: str) -> bool:
-        """Whether a share target (account id, organisation or OU ARN) lies outside ours.
+        """Whether a share target lies outside ours.
 
-        ``"all"`` (the public) is foreign. An organisation or OU ARN is ours only when
-        it names our organisation id.
+        ``"all"`` (the public) and ``"link"`` (an Azure download link: whoever holds it)
+        are foreign. An organisation or OU ARN is ours only when it names our
+        organisation id; ``tenant:<id>`` when the tenant is ours; a Google Cloud member
+        (``user:``, ``group:``, ``domain:``, ``serviceAccount:``) when its domain is one of
+        ours, or, for a service account, its project is (ADR 0046).
         """
-        if target == "all":
+        if target in ("all", "link"):
             return True
         if target.startswith("arn:"):
             return self.id is None or f"/{self.id}" not in target
+        if target.startswith("tenant:"):
+            return target.removeprefix("tenant:").lower() not in self.tenants
+        kind, colon, member = target.partition(":")
+        if colon and kind.lower() in _MEMBER_KINDS:
+            return not self._is_our_member(kind.lower(), member.lower())
         return target not in self.accounts
+
+    def _is_our_member(self, kind: str, member: str) -> bool:
+        domain = member.rsplit("@", 1)[-1]
+        if kind == "serviceaccount" and domain.endswith(".iam.gserviceaccount.com"):
+            return domain.split(".", 1)[0] in self.accounts
+        return domain in self.domains
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +101,8 @@ class Policy:
                 frozenset(a for o in organizations for a in o.accounts),
                 next(iter(ids), None),
                 next(iter(approvals), "everything"),
+                frozenset(t for o in organizations for t in o.tenants),
+                frozenset(d for o in organizations for d in o.domains),
             ),
             automation=AutomationAllowList(tuple(automation)),
             suppressions=Suppressions(tuple(s for f in files for s in f.suppressions)),

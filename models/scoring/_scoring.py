@@ -18,8 +18,10 @@ from typing import Final, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events, to_ns
+from models.scoring._contract import IgnoredEvents, ModelScores
 from models.scoring._findings import (
     CombineSettings,
     EventFacts,
@@ -45,6 +47,7 @@ from models.scoring._windows_model import SuppressionSpec
 
 __all__ = [
     "PARQUET_MAGIC",
+    "BatchScorer",
     "LoadedEvents",
     "ModelWindows",
     "ScoreResult",
@@ -83,6 +86,21 @@ class Scorer(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchScorer(Scorer, Protocol):
+    """A :class:`Scorer` that also says which events of a batch it did not judge, and why."""
+
+    def score_batch(self, events: pd.DataFrame, history: pd.DataFrame | None = None) -> ModelScores:
+        """Score the windows of a batch and name the events left out."""
+        ...
+
+
+def _model_scores(scorer: Scorer, events: pd.DataFrame, past: pd.DataFrame | None) -> ModelScores:
+    if isinstance(scorer, BatchScorer):
+        return scorer.score_batch(events, past)
+    return ModelScores(scorer.score_windows(events, past))
+
+
 @dataclass(slots=True)
 class LoadedEvents:
     """Canonical events read from files, with what was not kept."""
@@ -96,10 +114,13 @@ class LoadedEvents:
 
 
 def _is_parquet(path: str) -> bool:
+    """Return a canonical Parquet table; OCSF Parquet (a ``class_uid`` column) is read as input."""
     if path == "-" or not os.path.isfile(path):
         return False
     with open(path, "rb") as handle:
-        return handle.read(4) == PARQUET_MAGIC
+        if handle.read(4) != PARQUET_MAGIC:
+            return False
+    return "class_uid" not in pq.read_schema(path).names
 
 
 def _empty() -> pd.DataFrame:
@@ -111,7 +132,8 @@ def load_events(paths: Iterable[str | Path], *, rejects: str | Path | None = Non
     """Read canonical Parquet tables and CloudTrail inputs into one canonical frame.
 
     Parquet is recognised by its magic bytes (``PAR1``) and read with
-    :func:`features.read_events`; everything else goes through :func:`features.ingest`
+    :func:`features.read_events`, unless it holds OCSF records (Amazon Security Lake);
+    those and everything else go through :func:`features.ingest`
     (files, directories, ``-``), so whatever ``changewatch ingest`` reads is read.
     An event id seen twice keeps its first copy.
 
@@ -215,6 +237,9 @@ class ScoreResult:
         Events scored.
     scorer : ScorerInfo or None
         The model used, if any.
+    ignored : IgnoredEvents or None
+        Events the model did not judge and why (the rules judged every event);
+        ``None`` when it judged all of them, or there is no model.
     """
 
     findings: list[Finding] = field(default_factory=list)
@@ -224,6 +249,7 @@ class ScoreResult:
     windows: list[WindowScore] = field(default_factory=list)
     events: int = 0
     scorer: ScorerInfo | None = None
+    ignored: IgnoredEvents | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +263,13 @@ class ModelWindows:
     events : pandas.DataFrame or None
         Canonical events of those windows that the batch frame may lack (the findings'
         account, regions and change context are read from them).
+    ignored : IgnoredEvents or None
+        Events of the batch the model did not judge, and why.
     """
 
     windows: list[WindowScore] = field(default_factory=list)
     events: pd.DataFrame | None = None
+    ignored: IgnoredEvents | None = None
 
 
 WindowSource = Callable[[Sequence[Hit]], ModelWindows]
@@ -305,6 +334,7 @@ def combine_findings(
         windows=windows,
         events=len(events) if scored is None else scored,
         scorer=scorer,
+        ignored=model.ignored,
     )
 
 
@@ -375,7 +405,8 @@ def score_events(
         model = windows(evaluation.hits)
     elif scorer is not None:
         past = history if not isinstance(history, IdentityHistory) else None
-        model = ModelWindows(scorer.score_windows(events, past))
+        scores = _model_scores(scorer, events, past)
+        model = ModelWindows(scores.windows, ignored=scores.ignored)
     else:
         model = ModelWindows()
     return combine_findings(

@@ -37,6 +37,20 @@ __all__ = [
 ]
 
 _ACCOUNT: Final = re.compile(r"^(\d{12}|[0-9*?\[\]!-]*[*?\[][0-9*?\[\]!-]*)$")
+_SUBSCRIPTION: Final = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+"""An Azure subscription or tenant id (a GUID, lower case)."""
+_PROJECT: Final = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+"""A Google Cloud project id."""
+_DOMAIN: Final = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
+
+
+def _is_account(value: str, *, patterns: bool) -> bool:
+    """Return whether a value is an AWS account, Azure subscription or Google Cloud project."""
+    if _SUBSCRIPTION.match(value) or (_PROJECT.match(value) and not value.isdigit()):
+        return True
+    return bool(_ACCOUNT.match(value) if patterns else re.fullmatch(r"\d{12}", value))
+
+
 _ORG_ID: Final = re.compile(r"^o-[a-z0-9]{10,32}$")
 _CLIENT: Final = re.compile(r"^(?P<family>[a-z0-9-]+)(?:/(?P<version>\S+))?$")
 
@@ -75,9 +89,10 @@ class Scope(_Model):
     @classmethod
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for account in value:
-            if not _ACCOUNT.match(account):
+            if not _is_account(account, patterns=True):
                 raise ValueError(
-                    f"expected a 12-digit account id or a pattern such as '1111*', got {account!r}"
+                    "expected a 12-digit account id, an Azure subscription id, a Google Cloud "
+                    f"project id or a pattern such as '1111*', got {account!r}"
                 )
         return value
 
@@ -202,6 +217,10 @@ class FreezeSpec(_Period):
 class OrganizationSpec(_Model):
     """The organisation: its accounts and id (for sharing) and what its change process governs.
 
+    ``accounts`` are AWS account ids, Azure subscription ids and Google Cloud project ids;
+    ``tenants`` the Entra ID tenants and ``domains`` the Google (Workspace / Cloud Identity)
+    domains whose members a share may name without leaving the organisation (ADR 0046).
+
     ``approval`` says whose changes need an approved window or ticket (ADR 0021):
     ``everything`` (every change, the default), or ``scoped`` (only identities some
     window or ticket names; changes of identities no window or ticket ever covers are
@@ -210,6 +229,8 @@ class OrganizationSpec(_Model):
 
     id: str | None = None
     accounts: Patterns = ()
+    tenants: Patterns = ()
+    domains: Patterns = ()
     approval: Literal["everything", "scoped"] | None = None
 
     @field_validator("id")
@@ -223,9 +244,28 @@ class OrganizationSpec(_Model):
     @classmethod
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for account in value:
-            if not re.fullmatch(r"\d{12}", account):
-                raise ValueError(f"expected a 12-digit account id, got {account!r}")
+            if not _is_account(account, patterns=False):
+                raise ValueError(
+                    "expected a 12-digit account id, an Azure subscription id or a Google Cloud "
+                    f"project id, got {account!r}"
+                )
         return value
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tenant in value:
+            if not _SUBSCRIPTION.match(tenant.lower()):
+                raise ValueError(f"expected an Entra ID tenant id (a GUID), got {tenant!r}")
+        return tuple(t.lower() for t in value)
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for domain in value:
+            if not _DOMAIN.match(domain.lower()):
+                raise ValueError(f"expected a domain such as 'example.com', got {domain!r}")
+        return tuple(d.lower() for d in value)
 
 
 class AutomationSpec(_Model):

@@ -12,6 +12,7 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from features import PRODUCT_VERSION, ConfigurationError
 from models.scoring import PolicyFile, load_policy, read_yaml_model
@@ -103,7 +104,8 @@ def create_app(
         follower.stop()
         store.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the package, not a CDN (ADR 0038)
+    app = FastAPIOffline(
         title="changewatch",
         version=PRODUCT_VERSION,
         description=_DESCRIPTION,

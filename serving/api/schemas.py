@@ -26,6 +26,7 @@ __all__ = [
     "FreezePublic",
     "FreezesPublic",
     "HealthPublic",
+    "IgnoredByModel",
     "ImportPublic",
     "ModelPublic",
     "ReadyPublic",
@@ -110,6 +111,13 @@ class WindowScorePublic(_Out):
     event_ids: list[str]
 
 
+class IgnoredByModel(_Out):
+    """Events of the request the model did not judge, and why (the rules judged them)."""
+
+    events: int = Field(ge=1, description="How many of the request's events the model left out.")
+    reason: str = Field(description="Why, in words.")
+
+
 class RuleFailure(_Out):
     """A rule that raised on this batch and was skipped."""
 
@@ -134,6 +142,9 @@ class ScorePublic(_Answer):
     hits: list[RuleHitPublic]
     events: list[EventHits] = Field(description="Per event of the request, the rules it fired.")
     windows: list[WindowScorePublic]
+    ignored_by_model: IgnoredByModel | None = Field(
+        None, description="Events of the request the model did not judge and why; null if none."
+    )
     findings: list[Finding]
     suppressed: int = Field(ge=0)
     rules_failed: list[RuleFailure]

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features import records_to_table
+from features import looks_like_records, records_to_table
 from models.scoring import (
     DetectorScorer,
     Finding,
@@ -41,6 +41,7 @@ from serving.api.metrics import Metrics
 from serving.api.schemas import (
     EventHits,
     ExplanationPublic,
+    IgnoredByModel,
     RejectedRecord,
     RuleFailure,
     RuleHitPublic,
@@ -61,7 +62,11 @@ _ECHOED: Final = ("event_id", "identity_key", "event_name", "event_time")
 
 
 def extract_records(body: Any) -> list[Any]:
-    """Return the records of a request: ``{"Records": [...]}``, a JSON array, or one envelope.
+    """Return the records of a request.
+
+    ``{"Records": [...]}`` (CloudTrail), ``{"records": [...]}`` (Azure Event Hubs), a JSON
+    array, or one record of any format the readers know (an EventBridge envelope, a
+    CloudTrail, Azure, Google Cloud or OCSF record, a Pub/Sub push request).
 
     Raises
     ------
@@ -71,14 +76,18 @@ def extract_records(body: Any) -> list[Any]:
     if isinstance(body, list):
         return body
     if isinstance(body, dict):
-        if "Records" in body:
-            records = body["Records"]
-            if not isinstance(records, list):
-                raise ValueError(f"'Records' must be an array, got {type(records).__name__}")
-            return records
-        if "detail-type" in body or "eventName" in body:
+        for key in ("Records", "records"):
+            if key in body:
+                records = body[key]
+                if not isinstance(records, list):
+                    raise ValueError(f"{key!r} must be an array, got {type(records).__name__}")
+                return records
+        if "detail-type" in body or "eventName" in body or looks_like_records(body.keys()):
             return [body]
-        raise ValueError("expected {'Records': [...]}, an array, or an EventBridge envelope")
+        raise ValueError(
+            "expected {'Records': [...]}, {'records': [...]}, an array, or one record "
+            "(CloudTrail, EventBridge, Azure, Google Cloud, OCSF)"
+        )
     raise ValueError(f"expected a JSON object or array, got {type(body).__name__}")
 
 
@@ -103,6 +112,14 @@ def window_public(window: WindowScore) -> WindowScorePublic:
         ],
         event_ids=list(window.event_ids),
     )
+
+
+def _ignored_public(result: ScoreResult, ids: set[str]) -> IgnoredByModel | None:
+    """Return how many of the request's events (``ids``) the model left out, and why."""
+    if result.ignored is None:
+        return None
+    count = sum(1 for event_id in result.ignored.event_ids if event_id in ids)
+    return IgnoredByModel(events=count, reason=result.ignored.reason) if count else None
 
 
 def _hit_public(hit: Hit) -> RuleHitPublic:
@@ -178,7 +195,7 @@ def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any
 def _identities(
     scorer: DetectorScorer, frame: pd.DataFrame, past: pd.DataFrame | None, hits: Any
 ) -> ModelWindows:
-    return ModelWindows(scorer.score_identities(frame, past))
+    return ModelWindows(scorer.score_identities(frame, past), ignored=scorer.ignored(frame))
 
 
 def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, int]:
@@ -317,6 +334,7 @@ def score_records(
             for i, k, n, t in zip(*(columns[n] for n in _ECHOED), strict=True)
         ],
         windows=[window_public(w) for w in windows],
+        ignored_by_model=_ignored_public(result, ids),
         findings=findings,
         suppressed=len(result.suppressed),
         rules_failed=[RuleFailure(rule_id=r, error=e) for r, e in result.failed],

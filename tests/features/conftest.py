@@ -13,6 +13,7 @@ import pytest
 from features import CANONICAL_SCHEMA, FeatureConfig, classify
 
 DEFAULTS: dict[str, Any] = {
+    "cloud": "aws",
     "account_id": "111111111111",
     "region": "us-east-1",
     "event_source": "ec2.amazonaws.com",

@@ -66,7 +66,10 @@ def test_ingest_with_one_usable_record_exits_0(make: Any, tmp_path: Path) -> Non
     assert summary(result)["not_read"] == [
         {
             "path": str(bad),
-            "reason": 'JSON object is neither {"Records": [...]} nor a CloudTrail record',
+            "reason": (
+                'JSON object is neither {"Records": [...]} nor a record of CloudTrail, Azure, '
+                "Google Cloud or OCSF"
+            ),
         }
     ]
     assert f"  {bad}: JSON object is neither" in result.stderr

@@ -32,7 +32,12 @@ RUN = {"instancesSet": {"items": [{"instanceId": "i-0123456789abcdef0"}]}}
 
 
 def _day(
-    person: str, day: int, *, hour: int = 9, ip: str = "198.51.100.20"
+    person: str,
+    day: int,
+    *,
+    hour: int = 9,
+    ip: str = "198.51.100.20",
+    account: str = "111122223333",
 ) -> list[dict[str, Any]]:
     at = START + timedelta(days=day, hours=hour)
 
@@ -44,6 +49,7 @@ def _day(
             session=f"{person}@corp.example",
             agent=CONSOLE,
             ip=ip,
+            account=account,
             **extra,
         )
 
@@ -108,6 +114,16 @@ def test_a_newcomer_acting_unlike_the_team_looks_unusual(detector: ChangeDetecto
     assert ordinary[["novel_region_share", "novel_network_share"]].max().max() == 0.0
     assert windows["percentile"].max() >= 95
     assert windows["percentile"].max() > ordinary["percentile"].max() + 20
+
+
+def test_a_newcomer_too_new_elsewhere_is_measured_against_the_team() -> None:
+    # dana worked one day in another account: too little to measure her by herself there,
+    # so her first day here is measured against the team, the next rung of the ladder
+    elsewhere = _day("dana", 14, account="444455556666")
+    fitted = ChangeDetector(n_estimators=100, random_state=0).fit(to_events([*_team(), *elsewhere]))
+    windows = _scored(fitted, _day("dana", 15))
+    assert not windows["cold_start"].any()
+    assert set(windows["peers"]) == {"3 of the PowerUserAccess users in account 111122223333"}
 
 
 def test_an_identity_without_peers_stays_unscored(detector: ChangeDetector) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import re
@@ -91,6 +92,7 @@ def facts(
     }
 
 
+_LEVELS = sorted(Severity, key=severity_rank)
 OUTSIDE, FREEZE = "ChangeWindow.OutsideApproved", "ChangeWindow.InsideFreeze"
 FOREIGN, PUBLIC = "Sharing.ForeignAccount", "Sharing.Public"
 CONTEXTS = {
@@ -150,6 +152,25 @@ TABLE = [
     (100.0, OUTSIDE, "none", "medium", ["model percentile 100.0"], ["raised"]),
     (80.0, "Burst.Changes", "none", "medium", [], ["model percentile"]),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raised_to", "context", "severity"),
+    [
+        (Severity.HIGH, "ticket", "medium"),  # raised as new for the actor: one level down
+        (Severity.CRITICAL, "window", "high"),
+        (Severity.MEDIUM, "ticket", "low"),  # at the rule's base severity: low, as before
+        (Severity.HIGH, "unapproved", "high"),
+    ],
+)
+def test_an_approval_covers_the_change_not_what_is_new_for_the_actor(
+    raised_to: Severity, context: str, severity: str
+) -> None:
+    # a first serial-console key push by a stolen session, inside its owner's ticket
+    base = hit("RemoteAccess.SerialConsoleEnabled")
+    raised = dataclasses.replace(base, severity=raised_to)
+    (finding,) = combine([], [raised], CONTEXTS[context], scorer=FOREST)
+    assert finding.severity == severity
 
 
 @pytest.mark.parametrize(
@@ -479,7 +500,13 @@ def test_combiner_invariants(
             home.change_context.verdict == "approved"
             and not rule_by_id(one.rule_id).kept_when_approved
         ):
-            floor = min(floor, Severity.LOW, key=severity_rank)
+            # an approval covers the change: low, or one level down for a hit its rule raised
+            raised = severity_rank(floor) > severity_rank(rule_by_id(one.rule_id).severity)
+            floor = (
+                _LEVELS[severity_rank(floor) - 1]
+                if raised
+                else min(floor, Severity.LOW, key=severity_rank)
+            )
         assert severity_rank(home.severity) >= severity_rank(floor)
         assert one.rule_id in home.rules
     # findings of one identity never overlap in time

@@ -179,7 +179,7 @@ class _HandMadeWindows:
 
 
 @pytest.mark.parametrize(
-    ("percentile", "severity"), [(99.2, "high"), (97.0, "medium"), (50.0, "medium")]
+    ("percentile", "severity"), [(100.0, "high"), (99.2, "medium"), (50.0, "medium")]
 )
 def test_model_windows_reach_the_combiner_with_the_change_context(
     rec: Records, events_of: Frame, policy_yaml: str, percentile: float, severity: str

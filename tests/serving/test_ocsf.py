@@ -1,4 +1,4 @@
-"""Findings as OCSF 1.1.0 Detection Finding (class 2004) objects."""
+"""Findings as OCSF Detection Finding (class 2004) objects, valid under the official schema."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from models.scoring import (
+    OCSF_VERSIONS,
     EventFacts,
     Explanation,
     Finding,
@@ -19,6 +20,7 @@ from models.scoring import (
     rule_by_id,
     to_ocsf,
 )
+from tests.serving.ocsf_schema import schema_errors
 
 ALICE = "arn:aws:iam::111122223333:user/alice"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -27,8 +29,9 @@ FACTS = {
     "e2": EventFacts("111122223333", "eu-west-1", ALICE),
 }
 
-# Required attributes of Detection Finding 2004 in OCSF 1.1.0 (base event, finding, the
-# finding_info / analytic / metadata / product objects and the cloud profile), by path.
+# Required attributes of Detection Finding 2004 (base event, finding, the finding_info /
+# analytic / metadata / product objects and the cloud profile), by path; the official
+# schema checks the rest (test_every_object_validates_against_the_official_schema).
 REQUIRED = [
     "activity_id",
     "category_uid",
@@ -87,12 +90,77 @@ def test_every_object_has_the_required_attributes_of_the_class(name: str, path: 
     assert _get(to_ocsf(FINDINGS[name]), path) is not None
 
 
+@pytest.mark.parametrize("version", OCSF_VERSIONS)
+@pytest.mark.parametrize("name", FINDINGS)
+def test_every_object_validates_against_the_official_schema(name: str, version: str) -> None:
+    ocsf = to_ocsf(FINDINGS[name], version=version)
+    assert ocsf["metadata"]["version"] == version
+    assert schema_errors(ocsf) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda o: o.update(actor={"user": {"uid": "x"}}), "Additional properties"),
+        (lambda o: o.pop("action_id"), "'action_id' is a required property"),
+        (lambda o: o.update(severity_id=9), "is not one of"),
+    ],
+    ids=["actor at the top", "no action_id", "unknown severity"],
+)
+def test_the_validator_fails_on_what_consumers_reject(change: Any, error: str) -> None:
+    ocsf = to_ocsf(FINDINGS["both"], version="1.1.0")
+    change(ocsf)
+    assert any(error in message for message in schema_errors(ocsf))
+
+
+def test_an_unknown_version_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"1\.8\.0, 1\.1\.0"):
+        to_ocsf(FINDINGS["both"], version="1.9.0")
+
+
+def test_the_current_version_is_the_default_and_carries_the_models_analysis() -> None:
+    ocsf = to_ocsf(FINDINGS["model only"])
+    assert ocsf["metadata"]["version"] == "1.8.0"
+    assert FINDINGS["model only"].severity == "low"
+    assert ocsf["is_alert"] is False  # an alert is medium or higher
+    assert to_ocsf(FINDINGS["rules only"])["is_alert"] is True
+    (analysis,) = ocsf["anomaly_analyses"]
+    assert analysis["analysis_targets"] == [{"name": ALICE, "type": "identity"}]
+    (anomaly,) = analysis["anomalies"]
+    assert anomaly["observation_parameter"] == "snapshots_created"
+    assert anomaly["observations"][0]["value"] == "14"
+    assert analysis["baselines"][0]["observations"] == [{"value": "0"}]
+    assert (ocsf["action_id"], ocsf["disposition_id"], ocsf["status_id"]) == (3, 15, 1)
+
+
+def test_version_1_1_has_neither_alert_flag_nor_anomaly_analyses() -> None:
+    ocsf = to_ocsf(FINDINGS["model only"], version="1.1.0")
+    assert "is_alert" not in ocsf
+    assert "anomaly_analyses" not in ocsf
+    assert ocsf["action_id"] == 1  # Allowed: 1.1 has no Observed
+
+
+@pytest.mark.parametrize(
+    ("identity", "provider"),
+    [
+        (ALICE, "AWS"),
+        ("azure:user:alice@corp.example", "Azure"),
+        ("gcp:sa:x@p.iam.gserviceaccount.com", "GCP"),
+    ],
+)  # fmt: skip
+def test_the_cloud_provider_follows_the_identity(identity: str, provider: str) -> None:
+    finding = FINDINGS["rules only"].model_copy(update={"identity": identity})
+    ocsf = to_ocsf(finding)
+    assert ocsf["cloud"]["provider"] == provider
+    assert schema_errors(ocsf) == []
+
+
 @pytest.mark.parametrize("name", FINDINGS)
 def test_class_identity_and_json(name: str) -> None:
     ocsf = to_ocsf(FINDINGS[name])
     assert (ocsf["class_uid"], ocsf["category_uid"], ocsf["activity_id"]) == (2004, 2, 1)
     assert ocsf["type_uid"] == ocsf["class_uid"] * 100 + ocsf["activity_id"]
-    assert ocsf["metadata"]["version"] == "1.1.0"
+    assert ocsf["metadata"]["version"] == "1.8.0"
     assert ocsf["metadata"]["product"]["name"] == "changewatch"
     assert ocsf["finding_info"]["uid"] == FINDINGS[name].finding_id
     assert json.loads(json.dumps(ocsf)) == ocsf  # plain JSON, nothing left to serialise
@@ -137,8 +205,11 @@ def test_rule_finding_names_the_rule_as_analytic_and_maps_attack() -> None:
         "account": {"uid": "111122223333"},
         "region": "eu-central-1",
     }
-    assert ocsf["actor"]["user"]["uid"] == ALICE
-    assert ocsf["actor"]["user"]["name"] == "alice"
+    assert "actor" not in ocsf  # not an attribute of the class: the actor is evidence
+    (evidence,) = ocsf["evidences"]
+    assert evidence["actor"]["user"]["uid"] == ALICE
+    assert evidence["actor"]["user"]["name"] == "alice"
+    assert evidence["data"]["event_ids"] == ["e1"]
 
 
 def test_model_finding_names_the_model_as_a_learning_analytic() -> None:

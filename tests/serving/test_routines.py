@@ -368,3 +368,36 @@ def test_a_new_identity_bursts_against_its_peers_past() -> None:
     never = RuleContext.build(to_events([]), policy=parse_policy(DEPLOY_WINDOW))
     (hit,) = burst(to_events(mine), never)
     assert "it never made any before" in hit.reason
+
+
+def _reads(person: str, day: int, count: int) -> list[dict[str, Any]]:
+    return [
+        record(
+            "DescribeInstanceAttribute",
+            _at(day, 10, minute),
+            role="AWSReservedSSO_PowerUserAccess_0123abcd4567ef89",
+            session=f"{person}@corp.example",
+            request={"instanceId": f"i-0{minute:016x}", "attribute": "userData"},
+        )
+        for minute in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("team_reads", "severity", "says"),
+    [
+        (True, Severity.LOW, "a new identity, whose closest peers read user data before"),
+        (False, Severity.MEDIUM, "a sweep of 10 or more"),
+    ],
+)
+def test_a_newcomer_doing_what_the_team_does_is_context(
+    team_reads: bool, severity: Severity, says: str
+) -> None:
+    user_data_read = rule_by_id("UserData.Read")
+    team = [_person("ana", _at(1, 9)), _person("ben", _at(2, 9))]
+    if team_reads:
+        team += _reads("ana", 3, 12) + _reads("ben", 4, 12)
+    context = RuleContext.build(to_events(team), policy=parse_policy(DEPLOY_WINDOW))
+    (hit,) = user_data_read(to_events(_reads("nina", 20, 15)), context)
+    assert hit.severity == severity
+    assert says in hit.reason

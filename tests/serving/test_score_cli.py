@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from changewatch.cli import cli
 from models.scoring import Finding
+from tests.serving.ocsf_schema import schema_errors
 
 STRATUS = Path(__file__).parent.parent / "data" / "stratus"
 SHARE = str(STRATUS / "aws.exfiltration.ec2-share-ebs-snapshot.json")
@@ -107,6 +108,17 @@ def test_ocsf_output_is_a_detection_finding_per_line(policies: dict[str, str]) -
     assert {o["class_uid"] for o in objects} == {2004}
     assert all(o["severity_id"] == 4 for o in objects)
     assert json.loads(last)["format"] == "ocsf"
+    assert {o["metadata"]["version"] for o in objects} == {"1.8.0"}
+    assert [schema_errors(o) for o in objects] == [[], []]
+
+
+def test_ocsf_1_1_stays_selectable_and_valid(policies: dict[str, str]) -> None:
+    result = run("--model", "none", "--events", SHARE, AMI, "--windows", policies["ours"],
+                 "--format", "ocsf", "--ocsf-version", "1.1.0", "--out", "-")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    objects = [json.loads(line) for line in result.stdout.strip().splitlines()[:-1]]
+    assert {o["metadata"]["version"] for o in objects} == {"1.1.0"}
+    assert [schema_errors(o) for o in objects] == [[], []]
 
 
 def test_paths_options_take_several_paths_and_may_repeat(policies: dict[str, str]) -> None:

@@ -103,6 +103,11 @@ def test_the_model_card_explains_the_threshold_and_says_what_cold_start_does(
     assert "only 11.0 days of baseline" in card  # the short-baseline warning
 
 
+def test_the_run_says_which_clouds_it_covers(trained, module_store: str) -> None:
+    run = _client(module_store).get_run(trained.run_id)
+    assert run.data.tags["changewatch.clouds"] == "aws"
+
+
 def test_a_short_baseline_is_warned_logged_and_tagged(trained, module_store: str) -> None:
     run = _client(module_store).get_run(trained.run_id)
     assert any("days of baseline" in w for w in trained.warnings)

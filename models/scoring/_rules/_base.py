@@ -35,6 +35,7 @@ __all__ = [
     "RuleFunction",
     "RuleGate",
     "Severity",
+    "at_most",
     "attempted_changes",
     "attempted_mask",
     "describe_names",
@@ -47,6 +48,7 @@ __all__ = [
     "session_records",
     "session_table",
     "sessions",
+    "shifted",
     "to_datetime",
 ]
 
@@ -59,6 +61,19 @@ class Severity(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+def shifted(severity: Severity | str, steps: int) -> Severity:
+    """Return ``severity`` moved ``steps`` levels, kept between info and critical."""
+    levels = tuple(Severity)
+    index = levels.index(Severity(severity)) + steps
+    return levels[min(max(index, 0), len(levels) - 1)]
+
+
+def at_most(severity: Severity | str, ceiling: Severity) -> Severity:
+    """Return the lower of ``severity`` and ``ceiling``."""
+    levels = tuple(Severity)
+    return min(Severity(severity), ceiling, key=levels.index)
 
 
 @dataclass(frozen=True, slots=True)

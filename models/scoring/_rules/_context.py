@@ -471,6 +471,33 @@ class IdentityHistory:
         """Whether the identity has an event of the compute rule input ``input_name``."""
         return identity in self.actors.get(input_name, ())
 
+    def peers_did(self, identity: str, input_name: str) -> str | None:
+        """Name the closest peers who did ``input_name``, for an identity with no past.
+
+        The peers are those of the first rungs of :func:`features.peer_groups` the history
+        has members of (two for people: themselves in other accounts, then their team; one
+        for automation), as :meth:`routine` pools them. Returns ``"2 of the Dev users in
+        account 111"`` when any of them did it, else ``None``.
+        """
+        did = self.actors.get(input_name, frozenset())
+        rungs = 2 if is_person_key(identity) else 1
+        named: list[str] = []
+        for group in peer_groups(identity):
+            members = [
+                other
+                for other, groups in self.peers.items()
+                if other != identity and group in groups
+            ]
+            if not members:
+                continue
+            doers = sum(1 for other in members if other in did)
+            if doers:
+                named.append(f"{doers} of the {group}")
+            rungs -= 1
+            if rungs == 0:
+                break
+        return "; ".join(named) or None
+
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Final
 
 import pandas as pd
 
@@ -20,21 +19,16 @@ from features import RuleInput
 from models.scoring._rules._base import (
     Evidence,
     Severity,
+    at_most,
     evidence_of,
     failed_note,
     identity_sessions,
+    shifted,
 )
 from models.scoring._rules._context import IdentityHistory, RuleContext
+from models.scoring._rules._weigh_keys import UNATTRIBUTED, is_unattributed_key
 
 __all__ = ["Novelty", "graded", "graded_sessions", "novelty", "shifted"]
-
-_LADDER: Final = (
-    Severity.INFO,
-    Severity.LOW,
-    Severity.MEDIUM,
-    Severity.HIGH,
-    Severity.CRITICAL,
-)
 
 
 class Novelty(Enum):
@@ -46,6 +40,10 @@ class Novelty(Enum):
     """The history knows the identity, and it never did this."""
     ROUTINE = "routine"
     """The identity did this before."""
+    PEERS = "peers"
+    """The history does not know the identity, but its closest peers did this."""
+    UNATTRIBUTED = "unattributed"
+    """The records name no identity (a redacted export): nobody's history applies."""
 
     def phrase(self, history: IdentityHistory, doing: str) -> str:
         """Return ``"; the identity never <doing> in its history ..."``, for a hit's reason."""
@@ -53,31 +51,40 @@ class Novelty(Enum):
             return f"; the identity never {doing} in its history (since {history.start:%Y-%m-%d})"
         if self is Novelty.ROUTINE:
             return f"; the identity {doing} before (routine for it)"
+        if self is Novelty.UNATTRIBUTED:
+            return f"; {UNATTRIBUTED}"
+        if self is Novelty.PEERS:
+            return f"; a new identity, whose closest peers {doing} before"
         return "; no history of the identity to compare with" if history.start else ""
 
 
 def novelty(history: IdentityHistory, identity: str, input_name: str) -> Novelty:
     """Return whether ``identity`` did what ``input_name`` (a compute rule input) names."""
+    if is_unattributed_key(identity):
+        return Novelty.UNATTRIBUTED
     if not history.knows(identity):
-        return Novelty.UNKNOWN
+        return Novelty.PEERS if history.peers_did(identity, input_name) else Novelty.UNKNOWN
     return Novelty.ROUTINE if history.did(identity, input_name) else Novelty.NEW
-
-
-def shifted(severity: Severity, steps: int) -> Severity:
-    """Return ``severity`` moved ``steps`` levels, kept between info and critical."""
-    index = _LADDER.index(severity) + steps
-    return _LADDER[min(max(index, 0), len(_LADDER) - 1)]
 
 
 def graded(base: Severity, found: Novelty, *, routine: Severity | None) -> Severity | None:
     """Return the severity of a hit: ``base``, one up when new, ``routine`` when routine.
 
     ``routine`` ``None`` means the rule stays silent on what the identity does routinely.
+    A new identity whose closest peers did it gets the routine severity (low at most when
+    the rule is silent on routine: a newcomer doing what the team does is context, not
+    silence; ADR 0022).
+    A hit on records that name no identity is low at most: whether it is new or routine
+    for whoever did it cannot be told (ADR 0021).
     """
+    if found is Novelty.UNATTRIBUTED:
+        return at_most(base, Severity.LOW)
     if found is Novelty.NEW:
         return shifted(base, 1)
     if found is Novelty.ROUTINE:
         return routine
+    if found is Novelty.PEERS:
+        return at_most(base, Severity.LOW) if routine is None else routine
     return base
 
 

@@ -44,7 +44,7 @@ def _sweeps(
         found = novelty(history, identity, one.name)
         if found is Novelty.ROUTINE:
             continue
-        bulk = len(run) >= settings.bulk_reads
+        bulk = len(run) >= settings.bulk_reads and found is not Novelty.PEERS
         by_hand = bool((run["client_family"] == "console").all())
         severity = shifted(Severity.LOW, int(found is Novelty.NEW and not by_hand) + int(bulk))
         instances = ids_named(run, "i-")

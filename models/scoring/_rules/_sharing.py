@@ -37,13 +37,15 @@ def _any_share(summary: BatchSummary, context: RuleContext) -> bool:
     return summary.shares > 0
 
 
-_KINDS = {"db_snapshot": "database snapshot"}
+_KINDS = {"db_snapshot": "database snapshot", "volume": "disk"}
 
 
 def _subject(row: pd.Series) -> str:
     ids = [str(i) for i in row["resource_ids"]]
     kind = _KINDS.get(str(row["resource_type"]), str(row["resource_type"]))
     name = next((i for i in ids if i.startswith(("snap-", "ami-"))), ids[0] if ids else "?")
+    if name.startswith(("/subscriptions/", "projects/")):
+        name = name.rsplit("/", 1)[-1]
     return f"{kind} {name}"
 
 
@@ -53,7 +55,13 @@ def _failed(row: pd.Series) -> str:
 
 
 def _target(target: str) -> str:
-    """``account 0987...``, ``organisation o-abc`` or ``organisational unit ou-abc``."""
+    """``account 0987...``, ``organisation o-abc``, ``a download link``, ``user:x@y`` ..."""
+    if target == "link":
+        return "a download link (SAS URL) that works for whoever holds it"
+    if target.startswith("tenant:"):
+        return f"tenant {target.removeprefix('tenant:')}"
+    if ":" in target and not target.startswith("arn:"):
+        return target
     if not target.startswith("arn:"):
         return f"account {target}"
     last = target.rsplit("/", 1)[-1]
@@ -92,7 +100,7 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
 
 @rule(
     id="Sharing.ForeignAccount",
-    title="Snapshot or image shared with an account outside the organisation",
+    title="Snapshot, image or disk shared outside the organisation",
     severity=Severity.HIGH,
     technique="T1537",
     runbook=(
@@ -104,7 +112,11 @@ def shared_publicly(events: pd.DataFrame, context: RuleContext) -> Iterator[Evid
     kept_when_approved=True,
 )
 def shared_with_foreign_account(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
-    """Fire when a snapshot or image is granted to an account or organisation not ours."""
+    """Fire when a snapshot, image or disk is granted outside the organisation.
+
+    An account, organisation or OU not ours; in Azure a download link or another tenant,
+    in Google Cloud a member of a domain (or a service account of a project) not ours.
+    """
     organization = context.policy_or_empty().organization
     for _, row in _shares(events).iterrows():
         foreign = [

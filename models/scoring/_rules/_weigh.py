@@ -13,7 +13,7 @@ import pandas as pd
 
 from models.scoring._rules._base import Severity
 from models.scoring._rules._context import RuleContext
-from models.scoring._rules._weigh_keys import is_person_key
+from models.scoring._rules._weigh_keys import UNATTRIBUTED, is_person_key, is_unattributed_key
 
 __all__ = ["change_values", "is_person_key", "weigh_routine"]
 
@@ -49,12 +49,8 @@ def weigh_routine(
     """
     settings = context.settings
     history = context.history
-    if identity.startswith("unknown:"):
-        return (
-            Severity.LOW,
-            "the records name no identity (a redacted export): the change cannot be "
-            "attributed, nor weighed against anyone's routine",
-        )
+    if is_unattributed_key(identity):
+        return Severity.LOW, UNATTRIBUTED
     if not history.learned:
         return Severity.MEDIUM, ""
     routine, whose = history.routine(identity)

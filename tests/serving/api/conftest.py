@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,10 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 and a free port, in a thread; stopped at the end."""
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on 127.0.0.1 and a free port, in a thread."""
     port = _free_port()
-    app = create_app(settings_for(tmp_path_factory.mktemp("live") / "state.db"))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
@@ -67,3 +67,10 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn on 127.0.0.1 and a free port, in a thread; stopped at the end."""
+    with served(create_app(settings_for(tmp_path_factory.mktemp("live") / "state.db"))) as url:
+        yield url

@@ -118,7 +118,7 @@ def test_bad_json_is_400(client: TestClient) -> None:
     assert answer.json()["detail"].startswith("bad batch")
 
 
-@pytest.mark.parametrize("body", [{"records": []}, 3, "x", {"Records": 4}])
+@pytest.mark.parametrize("body", [{"events": []}, 3, "x", {"Records": 4}, {"records": 4}])
 def test_not_a_batch_is_400(client: TestClient, body: Any) -> None:
     assert client.post("/v1/score", json=body, headers=SCORE).status_code == 400
 
