@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features import (
+    CATALOGUE,
     FEATURE_NAMES,
     VECTOR_COLUMNS,
     ConfigurationError,
@@ -591,6 +592,15 @@ def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
     return f"{len(members)} of the {group}"
 
 
+_OWN_COLUMNS: Final = frozenset(
+    ["identity_key", "window_start", "window_end"]
+    + [f.name for f in CATALOGUE if f.family == "organisation"]
+)
+"""Columns a peers' measure leaves as the identity's own: its keys, and its place in the
+organisation (measured against the organisation's first-use table, which Spark ships to
+every identity group; a made-up peers' key is not an identity of the organisation, ADR 0033)."""
+
+
 class _Peers(list[str]):
     """The peers of one identity, and the group they were found in."""
 
@@ -682,7 +692,7 @@ def _measure_against(
             zip(pooled["identity_key"], to_ns(pooled["window_start"]), strict=True)
         )
     }
-    columns = [c for c in VECTOR_COLUMNS if c not in ("identity_key", "window_start", "window_end")]
+    columns = [c for c in VECTOR_COLUMNS if c not in _OWN_COLUMNS]
     values = out[columns].to_numpy(dtype=object).copy()
     replacement = pooled[columns].to_numpy(dtype=object)
     pooled_cold = pooled["cold_start"].to_numpy() == 1
