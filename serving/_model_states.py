@@ -223,12 +223,13 @@ class ModelStates:
             state = held.get(identity)
             key = max([-1, *(keys[i] for i in new["event_id"]), *arrivals.keys])
             key = max(key, state.key) if state is not None else key
+            taken = new  # a state rebuilt leaves out all the batch's events, resent ones too
             if state is not None and identity not in read.rebuild:
                 current = self._caught_up(scorer, state.state, arrivals)
             else:
-                current = self._rebuilt(scorer, identity, mine, arrivals, since)
+                current, taken = self._rebuilt(scorer, identity, mine, arrivals, since), mine
             chosen = current.windows(scorer, mine, since=since, hits=hits, moments=moments)
-            events, after = _evidence(current, chosen, mine), current.advance(scorer, new)
+            events, after = _evidence(current, chosen, mine), current.advance(scorer, taken)
             windows += chosen
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
