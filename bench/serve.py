@@ -2,18 +2,23 @@
 
 Each part starts one uvicorn on 127.0.0.1 (a subprocess, ``--loop auto --http auto``:
 uvloop and httptools when installed; the line ``server:`` says what it got) serving
-``create_app`` with ``--model none`` plus a ``POST /bench/echo`` route that returns the
-body length, and prints p50/p99 latency and throughput of both routes and their ratios.
-Bounded: a fixed number of requests and a time cap per cell; loopback only.
+``create_app`` plus a ``POST /bench/echo`` route that returns the body length, and prints
+p50/p99 latency and throughput of both routes and their ratios. Bounded: a fixed number of
+requests and a time cap per cell (open loops too: what is unanswered after the cap counts
+as dropped); loopback only.
 
 * ``realistic`` (the goal's measurement): a simulated organisation (``training.simulation``,
   3 accounts, 2 regions, about 4,200 events a day, its change windows and automation
   allow-list imported); the state holds the days before the replayed one (retention
   applied: about 15,000 events of 40 identities); requests replay that day's events in
-  time order, one per request, closed loop at concurrency 1, 8 and 32, then an open
-  loop at ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s). The
-  replayed day is an ordinary weekday, or with ``--attack-day`` the day holding every
-  attack scenario (a stress case: a day's attacks arrive within seconds).
+  time order, one per request, closed loop at ``--conc`` (1 and 8), then an open loop at
+  ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s). The replayed
+  day is an ordinary weekday, or with ``--attack-day`` the day holding every attack
+  scenario (a stress case: a day's attacks arrive within seconds). It runs twice on
+  copies of the same state: the *rules* path (``--model none``) and the *model* path
+  (a ``models.ChangeDetector`` trained on every simulated day before the replayed one,
+  saved as a bundle and loaded by the service, as ``changewatch serve --model`` does).
+  ``--paths rules`` or ``--paths model`` runs one of them.
 * ``overload`` (not run by default): ``--overload-size``-record requests at three times
   the sustainable rate for ``--overload-seconds``: every request must get 200 within 5 s
   or an immediate 503 with ``Retry-After`` (``bench/_overload.py``).
@@ -80,7 +85,8 @@ ARN = "arn:aws:iam::111122223333:user/u"
 def bench_app() -> Any:
     from serving.api import Settings, create_app  # noqa: PLC0415 - only in the server process
 
-    app = create_app(Settings(state=Path(os.environ["CW_BENCH_STATE"]), model="none"))
+    state = Path(os.environ["CW_BENCH_STATE"])
+    app = create_app(Settings(state=state, model=os.environ.get("CW_BENCH_MODEL", "none")))
 
     @app.post("/bench/echo")
     async def echo(request: Request) -> dict[str, int]:
@@ -164,9 +170,13 @@ async def _closed_loop(
 
 
 async def _open_loop(
-    client: httpx.AsyncClient, bodies: Bodies, rate: float, seconds: float
+    client: httpx.AsyncClient, bodies: Bodies, rate: float, seconds: float, cap: float
 ) -> tuple[list[float], int, float]:
-    """Send at a fixed rate whatever the answers; returns latencies, dropped, achieved rate."""
+    """Send at a fixed rate whatever the answers; returns latencies, dropped, achieved rate.
+
+    Requests still unanswered ``cap`` seconds after the last one was sent are cancelled and
+    counted as dropped (a saturated server would otherwise keep the bench waiting for minutes).
+    """
     latencies: list[float] = []
     failed = 0
     tasks = []
@@ -188,15 +198,24 @@ async def _open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(bodies())))
     sent = time.perf_counter() - start
-    await asyncio.gather(*tasks)
-    return latencies, failed, len(tasks) / sent
+    _, pending = await asyncio.wait(tasks, timeout=cap)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return latencies, failed + len(pending), len(tasks) / sent
 
 
 HEADER = "events conc | score p50      p99   req/s | echo p50     p99   req/s | ratio p50 p99 thr"
 
 
 async def _cell(
-    client: httpx.AsyncClient, score: Bodies, echo: Bodies, size: int, conc: int, args: Any
+    client: httpx.AsyncClient,
+    score: Bodies,
+    echo: Bodies,
+    size: int,
+    conc: int,
+    args: Any,
+    label: str = "",
 ) -> None:
     requests = args.requests if size == 1 else max(8, args.requests // 10)
     row = {}
@@ -206,23 +225,26 @@ async def _cell(
         row[path] = (_pct(lat, 0.5), _pct(lat, 0.99), len(lat) / elapsed)
     s, e = row["/v1/score"], row["/bench/echo"]
     print(
-        f"{size:>6} {conc:>4} | {s[0]:>7.1f}ms {s[1]:>6.1f}ms {s[2]:>7.1f} | "
+        f"{label}{size:>6} {conc:>4} | {s[0]:>7.1f}ms {s[1]:>6.1f}ms {s[2]:>7.1f} | "
         f"{e[0]:>6.1f}ms {e[1]:>5.1f}ms {e[2]:>7.1f} | "
         f"{s[0] / e[0]:>5.1f} {s[1] / e[1]:>5.1f} {e[2] / s[2]:>5.1f}"
     )
 
 
-async def _fixed_rate(client: httpx.AsyncClient, bodies: Bodies, echo: Bodies, args: Any) -> None:
+async def _fixed_rate(
+    client: httpx.AsyncClient, bodies: Bodies, echo: Bodies, args: Any, label: str = ""
+) -> None:
     echoed: list[float] = []
     for _ in range(50):  # the echo route at the same pace, briefly, for the ratio
         started = time.perf_counter()
         await _post(client, "/bench/echo", echo())
         echoed.append(time.perf_counter() - started)
         await asyncio.sleep(1 / args.rate)
-    lat, failed, achieved = await _open_loop(client, bodies, args.rate, args.seconds)
+    lat, failed, achieved = await _open_loop(client, bodies, args.rate, args.seconds, args.cap)
     p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
     print(
-        f"fixed rate {args.rate:.0f}/s ({achieved:.0f}/s sent) for {args.seconds:.0f}s, 1 event: "
+        f"{label}fixed rate {args.rate:.0f}/s ({achieved:.0f}/s sent) for {args.seconds:.0f}s, "
+        "1 event: "
         f"p50 {p50:.1f}ms p99 {p99:.1f}ms, max {_pct(lat, 1.0):.1f}ms, {failed} dropped; "
         f"echo p50 {_pct(echoed, 0.5):.1f}ms, ratio p50 {p50 / _pct(echoed, 0.5):.1f} "
         f"(goal p99 < 10 ms: {'met' if p99 < 10 and not failed else 'NOT met'})"
@@ -230,10 +252,15 @@ async def _fixed_rate(client: httpx.AsyncClient, bodies: Bodies, echo: Bodies, a
 
 
 @contextlib.contextmanager
-def _server(state: Path, workers: int) -> Iterator[str]:
+def _server(state: Path, workers: int, model: str = "none") -> Iterator[str]:
     """One uvicorn (``workers`` processes) serving ``bench_app`` on ``state``; yields its URL."""
     port = _free_port()
-    env = {**os.environ, "CW_BENCH_STATE": str(state), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "CW_BENCH_STATE": str(state),
+        "CW_BENCH_MODEL": model,
+        "PYTHONPATH": str(ROOT),
+    }
     command = [sys.executable, "-m", "uvicorn", "--factory", "bench.serve:bench_app"]
     command += ["--host", HOST, "--port", str(port), "--loop", "auto", "--http", "auto"]
     command += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
@@ -267,18 +294,18 @@ async def _synthetic(base: str, args: Any) -> None:
     async with _client(base) as client:
         print(HEADER)
         for size in (1, 500):
-            for conc in (1, 8, 32):
+            for conc in args.conc:
                 await _cell(client, _Synthetic(size), _Synthetic(size), size, conc, args)
         await _fixed_rate(client, _Synthetic(1), _Synthetic(1), args)
 
 
-async def _realistic(base: str, replay: list[dict[str, Any]], args: Any) -> None:
+async def _realistic(base: str, replay: list[dict[str, Any]], args: Any, label: str) -> None:
     stream, echo = _Replay(replay), _Replay(replay)  # the echo route gets the same bodies
     async with _client(base) as client:
-        print(HEADER)
-        for conc in (1, 8, 32):
-            await _cell(client, stream, echo, 1, conc, args)
-        await _fixed_rate(client, stream, echo, args)
+        print(" " * len(label) + HEADER)
+        for conc in args.conc:
+            await _cell(client, stream, echo, 1, conc, args, label)
+        await _fixed_rate(client, stream, echo, args, label)
 
 
 def _organisation(
@@ -305,6 +332,17 @@ def _organisation(
     return before, replay, policy
 
 
+def _train(scratch: Path, records: list[Any]) -> Path:
+    """Fit a detector on ``records`` (the days before the replayed one); save it as a bundle."""
+    from features import records_to_table  # noqa: PLC0415 - in the bench process only
+    from models import ChangeDetector, save_bundle  # noqa: PLC0415
+
+    events = records_to_table(records).table.to_pandas()
+    bundle = scratch / "bundle"
+    save_bundle(ChangeDetector(random_state=0).fit(events), bundle)
+    return bundle
+
+
 def _warm_state(path: Path, records: list[Any], policy: list[Path]) -> int:
     """Store ``records`` (in delivery-sized chunks) and import the policy; returns events kept."""
     from features import records_to_table  # noqa: PLC0415 - in the bench process only
@@ -324,12 +362,12 @@ def _warm_state(path: Path, records: list[Any], policy: list[Path]) -> int:
 
 
 async def _in_process(
-    state: Path, bodies: Bodies, requests: int, heavy: int
+    state: Path, bodies: Bodies, requests: int, heavy: int, model: str = "none"
 ) -> tuple[float, float]:
     """CPU ms (p50, p99) of 1-event requests through the ASGI app, after ``heavy`` 500-event ones."""
     from serving.api import Settings, create_app  # noqa: PLC0415 - only when asked
 
-    app = create_app(Settings(state=state, model="none"))
+    app = create_app(Settings(state=state, model=model))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
@@ -352,14 +390,18 @@ def _arguments() -> argparse.Namespace:
     add("--cap", type=float, default=20.0, help="seconds at most per cell")
     add("--rate", type=float, default=200.0)
     add("--seconds", type=float, default=10.0)
-    add("--days", type=int, default=9, help="simulated days (realistic part)")
+    add("--days", type=int, default=16, help="simulated days (realistic part; >= 9 to train)")
     add("--attack-day", action="store_true", help="replay the day of every attack scenario")
     add("--in-process", type=int, default=0, help="1-event requests to time in process first")
     add("--parts", default="realistic,synthetic")
+    add("--paths", default="rules,model", help="realistic part: rules, model or both")
+    add("--conc", default="1,8", help="closed-loop concurrencies, e.g. 1,8,32")
     add("--workers", type=int, default=1, help="uvicorn worker processes")
     add("--overload-size", type=int, default=1000, help="records a request (overload part)")
     add("--overload-seconds", type=float, default=20.0, help="seconds at 3x (overload part)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.conc = [int(c) for c in args.conc.split(",") if c]
+    return args
 
 
 async def _overloaded(base: str, args: Any) -> None:
@@ -378,20 +420,25 @@ def main() -> None:
     if sys.path[0] != str(ROOT):
         sys.path.insert(0, str(ROOT))  # run as a script, bench/ would shadow the packages
     parts = args.parts.split(",")
+    paths = args.paths.split(",")
     print(f"load average at start: {_load()}")
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as name:
         scratch = Path(name)
+        bundle = "none"
         if "realistic" in parts:
             started = time.perf_counter()
             before, replay, policy = _organisation(scratch, args.days, args.attack_day)
             kept = _warm_state(scratch / "realistic.db", before, policy)
+            bundle = str(_train(scratch, before)) if "model" in paths else "none"
             print(
                 f"realistic state: {kept} events kept of {len(before)} simulated before the "
                 f"replayed day ({replay[0]['eventTime'][:10]}, {len(replay)} events"
                 f"{', every attack scenario' if args.attack_day else ''}), policy imported, "
+                f"{'model trained on them, ' if 'model' in paths else ''}"
                 f"{time.perf_counter() - started:.0f}s to build"
             )
-            needed = 3 * (args.requests + 8) + int(args.rate * args.seconds) + args.in_process
+            needed = len(args.conc) * (args.requests + 8) + int(args.rate * args.seconds)
+            needed += args.in_process
             if needed > len(replay):
                 raise SystemExit(f"{needed} events to replay, the day has {len(replay)}")
         if args.in_process:
@@ -399,17 +446,23 @@ def main() -> None:
                 ("fresh state", scratch / "fresh.db", _Synthetic(1), 0),
                 ("synthetic, 14000 events stored", scratch / "heavy.db", _Synthetic(1), 28),
             ]
-            if "realistic" in parts:
-                copy_ = scratch / "realistic-copy.db"
+            for path in paths if "realistic" in parts else []:
+                copy_ = scratch / f"realistic-{path}-copy.db"
                 copy_.write_bytes((scratch / "realistic.db").read_bytes())
-                cases.append(("realistic state, replay", copy_, _Replay(replay), 0))
+                cases.append((f"realistic state, replay, {path}", copy_, _Replay(replay), 0))
             for label, state, bodies, heavy in cases:
-                p50, p99 = asyncio.run(_in_process(state, bodies, args.in_process, heavy))
+                model = bundle if label.endswith("model") else "none"
+                cpu = _in_process(state, bodies, args.in_process, heavy, model)
+                p50, p99 = asyncio.run(cpu)
                 print(f"in process, 1 event, {label}: CPU p50 {p50:.2f}ms p99 {p99:.2f}ms")
         if "realistic" in parts:
             print("-- realistic: replayed organisation, 1 event per request")
-            with _server(scratch / "realistic.db", args.workers) as base:
-                asyncio.run(_realistic(base, replay, args))
+            for path in paths:
+                state = scratch / f"realistic-{path}.db"
+                state.write_bytes((scratch / "realistic.db").read_bytes())
+                model = "none" if path == "rules" else bundle
+                with _server(state, args.workers, model) as base:
+                    asyncio.run(_realistic(base, replay, args, f"{path:<6}"))
         if "synthetic" in parts:
             print("-- synthetic: CreateSnapshot by 50 users at one instant")
             with _server(scratch / "synthetic.db", args.workers) as base:

@@ -10,11 +10,13 @@ Public surface::
     Normalizer / normalize                           one raw record -> one canonical row
     CANONICAL_SCHEMA, SCHEMA_VERSION, ...            the table's columns and vocabularies
     behaviour_vectors(events, profiles, recent=...)  events -> one vector per identity and window
+    org_first_use(events) / first_uses(...)          the organisation's first use of actions
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
     ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
     RULE_INPUTS, ATTEMPTED_CHANGE, row_flags, ...    rule inputs declared once (_predicates)
+    snapshot_chains(...)                             the snapshot chain (features and rule)
     FEATURISER_INPUT_COLUMNS                         canonical columns behaviour_vectors reads
 """
 
@@ -116,10 +118,11 @@ if _typing.TYPE_CHECKING:
         SCHEMA_VERSION,
         SCHEMA_VERSION_KEY,
     )
+    from features._sequences import SnapshotChain, snapshot_chains
     from features._sources import NotCloudTrail, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
-    from features._vectors import behaviour_vectors
+    from features._vectors import behaviour_vectors, first_uses, org_first_use
     from features._version import PRODUCT_VERSION
     from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
@@ -193,6 +196,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "SHARED_TYPES": ("features._predicates", "SHARED_TYPES"),
     "SHARE_GRANT": ("features._predicates", "SHARE_GRANT"),
     "SNAPSHOT_CREATES": ("features._predicates", "SNAPSHOT_CREATES"),
+    "SnapshotChain": ("features._sequences", "SnapshotChain"),
     "SSH_KEY_PUSH": ("features._predicates", "SSH_KEY_PUSH"),
     "SessionKeyedRole": ("features._identity_audit", "SessionKeyedRole"),
     "SourceError": ("features._exceptions", "SourceError"),
@@ -207,6 +211,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
+    "first_uses": ("features._vectors", "first_uses"),
     "default_ranges": ("features._aws_ranges", "default_ranges"),
     "fetch_ranges": ("features._aws_ranges", "fetch_ranges"),
     "find_sources": ("features._walk", "find_sources"),
@@ -217,6 +222,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "network_of": ("features._network", "network_of"),
     "never_repeating_person_keys": ("features._identity_audit", "never_repeating_person_keys"),
     "normalize": ("features._normalize", "normalize"),
+    "org_first_use": ("features._vectors", "org_first_use"),
     "outside_aws": ("features._aws_ranges", "outside_aws"),
     "peer_groups": ("features._identity", "peer_groups"),
     "read_events": ("features._io", "read_events"),
@@ -225,6 +231,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "refreshed_path": ("features._aws_ranges", "refreshed_path"),
     "rekey_row": ("features._identity", "rekey_row"),
     "row_flags": ("features._predicates", "row_flags"),
+    "snapshot_chains": ("features._sequences", "snapshot_chains"),
     "to_ns": ("features._windows", "to_ns"),
     "write_events": ("features._io", "write_events"),
     "write_ranges": ("features._aws_ranges", "write_ranges"),
@@ -321,6 +328,7 @@ __all__ = [
     "Rejection",
     "RuleInput",
     "SessionKeyedRole",
+    "SnapshotChain",
     "SourceError",
     "behaviour_vectors",
     "build_profiles",
@@ -330,6 +338,7 @@ __all__ = [
     "default_ranges",
     "fetch_ranges",
     "find_sources",
+    "first_uses",
     "flags_of",
     "ingest",
     "looks_like_records",
@@ -337,6 +346,7 @@ __all__ = [
     "network_of",
     "never_repeating_person_keys",
     "normalize",
+    "org_first_use",
     "outside_aws",
     "peer_groups",
     "read_events",
@@ -345,6 +355,7 @@ __all__ = [
     "refreshed_path",
     "rekey_row",
     "row_flags",
+    "snapshot_chains",
     "to_ns",
     "write_events",
     "write_ranges",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from features._config import FeatureConfig
 from features._profiles import Profiles
+from features._sequences import lookback_mask
 from features._vectors import behaviour_vectors
 from features._windows import to_ns
 
@@ -22,11 +23,12 @@ logger = logging.getLogger(__name__)
 class FeatureState:
     """Profiles learned up to ``profiles.until`` and the events the next batch may need.
 
-    ``recent`` holds every event at or after ``profiles.until - horizon``: those before
-    ``until`` are the sequence look-back, the others belong to the still-open window.
-    Feeding batches through :meth:`vectors` and :meth:`advance` gives, for every
-    window, the vector :func:`features.behaviour_vectors` computes over all events at
-    once (the last vector emitted for a window is final once a later window begins).
+    ``recent`` holds every event at or after ``profiles.until`` (they belong to windows
+    that are still open) and, from the ``horizon`` before it, the events the sequence
+    features look back at (:func:`features._sequences.lookback_mask`). Feeding batches
+    through :meth:`vectors` and :meth:`advance` gives, for every window, the vector
+    :func:`features.behaviour_vectors` computes over all events at once (the last vector
+    emitted for a window is final once a later window begins).
 
     Examples
     --------
@@ -51,18 +53,34 @@ class FeatureState:
         """The settings of the profiles."""
         return self.profiles.config
 
-    def vectors(self, events: pd.DataFrame) -> pd.DataFrame:
-        """Vectors of the windows that ``events`` touch (see :func:`features.behaviour_vectors`)."""
-        return behaviour_vectors(events, self.profiles, recent=self._recent())
+    @property
+    def until_ns(self) -> int | None:
+        """Where the profiles end (ns): events before it are folded in, later ones are open."""
+        return self.profiles.until_ns
+
+    def vectors(
+        self, events: pd.DataFrame, *, org_first_use: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Vectors of the windows that ``events`` touch (see :func:`features.behaviour_vectors`).
+
+        ``org_first_use`` is the organisation's first-use table, for a state that holds
+        some of the organisation's identities only (Spark's identity groups).
+        """
+        return behaviour_vectors(
+            events, self.profiles, recent=self._recent(), org_first_use=org_first_use
+        )
 
     def _recent(self) -> pd.DataFrame | None:
         return self.recent if len(self.recent) else None
 
-    def advance(self, events: pd.DataFrame) -> FeatureState:
+    def advance(self, events: pd.DataFrame, *, until: int | None = None) -> FeatureState:
         """Return the state after ``events``: profiles up to the start of the open window.
 
         The open window is the one of the latest event seen less ``lateness``; everything
-        before it is folded into the profiles, and events within ``horizon`` of it are kept.
+        before it is folded into the profiles, and the events the next batches may need
+        are kept. ``until`` (ns, a window boundary) folds no further than that: a caller
+        that keeps more windows open (the service keeps a day, ADR 0032) passes it; the
+        vectors are the same wherever the boundary is.
         """
         recent = self._recent()
         if recent is not None:
@@ -75,11 +93,14 @@ class FeatureState:
         config = self.config
         time = to_ns(frame["event_time"])
         watermark = int(time.max()) - config.lateness_ns
-        until = watermark - watermark % config.window_ns
+        target = watermark - watermark % config.window_ns
+        if until is not None:
+            target = min(target, until - until % config.window_ns)
         profiles = self.profiles
-        if profiles.until_ns is None or until > profiles.until_ns:
-            profiles = profiles.update(frame, until=pd.Timestamp(until, tz="UTC"))
-        keep = time >= (profiles.until_ns or until) - config.horizon_ns
+        if profiles.until_ns is None or target > profiles.until_ns:
+            profiles = profiles.update(frame, until=pd.Timestamp(target, tz="UTC"))
+        boundary = profiles.until_ns if profiles.until_ns is not None else target
+        keep = (time >= boundary) | ((time >= boundary - config.horizon_ns) & lookback_mask(frame))
         logger.debug(
             "state advanced to %s keeping %d recent events", profiles.until, int(keep.sum())
         )

@@ -46,7 +46,7 @@ from features._windows import (
     to_ns,
 )
 
-__all__ = ["behaviour_vectors", "empty_vectors"]
+__all__ = ["behaviour_vectors", "empty_vectors", "first_uses", "org_first_use"]
 
 logger = logging.getLogger(__name__)
 
@@ -397,20 +397,17 @@ class _Featuriser:
 
     def organisation(self) -> None:
         cfg = self.config
-        pairs = self.org_pairs()
-        action_index = pd.Index(pd.unique(pairs["event_name"]))
-        pair_action = action_index.get_indexer(pd.Index(pairs["event_name"])).astype(np.int64)
-        pair_first = pairs["first_seen_ns"].to_numpy(dtype=np.int64)
+        owner, action, first = self.org_pairs()
+        action_index = pd.Index(pd.unique(action))
+        pair_action = action_index.get_indexer(pd.Index(action)).astype(np.int64)
         codes, names = self.codes("event_name")
         row_action = action_index.get_indexer(pd.Index(names))[codes].astype(np.int64)
-        n_action = count_before(pair_action, pair_first, row_action, self.window)
-        first = pairs.groupby("identity_key")["first_seen_ns"].min()
+        n_action = count_before(pair_action, first, row_action, self.window)
         known = self.profiles.identities
-        firsts = np.concatenate([first.to_numpy(dtype=np.int64), _ns_array(known["first_seen"])])
-        owners = np.concatenate(
-            [first.index.to_numpy(dtype=object), known["identity_key"].to_numpy(dtype=object)]
+        _, firsts = _earliest_by(
+            np.concatenate([owner, known["identity_key"].to_numpy(dtype=object)]),
+            np.concatenate([first, _ns_array(known["first_seen"])]),
         )
-        firsts = pd.Series(firsts).groupby(owners).min().to_numpy(dtype=np.int64)
         n_total = count_before(
             np.zeros(len(firsts), dtype=np.int64),
             firsts,
@@ -421,39 +418,25 @@ class _Featuriser:
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
 
-    def org_pairs(self) -> pd.DataFrame:
+    def org_pairs(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
         """(identity, event name, first use) of the organisation: profile plus data."""
         if self.org_first_use is not None:
-            data = pd.DataFrame(
-                {
-                    "identity_key": self.org_first_use["identity_key"].to_numpy(dtype=object),
-                    "event_name": self.org_first_use["event_name"].to_numpy(dtype=object),
-                    "first_seen_ns": to_ns(self.org_first_use["first_seen"]),
-                }
-            )
+            table = self.org_first_use
+            owner = table["identity_key"].to_numpy(dtype=object)
+            action = table["event_name"].to_numpy(dtype=object)
+            first = to_ns(table["first_seen"])
         else:
             codes, names = self.p.codes("event_name")
-            key, pair_ident, pair_value = pair_keys(self.p.ident, codes)
-            first = np.full(len(pair_ident), np.iinfo(np.int64).max, dtype=np.int64)
-            np.minimum.at(first, key, self.p.time)
-            data = pd.DataFrame(
-                {
-                    "identity_key": self.p.identities[pair_ident],
-                    "event_name": names[pair_value],
-                    "first_seen_ns": first,
-                }
-            )
+            used = codes >= 0
+            owner = self.p.identities[self.p.ident[used]]
+            action = names[codes[used]]
+            first = self.p.time[used]
         org = self.profiles.org_actions
-        known = pd.DataFrame(
-            {
-                "identity_key": org["identity_key"].to_numpy(dtype=object),
-                "event_name": org["event_name"].to_numpy(dtype=object),
-                "first_seen_ns": _ns_array(org["first_seen"]),
-            }
+        return first_uses(
+            np.concatenate([org["identity_key"].to_numpy(dtype=object), owner]),
+            np.concatenate([org["event_name"].to_numpy(dtype=object), action]),
+            np.concatenate([_ns_array(org["first_seen"]), first]),
         )
-        both = pd.concat([known, data], ignore_index=True)
-        earliest = both.groupby(["identity_key", "event_name"])["first_seen_ns"].min()
-        return earliest.reset_index()
 
     def table(self) -> pd.DataFrame:
         keep = np.flatnonzero(self.output)
@@ -514,13 +497,90 @@ def _value_arrays(
     count = np.zeros(len(identities), dtype=np.int64)
     last = np.full(len(identities), NO_TIME, dtype=np.int64)
     table = profiles.values
-    table = table[table["dimension"] == dimension]
     if len(table) == 0 or len(identities) == 0:
         return count, last
-    wanted = pd.DataFrame({"identity_key": identities, "value": values})
-    found = wanted.merge(table[["identity_key", "value", "count", "last_seen"]], how="left")
-    present = found["count"].notna().to_numpy()
-    count[present] = found["count"].to_numpy()[present].astype(np.int64)
+    rows = np.flatnonzero(table["dimension"].to_numpy(dtype=object) == dimension)
+    if len(rows) == 0:
+        return count, last
+    keys = zip(
+        table["identity_key"].to_numpy(dtype=object)[rows],
+        table["value"].to_numpy(dtype=object)[rows],
+        strict=True,
+    )
+    where = dict(zip(keys, rows.tolist(), strict=True))
+    found = np.fromiter(
+        (where.get(key, -1) for key in zip(identities, values, strict=True)),
+        dtype=np.int64,
+        count=len(identities),
+    )
+    present = found >= 0
     if present.any():
-        last[present] = to_ns(found["last_seen"][present])
+        count[present] = table["count"].to_numpy()[found[present]].astype(np.int64)
+        last[present] = to_ns(table["last_seen"].iloc[found[present]])
     return count, last
+
+
+def _earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[np.object_], I64]:
+    """Each distinct non-missing ``owner`` and its earliest ``time``."""
+    codes, uniques = pd.factorize(owner, use_na_sentinel=True)
+    valid = codes >= 0
+    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes[valid], time[valid])
+    return np.asarray(uniques, dtype=object), first
+
+
+def first_uses(
+    identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+    """Return the earliest use of each (identity, event name) pair among the uses given.
+
+    The organisation's first-use table (ADR 0008): what the organisation features count
+    identities in. Uses with a missing identity or name are left out.
+
+    Returns
+    -------
+    identity, name, first : numpy.ndarray
+        One entry per distinct pair; ``first`` in the unit of ``times``.
+    """
+    owner = np.asarray(identities, dtype=object)
+    action = np.asarray(names, dtype=object)
+    time = np.asarray(times, dtype=np.int64)
+    owner_codes, owners = pd.factorize(owner, use_na_sentinel=True)
+    action_codes, actions = pd.factorize(action, use_na_sentinel=True)
+    valid = (owner_codes >= 0) & (action_codes >= 0)
+    width = max(len(actions), 1)
+    key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
+    pairs, inverse = np.unique(key, return_inverse=True)
+    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse.reshape(-1), time[valid])
+    return (
+        np.asarray(owners, dtype=object)[pairs // width],
+        np.asarray(actions, dtype=object)[pairs % width],
+        first,
+    )
+
+
+def org_first_use(events: pd.DataFrame) -> pd.DataFrame:
+    """Return the first use of each event name by each identity of ``events``.
+
+    The ``org_first_use`` argument of :func:`behaviour_vectors`, for callers that featurise
+    the organisation one identity group at a time (Spark) and must give each group the
+    whole organisation's table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``identity_key``, ``event_name``, ``first_seen`` (UTC): one row per pair.
+    """
+    owner, action, first = first_uses(
+        events["identity_key"].to_numpy(dtype=object),
+        events["event_name"].to_numpy(dtype=object),
+        to_ns(events["event_time"]) if len(events) else np.zeros(0, dtype=np.int64),
+    )
+    return pd.DataFrame(
+        {
+            "identity_key": owner,
+            "event_name": action,
+            "first_seen": pd.to_datetime(first, utc=True).astype("datetime64[ns, UTC]"),
+        }
+    )

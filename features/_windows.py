@@ -70,6 +70,10 @@ REQUIRED_COLUMNS: Final = (
 
 def to_ns(values: Any) -> I64:
     """Return event times as int64 nanoseconds since the epoch, UTC."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+        # already aware (stored in UTC): no conversion, one cast (the common, hot case)
+        out: I64 = values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return out if out.flags.writeable else out.copy()
     series = pd.Series(values)
     if not isinstance(series.dtype, pd.DatetimeTZDtype):
         series = pd.to_datetime(series, utc=True)

@@ -10,9 +10,11 @@ training scores and explanations in words. ADR 0013 records the choices.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features import (
+    CATALOGUE,
     FEATURE_NAMES,
     VECTOR_COLUMNS,
     ConfigurationError,
@@ -79,20 +82,29 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
         return {}
     time = to_ns(events["event_time"])
     width = pd.Timedelta(window).value
-    frame = pd.DataFrame(
-        {
-            "identity_key": events["identity_key"].astype(str).to_numpy(dtype=object),
-            "window_ns": time - np.mod(time, width),
-            "time": time,
-            "event_id": events["event_id"].astype(str).to_numpy(dtype=object),
-        }
-    ).sort_values(["identity_key", "window_ns", "time", "event_id"], kind="stable")
-    grouped = frame.groupby(["identity_key", "window_ns"], sort=False)["event_id"].agg(list)
-    keys = grouped.index.get_level_values(0).to_numpy(dtype=object)
-    starts = grouped.index.get_level_values(1).to_numpy(dtype=np.int64)
+    start = time - np.mod(time, width)
+    keys, key_rank = np.unique(
+        events["identity_key"].astype(str).to_numpy(dtype=object), return_inverse=True
+    )
+    ids = events["event_id"].astype(str).to_numpy(dtype=object)
+    _, id_rank = np.unique(ids, return_inverse=True)
+    key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
+    order = np.lexsort((id_rank, time, start, key_rank))
+    ranks, starts = key_rank[order], start[order]
+    cut = np.flatnonzero((np.diff(ranks) != 0) | (np.diff(starts) != 0)) + 1
+    bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
+    ordered = ids[order]
     return {
-        (str(k), int(w)): list(v) for k, w, v in zip(keys, starts, grouped.to_numpy(), strict=True)
+        (str(keys[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
+        for a, b in itertools.pairwise(bounds)
     }
+
+
+def _utc(column: pd.Series) -> Any:
+    """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
+    return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -226,17 +238,70 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         if not isinstance(events, pd.DataFrame):
             raise InputError(f"events must be a canonical pandas DataFrame, got {type(events)}")
         config = self._feature_config()
-        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        check_features(self.features if self.features is not None else DEFAULT_FEATURES)
         if len(events) == 0:
             raise InputError("cannot train on no events")
         self.person_keyed_automation_ = tuple(r.role for r in never_repeating_person_keys(events))
         vectors = behaviour_vectors(events, config=config)
         end = vectors["window_end"].max()
-        self.training_period_ = (vectors["window_start"].min(), end)
-        self.profiles_ = build_profiles(events, config, until=end)
         horizon_start = end - pd.Timedelta(config.horizon)
-        self.recent_ = events[events["event_time"] >= horizon_start].reset_index(drop=True)
-        self.usual_ = UsualValues.fit(vectors, names)
+        return self.fit_vectors(
+            vectors,
+            profiles=build_profiles(events, config, until=end),
+            recent=events[events["event_time"] >= horizon_start].reset_index(drop=True),
+            training_period=(vectors["window_start"].min(), end),
+            fingerprint=data_fingerprint(events["event_id"], vectors),
+        )
+
+    def fit_vectors(
+        self,
+        vectors: pd.DataFrame,
+        *,
+        profiles: Profiles,
+        recent: pd.DataFrame,
+        training_period: tuple[pd.Timestamp, pd.Timestamp],
+        fingerprint: str,
+        usual: UsualValues | None = None,
+    ) -> ChangeDetector:
+        """Fit from baseline vectors computed elsewhere: the usual values and the forest.
+
+        The second half of :meth:`fit`, for an engine that computes the vectors, profiles
+        and usual values itself (Spark, on every window) and hands over a sample of the
+        windows for the forest.
+
+        Parameters
+        ----------
+        vectors : pandas.DataFrame
+            Baseline vectors (all of them, or a sample when ``usual`` is given).
+        profiles : Profiles
+            Profiles of the baseline, up to its end.
+        recent : pandas.DataFrame
+            Baseline events within ``horizon`` of its end.
+        training_period : tuple of pandas.Timestamp
+            ``(start, end)`` of the baseline windows.
+        fingerprint : str
+            Digest of the training data (:func:`data_fingerprint` on one machine).
+        usual : UsualValues, optional
+            Usual values learned from every baseline window; from ``vectors`` if omitted.
+
+        Returns
+        -------
+        ChangeDetector
+            ``self``.
+
+        Raises
+        ------
+        InputError
+            When fewer than two of the windows can be trained on.
+        ConfigurationError
+            When ``features`` names something outside the catalogue.
+        """
+        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        config = self._feature_config()
+        self.training_period_ = training_period
+        self.profiles_ = profiles
+        self.recent_ = recent
+        self.usual_ = usual if usual is not None else UsualValues.fit(vectors, names)
         self.baseline_ = "identities"
         mask = self._scored(vectors)
         if int(mask.sum()) < 2:
@@ -269,7 +334,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         self.feature_names_ = names
         self.train_scores_ = self.detector_.decision_scores_
         self.n_training_windows_ = int(mask.sum())
-        self.data_fingerprint_ = data_fingerprint(events["event_id"], vectors)
+        self.data_fingerprint_ = fingerprint
         logger.info(
             "trained on %d of %d baseline windows (%d identities), %s to %s",
             self.n_training_windows_,
@@ -312,7 +377,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return state
 
     def score_windows(
-        self, events: pd.DataFrame, *, state: FeatureState | None = None
+        self,
+        events: pd.DataFrame,
+        *,
+        state: FeatureState | None = None,
+        org_first_use: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Score and explain every identity window that ``events`` touch.
 
@@ -322,6 +391,9 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             Canonical events after the end of training (or after ``state``).
         state : FeatureState, optional
             History to measure against; default :meth:`state_for_serving`.
+        org_first_use : pandas.DataFrame, optional
+            The organisation's first-use table, when ``state`` holds only some of its
+            identities (see :func:`features.behaviour_vectors`).
 
         Returns
         -------
@@ -333,10 +405,12 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             ``{feature, value, usual, contribution, text}``, largest contribution first.
         """
         state = self._state(state)
-        vectors = state.vectors(events)
+        vectors = state.vectors(events, org_first_use=org_first_use)
         pools: dict[str, list[str]] = {}
         if self.peers:
-            vectors, pools = _peer_vectors(vectors, events, state, self.min_peers)
+            vectors, pools = _peer_vectors(
+                vectors, events, state, self.min_peers, known=self.profiles_
+            )
         result = self.score_vectors(vectors, peers=pools)
         recent = state.recent
         pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
@@ -363,7 +437,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
-            rows = vectors[mask]
+            rows = vectors if mask.all() else vectors[mask]
             X = self.usual_.excess(rows, peers)  # noqa: N806 (sklearn naming)
             scores[mask] = self.detector_.score_samples(X)
             credit = self.detector_.attributions(X)
@@ -383,24 +457,21 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
                         c, v, u, self.feature_names_, templates=templates, top=self.top
                     )
                 ]
-        result = pd.DataFrame(
-            {
-                "identity": vectors["identity_key"].to_numpy(dtype=object),
-                "window_start": vectors["window_start"].to_numpy(),
-                "window_end": vectors["window_end"].to_numpy(),
-                "score": scores,
-                "percentile": self.detector_.scale_.percentile(scores),
-                "cold_start": vectors["cold_start"].to_numpy() == 1,
-                "explanations": explanations,
-                "event_ids": [[] for _ in range(n)],
-                "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
-            }
-        )
-        for name in ("window_start", "window_end"):
-            result[name] = pd.to_datetime(result[name], utc=True)
-        rest = [c for c in VECTOR_COLUMNS if c not in RESULT_COLUMNS]
-        vector_part = vectors[rest].reset_index(drop=True)
-        return pd.concat([result, vector_part], axis=1)
+        columns: dict[str, Any] = {
+            "identity": vectors["identity_key"].to_numpy(dtype=object),
+            "window_start": _utc(vectors["window_start"]),
+            "window_end": _utc(vectors["window_end"]),
+            "score": scores,
+            "percentile": self.detector_.scale_.percentile(scores),
+            "cold_start": vectors["cold_start"].to_numpy() == 1,
+            "explanations": explanations,
+            "event_ids": [[] for _ in range(n)],
+            "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
+        }
+        for name in VECTOR_COLUMNS:
+            if name not in RESULT_COLUMNS:
+                columns[name] = vectors[name].to_numpy()
+        return pd.DataFrame(columns)
 
     @classmethod
     def from_parts(
@@ -521,6 +592,15 @@ def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
     return f"{len(members)} of the {group}"
 
 
+_OWN_COLUMNS: Final = frozenset(
+    ["identity_key", "window_start", "window_end"]
+    + [f.name for f in CATALOGUE if f.family == "organisation"]
+)
+"""Columns a peers' measure leaves as the identity's own: its keys, and its place in the
+organisation (measured against the organisation's first-use table, which Spark ships to
+every identity group; a made-up peers' key is not an identity of the organisation, ADR 0033)."""
+
+
 class _Peers(list[str]):
     """The peers of one identity, and the group they were found in."""
 
@@ -530,7 +610,12 @@ class _Peers(list[str]):
 
 
 def _peer_vectors(
-    vectors: pd.DataFrame, events: pd.DataFrame, state: FeatureState, min_peers: int
+    vectors: pd.DataFrame,
+    events: pd.DataFrame,
+    state: FeatureState,
+    min_peers: int,
+    *,
+    known: Profiles,
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Measure the cold-start windows of identities with peers against their peers' past.
 
@@ -541,12 +626,16 @@ def _peer_vectors(
     ``min_peers`` members whose pooled past is itself long enough: a person active on two
     days in each of two accounts is measured against their team, not against themselves
     elsewhere. Returns the vectors and, per identity measured so, its peers.
+
+    Peers are the identities of the training profiles ``known``, so that an identity's
+    peers do not depend on which other identities share its state (a state may hold one
+    identity only, ADR 0032); a peer the state holds is pooled with its rows there.
     """
     cold = vectors["cold_start"].to_numpy() == 1
     if not cold.any():
         return vectors, {}
     groups: dict[str, list[str]] = {}
-    for key in state.profiles.identities["identity_key"].astype(str):
+    for key in known.identities["identity_key"].astype(str):
         for group in peer_groups(key):
             groups.setdefault(group, []).append(key)
     ladders: dict[str, list[_Peers]] = {}
@@ -565,7 +654,7 @@ def _peer_vectors(
         peers = {i: ladder[rung] for i, ladder in ladders.items() if len(ladder) > rung}
         if not peers:
             return out, measured
-        warm = _measure_against(out, cold, events, state, peers)
+        warm = _measure_against(out, cold, events, state, peers, known)
         measured.update({identity: peers[identity] for identity in warm})
         # an identity whose peers here have no baseline either tries the next rung
         ladders = {i: ladder for i, ladder in ladders.items() if i not in warm}
@@ -578,13 +667,16 @@ def _measure_against(
     events: pd.DataFrame,
     state: FeatureState,
     peers: dict[str, _Peers],
+    known: Profiles,
 ) -> set[str]:
     """Replace, in place, the cold windows of ``peers``' identities by their peers' measure.
 
     Returns the identities measured (those whose peers' pooled windows are not cold).
     """
     made_up = {identity: f"peers:{identity}" for identity in peers}
-    profiles = state.profiles.pooled({made_up[i]: members for i, members in peers.items()})
+    profiles = _with_rows_of(state.profiles, known, peers).pooled(
+        {made_up[i]: members for i, members in peers.items()}
+    )
 
     def rekeyed(frame: pd.DataFrame) -> pd.DataFrame:
         mine = frame[frame["identity_key"].isin(list(peers))]
@@ -600,7 +692,7 @@ def _measure_against(
             zip(pooled["identity_key"], to_ns(pooled["window_start"]), strict=True)
         )
     }
-    columns = [c for c in VECTOR_COLUMNS if c not in ("identity_key", "window_start", "window_end")]
+    columns = [c for c in VECTOR_COLUMNS if c not in _OWN_COLUMNS]
     values = out[columns].to_numpy(dtype=object).copy()
     replacement = pooled[columns].to_numpy(dtype=object)
     pooled_cold = pooled["cold_start"].to_numpy() == 1
@@ -618,3 +710,21 @@ def _measure_against(
         for index, name in enumerate(columns):
             out[name] = pd.Series(values[:, index], index=out.index).astype(out[name].dtype)
     return measured
+
+
+def _with_rows_of(
+    profiles: Profiles, known: Profiles, peers: Mapping[str, Sequence[str]]
+) -> Profiles:
+    """``profiles`` with the ``known`` rows of the peers it lacks (a restricted state)."""
+    wanted = {member for members in peers.values() for member in members}
+    held = set(profiles.identities["identity_key"].astype(str))
+    missing = sorted(wanted - held)
+    if not missing:
+        return profiles
+    extra = known.identities["identity_key"].isin(missing).to_numpy()
+    extra_values = known.values["identity_key"].isin(missing).to_numpy()
+    return replace(
+        profiles,
+        identities=pd.concat([profiles.identities, known.identities[extra]], ignore_index=True),
+        values=pd.concat([profiles.values, known.values[extra_values]], ignore_index=True),
+    )

@@ -42,6 +42,20 @@ __all__ = ["FORMAT_VERSION", "CompiledForest", "average_path_length"]
 
 #: Rows per block for batch scoring (lanes are trees x rows; keeps the working set in L2).
 _BLOCK_ROWS = 512
+
+
+def _tree_sums(lengths: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Sum a (trees, rows) block over trees, tree after tree, for any number of rows.
+
+    ``sum(axis=0)`` adds a block of several rows tree after tree but a single row pairwise,
+    so one window scored alone would differ in its last bits from the same window scored
+    with others; a running sum has one order whatever the block (the service scores one
+    window where a batch scores many, ADR 0032).
+    """
+    sums: npt.NDArray[np.float64] = np.cumsum(lengths, axis=0)[-1]
+    return sums
+
+
 #: Threads for large batches (blocks are independent); small batches stay on one thread.
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 _BLOCKS_PER_THREAD = 8
@@ -171,9 +185,8 @@ class CompiledForest:
         def score_block(start: int) -> None:
             block = np.ascontiguousarray(x32[start : start + _BLOCK_ROWS].T)
             nodes = self._walk_block(block, has_nan)
-            out[start : start + block.shape[1]] = self._rt.value.take(nodes, mode="wrap").sum(
-                axis=0
-            )
+            lengths = self._rt.value.take(nodes, mode="wrap")
+            out[start : start + block.shape[1]] = _tree_sums(lengths)
 
         starts = range(0, n, _BLOCK_ROWS)
         threads = min(_THREADS, len(starts) // _BLOCKS_PER_THREAD)
@@ -274,7 +287,7 @@ class CompiledForest:
                 go |= np.isnan(xv) & rt.nan_right.take(node, mode="wrap")
             node = rt.left.take(node, mode="wrap")
             node += go
-        return float(rt.value.take(node, mode="wrap").sum())
+        return float(_tree_sums(rt.value.take(node, mode="wrap")[:, None])[0])
 
     def _root_step(self, block: F32, has_nan: bool) -> IntP:
         rt = self._rt

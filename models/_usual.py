@@ -133,8 +133,9 @@ class UsualValues:
             known = self.table.index.intersection(pd.Index(list(members), dtype=object))
             if len(known):
                 found.loc[keys == identity] = self.table.loc[known].median().to_numpy()
-        filled = found.fillna(self.org)
-        out: F64 = filled.to_numpy(dtype=np.float64)
+        values = found.to_numpy(dtype=np.float64)
+        org = self.org.reindex(found.columns).to_numpy(dtype=np.float64)
+        out: F64 = np.where(np.isnan(values), org[np.newaxis, :], values)
         return out
 
     def excess(

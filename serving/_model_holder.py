@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from features import ChangewatchError, ConfigurationError
 from models.scoring import REGISTRY_SCHEMES, Scorer, load_scorer
+from serving._model_states import FRAME_HORIZON, ModelStates
 
 __all__ = [
     "LoadedModel",
@@ -65,6 +66,8 @@ class LoadedModel:
         When this model was installed.
     error : str or None
         Why no model is loaded, when one was asked for and could not be.
+    states : ModelStates
+        This model's state of each identity (in this process), ADR 0032.
     """
 
     uri: str
@@ -72,6 +75,7 @@ class LoadedModel:
     info: ModelInfo = field(default_factory=ModelInfo)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     error: str | None = None
+    states: ModelStates = field(default_factory=lambda: ModelStates(FRAME_HORIZON))
 
     @property
     def degraded(self) -> bool:

@@ -37,12 +37,16 @@ from models.scoring import (
     RULES,
     AutomationAllowList,
     BatchSummary,
+    Evaluation,
     IdentityHistory,
     Policy,
     Rule,
     RuleContext,
     RuleSettings,
+    Scorer,
     ScoreResult,
+    WindowSource,
+    combine_findings,
     score_events,
     unexpected_client,
     unexpected_network,
@@ -343,14 +347,19 @@ def score_with_inputs(
     policy: Policy | None,
     settings: RuleSettings,
     stored: Mapping[str, int] | None = None,
+    *,
+    scorer: Scorer | None = None,
+    windows: WindowSource | None = None,
 ) -> ScoreResult:
-    """Score a batch with the rules alone, on what :func:`read_rule_inputs` read.
+    """Score a batch on what :func:`read_rule_inputs` read: the rules, and the model's windows.
 
-    Gives what :func:`serving.score_events` gives on the whole frame (the batch after
+    Gives what :func:`models.scoring.score_events` gives on the whole frame (the batch after
     all its identities' recent events, the older ones as history). Only the rules that
-    can fire run, on the events they read; when none can, nothing is built: no frame,
-    no pandas. The calendar's verdicts on the stored changes it judged are remembered
-    under their keys, and those on the batch's changes newly ``stored`` (id -> key).
+    can fire run, on the events they read; when none can and there is no model, nothing
+    is built: no frame, no pandas. ``windows`` gives the model's windows from the hits
+    (the service's model states); ``scorer`` names the model. The calendar's verdicts on
+    the stored changes it judged are remembered under their keys, and those on the
+    batch's changes newly ``stored`` (id -> key).
     """
     if policy is not None and stored and inputs.judged:
         new = [(stored[i], verdict) for i, verdict in inputs.judged if i in stored]
@@ -358,21 +367,32 @@ def score_with_inputs(
     if not inputs.rules:
         if policy is not None:
             policy.suppressions.log_expired(RuleContext(policy=policy).evaluated_at)
-        return ScoreResult(events=inputs.summary.rows)
-    table = batch if inputs.recent is None else pa.concat_tables([inputs.recent, batch])
-    frame = table.to_pandas(use_threads=False)  # a few rows: threads cost more than they save
+        if windows is None:
+            return ScoreResult(events=inputs.summary.rows)
+        info = scorer.info() if scorer is not None else None
+        frame = _frame(batch, inputs)
+        return combine_findings(frame, Evaluation(), windows([]), policy, scorer=info)
+    frame = _frame(batch, inputs)
     result = score_events(
         frame,
         policy,
-        None,
+        scorer,
         inputs.history,
         rule_settings=settings,
         rules=inputs.rules,
         summary=inputs.summary,
+        windows=windows,
     )
     if policy is not None and inputs.keys:
         _remember(policy, frame.iloc[: len(inputs.keys)], inputs.keys)
     return result
+
+
+def _frame(batch: pa.Table, inputs: RuleInputs) -> pd.DataFrame:
+    """Return the frame the rules judge: the recent events they read, then the batch."""
+    table = batch if inputs.recent is None else pa.concat_tables([inputs.recent, batch])
+    frame: pd.DataFrame = table.to_pandas(use_threads=False)  # a few rows: no threads
+    return frame
 
 
 def _remember(policy: Policy, recent: pd.DataFrame, keys: Sequence[int]) -> None:

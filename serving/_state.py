@@ -46,6 +46,7 @@ __all__ = ["POLICY_KINDS", "Admission", "Admitted", "StateStore", "StoredObject"
 logger = logging.getLogger(__name__)
 
 _US: Final = 1_000_000
+_HOUR_US: Final = 3_600 * _US
 T = TypeVar("T")
 
 
@@ -281,7 +282,18 @@ class StateStore(PolicyObjects):
         return {r[0] for r in self._db.execute(query, (orjson.dumps(ids).decode(),))}
 
     def _bound_counts(self, identities: Iterable[str]) -> None:
+        """Keep the newest ``max_per_identity`` events of each identity over its bound.
+
+        An identity is cut back once it holds an eighth more than the bound, not at every
+        event: a model state rebuilds when the store drops events it took in (ADR 0032).
+        """
+        slack = self.max_per_identity // 8
         for identity in identities:
+            count = self._db.execute(
+                "SELECT COUNT(*) FROM events WHERE identity_key = ?", (identity,)
+            ).fetchone()[0]
+            if count <= self.max_per_identity + slack:
+                continue
             self._db.execute(
                 "DELETE FROM events WHERE event_id IN (SELECT event_id FROM events"
                 " WHERE identity_key = ? ORDER BY event_time_us DESC, event_id DESC"
@@ -290,10 +302,16 @@ class StateStore(PolicyObjects):
             )
 
     def _prune_age(self) -> int:
+        """Drop events older than ``max_age`` before the newest, cut at a whole hour.
+
+        Whole hours, so that an identity loses old events at most once an hour (each loss
+        makes its model state rebuild, ADR 0032).
+        """
         newest = self._db.execute("SELECT MAX(event_time_us) FROM events").fetchone()[0]
         if newest is None:
             return 0
         cut = min(int(newest), self.latest_us()) - self.max_age // timedelta(microseconds=1)
+        cut -= cut % _HOUR_US
         gone = self._db.execute("DELETE FROM events WHERE event_time_us < ?", (cut,)).rowcount
         if gone:
             logger.info("retention dropped %d events older than %d days", gone, self.max_age.days)

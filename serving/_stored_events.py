@@ -37,6 +37,7 @@ from models.scoring import HistoryDigest
 
 __all__ = [
     "EVENTS_SCHEMA",
+    "Arrivals",
     "Call",
     "StoredEvents",
     "StoredRow",
@@ -73,9 +74,12 @@ EVENTS_SCHEMA: Final = (
 CREATE INDEX IF NOT EXISTS events_reads ON events (identity_key, event_time_us, event_id, flags,
     principal_arn, client_family, client_version, source_ip, network, asn);
 CREATE INDEX IF NOT EXISTS events_time ON events (event_time_us);
+CREATE INDEX IF NOT EXISTS events_arrival ON events (identity_key, id);
 """
 )
 """The events table and its indexes (a database of version 0 is migrated first)."""
+_ARRIVAL: Final = "CREATE INDEX IF NOT EXISTS events_arrival ON events (identity_key, id)"
+"""Each identity's events in the order they were stored (the model state catches up on it)."""
 _COLUMNS: Final = (
     "event_id, identity_key, event_time_us, flags, principal_arn, client_family,"
     " client_version, source_ip, network, asn, row"
@@ -121,6 +125,7 @@ def migrate_events(db: sqlite3.Connection) -> None:
     processes may open one file at once.
     """
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        db.execute(_ARRIVAL)  # added after version 1: an index, so no new version
         return
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -218,6 +223,25 @@ class StoredRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrivals:
+    """One identity's stored events after a key, in the order they were stored.
+
+    Attributes
+    ----------
+    total : int
+        Events of the identity in the store.
+    keys : tuple of int
+        Keys of the events read, ascending.
+    rows : pyarrow.Table or None
+        Those events (canonical), in the same order.
+    """
+
+    total: int
+    keys: tuple[int, ...] = ()
+    rows: pa.Table | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     """Distinct own calls of one identity: who, with which client, from where, and when first."""
 
@@ -276,6 +300,26 @@ class StoredEvents:
         """Every stored event of the identities, as a canonical table in time order."""
         found = self._select("row", "1", tail="ORDER BY event_time_us, event_id")
         return _decode(r[0] for r in found)
+
+    def arrivals(self, identity: str, after: int = -1) -> Arrivals:
+        """Return the identity's events stored after key ``after`` (all of them for ``-1``).
+
+        Unlike the other reads, the batch's own ids are not left out: this is what the
+        model state of the identity has not taken in yet (``serving._model_states``).
+        """
+        total = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE identity_key = ?", (identity,)
+        ).fetchone()[0]
+        found = self._db.execute(
+            "SELECT id, row FROM events WHERE identity_key = ? AND id > ? ORDER BY id",
+            (identity, after),
+        ).fetchall()
+        return Arrivals(int(total), tuple(k for k, _ in found), _decode(r for _, r in found))
+
+    def last_key(self) -> int:
+        """Return the newest key given so far (``-1`` for an empty store)."""
+        found = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
+        return -1 if found is None else int(found)
 
     def events(self, keys: Iterable[int]) -> pa.Table | None:
         """Return the stored events with these keys, as a canonical table in time order."""

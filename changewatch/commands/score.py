@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,53 @@ if TYPE_CHECKING:
 __all__ = ["score"]
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _on_spark(
+    scorer: Any,
+    events: tuple[str, ...],
+    windows: tuple[str, ...],
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """``--engine spark``: the same findings, written by Spark as a folder of JSON lines.
+
+    ``options`` holds the command's other options (``history``, ``rejects``, ``out``,
+    ``output_format``, ``min_severity``, ``master``); returns the JSON summary.
+    """
+    from features import ConfigurationError
+    from models.scoring import PolicyFile, read_yaml_model
+    from training.spark import score_with_spark
+
+    refused = {
+        "--history": options["history"],
+        "--rejects": options["rejects"],
+        "--state": options.get("state"),
+    }
+    why = {
+        "--history": "give Spark the earlier events with --events (they are scored too), or "
+        "score with --engine local",
+        "--rejects": "Spark skips records it cannot read (ingest them with changewatch ingest "
+        "--rejects to see why)",
+        "--state": "the findings book is a local SQLite store: score with --engine local to "
+        "keep findings there",
+    }
+    for name, given in refused.items():
+        if given:
+            raise ConfigurationError(f"{name} is not supported with --engine spark: {why[name]}")
+    out = options["out"]
+    if out == "-":
+        raise ConfigurationError("--engine spark writes a folder: give --out a directory")
+    policy = [read_yaml_model(PolicyFile, path).resolved() for path in windows]
+    summary: dict[str, Any] = score_with_spark(
+        scorer,
+        list(events),
+        out=out,
+        policy=policy,
+        output=options["output_format"],
+        min_severity=options["min_severity"],
+        master=options["master"],
+    )
+    return summary
 
 
 def _write(lines: list[str], out: str) -> None:
@@ -118,8 +165,9 @@ def _keep(
     "--out",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Findings file (JSON lines), or - for standard output.",
+    type=click.Path(allow_dash=True),
+    help="Findings file (JSON lines), or - for standard output; with --engine spark a folder "
+    "of part-* files (JSON lines).",
 )
 @click.option(
     "--min-severity",
@@ -138,7 +186,8 @@ def _keep(
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="spark: score every window at scale with the model (no rules); --out is a folder.",
+    help="spark: the same findings, scored on Apache Spark per group of identities; --out is "
+    "then a folder of part files, each holding findings as JSON lines (docs/scale.md).",
 )
 @click.option("--master", metavar="URL", help="Spark master (with --engine spark), e.g. local[2].")
 @click.option(
@@ -186,20 +235,26 @@ def score(
           --windows change_windows.yaml policy.yaml --format ocsf --out -
       changewatch score --model none --events trail.json --out - --min-severity high
       changewatch score --model none --events AWSLogs/ --state state.db --out findings.jsonl
+      changewatch score --engine spark --master local[2] --model models:/changewatch@champion \\
+          --events s3a://trail/AWSLogs/ --windows change_windows.yaml --out findings/
     """
-    if engine == "spark":
-        from training.spark import score_with_spark
-
-        emit(score_with_spark(model_uri, list(events), out=out, master=master))
-        return
     from models.scoring import load_events, load_policy, score_events, severity_rank, to_ocsf
 
-    store = _open_state(state)
+    store = _open_state(state) if engine == "local" else None
     # a bad policy fails before the model is loaded
     policy = load_policy(*windows) if windows else store.policy() if store else None
     from changewatch.model_uri import load_cli_scorer
 
     scorer = load_cli_scorer(model_uri, tracking_uri)
+    if engine == "spark":
+        options = {"history": history, "rejects": rejects, "out": out, "master": master}
+        options |= {"output_format": output_format, "min_severity": min_severity}
+        options |= {"state": state}
+        summary = _on_spark(scorer, events, windows, options)
+        emit(summary)
+        if not summary["events"] and not allow_empty:
+            nothing_usable(0, len(events), rejects)
+        return
     update, close = progress(2 if history else 1, "read", unit="input")
     try:
         loaded = load_events(events, rejects=rejects)

@@ -14,6 +14,8 @@ Public surface::
     evaluate(events, context) -> Evaluation        every rule in RULES, suppressions applied
     combine(windows, hits, facts) -> [Finding]     model windows + rule hits + window context
     score_events(events, policy, scorer, history)  the batch and API path: rules, model, combine
+    evaluate_rules / combine_findings              its stages, for callers with their own model
+    IdentityState                                  one identity's model state (the service's)
     load_events(paths) / load_scorer(path)         CloudTrail or Parquet inputs; a model bundle
     to_ocsf(finding, version=)                     OCSF 1.8.0 (or 1.1.0) Detection Finding (2004)
     BatchSummary, HistoryDigest, Reads, ...        what the service's state derives its reads from
@@ -43,6 +45,7 @@ from models.scoring._finding_schema import (
     FindingsPublic,
 )
 from models.scoring._findings import CombineSettings, EventFacts, combine, severity_rank
+from models.scoring._model_state import FOLD_ROWS, MODEL_COLUMNS, IdentityState, lean
 from models.scoring._ocsf import (
     ATTACK_TECHNIQUES,
     OCSF_VERSION,
@@ -76,8 +79,12 @@ from models.scoring._scoring import (
     PARQUET_MAGIC,
     BatchScorer,
     LoadedEvents,
+    ModelWindows,
     Scorer,
     ScoreResult,
+    WindowSource,
+    combine_findings,
+    evaluate_rules,
     event_facts,
     load_events,
     score_events,
@@ -99,7 +106,9 @@ __all__ = [
     "ATTACK_TECHNIQUES",
     "EBS_DIRECT_READS",
     "FINDING_SCHEMA_VERSION",
+    "FOLD_ROWS",
     "IDENTITY_KINDS",
+    "MODEL_COLUMNS",
     "OCSF_VERSION",
     "OCSF_VERSIONS",
     "PARQUET_MAGIC",
@@ -131,9 +140,11 @@ __all__ = [
     "HistoryDigest",
     "Hit",
     "IdentityHistory",
+    "IdentityState",
     "IgnoredEvents",
     "LoadedEvents",
     "ModelScores",
+    "ModelWindows",
     "Organization",
     "OrganizationSpec",
     "Policy",
@@ -156,13 +167,17 @@ __all__ = [
     "Unapproved",
     "Verdict",
     "WindowScore",
+    "WindowSource",
     "WindowSpec",
     "alert_budget",
     "combine",
+    "combine_findings",
     "cron_to_rule",
     "evaluate",
+    "evaluate_rules",
     "event_facts",
     "identity_kind",
+    "lean",
     "load_events",
     "load_policy",
     "load_scorer",

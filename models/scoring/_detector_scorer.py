@@ -13,8 +13,8 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -99,17 +99,97 @@ class DetectorScorer:
         or belongs to a past it cannot revisit, so it is not judged (the rules still are).
         """
         state = self.state(history)
-        windows = _window_scores(self.detector.score_windows(events, state=state))
-        return ModelScores(windows, _older_than_profiles(events, state))
+        windows = self.score_with_state(events, state)
+        return ModelScores(windows, self.ignored(events, state.profiles.until))
+
+    def ignored(
+        self, events: pd.DataFrame, until: pd.Timestamp | None = None
+    ) -> IgnoredEvents | None:
+        """Return the events of ``events`` older than ``until`` (default: the end of training).
+
+        The model does not judge them: its profiles (training, then the history before the
+        batch) already summarise that time. The service measures each identity against
+        training and its own later past, so for it ``until`` is :attr:`training_end`.
+        """
+        return _older_than(events, self.training_end if until is None else until)
+
+    def score_with_state(
+        self,
+        events: pd.DataFrame,
+        state: FeatureState,
+        *,
+        org_first_use: pd.DataFrame | None = None,
+    ) -> list[WindowScore]:
+        """Score the windows ``events`` touch, measured against a feature ``state``.
+
+        ``org_first_use``: the organisation's first-use table, when the state holds some
+        identities only (:meth:`state_of`).
+        """
+        found = self.detector.score_windows(events, state=state, org_first_use=org_first_use)
+        return _window_scores(found)
+
+    @property
+    def training_end(self) -> pd.Timestamp:
+        """End of the training period: the model's profiles summarise what came before."""
+        end: pd.Timestamp = self.detector.training_period_[1]
+        return end
+
+    def identity_state(self, identity: str) -> FeatureState:
+        """Return the feature state at the end of training, restricted to one identity."""
+        return self.state_of([identity])
+
+    def state_of(self, identities: Collection[str]) -> FeatureState:
+        """Return the feature state at the end of training, restricted to some identities.
+
+        Their profile rows, the organisation's first-use table (the only cross-identity
+        input of the vectors, ADR 0008) and their recent training events: their vectors
+        are those of :meth:`state`, at a fraction of the cost of carrying every identity
+        along (the service keeps one per identity, Spark one per identity group).
+        """
+        state = self.detector.state_for_serving()
+        profiles = state.profiles
+        wanted = list(identities)
+        mine = replace(
+            profiles,
+            identities=_rows_of(profiles.identities, wanted),
+            values=_rows_of(profiles.values, wanted),
+        )
+        return FeatureState(mine, _rows_of(state.recent, wanted))
+
+    def score_identities(
+        self, events: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> list[WindowScore]:
+        """Score as the service does: each identity against training and its own past.
+
+        For every identity of ``events`` (in sorted order), :meth:`score_windows` of its
+        events after its own ``history``, both without the events of the training period
+        (before :attr:`training_end`: the profiles hold those). Unlike a call over all
+        identities at once, an identity's windows do not depend on which other identities
+        share its batch (ADR 0032). This is the reference the service's incremental state
+        (:class:`models.scoring.IdentityState`) is held to.
+        """
+        end = self.training_end
+        frame = events[events["event_time"] >= end]
+        past = history[history["event_time"] >= end] if history is not None else None
+        scores: list[WindowScore] = []
+        for identity, mine in frame.groupby("identity_key", sort=True):
+            own = past[past["identity_key"] == identity] if past is not None else None
+            scores += self.score_windows(mine, own if own is not None and len(own) else None)
+        return scores
 
     def score_vectors(self, vectors: pd.DataFrame) -> list[WindowScore]:
         """Score precomputed behaviour vectors (no event ids: they were computed elsewhere)."""
         return _window_scores(self.detector.score_vectors(vectors))
 
 
-def _older_than_profiles(events: pd.DataFrame, state: FeatureState) -> IgnoredEvents | None:
-    """Return the events before the state's profiles end (``behaviour_vectors`` skips them)."""
-    until = state.profiles.until
+def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    return frame[frame["identity_key"].isin(identities).to_numpy()].reset_index(drop=True)
+
+
+def _older_than(events: pd.DataFrame, until: pd.Timestamp | None) -> IgnoredEvents | None:
+    """Return the events before ``until``, where the profiles end (the vectors skip them)."""
     if until is None or not len(events):
         return None
     older = to_ns(events["event_time"]) < until.value
@@ -128,20 +208,32 @@ def _older_than_profiles(events: pd.DataFrame, state: FeatureState) -> IgnoredEv
 def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
     """Turn the detector's result table into the combiner's window scores."""
     scores: list[WindowScore] = []
-    rows: list[dict[Any, Any]] = frame.to_dict("records")
-    for row in rows:
-        cold = bool(row["cold_start"])
-        score = float(row["score"])
+    if not len(frame):
+        return scores
+    columns = zip(
+        frame["identity"].tolist(),
+        frame["window_start"].tolist(),
+        frame["window_end"].tolist(),
+        frame["score"].tolist(),
+        frame["percentile"].tolist(),
+        frame["cold_start"].tolist(),
+        frame["explanations"].tolist(),
+        frame["event_ids"].tolist() if "event_ids" in frame else [None] * len(frame),
+        frame["peers"].tolist() if "peers" in frame else [""] * len(frame),
+        strict=True,
+    )
+    for identity, start, end, raw, percentile, cold_start, explained, event_ids, peers in columns:
+        cold = bool(cold_start)
+        score = float(raw)
         if not cold and math.isnan(score):
             continue  # a window the detector does not score (no change in it)
-        event_ids = row.get("event_ids")
         scores.append(
             WindowScore(
-                identity=str(row["identity"]),
-                window_start=pd.Timestamp(row["window_start"]).to_pydatetime(),
-                window_end=pd.Timestamp(row["window_end"]).to_pydatetime(),
+                identity=str(identity),
+                window_start=pd.Timestamp(start).to_pydatetime(),
+                window_end=pd.Timestamp(end).to_pydatetime(),
                 score=0.0 if cold else score,
-                percentile=0.0 if cold else float(row["percentile"]),
+                percentile=0.0 if cold else float(percentile),
                 cold_start=cold,
                 explanations=tuple(
                     Explanation(
@@ -150,12 +242,12 @@ def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
                         usual=float(item["usual"]),
                         text=str(item["text"]),
                     )
-                    for item in row["explanations"]
+                    for item in explained
                 ),
                 event_ids=tuple(
                     str(event_id) for event_id in (() if event_ids is None else event_ids)
                 ),
-                peers=str(row.get("peers") or ""),
+                peers=str(peers or ""),
             )
         )
     return scores

@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events
+from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events, to_ns
 from models.scoring._contract import IgnoredEvents, ModelScores
 from models.scoring._findings import (
     CombineSettings,
@@ -32,6 +33,7 @@ from models.scoring._findings import (
 from models.scoring._policy import Policy
 from models.scoring._rules import (
     RULES,
+    Evaluation,
     Hit,
     IdentityHistory,
     Rule,
@@ -47,8 +49,12 @@ __all__ = [
     "PARQUET_MAGIC",
     "BatchScorer",
     "LoadedEvents",
+    "ModelWindows",
     "ScoreResult",
     "Scorer",
+    "WindowSource",
+    "combine_findings",
+    "evaluate_rules",
     "event_facts",
     "load_events",
     "score_events",
@@ -253,6 +259,94 @@ class ScoreResult:
     armed: list[tuple[Hit, AutomationSpec]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelWindows:
+    """What the model says about a batch, when the caller computed it itself.
+
+    Attributes
+    ----------
+    windows : list of WindowScore
+        The windows to combine with the rule hits.
+    events : pandas.DataFrame or None
+        Canonical events of those windows that the batch frame may lack (the findings'
+        account, regions and change context are read from them).
+    ignored : IgnoredEvents or None
+        Events of the batch the model did not judge, and why.
+    """
+
+    windows: list[WindowScore] = field(default_factory=list)
+    events: pd.DataFrame | None = None
+    ignored: IgnoredEvents | None = None
+
+
+WindowSource = Callable[[Sequence[Hit]], ModelWindows]
+"""Gives the model's windows once the rule hits are known (the service's incremental state:
+only the windows a finding can hold are computed)."""
+
+
+def evaluate_rules(
+    events: pd.DataFrame,
+    policy: Policy | None = None,
+    history: pd.DataFrame | IdentityHistory | None = None,
+    *,
+    rule_settings: RuleSettings | None = None,
+    now: datetime | None = None,
+    rules: Sequence[Rule] = RULES,
+    summary: BatchSummary | None = None,
+) -> Evaluation:
+    """Run the rule stage of :func:`score_events`: the rules, then the suppressions."""
+    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
+    evaluation = evaluate(events, context, rules, summary=summary)
+    for rule_id, error in evaluation.failed:
+        logger.warning("rule %s failed and was skipped: %s", rule_id, error)
+    return evaluation
+
+
+def combine_findings(
+    events: pd.DataFrame,
+    evaluation: Evaluation,
+    model: ModelWindows,
+    policy: Policy | None = None,
+    *,
+    settings: CombineSettings | None = None,
+    scorer: ScorerInfo | None = None,
+    scored: int | None = None,
+) -> ScoreResult:
+    """Run the last stage of :func:`score_events`: the evidence's facts, then :func:`combine`.
+
+    ``scored`` is the number of events scored (default: ``len(events)``).
+    """
+    windows = model.windows
+    settings = settings or CombineSettings()
+    facts: dict[str, EventFacts] = {}
+    alerting = any(not w.cold_start and settings.band(w.percentile) is not None for w in windows)
+    if evaluation.hits or alerting:  # the facts of the evidence: rule hits, alerting windows
+        facts = event_facts(events, policy)
+        if model.events is not None and len(model.events):
+            extra = model.events[~model.events["event_id"].isin(list(facts))]
+            facts.update(event_facts(extra.reset_index(drop=True), policy))
+    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=scorer)
+    logger.info(
+        "scored %d events: %d hits, %d windows, %d findings",
+        len(events),
+        len(evaluation.hits),
+        len(windows),
+        len(findings),
+    )
+    return ScoreResult(
+        findings=findings,
+        hits=evaluation.hits,
+        suppressed=evaluation.suppressed,
+        failed=evaluation.failed,
+        windows=windows,
+        events=len(events) if scored is None else scored,
+        scorer=scorer,
+        ignored=model.ignored,
+        rehearsed=evaluation.rehearsed,
+        armed=evaluation.armed,
+    )
+
+
 def score_events(
     events: pd.DataFrame,
     policy: Policy | None = None,
@@ -264,8 +358,13 @@ def score_events(
     now: datetime | None = None,
     rules: Sequence[Rule] = RULES,
     summary: BatchSummary | None = None,
+    windows: WindowSource | None = None,
+    context: pd.DataFrame | None = None,
 ) -> ScoreResult:
     """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
+
+    The one scoring path of the command line, Spark (per identity group) and the service
+    (ADR 0019): :func:`evaluate_rules`, the model's windows, :func:`combine_findings`.
 
     Parameters
     ----------
@@ -288,38 +387,63 @@ def score_events(
         The rules to run; every registered rule by default.
     summary : BatchSummary, optional
         The batch's summary, when the caller has counted it already.
+    windows : callable, optional
+        Gives the model's windows from the rule hits, instead of ``scorer.score_windows``
+        (the service's incremental model state); ``scorer`` then only names the model.
+    context : pandas.DataFrame, optional
+        Events of *other* identities that the rules may follow a chain through (Spark
+        gives each identity group the organisation's snapshot-chain steps): the rules see
+        them beside ``events`` and findings may cite them, but their identities get no
+        hit, window or finding here (they get them in their own group).
     """
     info = scorer.info() if scorer is not None else None
-    if scorer is not None and isinstance(history, IdentityHistory):
+    if scorer is not None and windows is None and isinstance(history, IdentityHistory):
         raise ValueError("a model scores against the past events, not their IdentityHistory")
     if not len(events):
         return ScoreResult(scorer=info)
-    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
-    evaluation = evaluate(events, context, rules, summary=summary)
-    for rule_id, error in evaluation.failed:
-        logger.warning("rule %s failed and was skipped: %s", rule_id, error)
-    past = history if not isinstance(history, IdentityHistory) else None
-    model = _model_scores(scorer, events, past) if scorer is not None else ModelScores()
-    windows = model.windows
-    # the facts only tell the combiner about evidence: without hits or windows it has none
-    facts = event_facts(events, policy) if evaluation.hits or windows else {}
-    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=info)
-    logger.info(
-        "scored %d events: %d hits, %d windows, %d findings",
-        len(events),
-        len(evaluation.hits),
-        len(windows),
-        len(findings),
+    judged = events
+    if context is not None and len(context):
+        judged = pd.concat([events, context], ignore_index=True)
+    judged = _in_order(judged)
+    evaluation = evaluate_rules(
+        judged, policy, history, rule_settings=rule_settings, now=now, rules=rules, summary=summary
     )
-    return ScoreResult(
-        findings=findings,
-        hits=evaluation.hits,
-        suppressed=evaluation.suppressed,
+    if context is not None and len(context):
+        evaluation = _own(evaluation, set(events["identity_key"].astype(str)))
+    if windows is not None:
+        model = windows(evaluation.hits)
+    elif scorer is not None:
+        past = history if not isinstance(history, IdentityHistory) else None
+        scores = _model_scores(scorer, events, past)
+        model = ModelWindows(scores.windows, ignored=scores.ignored)
+    else:
+        model = ModelWindows()
+    return combine_findings(
+        judged, evaluation, model, policy, settings=settings, scorer=info, scored=len(events)
+    )
+
+
+def _in_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Order events by time, then event id: rules meet them in one order, however they came.
+
+    Rules name their evidence in the order they meet it, so two engines that read the same
+    events in different orders (a file, Spark's groups, the service's frame) must sort ties
+    the same way.
+    """
+    if len(events) < 2:
+        return events
+    order = np.lexsort((events["event_id"].to_numpy(dtype=object), to_ns(events["event_time"])))
+    if (order == np.arange(len(order))).all():
+        return events
+    return events.take(order).reset_index(drop=True)
+
+
+def _own(evaluation: Evaluation, identities: set[str]) -> Evaluation:
+    """Keep the hits (and suppressed hits) of ``identities`` alone."""
+    return Evaluation(
+        hits=[h for h in evaluation.hits if h.identity in identities],
+        suppressed=[(h, s) for h, s in evaluation.suppressed if h.identity in identities],
         failed=evaluation.failed,
-        windows=windows,
-        events=len(events),
-        scorer=info,
-        ignored=model.ignored,
-        rehearsed=evaluation.rehearsed,
-        armed=evaluation.armed,
+        rehearsed=[(h, s) for h, s in evaluation.rehearsed if h.identity in identities],
+        armed=[(h, a) for h, a in evaluation.armed if h.identity in identities],
     )

@@ -22,10 +22,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import Normalizer, RecordRejected, looks_like_records, records_to_table
-from models.scoring import Finding, Hit, RuleSettings, ScoreResult, WindowScore, score_events
+from models.scoring import (
+    DetectorScorer,
+    Finding,
+    Hit,
+    ModelWindows,
+    RuleSettings,
+    ScoreResult,
+    WindowScore,
+    lean,
+    score_events,
+)
 from serving._model_holder import LoadedModel
-from serving._rule_inputs import read_rule_inputs, score_with_inputs
+from serving._model_states import FRAME_HORIZON, ModelRead, read_model_inputs
+from serving._rule_inputs import RuleInputs, read_rule_inputs, score_with_inputs
 from serving._state import StateStore
+from serving._stored_events import StoredEvents
 from serving._verdicts import Recorder
 from serving.api.metrics import Metrics
 from serving.api.schemas import (
@@ -44,8 +56,9 @@ __all__ = ["extract_records", "score_records", "window_public"]
 logger = logging.getLogger(__name__)
 
 _RULES = RuleSettings()
-_HORIZON: Final = max(_RULES.sequence_horizon, _RULES.burst_window)
+_HORIZON: Final = FRAME_HORIZON
 """Stored events this close before a batch are scored with it."""
+_US: Final = timedelta(microseconds=1)
 _ECHOED: Final = ("event_id", "identity_key", "event_name", "event_time")
 """Columns of each event the answer repeats."""
 
@@ -192,14 +205,25 @@ def concerns_request(
 
 
 def _score(frame: pd.DataFrame, store: StateStore, model: LoadedModel, past: Any) -> Any:
+    """Score the whole frame (the reference path): the model measures each identity apart."""
     policy = store.policy()
-    if model.scorer is None:
+    scorer = model.scorer
+    if scorer is None:
         return score_events(frame, policy, None, past), model.reason
+    windows = None
+    if isinstance(scorer, DetectorScorer):
+        windows = partial(_identities, scorer, frame, past)
     try:
-        return score_events(frame, policy, model.scorer, past), None
+        return score_events(frame, policy, scorer, past, windows=windows), None
     except Exception as error:
         logger.exception("model %s failed on a batch; scored with the rules alone", model.uri)
         return score_events(frame, policy, None, past), f"rules only: the model failed: {error!r}"
+
+
+def _identities(
+    scorer: DetectorScorer, frame: pd.DataFrame, past: pd.DataFrame | None, hits: Any
+) -> ModelWindows:
+    return ModelWindows(scorer.score_identities(frame, past), ignored=scorer.ignored(frame))
 
 
 def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, frozenset[str]]:
@@ -211,7 +235,7 @@ def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, frozen
     reader = partial(
         read_rule_inputs,
         batch=batch,
-        since=first - _HORIZON // timedelta(microseconds=1),
+        since=first - _HORIZON // _US,
         policy=policy,
         settings=_RULES,
     )
@@ -219,6 +243,44 @@ def _rules_only(batch: pa.Table, store: StateStore) -> tuple[ScoreResult, frozen
     admitted = store.admit_reading(batch, reader, keys=changes)
     result = score_with_inputs(batch, admitted.read, policy, _RULES, admitted.keys)
     return result, admitted.seen
+
+
+def _with_model(
+    batch: pa.Table, store: StateStore, model: LoadedModel, scorer: DetectorScorer
+) -> tuple[ScoreResult, frozenset[str], str | None]:
+    """Admit and score with the rules and the model's state of each identity (ADR 0032).
+
+    The rules read what they read (as :func:`_rules_only`); the model's windows come from
+    each identity's :class:`~models.scoring.IdentityState`, which the admission brings up
+    to date with what other processes stored, or rebuilds from the store.
+    """
+    policy = store.policy()
+    first: int = pc.min(batch.column("event_time")).cast(pa.int64()).as_py()
+    since = first - _HORIZON // _US
+    identities = sorted(set(batch.column("identity_key").to_pylist()))
+    states = model.states
+    with states.locked(identities):
+        held = states.held(scorer, identities)
+
+        def reader(stored: StoredEvents) -> tuple[RuleInputs, ModelRead]:
+            rules = read_rule_inputs(stored, batch, since=since, policy=policy, settings=_RULES)
+            return rules, read_model_inputs(stored, scorer, held, since=since * 1000)
+
+        admitted = store.admit_reading(batch, reader, keys=True)
+        rules, read = admitted.read
+        frame = lean(batch)
+        windows = partial(states.windows, scorer, frame, read, admitted.keys, since=since * 1000)
+        try:
+            result = score_with_inputs(
+                batch, rules, policy, _RULES, admitted.keys, scorer=scorer, windows=windows
+            )
+            return result, admitted.seen, None
+        except Exception as error:
+            logger.exception("model %s failed on a batch; scored with the rules alone", model.uri)
+            states.forget(identities)
+            reason = f"rules only: the model failed: {error!r}"
+    result = score_with_inputs(batch, rules, policy, _RULES, admitted.keys)
+    return result, admitted.seen, reason
 
 
 def score_records(
@@ -232,9 +294,10 @@ def score_records(
 ) -> ScorePublic:
     """Normalise, admit to the state, score with the shared scoring function, and answer.
 
-    With the rules alone (no model, or ``--model none``) only the stored events the
-    rules read are read (``serving._rule_inputs``, ADR 0017); ``trim=False`` reads
-    all of them, as the model path does, which gives the same answer.
+    Only the stored events the rules read are read (``serving._rule_inputs``, ADR 0017);
+    with a model, its windows come from the identities' model states (ADR 0032).
+    ``trim=False`` reads every stored event of the batch's identities and scores the
+    whole frame, the reference both are held to: it gives the same answer.
     """
     normalizer = _NotAfter(latest_us=store.latest_us(), ahead=store.max_future)
     normalised = records_to_table(records, normalizer=normalizer)
@@ -242,6 +305,8 @@ def score_records(
     result: ScoreResult
     if model.scorer is None and trim:
         (result, seen), reason = _rules_only(batch, store), model.reason
+    elif isinstance(model.scorer, DetectorScorer) and trim and batch.num_rows:
+        result, seen, reason = _with_model(batch, store, model, model.scorer)
     else:
         admission = store.admit(batch)
         seen = admission.seen

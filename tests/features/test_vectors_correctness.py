@@ -22,8 +22,14 @@ CONFIGS = [
 ]
 
 
-def _stream(events: pd.DataFrame, config: FeatureConfig, cuts: list[int]) -> pd.DataFrame:
-    """Feed ``events`` to the live-service loop in pieces; keep each window's last vector."""
+def _stream(
+    events: pd.DataFrame, config: FeatureConfig, cuts: list[int], lag: str | None = None
+) -> pd.DataFrame:
+    """Feed ``events`` to the live-service loop in pieces; keep each window's last vector.
+
+    With ``lag``, the state folds no further than that behind the latest event (the
+    service keeps a day open, ADR 0032).
+    """
     state = FeatureState.start(config=config)
     last: dict[tuple[str, pd.Timestamp], pd.Series] = {}
     bounds = [0, *sorted(set(cuts)), len(events)]
@@ -31,7 +37,8 @@ def _stream(events: pd.DataFrame, config: FeatureConfig, cuts: list[int]) -> pd.
         part = events.iloc[a:b]
         for _, row in state.vectors(part).iterrows():
             last[(row["identity_key"], row["window_start"])] = row
-        state = state.advance(part)
+        until = None if lag is None else int((part["event_time"].max() - pd.Timedelta(lag)).value)
+        state = state.advance(part, until=until)
     out = pd.DataFrame(list(last.values())).sort_values(["identity_key", "window_start"])
     return out.reset_index(drop=True)
 
@@ -122,3 +129,40 @@ def test_events_arriving_out_of_order_within_lateness_give_the_batch_vectors(ran
     pd.testing.assert_frame_equal(
         stream, behaviour_vectors(events, config=config), check_dtype=False
     )
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(1, 249), min_size=1, max_size=8),
+    lag=st.sampled_from(["0s", "5h", "30h"]),
+)
+def test_folding_no_further_than_a_lagging_boundary_equals_batch(random_table, seed, cuts, lag):
+    config = CONFIGS[0]
+    events = random_table(seed, n=250, days=12, identities=3)
+    stream = _stream(events, config, cuts, lag)
+    pd.testing.assert_frame_equal(
+        stream, behaviour_vectors(events, config=config), check_dtype=False
+    )
+
+
+def test_a_state_keeps_only_open_events_and_the_look_back_the_sequences_read(random_table):
+    config = CONFIGS[0]
+    events = random_table(11, n=300, days=6, identities=2)
+    state = FeatureState.start(config=config).advance(events)
+    until = state.profiles.until
+    assert until is not None
+    recent = state.recent
+    closed = recent[recent["event_time"] < until]
+    assert len(closed) < int((events["event_time"] < until).sum())
+    assert (closed["event_time"] >= until - pd.Timedelta(config.horizon)).all()
+    assert set(closed["event_name"]) <= {
+        "CreateSnapshot",
+        "CreateSnapshots",
+        "CopySnapshot",
+        "CreateVolume",
+        "RunInstances",
+        "StopInstances",
+        "ModifyInstanceAttribute",
+    }
+    assert len(recent[recent["event_time"] >= until]) == int((events["event_time"] >= until).sum())

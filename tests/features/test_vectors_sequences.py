@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from features import FeatureConfig, behaviour_vectors
+from features import FeatureConfig, behaviour_vectors, snapshot_chains
 
 CONFIG = FeatureConfig(horizon="6h")
 
@@ -155,3 +157,101 @@ def test_snapshots_in_horizon_counts_the_burst_up_to_the_window_end(events) -> N
     ]
     # windows 08:00, 09:00 and 14:00 look back to 03:00, 04:00 and 09:00
     assert list(vectors) == [2, 4, 2]
+
+
+_NAMES = ["CreateSnapshot", "CopySnapshot", "CreateVolume", "RunInstances", "AttachVolume"]
+_IDS = {
+    "CreateSnapshot": ["snap-1", "snap-2", "vol-9"],
+    "CopySnapshot": ["snap-1", "snap-2"],
+    "CreateVolume": ["vol-1", "vol-2", "snap-1", "snap-2"],
+    "RunInstances": ["i-1", "i-2", "ami-1"],
+    "AttachVolume": ["vol-1", "vol-2", "i-1", "i-2"],
+}
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(_NAMES),
+        st.integers(0, 40),  # minutes
+        st.sampled_from(["a", "b"]),
+        st.lists(st.integers(0, 3), min_size=1, max_size=3),
+    ),
+    max_size=14,
+)
+
+
+def _brute(
+    rows: list[tuple[str, int, str, list[str]]], horizon: int, by_owner: bool
+) -> list[tuple[bool, bool, int | None, int | None, int | None]]:
+    """Every attachment's (launched, complete, launch, volume, snapshot), by trying every step."""
+
+    def same(i: int, j: int) -> bool:
+        return not by_owner or rows[i][2] == rows[j][2]
+
+    def latest(found: list[int]) -> int | None:
+        return max(found, key=lambda k: (rows[k][1], k)) if found else None
+
+    out = []
+    for a, (name, t, _, ids) in enumerate(rows):
+        if name != "AttachVolume":
+            continue
+        for vol in [x for x in ids if x.startswith("vol-")]:
+            for inst in [x for x in ids if x.startswith("i-")]:
+                launches = [
+                    k
+                    for k, r in enumerate(rows)
+                    if r[0] == "RunInstances" and inst in r[3] and r[1] <= t and same(k, a)
+                ]
+                launch = latest(launches)
+                if launch is not None and t - rows[launch][1] > horizon:
+                    launch = None
+                made = [
+                    (k, s)
+                    for k, r in enumerate(rows)
+                    if r[0] == "CreateVolume" and vol in r[3] and r[1] <= t and same(k, a)
+                    for s in r[3]
+                    if s.startswith("snap-")
+                ]
+                recent = any(rows[k][1] >= t - horizon for k, _ in made)
+                chosen: tuple[int | None, int | None] = (None, None)
+                for k, snap in sorted(made, key=lambda m: (rows[m[0]][1], m[0]), reverse=True):
+                    sources = [
+                        j
+                        for j, r in enumerate(rows)
+                        if r[0] in ("CreateSnapshot", "CopySnapshot")
+                        and snap in r[3]
+                        and r[1] <= rows[k][1]
+                        and same(j, a)
+                    ]
+                    source = latest(sources)
+                    if source is not None and rows[source][1] >= t - horizon:
+                        chosen = (k, source)
+                        break
+                complete = launch is not None and chosen[1] is not None
+                out.append((launch is not None and recent, complete, launch, *chosen))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(drawn=steps, horizon=st.sampled_from([5, 15, 60]), by_owner=st.booleans())
+def test_the_chain_finder_agrees_with_trying_every_step(
+    drawn: list[tuple[str, int, str, list[int]]], horizon: int, by_owner: bool
+) -> None:
+    rows = sorted(
+        [
+            (name, t, who, [_IDS[name][i % len(_IDS[name])] for i in picks])
+            for name, t, who, picks in drawn
+        ],
+        key=lambda r: r[1],
+    )
+    chains = snapshot_chains(
+        range(len(rows)),
+        [r[1] for r in rows],
+        [r[0] for r in rows],
+        [r[3] for r in rows],
+        horizon,
+        owners=[r[2] for r in rows] if by_owner else None,
+    )
+    found = [(c.launched, c.complete, c.launch, c.volume_made, c.snapshot) for c in chains]
+    expected = _brute(rows, horizon, by_owner)
+    # a chain's volume and snapshot are named only when it is complete
+    assert [f[:3] for f in found] == [e[:3] for e in expected]
+    assert [f[3:] for f in found if f[1]] == [e[3:] for e in expected if e[1]]

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import features
 from models import ChangeDetector
 from tests.serving.conftest import record, to_events
 
@@ -124,6 +125,30 @@ def test_a_newcomer_too_new_elsewhere_is_measured_against_the_team() -> None:
     windows = _scored(fitted, _day("dana", 15))
     assert not windows["cold_start"].any()
     assert set(windows["peers"]) == {"3 of the PowerUserAccess users in account 111122223333"}
+
+
+def test_a_newcomer_scores_the_same_beside_other_newcomers_and_alone(
+    detector: ChangeDetector,
+) -> None:
+    # Spark scores one identity group at a time, with the organisation's first-use table:
+    # a newcomer's place in the organisation must not count the other newcomers' made-up
+    # peers' keys as identities (ADR 0033)
+    both = to_events([*_day("dana", 15), *_day("eve", 15, hour=11)])
+    organisation = features.org_first_use(pd.concat([detector.recent_, both]))
+    together = detector.score_windows(both)
+    alone = pd.concat(
+        [
+            detector.score_windows(mine, org_first_use=organisation)
+            for _, mine in both.groupby("identity_key", sort=True)
+        ],
+        ignore_index=True,
+    )
+    columns = ["identity", "window_start", "score", "org_action_rarity_max", "peers"]
+    assert together["peers"].notna().all()
+    pd.testing.assert_frame_equal(
+        together[columns].sort_values(["identity", "window_start"], ignore_index=True),
+        alone[columns].sort_values(["identity", "window_start"], ignore_index=True),
+    )
 
 
 def test_an_identity_without_peers_stays_unscored(detector: ChangeDetector) -> None:

@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 
 import features
+from models import ChangeDetector, save_bundle
+from models.scoring import DetectorScorer, load_scorer
 
 STRATUS = Path(__file__).parent.parent / "data" / "stratus"
 ACCOUNT = "111122223333"
@@ -225,3 +227,25 @@ def sim_stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
     policy = (root / "sim" / "change_windows.yaml", root / "sim" / "automation.yaml")
     labels = pd.read_parquet(root / "sim" / "labels.parquet")
     return Stream(records, policy, start, root / "state.db", labels)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The simulated organisation's model: a bundle fitted on the days before the stream."""
+
+    scorer: DetectorScorer
+    bundle: Path
+
+
+@pytest.fixture(scope="session")
+def sim_model(sim_stream: Stream, tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    """A detector trained on :func:`sim_stream`'s days before its test period (fast settings)."""
+    before = [r for r in sim_stream.records if r["eventTime"] < sim_stream.test_start]
+    events = features.records_to_table(before).table.to_pandas()
+    config = features.FeatureConfig(cold_start_days=2, cold_start_active_days=2)
+    detector = ChangeDetector(feature_config=config, n_estimators=50, random_state=0)
+    bundle = tmp_path_factory.mktemp("sim-model") / "bundle"
+    save_bundle(detector.fit(events), bundle)
+    scorer = load_scorer(bundle)
+    assert isinstance(scorer, DetectorScorer)
+    return Trained(scorer, bundle)

@@ -111,10 +111,10 @@ def test_the_vector_scorer_returns_one_row_per_vector(registered: Registered) ->
 def test_spark_udf_scores_equal_the_single_machine_detector(
     spark: Any, registered: Registered, tmp_path: Path
 ) -> None:
-    from training.spark import score_with_spark
+    from training.spark import score_windows_with_spark
 
     out = tmp_path / "scored"
-    summary = score_with_spark(
+    summary = score_windows_with_spark(
         registered.uri,
         [str(registered.later_path)],
         out=str(out),

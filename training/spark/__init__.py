@@ -9,14 +9,16 @@ surface::
     fit_detector_spark(events, ChangeDetector())    vectors, profiles on Spark; forest on a sample
     spark_scoring_vectors(events, profiles, recent) vectors against a model's history
     spark_udf_scores(vectors, vector_scorer_uri)    row-wise scores via mlflow.pyfunc.spark_udf
+    spark_findings(events, scorer, policy)          findings: the scoring core per identity group
     train_with_spark(...), score_with_spark(...)    what ``--engine spark`` runs
+    score_windows_with_spark(uri, paths, out=...)   window scores only, through spark_udf
 
 ADR 0016 records the design; ``docs/scale.md`` how to run it on a cluster.
 """
 
 from __future__ import annotations
 
-from training.spark._cli import score_with_spark, train_with_spark
+from training.spark._cli import score_windows_with_spark, score_with_spark, train_with_spark
 from training.spark._features import (
     EVENTS_PER_BUCKET,
     FEATURE_INPUT_COLUMNS,
@@ -28,6 +30,7 @@ from training.spark._features import (
     vector_schema,
     vectors_to_pandas,
 )
+from training.spark._findings import FINDING_ROWS, spark_findings
 from training.spark._io import (
     CLOUDTRAIL_GLOB,
     canonical_spark_schema,
@@ -47,6 +50,7 @@ __all__ = [
     "CLOUDTRAIL_GLOB",
     "EVENTS_PER_BUCKET",
     "FEATURE_INPUT_COLUMNS",
+    "FINDING_ROWS",
     "MAX_TRAINING_WINDOWS",
     "SCORED_WINDOW_KEYS",
     "SCORE_RESULT_TYPE",
@@ -61,7 +65,9 @@ __all__ = [
     "read_cloudtrail_spark",
     "read_events_spark",
     "require_spark",
+    "score_windows_with_spark",
     "score_with_spark",
+    "spark_findings",
     "spark_profiles",
     "spark_scoring_vectors",
     "spark_session",

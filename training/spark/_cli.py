@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from features import CANONICAL_SCHEMA, ConfigurationError, FeatureConfig
+from models.scoring import PolicyFile, Scorer
 
-__all__ = ["score_with_spark", "train_with_spark"]
+__all__ = ["score_windows_with_spark", "score_with_spark", "train_with_spark"]
 
 logger = logging.getLogger(__name__)
+
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
+_COUNTS = ("events", "hits", "windows", "suppressed", "below")
 
 
 def _period(events: Any, since: str | None, until: str | None) -> Any:
@@ -172,6 +176,93 @@ def _log(
 
 
 def score_with_spark(
+    scorer: Scorer | None,
+    events: Sequence[str],
+    *,
+    out: str,
+    policy: Sequence[PolicyFile] = (),
+    output: str = "json",
+    min_severity: str = "info",
+    master: str | None = None,
+) -> dict[str, Any]:
+    """Score events on Spark into findings and write them as JSON lines (a folder of parts).
+
+    The findings are those ``changewatch score`` gives on one machine: each identity group
+    runs the scoring core (:func:`spark_findings`, ADR 0033).
+
+    Parameters
+    ----------
+    scorer : Scorer or None
+        The model (``models.scoring.load_scorer``, as the command line loads it), or
+        ``None`` for the rules only.
+    events : sequence of str
+        CloudTrail or canonical Parquet, local or Hadoop URIs.
+    out : str
+        Output folder: Spark writes one ``part-*`` text file per task, each holding
+        findings as JSON lines (or OCSF); the files together are the findings.
+    policy : sequence of PolicyFile
+        The change policy, resolved.
+    output : {"json", "ocsf"}
+        The findings' format.
+    min_severity : str
+        Findings below it are left out.
+    master : str, optional
+        Spark master; the active session by default.
+
+    Returns
+    -------
+    dict
+        The JSON summary, with the counts ``changewatch score`` prints.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from training.spark._findings import spark_findings
+    from training.spark._io import read_events_spark
+    from training.spark._session import spark_session
+
+    spark = spark_session(master)
+    frame = read_events_spark(spark, list(events))
+    rows = spark_findings(frame, scorer, policy, output=output, min_severity=min_severity).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        rows.where(F.col("line").isNotNull()).select("line").write.mode("overwrite").text(out)
+        totals = (
+            rows.where(F.col("line").isNull())
+            .agg(
+                *(F.sum(name).alias(name) for name in _COUNTS),
+                F.collect_set("failed").alias("failed"),
+            )
+            .first()
+        )
+        severities = {
+            str(r["severity"]): int(r["count"])
+            for r in rows.where(F.col("line").isNotNull()).groupBy("severity").count().collect()
+        }
+    finally:
+        rows.unpersist()
+    if totals is None:  # pragma: no cover - an aggregate always has a row
+        raise ConfigurationError("Spark returned no totals")
+    failed = sorted({name for joined in (totals["failed"] or []) for name in joined.split(",")})
+    return {
+        "engine": "spark",
+        "master": spark.sparkContext.master,
+        "events": int(totals["events"] or 0),
+        "model": str(scorer.info()) if scorer is not None else None,
+        "windows_scored": int(totals["windows"] or 0),
+        "hits": int(totals["hits"] or 0),
+        "suppressed": int(totals["suppressed"] or 0),
+        "rules_failed": failed,
+        "findings": sum(severities.values()),
+        "findings_below_min_severity": int(totals["below"] or 0),
+        "findings_by_severity": {s: severities.get(s, 0) for s in _SEVERITIES},
+        "format": output,
+        "out": out,
+    }
+
+
+def score_windows_with_spark(
     model_uri: str,
     events: Sequence[str],
     *,
@@ -179,7 +270,11 @@ def score_with_spark(
     master: str | None = None,
     tracking_uri: str | None = None,
 ) -> dict[str, Any]:
-    """Score new events on Spark and write the scored windows as Parquet.
+    """Score new events' windows on Spark with a registered model, and write them as Parquet.
+
+    Window scores only (no rules, no findings: :func:`score_with_spark` gives those), by
+    the model's *vector scorer* through ``mlflow.pyfunc.spark_udf``, for pipelines that
+    score with MLflow's serving on Spark.
 
     The vectors are computed against the model's history per identity group
     (:func:`spark_scoring_vectors`), then scored row-wise by the model's vector scorer

@@ -35,6 +35,7 @@ from features import (
     InputError,
 )
 from features import behaviour_vectors as _behaviour_vectors
+from features import org_first_use as first_uses_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -112,33 +113,39 @@ def to_canonical_pandas(frame: pd.DataFrame, session_time_zone: str = "UTC") -> 
     return canonical
 
 
-def org_first_use(events: DataFrame) -> pd.DataFrame:
+def org_first_use(events: DataFrame, also: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the first use of each event name by each identity of the organisation.
+
+    The Spark side of :func:`features.org_first_use`: one aggregate over the events,
+    collected (its size grows with identities times actions, not with events).
+
+    Parameters
+    ----------
+    events : pyspark.sql.DataFrame
+        Canonical events (``identity_key``, ``event_name``, ``event_time`` are read).
+    also : pandas.DataFrame, optional
+        Canonical events known beside them (a model's recent training events).
 
     Returns
     -------
     pandas.DataFrame
         ``identity_key``, ``event_name``, ``first_seen`` (UTC), the ``org_first_use``
-        argument of :func:`features.behaviour_vectors`; one row per (identity, event
-        name), so its size grows with identities times actions, not with events.
+        argument of :func:`features.behaviour_vectors`; one row per (identity, event name).
     """
     from pyspark.sql import functions as F  # noqa: N812
 
     pairs = events.groupBy("identity_key", "event_name").agg(
-        F.min("event_time").alias("first_seen")
+        F.min("event_time").alias("event_time")
     )
     zone = events.sparkSession.conf.get("spark.sql.session.timeZone") or "UTC"
     table = pairs.toPandas()
-    first = pd.to_datetime(table["first_seen"])
-    if first.dt.tz is None:
-        first = first.dt.tz_localize(zone)
-    return pd.DataFrame(
-        {
-            "identity_key": table["identity_key"].astype(object).to_numpy(),
-            "event_name": table["event_name"].astype(object).to_numpy(),
-            "first_seen": first.dt.tz_convert("UTC").to_numpy(),
-        }
-    ).astype({"first_seen": "datetime64[ns, UTC]"})
+    time = pd.to_datetime(table["event_time"])
+    table["event_time"] = (time.dt.tz_localize(zone) if time.dt.tz is None else time).dt.tz_convert(
+        "UTC"
+    )
+    if also is not None and len(also):
+        table = pd.concat([table, also[["identity_key", "event_name", "event_time"]]])
+    return first_uses_of(table.astype({"identity_key": object, "event_name": object}))
 
 
 def _featurise(

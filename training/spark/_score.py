@@ -32,6 +32,7 @@ from features import behaviour_vectors as _behaviour_vectors
 from training.spark._features import (
     FEATURE_INPUT_COLUMNS,
     bucket_count,
+    org_first_use,
     to_canonical_pandas,
     vector_schema,
 )
@@ -88,24 +89,7 @@ def spark_scoring_vectors(
         partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
         buckets = bucket_count(selected.count(), partitions, 500_000)
     zone = spark.conf.get("spark.sql.session.timeZone") or "UTC"
-    firsts = selected.groupBy("identity_key", "event_name").agg(
-        F.min("event_time").alias("first_seen")
-    )
-    org = firsts.toPandas()
-    first = pd.to_datetime(org["first_seen"])
-    org["first_seen"] = (
-        first.dt.tz_localize(zone) if first.dt.tz is None else first
-    ).dt.tz_convert("UTC")
-    if len(recent):
-        grouped = recent.groupby(["identity_key", "event_name"], as_index=False)
-        past = pd.DataFrame(grouped["event_time"].min()).rename(
-            columns={"event_time": "first_seen"}
-        )
-        org = pd.concat([org, past], ignore_index=True)
-        org = pd.DataFrame(
-            org.groupby(["identity_key", "event_name"], as_index=False)["first_seen"].min()
-        )
-    org = org.astype({"identity_key": object, "event_name": object})
+    org = org_first_use(selected, recent)  # the model's recent events count too
     shipped = spark.sparkContext.broadcast((profiles, recent[list(FEATURE_INPUT_COLUMNS)], org))
     settings = profiles.config.to_json()
 

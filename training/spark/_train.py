@@ -9,8 +9,9 @@ forest needs reaches the driver: a bounded, seeded sample of the baseline window
 window, the detector equals ``ChangeDetector.fit`` on the same events (the test
 checks scores); with a sample it is the same estimator fitted on fewer rows.
 
-The detector is assembled from these parts with :meth:`models.ChangeDetector.from_parts`,
-the constructor :func:`models.load_bundle` uses too.
+The detector is fitted by its own :meth:`models.ChangeDetector.fit_vectors` (the second
+half of ``fit``) on the collected sample, with the profiles and usual values learned from
+every window.
 """
 
 # ruff: noqa: PLC0415 - pyspark and MLflow are optional: imported where they are used
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sklearn.base import clone
 
 from features import (
     CANONICAL_SCHEMA,
@@ -38,7 +40,7 @@ from features import (
     Profiles,
     build_profiles,
 )
-from models import DEFAULT_FEATURES, ChangeDetector, IsolationDetector, UsualValues
+from models import DEFAULT_FEATURES, ChangeDetector, UsualValues
 from training.spark._features import (
     FEATURE_INPUT_COLUMNS,
     normalise_vectors,
@@ -289,25 +291,13 @@ def fit_detector_spark(
             eligible = eligible.sample(fraction=fraction, seed=seed).limit(max_windows)
         sample = normalise_vectors(eligible.toPandas(), zone)
         say(f"forest: {len(sample)} of {n_eligible} eligible windows")
-        X = usual.excess(sample)  # noqa: N806 (sklearn naming)
-        forest = IsolationDetector(
-            n_estimators=params["n_estimators"],
-            max_samples=params["max_samples"],
-            max_features=params["max_features"],
-            random_state=params["random_state"],
-            threshold=params["threshold"],
-        ).fit(X)
-        detector = ChangeDetector.from_parts(
-            params=params,
-            detector=forest,
+        detector = clone(estimator).fit_vectors(
+            sample,
             profiles=profiles,
             recent=recent.reset_index(drop=True),
-            usual=usual,
-            feature_names=names,
             training_period=(start, end),
-            data_fingerprint=_fingerprint(events, sample),
-            train_scores=forest.decision_scores_,
-            n_training_windows=len(sample),
+            fingerprint=_fingerprint(events, sample),
+            usual=usual,
         )
     finally:
         vectors.unpersist()
@@ -315,7 +305,7 @@ def fit_detector_spark(
 
 
 def _feature_names(chosen: Any) -> tuple[str, ...]:
-    """Return the forest's features, checked before any Spark work (``from_parts`` again)."""
+    """Return the forest's features, checked before any Spark work (``fit_vectors`` again)."""
     names = tuple(str(n) for n in (chosen if chosen is not None else DEFAULT_FEATURES))
     unknown = [n for n in names if n not in FEATURE_NAMES]
     if unknown or not names or len(set(names)) != len(names):

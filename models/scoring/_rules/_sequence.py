@@ -1,9 +1,10 @@
 """Sequence rule: snapshot -> volume from that snapshot -> attached to a freshly launched instance.
 
-The chain is followed through ``resource_ids``, whose prefixes say what each id is:
+The chain is found by :func:`features.snapshot_chains`, the function the sequence
+features use too (they follow it within one identity, the rule across identities):
 ``CreateSnapshot`` names the source ``vol-`` and the new ``snap-``; ``CreateVolume``
 the new ``vol-`` and its source ``snap-``; ``AttachVolume`` the ``vol-`` and the
-``i-``; ``RunInstances`` the new ``i-`` ids. Every step must have succeeded and the
+``i-``; ``RunInstances`` the new ``i-`` ids. Every step must have succeeded on EC2 and the
 whole chain, from the snapshot to the attachment, must fit in the horizon, as must
 the instance launch before the attachment. The chain may run through several
 identities; the hit is the attaching identity's.
@@ -12,36 +13,26 @@ identities; the hit is the attaching identity's.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
 
 import numpy as np
 import pandas as pd
 
+from features import snapshot_chains
 from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
 from models.scoring._rules._context import RuleContext
-from models.scoring._rules._reads import CHAIN_STEPS, SNAPSHOT_CREATES, STEP, Reads
+from models.scoring._rules._reads import CHAIN_STEPS, STEP, Reads
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._rules._weigh import change_values, weigh_routine
 
 __all__ = ["snapshot_to_new_instance"]
 
-_SNAPSHOT_CREATES: Final = SNAPSHOT_CREATES
-_STEPS: Final = CHAIN_STEPS
-
-
-def _ids(row: pd.Series, prefix: str) -> list[str]:
-    return [str(i) for i in row["resource_ids"] if str(i).startswith(prefix)]
-
-
-def _latest_before(
-    index: dict[str, list[tuple[pd.Timestamp, str]]], key: str, until: pd.Timestamp
-) -> tuple[pd.Timestamp, str] | None:
-    found = [entry for entry in index.get(key, ()) if entry[0] <= until]
-    return found[-1] if found else None
-
 
 def _any_attachment(summary: BatchSummary, context: RuleContext) -> bool:
     return summary.attaches > 0
+
+
+def _minutes(later: pd.Timestamp, earlier: pd.Timestamp) -> int:
+    return int(np.ceil((later - earlier) / pd.Timedelta(minutes=1)))
 
 
 @rule(
@@ -59,62 +50,44 @@ def _any_attachment(summary: BatchSummary, context: RuleContext) -> bool:
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
     """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""
     steps = events[
-        events["event_name"].isin(_STEPS)
+        events["event_name"].isin(CHAIN_STEPS)
         & events["error_code"].isna()
         & (events["event_source"] == "ec2.amazonaws.com")
     ]
     if not steps["event_name"].eq("AttachVolume").any():
         return
-    horizon = pd.Timedelta(context.settings.sequence_horizon)
-    snapshots: dict[str, list[tuple[pd.Timestamp, str]]] = {}
-    volumes: dict[str, list[tuple[pd.Timestamp, str, str]]] = {}
-    launches: dict[str, list[tuple[pd.Timestamp, str]]] = {}
-    attaches: list[tuple[pd.Timestamp, str, str, str, str]] = []
-    for _, row in steps.iterrows():
-        when, name, event_id = row["event_time"], row["event_name"], str(row["event_id"])
-        if name in _SNAPSHOT_CREATES:
-            for snap in _ids(row, "snap-"):
-                snapshots.setdefault(snap, []).append((when, event_id))
-        elif name == "CreateVolume":
-            sources = _ids(row, "snap-")
-            for volume in _ids(row, "vol-"):
-                for snap in sources:
-                    volumes.setdefault(volume, []).append((when, event_id, snap))
-        elif name == "RunInstances":
-            for instance in _ids(row, "i-"):
-                launches.setdefault(instance, []).append((when, event_id))
-        else:
-            for volume in _ids(row, "vol-"):
-                for instance in _ids(row, "i-"):
-                    attaches.append((when, event_id, volume, instance, str(row["identity_key"])))
-    for attached_at, attach_id, volume, instance, identity in attaches:
-        launch = _latest_before(launches, instance, attached_at)
-        if launch is None or attached_at - launch[0] > horizon:
+    when = steps["event_time"].tolist()
+    chains = snapshot_chains(
+        range(len(steps)),
+        pd.to_datetime(steps["event_time"], utc=True).to_numpy(dtype="datetime64[ns]").view("i8"),
+        steps["event_name"].to_numpy(dtype=object),
+        steps["resource_ids"].to_numpy(dtype=object),
+        pd.Timedelta(context.settings.sequence_horizon).value,
+    )
+    ids = [str(i) for i in steps["event_id"]]
+    identities = [str(i) for i in steps["identity_key"]]
+    for chain in chains:
+        if chain.launch is None or chain.snapshot is None or chain.volume_made is None:
             continue
-        made = [entry for entry in volumes.get(volume, ()) if entry[0] <= attached_at]
-        for created_at, volume_id, snap in reversed(made):
-            snapshot = _latest_before(snapshots, snap, created_at)
-            if snapshot is None or attached_at - snapshot[0] > horizon:
-                continue
-            ordered = sorted(
-                [snapshot, (created_at, volume_id), launch, (attached_at, attach_id)],
-                key=lambda entry: entry[0],
-            )
-            minutes = int(np.ceil((attached_at - snapshot[0]) / pd.Timedelta(minutes=1)))
-            launched = int(np.ceil((attached_at - launch[0]) / pd.Timedelta(minutes=1)))
-            ids = tuple(entry[1] for entry in ordered)
-            severity, weighed = _weigh_chain(steps, ids, identity, context)
-            yield Evidence(
-                ids,
-                identity,
-                to_datetime(ordered[0][0]),
-                to_datetime(attached_at),
-                f"snapshot {snap} became volume {volume}, attached to instance {instance} "
-                f"launched {launched} min earlier; the chain took {minutes} min"
-                + (f"; {weighed}" if severity == Severity.LOW else ""),
-                severity,
-            )
-            break
+        attached_at = when[chain.attach]
+        ordered = sorted(
+            (chain.snapshot, chain.volume_made, chain.launch, chain.attach),
+            key=lambda row: when[row],
+        )
+        chain_ids = tuple(ids[row] for row in ordered)
+        identity = identities[chain.attach]
+        severity, weighed = _weigh_chain(steps, chain_ids, identity, context)
+        yield Evidence(
+            chain_ids,
+            identity,
+            to_datetime(when[ordered[0]]),
+            to_datetime(attached_at),
+            f"snapshot {chain.snapshot_id} became volume {chain.volume}, attached to instance "
+            f"{chain.instance} launched {_minutes(attached_at, when[chain.launch])} min earlier; "
+            f"the chain took {_minutes(attached_at, when[chain.snapshot])} min"
+            + (f"; {weighed}" if severity == Severity.LOW else ""),
+            severity,
+        )
 
 
 def _weigh_chain(

@@ -1,0 +1,256 @@
+"""The model's view of one identity between requests: what the service keeps per identity.
+
+The service scores each request's events together with the events of the last day
+(the rules' horizon, ADR 0015). With a model it used to re-featurise the identity's whole
+stored history for every request. :class:`IdentityState` instead keeps the identity's
+:class:`features.FeatureState` (its profile rows, the organisation's first uses, its recent
+events), advanced with every batch, and keeps *a day open*: the windows of the last
+``keep_open`` stay unfolded, so the windows any request can ask for are recomputed from the
+state alone, exactly as :meth:`DetectorScorer.score_identities` computes them from the stored
+events (ADR 0032; ``tests/serving/api/test_model_replay.py`` holds the two equal).
+
+A request costs one call of the featuriser over the identity's open events and a score of
+the windows it needs, whatever the identity's history; folding the oldest open day into
+the profiles happens once a day per identity (or every :data:`FOLD_ROWS` events).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from features import FEATURISER_INPUT_COLUMNS, FeatureState, to_ns
+from models.scoring._contract import WindowScore
+from models.scoring._detector_scorer import DetectorScorer
+from models.scoring._rules import Hit
+
+__all__ = ["FOLD_ROWS", "MODEL_COLUMNS", "IdentityState", "lean"]
+
+logger = logging.getLogger(__name__)
+
+FOLD_ROWS: Final = 2048
+"""Open events after which the oldest open day is folded even before a day has passed."""
+MODEL_COLUMNS: Final = tuple(
+    dict.fromkeys((*FEATURISER_INPUT_COLUMNS, "event_source", "principal_arn", "by_service"))
+)
+"""The columns a state keeps of each event: what the featuriser reads, and what a finding's
+account, regions and change context are read from (``models.scoring.event_facts``)."""
+_US: Final = 1000
+_DAY: Final = 86_400 * 10**9
+
+
+def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Return the :data:`MODEL_COLUMNS` of canonical events, text as Python strings.
+
+    ``events`` is a frame or an Arrow table.
+    A state copies and filters its events with every batch; plain object columns make
+    that several times cheaper than Arrow-backed strings, for the same vectors.
+    """
+    if isinstance(events, pa.Table):
+        columns: dict[str, Any] = {}
+        for name in MODEL_COLUMNS:
+            column = events.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+            else:
+                columns[name] = column.to_pandas()
+        return pd.DataFrame(columns)
+    frame = events[list(MODEL_COLUMNS)]
+    text = {
+        name: object
+        for name, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) or str(dtype) == "str"
+    }
+    return frame.astype(text) if text else frame.copy()
+
+
+def _ns(moment: object) -> int:
+    return int(pd.Timestamp(moment).value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityState:
+    """One identity's feature state, with a day (at least ``keep_open``) of windows open.
+
+    Attributes
+    ----------
+    identity : str
+        The identity key.
+    features : FeatureState
+        Profiles up to a window boundary at least ``keep_open`` before the latest event,
+        and the events from there on (plus the look-back the sequence features read).
+    keep_open : int
+        Nanoseconds of windows left open behind the latest event.
+    latest : int or None
+        Time (ns) of the latest event taken in.
+    """
+
+    identity: str
+    features: FeatureState
+    keep_open: int
+    latest: int | None = None
+
+    @classmethod
+    def start(cls, scorer: DetectorScorer, identity: str, horizon: timedelta) -> IdentityState:
+        """Return the identity as training left it (no event since).
+
+        ``horizon`` is how far back a request's frame reaches (the rules' horizon): the
+        state keeps that and one window open.
+        """
+        state = scorer.identity_state(identity)
+        keep_open = horizon // timedelta(microseconds=1) * _US + state.config.window_ns
+        return cls(identity, FeatureState(state.profiles, lean(state.recent)), keep_open)
+
+    @classmethod
+    def build(
+        cls, scorer: DetectorScorer, identity: str, events: pd.DataFrame, horizon: timedelta
+    ) -> IdentityState:
+        """Return the identity after ``events`` (its stored events, in any order)."""
+        return cls.start(scorer, identity, horizon).advance(scorer, events)
+
+    @property
+    def until(self) -> int:
+        """Where the profiles end (ns): windows from here on are open."""
+        until = self.features.until_ns
+        return until if until is not None else np.iinfo(np.int64).min
+
+    def covers(self, scorer: DetectorScorer, since: int) -> bool:
+        """Whether every window with an event at or after ``since`` (ns) is still open.
+
+        Windows of the training period do not count: the model never scores them.
+        """
+        since = max(since, int(scorer.training_end.value))
+        window = self.features.config.window_ns
+        return self.until <= since - since % window
+
+    def advance(
+        self, scorer: DetectorScorer, events: pd.DataFrame, *, fold: bool = True
+    ) -> IdentityState:
+        """Take in the identity's new ``events``; fold the oldest open day when it is due.
+
+        Events of the training period (before ``scorer.training_end``) are left out: the
+        profiles summarise training. The state folds up to ``keep_open`` before the latest
+        event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
+        ``fold=False`` takes the events in without folding (the windows stay open).
+        """
+        own = events[events["event_time"] >= scorer.training_end]
+        if not len(own):
+            return self
+        own = own.sort_values("event_time", kind="stable")
+        latest = max(_ns(own["event_time"].iloc[-1]), self.latest or np.iinfo(np.int64).min)
+        until = self.until
+        if fold:
+            window = self.features.config.window_ns
+            target = latest - self.keep_open
+            target -= target % window
+            recent = self.features.recent
+            open_rows = len(own) + (
+                int((to_ns(recent["event_time"]) >= until).sum()) if len(recent) else 0
+            )
+            if target - until > _DAY or open_rows > FOLD_ROWS:
+                until = target
+        features = self.features.advance(own, until=until)
+        return IdentityState(self.identity, features, self.keep_open, latest)
+
+    def accepts(self, scorer: DetectorScorer, events: pd.DataFrame) -> bool:
+        """Tell whether ``events`` can be taken in: none of them falls in a folded window."""
+        own = events[events["event_time"] >= scorer.training_end]
+        return not len(own) or int(to_ns(own["event_time"]).min()) >= self.until
+
+    def windows(
+        self,
+        scorer: DetectorScorer,
+        batch: pd.DataFrame,
+        *,
+        since: int,
+        hits: Iterable[Hit] = (),
+        moments: Sequence[int] = (),
+    ) -> list[WindowScore]:
+        """Return the windows of this identity a request's findings can hold.
+
+        Parameters
+        ----------
+        scorer : DetectorScorer
+            The model the state was built for.
+        batch : pandas.DataFrame
+            The request's events of this identity (new and sent before).
+        since : int
+            Start (ns) of the request's frame: the service scores the events from here on
+            with the request (its first event less the rules' horizon).
+        hits : iterable of Hit
+            The rule hits of the request (those of other identities are ignored).
+        moments : sequence of int
+            Times (ns) of the request's events of this identity.
+
+        Returns
+        -------
+        list of WindowScore
+            Of the windows :meth:`DetectorScorer.score_identities` gives for the frame,
+            those that touch the request's events or its moments, or overlap a hit of the
+            identity: the only ones a finding about the request can hold (ADR 0032).
+
+        Raises
+        ------
+        ValueError
+            When a window of the frame is folded already (:meth:`covers` is false): the
+            caller rebuilds the state from the stored events instead.
+        """
+        if not self.covers(scorer, since):
+            raise ValueError(f"{self.identity}: the state folded windows after {since}")
+        own = batch[batch["event_time"] >= scorer.training_end]
+        wanted = self._wanted(own, hits, moments)
+        recent = self.features.recent
+        if not wanted or not (len(own) or len(recent)):
+            return []
+        # The featuriser gives the windows that its events touch, measured against all the
+        # state's events: one stored event (at or after ``since``) stands for each wanted
+        # window the batch does not touch.
+        window = self.features.config.window_ns
+        times = to_ns(recent["event_time"]) if len(recent) else np.zeros(0, np.int64)
+        starts = times - times % window
+        taken = set(own["event_id"])
+        pick: dict[int, int] = {}
+        for row in np.flatnonzero((times >= since) & np.isin(starts, list(wanted))).tolist():
+            if recent["event_id"].iat[row] not in taken:
+                pick.setdefault(int(starts[row]), row)
+        touched = set((to_ns(own["event_time"]) // window * window).tolist()) if len(own) else set()
+        rows = [row for start, row in pick.items() if start not in touched]
+        events = pd.concat([recent.iloc[rows], own], ignore_index=True) if rows else own
+        if not len(events):
+            return []
+        return scorer.score_with_state(events, self.features)
+
+    def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
+        """Return the state's events that ``windows`` name (for the findings' facts)."""
+        ids = {event_id for window in windows for event_id in window.event_ids}
+        recent = self.features.recent
+        if not ids or not len(recent):
+            return recent.iloc[:0]
+        return recent[recent["event_id"].isin(list(ids)).to_numpy()]
+
+    def _wanted(self, own: pd.DataFrame, hits: Iterable[Hit], moments: Sequence[int]) -> set[int]:
+        """Window starts a finding about the request can hold (see :meth:`windows`)."""
+        window = self.features.config.window_ns
+        wanted: set[int] = set()
+        if len(own):
+            times = to_ns(own["event_time"])
+            wanted.update((times - times % window).tolist())
+        for moment in moments:
+            start = moment - moment % window
+            wanted.add(start)
+            if moment == start:  # a window ending at the moment holds it too (closed spans)
+                wanted.add(start - window)
+        for hit in hits:
+            if hit.identity != self.identity:
+                continue
+            first = _ns(hit.start)
+            last = _ns(hit.end) + _US  # a hit's span is closed: [start, end + 1 us)
+            wanted.update(range(first - first % window, last, window))
+        return wanted

@@ -1,0 +1,83 @@
+"""An identity's model state: the windows its stored events give, a day kept open, folds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+import features
+from models.scoring import IdentityState, WindowScore, lean
+from tests.serving.conftest import Stream, Trained
+
+HORIZON = timedelta(hours=24)
+HOUR = pd.Timedelta("1h")
+
+
+@pytest.fixture(scope="module")
+def busiest(sim_stream: Stream) -> pd.DataFrame:
+    """The test period's events of its busiest identity, in time order, as a state keeps them."""
+    replay = features.records_to_table(sim_stream.replay).table.to_pandas()
+    who = replay["identity_key"].value_counts().index[0]
+    mine = replay[replay["identity_key"] == who].sort_values("event_time", kind="stable")
+    return lean(mine.reset_index(drop=True))
+
+
+def _reference(model: Trained, events: pd.DataFrame, at: int) -> list[WindowScore]:
+    """What scoring every stored event gives for the windows that hold event ``at``'s moment."""
+    moment = events["event_time"].iloc[at]
+    since = moment - pd.Timedelta(HORIZON)
+    seen = events.iloc[: at + 1]
+    past, frame = seen[seen["event_time"] < since], seen[seen["event_time"] >= since]
+    found = model.scorer.score_identities(frame, past if len(past) else None)
+    holding = {moment.floor(HOUR)} | ({moment - HOUR} if moment == moment.floor(HOUR) else set())
+    return [w for w in found if pd.Timestamp(w.window_start) in holding]
+
+
+def test_each_event_gets_the_windows_its_stored_events_give(
+    sim_model: Trained, busiest: pd.DataFrame
+) -> None:
+    scorer = sim_model.scorer
+    state = IdentityState.start(scorer, str(busiest["identity_key"].iloc[0]), HORIZON)
+    taken = 0
+    for at in range(0, len(busiest), max(1, len(busiest) // 30)):
+        state = state.advance(scorer, busiest.iloc[taken:at])
+        batch = busiest.iloc[at : at + 1]
+        moment = int(batch["event_time"].iloc[0].value)
+        since = moment - HORIZON // timedelta(microseconds=1) * 1000
+        found = state.windows(scorer, batch, since=since, moments=[moment])
+        assert found == _reference(sim_model, busiest, at)
+        taken = at
+
+
+def test_a_state_keeps_a_day_open_and_folds_a_day_at_a_time(
+    sim_model: Trained, busiest: pd.DataFrame
+) -> None:
+    scorer = sim_model.scorer
+    state = IdentityState.start(scorer, str(busiest["identity_key"].iloc[0]), HORIZON)
+    trained_until = state.until
+    boundaries = {state.until}
+    for at in range(0, len(busiest), 20):
+        state = state.advance(scorer, busiest.iloc[at : at + 20])
+        boundaries.add(state.until)
+        assert state.latest is not None
+        # a day and a window stay open (the first day after training is open anyway)
+        assert state.until == trained_until or state.latest - state.until >= state.keep_open
+    assert len(boundaries) > 1  # it folded: four days of events do not stay open
+    assert max(state.latest - until for until in boundaries if until != min(boundaries)) < (
+        2 * 86_400 * 10**9 + state.keep_open
+    )
+
+
+def test_a_frame_reaching_into_folded_windows_asks_for_a_rebuild(
+    sim_model: Trained, busiest: pd.DataFrame
+) -> None:
+    scorer = sim_model.scorer
+    state = IdentityState.build(scorer, str(busiest["identity_key"].iloc[0]), busiest, HORIZON)
+    early = busiest.iloc[:1]
+    moment = int(early["event_time"].iloc[0].value)
+    assert not state.covers(scorer, moment)
+    assert not state.accepts(scorer, early)
+    with pytest.raises(ValueError, match="folded"):
+        state.windows(scorer, early, since=moment, moments=[moment])
