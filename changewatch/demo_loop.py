@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-import uvicorn
 
 from changewatch.commands.labels import verdict_labels_of
 from serving import FindingsBook
-from serving.api import Settings, create_app
+from serving.api import Settings, create_app, served_in_thread
 
 __all__ = ["show_loop"]
 
@@ -32,33 +28,13 @@ logger = logging.getLogger(__name__)
 Say = Callable[[str], None]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _api(state: str) -> Iterator[str]:
     """Serve the API (rules only: a verdict needs no model) on a free port, in a thread."""
-    port = _free_port()
     # no keys: a loopback service the demo alone talks to, for the few seconds it runs
     options: dict[str, Any] = {"state": state, "model": "none", "host": "127.0.0.1", "api_keys": ""}
-    app = create_app(Settings(**options))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(create_app(Settings(**options))) as url:
+        yield url
 
 
 def _call(url: str, body: dict[str, Any] | None = None) -> Any:

@@ -27,6 +27,7 @@ from click.testing import CliRunner, Result
 from changewatch.cli import cli
 from changewatch.demo_examples import ATTACK_SCENARIO, check_ports, curl_examples, registry_links
 from changewatch.errors import ConfigurationError
+from serving.api import free_port
 
 pytestmark = pytest.mark.xdist_group("demo")  # one worker builds the demo and serves it
 
@@ -51,13 +52,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         out = root / "demo"
         first = CliRunner().invoke(cli, ["demo", "--out", str(out), *ARGS, "--no-serve"])
         yield DemoRun(out, first)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_the_demo_builds_everything(demo: DemoRun) -> None:
@@ -106,7 +100,7 @@ def test_a_second_run_reuses_what_the_first_built(demo: DemoRun) -> None:
 
 @pytest.mark.parametrize("busy", ["api", "ui"])
 def test_a_busy_port_stops_the_demo_before_any_work(busy: str, tmp_path: Path) -> None:
-    api, ui = _free_port(), _free_port()
+    api, ui = free_port(), free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", api if busy == "api" else ui))
         taken.listen()
@@ -120,7 +114,7 @@ def test_a_busy_port_stops_the_demo_before_any_work(busy: str, tmp_path: Path) -
 
 
 def test_one_port_for_both_services_is_refused() -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(ConfigurationError, match="cannot share port"):
         check_ports("127.0.0.1", port, port)
 
@@ -167,7 +161,7 @@ def _shell(command: str, env: dict[str, str]) -> str:
 def test_a_newcomer_pastes_what_the_demo_prints(demo: DemoRun, tmp_path: Path) -> None:
     env = {**os.environ, "CHANGEWATCH_CACHE": str(tmp_path / "cache")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    api, ui = _free_port(), _free_port()
+    api, ui = free_port(), free_port()
     command = [sys.executable, "-m", "changewatch", "demo", "--out", str(demo.out), *ARGS]
     command += ["--api-port", str(api), "--ui-port", str(ui)]
     process = subprocess.Popen(

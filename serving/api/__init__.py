@@ -10,7 +10,14 @@ Public surface::
 from __future__ import annotations
 
 from serving.api.config import Settings, get_settings
-from serving.api.http import uvicorn_options
+from serving.api.http import free_port, served_in_thread, uvicorn_options
 from serving.api.main import create_app
 
-__all__ = ["Settings", "create_app", "get_settings", "uvicorn_options"]
+__all__ = [
+    "Settings",
+    "create_app",
+    "free_port",
+    "get_settings",
+    "served_in_thread",
+    "uvicorn_options",
+]

@@ -7,15 +7,22 @@ a client without a key could send a header of 100 MiB and the server read it to 
 is uvicorn's httptools protocol counting what arrives while a head is being read; past
 the same ``h11_max_incomplete_event_size`` it answers ``431`` and closes the connection,
 so a head costs at most the bound and one read. :func:`uvicorn_options` gives the
-options ``changewatch serve`` and the tests run uvicorn with.
+options ``changewatch serve`` and the tests run uvicorn with; :func:`served_in_thread`
+serves an app on a free loopback port in a thread (the demo and the tests).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -88,3 +95,37 @@ def uvicorn_options(max_header_bytes: int) -> dict[str, Any]:
         "h11_max_incomplete_event_size": max_header_bytes,
         "access_log": False,
     }
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served_in_thread(app: Any, *, start_within: float = 30.0) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on 127.0.0.1 and a free port, in a thread.
+
+    Yields the base URL once the server listens; stops it on exit. Raises ``RuntimeError``
+    when it does not start within ``start_within`` seconds.
+    """
+    port = free_port()
+    options = uvicorn_options(app.state.settings.max_header_bytes)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_within
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,7 @@ from pathlib import Path
 import pytest
 
 from serving._model_holder import ModelHolder, ModelInfo
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from serving.api import free_port
 
 
 def _serve(*args: str, state: Path, port: int = 0) -> subprocess.Popen[str]:
@@ -79,7 +72,7 @@ def test_a_model_that_cannot_load_stops_the_start(
 @pytest.fixture
 def degraded(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A service told to start although its model cannot be loaded."""
-    port = _free_port()
+    port = free_port()
     missing = str(tmp_path / "no-such-bundle")
     process = _serve("--model", missing, "--allow-degraded", state=tmp_path / "state.db", port=port)
     url = f"http://127.0.0.1:{port}"

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from serving.api import Settings, create_app, uvicorn_options
+from serving.api import Settings, create_app, served_in_thread
 
 SCORE_SECRET = "score-secret-0123456789abcdef"
 ADMIN_SECRET = "admin-secret-0123456789abcdef"
@@ -41,33 +36,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on 127.0.0.1 and a free port, in a thread."""
-    port = _free_port()
-    options = uvicorn_options(app.state.settings.max_header_bytes)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+served = served_in_thread  # the tests serve the app as the demo does
 
 
 @pytest.fixture(scope="session")

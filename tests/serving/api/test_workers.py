@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from serving._state import StateStore
+from serving.api import free_port as _free_port
 from tests.conftest import make_record
-from tests.serving.api.conftest import _free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
