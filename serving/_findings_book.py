@@ -16,7 +16,6 @@ entry's name).
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,9 +28,9 @@ from typing import Any, Final, Literal
 import orjson
 import pandas as pd
 
-from features import ConfigurationError, InputError
+from features import InputError
 from models.scoring import Finding, Hit, severity_rank
-from serving._sqlite import WriteLock, connect
+from serving._sqlite import WriteLock, open_database
 
 __all__ = [
     "RESOLUTIONS",
@@ -145,12 +144,9 @@ class FindingsBook:
         with self._lock:
             if not self._closed:
                 return
-            try:
-                self._db = connect(self.path)
-                with self._writer():
-                    self._db.executescript(_SCHEMA)
-            except sqlite3.Error as error:
-                raise ConfigurationError(f"cannot open findings in {self.path}: {error}") from None
+            self._db = open_database(
+                self.path, self._writer, lambda db: db.executescript(_SCHEMA), "findings in"
+            )
             self._closed = False
 
     def close(self) -> None:

@@ -17,11 +17,12 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Final
 
+from features import ConfigurationError
 from serving._periodic import Periodic
 
 try:
@@ -31,7 +32,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: one process per database
     fcntl = None
 
-__all__ = ["Checkpointer", "WriteLock", "connect"]
+__all__ = ["Checkpointer", "WriteLock", "connect", "open_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,47 @@ def connect(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def open_database(
+    path: str,
+    writer: WriteLock,
+    prepare: Callable[[sqlite3.Connection], object],
+    what: str,
+) -> sqlite3.Connection:
+    """Open the state database and create or migrate its tables under the write lock.
+
+    Parameters
+    ----------
+    path : str
+        The database file.
+    writer : WriteLock
+        The store's write lock; ``prepare`` runs while it is held.
+    prepare : callable
+        Creates the store's tables or migrates them (``executescript`` of its schema).
+    what : str
+        What the store is, for the error message (``"state database"``, ``"findings in"``).
+
+    Returns
+    -------
+    sqlite3.Connection
+        The open connection (:func:`connect`).
+
+    Raises
+    ------
+    ConfigurationError
+        The file cannot be opened or its tables cannot be prepared; nothing is left open.
+    """
+    db: sqlite3.Connection | None = None
+    try:
+        db = connect(path)
+        with writer():
+            prepare(db)
+    except sqlite3.Error as error:
+        if db is not None:
+            db.close()
+        raise ConfigurationError(f"cannot open {what} {path}: {error}") from None
     return db
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features import CANONICAL_SCHEMA, ConfigurationError
-from serving._sqlite import Checkpointer, WriteLock, connect
+from serving._sqlite import Checkpointer, WriteLock, open_database
 from serving._stored_events import (
     INSERT,
     StoredEvents,
@@ -118,6 +118,12 @@ def _stored(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["event_id"], row["identity_key"], row["event_time"], *light, orjson.dumps(row))
 
 
+def _prepare(db: sqlite3.Connection) -> None:
+    """Create the policy tables and create or migrate the events table."""
+    db.executescript(POLICY_SCHEMA)
+    migrate_events(db)
+
+
 class StateStore(PolicyObjects):
     """Recent events and policy objects in a SQLite file (see the module docstring).
 
@@ -173,15 +179,7 @@ class StateStore(PolicyObjects):
         with self._lock:
             if not self._closed:
                 return
-            try:
-                self._db = connect(self.path)
-                with self._writer():
-                    self._db.executescript(POLICY_SCHEMA)
-                    migrate_events(self._db)
-            except sqlite3.Error as error:
-                raise ConfigurationError(
-                    f"cannot open state database {self.path}: {error}"
-                ) from None
+            self._db = open_database(self.path, self._writer, _prepare, "state database")
             self._closed = False
 
     def close(self) -> None:

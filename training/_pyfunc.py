@@ -20,27 +20,16 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from mlflow.pyfunc.model import PythonModel, PythonModelContext
+from mlflow.pyfunc.model import PythonModelContext
 
+from training._pyfunc_bundle import BUNDLE_ARTIFACT, BundledDetectorModel
 from training._pyfunc_io import from_pyfunc_input, pyfunc_output
 
 __all__ = ["BUNDLE_ARTIFACT", "ChangeScorerModel"]
 
-BUNDLE_ARTIFACT = "bundle"
-"""Key (and folder name) of the detector bundle among the model's artifacts."""
 
-
-class ChangeScorerModel(PythonModel):
+class ChangeScorerModel(BundledDetectorModel):
     """Canonical events in, scored windows out, by the bundled ``ChangeDetector``."""
-
-    def __init__(self) -> None:
-        self._detector: Any = None
-
-    def load_context(self, context: PythonModelContext) -> None:
-        """Load and validate the detector bundle shipped with the model."""
-        from models import load_bundle
-
-        self._detector = load_bundle(context.artifacts[BUNDLE_ARTIFACT])
 
     def predict(
         self,
@@ -49,10 +38,9 @@ class ChangeScorerModel(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score the windows of a batch of canonical events (one row per window)."""
-        if self._detector is None:
-            self.load_context(context)
-        windows = self._detector.score_windows(from_pyfunc_input(model_input))
-        return pyfunc_output(windows, float(self._detector.threshold))
+        detector = self.detector(context)
+        windows = detector.score_windows(from_pyfunc_input(model_input))
+        return pyfunc_output(windows, float(detector.threshold))
 
 
 mlflow.models.set_model(ChangeScorerModel())

@@ -27,7 +27,16 @@ import pyarrow as pa
 from features import CANONICAL_SCHEMA
 from training._evaluate import alerted
 
-__all__ = ["PYFUNC_OUTPUT_COLUMNS", "from_pyfunc_input", "pyfunc_input", "pyfunc_output"]
+__all__ = [
+    "BUNDLE_ARTIFACT",
+    "PYFUNC_OUTPUT_COLUMNS",
+    "from_pyfunc_input",
+    "pyfunc_input",
+    "pyfunc_output",
+]
+
+BUNDLE_ARTIFACT: Final = "bundle"
+"""Key (and folder name) of the detector bundle among a logged model's artifacts."""
 
 PYFUNC_OUTPUT_COLUMNS: Final = (
     "identity",

@@ -27,9 +27,10 @@ from typing import Any, Final
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc.model import PythonModel, PythonModelContext
+from mlflow.pyfunc.model import PythonModelContext
 
 from features import KEY_COLUMNS, VECTOR_COLUMNS
+from training._pyfunc_bundle import BUNDLE_ARTIFACT, BundledDetectorModel
 
 __all__ = [
     "BUNDLE_ARTIFACT",
@@ -38,9 +39,6 @@ __all__ = [
     "score_vector_rows",
     "to_vector_input",
 ]
-
-BUNDLE_ARTIFACT: Final = "bundle"
-"""Key (and folder name) of the detector bundle among the model's artifacts."""
 
 VECTOR_SCORE_COLUMNS: Final = ("score", "percentile", "cold_start", "explanation", "explanations")
 """Columns :meth:`VectorScorerModel.predict` returns, one row per input vector."""
@@ -117,17 +115,8 @@ def score_vector_rows(detector: Any, vectors: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-class VectorScorerModel(PythonModel):
+class VectorScorerModel(BundledDetectorModel):
     """Behaviour vectors in, one scored row per vector out, by the bundled ``ChangeDetector``."""
-
-    def __init__(self) -> None:
-        self._detector: Any = None
-
-    def load_context(self, context: PythonModelContext) -> None:
-        """Load and validate the detector bundle shipped with the model."""
-        from models import load_bundle
-
-        self._detector = load_bundle(context.artifacts[BUNDLE_ARTIFACT])
 
     def predict(
         self,
@@ -136,9 +125,7 @@ class VectorScorerModel(PythonModel):
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score a batch of behaviour vectors, row for row."""
-        if self._detector is None:
-            self.load_context(context)
-        return score_vector_rows(self._detector, _from_vector_input(model_input))
+        return score_vector_rows(self.detector(context), _from_vector_input(model_input))
 
 
 mlflow.models.set_model(VectorScorerModel())

@@ -28,6 +28,7 @@ from features import (
     PRODUCT_VERSION,
     VECTOR_COLUMNS,
 )
+from training._pyfunc_io import BUNDLE_ARTIFACT
 from training._resolve import (
     VECTOR_SCORER_TAG,
     ModelRef,
@@ -248,7 +249,7 @@ def log_scorer(
         info: ModelInfo = mlflow.pyfunc.log_model(
             name=name,
             python_model=str(_PYFUNC_FILE),
-            artifacts={"bundle": str(bundle)},
+            artifacts={BUNDLE_ARTIFACT: str(bundle)},
             code_paths=code,
             pip_requirements=scorer_requirements(),
             signature=signature,
@@ -260,7 +261,7 @@ def log_scorer(
         vectors: ModelInfo = mlflow.pyfunc.log_model(
             name=VECTOR_SCORER,
             python_model=str(_PYFUNC_VECTORS_FILE),
-            artifacts={"bundle": str(bundle)},
+            artifacts={BUNDLE_ARTIFACT: str(bundle)},
             code_paths=code,
             pip_requirements=scorer_requirements(),
             signature=_vector_signature(),
@@ -290,7 +291,7 @@ def save_vector_scorer(bundle: str | Path, path: str | Path) -> str:
     mlflow.pyfunc.save_model(
         str(path),
         python_model=str(_PYFUNC_VECTORS_FILE),
-        artifacts={"bundle": str(bundle)},
+        artifacts={BUNDLE_ARTIFACT: str(bundle)},
         pip_requirements=scorer_requirements(),
         signature=_vector_signature(),
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from features import ConfigurationError
+from training._pyfunc_io import BUNDLE_ARTIFACT
 from training._tracking import require_store, tracking
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def _bundle_in(model_dir: Path) -> Path:
     if not (model_dir / "MLmodel").is_file():
         return model_dir  # already a bundle directory
     flavor: dict[str, Any] = Model.load(str(model_dir)).flavors.get("python_function", {})
-    artifact = flavor.get("artifacts", {}).get("bundle")
+    artifact = flavor.get("artifacts", {}).get(BUNDLE_ARTIFACT)
     if not artifact:
         raise ConfigurationError(f"{model_dir}: not a changewatch model (no 'bundle' artifact)")
     return model_dir / str(artifact["path"])
