@@ -83,7 +83,7 @@ _MAX_VALUES: Final = 32
 
 
 def _values_of(value: Any, keys: frozenset[str]) -> list[Any]:
-    """The values of every key in ``keys`` of nested dicts and lists, depth first, bounded.
+    """Return the values of every key in ``keys`` of nested dicts and lists, depth first, bounded.
 
     One loop, no generator: the parameters of a launch hold dozens of keys, and this
     runs for every launch of a trail.
