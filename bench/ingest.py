@@ -20,8 +20,8 @@ and the ratio of ingestion time to decompression time (the goal: at most 2x on o
 core). ``--stages`` adds where one core's CPU goes, stage by stage, in this process
 (reading, decompressing, sniffing and decoding, normalising and writing, start-up),
 per file and per record: the profile behind the ratio. Each is timed twice:
-wall-clock seconds, and CPU seconds (user + system, of every process of the run). On a shared machine the CPU seconds move far less with the load
-than the wall clock does. ``--runs N`` keeps the best of N runs of each timing.
+wall-clock seconds, and CPU seconds (user + system, of every process of the run). On a
+shared machine the CPU seconds move far less with the load than the wall clock does. ``--runs N`` keeps the best of N runs of each timing.
 
 Run: ``python -P bench/ingest.py`` (``make bench``); ``--records 5000000`` for the
 memory goal. Prints one table per layout and the ratios; numbers are for this machine
