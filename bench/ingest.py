@@ -17,9 +17,11 @@ For each it measures
   with one worker and with all cores, and its peak memory;
 
 and the ratio of ingestion time to decompression time (the goal: at most 2x on one
-core). Each is timed twice: wall-clock seconds, and CPU seconds (user + system, of every
-process of the run). On a shared machine the CPU seconds move far less with the load
-than the wall clock does. ``--runs N`` keeps the best of N runs of each timing.
+core). ``--stages`` adds where one core's CPU goes, stage by stage, in this process
+(reading, decompressing, sniffing and decoding, normalising and writing, start-up),
+per file and per record: the profile behind the ratio. Each is timed twice:
+wall-clock seconds, and CPU seconds (user + system, of every process of the run). On a
+shared machine the CPU seconds move far less with the load than the wall clock does. ``--runs N`` keeps the best of N runs of each timing.
 
 Run: ``python -P bench/ingest.py`` (``make bench``); ``--records 5000000`` for the
 memory goal. Prints one table per layout and the ratios; numbers are for this machine
@@ -43,7 +45,10 @@ from pathlib import Path
 import pandas as pd
 from isal import igzip
 
-sys.path.insert(0, str(Path(__file__).parent))
+from features import IngestOptions, ingest
+from features._sources import read_source  # what ingestion does with each file
+
+sys.path.insert(0, str(Path(__file__).parent))  # (features is imported: bench/features.py waits)
 from _shards import write_real_layout, write_shards
 
 
@@ -182,6 +187,58 @@ def run_changewatch(
     return Timing(seconds, usage.ru_utime + usage.ru_stime), peak_kb / 1024, summary
 
 
+def _read_sources(paths: list[Path]) -> None:
+    for path in paths:
+        for _ in read_source(str(path)):
+            pass
+
+
+def _ingest_here(layout: Layout, workdir: Path) -> None:
+    out = workdir / f"events-{layout.name}-stages.parquet"
+    report = ingest([layout.root], out, options=IngestOptions(jobs=1))
+    assert report.records == layout.records, report
+
+
+def _start_up(layout: Layout, workdir: Path) -> float:
+    """CPU seconds of ``changewatch ingest`` of one file: start-up and the fixed costs."""
+    one = workdir / f"one-{layout.name}"
+    one.mkdir(exist_ok=True)
+    (one / layout.paths[0].name).write_bytes(layout.paths[0].read_bytes())
+    command = [sys.executable, "-m", "changewatch", "ingest", str(one)]
+    command += ["--out", str(workdir / "one.parquet"), "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(process.pid, 0)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+def bench_stages(layout: Layout, workdir: Path, runs: int) -> None:
+    """Print where one core's CPU goes, stage by stage (best of ``runs``, this process)."""
+
+    def cpu(work: Callable[[], object]) -> float:
+        return best([timed(work) for _ in range(runs)]).cpu
+
+    read = cpu(lambda: decompress_all(layout.paths, lambda data: data))
+    unzipped = cpu(lambda: decompress_all(layout.paths, igzip.decompress))
+    decoded = cpu(lambda: _read_sources(layout.paths))
+    whole = cpu(lambda: _ingest_here(layout, workdir))
+    start_up = min(_start_up(layout, workdir) for _ in range(runs))
+    files, records = len(layout.paths), layout.records
+    print(f"where one core's CPU goes ({layout.name} layout, in this process, best of {runs})")
+    print(f"  {'stage':44s} {'cpu s':>7s} {'us/file':>8s} {'us/record':>10s}")
+    stages = [
+        ("read the files", read),
+        ("decompress (igzip)", unzipped - read),
+        ("sniff, bound and decode (read_source)", decoded - unzipped),
+        ("normalise, account, write Parquet", whole - decoded),
+        ("start-up of the command (one file)", start_up),
+    ]
+    for what, seconds in stages:
+        print(
+            f"  {what:44s} {seconds:7.2f} {seconds / files * 1e6:8.1f} "
+            f"{seconds / records * 1e6:10.2f}"
+        )
+
+
 def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
     """Measure one layout and print its table and ratios."""
     records = layout.records
@@ -254,15 +311,21 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="records, large layout")
     parser.add_argument("--files", type=int, default=30_000, help="files, real layout")
     parser.add_argument("--runs", type=int, default=1, help="keep the best of N runs")
+    parser.add_argument("--stages", action="store_true", help="also CPU by stage, per file")
     parser.add_argument(
         "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "changewatch-bench"
     )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    layouts = []
     if args.layout in ("large", "both"):
-        bench_layout(large_layout(args.workdir, args.records), args.workdir, args.runs)
+        layouts.append(large_layout(args.workdir, args.records))
     if args.layout in ("real", "both"):
-        bench_layout(real_layout(args.workdir, args.files), args.workdir, args.runs)
+        layouts.append(real_layout(args.workdir, args.files))
+    for layout in layouts:
+        bench_layout(layout, args.workdir, args.runs)
+        if args.stages:
+            bench_stages(layout, args.workdir, args.runs)
 
 
 if __name__ == "__main__":

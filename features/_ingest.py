@@ -29,7 +29,6 @@ from typing import IO, Any
 
 import orjson
 import pyarrow as pa
-from joblib import Parallel, delayed
 
 from features._exceptions import ConfigurationError, RecordRejected, SourceError
 from features._normalize import Normalizer, TableBuilder
@@ -77,6 +76,8 @@ def _results(
     tasks = plan_tasks(found.files, jobs)
     if len(tasks) <= 1:  # one task writes the output itself
         return [run_task(0, tasks[0] if tasks else [], scratch.path, options, partial)], True
+    from joblib import Parallel, delayed  # noqa: PLC0415  (a one-task run never needs it)
+
     parallel = Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")
     parent = os.getpid()
     return parallel(

@@ -82,8 +82,13 @@ _MAX_VALUES: Final = 32
 """At most this many instance types or open ports are kept."""
 
 
-def _walk(value: Any) -> Iterator[tuple[str, Any]]:
-    """Every ``(key, value)`` pair of nested dicts and lists, depth first, bounded."""
+def _values_of(value: Any, keys: frozenset[str]) -> list[Any]:
+    """Return the values of every key in ``keys`` of nested dicts and lists, depth first, bounded.
+
+    One loop, no generator: the parameters of a launch hold dozens of keys, and this
+    runs for every launch of a trail.
+    """
+    found: list[Any] = []
     stack: list[Any] = [value]
     seen = 0
     while stack and seen < _MAX_NODES:
@@ -91,11 +96,13 @@ def _walk(value: Any) -> Iterator[tuple[str, Any]]:
         seen += 1
         if isinstance(node, dict):
             for key, child in node.items():
-                yield str(key), child
+                if key in keys:
+                    found.append(child)
                 if isinstance(child, dict | list):
                     stack.append(child)
         elif isinstance(node, list):
             stack.extend(child for child in node if isinstance(child, dict | list))
+    return found
 
 
 def _text(value: Any) -> str | None:
@@ -109,8 +116,8 @@ def instance_types(request: Any, response: Any) -> list[str]:
     """Return the instance types a launch asks for or got, sorted, without repeats."""
     found: set[str] = set()
     for part in (request, response):
-        for key, value in _walk(part):
-            if key in _TYPE_KEYS and (text := _text(value)) is not None:
+        for value in _values_of(part, _TYPE_KEYS):
+            if (text := _text(value)) is not None:
                 found.add(text)
                 if len(found) >= _MAX_VALUES:
                     return sorted(found)
@@ -250,7 +257,7 @@ def call_attribute(event_name: str, request: Any, response: Any) -> str | None:
         opened = world_admin_ingress(request, response)
         return f"worldAdminIngress={','.join(opened)}" if opened else None
     if event_name in _TEMPLATES:
-        carries = any(key in _USER_DATA_KEYS and value for key, value in _walk(request))
+        carries = any(_values_of(request, _USER_DATA_KEYS))
         return "userData" if carries else None
     name = modified_attribute(event_name, request)
     if name is not None and event_name in _SHARE_EVENTS and isinstance(request, dict):

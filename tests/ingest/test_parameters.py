@@ -294,3 +294,26 @@ def test_any_parameters_give_a_string_or_nothing(
     attribute = call_attribute(name, request_parameters, response)
     assert attribute is None or isinstance(attribute, str)
     assert all(isinstance(t, str) for t in share_targets(name, request_parameters, ACCOUNT))
+
+
+def test_a_launch_keeps_at_most_32_instance_types() -> None:
+    """A request naming a hundred types keeps 32 of them, sorted: a hostile request stays small."""
+    request = {"items": [{"instanceType": f"t{index:03d}.large"} for index in range(100)]}
+    attribute = call_attribute("RunInstances", request, None)
+    assert attribute is not None
+    types = attribute.removeprefix("instanceType=").split(",")
+    assert len(types) == 32
+    assert types == sorted(types)
+
+
+@pytest.mark.parametrize(
+    ("event_name", "key"), [("RunInstances", "instanceType"), ("CreateLaunchTemplate", "userData")]
+)
+def test_parameters_are_walked_only_so_far(event_name: str, key: str) -> None:
+    """A value nested below the first 4,096 objects walked is not looked for."""
+    buried: Any = {key: "m5.large"}
+    for _ in range(5000):
+        buried = {"next": buried}
+    assert call_attribute(event_name, buried, None) is None
+    shallow = {"next": {key: "m5.large"}}
+    assert call_attribute(event_name, shallow, None) is not None
