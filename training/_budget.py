@@ -200,6 +200,7 @@ def simulated_budget(
 
     ``out`` receives the simulation and its canonical events (``events.parquet``); the
     policy is the simulator's own (``change_windows.yaml`` and ``automation.yaml``).
+    ``simulate_options`` may name a ``cloud`` (ADR 0054): every cloud's logs are read.
     """
     from training.simulation import simulate
 
@@ -212,9 +213,11 @@ def simulated_budget(
         **dict(simulate_options or {}),
     )
     events_path = root / "events.parquet"
-    ingest([root / "AWSLogs"], events_path, options=IngestOptions(geoip=str(root / "geo.mmdb")))
-    events = read_events(events_path)
     manifest = json.loads((root / "manifest.json").read_text())
+    logs = manifest["files"].get("logs") or {"aws": manifest["files"]["trail"]}
+    paths = [root / folder for folder in logs.values()]
+    ingest(paths, events_path, options=IngestOptions(geoip=str(root / "geo.mmdb")))
+    events = read_events(events_path)
     start = pd.Timestamp(manifest["test"]["start"])
     baseline = events[events["event_time"] < start]
     test = events[events["event_time"] >= start]
