@@ -22,7 +22,7 @@ from training.simulation._org import Organisation
 from training.simulation._render_azure import azure_path, azure_records
 from training.simulation._render_gcp import gcp_entries, gcp_path
 from training.simulation._render_names import actor_of_identity, project_of, subscription_of
-from training.simulation._render_ops import ops_of
+from training.simulation._render_ops import ABSENT, ops_of
 from training.simulation._writer import S3Writer
 
 __all__ = ["CLOUDS", "CloudSink", "LabelRow"]
@@ -128,7 +128,8 @@ class CloudSink:
         """Return the label rows of every chosen cloud: each simulated event's rendered records.
 
         Event ids, names, accounts and regions are what the readers give the rendered
-        records (a simulated event with no equivalent in a cloud has no label there).
+        records (a simulated event with no equivalent in a cloud has no label there, nor
+        has a scenario that does not happen in the cloud: :data:`._render_ops.ABSENT`).
         """
         out: list[LabelRow] = []
         if "aws" in self.clouds:
@@ -143,8 +144,12 @@ class CloudSink:
                 first = result.rejections[0]
                 raise RuntimeError(f"the {cloud} reader rejects a rendered record: {first}")
             table = result.table.to_pydict()
+            if len(table["event_id"]) != len(sources):
+                raise RuntimeError(f"the {cloud} reader merged rendered records as duplicates")
             for index, event_id in enumerate(table["event_id"]):
                 source = by_id[sources[index]]
+                if source[1] in ABSENT.get(cloud, {}):
+                    continue
                 when = table["event_time"][index]
                 seconds = int(when.timestamp()) if hasattr(when, "timestamp") else source[3]
                 out.append(

@@ -199,8 +199,10 @@ def gcp_entries(
     for index, op in enumerate(ops):
         zone = gcp_zone(region, str(op.detail.get("az", "")))
         if op.kind == "read":
-            method = f"v1.compute.{op.name}.list"
+            method = f"v1.compute.{op.name}.{op.verb}"
             resource = f"projects/{project}/zones/{zone}/{op.name}"
+            if op.verb == "get" and op.source:
+                resource = f"{resource}/{_lower(op.source)}"
             log, request, where = "data_access", {}, "zone"
         else:
             found = _METHODS.get((op.kind, op.verb))

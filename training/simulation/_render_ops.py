@@ -14,11 +14,11 @@ Google Cloud, and the links between resources (a disk made from a snapshot) surv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["DROPPED", "READS", "Op", "ops_of"]
+__all__ = ["ABSENT", "DROPPED", "READS", "Op", "ops_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,6 @@ READS: Final = {
     "DescribeLaunchTemplates": "instanceTemplates",
     "DescribeLaunchTemplateVersions": "instanceTemplates",
     "DescribeAutoScalingGroups": "instanceGroupManagers",
-    "DescribeInstanceAttribute": "instances",
 }
 """Reads with a Compute Engine equivalent (Google Cloud logs them as Data Access; the
 Azure Activity Log records no reads)."""
@@ -86,6 +85,19 @@ DROPPED: Final = (
     "Describe* without a listed equivalent, and every read in Azure",
 )
 """Simulated calls that no other cloud logs as a compute operation (ADR 0054)."""
+
+
+ABSENT: Final[Mapping[str, Mapping[str, str]]] = {
+    "azure": {
+        "rds_snapshot_share": "RDS database snapshots have no Azure compute equivalent",
+        "secrets_sweep": "the Activity Log records no reads",
+    },
+    "gcp": {
+        "rds_snapshot_share": "RDS database snapshots have no Compute Engine equivalent",
+        "ebs_direct_read": "Compute Engine has no snapshot block-read API",
+    },
+}
+"""Scenarios that do not happen in a cloud, with why: their labels are left out there."""
 
 
 def _items(container: Any, key: str) -> list[dict[str, Any]]:
@@ -145,6 +157,8 @@ def ops_of(record: dict[str, Any]) -> list[Op]:
     response = record.get("responseElements") or {}
     if name in READS:
         return [Op("read", "list", READS[name])]
+    if name == "DescribeInstanceAttribute":
+        return [Op("read", "get", "instances", source=str(request.get("instanceId") or ""))]
     if name == "RunInstances":
         return list(_launch(record, request))
     if name == "CreateFleet":

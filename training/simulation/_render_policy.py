@@ -22,6 +22,7 @@ from training.simulation._render_names import (
     project_of,
     subscription_of,
 )
+from training.simulation._render_ops import ABSENT
 
 __all__ = ["render_manifest", "render_policy"]
 
@@ -136,4 +137,9 @@ def render_manifest(
     manifest["files"] = {k: v for k, v in manifest["files"].items() if k != "trail"}
     manifest["files"]["logs"] = dict(roots)
     manifest["rendered"] = dict(counts)
+    manifest["scenarios_absent"] = {
+        cloud: {name: why for name, why in ABSENT[cloud].items() if name in manifest["scenarios"]}
+        for cloud in clouds
+        if cloud in ABSENT
+    }
     return manifest
