@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from features import IngestOptions, ingest, read_events
+from features import ingest, read_events
 from training.simulation import simulate
 
 PARAMS: dict[str, Any] = {"days": 9, "test_days": 7, "scale": 0.1, "seed": 3}
