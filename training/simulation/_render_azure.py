@@ -22,7 +22,7 @@ from training.simulation._render_names import (
     azure_location,
     subscription_of,
 )
-from training.simulation._render_ops import Op
+from training.simulation._render_ops import Op, size_class
 
 __all__ = ["TENANT", "azure_key", "azure_path", "azure_records", "guid"]
 
@@ -136,14 +136,13 @@ def _arm(sub: str, collection: str, name: str) -> str:
     return f"{group}/providers/Microsoft.Compute/{collection}/{name}"
 
 
-def _vm_size(kind: str) -> str:
-    family = kind.split(".", 1)[0]
-    if family.startswith(("p", "g", "inf", "trn", "dl")):
-        return "Standard_NC24ads_A100_v4"
-    size = kind.split(".", 1)[-1]
-    return {"medium": "Standard_B2s", "large": "Standard_D2s_v5", "xlarge": "Standard_D4s_v5"}.get(
-        size, "Standard_D8s_v5"
-    )
+_SIZES: Final[Mapping[str, str]] = {
+    "gpu": "Standard_NC24ads_A100_v4",
+    "medium": "Standard_B2s",
+    "large": "Standard_D2s_v5",
+    "xlarge": "Standard_D4s_v5",
+    "big": "Standard_D8s_v5",
+}
 
 
 def _target(op: Op, sub: str, foreign: set[str]) -> tuple[str, str, dict[str, Any] | None] | None:
@@ -159,7 +158,11 @@ def _target(op: Op, sub: str, foreign: set[str]) -> tuple[str, str, dict[str, An
         key = "dataDisksToAttach" if op.verb == "attach" else "dataDisksToDetach"
         body = {key: [{"diskId": _arm(sub, "disks", op.name), "lun": 1}]}
     elif op.kind == "instance" and op.verb == "create":
-        body = {"properties": {"hardwareProfile": {"vmSize": _vm_size(op.detail.get("type", ""))}}}
+        body = {
+            "properties": {
+                "hardwareProfile": {"vmSize": _SIZES[size_class(op.detail.get("type", ""))]}
+            }
+        }
     elif op.kind == "instance" and op.verb == "code":
         body = {"properties": {"userData": "IyEvYmluL2Jhc2gK"}}
     elif op.kind == "instance" and op.verb == "ssh":

@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from training.simulation._render_names import Actor, gcp_region, gcp_zone
+from training.simulation._render_ops import Op, size_class
 
 __all__ = ["gcp_entries", "gcp_key", "gcp_path"]
-
-from training.simulation._render_ops import Op
 
 _AGENTS: Final[Mapping[str, str]] = {
     "autoscaling.amazonaws.com": "{n}@cloudservices.gserviceaccount.com",
@@ -103,14 +102,13 @@ def _agent(agent: str, event_id: str) -> str:
     return "google-api-go-client/0.5 (gzip)"
 
 
-def _machine(kind: str) -> str:
-    family = kind.split(".", 1)[0]
-    if family.startswith(("p", "g", "inf", "trn", "dl")):
-        return "a2-highgpu-1g"
-    size = kind.split(".", 1)[-1]
-    return {"medium": "e2-medium", "large": "e2-standard-2", "xlarge": "e2-standard-4"}.get(
-        size, "e2-standard-8"
-    )
+_MACHINES: Final[Mapping[str, str]] = {
+    "gpu": "a2-highgpu-1g",
+    "medium": "e2-medium",
+    "large": "e2-standard-2",
+    "xlarge": "e2-standard-4",
+    "big": "e2-standard-8",
+}
 
 
 def _member(target: str, own: set[str]) -> str:
@@ -127,7 +125,7 @@ def _request(op: Op, project: str, zone: str, own: set[str]) -> dict[str, Any]:
     if op.kind == "instance" and op.verb == "create":
         return {
             "name": op.name,
-            "machineType": f"{z}/machineTypes/{_machine(op.detail.get('type', ''))}",
+            "machineType": f"{z}/machineTypes/{_MACHINES[size_class(op.detail.get('type', ''))]}",
         }
     if op.kind == "instance" and op.verb == "code":
         return {"metadata": {"items": [{"key": "startup-script", "value": "#!/bin/bash"}]}}

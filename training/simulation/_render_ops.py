@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ABSENT", "DROPPED", "READS", "Op", "ops_of"]
+__all__ = ["ABSENT", "DROPPED", "READS", "Op", "ops_of", "size_class"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,20 @@ ABSENT: Final[Mapping[str, Mapping[str, str]]] = {
     },
 }
 """Scenarios that do not happen in a cloud, with why: their labels are left out there."""
+
+
+def size_class(instance_type: str) -> str:
+    """Return ``gpu``, ``medium``, ``large``, ``xlarge`` or ``big`` for an EC2 instance type.
+
+    Examples
+    --------
+    >>> size_class("g5.12xlarge"), size_class("t3.medium"), size_class("m5.4xlarge")
+    ('gpu', 'medium', 'big')
+    """
+    family, _, size = instance_type.partition(".")
+    if family.startswith(("p", "g", "inf", "trn", "dl")):
+        return "gpu"
+    return size if size in ("medium", "large", "xlarge") else "big"
 
 
 def _items(container: Any, key: str) -> list[dict[str, Any]]:
