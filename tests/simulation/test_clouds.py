@@ -142,3 +142,19 @@ def test_an_unknown_cloud_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="unknown cloud 'oci'"):
         simulate(tmp_path / "x", cloud="oci", **PARAMS)
+
+
+def test_the_command_line_writes_the_cloud_it_is_asked_for(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from changewatch.cli import cli
+
+    out = tmp_path / "gcp"
+    args = ["simulate", "--out", str(out), "--days", "3", "--test-days", "1", "--scale", "0.05"]
+    result = CliRunner().invoke(cli, [*args, "--attacks", "user_data_change", "--cloud", "gcp"])
+    assert result.exit_code == 0, result.output
+    assert (out / "cloudaudit.googleapis.com" / "activity").is_dir()
+    assert not (out / "AWSLogs").exists()
+    labels = pd.read_parquet(out / "labels.parquet")
+    assert set(labels["cloud"]) == {"gcp"}
+    assert "compute.instances.setMetadata" in set(labels["event_name"])
