@@ -49,7 +49,6 @@ _METHODS: Final[Mapping[tuple[str, str], tuple[str, str, str]]] = {
     ("instance", "ssh"): ("instances", "setMetadata", "zone"),
     ("serial", "ssh"): ("instances", "setMetadata", "zone"),
     ("serial", "enable"): ("projects", "setCommonInstanceMetadata", "project"),
-    ("tag", "tag"): ("instances", "setLabels", "zone"),
     ("disk", "create"): ("disks", "insert", "zone"),
     ("disk", "delete"): ("disks", "delete", "zone"),
     ("disk", "attach"): ("instances", "attachDisk", "zone"),

@@ -33,7 +33,7 @@ class Op:
     verb : str
         create, delete, start, stop, restart, modify, attach, detach, share, unshare,
         code (code that runs on the machine: user data, a command), ssh (a key pushed),
-        tag, enable, list.
+        enable, list, get.
     name : str
         The resource's name (its AWS id); the collection for reads.
     source : str
@@ -82,6 +82,7 @@ DROPPED: Final = (
     "ssm SendCommand in Google Cloud (no managed run-command API)",
     "EnableSerialConsoleAccess in Azure (serial console needs no account switch)",
     "ModifySnapshotAttribute to an account of the organisation in Azure (role assignment)",
+    "CreateTags (not a compute change in the AWS taxonomy; Google's setLabels would be one)",
     "Describe* without a listed equivalent, and every read in Azure",
 )
 """Simulated calls that no other cloud logs as a compute operation (ADR 0054)."""
@@ -234,9 +235,6 @@ def _other(name: str, request: dict[str, Any], response: dict[str, Any]) -> list
         return list(_ingress(request, "create"))
     if name == "RevokeSecurityGroupIngress":
         return list(_ingress(request, "delete"))
-    if name == "CreateTags":
-        resources = _items(request, "resourcesSet")
-        return [Op("tag", "tag", str(r.get("resourceId"))) for r in resources[:1]]
     return []
 
 
