@@ -68,7 +68,8 @@ _METHODS: Final[Mapping[tuple[str, str], tuple[str, str, str]]] = {
     ("template", "create"): ("instanceTemplates", "insert", "global"),
     ("template", "modify"): ("instanceGroupManagers", "patch", "zone"),
     ("group", "modify"): ("instanceGroupManagers", "patch", "zone"),
-    ("group", "restart"): ("instanceGroupManagers", "applyUpdatesToInstances", "zone"),
+    # what `gcloud compute instance-groups managed rolling-action start-update` calls
+    ("group", "restart"): ("instanceGroupManagers", "patch", "zone"),
 }
 
 
