@@ -4,10 +4,10 @@ The organisation of ``test_quality_budget.py`` is rendered as Azure Activity Log
 Google Cloud Audit Logs (``simulate --cloud``, ADR 0054); each cloud's logs are ingested,
 the detector is trained on the baseline and the test period scored with the policy the
 simulator wrote in that cloud's names (``training.simulated_budget``; ``bench/quality.py
---clouds`` prints the same numbers). The budget is the AWS one: at most 2 benign medium+
-findings a day. Scenarios missed and hard negatives flagged may only be the gaps named
-below, each because a rule or feature does not yet read that cloud (issue #18, item 3):
-shrink the lists as rules become cloud-neutral; a new miss fails.
+--clouds`` prints the same numbers). The budget is the AWS one: no hard negative at medium
+or higher, at most 2 benign medium+ findings a day. Scenarios missed may only be the gaps
+named below, each because a rule does not yet read that cloud (issue #18, item 3): shrink
+the lists as rules become cloud-neutral; a new miss fails.
 """
 
 from __future__ import annotations
@@ -24,15 +24,6 @@ MISSED_GAPS: dict[str, set[str]] = {
     "azure": {"serial_console_backdoor"},
     # UserData.Read reads DescribeInstanceAttribute only, not compute.instances.get.
     "gcp": {"secrets_sweep"},
-}
-FLAGGED_GAPS: dict[str, set[str]] = {
-    # The Activity Log records no reads: a person's history holds only writes, so an
-    # on-call engineer's night hour and a new joiner's first changes are new for them.
-    "azure": {"new_employee_first_days", "oncall_fix_outside_window"},
-    # Google Cloud's reads are Data Access entries, but a person's first writes outside
-    # windows are still new for the peers (the AWS peers of an SSO person are their
-    # permission set's users, which Google has no equivalent of).
-    "gcp": {"new_employee_first_days", "oncall_fix_outside_window", "large_in_window_deploy"},
 }
 
 
@@ -55,10 +46,12 @@ def test_attack_scenarios_are_caught_but_for_named_rule_gaps(run: tuple[str, Bud
     assert set(found.budget.missed) <= MISSED_GAPS[cloud]
 
 
-def test_hard_negatives_are_silent_but_for_named_gaps(run: tuple[str, BudgetRun]) -> None:
-    cloud, found = run
+def test_no_hard_negative_is_flagged_at_medium_or_higher(run: tuple[str, BudgetRun]) -> None:
+    # Other seeds flag new_employee_first_days and oncall_fix_outside_window in both clouds:
+    # people are weighed like automation there (is_person_key, below).
+    _, found = run
     assert found.budget.hard_negatives
-    assert set(found.budget.flagged) <= FLAGGED_GAPS[cloud], found.budget.benign_examples
+    assert found.budget.flagged == (), found.budget.benign_examples
 
 
 def test_at_most_two_benign_medium_plus_findings_a_day(
