@@ -11,6 +11,7 @@ identity kind and rule, and the window ROC-AUC, then a table. The model's qualit
     .venv/bin/python -P bench/quality.py                       # both organisations, 14 and 28 days
     .venv/bin/python -P bench/quality.py --orgs small --baselines 14 --seeds 3 4
     .venv/bin/python -P bench/quality.py --json quality.json   # also write every budget
+    .venv/bin/python -P bench/quality.py --clouds aws azure gcp --orgs small --baselines 14
 
 Goals (issue #13): every attack scenario at medium or higher, 0 hard negatives at medium or
 higher, at most 2 benign medium+ findings a day, window ROC-AUC >= 0.95.
@@ -32,7 +33,9 @@ ORGANISATIONS: dict[str, dict[str, Any]] = {"small": {"org": "small"}, "large": 
 """Simulator options of each organisation: the simulator's presets (docs/simulator.md)."""
 
 
-def run(org: str, seed: int, baseline: int, scale: float | None = None) -> dict[str, Any]:
+def run(
+    org: str, seed: int, baseline: int, scale: float | None = None, cloud: str = "aws"
+) -> dict[str, Any]:
     out = tempfile.mkdtemp(prefix=f"cw-quality-{org}-", dir=os.environ.get("TMPDIR"))
     started = time.perf_counter()
     try:
@@ -40,13 +43,16 @@ def run(org: str, seed: int, baseline: int, scale: float | None = None) -> dict[
             os.path.join(out, "sim"),
             seed=seed,
             baseline_days=baseline,
-            simulate_options=ORGANISATIONS[org] | ({"scale": scale} if scale else {}),
+            simulate_options=ORGANISATIONS[org]
+            | ({"scale": scale} if scale else {})
+            | {"cloud": cloud},
         )
     finally:
         shutil.rmtree(out, ignore_errors=True)
     budget = result.budget.to_json()
     return {
         "org": org,
+        "cloud": cloud,
         "seed": seed,
         "baseline_days": baseline,
         "seconds": round(time.perf_counter() - started, 1),
@@ -62,6 +68,13 @@ def main() -> None:
     parser.add_argument(
         "--orgs", nargs="+", default=list(ORGANISATIONS), choices=list(ORGANISATIONS)
     )
+    parser.add_argument(
+        "--clouds",
+        nargs="+",
+        default=["aws"],
+        choices=["aws", "azure", "gcp", "all"],
+        help="clouds simulated (ADR 0054); each is measured on its own",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[11])
     parser.add_argument("--scale", type=float, help="simulator scale (default: the preset's)")
     parser.add_argument("--baselines", nargs="+", type=int, default=[14, 28])
@@ -69,34 +82,38 @@ def main() -> None:
     parser.add_argument("--examples", action="store_true", help="print each benign medium+ finding")
     args = parser.parse_args()
     runs = []
-    for org in args.orgs:
-        for seed in args.seeds:
-            for baseline in args.baselines:
-                one = run(org, seed, baseline, args.scale)
-                runs.append(one)
-                print(
-                    f"{org:>5} seed {seed:>3} {baseline:>2}-day baseline: caught {one['caught']}"
-                    f" (missed {', '.join(one['missed']) or '-'}), hard negatives flagged "
-                    f"{one['hard_negatives_flagged']} ({', '.join(one['flagged']) or '-'}), "
-                    f"benign medium+ {one['benign_medium_plus_per_day']}/day, "
-                    f"AUC {one['window_auc']} [{one['seconds']} s]"
-                )
-                print(f"      benign per day by severity {one['benign_per_day']}")
-                print(f"      benign medium+ per day by kind {one['benign_by_kind']}")
-                print(f"      benign medium+ per day by rule {one['benign_by_rule']}")
-                if args.examples:
-                    for example in one["benign_examples"]:
-                        print(f"        {json.dumps(example)}")
+    for cloud, org, seed, baseline in (
+        (c, o, s, b)
+        for c in args.clouds
+        for o in args.orgs
+        for s in args.seeds
+        for b in args.baselines
+    ):
+        one = run(org, seed, baseline, args.scale, cloud)
+        runs.append(one)
+        print(
+            f"{cloud:>5} {org:>5} seed {seed:>3} {baseline:>2}-day baseline: caught {one['caught']}"
+            f" (missed {', '.join(one['missed']) or '-'}), hard negatives flagged "
+            f"{one['hard_negatives_flagged']} ({', '.join(one['flagged']) or '-'}), "
+            f"benign medium+ {one['benign_medium_plus_per_day']}/day, "
+            f"AUC {one['window_auc']} [{one['seconds']} s]"
+        )
+        print(f"      benign per day by severity {one['benign_per_day']}")
+        print(f"      benign medium+ per day by kind {one['benign_by_kind']}")
+        print(f"      benign medium+ per day by rule {one['benign_by_rule']}")
+        if args.examples:
+            for example in one["benign_examples"]:
+                print(f"        {json.dumps(example)}")
     print()
     print(
-        "| org | seed | baseline | caught | hard negatives flagged | benign medium+/day | "
+        "| cloud | org | seed | baseline | caught | hard negatives flagged | benign medium+/day | "
         "benign low/day | benign info/day | window AUC |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for one in runs:
         per_day = one["benign_per_day"]
         print(
-            f"| {one['org']} | {one['seed']} | {one['baseline_days']} d | {one['caught']} | "
+            f"| {one['cloud']} | {one['org']} | {one['seed']} | {one['baseline_days']} d | {one['caught']} | "
             f"{one['hard_negatives_flagged']} | {one['benign_medium_plus_per_day']} | "
             f"{per_day['low']} | {per_day['info']} | {one['window_auc']} |"
         )

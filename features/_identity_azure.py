@@ -138,9 +138,11 @@ def azure_identity(
 def azure_peer_groups(identity_key: str) -> tuple[str, ...]:
     """Name the groups an Azure identity is compared with while it has no past (ADR 0022).
 
-    A person with the people of the same e-mail domain; a managed identity with those of
-    its subscription, then every managed identity; a service principal with every
-    service principal. Examples
+    A person with the people of the same e-mail domain; a managed identity with the
+    managed identities of the same name in other subscriptions (the same controller or
+    pipeline deployed elsewhere, as an AWS role with the same-named roles), then with
+    those of its subscription, then every managed identity; a service principal with
+    every service principal. Examples
     --------
     >>> azure_peer_groups("azure:user:alice@corp.example")
     ('Azure people of corp.example',)
@@ -153,6 +155,7 @@ def azure_peer_groups(identity_key: str) -> tuple[str, ...]:
         parts = rest.split("/")
         subscription = parts[2] if len(parts) > 2 else "-"
         return (
+            f"{parts[-1]} managed identities in other subscriptions",
             f"managed identities in subscription {subscription}",
             "Azure managed identities",
         )

@@ -124,7 +124,9 @@ def gcp_peer_groups(identity_key: str) -> tuple[str, ...]:
 
     A person with the people of the same domain; a person acting as a service account
     with the others acting as it, then the people of the domain; a service account with
-    those of its project, then every service account.
+    the service accounts of the same name in other projects (the same workload deployed
+    elsewhere, as an AWS role with the same-named roles), then those of its project, then
+    every service account.
 
     Examples
     --------
@@ -142,5 +144,10 @@ def gcp_peer_groups(identity_key: str) -> tuple[str, ...]:
                 f"Google people of {person.rsplit('@', 1)[-1]}",
             )
         project = _project_of(account) or account.rsplit("@", 1)[-1]
-        return (f"service accounts of project {project}", "Google service accounts")
+        name = account.split("@", 1)[0]
+        return (
+            f"{name} service accounts in other projects",
+            f"service accounts of project {project}",
+            "Google service accounts",
+        )
     return ()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from training._budget import (
     BudgetRun,
+    cloud_budgets,
     findings_budget,
     labelled_events,
     simulated_budget,
@@ -86,6 +87,7 @@ __all__ = [
     "RetrainResult",
     "TrainResult",
     "artifact_root_for",
+    "cloud_budgets",
     "describe_model",
     "drift_report",
     "evaluate",

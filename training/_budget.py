@@ -36,6 +36,7 @@ from models.scoring import (
 __all__ = [
     "BudgetRun",
     "alert_budget_metrics",
+    "cloud_budgets",
     "findings_budget",
     "labelled_events",
     "simulated_budget",
@@ -187,6 +188,41 @@ def _kinds(manifest: Mapping[str, Any]) -> Callable[[str], str | None]:
     return kind
 
 
+@dataclass(frozen=True, slots=True)
+class _Simulated:
+    """A simulated organisation read back: its periods, policy, labels and kinds."""
+
+    baseline: pd.DataFrame
+    test: pd.DataFrame
+    policy: Policy
+    labels: pd.DataFrame
+    kinds: Callable[[str], str | None]
+
+
+def _simulated(
+    root: Path, seed: int, baseline_days: int, test_days: int, options: Mapping[str, Any]
+) -> _Simulated:
+    """Simulate into ``root``, ingest every cloud's logs, split at the test period."""
+    from training.simulation import simulate
+
+    simulate(root, days=baseline_days + test_days, seed=seed, test_days=test_days, **options)
+    events_path = root / "events.parquet"
+    manifest = json.loads((root / "manifest.json").read_text())
+    logs = manifest["files"].get("logs") or {"aws": manifest["files"]["trail"]}
+    paths = [root / folder for folder in logs.values()]
+    ingest(paths, events_path, options=IngestOptions(geoip=str(root / "geo.mmdb")))
+    events = read_events(events_path)
+    start = pd.Timestamp(manifest["test"]["start"])
+    files = [root / name for name in ("change_windows.yaml", "automation.yaml")]
+    return _Simulated(
+        events[events["event_time"] < start],
+        events[events["event_time"] >= start],
+        load_policy(*[f for f in files if f.exists()]),
+        pd.read_parquet(root / "labels.parquet"),
+        _kinds(manifest),
+    )
+
+
 def simulated_budget(
     out: str | Path,
     *,
@@ -200,37 +236,19 @@ def simulated_budget(
 
     ``out`` receives the simulation and its canonical events (``events.parquet``); the
     policy is the simulator's own (``change_windows.yaml`` and ``automation.yaml``).
+    ``simulate_options`` may name a ``cloud`` (ADR 0054): every cloud's logs are read.
     """
-    from training.simulation import simulate
-
-    root = Path(out)
-    simulate(
-        root,
-        days=baseline_days + test_days,
-        seed=seed,
-        test_days=test_days,
-        **dict(simulate_options or {}),
-    )
-    events_path = root / "events.parquet"
-    ingest([root / "AWSLogs"], events_path, options=IngestOptions(geoip=str(root / "geo.mmdb")))
-    events = read_events(events_path)
-    manifest = json.loads((root / "manifest.json").read_text())
-    start = pd.Timestamp(manifest["test"]["start"])
-    baseline = events[events["event_time"] < start]
-    test = events[events["event_time"] >= start]
+    sim = _simulated(Path(out), seed, baseline_days, test_days, dict(simulate_options or {}))
     detector = ChangeDetector(**dict(detector_options or {"random_state": seed}))
-    detector.fit(baseline)
-    files = [root / name for name in ("change_windows.yaml", "automation.yaml")]
-    policy = load_policy(*[f for f in files if f.exists()])
-    labels = pd.read_parquet(root / "labels.parquet")
+    detector.fit(sim.baseline)
     run = findings_budget(
-        test,
-        labels,
+        sim.test,
+        sim.labels,
         detector=detector,
-        history=baseline,
-        policy=policy,
+        history=sim.baseline,
+        policy=sim.policy,
         days=float(test_days),
-        kinds=_kinds(manifest),
+        kinds=sim.kinds,
     )
     logger.info(
         "seed %d, %d-day baseline: %s",
@@ -239,3 +257,42 @@ def simulated_budget(
         json.dumps(run.budget.to_json() | {"window_auc": run.window_auc}, default=str)[:400],
     )
     return run
+
+
+def cloud_budgets(
+    out: str | Path,
+    *,
+    seed: int,
+    baseline_days: int,
+    models: str = "shared",
+    test_days: int = 7,
+    simulate_options: Mapping[str, Any] | None = None,
+) -> dict[str, BudgetRun]:
+    """Simulate an organisation in every cloud and judge each cloud's test period on its own.
+
+    ``models``: ``shared`` trains one detector on every cloud's baseline; ``per-cloud``
+    one detector per cloud on that cloud's baseline (ADR 0055). Each cloud's test period
+    is scored with its own labels, the baseline it was trained with as history.
+    """
+    if models not in ("shared", "per-cloud"):
+        raise ValueError(f"models must be 'shared' or 'per-cloud', got {models!r}")
+    options = {"cloud": "all"} | dict(simulate_options or {})
+    sim = _simulated(Path(out), seed, baseline_days, test_days, options)
+    shared = ChangeDetector(random_state=seed).fit(sim.baseline) if models == "shared" else None
+    runs: dict[str, BudgetRun] = {}
+    for cloud in sorted(sim.test["cloud"].unique()):
+        baseline = (
+            sim.baseline if shared is not None else sim.baseline[sim.baseline["cloud"] == cloud]
+        )
+        detector = shared or ChangeDetector(random_state=seed).fit(baseline)
+        labels = sim.labels[sim.labels["cloud"] == cloud]
+        runs[str(cloud)] = findings_budget(
+            sim.test[sim.test["cloud"] == cloud],
+            labels,
+            detector=detector,
+            history=baseline,
+            policy=sim.policy,
+            days=float(test_days),
+            kinds=sim.kinds,
+        )
+    return runs

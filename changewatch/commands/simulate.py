@@ -109,6 +109,14 @@ def _injection(values: tuple[str, ...]) -> dict[str, datetime]:
     metavar="NAME=TIME",
     help="Inject scenario NAME at an ISO time in the test period (repeatable).",
 )
+@click.option(
+    "--cloud",
+    type=click.Choice(["aws", "azure", "gcp", "all"]),
+    default="aws",
+    show_default=True,
+    help="Cloud whose native export layout is written: CloudTrail (AWSLogs/), Azure Activity "
+    "Log (insights-activity-logs/), Cloud Audit Logs (cloudaudit.googleapis.com/), or all three.",
+)
 @click.option("--list-scenarios", is_flag=True, help="List the scenarios and exit.")
 def simulate(
     out: str | None,
@@ -123,6 +131,7 @@ def simulate(
     test_days: int,
     start: str,
     at: tuple[str, ...],
+    cloud: str,
     list_scenarios: bool,
 ) -> None:
     """Simulate weeks of an organisation's CloudTrail, with attacks in the test period.
@@ -143,6 +152,7 @@ def simulate(
       changewatch simulate --out sim/ --policy complete
       changewatch simulate --out sim/ --attacks gpu_mining,mass_deletion \\
           --at gpu_mining=2026-03-27T02:00:00Z
+      changewatch simulate --out sim/ --cloud azure --seed 3
       changewatch ingest sim/AWSLogs --out events.parquet --geoip sim/geo.mmdb
     """
     from training.simulation import SCENARIOS
@@ -175,6 +185,7 @@ def simulate(
             start=first,
             at=_injection(at),
             progress=update,
+            cloud=cloud,
         )
     finally:
         close()

@@ -158,6 +158,23 @@ def test_every_change_needs_approval_by_default() -> None:
             ("scheduler roles in other accounts", "roles in account 1"),
         ),
         ("arn:aws:iam::1:user/ops", ("IAM users in account 1",)),
+        (
+            "azure:mi:/subscriptions/s1/resourcegroups/rg/providers/"
+            "microsoft.managedidentity/userassignedidentities/karpenter",
+            (
+                "karpenter managed identities in other subscriptions",
+                "managed identities in subscription s1",
+                "Azure managed identities",
+            ),
+        ),
+        (
+            "gcp:sa:karpenter@prod-1.iam.gserviceaccount.com",
+            (
+                "karpenter service accounts in other projects",
+                "service accounts of project prod-1",
+                "Google service accounts",
+            ),
+        ),
         ("service:backup.amazonaws.com", ()),
         ("unknown:1", ()),
     ],

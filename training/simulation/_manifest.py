@@ -13,12 +13,11 @@ named, whether ``automation.yaml`` declares it.
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 
 from training.simulation._engine import Simulation
 from training.simulation._scenarios import SCENARIOS
 from training.simulation._time import DAY, iso
-from training.simulation._writer import S3Writer
 
 __all__ = ["FORMAT_VERSION", "build_manifest", "identity_kind"]
 
@@ -48,6 +47,13 @@ def identity_kind(manifest: dict[str, Any], identity_key: str) -> str | None:
         return found
     head, sep, _ = identity_key.rpartition("/")
     return kinds.get(head) if sep and ":role/" in head else None
+
+
+class Written(Protocol):
+    """What the writers wrote: files and bytes."""
+
+    files: int
+    bytes: int
 
 
 def _scenarios(sim: Simulation, injected: dict[str, int]) -> dict[str, Any]:
@@ -89,7 +95,7 @@ def build_manifest(
     settings: dict[str, Any],
     injected: dict[str, int],
     skipped: dict[str, str],
-    writer: S3Writer,
+    writer: Written,
     declared: list[str],
     tickets: int,
 ) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from training.simulation._inventory import seed_zones
 from training.simulation._manifest import build_manifest
 from training.simulation._org import ACCOUNT_ROLES, build_organisation
 from training.simulation._presets import preset
+from training.simulation._render import CLOUDS, CloudSink
+from training.simulation._render_policy import render_manifest, render_policy
 from training.simulation._scenarios import SCENARIOS
 from training.simulation._time import iso
 from training.simulation._windows import POLICIES, change_windows, plan_freezes, write_yaml
@@ -164,6 +166,7 @@ def simulate(
     start: date = DEFAULT_START,
     at: Mapping[str, datetime] | None = None,
     progress: Callable[[int], None] | None = None,
+    cloud: str = "aws",
 ) -> SimulationResult:
     """Simulate an organisation's CloudTrail and write it with labels, windows, GeoIP and manifest.
 
@@ -201,6 +204,10 @@ def simulate(
         Injection time per scenario name (UTC when naive); must fall in the test period.
     progress : callable, optional
         Called with the number of simulated days completed since the last call.
+    cloud : str
+        ``aws`` (CloudTrail, the default), ``azure`` (Activity Log), ``gcp`` (Cloud
+        Audit Logs) or ``all``: the same organisation written in each cloud's native
+        export layout (ADR 0054); labels, policy and manifest follow.
 
     Returns
     -------
@@ -219,6 +226,7 @@ def simulate(
     activity = shape.scale if scale is None else scale
     _validate(days, test_days, n_accounts, region_list, activity, policy)
     chosen = _select(attacks)
+    clouds = _clouds(cloud)
     schedule = dict(at or {})
     for name in schedule:
         if name not in SCENARIOS:
@@ -241,16 +249,19 @@ def simulate(
         scale=activity,
         preset=shape,
     )
-    writer = S3Writer(out, seed)
-    sim = Simulation(organisation, writer)
+    sim = Simulation(organisation, lambda *bucket: None)
+    sink = CloudSink(out, seed, clouds, organisation, sim.labels)
+    sim.sink = sink
     seed_zones(sim, random.Random(f"inventory:{seed}"))
     sim.freezes.extend(plan_freezes(organisation))
     start_behaviour(sim)
     injected, skipped = _schedule(sim, chosen, schedule, seed)
     sim.run(progress)
+    writer: S3Writer | _Totals = sink.s3 or _Totals(sink)
 
-    write_labels(sim.labels, out / "labels.parquet")
-    tickets = _write_policy(sim, out, policy)
+    write_labels(sink.labels(sim.labels) if clouds != ("aws",) else sim.labels,
+                 out / "labels.parquet")  # fmt: skip
+    tickets = _write_policy(sim, out, policy, clouds)
     write_mmdb(organisation.networks, out / "geo.mmdb", build_epoch=first)
     declared = list(DECLARED) if policy == "realistic" else ["*"]
     settings = {
@@ -270,6 +281,10 @@ def simulate(
         declared=declared,
         tickets=tickets,
     )
+    names = {a.id: a.name for a in organisation.accounts}
+    counts = {c: {"records": sink.records[c], "files": len(sink.files[c]), "bytes": sink.bytes[c]}
+              for c in clouds if c != "aws"}  # fmt: skip
+    manifest = render_manifest(manifest, clouds, names, sink.roots(), counts)
     (out / "manifest.json").write_bytes(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     )
@@ -288,11 +303,31 @@ def simulate(
     )
 
 
-def _write_policy(sim: Simulation, out: Path, policy: str) -> int:
+def _clouds(cloud: str) -> tuple[str, ...]:
+    if cloud == "all":
+        return CLOUDS
+    if cloud not in CLOUDS:
+        raise ConfigurationError(
+            f"unknown cloud {cloud!r}; expected all or one of: {', '.join(CLOUDS)}"
+        )
+    return (cloud,)
+
+
+class _Totals:
+    """Files and bytes of every cloud's logs, for the manifest's ``events`` section."""
+
+    def __init__(self, sink: CloudSink) -> None:
+        self.files = sum(len(f) for f in sink.files.values())
+        self.bytes = sum(sink.bytes.values())
+
+
+def _write_policy(sim: Simulation, out: Path, policy: str, clouds: tuple[str, ...]) -> int:
     """Write ``change_windows.yaml`` and ``automation.yaml``; return the tickets written."""
+    names = {a.id: a.name for a in sim.org.accounts}
     windows = change_windows(
         sim.org, sim.tickets, sim.freezes, policy=policy, automation=automation_patterns(sim)
     )
+    windows = render_policy(windows, clouds, names)
     write_yaml(
         windows,
         out / "change_windows.yaml",
@@ -300,7 +335,7 @@ def _write_policy(sim: Simulation, out: Path, policy: str) -> int:
         "Format: docs/change-windows.md (version 1).",
     )
     write_yaml(
-        automation_allow_list(sim, policy),
+        render_policy(automation_allow_list(sim, policy), clouds, names),
         out / "automation.yaml",
         f"Declared automation ({policy} policy): expected clients, networks, owners.",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -74,10 +75,16 @@ class S3Writer:
             self.bytes += len(data)
 
 
-def write_labels(rows: list[tuple[str, str, str, int, str, str, str]], path: Path) -> None:
-    """Write ``labels.parquet``: one row per labelled event, sorted by time then id."""
+def write_labels(rows: Sequence[tuple[Any, ...]], path: Path) -> None:
+    """Write ``labels.parquet``: one row per labelled event, sorted by time then id.
+
+    Rows of eight fields carry the cloud of the event (``cloud`` column); a simulation of
+    AWS alone writes seven, as before clouds were simulated.
+    """
     rows = sorted(rows, key=lambda row: (row[3], row[0]))
+    width = len(rows[0]) if rows else 7
     columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 7
+    extra = {"cloud": pa.array(columns[7], pa.string())} if width == 8 else {}
     table = pa.table(
         {
             "event_id": pa.array(columns[0], pa.string()),
@@ -90,5 +97,6 @@ def write_labels(rows: list[tuple[str, str, str, int, str, str, str]], path: Pat
             "account_id": pa.array(columns[5], pa.string()),
             "region": pa.array(columns[6], pa.string()),
         }
+        | extra
     )
     pq.write_table(table, path, compression="zstd")
