@@ -142,8 +142,9 @@ def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Rows the sequence features may read when they lie before the windows being measured.
 
     The earlier steps of a chain and of stop -> modify -> start (the snapshots among them
-    are those the ``snapshots_in_horizon`` count reads); a live state keeps these from the ``horizon``
-    before its open windows and drops the other closed rows (:class:`features.FeatureState`).
+    are those the ``snapshots_in_horizon`` count reads); a live state keeps these from the
+    ``horizon`` before its open windows and drops the other closed rows
+    (:class:`features.FeatureState`).
     """
     return declared_mask(frame, _LOOKBACK)
 

@@ -277,8 +277,15 @@ def _made_by(
 
 
 def modified_attribute_gcp(method: str, request: Any) -> str | None:
-    """Return ``startup-script`` or ``ssh-keys`` when a metadata change sets them, else ``None``."""
+    """Return what a change of an instance's metadata or machine type sets, else ``None``.
+
+    ``startup-script`` or ``ssh-keys`` when a metadata change sets them (``metadata`` for
+    other keys); ``instanceType`` for ``instances.setMachineType`` (as AWS's
+    ``ModifyInstanceAttribute instanceType``).
+    """
     parts = _parts(method)
+    if parts is not None and parts == ("instances", "setMachineType"):
+        return "instanceType"
     if parts is None or parts[1] not in ("setMetadata", "setCommonInstanceMetadata"):
         return None
     keys = _metadata_keys(request)
