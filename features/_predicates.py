@@ -213,13 +213,13 @@ CHAIN_STEP: Final = _declare(
     "whatever the outcome or source.",
     SNAPSHOT_MADE | VOLUME_MADE | DISK_ATTACH,
 )
-CHAIN_STEP_DONE: Final[Expr] = (
-    CHAIN_STEP.expr & Col("error_code").missing() & Col("event_source").isin(CHAIN_SOURCES)
-)
-"""A chain step that succeeded on a compute service: the rows the chain finder reads."""
+_DONE: Final[Expr] = Col("error_code").missing() & Col("is_compute_change").true
+CHAIN_STEP_DONE: Final[Expr] = CHAIN_STEP.expr & _DONE & Col("event_source").isin(CHAIN_SOURCES)
+"""A chain step that succeeded on a compute service, counted once (not Azure's ``Started``
+record nor Google's ``operation.last`` completion): the rows the chain finder reads."""
 RESTART_STEP: Final[Expr] = (
     (_TYPE == "instance")
-    & Col("error_code").missing()
+    & _DONE
     & (
         _ACTION.isin(("stop", "start"))
         | ((_ACTION == "modify") & Col("attribute").isin(RESTART_CHANGES))

@@ -81,7 +81,9 @@ _ROLES: Final[tuple[tuple[int, Expr], ...]] = (
 )
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
-_SUCCEEDED_STEP: Final[Expr] = CHAIN_STEP.expr & Col("error_code").missing()
+_SUCCEEDED_STEP: Final[Expr] = (
+    CHAIN_STEP.expr & Col("error_code").missing() & Col("is_compute_change").true
+)
 """The steps the features follow: successful ones, from any source (the featuriser does not
 read ``event_source``; the rule also wants a compute service, :data:`CHAIN_STEP_DONE`)."""
 _LOOKBACK: Final[Expr] = (
@@ -124,10 +126,8 @@ def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.b
 
 
 def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
-    """:func:`declared_mask` over a prepared frame, from its cached codes."""
-    if len(prepared.time) == 0:
-        return np.zeros(0, dtype=bool)
-    return _by_distinct([prepared.codes(name) for name in _names(expr)], expr)
+    """:func:`declared_mask` over a prepared frame (in its order)."""
+    return declared_mask(prepared.frame, expr)
 
 
 def chain_roles(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
