@@ -439,3 +439,37 @@ def test_a_chain_names_its_steps_once(
         rules=[rule_by_id("Sequence.SnapshotToNewInstance")],
     )
     assert [len(hit.event_ids) for hit in result.hits] == [2]
+
+
+@pytest.mark.parametrize(
+    ("scope", "event", "covered"),
+    [
+        ({"accounts": [SUBSCRIPTION.upper()]}, {"account_id": SUBSCRIPTION}, True),
+        ({"regions": ["WestEurope"]}, {"region": "westeurope"}, True),
+        ({"regions": ["europe-west*"]}, {"region": "europe-west1"}, True),
+        ({"regions": ["europe-west*"]}, {"region": "westeurope"}, False),
+        (
+            {"resources": [arm("virtualMachines/*")]},
+            {"resource_ids": [arm("virtualMachines/web-1").lower()]},
+            True,
+        ),
+        (
+            {"resources": [path(f"{ZONE}/instances/web-*")]},
+            {"resource_ids": [path(f"{ZONE}/instances/web-1")]},
+            True,
+        ),
+        (
+            {"resources": [path(f"{ZONE}/instances/web-*")]},
+            {"resource_ids": [path(f"{ZONE}/disks/web-1")]},
+            False,
+        ),
+    ],
+)
+def test_scopes_match_subscriptions_locations_and_resource_paths_as_kept(
+    scope: dict[str, Any], event: dict[str, Any], covered: bool
+) -> None:
+    """A scope written as the portal shows a subscription, location or ARM id still matches."""
+    from models.scoring import Scope
+    from models.scoring._scope import scope_covers
+
+    assert scope_covers(Scope.model_validate(scope), event) is covered
