@@ -322,13 +322,10 @@ def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
 def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     """Attach rows completing volume-from-snapshot + new instance, and the full chain."""
     rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
-    roles = np.zeros(len(rows), dtype=np.int64)
-    for bit, expr in _ROLES:
-        roles[_prepared_mask(prepared, expr)[rows]] |= bit
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        roles,
+        chain_roles(prepared.frame.take(rows)),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
