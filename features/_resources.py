@@ -11,15 +11,17 @@ ask this module, so one declaration of a step means the same in every cloud (ADR
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from features._taxonomy import resource_type_of_id
 from features._taxonomy_azure import resource_type_of_arm_id
 from features._taxonomy_gcp import resource_type_of_gcp_id
 
-__all__ = ["ids_of_type", "resource_type_of", "short_id"]
+__all__ = ["ids_by_type", "ids_of_type", "resource_type_of", "short_id"]
 
 
+@lru_cache(maxsize=1 << 16)
 def resource_type_of(resource_id: str) -> str | None:
     """Return the compute resource type an id of any cloud names, or ``None``.
 
@@ -45,6 +47,17 @@ def ids_of_type(values: Any, resource_type: str) -> list[str]:
         return []
     found: Iterable[Any] = values
     return [text for text in (str(v) for v in found) if resource_type_of(text) == resource_type]
+
+
+def ids_by_type(values: Any) -> dict[str | None, list[str]]:
+    """Return the ids among ``values`` grouped by their type (one pass, for several types)."""
+    grouped: dict[str | None, list[str]] = {}
+    if values is None or isinstance(values, (str, float)):
+        return grouped
+    for value in values:
+        text = str(value)
+        grouped.setdefault(resource_type_of(text), []).append(text)
+    return grouped
 
 
 def short_id(resource_id: str) -> str:

@@ -45,7 +45,7 @@ from features._predicates import (
     SNAPSHOT_MADE,
     VOLUME_MADE,
 )
-from features._resources import ids_of_type
+from features._resources import ids_by_type, ids_of_type
 from features._windows import Prepared, count_before
 
 __all__ = [
@@ -126,8 +126,17 @@ def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.b
 
 
 def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
-    """:func:`declared_mask` over a prepared frame (in its order)."""
-    return declared_mask(prepared.frame, expr)
+    """:func:`declared_mask` over a prepared frame, from the codes it caches for its features."""
+    if len(prepared.time) == 0:
+        return np.zeros(0, dtype=bool)
+    factors: list[tuple[Any, Any]] = []
+    for name in _names(expr):
+        column = prepared.frame[name]
+        if column.dtype == np.bool_:
+            factors.append((column.to_numpy(dtype=np.int64), np.array([False, True], dtype=object)))
+        else:
+            factors.append(prepared.codes(name))
+    return _by_distinct(factors, expr)
 
 
 def chain_roles(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
@@ -259,9 +268,10 @@ def snapshot_chains(
         if not role:
             continue
         owner = owners[position] if owners is not None else None
-        snaps = ids_of_type(ids, "snapshot")
-        volume_ids = ids_of_type(ids, "volume")
-        instances = ids_of_type(ids, "instance")
+        typed = ids_by_type(ids)
+        snaps = typed.get("snapshot", [])
+        volume_ids = typed.get("volume", [])
+        instances = typed.get("instance", [])
         if role & MADE_SNAPSHOT:
             for snap in snaps:
                 snapshots.add((owner, snap), moment, row)
