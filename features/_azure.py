@@ -236,7 +236,9 @@ def azure_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
     if targets:
         action = "share"
     ids = arm_ids(view.resource_id, request, response) if resource_type else []
-    attribute = modified_attribute_azure(operation, request) if resource_type else None
+    attribute = (
+        modified_attribute_azure(operation, request, view.resource_id) if resource_type else None
+    )
     administrative = (view.category or "Administrative").lower() == "administrative"
     change = resource_type is not None and action != "read" and phase in _FINAL and administrative
     who = azure_identity(view.claims, view.caller, subscription)

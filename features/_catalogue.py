@@ -306,7 +306,7 @@ def _sequences() -> list[Feature]:
             "sequence",
             "Volume attachments in the window where, within `horizon` before the attachment "
             "and by the same identity, the volume was created from a snapshot and the "
-            "instance was launched.",
+            "instance was launched (EBS, Azure disks, Google Cloud disks alike: ADR 0048).",
             "Restore-a-snapshot-onto-my-own-instance is how disks are stolen.",
             s,
         ),
@@ -337,7 +337,8 @@ def _sequences() -> list[Feature]:
             "seq_stop_modify_start",
             "sequence",
             "Instance starts in the window where, within `horizon` before and by the same "
-            "identity, the instance was stopped and then its userData or instanceType changed.",
+            "identity, the instance was stopped and then its boot code (AWS userData, Azure "
+            "customData/userData, a Google startup-script) or machine type changed.",
             "Stop -> change user data -> start runs attacker code at boot.",
             "change-activity",
         ),

@@ -187,7 +187,9 @@ def gcp_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
         action = "share"
     resource_name = text(payload, "resourceName", "protoPayload.resourceName")
     ids = gcp_ids(resource_name, project, method, request, response) if resource_type else []
-    attribute = modified_attribute_gcp(method, request) if resource_type else None
+    attribute = (
+        modified_attribute_gcp(method, request, payload.get("metadata")) if resource_type else None
+    )
     operation = obj(entry, "operation", "operation") or {}
     completion = operation.get("last") is True and operation.get("first") is not True
     kind = _log_kind(text(entry, "logName", "logName"))

@@ -32,11 +32,14 @@ __all__ = [
     "ADMIN_INGRESS",
     "ATTACH",
     "ATTEMPTED_CHANGE",
+    "BOOT_CODE",
+    "CHAIN_SOURCES",
     "CHAIN_STEP",
-    "CHAIN_STEPS",
+    "CHAIN_STEP_DONE",
     "CHANGE",
     "COMPUTE_INPUTS",
     "DELETION",
+    "DISK_ATTACH",
     "DRY_RUN",
     "EBS_CALL",
     "EBS_DIRECT_READ",
@@ -45,6 +48,7 @@ __all__ = [
     "EXPORT_TASK",
     "EXPORT_TASKS",
     "INSTANCE_CALL",
+    "INSTANCE_LAUNCH",
     "INSTANCE_SESSION",
     "KEY_PAIR",
     "KEY_PAIR_CREATES",
@@ -54,12 +58,15 @@ __all__ = [
     "PERSON_CALL",
     "PERSON_TYPES",
     "REMOVED_PERMISSIONS",
+    "RESTART_CHANGES",
+    "RESTART_STEP",
     "RULE_INPUTS",
+    "RUN_CODE",
     "SERIAL_CONSOLE",
     "SHARE",
     "SHARED_TYPES",
     "SHARE_GRANT",
-    "SNAPSHOT_CREATES",
+    "SNAPSHOT_MADE",
     "SSH_KEY_PUSH",
     "SSH_KEY_PUSHES",
     "UNUSUAL_LAUNCH",
@@ -67,6 +74,7 @@ __all__ = [
     "USER_DATA",
     "USER_DATA_CHANGE",
     "USER_DATA_READ",
+    "VOLUME_MADE",
     "Col",
     "Expr",
     "RuleInput",
@@ -80,10 +88,17 @@ EBS_SOURCE: Final = "ebs.amazonaws.com"
 EC2_SOURCE: Final = "ec2.amazonaws.com"
 EBS_DIRECT_READS: Final = frozenset({"GetSnapshotBlock", "ListSnapshotBlocks", "ListChangedBlocks"})
 """EBS direct API calls that read a snapshot's blocks (``ebs.amazonaws.com``)."""
-SNAPSHOT_CREATES: Final = frozenset({"CreateSnapshot", "CreateSnapshots", "CopySnapshot"})
-"""Calls that make a snapshot (the first step of the snapshot chain)."""
-CHAIN_STEPS: Final = frozenset({*SNAPSHOT_CREATES, "CreateVolume", "AttachVolume", "RunInstances"})
-"""Calls the snapshot -> volume -> attach chain follows."""
+CHAIN_SOURCES: Final = frozenset({EC2_SOURCE, "Microsoft.Compute", "compute.googleapis.com"})
+"""The compute services whose calls the snapshot chain follows: EC2, Azure Compute, Compute
+Engine (not the EBS direct APIs, whose ``StartSnapshot`` writes blocks, nor RDS)."""
+BOOT_CODE: Final = frozenset({"userData", "customData", "startup-script"})
+"""``attribute`` values of code an instance runs when it boots: AWS user data, Azure custom
+data and user data, Google Cloud startup scripts (ADR 0048)."""
+RUN_CODE: Final = frozenset({*BOOT_CODE, "runCommand", "customScript"})
+"""``attribute`` values of code run on an instance, at boot or now: :data:`BOOT_CODE`, Azure
+run commands and Custom Script extensions."""
+RESTART_CHANGES: Final = frozenset({*BOOT_CODE, "instanceType"})
+"""``attribute`` values of a change that takes effect when a stopped instance starts again."""
 SHARED_TYPES: Final = ("snapshot", "image", "db_snapshot", "volume")
 """Resource types whose sharing the sharing rules judge (EBS, AMI, RDS and Aurora; disks,
 which AWS never shares but Azure hands out by download link and Google Cloud by IAM policy)."""
@@ -172,13 +187,45 @@ SHARE: Final = _declare("share", 2, "The action is ``share``.", Col("action") ==
 EBS_CALL: Final = _declare(
     "ebs_call", 3, "A call to the EBS direct APIs' service.", Col("event_source") == EBS_SOURCE
 )
+_TYPE: Final = Col("resource_type")
+_ACTION: Final = Col("action")
+SNAPSHOT_MADE: Final[Expr] = (_TYPE == "snapshot") & _ACTION.isin(("create", "copy"))
+"""A snapshot made or copied: its snapshot ids start a chain (AWS ``CreateSnapshot(s)``,
+``CopySnapshot``; Azure ``snapshots/write`` *Created*; Google ``disks.createSnapshot``,
+``snapshots.insert``)."""
+VOLUME_MADE: Final[Expr] = _TYPE.isin(("volume", "instance")) & (_ACTION == "create")
+"""A volume made, from the snapshots the call names (``CreateVolume``, Azure ``disks/write``
+with ``creationData.sourceResourceId``, Google ``disks.insert`` with ``sourceSnapshot``, or
+``instances.insert`` whose boot disk is made from a snapshot)."""
+INSTANCE_LAUNCH: Final[Expr] = (_TYPE == "instance") & (_ACTION == "create")
+"""An instance launched: ``RunInstances``, Azure ``virtualMachines/write`` *Created*, Google
+``instances.insert``."""
+DISK_ATTACH: Final[Expr] = ((_TYPE == "volume") & (_ACTION == "attach")) | (
+    (_TYPE == "instance") & _ACTION.isin(("create", "modify"))
+)
+"""A call that may attach the volumes it names to the instances it names: ``AttachVolume``,
+Azure ``attachDetachDataDisks/action``, Google ``instances.attachDisk``, and an instance made
+or changed with its disks named (Azure ``virtualMachines/write``, Google ``instances.insert``)."""
 CHAIN_STEP: Final = _declare(
     "chain_step",
     4,
-    "A call named like a step of the snapshot -> volume -> attach chain, whatever the "
-    "outcome or source.",
-    Col("event_name").isin(CHAIN_STEPS),
+    "A call that may be a step of the snapshot -> volume -> attach chain in any cloud, "
+    "whatever the outcome or source.",
+    SNAPSHOT_MADE | VOLUME_MADE | DISK_ATTACH,
 )
+_DONE: Final[Expr] = Col("error_code").missing() & Col("is_compute_change").true
+CHAIN_STEP_DONE: Final[Expr] = CHAIN_STEP.expr & _DONE & Col("event_source").isin(CHAIN_SOURCES)
+"""A chain step that succeeded on a compute service, counted once (not Azure's ``Started``
+record nor Google's ``operation.last`` completion): the rows the chain finder reads."""
+RESTART_STEP: Final[Expr] = (
+    (_TYPE == "instance")
+    & _DONE
+    & (
+        _ACTION.isin(("stop", "start"))
+        | ((_ACTION == "modify") & Col("attribute").isin(RESTART_CHANGES))
+    )
+)
+"""A successful stop, start, or boot-time change (:data:`RESTART_CHANGES`) of an instance."""
 OWN_CALL: Final = _declare(
     "own_call", 5, "Not made by an AWS service on the identity's behalf.", _OWN
 )
@@ -214,10 +261,8 @@ EBS_DIRECT_READ: Final = _declare(
 ATTACH: Final = _declare(
     "attach",
     10,
-    "A successful EC2 ``AttachVolume`` (the last step of the snapshot chain).",
-    (Col("event_name") == "AttachVolume")
-    & Col("error_code").missing()
-    & (Col("event_source") == EC2_SOURCE),
+    "A successful call that may attach a volume (the last step of the snapshot chain).",
+    CHAIN_STEP_DONE & DISK_ATTACH,
 )
 
 _ATTEMPTED: Final = ATTEMPTED_CHANGE.expr
@@ -226,9 +271,10 @@ _OWN_TRY: Final = _OWN & _NOT_DRY
 USER_DATA_CHANGE: Final = _declare(
     "user_data_change",
     11,
-    "An attempted change of an instance's user data, or a launch template (version) carrying "
-    "user data.",
-    _ATTEMPTED & (Col("attribute") == USER_DATA),
+    "An attempted change of the code an instance runs (:data:`RUN_CODE`: user data, custom "
+    "data, a startup script, a run command, a Custom Script extension), or a launch template "
+    "(version) carrying user data.",
+    _ATTEMPTED & Col("attribute").isin(RUN_CODE),
 )
 USER_DATA_READ: Final = _declare(
     "user_data_read",

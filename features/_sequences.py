@@ -10,19 +10,24 @@ instance) is found by one function, :func:`snapshot_chains`, which both its user
 * the rule ``Sequence.SnapshotToNewInstance`` (``models.scoring``) follows it across
   identities (``owners=None``) and names the events of each chain it finds.
 
-Steps are matched on the EC2 ids of ``resource_ids``, whose prefix tells the role: for
-``CreateVolume`` the ``vol-`` is the new volume and the ``snap-`` its source; for
-``AttachVolume`` the ``vol-`` and the ``i-``; ``RunInstances`` names the new ``i-`` ids.
-Which rows are steps (successful calls; the rule also wants EC2 as the source) is the
-caller's choice. Only the few step rows are looked at, one Python pass with sorted lists per
-id, so a batch of one event costs microseconds and a month of events stays linear.
+Both read the same steps in every cloud, declared once on the canonical taxonomy
+(``features._predicates``: :data:`SNAPSHOT_MADE`, :data:`VOLUME_MADE`,
+:data:`INSTANCE_LAUNCH`, :data:`DISK_ATTACH`), and match them on the ids of
+``resource_ids``, whose type each cloud's id tells (:func:`features._resources.resource_type_of`:
+``vol-``/``snap-``/``i-``, ARM ids, ``projects/...`` paths). A row may play several roles:
+Google's ``instances.insert`` with a boot disk from a snapshot makes the volume, launches the
+instance and attaches the one to the other at once. Which rows are steps is the caller's
+choice: successful calls for the features, of a compute service too for the rule
+(:data:`CHAIN_STEP_DONE`). Only the few step rows are
+looked at, one Python pass with sorted lists per id, so a batch of one event costs
+microseconds and a month of events stays linear.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -31,38 +36,126 @@ import numpy.typing as npt
 import pandas as pd
 
 from features._config import FeatureConfig
-from features._predicates import SNAPSHOT_CREATES
+from features._expressions import Col, Expr
+from features._predicates import (
+    CHAIN_STEP,
+    DISK_ATTACH,
+    INSTANCE_LAUNCH,
+    RESTART_STEP,
+    SNAPSHOT_MADE,
+    VOLUME_MADE,
+)
+from features._resources import ids_by_type, ids_of_type
 from features._windows import Prepared, count_before
 
-__all__ = ["LOOKBACK_NAMES", "SnapshotChain", "lookback_mask", "sequence_counts", "snapshot_chains"]
+__all__ = [
+    "ATTACHED",
+    "LAUNCHED",
+    "MADE_SNAPSHOT",
+    "MADE_VOLUME",
+    "SnapshotChain",
+    "chain_roles",
+    "declared_mask",
+    "lookback_mask",
+    "sequence_counts",
+    "snapshot_chains",
+]
 
 I64 = npt.NDArray[np.int64]
 Key = tuple[Any, str]
 Values = Sequence[Any] | npt.NDArray[Any]
 
-_MODIFY_ATTRIBUTES: Final = frozenset({"userData", "instanceType"})
+MADE_SNAPSHOT: Final = 1
+"""Role bit of a row that makes the snapshots it names (:data:`SNAPSHOT_MADE`)."""
+MADE_VOLUME: Final = 2
+"""Role bit of a row that makes the volumes it names from the snapshots it names."""
+LAUNCHED: Final = 4
+"""Role bit of a row that launches the instances it names."""
+ATTACHED: Final = 8
+"""Role bit of a row that attaches the volumes it names to the instances it names."""
+_ROLES: Final[tuple[tuple[int, Expr], ...]] = (
+    (MADE_SNAPSHOT, SNAPSHOT_MADE),
+    (MADE_VOLUME, VOLUME_MADE),
+    (LAUNCHED, INSTANCE_LAUNCH),
+    (ATTACHED, DISK_ATTACH),
+)
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
-LOOKBACK_NAMES: Final = frozenset(
-    {*SNAPSHOT_CREATES, "CreateVolume", "RunInstances", "StopInstances", "ModifyInstanceAttribute"}
+_SUCCEEDED_STEP: Final[Expr] = (
+    CHAIN_STEP.expr & Col("error_code").missing() & Col("is_compute_change").true
 )
-"""Calls the sequence features look back at, before the windows they describe."""
+"""The steps the features follow: successful ones, from any source (the featuriser does not
+read ``event_source``; the rule also wants a compute service, :data:`CHAIN_STEP_DONE`)."""
+_LOOKBACK: Final[Expr] = (
+    SNAPSHOT_MADE
+    | VOLUME_MADE
+    | INSTANCE_LAUNCH
+    | (RESTART_STEP & Col("action").isin(("stop", "modify")))
+)
+"""Rows the sequence features look back at, before the windows they describe: the earlier
+steps of a chain and of stop -> modify -> start (attachments and starts end them)."""
+
+
+def declared_mask(frame: pd.DataFrame, expr: Expr) -> npt.NDArray[np.bool_]:
+    """Evaluate a declared predicate over a frame, once per distinct combination of its columns.
+
+    The same answer as ``expr.mask(frame)``; the predicate's few columns take few distinct
+    values, so this costs a factorisation per column instead of Python per row.
+    """
+    if len(frame) == 0:
+        return np.zeros(0, dtype=bool)
+    return _by_distinct([pd.factorize(frame[c], use_na_sentinel=True) for c in _names(expr)], expr)
+
+
+def _names(expr: Expr) -> list[str]:
+    return sorted(expr.columns())
+
+
+def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.bool_]:
+    codes = [np.asarray(c, dtype=np.int64) + 1 for c, _ in factors]
+    sizes = [len(u) + 1 for _, u in factors]
+    combined = np.ravel_multi_index(codes, sizes) if len(codes) > 1 else codes[0]
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    parts = np.unravel_index(distinct, sizes) if len(codes) > 1 else (distinct,)
+    columns = {}
+    for name, (_, uniques), part in zip(_names(expr), factors, parts, strict=True):
+        values = np.asarray([None, *list(uniques)], dtype=object)
+        columns[name] = values[part]
+    answer: npt.NDArray[np.bool_] = expr.mask(columns)[inverse.reshape(-1)]
+    return answer
+
+
+def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
+    """:func:`declared_mask` over a prepared frame, from the codes it caches for its features."""
+    if len(prepared.time) == 0:
+        return np.zeros(0, dtype=bool)
+    factors: list[tuple[Any, Any]] = []
+    for name in _names(expr):
+        column = prepared.frame[name]
+        if column.dtype == np.bool_:
+            factors.append((column.to_numpy(dtype=np.int64), np.array([False, True], dtype=object)))
+        else:
+            factors.append(prepared.codes(name))
+    return _by_distinct(factors, expr)
+
+
+def chain_roles(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Return the role bits (:data:`MADE_SNAPSHOT` ...) of every row of a frame of steps."""
+    roles = np.zeros(len(frame), dtype=np.int64)
+    for bit, expr in _ROLES:
+        roles[declared_mask(frame, expr)] |= bit
+    return roles
 
 
 def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Rows the sequence features may read when they lie before the windows being measured.
 
-    The earlier steps of a chain (:data:`LOOKBACK_NAMES`) and the snapshots the
-    ``snapshots_in_horizon`` count reads; a live state keeps these from the ``horizon``
-    before its open windows and drops the other closed rows (:class:`features.FeatureState`).
+    The earlier steps of a chain and of stop -> modify -> start (the snapshots among them
+    are those the ``snapshots_in_horizon`` count reads); a live state keeps these from the
+    ``horizon`` before its open windows and drops the other closed rows
+    (:class:`features.FeatureState`).
     """
-    if len(frame) == 0:
-        return np.zeros(0, dtype=bool)
-    names = frame["event_name"].isin(LOOKBACK_NAMES).to_numpy(dtype=bool)
-    snapshots = (frame["resource_type"] == "snapshot").to_numpy(dtype=bool) & frame["action"].isin(
-        ("create", "copy")
-    ).to_numpy(dtype=bool)
-    return names | snapshots
+    return declared_mask(frame, _LOOKBACK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +167,7 @@ class SnapshotChain:
     Attributes
     ----------
     attach : int
-        The ``AttachVolume`` call.
+        The attaching call (``AttachVolume``, an Azure machine write, ``instances.attachDisk``).
     volume, instance : str
         The volume and instance it names (a call naming several gives one chain per pair).
     launch : int or None
@@ -111,12 +204,6 @@ class SnapshotChain:
         return self.launch is not None and self.snapshot is not None
 
 
-def _ids(values: Any, prefix: str) -> list[str]:
-    if _missing(values):
-        return []
-    return [text for text in (str(v) for v in values) if text.startswith(prefix)]
-
-
 class _Index:
     """Per key, the (time, row) of each step in time order, and the latest at or before a time."""
 
@@ -143,7 +230,7 @@ class _Index:
 def snapshot_chains(
     rows: Values,
     time: Values,
-    names: Values,
+    roles: Values,
     resource_ids: Values,
     horizon_ns: int,
     *,
@@ -158,8 +245,8 @@ def snapshot_chains(
         order; ties keep their order (the latest of equal times is the last).
     time : sequence of int
         Their times (any integer unit, the same as ``horizon_ns``).
-    names : sequence of str
-        Their event names; other names than the chain's steps are ignored.
+    roles : sequence of int
+        Their role bits (:func:`chain_roles`); rows of no role are ignored.
     resource_ids : sequence of sequences of str
         Their ``resource_ids``.
     horizon_ns : int
@@ -172,27 +259,32 @@ def snapshot_chains(
     Returns
     -------
     list of SnapshotChain
-        One per (volume, instance) pair of every ``AttachVolume`` row, in row order.
+        One per (volume, instance) pair of every attaching row, in row order.
     """
     snapshots, volumes, launches = _Index(), _Index(), _Index()
     attaches: list[tuple[int, int, str, str, Any]] = []
     for position, row in enumerate(rows):
-        name, moment, ids = names[position], int(time[position]), resource_ids[position]
+        role, moment, ids = int(roles[position]), int(time[position]), resource_ids[position]
+        if not role:
+            continue
         owner = owners[position] if owners is not None else None
-        if name in SNAPSHOT_CREATES:
-            for snap in _ids(ids, "snap-"):
+        typed = ids_by_type(ids)
+        snaps = typed.get("snapshot", [])
+        volume_ids = typed.get("volume", [])
+        instances = typed.get("instance", [])
+        if role & MADE_SNAPSHOT:
+            for snap in snaps:
                 snapshots.add((owner, snap), moment, row)
-        elif name == "CreateVolume":
-            sources = _ids(ids, "snap-")
-            for volume in _ids(ids, "vol-"):
-                for snap in sources:
+        if role & MADE_VOLUME:
+            for volume in volume_ids:
+                for snap in snaps:
                     volumes.add((owner, volume), moment, row, snap)
-        elif name == "RunInstances":
-            for instance in _ids(ids, "i-"):
+        if role & LAUNCHED:
+            for instance in instances:
                 launches.add((owner, instance), moment, row)
-        elif name == "AttachVolume":
-            for volume in _ids(ids, "vol-"):
-                for instance in _ids(ids, "i-"):
+        if role & ATTACHED:
+            for volume in volume_ids:
+                for instance in instances:
                     attaches.append((row, moment, volume, instance, owner))
     return [
         _chain(row, moment, volume, instance, owner, snapshots, volumes, launches, horizon_ns)
@@ -237,20 +329,13 @@ def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
     return prepared.codes("error_code")[0] < 0
 
 
-def _step_rows(prepared: Prepared, names: Iterable[str]) -> I64:
-    """Rows of successful calls named ``names``, in the prepared order (identity, time)."""
-    codes, uniques = prepared.codes("event_name")
-    wanted = np.flatnonzero(np.isin(uniques, list(names)))
-    return np.flatnonzero(np.isin(codes, wanted) & _succeeded(prepared))
-
-
 def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     """Attach rows completing volume-from-snapshot + new instance, and the full chain."""
-    rows = _step_rows(prepared, (*SNAPSHOT_CREATES, "CreateVolume", "RunInstances", "AttachVolume"))
+    rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        _column(prepared, "event_name", rows),
+        chain_roles(prepared.frame.take(rows)),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
@@ -261,29 +346,32 @@ def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
 
 
 def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
-    """Start rows preceded by stop then userData/instanceType change of the same instance."""
-    rows = _step_rows(prepared, ("StopInstances", "ModifyInstanceAttribute", "StartInstances"))
-    names = _column(prepared, "event_name", rows)
-    attributes = _column(prepared, "attribute", rows)
+    """Start rows preceded by a stop then a boot-time change of the same instance.
+
+    The steps are :data:`RESTART_STEP` in every cloud: a stop (``StopInstances``, Azure
+    ``powerOff``/``deallocate``, Google ``instances.stop``), a change of what the instance
+    runs at boot or of its type (``attribute`` in :data:`RESTART_CHANGES`), a start.
+    """
+    rows = np.flatnonzero(_prepared_mask(prepared, RESTART_STEP))
+    actions = _column(prepared, "action", rows)
     resources = _column(prepared, "resource_ids", rows)
     stops, modifies = _Index(), _Index()
     starts: list[tuple[int, int, Key]] = []
-    for row, name, attribute, ids, moment, owner in zip(
+    for row, action, ids, moment, owner in zip(
         rows.tolist(),
-        names,
-        attributes,
+        actions,
         resources,
         prepared.time[rows].tolist(),
         prepared.ident[rows].tolist(),
         strict=True,
     ):
-        for instance in _ids(ids, "i-"):
+        for instance in ids_of_type(ids, "instance"):
             key = (owner, instance)
-            if name == "StopInstances":
+            if action == "stop":
                 stops.add(key, moment, row)
-            elif name == "StartInstances":
+            elif action == "start":
                 starts.append((row, moment, key))
-            elif isinstance(attribute, str) and attribute in _MODIFY_ATTRIBUTES:
+            else:
                 modifies.add(key, moment, row)
     found = set()
     for row, moment, key in starts:

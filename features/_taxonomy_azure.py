@@ -160,6 +160,7 @@ _ARM_ID: Final = re.compile(
 )
 _MAX_IDS: Final = 256
 _CODE_KEYS: Final = ("customData", "userData")
+_CUSTOM_SCRIPT_TYPES: Final = frozenset({"customscript", "customscriptextension"})
 
 
 @lru_cache(maxsize=4096)
@@ -279,17 +280,22 @@ def arm_ids(resource_id: str | None, *bodies: Any) -> list[str]:
     return list(seen)
 
 
-def modified_attribute_azure(operation: str, request: Any) -> str | None:
+def modified_attribute_azure(
+    operation: str, request: Any, resource_id: str | None = None
+) -> str | None:
     """Return what code-running attribute an operation changes, if any.
 
-    ``runCommand`` for run commands, ``extension`` for machine extensions (Custom Script
-    among them), ``customData``/``userData`` when a machine's request body sets them.
+    ``runCommand`` for run commands; ``customScript`` for a Custom Script extension (its
+    request body's ``properties.type``, else its name in ``resource_id``, as Stratus Red
+    Team's ``CustomScriptExtension-...`` and the portal's ``customScript`` are named),
+    ``extension`` for other machine extensions; ``customData``/``userData`` when a
+    machine's request body sets them.
     """
     name = canonical_operation(operation)
     if "/runCommand" in name:
         return "runCommand"
     if "/extensions/" in name:
-        return "extension"
+        return "customScript" if _custom_script(request, resource_id) else "extension"
     if name == "Microsoft.Compute/virtualMachines/write" and isinstance(request, dict):
         properties = request.get("properties")
         profile = properties.get("osProfile") if isinstance(properties, dict) else None
@@ -300,6 +306,15 @@ def modified_attribute_azure(operation: str, request: Any) -> str | None:
         if isinstance(properties, dict) and properties.get("userData"):
             return "userData"
     return None
+
+
+def _custom_script(request: Any, resource_id: str | None) -> bool:
+    properties = request.get("properties") if isinstance(request, dict) else None
+    kind = properties.get("type") if isinstance(properties, dict) else None
+    if isinstance(kind, str):
+        return kind.lower() in _CUSTOM_SCRIPT_TYPES
+    extension = (resource_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+    return "customscript" in extension
 
 
 def share_targets_azure(operation: str, request: Any, own_subscription: str | None) -> list[str]:

@@ -276,12 +276,22 @@ def _made_by(
     return made
 
 
-def modified_attribute_gcp(method: str, request: Any) -> str | None:
-    """Return ``startup-script`` or ``ssh-keys`` when a metadata change sets them, else ``None``."""
+def modified_attribute_gcp(method: str, request: Any, metadata: Any = None) -> str | None:
+    """Return what a change of an instance's metadata or machine type sets, else ``None``.
+
+    ``startup-script`` or ``ssh-keys`` when a metadata change adds or modifies them
+    (``metadata`` for other keys); ``instanceType`` for ``instances.setMachineType`` (as
+    AWS's ``ModifyInstanceAttribute instanceType``). The keys are read where Compute Engine
+    writes them, the audit entry's ``protoPayload.metadata`` (``instanceMetadataDelta`` or
+    ``projectMetadataDelta``: ``addedMetadataKeys``, ``modifiedMetadataKeys``), and from the
+    request's ``metadata.items`` when a request carries them.
+    """
     parts = _parts(method)
+    if parts is not None and parts == ("instances", "setMachineType"):
+        return "instanceType"
     if parts is None or parts[1] not in ("setMetadata", "setCommonInstanceMetadata"):
         return None
-    keys = _metadata_keys(request)
+    keys = _metadata_keys(request) | _delta_keys(metadata)
     if any(_STARTUP.match(key) for key in keys):
         return "startup-script"
     if keys & _SSH:
@@ -298,6 +308,23 @@ def _metadata_keys(request: Any) -> set[str]:
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("key"), str):
             keys.add(item["key"])
+    return keys
+
+
+def _delta_keys(metadata: Any) -> set[str]:
+    """Keys added or modified, from an audit entry's ``protoPayload.metadata``."""
+    keys: set[str] = set()
+    if not isinstance(metadata, dict):
+        return keys
+    for scope in ("instanceMetadataDelta", "projectMetadataDelta"):
+        delta = metadata.get(scope)
+        if not isinstance(delta, dict):
+            continue
+        for field in ("addedMetadataKeys", "modifiedMetadataKeys"):
+            named = delta.get(field)
+            for key in named if isinstance(named, list) else []:
+                if isinstance(key, str) and key.split():
+                    keys.add(key.split()[0])
     return keys
 
 

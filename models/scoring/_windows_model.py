@@ -74,7 +74,8 @@ class Scope(_Model):
 
     Every key is a list of ``fnmatch`` patterns; an event is in scope when, for every
     key that is given, one of its patterns matches. ``identities`` match the identity
-    key or the principal ARN, ``resources`` any of the event's resource ids, and
+    key or the principal ARN, ``resources`` any of the event's resource ids (Azure ARM
+    ids, Azure subscriptions and locations compared in lower case, as they are kept), and
     ``actions`` the taxonomy action (``create``, ``delete`` ...) or, for entries that
     are not actions, the CloudTrail event name (``RunInstances``, ``Modify*``).
     """
@@ -88,6 +89,8 @@ class Scope(_Model):
     @field_validator("accounts")
     @classmethod
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # subscriptions are kept in lower case, whatever case the portal shows them in
+        value = tuple(a.lower() if _SUBSCRIPTION.match(a.lower()) else a for a in value)
         for account in value:
             if not _is_account(account, patterns=True):
                 raise ValueError(
@@ -95,6 +98,19 @@ class Scope(_Model):
                     f"project id or a pattern such as '1111*', got {account!r}"
                 )
         return value
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Azure locations are kept in lower case (``westeurope``), as AWS and Google regions are
+        return tuple(region.lower() for region in value)
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # ARM ids are kept in lower case (ADR 0044): a pattern written as the portal shows it
+        # (``/subscriptions/.../resourceGroups/Prod/...``) must match them
+        return tuple(p.lower() if p.lower().startswith("/subscriptions/") else p for p in value)
 
     @field_validator("accounts", "regions", "identities", "resources", "actions")
     @classmethod
@@ -243,6 +259,8 @@ class OrganizationSpec(_Model):
     @field_validator("accounts")
     @classmethod
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # subscriptions are kept in lower case, whatever case the portal shows them in
+        value = tuple(a.lower() if _SUBSCRIPTION.match(a.lower()) else a for a in value)
         for account in value:
             if not _is_account(account, patterns=False):
                 raise ValueError(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features import FeatureConfig, behaviour_vectors, snapshot_chains
+from features._sequences import ATTACHED, LAUNCHED, MADE_SNAPSHOT, MADE_VOLUME
 
 CONFIG = FeatureConfig(horizon="6h")
 
@@ -160,6 +161,13 @@ def test_snapshots_in_horizon_counts_the_burst_up_to_the_window_end(events) -> N
 
 
 _NAMES = ["CreateSnapshot", "CopySnapshot", "CreateVolume", "RunInstances", "AttachVolume"]
+_ROLE = {
+    "CreateSnapshot": MADE_SNAPSHOT,
+    "CopySnapshot": MADE_SNAPSHOT,
+    "CreateVolume": MADE_VOLUME,
+    "RunInstances": LAUNCHED,
+    "AttachVolume": ATTACHED,
+}
 _IDS = {
     "CreateSnapshot": ["snap-1", "snap-2", "vol-9"],
     "CopySnapshot": ["snap-1", "snap-2"],
@@ -245,7 +253,7 @@ def test_the_chain_finder_agrees_with_trying_every_step(
     chains = snapshot_chains(
         range(len(rows)),
         [r[1] for r in rows],
-        [r[0] for r in rows],
+        [_ROLE[r[0]] for r in rows],
         [r[3] for r in rows],
         horizon,
         owners=[r[2] for r in rows] if by_owner else None,

@@ -24,7 +24,6 @@ from models.scoring import RULES
 from models.scoring._rules._base import attempted_mask
 from models.scoring._rules._reads import (
     ATTEMPTED,
-    CHAIN_STEPS,
     CHANGE,
     DELETION,
     EBS,
@@ -85,7 +84,7 @@ def check_classes(frame: pd.DataFrame) -> None:
         EBS_DIRECT_READS
     )
     assert not (reads.to_numpy(dtype=bool) & ~_has(flags, EBS)).any()
-    steps = frame["event_name"].isin(CHAIN_STEPS).to_numpy(dtype=bool)
+    steps = features.declared_mask(frame, features.CHAIN_STEP_DONE)
     assert not (steps & ~_has(flags, STEP)).any()
     # and the summary counted from flags is the summary counted from the frame
     times = frame["event_time"].astype("int64").tolist()
@@ -152,6 +151,33 @@ CLASS_COUNTS_BY_SCHEMA: dict[int, dict[str, int]] = {
         "share_grant": 12,
         "ebs_direct_read": 75,
         "attach": 126,
+        "user_data_change": 46,
+        "user_data_read": 193,
+        "password_read": 45,
+        "unusual_launch": 7,
+        "admin_ingress": 5,
+        "ssh_key_push": 14,
+        "serial_console": 4,
+        "instance_call": 1720,
+        "person_call": 10202,
+        "export_task": 0,
+        "key_pair": 6,
+        "access_removed": 0,
+    },
+    # 5: chain steps, attachments and user-data changes declared on the canonical taxonomy
+    # for every cloud (ADR 0048): an instance made or changed may attach the disks it names.
+    5: {
+        "every": 34011,
+        "change": 2866,
+        "share": 12,
+        "ebs_call": 75,
+        "chain_step": 1322,
+        "own_call": 29700,
+        "attempted_change": 1289,
+        "deletion": 250,
+        "share_grant": 12,
+        "ebs_direct_read": 75,
+        "attach": 1004,
         "user_data_change": 46,
         "user_data_read": 193,
         "password_read": 45,

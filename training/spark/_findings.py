@@ -8,7 +8,7 @@ identities is computed once for the organisation and shipped to every group:
 
 * the organisation's first use of each action (the only cross-identity input of the
   vectors, ADR 0008), over the events and the model's recent training events;
-* the snapshot-chain steps (``features.CHAIN_STEP``, evaluated as a Spark column): the
+* the snapshot-chain steps (``features.CHAIN_STEP_DONE``, evaluated as a Spark column): the
   chain rule follows a snapshot through several identities, so each group sees the steps
   of the others as *context* (rules follow chains through them, findings cite them; their
   identities are scored in their own group);
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from features import CANONICAL_COLUMNS, CHAIN_STEP, INSTANCE_CALL, PERSON_CALL, InputError
+from features import CANONICAL_COLUMNS, CHAIN_STEP_DONE, INSTANCE_CALL, PERSON_CALL, InputError
 from models.scoring import (
     DetectorScorer,
     Finding,
@@ -146,8 +146,8 @@ def _shipped_context(keyed: DataFrame, F: Any) -> DataFrame:  # noqa: N803 (Spar
     (``Credentials.InstanceSessionElsewhere`` names the people who call from it).
     """
     addresses = keyed.where(INSTANCE_CALL.spark(F)).select("source_ip").distinct()
-    people = keyed.where(PERSON_CALL.spark(F) & ~CHAIN_STEP.spark(F))
-    steps = keyed.where(CHAIN_STEP.spark(F))
+    people = keyed.where(PERSON_CALL.spark(F) & ~CHAIN_STEP_DONE.spark(F))
+    steps = keyed.where(CHAIN_STEP_DONE.spark(F))
     return steps.unionByName(people.join(addresses, "source_ip", "left_semi"))
 
 

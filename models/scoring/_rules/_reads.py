@@ -35,7 +35,6 @@ import features as _inputs
 __all__ = [
     "ATTACH",
     "ATTEMPTED",
-    "CHAIN_STEPS",
     "CHANGE",
     "DELETION",
     "DRY_RUN",
@@ -47,7 +46,6 @@ __all__ = [
     "SHARE",
     "SHARED_TYPES",
     "SHARE_GRANT",
-    "SNAPSHOT_CREATES",
     "STEP",
     "Reads",
     "row_flags",
@@ -62,7 +60,7 @@ SHARE: Final = _inputs.SHARE.bit
 EBS: Final = _inputs.EBS_CALL.bit
 """Calls to ``ebs.amazonaws.com``."""
 STEP: Final = _inputs.CHAIN_STEP.bit
-"""Calls named like a step of the snapshot chain, whatever the outcome or source."""
+"""Calls that may be a step of the snapshot chain in any cloud, whatever the outcome or source."""
 OWN: Final = _inputs.OWN_CALL.bit
 """Calls not made by an AWS service on the identity's behalf (``by_service`` false)."""
 ATTEMPTED: Final = _inputs.ATTEMPTED_CHANGE.bit
@@ -74,12 +72,10 @@ SHARE_GRANT: Final = _inputs.SHARE_GRANT.bit
 EBS_READ: Final = _inputs.EBS_DIRECT_READ.bit
 """EBS direct-API snapshot block reads."""
 ATTACH: Final = _inputs.ATTACH.bit
-"""Successful EC2 ``AttachVolume`` calls."""
+"""Successful calls that may attach a volume (``features.ATTACH``)."""
 
 DRY_RUN: Final = _inputs.DRY_RUN
 EBS_DIRECT_READS: Final = _inputs.EBS_DIRECT_READS
-SNAPSHOT_CREATES: Final = _inputs.SNAPSHOT_CREATES
-CHAIN_STEPS: Final = _inputs.CHAIN_STEPS
 SHARED_TYPES: Final = _inputs.SHARED_TYPES
 row_flags: Final = _inputs.row_flags
 

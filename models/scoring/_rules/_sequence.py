@@ -1,13 +1,28 @@
 """Sequence rule: snapshot -> volume from that snapshot -> attached to a freshly launched instance.
 
 The chain is found by :func:`features.snapshot_chains`, the function the sequence
-features use too (they follow it within one identity, the rule across identities):
-``CreateSnapshot`` names the source ``vol-`` and the new ``snap-``; ``CreateVolume``
-the new ``vol-`` and its source ``snap-``; ``AttachVolume`` the ``vol-`` and the
-``i-``; ``RunInstances`` the new ``i-`` ids. Every step must have succeeded on EC2 and the
-whole chain, from the snapshot to the attachment, must fit in the horizon, as must
-the instance launch before the attachment. The chain may run through several
-identities; the hit is the attaching identity's.
+features use too (they follow it within one identity, the rule across identities), on
+steps declared once on the canonical taxonomy, so the rule means the same in every cloud
+(ADR 0048):
+
+============  =====================  ===============================  ==========================
+step          AWS                    Azure                            Google Cloud
+============  =====================  ===============================  ==========================
+snapshot      ``CreateSnapshot``     ``snapshots/write`` (Created)    ``disks.createSnapshot``,
+                                                                      ``snapshots.insert``
+volume        ``CreateVolume``       ``disks/write`` with             ``disks.insert`` with
+              from the ``snap-``     ``creationData.sourceResourceId``  ``sourceSnapshot``
+launch        ``RunInstances``       ``virtualMachines/write``        ``instances.insert``
+                                     (Created)
+attachment    ``AttachVolume``       ``virtualMachines/write`` naming ``instances.insert`` naming
+                                     the disk, ``attachDetachData``   the disk,
+                                     ``Disks/action``                 ``instances.attachDisk``
+============  =====================  ===============================  ==========================
+
+Every step must have succeeded on a compute service (``features.CHAIN_STEP_DONE``) and the
+whole chain, from the snapshot to the attachment, must fit in the horizon, as must the
+instance launch before the attachment. The chain may run through several identities; the
+hit is the attaching identity's.
 """
 
 from __future__ import annotations
@@ -17,10 +32,17 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from features import snapshot_chains
+from features import (
+    ATTACHED,
+    CHAIN_STEP_DONE,
+    chain_roles,
+    declared_mask,
+    short_id,
+    snapshot_chains,
+)
 from models.scoring._rules._base import Evidence, Severity, rule, to_datetime
 from models.scoring._rules._context import RuleContext
-from models.scoring._rules._reads import CHAIN_STEPS, STEP, Reads
+from models.scoring._rules._reads import STEP, Reads
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._rules._weigh import change_values, weigh_routine
 
@@ -48,19 +70,16 @@ def _minutes(later: pd.Timestamp, earlier: pd.Timestamp) -> int:
     reads=Reads(STEP, routines=True),
 )
 def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iterator[Evidence]:
-    """Fire on CreateSnapshot -> CreateVolume (from it) -> AttachVolume (to a new instance)."""
-    steps = events[
-        events["event_name"].isin(CHAIN_STEPS)
-        & events["error_code"].isna()
-        & (events["event_source"] == "ec2.amazonaws.com")
-    ]
-    if not steps["event_name"].eq("AttachVolume").any():
+    """Fire on snapshot -> volume (from it) -> attached (to a new instance), in any cloud."""
+    steps = events[declared_mask(events, CHAIN_STEP_DONE)]
+    roles = chain_roles(steps)
+    if not (roles & ATTACHED).any():
         return
     when = steps["event_time"].tolist()
     chains = snapshot_chains(
         range(len(steps)),
         pd.to_datetime(steps["event_time"], utc=True).to_numpy(dtype="datetime64[ns]").view("i8"),
-        steps["event_name"].to_numpy(dtype=object),
+        roles,
         steps["resource_ids"].to_numpy(dtype=object),
         pd.Timedelta(context.settings.sequence_horizon).value,
     )
@@ -71,7 +90,7 @@ def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iter
             continue
         attached_at = when[chain.attach]
         ordered = sorted(
-            (chain.snapshot, chain.volume_made, chain.launch, chain.attach),
+            dict.fromkeys((chain.snapshot, chain.volume_made, chain.launch, chain.attach)),
             key=lambda row: when[row],
         )
         chain_ids = tuple(ids[row] for row in ordered)
@@ -82,8 +101,9 @@ def snapshot_to_new_instance(events: pd.DataFrame, context: RuleContext) -> Iter
             identity,
             to_datetime(when[ordered[0]]),
             to_datetime(attached_at),
-            f"snapshot {chain.snapshot_id} became volume {chain.volume}, attached to instance "
-            f"{chain.instance} launched {_minutes(attached_at, when[chain.launch])} min earlier; "
+            f"snapshot {short_id(chain.snapshot_id or '')} became volume "
+            f"{short_id(chain.volume)}, attached to instance {short_id(chain.instance)} "
+            f"launched {_minutes(attached_at, when[chain.launch])} min earlier; "
             f"the chain took {_minutes(attached_at, when[chain.snapshot])} min"
             + (f"; {weighed}" if severity == Severity.LOW else ""),
             severity,

@@ -1,10 +1,14 @@
-"""User-data rules: an instance's boot script replaced, and user data read in a sweep.
+"""User-data rules: the code an instance runs replaced, in any cloud.
 
 User data runs as root when an instance boots, so replacing it (stop the instance,
 ``ModifyInstanceAttribute userData``, start it: Stratus ``ec2-user-data``) executes
 whatever the caller wrote; a new launch-template version carrying user data does the
-same to every instance launched from it. Reading it (``DescribeInstanceAttribute``
-``userData``) is how credentials left in boot scripts are found.
+same to every instance launched from it. The other clouds have the same doors
+(``features.RUN_CODE``, ADR 0048): Azure custom data and user data in a
+``virtualMachines/write``, ``runCommand/action`` and Custom Script extensions (Stratus
+``azure.execution.vm-run-command``, ``vm-custom-script-extension``); Google Cloud
+``startup-script`` metadata (``instances.setMetadata``, project-wide
+``setCommonInstanceMetadata``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from features import ATTEMPTED_CHANGE, USER_DATA_CHANGE
+from features import ATTEMPTED_CHANGE, USER_DATA_CHANGE, ids_of_type, short_id
 from models.scoring._calendar import FORBIDDEN, UNAPPROVED
 from models.scoring._rules._base import (
     Evidence,
@@ -35,7 +39,14 @@ from models.scoring._rules._summary import holds
 
 __all__ = ["user_data_modified"]
 
-_AROUND = ("StopInstances", "StartInstances")
+_AROUND = ("stop", "start")
+_WORDS = {
+    "userData": "user data",
+    "customData": "custom data",
+    "startup-script": "startup script",
+    "runCommand": "a run command",
+    "customScript": "a Custom Script extension",
+}
 
 
 def _around(
@@ -49,7 +60,8 @@ def _around(
     mask = (
         ATTEMPTED_CHANGE.mask(events)
         & (events["identity_key"] == identity).to_numpy()
-        & events["event_name"].isin(_AROUND).to_numpy()
+        & (events["resource_type"] == "instance").to_numpy()
+        & events["action"].isin(_AROUND).to_numpy()
         & ((events["event_time"] >= start) & (events["event_time"] <= end)).to_numpy()
         & np.fromiter(
             (any(str(i) in instances for i in ids) for ids in events["resource_ids"]),
@@ -61,19 +73,32 @@ def _around(
     return found
 
 
+def _instances(run: pd.DataFrame) -> list[str]:
+    return list(
+        dict.fromkeys(i for ids in run["resource_ids"] for i in ids_of_type(ids, "instance"))
+    )
+
+
 def _what(run: pd.DataFrame) -> str:
-    instances, templates = ids_named(run, "i-"), ids_named(run, "lt-")
+    instances, templates = _instances(run), ids_named(run, "lt-")
+    kinds = [str(a) for a in dict.fromkeys(run["attribute"])]
+    what = " and ".join(_WORDS.get(kind, kind) for kind in kinds)
     parts = []
     if instances:
-        parts.append(f"user data of instance {listed(instances)} replaced")
+        names = listed([short_id(i) for i in instances])
+        verb = "replaced" if set(kinds) <= {"userData", "customData", "startup-script"} else "run"
+        parts.append(f"{what} of instance {names} {verb}")
     if templates:
         parts.append(f"launch template {listed(templates)} given a version with user data")
-    return " and ".join(parts) or f"user data set ({run['event_name'].iloc[0]})"
+    return " and ".join(parts) or f"{what} set ({run['event_name'].iloc[0]})"
 
 
 @rule(
     id="UserData.Modified",
-    title="Instance user data replaced, or a launch template version with user data, unapproved",
+    title=(
+        "Instance user data, startup script or run command changed, or a launch template "
+        "version with user data, unapproved"
+    ),
     severity=Severity.MEDIUM,
     technique="T1059.009",
     runbook=(
@@ -97,10 +122,11 @@ def user_data_modified(events: pd.DataFrame, context: RuleContext) -> Iterator[E
     for identity, run in identity_sessions(changes, settings.session_gap):
         found = novelty(history, identity, USER_DATA_CHANGE.name)
         severity = graded(Severity.MEDIUM, found, routine=Severity.LOW)
-        around = _around(events, identity, ids_named(run, "i-"), run, settings.session_gap)
+        around = _around(events, identity, _instances(run), run, settings.session_gap)
         steps = ""
         if len(around):
-            names = sorted(set(around["event_name"]), key=_AROUND.index)
+            timed = around.sort_values("event_time", kind="stable")["event_name"]
+            names = list(dict.fromkeys(str(name) for name in timed))
             steps = f" ({' and '.join(names)} around it)"
         group = pd.concat([run, around]).sort_values("event_time", kind="stable")
         approval = " outside every approved window and ticket" if context.policy else ""
