@@ -35,7 +35,7 @@ _COUNTS = ("n_events", "n_windows", "n_changes", "active_days")
 
 
 def _ns(column: pd.Series) -> I64:
-    """Times of a profile column in ns, :data:`NO_TIME` where missing."""
+    """Return a profile column's times in ns, :data:`NO_TIME` where missing."""
     values = np.full(len(column), NO_TIME, dtype=np.int64)
     present = column.notna().to_numpy()
     if present.any():
@@ -109,7 +109,9 @@ class ProfileIndex:
     def identity_arrays(self, identities: Objects) -> dict[str, I64]:
         """Profile figures of each identity (zeros and ``NO_TIME`` for unknown ones)."""
         at = np.fromiter(
-            (self.row.get(i, -1) for i in identities.tolist()), dtype=np.int64, count=len(identities)
+            (self.row.get(i, -1) for i in identities.tolist()),
+            dtype=np.int64,
+            count=len(identities),
         )
         known = at >= 0
         out: dict[str, I64] = {}
