@@ -12,7 +12,11 @@ as dropped); loopback only.
   allow-list imported); the state holds the days before the replayed one (retention
   applied: about 15,000 events of 40 identities); requests replay that day's events in
   time order, one per request, closed loop at ``--conc`` (1 and 8), then an open loop at
-  ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s). The replayed
+  ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s, 0 errors; the
+  answers are counted by status, so a 503 of the bounded queue shows). When the day is used
+  up, it is replayed again one day later (new event ids), so ``--conc "" --seconds 60`` is
+  the load run of issue #16. A last table gives the model path over the rules path, cell by
+  cell (goal: p50 at most 3x), and each path's p50 over the echo route's. The replayed
   day is an ordinary weekday, or with ``--attack-day`` the day holding every attack
   scenario (a stress case: a day's attacks arrive within seconds). It runs twice on
   copies of the same state: the *rules* path (``--model none``) and the *model* path
