@@ -212,10 +212,18 @@ async def _open_loop(
     statuses: Counter[int] = Counter()
     failed = 0
     tasks = []
+    # At most one request per connection in the client's pool: httpx's pool scans every
+    # waiting request on each answer, so thousands waiting there stall the client itself.
+    # Latency counts from the scheduled send time, queueing here included.
+    connections = asyncio.Semaphore(_CONNECTIONS)
 
     async def one(body: bytes) -> None:
-        nonlocal failed
         started = time.perf_counter()
+        async with connections:
+            await _answer(body, started)
+
+    async def _answer(body: bytes, started: float) -> None:
+        nonlocal failed
         try:
             answer = await client.post(
                 "/v1/score", content=body, headers={"content-type": "application/json"}
@@ -348,8 +356,11 @@ def _server(state: Path, workers: int, model: str = "none") -> Iterator[str]:
         server.wait(timeout=10)
 
 
+_CONNECTIONS = 64
+
+
 def _client(base: str) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS)
     return httpx.AsyncClient(base_url=base, timeout=120, limits=limits)
 
 
