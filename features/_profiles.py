@@ -31,6 +31,7 @@ import pandas as pd
 
 from features._config import FeatureConfig
 from features._exceptions import ConfigurationError, InputError
+from features._profile_index import ProfileIndex
 from features._windows import (
     DAY_NS,
     NO_TIME,
@@ -152,11 +153,23 @@ class Profiles:
     values: pd.DataFrame = field(default_factory=lambda: _empty(VALUE_COLUMNS))
     org_actions: pd.DataFrame = field(default_factory=lambda: _empty(ORG_COLUMNS))
     schema_version: str = PROFILE_SCHEMA_VERSION
+    _index: list[ProfileIndex] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def empty(cls, config: FeatureConfig | None = None) -> Profiles:
         """Profiles of nothing: every identity is new."""
         return cls(config or FeatureConfig(), None, None)
+
+    def index(self) -> ProfileIndex:
+        """Return the tables as arrays and dictionaries (built on first use, then kept)."""
+        try:
+            cache = self._index
+        except AttributeError:  # unpickled from before the cache existed
+            cache = []
+            object.__setattr__(self, "_index", cache)
+        if not cache:
+            cache.append(ProfileIndex.build(self))
+        return cache[0]
 
     @property
     def until_ns(self) -> int | None:

@@ -170,7 +170,8 @@ class _Featuriser:
         self.n_events = np.bincount(self.win, minlength=self.n).astype(np.float64)
         self.output = np.bincount(self.win, weights=is_new, minlength=self.n) > 0
         self.features: dict[str, F64] = {}
-        self.identity = _identity_arrays(profiles, prepared.identities)
+        self.index = profiles.index()
+        self.identity = self.index.identity_arrays(prepared.identities)
 
     # -- helpers -------------------------------------------------------------------
     def codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
@@ -325,8 +326,8 @@ class _Featuriser:
         for stem, dimension in NOVELTY_DIMENSIONS:
             codes, names = self.codes(dimension)
             key, pair_ident, pair_value = pair_keys(self.ident, codes)
-            count, last = _value_arrays(
-                self.profiles, dimension, self.p.identities[pair_ident], names[pair_value]
+            count, last = self.index.value_arrays(
+                dimension, self.p.identities[pair_ident].tolist(), names[pair_value].tolist()
             )
             prior = prior_by_key(key, self.window, self.time, count, last, cfg.forget_ns)
             valid = codes >= 0
@@ -345,14 +346,14 @@ class _Featuriser:
         n_keys = len(ident_epoch) * HOURS_OF_WEEK
         count = np.zeros(n_keys, dtype=np.int64)
         last = np.full(n_keys, NO_TIME, dtype=np.int64)
-        hours = self.profiles.values[self.profiles.values["dimension"] == "hour_of_week"]
+        owners, hours, counts = self.index.rows_of("hour_of_week")
         if len(hours):
-            code = pd.Index(self.p.identities).get_indexer(pd.Index(hours["identity_key"]))
+            code = self.identity_codes(owners)
             slot = np.searchsorted(ident_epoch, code * width)
             ok = (code >= 0) & (slot < len(ident_epoch))
             ok[ok] &= ident_epoch[slot[ok]] == code[ok] * width
-            target = slot[ok] * HOURS_OF_WEEK + hours["value"].to_numpy()[ok].astype(np.int64)
-            count[target] = hours["count"].to_numpy()[ok]
+            target = slot[ok] * HOURS_OF_WEEK + hours[ok].astype(np.int64)
+            count[target] = counts[ok]
             last[target] = 0
         prior = prior_by_key(key, self.window, self.time, count, last, None)
         total = self.prior_events.astype(np.float64)
@@ -386,14 +387,17 @@ class _Featuriser:
 
     def identity_histogram(self) -> npt.NDArray[np.int32]:
         out = np.zeros((len(self.p.identities), N_BUCKETS), dtype=np.int32)
-        buckets = self.profiles.values[self.profiles.values["dimension"] == "changes_bucket"]
+        owners, buckets, counts = self.index.rows_of("changes_bucket")
         if len(buckets):
-            code = pd.Index(self.p.identities).get_indexer(pd.Index(buckets["identity_key"]))
+            code = self.identity_codes(owners)
             ok = code >= 0
-            out[code[ok], buckets["value"].to_numpy()[ok].astype(np.int64)] = buckets[
-                "count"
-            ].to_numpy()[ok]
+            out[code[ok], buckets[ok].astype(np.int64)] = counts[ok]
         return out
+
+    def identity_codes(self, keys: npt.NDArray[np.object_]) -> I64:
+        """Code of each identity key among the prepared identities (``-1`` if absent)."""
+        codes = {key: at for at, key in enumerate(self.p.identities.tolist())}
+        return np.fromiter((codes.get(k, -1) for k in keys.tolist()), np.int64, count=len(keys))
 
     def organisation(self) -> None:
         cfg = self.config
@@ -403,10 +407,9 @@ class _Featuriser:
         codes, names = self.codes("event_name")
         row_action = action_index.get_indexer(pd.Index(names))[codes].astype(np.int64)
         n_action = count_before(pair_action, first, row_action, self.window)
-        known = self.profiles.identities
         _, firsts = _earliest_by(
-            np.concatenate([owner, known["identity_key"].to_numpy(dtype=object)]),
-            np.concatenate([first, _ns_array(known["first_seen"])]),
+            np.concatenate([owner, self.index.known]),
+            np.concatenate([first, self.index.known_first]),
         )
         n_total = count_before(
             np.zeros(len(firsts), dtype=np.int64),
@@ -431,11 +434,11 @@ class _Featuriser:
             owner = self.p.identities[self.p.ident[used]]
             action = names[codes[used]]
             first = self.p.time[used]
-        org = self.profiles.org_actions
+        index = self.index
         return first_uses(
-            np.concatenate([org["identity_key"].to_numpy(dtype=object), owner]),
-            np.concatenate([org["event_name"].to_numpy(dtype=object), action]),
-            np.concatenate([_ns_array(org["first_seen"]), first]),
+            np.concatenate([index.org_owner, owner]),
+            np.concatenate([index.org_action, action]),
+            np.concatenate([index.org_first, first]),
         )
 
     def table(self) -> pd.DataFrame:
@@ -459,65 +462,6 @@ class _Featuriser:
         frame = pd.DataFrame(columns, columns=list(KEY_COLUMNS + FEATURE_NAMES))
         frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
         return frame
-
-
-def _ns_array(column: pd.Series) -> I64:
-    if len(column) == 0:
-        return np.zeros(0, dtype=np.int64)
-    values = to_ns(column).copy()
-    return values
-
-
-def _identity_arrays(profiles: Profiles, identities: npt.NDArray[np.object_]) -> dict[str, I64]:
-    """Profile figures of each identity code (zeros and ``NO_TIME`` for unknown ones)."""
-    table = profiles.identities.set_index("identity_key").reindex(
-        pd.Index(identities, dtype=object)
-    )
-    out: dict[str, I64] = {}
-    for name in ("last_seen", "epoch_start"):
-        column = table[name]
-        values = np.full(len(column), NO_TIME, dtype=np.int64)
-        present = column.notna().to_numpy()
-        if present.any():
-            values[present] = to_ns(column[present])
-        out[name] = values
-    for name in ("n_events", "n_windows", "n_changes", "active_days"):
-        out[name] = table[name].fillna(0).to_numpy(dtype=np.int64)
-    out["last_active_day"] = table["last_active_day"].fillna(-1).to_numpy(dtype=np.int64)
-    return out
-
-
-def _value_arrays(
-    profiles: Profiles,
-    dimension: str,
-    identities: npt.NDArray[np.object_],
-    values: npt.NDArray[np.object_],
-) -> tuple[I64, I64]:
-    """Profile count and last use of each (identity, value) pair, zeros / ``NO_TIME`` if none."""
-    count = np.zeros(len(identities), dtype=np.int64)
-    last = np.full(len(identities), NO_TIME, dtype=np.int64)
-    table = profiles.values
-    if len(table) == 0 or len(identities) == 0:
-        return count, last
-    rows = np.flatnonzero(table["dimension"].to_numpy(dtype=object) == dimension)
-    if len(rows) == 0:
-        return count, last
-    keys = zip(
-        table["identity_key"].to_numpy(dtype=object)[rows],
-        table["value"].to_numpy(dtype=object)[rows],
-        strict=True,
-    )
-    where = dict(zip(keys, rows.tolist(), strict=True))
-    found = np.fromiter(
-        (where.get(key, -1) for key in zip(identities, values, strict=True)),
-        dtype=np.int64,
-        count=len(identities),
-    )
-    present = found >= 0
-    if present.any():
-        count[present] = table["count"].to_numpy()[found[present]].astype(np.int64)
-        last[present] = to_ns(table["last_seen"].iloc[found[present]])
-    return count, last
 
 
 def _earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[np.object_], I64]:

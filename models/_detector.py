@@ -468,10 +468,8 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             "event_ids": [[] for _ in range(n)],
             "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
         }
-        for name in VECTOR_COLUMNS:
-            if name not in RESULT_COLUMNS:
-                columns[name] = vectors[name].to_numpy()
-        return pd.DataFrame(columns)
+        rest = vectors[[name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS]]
+        return pd.concat([pd.DataFrame(columns), rest.reset_index(drop=True)], axis=1)
 
     @classmethod
     def from_parts(

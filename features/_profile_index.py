@@ -1,0 +1,172 @@
+"""The profile tables as arrays and dictionaries, built once per :class:`Profiles` object.
+
+:func:`features.behaviour_vectors` looks up, for the identities and values of its events,
+what the profiles remember of them. Those lookups used to filter and index the profile
+tables with pandas on every call: a fixed cost of several milliseconds whatever the
+number of events, which is most of the cost of a live service's call (a handful of
+events against one identity's profiles, ADR 0034). Profiles are immutable, so the tables
+are turned into arrays and dictionaries once, on first use, and kept with the object
+(:meth:`features.Profiles.index`). The lookups return exactly what the pandas code
+returned; only where the work is done changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features._windows import NO_TIME, to_ns
+
+if TYPE_CHECKING:
+    from features._profiles import Profiles
+
+__all__ = ["ProfileIndex"]
+
+I64 = npt.NDArray[np.int64]
+Objects = npt.NDArray[np.object_]
+
+_TIMES = ("last_seen", "epoch_start")
+_COUNTS = ("n_events", "n_windows", "n_changes", "active_days")
+
+
+def _ns(column: pd.Series) -> I64:
+    """Return a profile column's times in ns, :data:`NO_TIME` where missing."""
+    values = np.full(len(column), NO_TIME, dtype=np.int64)
+    present = column.notna().to_numpy()
+    if present.any():
+        values[present] = to_ns(column[present])
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """One value dimension: row of each (identity, value) pair, and the rows' figures."""
+
+    where: dict[tuple[object, object], int]
+    count: I64
+    last: I64
+    identity: Objects
+    value: Objects
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileIndex:
+    """Lookups into one :class:`Profiles` (see the module docstring).
+
+    Attributes
+    ----------
+    row : dict of str to int
+        Row of each identity in the identity arrays.
+    figures : dict of str to numpy.ndarray
+        Per identity row: ``last_seen``, ``epoch_start`` (ns, :data:`NO_TIME` if none),
+        ``n_events``, ``n_windows``, ``n_changes``, ``active_days`` (0 if none) and
+        ``last_active_day`` (-1 if none).
+    values : dict of str to _Values
+        Per dimension (``event_name`` ... ``hour_of_week``, ``changes_bucket``).
+    org_owner, org_action : numpy.ndarray
+        The organisation's first-use table: identity and event name of each pair ...
+    org_first : numpy.ndarray
+        ... and its first use (ns).
+    known, known_first : numpy.ndarray
+        The profiles' identities and their first activity (ns).
+    """
+
+    row: dict[object, int]
+    figures: dict[str, I64]
+    values: dict[str, _Values]
+    org_owner: Objects
+    org_action: Objects
+    org_first: I64
+    known: Objects
+    known_first: I64
+
+    @classmethod
+    def build(cls, profiles: Profiles) -> ProfileIndex:
+        """Index ``profiles`` (the work of one call's lookups, done once)."""
+        table = profiles.identities
+        keys = table["identity_key"].to_numpy(dtype=object)
+        figures = {name: _ns(table[name]) for name in _TIMES}
+        for name in _COUNTS:
+            figures[name] = table[name].fillna(0).to_numpy(dtype=np.int64)
+        figures["last_active_day"] = table["last_active_day"].fillna(-1).to_numpy(dtype=np.int64)
+        org = profiles.org_actions
+        return cls(
+            row={key: at for at, key in enumerate(keys.tolist())},
+            figures=figures,
+            values=_by_dimension(profiles.values),
+            org_owner=org["identity_key"].to_numpy(dtype=object),
+            org_action=org["event_name"].to_numpy(dtype=object),
+            org_first=_ns(org["first_seen"]) if len(org) else np.zeros(0, dtype=np.int64),
+            known=keys,
+            known_first=_ns(table["first_seen"]) if len(table) else np.zeros(0, dtype=np.int64),
+        )
+
+    def identity_arrays(self, identities: Objects) -> dict[str, I64]:
+        """Profile figures of each identity (zeros and ``NO_TIME`` for unknown ones)."""
+        at = np.fromiter(
+            (self.row.get(i, -1) for i in identities.tolist()),
+            dtype=np.int64,
+            count=len(identities),
+        )
+        known = at >= 0
+        out: dict[str, I64] = {}
+        for name, column in self.figures.items():
+            missing = NO_TIME if name in _TIMES else (-1 if name == "last_active_day" else 0)
+            values = np.full(len(at), missing, dtype=np.int64)
+            values[known] = column[at[known]]
+            out[name] = values
+        return out
+
+    def value_arrays(
+        self, dimension: str, identities: Iterable[object], values: Iterable[object]
+    ) -> tuple[I64, I64]:
+        """Profile count and last use of each (identity, value) pair, zeros / ``NO_TIME``."""
+        pairs = list(zip(identities, values, strict=True))
+        count = np.zeros(len(pairs), dtype=np.int64)
+        last = np.full(len(pairs), NO_TIME, dtype=np.int64)
+        table = self.values.get(dimension)
+        if table is None or not pairs:
+            return count, last
+        found = np.fromiter(
+            (table.where.get(pair, -1) for pair in pairs), dtype=np.int64, count=len(pairs)
+        )
+        present = found >= 0
+        count[present] = table.count[found[present]]
+        last[present] = table.last[found[present]]
+        return count, last
+
+    def rows_of(self, dimension: str) -> tuple[Objects, Objects, I64]:
+        """Identity, value and count of every profile row of ``dimension`` (table order)."""
+        table = self.values.get(dimension)
+        if table is None:
+            empty = np.zeros(0, dtype=object)
+            return empty, empty, np.zeros(0, dtype=np.int64)
+        return table.identity, table.value, table.count
+
+
+def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
+    """Split the value rows by dimension, in table order."""
+    if not len(table):
+        return {}
+    dimension = table["dimension"].to_numpy(dtype=object)
+    identity = table["identity_key"].to_numpy(dtype=object)
+    value = table["value"].to_numpy(dtype=object)
+    count = table["count"].to_numpy().astype(np.int64)
+    last = _ns(table["last_seen"])
+    out: dict[str, _Values] = {}
+    for name in pd.unique(dimension).tolist():
+        rows = np.flatnonzero(dimension == name)
+        keys = zip(identity[rows].tolist(), value[rows].tolist(), strict=True)
+        out[str(name)] = _Values(
+            where=dict(zip(keys, range(len(rows)), strict=True)),
+            count=count[rows],
+            last=last[rows],
+            identity=identity[rows],
+            value=value[rows],
+        )
+    return out
