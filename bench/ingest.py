@@ -151,21 +151,15 @@ def _tree_rss_kb(root_pid: int) -> int:
 
 
 def run_changewatch(
-    layout: Layout, jobs: int, workdir: Path
+    layout: Layout, jobs: int | None, workdir: Path
 ) -> tuple[Timing, float, dict[str, object]]:
-    """Time, peak MB of the process tree, and the summary of one ``changewatch ingest``."""
-    out = workdir / f"events-{layout.name}-{jobs}.parquet"
-    command = [
-        sys.executable,
-        "-m",
-        "changewatch",
-        "ingest",
-        str(layout.root),
-        "--out",
-        str(out),
-        "--jobs",
-        str(jobs),
-    ]
+    """Time, peak MB of the process tree, and the summary of one ``changewatch ingest``.
+
+    ``jobs=None`` runs it with the default ``--jobs`` (auto), as a user would.
+    """
+    out = workdir / f"events-{layout.name}-{jobs or 'auto'}.parquet"
+    command = [sys.executable, "-m", "changewatch", "ingest", str(layout.root), "--out", str(out)]
+    command += ["--jobs", str(jobs)] if jobs else []
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: it never fills up
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -239,6 +233,23 @@ def bench_stages(layout: Layout, workdir: Path, runs: int) -> None:
         )
 
 
+def bench_jobs(layout: Layout, workdir: Path, runs: int) -> None:
+    """Where workers pay for themselves: ``--jobs 1``, ``--jobs <cores>`` and the default."""
+    cores = os.cpu_count() or 1
+    size = sum(path.stat().st_size for path in layout.paths)
+    print(
+        f"\n{layout.name} layout, {len(layout.paths):,} files, {size / 1e6:,.1f} MB, "
+        f"{layout.records:,} records: best of {runs}, load {os.getloadavg()[0]:.1f}"
+    )
+    for jobs in (1, cores, None):
+        timings = [run_changewatch(layout, jobs, workdir) for _ in range(runs)]
+        timing, summary = best([t for t, _, _ in timings]), timings[0][2]
+        print(
+            f"  --jobs {jobs or 'auto':4} {timing.wall:7.2f} s {timing.cpu:7.2f} cpu s  "
+            f"{summary['processes']} process(es): {summary['processes_reason']}"
+        )
+
+
 def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
     """Measure one layout and print its table and ratios."""
     records = layout.records
@@ -251,7 +262,7 @@ def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
     baseline, sampled = rate_json_normalize(layout.paths, records, 30_000)
     cores = os.cpu_count() or 1
     measured = {}
-    for jobs in (1, cores):
+    for jobs in (1, cores, None):
         runs_of = [run_changewatch(layout, jobs, workdir) for _ in range(runs)]
         measured[jobs] = (
             best([timing for timing, _, _ in runs_of]),
@@ -260,6 +271,7 @@ def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
         )
     one, peak_one, summary = measured[1]
     many, peak_many, _ = measured[cores]
+    default, peak_default, default_summary = measured[None]
     size = sum(path.stat().st_size for path in layout.paths)
 
     print(
@@ -273,6 +285,7 @@ def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
         ("isal igzip.decompress only (what we use)", isal_floor, None),
         ("changewatch ingest --jobs 1", one, peak_one),
         (f"changewatch ingest --jobs {cores}", many, peak_many),
+        (f"changewatch ingest (default: {default_summary['processes']})", default, peak_default),
     ]
     for what, timing, peak in rows:
         memory = f"{peak:9,.0f}" if peak is not None else f"{'':>9s}"
@@ -297,6 +310,7 @@ def bench_layout(layout: Layout, workdir: Path, runs: int) -> None:
     print(
         f"  records/s (1 core) / 150,000 goal     : {records / one.wall / 150_000:6.2f}  (goal >= 1)"
     )
+    print(f"  default --jobs: {default_summary['processes_reason']}")
     print(
         f"  kept {summary['kept']:,}, rejected {summary['rejected']:,}, "
         f"duplicates {summary['duplicates']:,}"
@@ -313,6 +327,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="keep the best of N runs")
     parser.add_argument("--stages", action="store_true", help="also CPU by stage, per file")
     parser.add_argument(
+        "--jobs-only",
+        action="store_true",
+        help="only changewatch ingest with --jobs 1, all cores and the default (break-even)",
+    )
+    parser.add_argument(
         "--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "changewatch-bench"
     )
     args = parser.parse_args()
@@ -323,6 +342,9 @@ def main() -> None:
     if args.layout in ("real", "both"):
         layouts.append(real_layout(args.workdir, args.files))
     for layout in layouts:
+        if args.jobs_only:
+            bench_jobs(layout, args.workdir, args.runs)
+            continue
         bench_layout(layout, args.workdir, args.runs)
         if args.stages:
             bench_stages(layout, args.workdir, args.runs)

@@ -35,8 +35,8 @@ from features._normalize import Normalizer, TableBuilder
 from features._output import assemble_parts, finish_direct, output_summary
 from features._report import IngestOptions, IngestReport, Rejection
 from features._scratch import Scratch, remove_stale
-from features._task import TaskResult, plan_tasks, run_task
-from features._walk import STDIN, Found, find_sources
+from features._task import TaskResult, choose_processes, plan_tasks, run_task
+from features._walk import Found, find_sources
 
 __all__ = [
     "IngestOptions",
@@ -69,16 +69,25 @@ def _remove_leftovers(out: str, folders: Iterable[str]) -> None:
 
 
 def _results(
-    found: Found, scratch: Scratch, options: IngestOptions, partial: str
+    found: Found, scratch: Scratch, options: IngestOptions, partial: str, report: IngestReport
 ) -> tuple[Iterable[TaskResult], bool]:
-    """Run the tasks; return their results (in order) and whether one wrote ``partial``."""
-    jobs = 1 if options.strict or STDIN in found.files else max(1, options.jobs)
-    tasks = plan_tasks(found.files, jobs)
+    """Run the tasks; return their results (in order) and whether one wrote ``partial``.
+
+    Sets how many processes ran, and why, on ``report``.
+    """
+    chosen = choose_processes(
+        found.files, options.jobs, strict=options.strict, worker_bytes=options.worker_bytes
+    )
+    tasks = plan_tasks(found.files, chosen.count)
+    report.processes = min(chosen.count, max(1, len(tasks)))
+    report.processes_reason = chosen.reason
+    if report.processes < chosen.count:
+        report.processes_reason += f"; {len(tasks)} task{'s' * (len(tasks) != 1)} of work"
     if len(tasks) <= 1:  # one task writes the output itself
         return [run_task(0, tasks[0] if tasks else [], scratch.path, options, partial)], True
     from joblib import Parallel, delayed  # noqa: PLC0415  (a one-task run never needs it)
 
-    parallel = Parallel(n_jobs=min(jobs, len(tasks)), return_as="generator")
+    parallel = Parallel(n_jobs=report.processes, return_as="generator")
     parent = os.getpid()
     return parallel(
         delayed(run_task)(i, task, scratch.path, options, None, parent)
@@ -183,7 +192,7 @@ def ingest(
         )
         with open(rejects_partial, "wb") as rejects_out:
             _walked(found, options, report, rejects_out)
-            results, direct = _results(found, outputs, options, partial)
+            results, direct = _results(found, outputs, options, partial, report)
             parts = _gather(results, report, rejects_out, progress)
         if direct:
             report.duplicates = finish_direct(partial, outputs.file("deduplicated.parquet"), out)
@@ -196,12 +205,15 @@ def ingest(
             folder.close()
     report.seconds = time.perf_counter() - started
     logger.info(
-        "ingested %d records from %d files: %d kept, %d rejected, %d duplicates",
+        "ingested %d records from %d files: %d kept, %d rejected, %d duplicates; %d process%s (%s)",
         report.records,
         report.files,
         report.kept,
         report.rejected,
         report.duplicates,
+        report.processes,
+        "es" * (report.processes != 1),
+        report.processes_reason,
     )
     return report
 

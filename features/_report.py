@@ -9,12 +9,16 @@ from typing import Any, Final
 from features._limits import DEFAULT_LIMITS, Limits
 from features._walk import NotRead
 
-__all__ = ["LISTED_NOT_READ", "IngestOptions", "IngestReport", "Rejection"]
+__all__ = ["LISTED_NOT_READ", "WORKER_BYTES", "IngestOptions", "IngestReport", "Rejection"]
 
 logger = logging.getLogger(__name__)
 
 LISTED_NOT_READ: Final = 100
 """Paths not read that the summary lists by name; the rejects report names every one."""
+
+
+WORKER_BYTES: Final = 64 << 20
+"""Stored bytes of input a worker needs to pay for its start-up (ADR 0053, 2026-12-06)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +77,14 @@ class IngestOptions:
         Role ARN patterns whose sessions are people (see the identity-key ADR 0020).
     person_sessions : tuple of str
         Regular expressions of session names that name people (matched in full).
-    jobs : int
-        Parallel workers; ``1`` runs in this process. ``strict`` forces ``1`` so the
-        first problem in input order is the one reported.
+    jobs : int or None
+        Parallel workers; ``1`` runs in this process. ``None`` decides from the input's
+        stored size, its file count and the cores available: one process below
+        ``2 * worker_bytes``, then a worker per ``worker_bytes`` (ADR 0053).
+        ``strict`` forces ``1`` so the first problem in input order is the one reported.
+    worker_bytes : int
+        With ``jobs=None``: the stored bytes of input each worker must get before
+        workers start (:data:`WORKER_BYTES`, 64 MiB).
     chunk_rows : int
         Rows normalised before a chunk is written out.
     max_document_bytes : int
@@ -88,7 +97,8 @@ class IngestOptions:
     geoip: str | None = None
     person_roles: tuple[str, ...] = ()
     person_sessions: tuple[str, ...] = ()
-    jobs: int = 1
+    jobs: int | None = 1
+    worker_bytes: int = WORKER_BYTES
     chunk_rows: int = 65_536
     max_document_bytes: int = DEFAULT_LIMITS.document_bytes
     named: frozenset[str] = frozenset()
@@ -119,6 +129,8 @@ class IngestReport:
     files_skipped: int = 0
     paths_unreadable: int = 0
     seconds: float = 0.0
+    processes: int = 1
+    processes_reason: str = ""
     by_resource_type: dict[str, int] = field(default_factory=dict)
     by_action: dict[str, int] = field(default_factory=dict)
     rejected_by_field: dict[str, int] = field(default_factory=dict)
@@ -157,6 +169,8 @@ class IngestReport:
             "action": self.by_action,
             "rejected_by_field": self.rejected_by_field,
             "seconds": round(self.seconds, 3),
+            "processes": self.processes,
+            "processes_reason": self.processes_reason,
             "records_per_second": round(rate, 1),
             "out": self.out,
             "rejects": self.rejects,

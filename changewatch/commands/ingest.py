@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-import os
 import sys
+from typing import Any
 
 import click
 
 from changewatch.cli_support import emit, nothing_usable, progress
 
 __all__ = ["ingest"]
+
+
+class _Jobs(click.ParamType[int | None, Any]):
+    """``auto`` (``None``: decided from the input) or a number of processes, at least 1."""
+
+    name = "auto|N"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or value == "auto":
+            return None
+        try:
+            jobs = int(value)
+        except (TypeError, ValueError):
+            jobs = 0
+        if jobs < 1:
+            self.fail(f"{value!r} is neither 'auto' nor a whole number of at least 1", param, ctx)
+        return jobs
 
 
 @click.command()
@@ -44,10 +63,13 @@ __all__ = ["ingest"]
 @click.option(
     "--jobs",
     "-j",
-    type=click.IntRange(min=1),
-    default=lambda: os.cpu_count() or 1,
-    show_default="all cores",
-    help="Parallel workers.",
+    type=_Jobs(),
+    default="auto",
+    show_default=True,
+    help="Processes. auto: one process below 128 MiB of stored input, then a worker per "
+    "64 MiB, up to the cores available and the number of files (workers cost 2-3 s of CPU "
+    "to start and join, ADR 0053). N: N worker processes (1: this process only). The "
+    "summary's processes and processes_reason say how many ran and why.",
 )
 @click.option(
     "--max-document-mib",
@@ -70,7 +92,7 @@ def ingest(
     geoip: str | None,
     person_roles: tuple[str, ...],
     person_sessions: tuple[str, ...],
-    jobs: int,
+    jobs: int | None,
     max_document_mib: int,
     allow_empty: bool,
 ) -> None:
