@@ -134,7 +134,8 @@ def test_a_data_folder_named_for_one_call_is_not_read_after_it(
     monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "other"))
     aws.write_ranges(orjson.dumps(document("2026-12-01-10-00-00")), aws.refreshed_path())
     once = default_ranges()
-    assert once is not None and once.created.month == 12
+    assert once is not None
+    assert once.created.month == 12
     monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "data"))  # the folder goes back
     after = default_ranges()
     assert after is not None

@@ -195,7 +195,8 @@ def test_a_newcomers_peers_measure_does_not_depend_on_where_its_state_folds(
     state = detector.state_for_serving()
     kept_open = state.advance(earlier, until=state.until_ns)
     folded = state.advance(earlier)
-    assert folded.until_ns is not None and state.until_ns is not None
+    assert folded.until_ns is not None
+    assert state.until_ns is not None
     assert folded.until_ns > state.until_ns
     columns = ["identity", "window_start", "cold_start", "peers", "score"]
     pd.testing.assert_frame_equal(
