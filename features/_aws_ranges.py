@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import stat
 import tempfile
 import urllib.request
 from bisect import bisect_right
@@ -266,20 +267,48 @@ def _candidates() -> list[Path]:
     return [refreshed_path(), PACKAGED]
 
 
-@lru_cache(maxsize=1)
+_Seen = tuple[tuple[str, int, int, int] | None, ...]
+"""Each candidate snapshot as (path, inode, size, modification ns), ``None`` when absent."""
+
+
+def _seen(paths: Iterable[Path]) -> _Seen:
+    found: list[tuple[str, int, int, int] | None] = []
+    for path in paths:
+        try:
+            status = path.stat()
+        except OSError:
+            status = None
+        if status is None or not stat.S_ISREG(status.st_mode):
+            found.append(None)
+        else:
+            found.append((str(path), status.st_ino, status.st_size, status.st_mtime_ns))
+    return tuple(found)
+
+
 def default_ranges() -> AwsRanges | None:
     """Return the newest snapshot found (data directory, then packaged), or ``None``.
 
     A snapshot that cannot be read is skipped with a warning naming it. ``None`` when there
     is none (said at info level: a fresh install has none, and the rules still work), and
     :func:`outside_aws` judges by GeoIP's ASN alone.
+
+    The answer is always that of the data directory the environment names *now* and of
+    the files as they are now: what was read is kept by the candidates' paths and file
+    identities (inode, size, modification time), never for the process's lifetime, so a
+    data directory named for one call (a test, ``CliRunner(env=...)``) or a snapshot
+    replaced since cannot leak into a later answer (ADR 0052).
     """
+    return _newest(_seen(_candidates()))
+
+
+@lru_cache(maxsize=8)
+def _newest(seen: _Seen) -> AwsRanges | None:
     found: list[AwsRanges] = []
-    for path in _candidates():
-        if not path.is_file():
+    for entry in seen:
+        if entry is None:
             continue
         try:
-            found.append(AwsRanges.load(path))
+            found.append(AwsRanges.load(Path(entry[0])))
         except InputError as error:
             logger.warning("skipping an AWS IP ranges snapshot: %s", error)
     if not found:
@@ -331,4 +360,3 @@ def write_ranges(data: bytes, target: Path) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
-    default_ranges.cache_clear()

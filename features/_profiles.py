@@ -607,9 +607,10 @@ def merge_profiles(older: Profiles, newer: Profiles) -> Profiles:
     if len(newer.identities) == 0:
         until = newer.until if newer.until is not None else older.until
         return _forget(replace(older, until=until))
-    if len(older.identities) == 0:
+    if len(older.identities) == 0:  # its organisation table may hold others' first uses
         since = older.since if older.since is not None else newer.since
-        return _forget(replace(newer, since=since))
+        org = _merge_org(older.org_actions, newer.org_actions)
+        return _forget(replace(newer, since=since, org_actions=org))
     config = older.config
     window_ns, forget_ns = config.window_ns, config.forget_ns
     old_i = older.identities.set_index("identity_key")
@@ -634,12 +635,6 @@ def merge_profiles(older: Profiles, newer: Profiles) -> Profiles:
     identities = identities.sort_values("identity_key", kind="stable")
     new_epoch_ids = set(new_i.index) - set(c_idx)
     values = _merge_values(older.values, newer.values, new_epoch_ids, window_ns, forget_ns)
-    org = pd.concat([older.org_actions, newer.org_actions], ignore_index=True)
-    org = (
-        org.sort_values("first_seen", kind="stable")
-        .drop_duplicates(["event_name", "identity_key"], keep="first")
-        .sort_values(["event_name", "identity_key"], kind="stable")
-    )
     return _forget(
         Profiles(
             config=config,
@@ -647,9 +642,20 @@ def merge_profiles(older: Profiles, newer: Profiles) -> Profiles:
             until=newer.until,
             identities=_typed(identities[list(IDENTITY_COLUMNS)]),
             values=_typed(values[list(VALUE_COLUMNS)]),
-            org_actions=_typed(org[list(ORG_COLUMNS)]),
+            org_actions=_merge_org(older.org_actions, newer.org_actions),
         )
     )
+
+
+def _merge_org(older: pd.DataFrame, newer: pd.DataFrame) -> pd.DataFrame:
+    """Return the organisation's first uses of both periods (the earliest of each pair)."""
+    org = pd.concat([older, newer], ignore_index=True)
+    org = (
+        org.sort_values("first_seen", kind="stable")
+        .drop_duplicates(["event_name", "identity_key"], keep="first")
+        .sort_values(["event_name", "identity_key"], kind="stable")
+    )
+    return _typed(org[list(ORG_COLUMNS)])
 
 
 def _first_day(rows: pd.DataFrame) -> pd.Series:

@@ -669,20 +669,41 @@ def _measure_against(
 ) -> set[str]:
     """Replace, in place, the cold windows of ``peers``' identities by their peers' measure.
 
+    Each cold window is measured on its own, under a made-up key of its own whose past is
+    the peers' pooled past: only the window's events are the newcomer's (ADR 0052). The
+    newcomer's earlier events do not count, whether a state holds them unfolded or has
+    folded them into the newcomer's own profile, so the measure does not depend on where a
+    state's profiles end (the service folds a day at a time, ADR 0032) nor on which other
+    windows share the call.
+
     Returns the identities measured (those whose peers' pooled windows are not cold).
     """
-    made_up = {identity: f"peers:{identity}" for identity in peers}
+    width = state.config.window_ns
+    keys_of = out["identity_key"].astype(str).to_numpy()
+    starts_of = to_ns(out["window_start"])
+    made_up = {
+        (str(keys_of[i]), int(starts_of[i])): f"peers:{keys_of[i]}@{int(starts_of[i])}"
+        for i in np.flatnonzero(cold)
+        if str(keys_of[i]) in peers
+    }
     profiles = _with_rows_of(state.profiles, known, peers).pooled(
-        {made_up[i]: members for i, members in peers.items()}
+        {key: peers[identity] for (identity, _), key in made_up.items()}
     )
 
     def rekeyed(frame: pd.DataFrame) -> pd.DataFrame:
-        mine = frame[frame["identity_key"].isin(list(peers))]
-        return mine.assign(identity_key=mine["identity_key"].map(made_up))
+        times = to_ns(frame["event_time"])
+        keys = [
+            made_up.get((str(k), int(t - t % width)))
+            for k, t in zip(frame["identity_key"], times, strict=True)
+        ]
+        kept = np.array([k is not None for k in keys], dtype=bool)
+        return frame[kept].assign(identity_key=[k for k in keys if k is not None])
 
     recent = rekeyed(state.recent) if len(state.recent) else None
-    pooled = behaviour_vectors(rekeyed(events), profiles, recent=recent)
-    real = {key: identity for identity, key in made_up.items()}
+    pooled = behaviour_vectors(
+        rekeyed(events), profiles, recent=recent if recent is not None and len(recent) else None
+    )
+    real = {key: identity for (identity, _), key in made_up.items()}
     pooled["identity_key"] = pooled["identity_key"].map(real)
     where = {
         (str(k), int(t)): at

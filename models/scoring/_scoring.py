@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features import CANONICAL_SCHEMA, IngestOptions, ingest, read_events, to_ns
+from features import CANONICAL_SCHEMA, AwsRanges, IngestOptions, ingest, read_events, to_ns
 from models.scoring._contract import IgnoredEvents, ModelScores
 from models.scoring._findings import (
     CombineSettings,
@@ -293,9 +293,12 @@ def evaluate_rules(
     now: datetime | None = None,
     rules: Sequence[Rule] = RULES,
     summary: BatchSummary | None = None,
+    aws_ranges: AwsRanges | Literal["installed"] | None = "installed",
 ) -> Evaluation:
     """Run the rule stage of :func:`score_events`: the rules, then the suppressions."""
-    context = RuleContext.build(history, policy=policy, settings=rule_settings, now=now)
+    context = RuleContext.build(
+        history, policy=policy, settings=rule_settings, now=now, aws_ranges=aws_ranges
+    )
     evaluation = evaluate(events, context, rules, summary=summary)
     for rule_id, error in evaluation.failed:
         logger.warning("rule %s failed and was skipped: %s", rule_id, error)
@@ -360,6 +363,7 @@ def score_events(
     summary: BatchSummary | None = None,
     windows: WindowSource | None = None,
     context: pd.DataFrame | None = None,
+    aws_ranges: AwsRanges | Literal["installed"] | None = "installed",
 ) -> ScoreResult:
     """Score one batch of canonical events: rules, the model if any, then :func:`combine`.
 
@@ -395,6 +399,10 @@ def score_events(
         gives each identity group the organisation's snapshot-chain steps): the rules see
         them beside ``events`` and findings may cite them, but their identities get no
         hit, window or finding here (they get them in their own group).
+    aws_ranges : features.AwsRanges, None or "installed"
+        AWS's published IP ranges the rules judge addresses by (``None``: none); by
+        default the newest snapshot installed where this runs (``features.default_ranges``).
+        Spark gives every group the driver's, so executors judge as the driver (ADR 0052).
     """
     info = scorer.info() if scorer is not None else None
     if scorer is not None and windows is None and isinstance(history, IdentityHistory):
@@ -406,7 +414,14 @@ def score_events(
         judged = pd.concat([events, context], ignore_index=True)
     judged = _in_order(judged)
     evaluation = evaluate_rules(
-        judged, policy, history, rule_settings=rule_settings, now=now, rules=rules, summary=summary
+        judged,
+        policy,
+        history,
+        rule_settings=rule_settings,
+        now=now,
+        rules=rules,
+        summary=summary,
+        aws_ranges=aws_ranges,
     )
     if context is not None and len(context):
         evaluation = _own(evaluation, set(events["identity_key"].astype(str)))

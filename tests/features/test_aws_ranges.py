@@ -113,17 +113,37 @@ def test_the_newest_snapshot_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyP
     packaged.write_bytes(orjson.dumps(document("2026-08-22-21-17-05")))
     monkeypatch.setattr(aws, "PACKAGED", packaged)
     monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "data"))
-    default_ranges.cache_clear()
-    try:
-        found = default_ranges()
-        assert found is not None
-        assert found.source == str(packaged)
-        aws.write_ranges(orjson.dumps(document("2026-12-01-10-00-00")), aws.refreshed_path())
-        newer = default_ranges()
-        assert newer is not None
-        assert newer.created.month == 12
-    finally:
-        default_ranges.cache_clear()
+    found = default_ranges()
+    assert found is not None
+    assert found.source == str(packaged)
+    aws.write_ranges(orjson.dumps(document("2026-12-01-10-00-00")), aws.refreshed_path())
+    newer = default_ranges()
+    assert newer is not None
+    assert newer.created.month == 12
+
+
+def test_a_data_folder_named_for_one_call_is_not_read_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the environment named once (a test, ``CliRunner(env=...)``) does not stay cached:
+    the rules of a later call judge by the snapshot the environment names then (ADR 0052)."""
+    packaged = tmp_path / "packaged" / "aws-ip-ranges.json"
+    packaged.parent.mkdir()
+    packaged.write_bytes(orjson.dumps(document("2026-08-22-21-17-05")))
+    monkeypatch.setattr(aws, "PACKAGED", packaged)
+    monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "other"))
+    aws.write_ranges(orjson.dumps(document("2026-12-01-10-00-00")), aws.refreshed_path())
+    once = default_ranges()
+    assert once is not None
+    assert once.created.month == 12
+    monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "data"))  # the folder goes back
+    after = default_ranges()
+    assert after is not None
+    assert after.source == str(packaged)
+    packaged.write_bytes(orjson.dumps(document("2026-09-01-00-00-00", syncToken="2")))
+    replaced = default_ranges()  # the same path, its file replaced
+    assert replaced is not None
+    assert replaced.sync_token == "2"
 
 
 @pytest.fixture
@@ -152,7 +172,6 @@ def test_refresh_downloads_checks_and_keeps_the_ranges(tmp_path: Path, server: s
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["prefixes"] == 4
     assert summary["written"] == str(tmp_path / "data" / "aws-ip-ranges.json")
-    default_ranges.cache_clear()
     shown = json.loads(_data("show", env=env).stdout.strip().splitlines()[-1])
     assert shown["aws_ip_ranges"]["created"] == "2026-12-01T10:00:00+00:00"
 
@@ -165,7 +184,6 @@ def test_refresh_keeps_the_newer_snapshot(tmp_path: Path, server: str) -> None:
     refused = _data("refresh", "--from", f"{server}/old.json", env=env)
     assert refused.exit_code == 1
     assert "is older than the one kept" in refused.stderr
-    default_ranges.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -149,3 +149,32 @@ def test_forgetting_changes_no_later_vector(random_table) -> None:
     pd.testing.assert_frame_equal(
         live, batch[batch["window_start"] >= until].reset_index(drop=True)
     )
+
+
+def test_a_new_identitys_profile_keeps_the_organisations_first_uses_when_it_grows(events) -> None:
+    """The service's state of a new identity holds no identity row, only the organisation's
+    first-use table; learning the identity's first events must keep the others' first uses
+    (the organisation features count them), as learning on the whole organisation does."""
+    before = events(
+        [
+            {"event_time": "2024-03-04T09:10:00Z", "event_name": "AttachVolume"},
+            {"event_time": "2024-03-04T10:10:00Z", "identity_key": "bob"},
+        ]
+    )
+    later = events(
+        [{"event_time": "2024-03-06T09:10:00Z", "identity_key": "carol", "event_name": "X"}]
+    )
+    whole = build_profiles(before)
+    newcomer = Profiles(  # the organisation as a state restricted to carol sees it
+        config=whole.config,
+        since=whole.since,
+        until=whole.until,
+        identities=whole.identities.iloc[:0],
+        values=whole.values.iloc[:0],
+        org_actions=whole.org_actions,
+    )
+    until = pd.Timestamp("2024-03-07T00:00:00Z")
+    grown, reference = newcomer.update(later, until=until), whole.update(later, until=until)
+    assert len(whole.org_actions) == 2
+    pd.testing.assert_frame_equal(_sorted(grown.org_actions), _sorted(reference.org_actions))
+    assert set(grown.org_actions["identity_key"]) == {"alice", "bob", "carol"}

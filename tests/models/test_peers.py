@@ -182,3 +182,24 @@ def test_a_baseline_too_short_for_anyone_trains_on_the_population(
     assert "trained on the population" in caplog.text
     windows = fitted.score_windows(to_events(_day("ana", 2)))
     assert windows["percentile"].notna().all()
+
+
+def test_a_newcomers_peers_measure_does_not_depend_on_where_its_state_folds(
+    detector: ChangeDetector,
+) -> None:
+    # The service keeps a day of each identity open and folds the rest (ADR 0032); the
+    # reference folds an identity's whole past. Vectors must not depend on the boundary
+    # (ADR 0008), a newcomer's windows measured against its peers included.
+    earlier = to_events([*_day("dana", 15), *_day("dana", 16)])
+    later = to_events(_day("dana", 17))
+    state = detector.state_for_serving()
+    kept_open = state.advance(earlier, until=state.until_ns)
+    folded = state.advance(earlier)
+    assert folded.until_ns is not None
+    assert state.until_ns is not None
+    assert folded.until_ns > state.until_ns
+    columns = ["identity", "window_start", "cold_start", "peers", "score"]
+    pd.testing.assert_frame_equal(
+        detector.score_windows(later, state=kept_open)[columns],
+        detector.score_windows(later, state=folded)[columns],
+    )

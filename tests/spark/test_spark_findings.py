@@ -138,18 +138,6 @@ def _by_id(findings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {f["finding_id"]: f for f in findings}
 
 
-# Known gap (ADR 0033, Open): alone (`pytest tests/spark`, any order) every case passes; in
-# the whole suite under xdist the in-process local engine has once given more findings than
-# Spark (484 against 215 rules only), after some other test in the same worker changed
-# state the local engine reads. Not strict until that test is found.
-_FULL_SUITE_GAP = pytest.mark.xfail(
-    strict=False,
-    reason="in the whole suite another test in the worker can change what the local engine "
-    "finds (ADR 0033, Open); passes alone",
-)
-
-
-@_FULL_SUITE_GAP
 @pytest.mark.parametrize("buckets", [1, 4])
 @pytest.mark.parametrize("model", ["bundle", "none"])
 def test_spark_findings_equal_the_local_ones(
@@ -174,6 +162,32 @@ def test_spark_findings_equal_the_local_ones(
         assert any(f["model"] and f["model"]["percentile"] for f in local)
 
 
+def test_every_group_judges_addresses_by_the_drivers_aws_ranges(
+    spark: Any,
+    organisation: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The executors' data folder is not the user's: Spark ships the driver's snapshot.
+
+    The snapshot is installed in this process only, after the Spark workers started, so a
+    group reading its own environment would judge without it (ADR 0052).
+    """
+    without = _local(organisation, None)
+    monkeypatch.setenv("CHANGEWATCH_DATA_DIR", str(tmp_path / "data"))
+    snapshot = {
+        "syncToken": "1",
+        "createDate": "2026-12-01-00-00-00",
+        "prefixes": [{"ip_prefix": "3.5.140.0/22", "region": "ap-northeast-2", "service": "S3"}],
+        "ipv6_prefixes": [],
+    }
+    features.write_ranges(json.dumps(snapshot).encode(), features.refreshed_path())
+    local = _local(organisation, None)
+    assert len(local) > len(without)  # the snapshot judged instance sessions outside AWS
+    assert any("outside AWS (not in the AWS IP ranges" in json.dumps(f) for f in local)
+    assert _by_id(_spark(spark, organisation, None, 4)) == _by_id(local)
+
+
 def _cli_lines(args: list[str]) -> tuple[dict[str, Any], list[str]]:
     """Run ``changewatch score`` and return its summary and the lines it wrote to --out."""
     result = CliRunner().invoke(cli, args)
@@ -189,7 +203,6 @@ def _key(line: str) -> str:
     return str(found.get("finding_id") or found["finding_info"]["uid"])
 
 
-@_FULL_SUITE_GAP
 @pytest.mark.parametrize(("output_format", "min_severity"), [("json", "info"), ("ocsf", "medium")])
 def test_the_score_command_writes_what_the_local_engine_writes(
     spark: Any, organisation: dict[str, Any], tmp_path: Path, output_format: str, min_severity: str

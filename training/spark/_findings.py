@@ -16,6 +16,11 @@ identities is computed once for the organisation and shipped to every group:
   sessions called from: ``Credentials.InstanceSessionElsewhere`` judges an instance's
   session by the people calling from its address.
 
+What the driver resolves once is shipped too, so no group judges by its executor's
+environment: the policy, the judging moment and AWS's IP ranges (the snapshot
+``features.default_ranges`` finds on the driver; an executor's data folder is not the
+user's).
+
 ADR 0033 records the design; ``tests/spark/test_spark_findings.py`` compares the findings
 with the single-machine ones, finding by finding.
 """
@@ -31,7 +36,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
-from features import CANONICAL_COLUMNS, CHAIN_STEP_DONE, INSTANCE_CALL, PERSON_CALL, InputError
+from features import (
+    CANONICAL_COLUMNS,
+    CHAIN_STEP_DONE,
+    INSTANCE_CALL,
+    PERSON_CALL,
+    InputError,
+    default_ranges,
+)
 from models.scoring import (
     DetectorScorer,
     Finding,
@@ -91,7 +103,7 @@ def _score_group(
     built: dict[str, Policy | None] = {}
 
     def run(group: pd.DataFrame) -> pd.DataFrame:
-        scorer, files, org, steps, now, output, floor = shipped()
+        scorer, files, org, steps, now, ranges, output, floor = shipped()
         bucket = int(group[_BUCKET].iloc[0])
         events = to_canonical_pandas(group.drop(columns=[_BUCKET]), zone)
         context = steps[steps[_BUCKET] != bucket].drop(columns=[_BUCKET])
@@ -106,6 +118,7 @@ def _score_group(
             now=now,
             context=context.reset_index(drop=True),
             windows=(lambda _hits: model(events)) if model is not None else None,
+            aws_ranges=ranges,
         )
         lines = _lines(result.findings, output, floor)
         stats = {
@@ -221,7 +234,8 @@ def spark_findings(
     )
     moment = now or datetime.now(UTC)
     floor = severity_rank(min_severity)
-    payload = (scorer, tuple(policy), org, steps, moment, output, floor)
+    ranges = default_ranges()  # the driver's snapshot, not each executor's (ADR 0052)
+    payload = (scorer, tuple(policy), org, steps, moment, ranges, output, floor)
     handle = spark.sparkContext.broadcast(payload)
     run = _score_group(lambda: handle.value, zone)
     return keyed.groupBy(_BUCKET).applyInPandas(run, schema=FINDING_ROWS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ from features import (
     EBS_DIRECT_READ,
     OWN_CALL,
     AwsRanges,
+    default_ranges,
     peer_groups,
 )
 from models.scoring._calendar import UNAPPROVED, ChangeCalendar, event_micros
@@ -514,16 +515,17 @@ class RuleContext:
         The rules' thresholds.
     now : datetime or None
         Time of evaluation (aware), for suppression expiry; the wall clock when ``None``.
-    aws_ranges : AwsRanges or None
-        AWS's published IP ranges; ``None`` reads the newest snapshot installed
-        (``features.default_ranges``).
+    aws_ranges : AwsRanges, None or "installed"
+        AWS's published IP ranges; ``None``: none (outside AWS is judged by GeoIP's AS
+        alone); ``"installed"`` (the default): the newest snapshot installed where the rules
+        run (``features.default_ranges``), read when a rule asks (:meth:`ranges`).
     """
 
     history: IdentityHistory = field(default_factory=IdentityHistory)
     policy: Policy | None = None
     settings: RuleSettings = field(default_factory=RuleSettings)
     now: datetime | None = None
-    aws_ranges: AwsRanges | None = None
+    aws_ranges: AwsRanges | Literal["installed"] | None = "installed"
 
     @classmethod
     def build(
@@ -533,6 +535,7 @@ class RuleContext:
         policy: Policy | None = None,
         settings: RuleSettings | None = None,
         now: datetime | None = None,
+        aws_ranges: AwsRanges | Literal["installed"] | None = "installed",
     ) -> RuleContext:
         """Build a context from past canonical events (or their history) and a policy."""
         settings = settings or RuleSettings()
@@ -545,7 +548,11 @@ class RuleContext:
             )
         else:
             past = IdentityHistory(window=settings.burst_window)
-        return cls(past, policy, settings, now)
+        return cls(past, policy, settings, now, aws_ranges)
+
+    def ranges(self) -> AwsRanges | None:
+        """Return the AWS IP ranges the rules judge addresses by (see ``aws_ranges``)."""
+        return default_ranges() if isinstance(self.aws_ranges, str) else self.aws_ranges
 
     @property
     def evaluated_at(self) -> datetime:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from features import INSTANCE_CALL, PERSON_CALL, AwsRanges, default_ranges, outside_aws
+from features import INSTANCE_CALL, PERSON_CALL, AwsRanges, outside_aws
 from models.scoring._rules._base import (
     Evidence,
     Severity,
@@ -85,7 +85,7 @@ def instance_session_elsewhere(events: pd.DataFrame, context: RuleContext) -> It
     calls = events[INSTANCE_CALL.mask(events)]
     if not len(calls):
         return
-    ranges: AwsRanges | None = context.aws_ranges or default_ranges()
+    ranges = context.ranges()
     people = _people_by_address(events)
     history, settings = context.history, context.settings
     for address, at in calls.groupby("source_ip", sort=False):

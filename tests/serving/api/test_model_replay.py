@@ -102,11 +102,6 @@ def _forever(*pairs: tuple[StateStore, LoadedModel]) -> Iterator[tuple[StateStor
         yield from pairs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ADR 0032 Open: after the merge of main, batch 322 of the replay answers a window's "
-    "event_ids unlike the reference (a state rebuilt after retention; batch 82's case fixed)",
-)
 def test_every_attack_is_answered_as_the_reference_answers_it(
     sim_stream: Stream, trained: Trained, tmp_path: Path
 ) -> None:
