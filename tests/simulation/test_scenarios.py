@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from training.simulation import ATTACK, HARD_NEGATIVE, SCENARIOS
+from training.simulation import ATTACK, HARD_NEGATIVE, SCENARIOS, simulate
 
 
 def test_registry_has_fifteen_attacks_and_nine_hard_negatives() -> None:
@@ -103,3 +104,15 @@ def test_hard_negatives_use_their_usual_identity_and_network(simulated) -> None:
     deploy = events[events["event_id"].isin(deploy_ids)]
     assert set(deploy["client_family"]) == {"terraform"}
     assert set(deploy["network"]) == {"198.19.200.0/24"}
+
+
+def test_an_emergency_change_on_a_host_without_a_data_volume_is_still_injected(
+    tmp_path: Path,
+) -> None:
+    # At this size and seed earlier scenarios leave only hosts without a data volume.
+    result = simulate(tmp_path, days=10, test_days=3, scale=0.3, seed=3)
+
+    emergency = result.manifest["scenarios"]["emergency_change_in_ticket"]
+    assert {"StopInstances", "ModifyInstanceAttribute", "StartInstances"} <= set(
+        emergency["event_names"]
+    )
