@@ -17,6 +17,7 @@ from tests.conftest import make_record
 
 APP = "11111111-2222-3333-4444-555555555555"
 SA = "deployer@acme-prod-1.iam.gserviceaccount.com"
+BUILDER = {"appid": APP, "idtyp": "app", "xms_mirid": MI + "userAssignedIdentities/b"}
 
 
 def _aws(session: str, source_identity: str | None = None) -> dict[str, Any]:
@@ -59,8 +60,7 @@ def _key(raw: dict[str, Any]) -> str:
         ("azure", azure("Microsoft.Compute/disks/write", caller=APP,
                         identity={"claims": {"appid": APP, "idtyp": "app"}}), False),
         ("azure", azure("Microsoft.Compute/disks/write", caller=APP,
-                        identity={"claims": {"appid": APP, "idtyp": "app",
-                                             "xms_mirid": MI + "userAssignedIdentities/b"}}), False),
+                        identity={"claims": BUILDER}), False),
         ("azure", azure("Microsoft.Compute/disks/write", caller="Microsoft.Insights/autoscale",
                         identity={"claims": {}}), False),
         ("gcp", gcp("v1.compute.instances.insert",

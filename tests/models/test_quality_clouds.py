@@ -19,11 +19,11 @@ import pytest
 from training import BudgetRun, simulated_budget
 
 MISSED_GAPS: dict[str, set[str]] = {
-    # RemoteAccess.SerialConsole* read EnableSerialConsoleAccess / SendSerialConsoleSSHPublicKey
-    # only; Microsoft.SerialConsole/serialPorts/connect/action is not a compute operation.
-    "azure": {"serial_console_backdoor"},
-    # UserData.Read reads DescribeInstanceAttribute only, not compute.instances.get.
-    "gcp": {"secrets_sweep"},
+    # None left: Azure's serial console connection is a way into the machine (as AWS's
+    # SendSerialConsoleSSHPublicKey) and Google's instances.get a read of its startup
+    # scripts (as AWS's DescribeInstanceAttribute userData), ADR 0056.
+    "azure": set(),
+    "gcp": set(),
 }
 
 
