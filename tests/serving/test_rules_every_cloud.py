@@ -152,11 +152,14 @@ def _gc_read(minutes: float, method: str, resource: str) -> dict[str, Any]:
     return entry
 
 
-def _gc_gets(minutes: float, count: int = 3) -> Records:
-    return tuple(
+def _gc_gets(minutes: float, count: int = 3, *, denied: bool = False) -> Records:
+    reads = tuple(
         _gc_read(minutes + i / 10, "instances.get", f"{ZONE}/instances/web-{i}")
         for i in range(count)
     )
+    for entry in reads if denied else ():
+        entry["protoPayload"]["status"] = {"code": 7, "message": "PERMISSION_DENIED"}
+    return reads
 
 
 def _az_serial(minutes: float, machine: str = "web-1") -> dict[str, Any]:
@@ -348,6 +351,21 @@ CASES = [
         "UserData.Read",
         False,
         _gc_gets(0),
+        history=_gc_gets(-7 * 24 * 60),
+    ),
+    Case(
+        "gcp: a sweep of 12 reads the cloud denied, by an identity that reads routinely",
+        "UserData.Read",
+        True,
+        _gc_gets(0, 12, denied=True),
+        history=_gc_gets(-7 * 24 * 60),
+        reason="most of it denied",
+    ),
+    Case(
+        "gcp: a sweep of 12 allowed reads by an identity that reads routinely",
+        "UserData.Read",
+        False,
+        _gc_gets(0, 12),
         history=_gc_gets(-7 * 24 * 60),
     ),
     Case(
