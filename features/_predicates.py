@@ -315,8 +315,8 @@ SSH_KEY_PUSH: Final = _declare(
     "ssh_key_push",
     16,
     "An SSH key pushed onto an instance through EC2 Instance Connect or its serial console, "
-    "or an Azure serial console connection.",
-    Col("event_name").isin(SSH_KEY_PUSHES) & _OWN_TRY,
+    "or an Azure serial console connection, counted once (not Azure's ``Started`` record).",
+    Col("event_name").isin(SSH_KEY_PUSHES) & Col("is_compute_change").true & _OWN_TRY,
 )
 SERIAL_CONSOLE: Final = _declare(
     "serial_console",

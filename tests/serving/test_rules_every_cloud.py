@@ -162,13 +162,14 @@ def _gc_gets(minutes: float, count: int = 3, *, denied: bool = False) -> Records
     return reads
 
 
-def _az_serial(minutes: float, machine: str = "web-1") -> dict[str, Any]:
+def _az_serial(minutes: float, machine: str = "web-1", phase: str = "Succeeded") -> dict[str, Any]:
     """A serial console connection to ``machine``, as the Activity Log records it."""
     return azure(
         "Microsoft.SerialConsole/serialPorts/connect/action",
         time=at(minutes),
         resourceId=arm(f"virtualMachines/{machine}")
         + "/providers/Microsoft.SerialConsole/serialPorts/0",
+        resultType=phase,
         correlationId=f"serial-{machine}-{minutes}",
     )
 
@@ -379,9 +380,10 @@ CASES = [
         "azure: serial console connection by an identity that never connected",
         "RemoteAccess.SSHKeyPushed",
         True,
-        (_az_serial(0), _az_serial(1, "web-2")),
+        (_az_serial(0, phase="Started"), _az_serial(0), _az_serial(1, "web-2")),
         history=(az(-7 * 24 * 60, "virtualMachines/delete", "virtualMachines/old-1"),),
-        reason="never pushed SSH keys",
+        reason="SSH key pushed (Microsoft.SerialConsole/serialPorts/connect/action x2); "
+        "the identity never pushed SSH keys",
     ),
     Case(
         "azure: serial console connection by an identity that connects routinely",
