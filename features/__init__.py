@@ -60,7 +60,9 @@ if _typing.TYPE_CHECKING:
     )
     from features._identity import (
         IDENTITY_KEY_VERSION,
+        PERSON_KEYS,
         IdentityKeyRule,
+        is_person_key,
         peer_groups,
         rekey_row,
     )
@@ -244,6 +246,8 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "org_first_use": ("features._vectors", "org_first_use"),
     "outside_aws": ("features._aws_ranges", "outside_aws"),
     "peer_groups": ("features._identity", "peer_groups"),
+    "is_person_key": ("features._identity", "is_person_key"),
+    "PERSON_KEYS": ("features._identity", "PERSON_KEYS"),
     "read_events": ("features._io", "read_events"),
     "read_records": ("features._sources", "read_records"),
     "records_to_table": ("features._ingest", "records_to_table"),
@@ -316,6 +320,7 @@ __all__ = [
     "PACKAGED_AWS_RANGES",
     "PASSWORD_READ",
     "PERSON_CALL",
+    "PERSON_KEYS",
     "PRODUCT_VERSION",
     "PROFILE_SCHEMA_VERSION",
     "RESOURCE_TYPES",
@@ -376,6 +381,7 @@ __all__ = [
     "flags_of",
     "ids_of_type",
     "ingest",
+    "is_person_key",
     "looks_like_records",
     "merge_profiles",
     "network_of",

@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Final
 
-from features._identity_azure import azure_peer_groups
-from features._identity_gcp import gcp_peer_groups
+from features._identity_azure import AZURE_PERSON_KEY, azure_peer_groups
+from features._identity_gcp import GCP_PERSON_KEY, gcp_peer_groups
 
 __all__ = [
     "IDENTITY_KEY_VERSION",
+    "PERSON_KEYS",
     "IdentityKeyRule",
+    "is_person_key",
     "looks_like_person_session",
     "peer_groups",
     "rekey_row",
@@ -164,6 +166,37 @@ def rekey_row(
 
 _ARN: Final = re.compile(r"^arn:(aws[a-z-]*):(?:iam|sts)::([^:]*):(.+)$")
 _SSO_HASH: Final = re.compile(r"^AWSReservedSSO_(.+)_[0-9a-f]{8,}$")
+
+AWS_PERSON_KEY: Final = re.compile(r":role/[^/]+/.")
+"""The AWS identity keys that name a person: a role session keyed per person
+(``arn:aws:iam::111:role/R/alice@corp``, :class:`IdentityKeyRule`)."""
+
+PERSON_KEYS: Final[dict[str, re.Pattern[str]]] = {
+    "aws": AWS_PERSON_KEY,
+    "azure": AZURE_PERSON_KEY,
+    "gcp": GCP_PERSON_KEY,
+}
+"""Per cloud, the identity keys that name a person (ADR 0056); the others are automation,
+services or unknown callers. Each pattern is declared beside its cloud's key builder."""
+
+
+def is_person_key(identity_key: str) -> bool:
+    """Whether an identity key names a person, in any cloud (:data:`PERSON_KEYS`).
+
+    People are weighed against their own routine joined with their peers' (people fix
+    what their team fixes); automation against its own routine only.
+
+    Examples
+    --------
+    >>> is_person_key("arn:aws:iam::111:role/AWSReservedSSO_Dev_0123abcd4567/alice@corp")
+    True
+    >>> is_person_key("azure:user:alice@corp.example")
+    True
+    >>> is_person_key("gcp:sa:deploy@web-prod.iam.gserviceaccount.com")
+    False
+    """
+    pattern = PERSON_KEYS.get(identity_key.partition(":")[0], AWS_PERSON_KEY)
+    return pattern.search(identity_key) is not None
 
 
 def _permission_set(role: str) -> str:

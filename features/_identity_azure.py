@@ -25,7 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["CLIENT_APPS", "AzureIdentity", "azure_identity", "azure_peer_groups"]
+__all__ = [
+    "AZURE_PERSON_KEY",
+    "CLIENT_APPS",
+    "AzureIdentity",
+    "azure_identity",
+    "azure_peer_groups",
+]
 
 _UPN_CLAIMS: Final = (
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
@@ -40,6 +46,12 @@ _AMR_CLAIMS: Final = ("http://schemas.microsoft.com/claims/authnmethodsreference
 _EMAIL: Final = re.compile(r"^[A-Za-z0-9._%+'#-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _GUID: Final = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _PROVIDER: Final = re.compile(r"^Microsoft\.[A-Za-z]+(?:/[A-Za-z]+)*$", re.IGNORECASE)
+
+AZURE_PERSON_KEY: Final = re.compile(r"^azure:user:.")
+"""The Azure identity keys that name a person: ``azure:user:<upn>`` (guests included).
+
+Service principals, managed identities, bare object ids and resource providers are
+automation (or unknown), weighed against their own routine (ADR 0056)."""
 
 CLIENT_APPS: Final[Mapping[str, str]] = {
     "04b07795-8ddb-461a-bbee-02f9e1bf7b46": "azure-cli",

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["GcpIdentity", "gcp_identity", "gcp_peer_groups"]
+__all__ = ["GCP_PERSON_KEY", "GcpIdentity", "gcp_identity", "gcp_peer_groups"]
 
 _SERVICE_AGENT: Final = re.compile(
     r"^(?:service-\d+@[a-z0-9-]+\.iam\.gserviceaccount\.com"
@@ -33,6 +33,11 @@ _SERVICE_AGENT: Final = re.compile(
     r"|system@google\.com)$"
 )
 _SERVICE_ACCOUNT: Final = re.compile(r"^[^@\s]+@[a-z0-9.-]+\.gserviceaccount\.com$")
+GCP_PERSON_KEY: Final = re.compile(r"^gcp:(?:user:.|sa:[^/]+/.)")
+"""The Google Cloud identity keys that name a person: ``gcp:user:<e-mail>``, and
+``gcp:sa:<account>/<person>`` (a person acting as a service account, as an AWS role
+session keyed per person). Service accounts, service agents and workload identity pools
+are automation, weighed against their own routine (ADR 0056)."""
 _POOL: Final = re.compile(
     r"^principal(?:Set)?://iam\.googleapis\.com/(.+?/workloadIdentityPools/[^/]+)"
 )

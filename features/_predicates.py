@@ -110,8 +110,15 @@ EXPORT_TASKS: Final = frozenset(
 """Calls that copy an instance, an image or an RDS snapshot out to S3."""
 KEY_PAIR_CREATES: Final = frozenset({"CreateKeyPair", "ImportKeyPair"})
 """Calls that make an EC2 key pair (a way into instances launched with it)."""
-SSH_KEY_PUSHES: Final = frozenset({"SendSSHPublicKey", "SendSerialConsoleSSHPublicKey"})
-"""EC2 Instance Connect calls that push an SSH key onto an instance for 60 seconds."""
+SSH_KEY_PUSHES: Final = frozenset(
+    {
+        "SendSSHPublicKey",
+        "SendSerialConsoleSSHPublicKey",
+        "Microsoft.SerialConsole/serialPorts/connect/action",
+    }
+)
+"""Ways into one instance's shell: EC2 Instance Connect calls that push an SSH key onto an
+instance for 60 seconds, and Azure serial console connections (ADR 0056)."""
 LAUNCH_NAMES: Final = LAUNCHES
 UNUSUAL_TYPES: Final = (
     r"^instanceType=(?:.*,)?(?:"
@@ -279,8 +286,12 @@ USER_DATA_CHANGE: Final = _declare(
 USER_DATA_READ: Final = _declare(
     "user_data_read",
     12,
-    "A read of an instance's user data (``DescribeInstanceAttribute``), failed ones too.",
-    (Col("event_name") == "DescribeInstanceAttribute") & (Col("attribute") == USER_DATA) & _OWN_TRY,
+    "A read of an instance's boot code, failed ones too: AWS ``DescribeInstanceAttribute "
+    "userData``, Google ``instances.get`` (the instance with its startup scripts; ADR 0056).",
+    (Col("resource_type") == "instance")
+    & (Col("action") == "read")
+    & Col("attribute").isin(BOOT_CODE)
+    & _OWN_TRY,
 )
 PASSWORD_READ: Final = _declare(
     "password_read",
@@ -303,8 +314,9 @@ ADMIN_INGRESS: Final = _declare(
 SSH_KEY_PUSH: Final = _declare(
     "ssh_key_push",
     16,
-    "An SSH key pushed onto an instance through EC2 Instance Connect or its serial console.",
-    Col("event_name").isin(SSH_KEY_PUSHES) & _OWN_TRY,
+    "An SSH key pushed onto an instance through EC2 Instance Connect or its serial console, "
+    "or an Azure serial console connection, counted once (not Azure's ``Started`` record).",
+    Col("event_name").isin(SSH_KEY_PUSHES) & Col("is_compute_change").true & _OWN_TRY,
 )
 SERIAL_CONSOLE: Final = _declare(
     "serial_console",

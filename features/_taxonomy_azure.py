@@ -18,6 +18,8 @@ canonical table keeps. The taxonomy mirrors the AWS one (:mod:`features._taxonom
 * ``virtualMachines/runCommand/action``, run commands, extensions and ``customData`` run
   code on an instance: ``modify`` with the attribute ``runCommand``, ``extension`` or
   ``customData`` (as AWS ``userData``);
+* ``Microsoft.SerialConsole/serialPorts/connect/action`` (a shell on a machine's serial
+  port) touches the machine, as AWS's ``SendSerialConsoleSSHPublicKey``;
 * every other operation keeps no resource type and an action from its verb.
 
 Resource ids are ARM ids in lower case (``/subscriptions/<s>/resourcegroups/<g>/providers/
@@ -120,6 +122,8 @@ AZURE_OPERATIONS: Final[Mapping[str, tuple[str, str]]] = {
     "Microsoft.Network/networkInterfaces/delete": ("network_interface", "delete"),
     "Microsoft.Network/publicIPAddresses/write": ("elastic_ip", "create"),
     "Microsoft.Network/publicIPAddresses/delete": ("elastic_ip", "delete"),
+    # A shell on a machine's serial port (as AWS's SendSerialConsoleSSHPublicKey, ADR 0056).
+    "Microsoft.SerialConsole/serialPorts/connect/action": (_I, "other"),
 }
 """Operations of the compute taxonomy, spelled as Azure Resource Manager spells them."""
 

@@ -285,10 +285,17 @@ def modified_attribute_gcp(method: str, request: Any, metadata: Any = None) -> s
     writes them, the audit entry's ``protoPayload.metadata`` (``instanceMetadataDelta`` or
     ``projectMetadataDelta``: ``addedMetadataKeys``, ``modifiedMetadataKeys``), and from the
     request's ``metadata.items`` when a request carries them.
+
+    A read of one instance (``instances.get``, a Data Access entry) is ``startup-script``
+    too: the instance it returns carries its metadata, startup scripts included, as AWS's
+    ``DescribeInstanceAttribute userData`` returns user data (ADR 0056). Lists are not:
+    they are how tools and the console enumerate, not how one instance's secrets are read.
     """
     parts = _parts(method)
     if parts is not None and parts == ("instances", "setMachineType"):
         return "instanceType"
+    if parts is not None and parts == ("instances", "get"):
+        return "startup-script"
     if parts is None or parts[1] not in ("setMetadata", "setCommonInstanceMetadata"):
         return None
     keys = _metadata_keys(request) | _delta_keys(metadata)

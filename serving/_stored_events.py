@@ -47,12 +47,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 """``PRAGMA user_version`` of the state: 0 kept no classes; 1 had them; 2 keys identities as
 ADR 0020 says (1 keyed web-identity sessions per session, ADR 0002); 3 keeps each call's
 autonomous system (the automation rules accept a new network of a known one); 4 has the
 classes of the compute rule inputs (bits 11-22, ADR 0035); 5 classes chain steps, attachments
-and user-data changes of every cloud (ADR 0048)."""
+and user-data changes of every cloud (ADR 0048); 6 classes Google ``instances.get`` as a
+user-data read and Azure serial console connections as key pushes (ADR 0056)."""
 _TABLE: Final = """
 CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

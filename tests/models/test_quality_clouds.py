@@ -19,11 +19,11 @@ import pytest
 from training import BudgetRun, simulated_budget
 
 MISSED_GAPS: dict[str, set[str]] = {
-    # RemoteAccess.SerialConsole* read EnableSerialConsoleAccess / SendSerialConsoleSSHPublicKey
-    # only; Microsoft.SerialConsole/serialPorts/connect/action is not a compute operation.
-    "azure": {"serial_console_backdoor"},
-    # UserData.Read reads DescribeInstanceAttribute only, not compute.instances.get.
-    "gcp": {"secrets_sweep"},
+    # None left: Azure's serial console connection is a way into the machine (as AWS's
+    # SendSerialConsoleSSHPublicKey) and Google's instances.get a read of its startup
+    # scripts (as AWS's DescribeInstanceAttribute userData), ADR 0056.
+    "azure": set(),
+    "gcp": set(),
 }
 
 
@@ -47,21 +47,15 @@ def test_attack_scenarios_are_caught_but_for_named_rule_gaps(run: tuple[str, Bud
 
 
 def test_no_hard_negative_is_flagged_at_medium_or_higher(run: tuple[str, BudgetRun]) -> None:
-    # Other seeds flag new_employee_first_days and oncall_fix_outside_window in both clouds:
-    # people are weighed like automation there (is_person_key, below).
+    # Before ADR 0056 other seeds flagged new_employee_first_days and oncall_fix_outside_window
+    # in both clouds: people were weighed like automation there (features.is_person_key).
     _, found = run
     assert found.budget.hard_negatives
     assert found.budget.flagged == (), found.budget.benign_examples
 
 
-def test_at_most_two_benign_medium_plus_findings_a_day(
-    run: tuple[str, BudgetRun], request: pytest.FixtureRequest
-) -> None:
-    cloud, found = run
-    if cloud == "gcp":
-        # models.scoring's is_person_key knows only AWS person keys (.../role/R/alice@corp):
-        # gcp:user: people are weighed as automation, against their own routine only, not
-        # pooled with their peers'. With a cloud-neutral is_person_key this run gives 0.29
-        # a day (measured); the lead re-measures after the rules are made cloud-neutral.
-        request.applymarker(pytest.mark.xfail(reason="is_person_key is AWS-only", strict=False))
+def test_at_most_two_benign_medium_plus_findings_a_day(run: tuple[str, BudgetRun]) -> None:
+    # People are pooled with their peers in every cloud (features.PERSON_KEYS, ADR 0056);
+    # while only AWS keys were known, this Google run gave 2.29 a day.
+    _, found = run
     assert found.budget.benign_medium_plus_per_day <= 2.0, found.budget.benign_examples

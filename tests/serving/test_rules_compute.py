@@ -197,6 +197,20 @@ CASES = [
         ),
         history=(_user_data_read(I1, "2026-02-10T10:00:00Z", **DEPLOY),),
     ),
+    ComputeCase(
+        "a routine reader's session sweeping 12 instances, denied: not how its reads go",
+        "UserData.Read",
+        True,
+        batch=tuple(
+            _user_data_read(
+                f"i-0{i:016x}", f"2026-03-02T10:00:{i:02d}Z", error="Client.UnauthorizedOperation"
+            )
+            for i in range(12)
+        ),
+        history=(_user_data_read(I1, "2026-02-10T10:00:00Z"),),
+        reason="most of it denied",
+        severity=Severity.MEDIUM,
+    ),
     # Credentials.PasswordData
     ComputeCase(
         "stratus: 30 denied password reads",

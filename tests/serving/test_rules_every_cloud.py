@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from models.scoring import RuleContext, evaluate, parse_policy, rule_by_id
-from tests.cloud_records import SUBSCRIPTION
-from tests.cloud_steps import PROJECT, ZONE, arm, az, gc, path
+from tests.cloud_records import SUBSCRIPTION, azure
+from tests.cloud_steps import PROJECT, ZONE, arm, at, az, gc, path
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 Records = tuple[dict[str, Any], ...]
@@ -141,6 +141,39 @@ WINDOWS = (
     "  - name: morning\n    cron: '0 10 * * *'\n    duration: PT2H\n"
     f"    scope: {{accounts: [{SUBSCRIPTION}, {PROJECT}], regions: [westeurope, europe-west1]}}\n"
 )
+
+
+# --- reads of boot code and ways into a machine's shell (ADR 0056) -----------------------
+def _gc_read(minutes: float, method: str, resource: str) -> dict[str, Any]:
+    """A Data Access entry of a Compute Engine read (no long-running operation)."""
+    entry = gc(minutes, method, resource)
+    del entry["operation"]
+    entry["logName"] = f"projects/{PROJECT}/logs/cloudaudit.googleapis.com%2Fdata_access"
+    return entry
+
+
+def _gc_gets(minutes: float, count: int = 3, *, denied: bool = False) -> Records:
+    reads = tuple(
+        _gc_read(minutes + i / 10, "instances.get", f"{ZONE}/instances/web-{i}")
+        for i in range(count)
+    )
+    for entry in reads if denied else ():
+        entry["protoPayload"]["status"] = {"code": 7, "message": "PERMISSION_DENIED"}
+    return reads
+
+
+def _az_serial(minutes: float, machine: str = "web-1", phase: str = "Succeeded") -> dict[str, Any]:
+    """A serial console connection to ``machine``, as the Activity Log records it."""
+    return azure(
+        "Microsoft.SerialConsole/serialPorts/connect/action",
+        time=at(minutes),
+        resourceId=arm(f"virtualMachines/{machine}")
+        + "/providers/Microsoft.SerialConsole/serialPorts/0",
+        resultType=phase,
+        correlationId=f"serial-{machine}-{minutes}",
+    )
+
+
 OTHER_SCOPE = WINDOWS.replace(f"[{SUBSCRIPTION}, {PROJECT}]", "['111122223333']")
 
 
@@ -304,6 +337,66 @@ CASES = [
         "UserData.Modified",
         False,
         (gc(0, "instances.setMetadata", f"{ZONE}/instances/web-1", metadata=_OTHER_KEY),),
+    ),
+    # UserData.Read: Google's instances.get returns the instance with its startup scripts
+    Case(
+        "gcp: instances.get of three instances by an identity that never read them",
+        "UserData.Read",
+        True,
+        _gc_gets(0),
+        history=(gc(-7 * 24 * 60, "instances.stop", f"{ZONE}/instances/web-1"),),
+        reason="3 reads of user data",
+    ),
+    Case(
+        "gcp: instances.get by an identity that reads instances routinely",
+        "UserData.Read",
+        False,
+        _gc_gets(0),
+        history=_gc_gets(-7 * 24 * 60),
+    ),
+    Case(
+        "gcp: a sweep of 12 reads the cloud denied, by an identity that reads routinely",
+        "UserData.Read",
+        True,
+        _gc_gets(0, 12, denied=True),
+        history=_gc_gets(-7 * 24 * 60),
+        reason="most of it denied",
+    ),
+    Case(
+        "gcp: a sweep of 12 allowed reads by an identity that reads routinely",
+        "UserData.Read",
+        False,
+        _gc_gets(0, 12),
+        history=_gc_gets(-7 * 24 * 60),
+    ),
+    Case(
+        "gcp: instances.list is an enumeration, not a read of one instance's scripts",
+        "UserData.Read",
+        False,
+        (_gc_read(0, "instances.list", f"{ZONE}/instances"),),
+    ),
+    # RemoteAccess.SSHKeyPushed: a shell on a machine's serial port
+    Case(
+        "azure: serial console connection by an identity that never connected",
+        "RemoteAccess.SSHKeyPushed",
+        True,
+        (_az_serial(0, phase="Started"), _az_serial(0), _az_serial(1, "web-2")),
+        history=(az(-7 * 24 * 60, "virtualMachines/delete", "virtualMachines/old-1"),),
+        reason="SSH key pushed (Microsoft.SerialConsole/serialPorts/connect/action x2); "
+        "the identity never pushed SSH keys",
+    ),
+    Case(
+        "azure: serial console connection by an identity that connects routinely",
+        "RemoteAccess.SSHKeyPushed",
+        False,
+        (_az_serial(0),),
+        history=(_az_serial(-7 * 24 * 60), _az_serial(-3 * 24 * 60)),
+    ),
+    Case(
+        "azure: a machine's boot diagnostics read is not a way in",
+        "RemoteAccess.SSHKeyPushed",
+        False,
+        (az(0, "virtualMachines/retrieveBootDiagnosticsData/action", "virtualMachines/web-1"),),
     ),
     # Burst.Deletions
     Case(

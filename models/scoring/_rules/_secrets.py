@@ -2,10 +2,11 @@
 
 Both are ordinary calls for the tools that manage instances (Terraform reads every
 instance's user data when it plans), so the rules grade them by the identity's history:
-an identity that reads them routinely is left alone, one that never did is raised (unless
-it is a person looking in the console: the console reads user data as one views an
-instance's settings), and without history the read is reported at low, or medium when it
-sweeps many instances (Stratus ``ec2-download-user-data`` and ``ec2-get-password-data``
+an identity that reads them routinely is left alone (unless the cloud denied most of a
+sweep of them: someone trying what the identity was never granted), one that never did is
+raised (unless it is a person looking in the console: the console reads user data as one
+views an instance's settings), and without history the read is reported at low, or medium
+when it sweeps many instances (Stratus ``ec2-download-user-data`` and ``ec2-get-password-data``
 each make 15-30 denied calls in a minute).
 """
 
@@ -42,7 +43,8 @@ def _sweeps(
     rows = events[one.mask(events)]
     for identity, run in identity_sessions(rows, settings.session_gap):
         found = novelty(history, identity, one.name)
-        if found is Novelty.ROUTINE:
+        denied = _denied_sweep(run, settings.bulk_reads)
+        if found is Novelty.ROUTINE and not denied:
             continue
         bulk = len(run) >= settings.bulk_reads and found is not Novelty.PEERS
         by_hand = bool((run["client_family"] == "console").all())
@@ -50,6 +52,8 @@ def _sweeps(
         instances = ids_named(run, "i-")
         whose = f" of instance {listed(instances)}" if instances else ""
         sweep = f", a sweep of {settings.bulk_reads} or more" if bulk else ""
+        if denied and found is Novelty.ROUTINE:
+            sweep += ", most of it denied (not how this identity's reads go)"
         yield evidence_of(
             run,
             identity,
@@ -58,6 +62,16 @@ def _sweeps(
             limit=settings.max_evidence,
             severity=severity,
         )
+
+
+def _denied_sweep(run: pd.DataFrame, bulk_reads: int) -> bool:
+    """Whether a session is a sweep (``bulk_reads`` or more) the cloud mostly denied.
+
+    An identity that reads these routinely is allowed to: a sweep of denied reads is
+    someone trying, with its session, what it was never granted (ADR 0056).
+    """
+    failed = sum(1 for code in run["error_code"] if isinstance(code, str) and code)
+    return len(run) >= bulk_reads and 2 * failed > len(run)
 
 
 @rule(
@@ -77,7 +91,8 @@ def user_data_read(events: pd.DataFrame, context: RuleContext) -> Iterator[Evide
 
     Low without history, medium for a sweep (``bulk_reads`` or more in a session) or for
     an identity that never read user data (through an SDK or the CLI: console reads are
-    not raised), high for both; silent for routine readers.
+    not raised), high for both; silent for routine readers unless the cloud denied most of
+    a sweep (medium).
     """
     yield from _sweeps(events, context, USER_DATA_READ, "user data", "read user data")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from features import is_person_key
+
 __all__ = ["UNATTRIBUTED", "is_person_key", "is_unattributed_key"]
 
 UNATTRIBUTED = (
@@ -9,12 +11,6 @@ UNATTRIBUTED = (
     "nor weighed against anyone's routine"
 )
 """Why a hit on records that name no identity is reported at low at most."""
-
-
-def is_person_key(identity: str) -> bool:
-    """Whether an identity key names a person behind a role (``.../role/R/alice@corp``)."""
-    _, sep, rest = identity.partition(":role/")
-    return bool(sep) and "/" in rest
 
 
 def is_unattributed_key(identity: str) -> bool:
