@@ -28,7 +28,7 @@ from typing import Any, Final
 from features._exceptions import RecordRejected
 from features._fields import as_object, event_time, make_row, obj, synthetic_id, text
 from features._identity_azure import azure_identity
-from features._network import GeoIP, GeoRecord, network_of
+from features._network import GeoIP, place_of
 from features._taxonomy_azure import (
     arm_ids,
     canonical_operation,
@@ -55,7 +55,6 @@ _PHASES: Final[Mapping[str, str]] = {
     "cancelled": "Canceled",
 }
 _FINAL: Final = frozenset({"Succeeded", "Failed", "Canceled", None})
-_NO_GEO: Final = GeoRecord(None, None, None)
 # Keys that tell each shape apart; ``operationName`` is a string in one, an object in another.
 _LA_KEYS: Final = ("OperationNameValue", "ActivityStatusValue")
 
@@ -244,7 +243,6 @@ def azure_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
     who = azure_identity(view.claims, view.caller, subscription)
     claimed = view.claims.get("ipaddr")
     ip = view.ip or (claimed if isinstance(claimed, str) else None)
-    geo = geoip.lookup(ip) if geoip is not None else _NO_GEO
     return make_row(
         event_id=view.event_id or synthetic_id(record),
         event_time=micros,
@@ -267,11 +265,7 @@ def azure_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
         principal_arn=who.principal,
         actor_account_id=who.tenant,
         mfa=who.mfa,
-        source_ip=ip,
-        network=network_of(ip),
         by_service=who.by_service,
         client_family=who.client,
-        country=geo.country,
-        asn=geo.asn,
-        as_org=geo.as_org,
+        **place_of(ip, geoip),
     )

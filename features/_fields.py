@@ -10,7 +10,7 @@ names the values it has and never counts positions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -23,6 +23,7 @@ __all__ = [
     "as_object",
     "bool_text",
     "event_time",
+    "gather_ids",
     "make_row",
     "obj",
     "synthetic_id",
@@ -157,3 +158,32 @@ def make_row(**values: Any) -> Row:
     for name, value in values.items():
         row[_POSITIONS[name]] = value
     return tuple(row)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def gather_ids(
+    seen: dict[str, None], bodies: Iterable[Any], found_in: Callable[[str], str | None], most: int
+) -> list[str]:
+    """Add the resource ids found in every string of ``bodies`` to ``seen``; return them.
+
+    ``found_in`` turns one string into the id it names, or ``None``; ``seen`` keeps the
+    ids in order without repeats, and the walk stops once it holds ``most`` of them.
+    """
+    for body in bodies:
+        for value in _strings(body):
+            found = found_in(value)
+            if found is not None:
+                seen.setdefault(found, None)
+                if len(seen) >= most:
+                    return list(seen)
+    return list(seen)

@@ -29,7 +29,7 @@ from features._exceptions import RecordRejected
 from features._fields import event_time, make_row, obj, synthetic_id, text, type_name
 from features._identity_gcp import gcp_identity
 from features._limits import MAX_PARSED_BYTES
-from features._network import GeoIP, GeoRecord, network_of
+from features._network import GeoIP, place_of
 from features._taxonomy_gcp import (
     canonical_method,
     classify_gcp,
@@ -42,7 +42,6 @@ __all__ = ["gcp_row", "is_gcp", "unwrap_pubsub"]
 
 Row = tuple[Any, ...]
 
-_NO_GEO: Final = GeoRecord(None, None, None)
 _LOG_KINDS: Final = ("activity", "system_event", "data_access", "policy", "access_transparency")
 _ZONE: Final = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
 _PLACE: Final = re.compile(r"/(?:zones|regions)/([a-z]+-[a-z]+\d+(?:-[a-z])?)/")
@@ -202,7 +201,6 @@ def gcp_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
     family, version = client_of(agent)
     if who.by_service and not agent:
         family = "gcp-service"
-    geo = geoip.lookup(ip) if geoip is not None and ip else _NO_GEO
     insert_id = text(entry, "insertId", "insertId")
     return make_row(
         # Cloud Logging takes entries of one project with the same timestamp and insertId
@@ -230,13 +228,9 @@ def gcp_row(record: Mapping[str, Any], geoip: GeoIP | None) -> Row:
         session_name=who.person,
         source_identity=who.person,
         federated_provider=who.provider,
-        source_ip=ip,
-        network=network_of(ip),
         by_service=who.by_service,
         user_agent=agent,
         client_family=family,
         client_version=version,
-        country=geo.country,
-        asn=geo.asn,
-        as_org=geo.as_org,
+        **place_of(ip, geoip),
     )

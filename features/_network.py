@@ -10,7 +10,7 @@ from typing import Any, Final, NamedTuple
 
 from features._exceptions import GeoIPError
 
-__all__ = ["GeoIP", "GeoRecord", "network_of"]
+__all__ = ["GeoIP", "GeoRecord", "network_of", "place_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +114,20 @@ class GeoIP:
     def close(self) -> None:
         """Close the database file."""
         self._reader.close()
+
+
+def place_of(source_ip: str | None, geoip: GeoIP | None) -> dict[str, Any]:
+    """Return a row's place columns for a source address: the address, its network, geo.
+
+    The keys are the canonical columns ``source_ip``, ``network``, ``country``, ``asn``
+    and ``as_org``, for a reader's :func:`~features._fields.make_row`; without a GeoIP
+    database (or an address) the geo columns are ``None``.
+    """
+    geo = geoip.lookup(source_ip) if geoip is not None and source_ip else _NO_GEO
+    return {
+        "source_ip": source_ip,
+        "network": network_of(source_ip),
+        "country": geo.country,
+        "asn": geo.asn,
+        "as_org": geo.as_org,
+    }

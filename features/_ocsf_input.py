@@ -27,7 +27,7 @@ from features._exceptions import RecordRejected
 from features._fields import as_object, event_time, make_row, obj, synthetic_id, text, type_name
 from features._identity_azure import azure_identity
 from features._identity_gcp import gcp_identity
-from features._network import GeoIP, GeoRecord, network_of
+from features._network import GeoIP, place_of
 from features._taxonomy_azure import arm_ids, canonical_operation, classify_azure
 from features._taxonomy_gcp import canonical_method, classify_gcp, gcp_ids
 
@@ -35,7 +35,6 @@ __all__ = ["API_ACTIVITY_CLASSES", "is_ocsf", "ocsf_record"]
 
 API_ACTIVITY_CLASSES: Final = frozenset({6003, 3005})
 """``class_uid`` of API Activity: 6003 from OCSF 1.0, 3005 in its release candidates."""
-_NO_GEO: Final = GeoRecord(None, None, None)
 _PROVIDERS: Final = {"aws": "aws", "azure": "azure", "gcp": "gcp", "google": "gcp"}
 
 
@@ -201,7 +200,6 @@ def _other_cloud(record: Mapping[str, Any], cloud: str, geoip: GeoIP | None) -> 
         who_key, who_type = who.key, who.type
         family = client_of(agent)[0]
         source = service_name
-    geo = geoip.lookup(ip) if geoip is not None and ip else _NO_GEO
     return make_row(
         event_id=text(obj(record, "metadata", "metadata") or {}, "uid", "metadata.uid")
         or synthetic_id(record),
@@ -221,13 +219,9 @@ def _other_cloud(record: Mapping[str, Any], cloud: str, geoip: GeoIP | None) -> 
         identity_key=who_key,
         identity_type=who_type,
         principal_arn=email,
-        source_ip=ip,
-        network=network_of(ip),
         user_agent=agent,
         client_family=family,
-        country=geo.country,
-        asn=geo.asn,
-        as_org=geo.as_org,
+        **place_of(ip, geoip),
     )
 
 

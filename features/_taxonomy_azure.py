@@ -30,9 +30,11 @@ microsoft.compute/disks/<name>``); their type is plain from the id
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
+
+from features._fields import gather_ids
 
 __all__ = [
     "AZURE_OPERATIONS",
@@ -251,17 +253,6 @@ def _arm(value: str) -> str | None:
     return "/".join(parts[:9]) if len(parts) > 9 else lowered
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def arm_ids(resource_id: str | None, *bodies: Any) -> list[str]:
     """Return the compute ARM ids a record names: its resource first, then its bodies' ids.
 
@@ -274,14 +265,7 @@ def arm_ids(resource_id: str | None, *bodies: Any) -> list[str]:
         own = _arm(resource_id)
         if own is not None:
             seen[own] = None
-    for body in bodies:
-        for value in _strings(body):
-            found = _arm(value)
-            if found is not None:
-                seen.setdefault(found, None)
-                if len(seen) >= _MAX_IDS:
-                    return list(seen)
-    return list(seen)
+    return gather_ids(seen, bodies, _arm, _MAX_IDS)
 
 
 def modified_attribute_azure(

@@ -31,9 +31,11 @@ or ``projects/<project>/global/snapshots/<name>``; their type is plain from the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final
+
+from features._fields import gather_ids
 
 __all__ = [
     "COMPUTE_SERVICE",
@@ -212,17 +214,6 @@ def _normal(value: str, project: str | None) -> str | None:
     return None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def gcp_ids(
     resource_name: str | None, project: str | None, method: str, request: Any, response: Any
 ) -> list[str]:
@@ -243,14 +234,12 @@ def gcp_ids(
     parts = _parts(method)
     if parts is not None and isinstance(request, dict):
         seen.update(dict.fromkeys(_made_by(parts, own, project, request)))
-    for body in (request, response):
-        for value in _strings(body):
-            found = _normal(value, project)
-            if found is not None and resource_type_of_gcp_id(found) is not None:
-                seen.setdefault(found, None)
-                if len(seen) >= _MAX_IDS:
-                    return list(seen)
-    return list(seen)
+
+    def compute(value: str) -> str | None:
+        found = _normal(value, project)
+        return found if found is not None and resource_type_of_gcp_id(found) else None
+
+    return gather_ids(seen, (request, response), compute, _MAX_IDS)
 
 
 def _made_by(

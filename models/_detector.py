@@ -213,6 +213,10 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         """Return the feature settings in use."""
         return self.feature_config if self.feature_config is not None else FeatureConfig()
 
+    def _checked_features(self) -> tuple[str, ...]:
+        """Return the forest's features, checked against the catalogue."""
+        return check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+
     def fit(self, events: pd.DataFrame, y: Any = None) -> ChangeDetector:
         """Learn profiles, usual values and the forest from the baseline ``events``.
 
@@ -238,7 +242,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         if not isinstance(events, pd.DataFrame):
             raise InputError(f"events must be a canonical pandas DataFrame, got {type(events)}")
         config = self._feature_config()
-        check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        self._checked_features()
         if len(events) == 0:
             raise InputError("cannot train on no events")
         self.person_keyed_automation_ = tuple(r.role for r in never_repeating_person_keys(events))
@@ -296,7 +300,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         ConfigurationError
             When ``features`` names something outside the catalogue.
         """
-        names = check_features(self.features if self.features is not None else DEFAULT_FEATURES)
+        names = self._checked_features()
         config = self._feature_config()
         self.training_period_ = training_period
         self.profiles_ = profiles
