@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import compress
+from operator import attrgetter
 from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
@@ -141,12 +143,11 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
     return pa.array(values, type=pa.string())
 
 
-def _decoded(records: list[Any]) -> list[WireRecord | None]:
-    """Each record as a :class:`WireRecord`, or ``None`` where it is not one."""
+def _decoded(records: list[Any]) -> tuple[list[WireRecord | None], bool]:
+    """Return each record as a :class:`WireRecord` (``None`` if not one), and whether all are."""
     wire = WireRecord
-    kinds = {type(record) for record in records}
-    if kinds == {wire}:
-        return records
+    if set(map(type, records)) == {wire}:
+        return records, True
     raw_positions = [index for index, record in enumerate(records) if type(record) is Raw]
     decoded: list[WireRecord | None] = [
         record if type(record) is wire else None for record in records
@@ -154,7 +155,50 @@ def _decoded(records: list[Any]) -> list[WireRecord | None]:
     fresh = decode_records([records[index] for index in raw_positions])
     for index, record in zip(raw_positions, fresh, strict=True):
         decoded[index] = record
-    return decoded
+    return decoded, all(record is not None for record in decoded)
+
+
+def _columns(records: list[WireRecord]) -> _Columns:
+    """Return the fields of records that are all :class:`WireRecord`, one tuple per field."""
+    return _Columns(*zip(*map(astuple, records), strict=True))
+
+
+def _all_fit(column: _Columns) -> bool:
+    """Whether every record of the columns is one the fast path makes (see :func:`_split`)."""
+    return (
+        all(column.event_id)
+        and all(column.event_name)
+        and None not in column.event_time
+        and not any(column.detail_type)
+    )
+
+
+def _split(records: list[Any]) -> tuple[_Columns | None, list[int], list[int]]:
+    """Return the columns of the records the fast path makes, their positions, and the rest's.
+
+    The fast path cannot make: what is not a plain record, an EventBridge envelope, a
+    record without an id (one is made from the whole record), or without a name or time
+    (rejections). The usual batch is judged column by column, in C loops.
+    """
+    decoded, complete = _decoded(records)
+    if not records:
+        return None, [], []
+    if complete:
+        column = _columns(cast(list[WireRecord], decoded))
+        if _all_fit(column):
+            return column, list(range(len(records))), []
+    fits = [
+        record is not None
+        and not record.detail_type
+        and record.event_id
+        and record.event_name
+        and record.event_time is not None
+        for record in decoded
+    ]
+    fast_positions = list(compress(range(len(records)), fits))
+    slow_positions = [index for index, ok in enumerate(fits) if not ok]
+    fast = cast(list[WireRecord], list(compress(decoded, fits)))
+    return (_columns(fast) if fast else None), fast_positions, slow_positions
 
 
 def normalize_batch(
@@ -185,31 +229,12 @@ def normalize_batch(
     rejections : list of (int, RecordRejected)
         The 0-based index and the rejection of every record not accepted.
     """
-    decoded = _decoded(records)
-    # What the fast path cannot make: not a plain record, an EventBridge envelope, no
-    # id (one is made from the whole record), no name or time (rejections).
-    fits = [
-        record is not None
-        and not record.detail_type
-        and record.event_id
-        and record.event_name
-        and record.event_time is not None
-        for record in decoded
-    ]
-    if all(fits):
-        fast_positions = list(range(len(records)))
-        slow_positions: list[int] = []
-        fast = cast(list[WireRecord], decoded)
-    else:
-        fast_positions = list(compress(range(len(records)), fits))
-        slow_positions = [index for index, ok in enumerate(fits) if not ok]
-        fast = cast(list[WireRecord], list(compress(decoded, fits)))
-
-    table, late = _fast_table(fast, normalizer)
+    column, fast_positions, slow_positions = _split(records)
+    table, late = _fast_table(column, normalizer)
     if late:
         # Rows whose time, identity or details only the reference path can judge.
         slow_positions.extend(fast_positions[index] for index in late)
-        keep_mask = np.ones(len(fast), dtype=bool)
+        keep_mask = np.ones(len(fast_positions), dtype=bool)
         keep_mask[late] = False
         fast_positions = list(compress(fast_positions, keep_mask.tolist()))
         table = table.filter(pa.array(keep_mask))
@@ -271,20 +296,18 @@ def _parsed(raw: Raw | bytes) -> Any:
 _UNPARSABLE: Final = object()
 
 
-def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
-    """Build the canonical table of records that fit :class:`WireRecord`.
+def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
+    """Build the canonical table of records that fit :class:`WireRecord`, from their columns.
 
-    Returns the table and the indices (into ``fast``) of rows the reference path must
-    redo: times not in CloudTrail's format, identities or details that are malformed.
+    Returns the table and the indices (into the columns) of rows the reference path
+    must redo: times not in CloudTrail's format, identities or details that are malformed.
     """
-    count = len(fast)
-    if count == 0:
+    if column is None:
         return CANONICAL_SCHEMA.empty_table(), []
+    count = len(column.event_id)
     late: set[int] = set()
-    column = _Columns(*zip(*map(astuple, fast), strict=True))
 
-    times = _strings(column.event_time)
-    event_time, odd_times = _event_times(times)
+    event_time, odd_times = _event_times(_strings(column.event_time))
     late.update(odd_times)
 
     who, identity_codes, resolved, bad_identity = _identities(column, normalizer)
@@ -294,67 +317,18 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     name_array = _strings(column.event_name)
     source_codes, source_values = _encoded(source_array)
     name_codes, name_values = _encoded(name_array)
-    pair_codes, firsts = _paired(source_codes, name_codes, len(name_values))
-    pairs = [(source_values[source_codes[i]], name_values[name_codes[i]]) for i in firsts]
-    classified = [classify(source, name) for source, name in pairs]
-    resource_type_values = [resource_type for resource_type, _ in classified]
-    action_values = [action for _, action in classified]
-    detailed = np.asarray(
-        [
-            needs_details(kind, source, name)
-            for (kind, _), (source, name) in zip(classified, pairs, strict=True)
-        ],
-        dtype=bool,
-    )[pair_codes]
-    code_list = pair_codes.tolist()
-    resource_type = [resource_type_values[code] for code in code_list]
-    action = [action_values[code] for code in code_list]
-    ids: list[list[str]] = [_EMPTY] * count
-    targets: list[list[str]] = [_EMPTY] * count
-    attribute: list[str | None] = [None] * count
-    for index in np.flatnonzero(detailed).tolist():
-        request = _parsed(column.request_parameters[index])
-        response = _parsed(column.response_elements[index])
-        if request is _UNPARSABLE or response is _UNPARSABLE:
-            late.add(index)
-            continue
-        (
-            resource_type[index],
-            action[index],
-            found_ids,
-            found_attribute,
-            found_targets,
-        ) = change_details(
-            column.event_source[index],
-            column.event_name[index],
-            request,
-            response,
-            resolved[identity_codes[index]],
-        )
-        ids[index], targets[index] = bounded_list(found_ids), bounded_list(found_targets)
-        attribute[index] = None if found_attribute is None else bounded_text(found_attribute)
-    action_array = pa.array(action, type=pa.string())
-    resource_type_array = pa.array(resource_type, type=pa.string())
+    calls = _calls(column, source_codes, source_values, name_codes, name_values)
+    details = _details(
+        column, calls.detailed, [resolved[code] for code in identity_codes[calls.detailed]], late
+    )
+    resource_type_array, action_array = calls.per_row(details)
+    ids, attribute, targets = _detail_columns(count, details)
     is_read = pc.equal(action_array, "read")
     read_only = pa.array(column.read_only, type=pa.bool_())
     read_only_array = pc.if_else(pc.is_null(read_only), is_read, read_only)
     is_change = pc.and_(pc.is_valid(resource_type_array), pc.invert(is_read))
 
-    mfa = _taken([identity.mfa for identity in who], identity_codes, pa.bool_())
-    logins = (
-        np.flatnonzero(pc.equal(name_array, "ConsoleLogin").to_numpy(zero_copy_only=False)).tolist()
-        if "ConsoleLogin" in name_values
-        else []
-    )
-    if logins:
-        patched = mfa.to_pylist()
-        for index in logins:
-            extra = _parsed(column.additional_event_data[index])
-            if extra is _UNPARSABLE:
-                late.add(index)
-            elif type(extra) is dict:
-                patched[index] = _bool_text(extra.get("MFAUsed"))
-        mfa = pa.array(patched, type=pa.bool_())
+    mfa = _mfa(column, name_array, name_values, who, identity_codes, late)
 
     agent_array = _strings(column.user_agent)
     agent_codes, agents = _encoded(agent_array)
@@ -373,9 +347,7 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     by_service = service_ip[ip_codes] | service_identity[identity_codes]
 
     def from_identity(attribute_name: str) -> pa.Array:
-        return _taken(
-            [getattr(identity, attribute_name) for identity in who], identity_codes, pa.string()
-        )
+        return _taken(list(map(attrgetter(attribute_name), who)), identity_codes, pa.string())
 
     nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
@@ -392,9 +364,9 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         resource_type_array,
         action_array,
         is_change,
-        pa.array(ids, type=pa.list_(pa.string())),
-        pa.array(attribute, type=pa.string()),
-        pa.array(targets, type=pa.list_(pa.string())),
+        ids,
+        attribute,
+        targets,
         from_identity("key"),
         from_identity("type"),
         from_identity("arn"),
@@ -418,6 +390,129 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
 
 
+_Details = tuple[str | None, str, list[str], str | None, list[str]]
+"""``(resource_type, action, resource_ids, attribute, share_targets)`` of one call."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Calls:
+    """What each row's call is before its parameters are read: per distinct (source, name)."""
+
+    codes: Codes
+    resource_types: list[str | None]
+    actions: list[str]
+    detailed: list[int]
+    """Rows whose parameters must be read (:func:`~features._normalize.needs_details`)."""
+
+    def per_row(self, details: dict[int, _Details]) -> tuple[pa.Array, pa.Array]:
+        """Return the resource type and action of each row, with what the details changed."""
+        codes = self.codes
+        resource_types, actions = self.resource_types, self.actions
+        if details:
+            codes = codes.copy()
+            rows = list(details)
+            codes[rows] = np.arange(len(resource_types), len(resource_types) + len(rows))
+            resource_types = resource_types + [found[0] for found in details.values()]
+            actions = actions + [found[1] for found in details.values()]
+        return (
+            pa.array(resource_types, type=pa.string()).take(codes),
+            pa.array(actions, type=pa.string()).take(codes),
+        )
+
+
+def _calls(
+    column: _Columns,
+    source_codes: Codes,
+    source_values: list[str | None],
+    name_codes: Codes,
+    name_values: list[str],
+) -> _Calls:
+    """Classify each distinct (event source, event name) once; say which rows need details."""
+    pair_codes, firsts = _paired(source_codes, name_codes, len(name_values))
+    pairs = [(source_values[source_codes[i]], name_values[name_codes[i]]) for i in firsts]
+    classified = [classify(source, name) for source, name in pairs]
+    detailed = np.asarray(
+        [
+            needs_details(kind, source, name)
+            for (kind, _), (source, name) in zip(classified, pairs, strict=True)
+        ],
+        dtype=bool,
+    )[pair_codes]
+    return _Calls(
+        pair_codes,
+        [resource_type for resource_type, _ in classified],
+        [action for _, action in classified],
+        np.flatnonzero(detailed).tolist(),
+    )
+
+
+def _details(
+    column: _Columns, rows: list[int], accounts: list[str | None], late: set[int]
+) -> dict[int, _Details]:
+    """Read the parameters of the ``rows`` that need it (``accounts``: each row's account).
+
+    Rows whose parameters cannot be parsed are added to ``late`` instead.
+    """
+    found: dict[int, _Details] = {}
+    for index, account in zip(rows, accounts, strict=True):
+        request = _parsed(column.request_parameters[index])
+        response = _parsed(column.response_elements[index])
+        if request is _UNPARSABLE or response is _UNPARSABLE:
+            late.add(index)
+            continue
+        resource_type, action, ids, attribute, targets = change_details(
+            column.event_source[index], column.event_name[index], request, response, account
+        )
+        found[index] = (
+            resource_type,
+            action,
+            bounded_list(ids),
+            None if attribute is None else bounded_text(attribute),
+            bounded_list(targets),
+        )
+    return found
+
+
+def _detail_columns(
+    count: int, details: dict[int, _Details]
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Return the ids, attribute and share targets of each row: empty but where details say."""
+    codes = np.zeros(count, dtype=np.int32)
+    codes[list(details)] = np.arange(1, len(details) + 1, dtype=np.int32)
+    found = details.values()
+    strings = pa.list_(pa.string())
+    return (
+        pa.array([_EMPTY, *(one[2] for one in found)], type=strings).take(codes),
+        pa.array([None, *(one[3] for one in found)], type=pa.string()).take(codes),
+        pa.array([_EMPTY, *(one[4] for one in found)], type=strings).take(codes),
+    )
+
+
+def _mfa(
+    column: _Columns,
+    name_array: pa.Array,
+    name_values: list[str],
+    who: list[_Identity],
+    identity_codes: Codes,
+    late: set[int],
+) -> pa.Array:
+    """Return each row's MFA: its identity's, or what a console login says it used."""
+    mfa = _taken([identity.mfa for identity in who], identity_codes, pa.bool_())
+    if "ConsoleLogin" not in name_values:
+        return mfa
+    logins = np.flatnonzero(
+        pc.equal(name_array, "ConsoleLogin").to_numpy(zero_copy_only=False)
+    ).tolist()
+    patched = mfa.to_pylist()
+    for index in logins:
+        extra = _parsed(column.additional_event_data[index])
+        if extra is _UNPARSABLE:
+            late.add(index)
+        elif type(extra) is dict:
+            patched[index] = _bool_text(extra.get("MFAUsed"))
+    return pa.array(patched, type=pa.bool_())
+
+
 _UNKNOWN_TYPE: Final = "Unknown"
 
 
@@ -430,22 +525,15 @@ def _identities(
     else the identity's ``accountId``) and whether the reference path must judge it;
     and the pair code of each row.
     """
-    index: dict[tuple[bytes, str | None], int] = {}
-    setdefault = index.setdefault
-    codes = np.asarray(
-        [
-            setdefault((bytes(user), recipient), len(index))
-            for user, recipient in zip(
-                column.user_identity, column.recipient_account_id, strict=True
-            )
-        ],
-        dtype=np.int32,
-    )
+    user_codes, users = _encoded(_texts(column.user_identity))
+    account_codes, recipients = _encoded(_strings(column.recipient_account_id))
+    codes, firsts = _paired(user_codes, account_codes, len(recipients))
+    pairs = [(users[user_codes[row]], recipients[account_codes[row]]) for row in firsts]
     known = _pairs_seen.setdefault(normalizer.rule, {})
     if len(known) > _PAIRS_KEPT:
         known.clear()
     resolved = []
-    for pair in index:
+    for pair in pairs:
         found = known.get(pair)
         if found is None:
             found = known[pair] = _resolve(*pair, normalizer.rule)
@@ -454,6 +542,15 @@ def _identities(
     accounts = [account for _, account, _ in resolved]
     failed = np.asarray([bad for _, _, bad in resolved], dtype=bool)
     return who, codes, accounts, failed
+
+
+def _texts(raws: Sequence[Raw]) -> pa.Array:
+    """Return raw JSON texts as an Arrow binary array, in one copy (no Python object per text)."""
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))]
+    return pa.Array.from_buffers(pa.large_binary(), len(raws), buffers)
 
 
 _Resolved = tuple[_Identity, str | None, bool]
