@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
 from typing import Any, Final, NamedTuple, cast
@@ -321,7 +320,7 @@ def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Tab
     details = _details(
         column, calls.detailed, [resolved[code] for code in identity_codes[calls.detailed]], late
     )
-    resource_type_array, action_array = calls.per_row(details)
+    resource_type_array, action_array = _call_columns(calls, details)
     ids, attribute, targets = _detail_columns(count, details)
     is_read = pc.equal(action_array, "read")
     read_only = pa.array(column.read_only, type=pa.bool_())
@@ -394,8 +393,7 @@ _Details = tuple[str | None, str, list[str], str | None, list[str]]
 """``(resource_type, action, resource_ids, attribute, share_targets)`` of one call."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Calls:
+class _Calls(NamedTuple):
     """What each row's call is before its parameters are read: per distinct (source, name)."""
 
     codes: Codes
@@ -404,20 +402,20 @@ class _Calls:
     detailed: list[int]
     """Rows whose parameters must be read (:func:`~features._normalize.needs_details`)."""
 
-    def per_row(self, details: dict[int, _Details]) -> tuple[pa.Array, pa.Array]:
-        """Return the resource type and action of each row, with what the details changed."""
-        codes = self.codes
-        resource_types, actions = self.resource_types, self.actions
-        if details:
-            codes = codes.copy()
-            rows = list(details)
-            codes[rows] = np.arange(len(resource_types), len(resource_types) + len(rows))
-            resource_types = resource_types + [found[0] for found in details.values()]
-            actions = actions + [found[1] for found in details.values()]
-        return (
-            pa.array(resource_types, type=pa.string()).take(codes),
-            pa.array(actions, type=pa.string()).take(codes),
-        )
+
+def _call_columns(calls: _Calls, details: dict[int, _Details]) -> tuple[pa.Array, pa.Array]:
+    """Return the resource type and action of each row, with what the details changed."""
+    codes, resource_types, actions = calls.codes, calls.resource_types, calls.actions
+    if details:
+        codes = codes.copy()
+        rows = list(details)
+        codes[rows] = np.arange(len(resource_types), len(resource_types) + len(rows))
+        resource_types = resource_types + [found[0] for found in details.values()]
+        actions = actions + [found[1] for found in details.values()]
+    return (
+        pa.array(resource_types, type=pa.string()).take(codes),
+        pa.array(actions, type=pa.string()).take(codes),
+    )
 
 
 def _calls(
