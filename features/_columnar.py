@@ -21,21 +21,27 @@ from operator import attrgetter
 from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import Raw
 from msgspec.structs import astuple
 
 from features._clients import client_of
+from features._columnar_calls import (
+    UNPARSABLE,
+    Codes,
+    call_columns,
+    call_details,
+    classify_calls,
+    detail_columns,
+    paired_codes,
+    parsed,
+)
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
 from features._limits import (
     MAX_FIELD_CHARS,
-    MAX_PARSED_BYTES,
-    bounded_list,
     bounded_strings,
-    bounded_text,
 )
 from features._network import is_service_address, network_of
 from features._normalize import (
@@ -44,11 +50,8 @@ from features._normalize import (
     _bool_text,
     _Identity,
     _identity_of,
-    change_details,
-    needs_details,
 )
 from features._schema import CANONICAL_SCHEMA
-from features._taxonomy import classify
 from features._wire import WireRecord, decode_records, parse_raw
 
 __all__ = ["normalize_batch"]
@@ -60,25 +63,14 @@ _TIME_PATTERN: Final = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 )
 _EPOCH_TEXT: Final = "1970-01-01T00:00:00Z"
-_EMPTY: Final[list[str]] = []
 
 Rejections = list[tuple[int, RecordRejected]]
-
-
-Codes = np.ndarray[Any, np.dtype[np.int32]]
 
 
 def _encoded(array: pa.Array) -> tuple[Codes, list[Any]]:
     """Code per row and the distinct values (null included), by Arrow's hash table."""
     encoded = array.dictionary_encode(null_encoding="encode")
     return encoded.indices.to_numpy().astype(np.int32, copy=False), encoded.dictionary.to_pylist()
-
-
-def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int]]:
-    """Code per row of the pair of two codings, and the first row of each distinct pair."""
-    combined = left.astype(np.int64) * right_size + right
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return inverse.astype(np.int32).reshape(-1), first.tolist()
 
 
 def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
@@ -98,11 +90,11 @@ def _event_times(times: pa.StringArray) -> tuple[pa.Array, list[int]]:
     """
     shape = pc.fill_null(pc.match_substring_regex(times, _TIME_PATTERN), False)
     shaped = pc.if_else(shape, times, _EPOCH_TEXT)
-    parsed = pc.strptime(shaped, format=_TIME_FORMAT, unit="s", error_is_null=True)
+    stamps = pc.strptime(shaped, format=_TIME_FORMAT, unit="s", error_is_null=True)
     written_day = pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())
-    real = pc.fill_null(pc.equal(pc.day(parsed), written_day), False)
+    real = pc.fill_null(pc.equal(pc.day(stamps), written_day), False)
     invalid = np.flatnonzero(~pc.and_(shape, real).to_numpy(zero_copy_only=False)).tolist()
-    return parsed.cast(pa.timestamp("us", tz="UTC")), invalid
+    return stamps.cast(pa.timestamp("us", tz="UTC")), invalid
 
 
 class _Columns(NamedTuple):
@@ -276,25 +268,6 @@ def _merge_slow(
     return combined.take(pa.array(order)), rejections
 
 
-def _parsed(raw: Raw | bytes) -> Any:
-    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it, or it is too long.
-
-    Too long (over :data:`~features._limits.MAX_PARSED_BYTES`) sends the record to the
-    reference path, which rejects it for its size.
-    """
-    if not raw:
-        return None
-    if len(raw) > MAX_PARSED_BYTES:
-        return _UNPARSABLE
-    try:
-        return orjson.loads(memoryview(raw))
-    except orjson.JSONDecodeError:
-        return _UNPARSABLE
-
-
-_UNPARSABLE: Final = object()
-
-
 def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
     """Build the canonical table of records that fit :class:`WireRecord`, from their columns.
 
@@ -316,12 +289,12 @@ def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Tab
     name_array = _strings(column.event_name)
     source_codes, source_values = _encoded(source_array)
     name_codes, name_values = _encoded(name_array)
-    calls = _calls(column, source_codes, source_values, name_codes, name_values)
-    details = _details(
+    calls = classify_calls(column, source_codes, source_values, name_codes, name_values)
+    details = call_details(
         column, calls.detailed, [resolved[code] for code in identity_codes[calls.detailed]], late
     )
-    resource_type_array, action_array = _call_columns(calls, details)
-    ids, attribute, targets = _detail_columns(count, details)
+    resource_type_array, action_array = call_columns(calls, details)
+    ids, attribute, targets = detail_columns(count, details)
     is_read = pc.equal(action_array, "read")
     read_only = pa.array(column.read_only, type=pa.bool_())
     read_only_array = pc.if_else(pc.is_null(read_only), is_read, read_only)
@@ -389,103 +362,6 @@ def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Tab
     return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
 
 
-_Details = tuple[str | None, str, list[str], str | None, list[str]]
-"""``(resource_type, action, resource_ids, attribute, share_targets)`` of one call."""
-
-
-class _Calls(NamedTuple):
-    """What each row's call is before its parameters are read: per distinct (source, name)."""
-
-    codes: Codes
-    resource_types: list[str | None]
-    actions: list[str]
-    detailed: list[int]
-    """Rows whose parameters must be read (:func:`~features._normalize.needs_details`)."""
-
-
-def _call_columns(calls: _Calls, details: dict[int, _Details]) -> tuple[pa.Array, pa.Array]:
-    """Return the resource type and action of each row, with what the details changed."""
-    codes, resource_types, actions = calls.codes, calls.resource_types, calls.actions
-    if details:
-        codes = codes.copy()
-        rows = list(details)
-        codes[rows] = np.arange(len(resource_types), len(resource_types) + len(rows))
-        resource_types = resource_types + [found[0] for found in details.values()]
-        actions = actions + [found[1] for found in details.values()]
-    return (
-        pa.array(resource_types, type=pa.string()).take(codes),
-        pa.array(actions, type=pa.string()).take(codes),
-    )
-
-
-def _calls(
-    column: _Columns,
-    source_codes: Codes,
-    source_values: list[str | None],
-    name_codes: Codes,
-    name_values: list[str],
-) -> _Calls:
-    """Classify each distinct (event source, event name) once; say which rows need details."""
-    pair_codes, firsts = _paired(source_codes, name_codes, len(name_values))
-    pairs = [(source_values[source_codes[i]], name_values[name_codes[i]]) for i in firsts]
-    classified = [classify(source, name) for source, name in pairs]
-    detailed = np.asarray(
-        [
-            needs_details(kind, source, name)
-            for (kind, _), (source, name) in zip(classified, pairs, strict=True)
-        ],
-        dtype=bool,
-    )[pair_codes]
-    return _Calls(
-        pair_codes,
-        [resource_type for resource_type, _ in classified],
-        [action for _, action in classified],
-        np.flatnonzero(detailed).tolist(),
-    )
-
-
-def _details(
-    column: _Columns, rows: list[int], accounts: list[str | None], late: set[int]
-) -> dict[int, _Details]:
-    """Read the parameters of the ``rows`` that need it (``accounts``: each row's account).
-
-    Rows whose parameters cannot be parsed are added to ``late`` instead.
-    """
-    found: dict[int, _Details] = {}
-    for index, account in zip(rows, accounts, strict=True):
-        request = _parsed(column.request_parameters[index])
-        response = _parsed(column.response_elements[index])
-        if request is _UNPARSABLE or response is _UNPARSABLE:
-            late.add(index)
-            continue
-        resource_type, action, ids, attribute, targets = change_details(
-            column.event_source[index], column.event_name[index], request, response, account
-        )
-        found[index] = (
-            resource_type,
-            action,
-            bounded_list(ids),
-            None if attribute is None else bounded_text(attribute),
-            bounded_list(targets),
-        )
-    return found
-
-
-def _detail_columns(
-    count: int, details: dict[int, _Details]
-) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """Return the ids, attribute and share targets of each row: empty but where details say."""
-    codes = np.zeros(count, dtype=np.int32)
-    codes[list(details)] = np.arange(1, len(details) + 1, dtype=np.int32)
-    found = details.values()
-    strings = pa.list_(pa.string())
-    return (
-        pa.array([_EMPTY, *(one[2] for one in found)], type=strings).take(codes),
-        pa.array([None, *(one[3] for one in found)], type=pa.string()).take(codes),
-        pa.array([_EMPTY, *(one[4] for one in found)], type=strings).take(codes),
-    )
-
-
 def _mfa(
     column: _Columns,
     name_array: pa.Array,
@@ -503,8 +379,8 @@ def _mfa(
     ).tolist()
     patched = mfa.to_pylist()
     for index in logins:
-        extra = _parsed(column.additional_event_data[index])
-        if extra is _UNPARSABLE:
+        extra = parsed(column.additional_event_data[index])
+        if extra is UNPARSABLE:
             late.add(index)
         elif type(extra) is dict:
             patched[index] = _bool_text(extra.get("MFAUsed"))
@@ -525,7 +401,7 @@ def _identities(
     """
     user_codes, users = _encoded(_texts(column.user_identity))
     account_codes, recipients = _encoded(_strings(column.recipient_account_id))
-    codes, firsts = _paired(user_codes, account_codes, len(recipients))
+    codes, firsts = paired_codes(user_codes, account_codes, len(recipients))
     pairs = [(users[user_codes[row]], recipients[account_codes[row]]) for row in firsts]
     known = _pairs_seen.setdefault(normalizer.rule, {})
     if len(known) > _PAIRS_KEPT:
@@ -560,12 +436,12 @@ _FAILED: Final = _Identity("", _UNKNOWN_TYPE, None, None, None, None, None, None
 
 def _resolve(text: bytes, recipient: str | None, rule: IdentityKeyRule) -> _Resolved:
     """Return the identity, the account and whether the reference path must judge the row."""
-    user = _parsed(text)
+    user = parsed(text)
     account = recipient
     if account is None and type(user) is dict:
         owner = user.get("accountId")
         account = owner if type(owner) is str else None
-    if user is _UNPARSABLE or (user is not None and type(user) is not dict):
+    if user is UNPARSABLE or (user is not None and type(user) is not dict):
         return _FAILED, account, True
     if not user:
         unknown = _Identity(
