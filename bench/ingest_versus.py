@@ -3,7 +3,7 @@
 On a shared machine the load moves from one minute to the next, so a before measured
 after the after is no comparison. This runs ``changewatch ingest --jobs 1`` from each
 checkout in turn (the order swapped every round), with ``gzip.decompress`` of every file
-(the floor of ``bench/ingest.py``) timed once a round. It prints, for each checkout, the
+(the floor of ``bench/ingest.py``; ``.json.gz`` files only) timed once a round. It prints, for each checkout, the
 wall clock and CPU seconds (user + system of the process tree, by ``wait4``), best and
 mean, and the ratio of the best CPU to the floor's best CPU (ADR 0061).
 
@@ -67,14 +67,19 @@ def main() -> None:
             for number, checkout in enumerate(order):
                 runs[checkout].append(ingest(args.root, checkout, Path(scratch) / f"{number}.pq"))
     floor_wall, floor_cpu = min(w for w, _ in floors), min(c for _, c in floors)
-    print(f"gzip.decompress floor: best {floor_wall:.2f} s wall, {floor_cpu:.2f} s CPU")
+    if paths:
+        print(f"gzip.decompress floor: best {floor_wall:.2f} s wall, {floor_cpu:.2f} s CPU")
+    else:
+        print("no .json.gz files under the root: no gzip floor, no ratios")
     for checkout, timings in runs.items():
         wall, cpu = min(w for w, _ in timings), min(c for _, c in timings)
         mean = sum(c for _, c in timings) / len(timings)
-        print(
-            f"{checkout}: best {wall:.2f} s wall, {cpu:.2f} s CPU (mean {mean:.2f}); "
-            f"{cpu / floor_cpu:.2f}x the floor's CPU, {wall / floor_wall:.2f}x its wall clock"
+        ratios = (
+            f"; {cpu / floor_cpu:.2f}x the floor's CPU, {wall / floor_wall:.2f}x its wall clock"
+            if paths
+            else ""
         )
+        print(f"{checkout}: best {wall:.2f} s wall, {cpu:.2f} s CPU (mean {mean:.2f}){ratios}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
