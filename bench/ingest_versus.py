@@ -2,10 +2,10 @@
 
 On a shared machine the load moves from one minute to the next, so a before measured
 after the after is no comparison. This runs ``changewatch ingest --jobs 1`` from each
-checkout in turn (the order swapped every round), with ``gzip.decompress`` of every file
-(the floor of ``bench/ingest.py``; ``.json.gz`` files only) timed once a round. It prints, for each checkout, the
-wall clock and CPU seconds (user + system of the process tree, by ``wait4``), best and
-mean, and the ratio of the best CPU to the floor's best CPU (ADR 0061).
+checkout in turn (the order swapped every round), with ``gzip.decompress`` of every
+``.json.gz`` file (the floor of ``bench/ingest.py``) timed once a round. It prints, for each
+checkout, the wall clock and CPU seconds (user + system of the process tree, by ``wait4``),
+best and mean, and the ratio of the best CPU to the floor's best CPU (ADR 0061).
 
 Run: ``python -P bench/ingest_versus.py LAYOUT_ROOT BEFORE_DIR AFTER_DIR --rounds 4``.
 Each directory is a source checkout (``git archive REV | tar -x -C DIR``); it goes first
