@@ -3,6 +3,7 @@
 Public surface::
 
     ingest(paths, out, options=IngestOptions(...))   files/directories/stdin -> Parquet
+    without_pandas()                                 a block where pyarrow does without pandas
     find_sources(paths)                              the files ingest reads, and paths it cannot
     records_to_table(records)                        in-memory records -> Arrow table
     read_records(data, source)                       one CloudTrail file's bytes -> raw records
@@ -142,6 +143,7 @@ if _typing.TYPE_CHECKING:
     from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
     from features._windows import to_ns
+    from features._without_pandas import without_pandas
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
 # workers do not pay for pandas and the featuriser they never touch.
@@ -262,6 +264,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "resource_type_of": ("features._resources", "resource_type_of"),
     "short_id": ("features._resources", "short_id"),
     "to_ns": ("features._windows", "to_ns"),
+    "without_pandas": ("features._without_pandas", "without_pandas"),
     "write_events": ("features._io", "write_events"),
     "write_ranges": ("features._aws_ranges", "write_ranges"),
 }
@@ -400,6 +403,7 @@ __all__ = [
     "short_id",
     "snapshot_chains",
     "to_ns",
+    "without_pandas",
     "write_events",
     "write_ranges",
 ]

@@ -17,24 +17,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from itertools import compress
+from operator import attrgetter
 from typing import Any, Final, NamedTuple, cast
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import Raw
 from msgspec.structs import astuple
 
 from features._clients import client_of
+from features._columnar_calls import (
+    UNPARSABLE,
+    Codes,
+    call_columns,
+    call_details,
+    classify_calls,
+    detail_columns,
+    paired_codes,
+    parsed,
+)
 from features._exceptions import RecordRejected
 from features._identity import IdentityKeyRule
 from features._limits import (
     MAX_FIELD_CHARS,
-    MAX_PARSED_BYTES,
-    bounded_list,
     bounded_strings,
-    bounded_text,
 )
 from features._network import is_service_address, network_of
 from features._normalize import (
@@ -43,11 +50,8 @@ from features._normalize import (
     _bool_text,
     _Identity,
     _identity_of,
-    change_details,
-    needs_details,
 )
 from features._schema import CANONICAL_SCHEMA
-from features._taxonomy import classify
 from features._wire import WireRecord, decode_records, parse_raw
 
 __all__ = ["normalize_batch"]
@@ -59,25 +63,14 @@ _TIME_PATTERN: Final = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
 )
 _EPOCH_TEXT: Final = "1970-01-01T00:00:00Z"
-_EMPTY: Final[list[str]] = []
 
 Rejections = list[tuple[int, RecordRejected]]
-
-
-Codes = np.ndarray[Any, np.dtype[np.int32]]
 
 
 def _encoded(array: pa.Array) -> tuple[Codes, list[Any]]:
     """Code per row and the distinct values (null included), by Arrow's hash table."""
     encoded = array.dictionary_encode(null_encoding="encode")
     return encoded.indices.to_numpy().astype(np.int32, copy=False), encoded.dictionary.to_pylist()
-
-
-def _paired(left: Codes, right: Codes, right_size: int) -> tuple[Codes, list[int]]:
-    """Code per row of the pair of two codings, and the first row of each distinct pair."""
-    combined = left.astype(np.int64) * right_size + right
-    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    return inverse.astype(np.int32).reshape(-1), first.tolist()
 
 
 def _taken(values: list[Any], codes: Codes, kind: pa.DataType) -> pa.Array:
@@ -97,11 +90,11 @@ def _event_times(times: pa.StringArray) -> tuple[pa.Array, list[int]]:
     """
     shape = pc.fill_null(pc.match_substring_regex(times, _TIME_PATTERN), False)
     shaped = pc.if_else(shape, times, _EPOCH_TEXT)
-    parsed = pc.strptime(shaped, format=_TIME_FORMAT, unit="s", error_is_null=True)
+    stamps = pc.strptime(shaped, format=_TIME_FORMAT, unit="s", error_is_null=True)
     written_day = pc.cast(pc.utf8_slice_codeunits(shaped, 8, 10), pa.int64())
-    real = pc.fill_null(pc.equal(pc.day(parsed), written_day), False)
+    real = pc.fill_null(pc.equal(pc.day(stamps), written_day), False)
     invalid = np.flatnonzero(~pc.and_(shape, real).to_numpy(zero_copy_only=False)).tolist()
-    return parsed.cast(pa.timestamp("us", tz="UTC")), invalid
+    return stamps.cast(pa.timestamp("us", tz="UTC")), invalid
 
 
 class _Columns(NamedTuple):
@@ -141,12 +134,11 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
     return pa.array(values, type=pa.string())
 
 
-def _decoded(records: list[Any]) -> list[WireRecord | None]:
-    """Each record as a :class:`WireRecord`, or ``None`` where it is not one."""
+def _decoded(records: list[Any]) -> tuple[list[WireRecord | None], bool]:
+    """Return each record as a :class:`WireRecord` (``None`` if not one), and whether all are."""
     wire = WireRecord
-    kinds = {type(record) for record in records}
-    if kinds == {wire}:
-        return records
+    if set(map(type, records)) == {wire}:
+        return records, True
     raw_positions = [index for index, record in enumerate(records) if type(record) is Raw]
     decoded: list[WireRecord | None] = [
         record if type(record) is wire else None for record in records
@@ -154,7 +146,50 @@ def _decoded(records: list[Any]) -> list[WireRecord | None]:
     fresh = decode_records([records[index] for index in raw_positions])
     for index, record in zip(raw_positions, fresh, strict=True):
         decoded[index] = record
-    return decoded
+    return decoded, all(record is not None for record in decoded)
+
+
+def _columns(records: list[WireRecord]) -> _Columns:
+    """Return the fields of records that are all :class:`WireRecord`, one tuple per field."""
+    return _Columns(*zip(*map(astuple, records), strict=True))
+
+
+def _all_fit(column: _Columns) -> bool:
+    """Whether every record of the columns is one the fast path makes (see :func:`_split`)."""
+    return (
+        all(column.event_id)
+        and all(column.event_name)
+        and None not in column.event_time
+        and not any(column.detail_type)
+    )
+
+
+def _split(records: list[Any]) -> tuple[_Columns | None, list[int], list[int]]:
+    """Return the columns of the records the fast path makes, their positions, and the rest's.
+
+    The fast path cannot make: what is not a plain record, an EventBridge envelope, a
+    record without an id (one is made from the whole record), or without a name or time
+    (rejections). The usual batch is judged column by column, in C loops.
+    """
+    decoded, complete = _decoded(records)
+    if not records:
+        return None, [], []
+    if complete:
+        column = _columns(cast(list[WireRecord], decoded))
+        if _all_fit(column):
+            return column, list(range(len(records))), []
+    fits = [
+        record is not None
+        and not record.detail_type
+        and record.event_id
+        and record.event_name
+        and record.event_time is not None
+        for record in decoded
+    ]
+    fast_positions = list(compress(range(len(records)), fits))
+    slow_positions = [index for index, ok in enumerate(fits) if not ok]
+    fast = cast(list[WireRecord], list(compress(decoded, fits)))
+    return (_columns(fast) if fast else None), fast_positions, slow_positions
 
 
 def normalize_batch(
@@ -185,31 +220,12 @@ def normalize_batch(
     rejections : list of (int, RecordRejected)
         The 0-based index and the rejection of every record not accepted.
     """
-    decoded = _decoded(records)
-    # What the fast path cannot make: not a plain record, an EventBridge envelope, no
-    # id (one is made from the whole record), no name or time (rejections).
-    fits = [
-        record is not None
-        and not record.detail_type
-        and record.event_id
-        and record.event_name
-        and record.event_time is not None
-        for record in decoded
-    ]
-    if all(fits):
-        fast_positions = list(range(len(records)))
-        slow_positions: list[int] = []
-        fast = cast(list[WireRecord], decoded)
-    else:
-        fast_positions = list(compress(range(len(records)), fits))
-        slow_positions = [index for index, ok in enumerate(fits) if not ok]
-        fast = cast(list[WireRecord], list(compress(decoded, fits)))
-
-    table, late = _fast_table(fast, normalizer)
+    column, fast_positions, slow_positions = _split(records)
+    table, late = _fast_table(column, normalizer)
     if late:
         # Rows whose time, identity or details only the reference path can judge.
         slow_positions.extend(fast_positions[index] for index in late)
-        keep_mask = np.ones(len(fast), dtype=bool)
+        keep_mask = np.ones(len(fast_positions), dtype=bool)
         keep_mask[late] = False
         fast_positions = list(compress(fast_positions, keep_mask.tolist()))
         table = table.filter(pa.array(keep_mask))
@@ -252,39 +268,18 @@ def _merge_slow(
     return combined.take(pa.array(order)), rejections
 
 
-def _parsed(raw: Raw | bytes) -> Any:
-    """Parse a nested raw object; ``_UNPARSABLE`` when Python cannot hold it, or it is too long.
+def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
+    """Build the canonical table of records that fit :class:`WireRecord`, from their columns.
 
-    Too long (over :data:`~features._limits.MAX_PARSED_BYTES`) sends the record to the
-    reference path, which rejects it for its size.
+    Returns the table and the indices (into the columns) of rows the reference path
+    must redo: times not in CloudTrail's format, identities or details that are malformed.
     """
-    if not raw:
-        return None
-    if len(raw) > MAX_PARSED_BYTES:
-        return _UNPARSABLE
-    try:
-        return orjson.loads(memoryview(raw))
-    except orjson.JSONDecodeError:
-        return _UNPARSABLE
-
-
-_UNPARSABLE: Final = object()
-
-
-def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Table, list[int]]:
-    """Build the canonical table of records that fit :class:`WireRecord`.
-
-    Returns the table and the indices (into ``fast``) of rows the reference path must
-    redo: times not in CloudTrail's format, identities or details that are malformed.
-    """
-    count = len(fast)
-    if count == 0:
+    if column is None:
         return CANONICAL_SCHEMA.empty_table(), []
+    count = len(column.event_id)
     late: set[int] = set()
-    column = _Columns(*zip(*map(astuple, fast), strict=True))
 
-    times = _strings(column.event_time)
-    event_time, odd_times = _event_times(times)
+    event_time, odd_times = _event_times(_strings(column.event_time))
     late.update(odd_times)
 
     who, identity_codes, resolved, bad_identity = _identities(column, normalizer)
@@ -294,67 +289,18 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     name_array = _strings(column.event_name)
     source_codes, source_values = _encoded(source_array)
     name_codes, name_values = _encoded(name_array)
-    pair_codes, firsts = _paired(source_codes, name_codes, len(name_values))
-    pairs = [(source_values[source_codes[i]], name_values[name_codes[i]]) for i in firsts]
-    classified = [classify(source, name) for source, name in pairs]
-    resource_type_values = [resource_type for resource_type, _ in classified]
-    action_values = [action for _, action in classified]
-    detailed = np.asarray(
-        [
-            needs_details(kind, source, name)
-            for (kind, _), (source, name) in zip(classified, pairs, strict=True)
-        ],
-        dtype=bool,
-    )[pair_codes]
-    code_list = pair_codes.tolist()
-    resource_type = [resource_type_values[code] for code in code_list]
-    action = [action_values[code] for code in code_list]
-    ids: list[list[str]] = [_EMPTY] * count
-    targets: list[list[str]] = [_EMPTY] * count
-    attribute: list[str | None] = [None] * count
-    for index in np.flatnonzero(detailed).tolist():
-        request = _parsed(column.request_parameters[index])
-        response = _parsed(column.response_elements[index])
-        if request is _UNPARSABLE or response is _UNPARSABLE:
-            late.add(index)
-            continue
-        (
-            resource_type[index],
-            action[index],
-            found_ids,
-            found_attribute,
-            found_targets,
-        ) = change_details(
-            column.event_source[index],
-            column.event_name[index],
-            request,
-            response,
-            resolved[identity_codes[index]],
-        )
-        ids[index], targets[index] = bounded_list(found_ids), bounded_list(found_targets)
-        attribute[index] = None if found_attribute is None else bounded_text(found_attribute)
-    action_array = pa.array(action, type=pa.string())
-    resource_type_array = pa.array(resource_type, type=pa.string())
+    calls = classify_calls(column, source_codes, source_values, name_codes, name_values)
+    details = call_details(
+        column, calls.detailed, [resolved[code] for code in identity_codes[calls.detailed]], late
+    )
+    resource_type_array, action_array = call_columns(calls, details)
+    ids, attribute, targets = detail_columns(count, details)
     is_read = pc.equal(action_array, "read")
     read_only = pa.array(column.read_only, type=pa.bool_())
     read_only_array = pc.if_else(pc.is_null(read_only), is_read, read_only)
     is_change = pc.and_(pc.is_valid(resource_type_array), pc.invert(is_read))
 
-    mfa = _taken([identity.mfa for identity in who], identity_codes, pa.bool_())
-    logins = (
-        np.flatnonzero(pc.equal(name_array, "ConsoleLogin").to_numpy(zero_copy_only=False)).tolist()
-        if "ConsoleLogin" in name_values
-        else []
-    )
-    if logins:
-        patched = mfa.to_pylist()
-        for index in logins:
-            extra = _parsed(column.additional_event_data[index])
-            if extra is _UNPARSABLE:
-                late.add(index)
-            elif type(extra) is dict:
-                patched[index] = _bool_text(extra.get("MFAUsed"))
-        mfa = pa.array(patched, type=pa.bool_())
+    mfa = _mfa(column, name_array, name_values, who, identity_codes, late)
 
     agent_array = _strings(column.user_agent)
     agent_codes, agents = _encoded(agent_array)
@@ -373,9 +319,7 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     by_service = service_ip[ip_codes] | service_identity[identity_codes]
 
     def from_identity(attribute_name: str) -> pa.Array:
-        return _taken(
-            [getattr(identity, attribute_name) for identity in who], identity_codes, pa.string()
-        )
+        return _taken(list(map(attrgetter(attribute_name), who)), identity_codes, pa.string())
 
     nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
@@ -392,9 +336,9 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
         resource_type_array,
         action_array,
         is_change,
-        pa.array(ids, type=pa.list_(pa.string())),
-        pa.array(attribute, type=pa.string()),
-        pa.array(targets, type=pa.list_(pa.string())),
+        ids,
+        attribute,
+        targets,
         from_identity("key"),
         from_identity("type"),
         from_identity("arn"),
@@ -418,6 +362,31 @@ def _fast_table(fast: list[WireRecord], normalizer: Normalizer) -> tuple[pa.Tabl
     return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
 
 
+def _mfa(
+    column: _Columns,
+    name_array: pa.Array,
+    name_values: list[str],
+    who: list[_Identity],
+    identity_codes: Codes,
+    late: set[int],
+) -> pa.Array:
+    """Return each row's MFA: its identity's, or what a console login says it used."""
+    mfa = _taken([identity.mfa for identity in who], identity_codes, pa.bool_())
+    if "ConsoleLogin" not in name_values:
+        return mfa
+    logins = np.flatnonzero(
+        pc.equal(name_array, "ConsoleLogin").to_numpy(zero_copy_only=False)
+    ).tolist()
+    patched = mfa.to_pylist()
+    for index in logins:
+        extra = parsed(column.additional_event_data[index])
+        if extra is UNPARSABLE:
+            late.add(index)
+        elif type(extra) is dict:
+            patched[index] = _bool_text(extra.get("MFAUsed"))
+    return pa.array(patched, type=pa.bool_())
+
+
 _UNKNOWN_TYPE: Final = "Unknown"
 
 
@@ -430,22 +399,15 @@ def _identities(
     else the identity's ``accountId``) and whether the reference path must judge it;
     and the pair code of each row.
     """
-    index: dict[tuple[bytes, str | None], int] = {}
-    setdefault = index.setdefault
-    codes = np.asarray(
-        [
-            setdefault((bytes(user), recipient), len(index))
-            for user, recipient in zip(
-                column.user_identity, column.recipient_account_id, strict=True
-            )
-        ],
-        dtype=np.int32,
-    )
+    user_codes, users = _encoded(_texts(column.user_identity))
+    account_codes, recipients = _encoded(_strings(column.recipient_account_id))
+    codes, firsts = paired_codes(user_codes, account_codes, len(recipients))
+    pairs = [(users[user_codes[row]], recipients[account_codes[row]]) for row in firsts]
     known = _pairs_seen.setdefault(normalizer.rule, {})
     if len(known) > _PAIRS_KEPT:
         known.clear()
     resolved = []
-    for pair in index:
+    for pair in pairs:
         found = known.get(pair)
         if found is None:
             found = known[pair] = _resolve(*pair, normalizer.rule)
@@ -454,6 +416,15 @@ def _identities(
     accounts = [account for _, account, _ in resolved]
     failed = np.asarray([bad for _, _, bad in resolved], dtype=bool)
     return who, codes, accounts, failed
+
+
+def _texts(raws: Sequence[Raw]) -> pa.Array:
+    """Return raw JSON texts as an Arrow binary array, in one copy (no Python object per text)."""
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(raws))]
+    return pa.Array.from_buffers(pa.large_binary(), len(raws), buffers)
 
 
 _Resolved = tuple[_Identity, str | None, bool]
@@ -465,12 +436,12 @@ _FAILED: Final = _Identity("", _UNKNOWN_TYPE, None, None, None, None, None, None
 
 def _resolve(text: bytes, recipient: str | None, rule: IdentityKeyRule) -> _Resolved:
     """Return the identity, the account and whether the reference path must judge the row."""
-    user = _parsed(text)
+    user = parsed(text)
     account = recipient
     if account is None and type(user) is dict:
         owner = user.get("accountId")
         account = owner if type(owner) is str else None
-    if user is _UNPARSABLE or (user is not None and type(user) is not dict):
+    if user is UNPARSABLE or (user is not None and type(user) is not dict):
         return _FAILED, account, True
     if not user:
         unknown = _Identity(

@@ -115,7 +115,7 @@ def ingest(
       changewatch ingest trail.ndjson.gz --out events.parquet --geoip geo.mmdb
       aws s3 cp s3://trail/file.json.gz - | changewatch ingest - --out events.parquet
     """
-    from features import IngestOptions, find_sources
+    from features import IngestOptions, find_sources, without_pandas
     from features import ingest as run_ingest
 
     options = IngestOptions(
@@ -130,7 +130,8 @@ def ingest(
     total = len(find_sources(paths).files) if sys.stderr.isatty() else 0
     update, close = progress(total, "ingest")
     try:
-        report = run_ingest(paths, out, options=options, rejects=rejects, progress=update)
+        with without_pandas():  # this process only ingests: 0.3 s less to start (ADR 0061)
+            report = run_ingest(paths, out, options=options, rejects=rejects, progress=update)
     finally:
         close()
     problems = report.rejected + report.files_failed + report.paths_unreadable

@@ -120,6 +120,26 @@ def test_a_realistic_batch_matches(make: Any) -> None:
     assert_same(batch)
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        pytest.param({"eventID": "c"}, id="both fit"),
+        pytest.param({"eventID": None}, id="a raw record without an id"),
+        pytest.param({"eventTime": None}, id="a raw record without a time"),
+        pytest.param({"eventID": 7}, id="a raw record that does not fit the wire struct"),
+    ],
+)
+def test_a_batch_of_decoded_and_raw_records_matches(make: Any, second: dict[str, Any]) -> None:
+    """A task pools delivery files (decoded) with arrays or NDJSON (raw) in one batch."""
+    delivered, raw_of = delivered_records([make(eventID="a"), make(eventID="b")], None)
+    raw, _ = raw_records([make(**{"eventID": "d", **second}), make(eventID="e")], None)
+    table, rejected = normalize_batch(delivered + raw, Normalizer(), raw_of=raw_of)
+    records = [make(eventID="a"), make(eventID="b"), make(**{"eventID": "d", **second})]
+    expected_table, expected_rejected = reference([*records, make(eventID="e")], Normalizer())
+    assert [(i, e.field, e.reason) for i, e in rejected] == expected_rejected
+    assert table.to_pylist() == expected_table.to_pylist()
+
+
 def test_the_real_recordings_match(data_dir: Any, geo_db: Any) -> None:
     from features import GeoIP
 
