@@ -14,6 +14,7 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import timezone
 from typing import Any, Final
 
 import numpy as np
@@ -103,6 +104,8 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
 def _utc(column: pd.Series) -> Any:
     """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
+        if column.dtype.unit == "ns" and column.dtype.tz is timezone.utc:
+            return column.array  # already so (the vectors' own dtype): no conversion
         return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
     return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
 
@@ -437,32 +440,17 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         check_is_fitted(self, "detector_")
         peers = peers or {}
         n = len(vectors)
+        keys = vectors["identity_key"].to_numpy(dtype=object)
         scores = np.full(n, np.nan)
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
-            rows = vectors if mask.all() else vectors[mask]
-            X = self.usual_.excess(rows, peers)  # noqa: N806 (sklearn naming)
-            scores[mask] = self.detector_.score_samples(X)
-            credit = self.detector_.attributions(X)
-            values = rows[list(self.feature_names_)].to_numpy(dtype=np.float64)
-            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object), peers)
-            templates = templates_for(self._feature_config().window)
-            for out, c, v, u in zip(np.flatnonzero(mask), credit, values, usual, strict=True):
-                explanations[out] = [
-                    {
-                        "feature": e.name,
-                        "value": e.value,
-                        "usual": e.usual,
-                        "contribution": e.contribution,
-                        "text": e.text,
-                    }
-                    for e in explain(
-                        c, v, u, self.feature_names_, templates=templates, top=self.top
-                    )
-                ]
+            at = np.flatnonzero(mask)
+            scores[at], explained = self._explained_scores(vectors, keys, at, peers)
+            for out, items in zip(at.tolist(), explained, strict=True):
+                explanations[out] = items
         columns: dict[str, Any] = {
-            "identity": vectors["identity_key"].to_numpy(dtype=object),
+            "identity": keys,
             "window_start": _utc(vectors["window_start"]),
             "window_end": _utc(vectors["window_end"]),
             "score": scores,
@@ -470,10 +458,49 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             "cold_start": vectors["cold_start"].to_numpy() == 1,
             "explanations": explanations,
             "event_ids": [[] for _ in range(n)],
-            "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
+            "peers": [_peers_phrase(str(k), peers) for k in keys],
         }
         rest = vectors[[name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS]]
         return pd.concat([pd.DataFrame(columns), rest.reset_index(drop=True)], axis=1)
+
+    def _explained_scores(
+        self,
+        vectors: pd.DataFrame,
+        keys: npt.NDArray[np.object_],
+        at: npt.NDArray[np.intp],
+        peers: Mapping[str, Sequence[str]],
+    ) -> tuple[npt.NDArray[np.float64], list[list[dict[str, Any]]]]:
+        """Anomaly scores and explanations of the windows at positions ``at``.
+
+        One matrix of the windows' feature values, their usual values looked up once,
+        the excess over them, and one walk of the forest for scores and attributions:
+        plain arrays from the vector block to the explanations, whether 1 window or
+        thousands are scored.
+        """
+        usual_names = self.usual_.features
+        raw = vectors[list(usual_names)].to_numpy(dtype=np.float64)[at]
+        values = (
+            raw
+            if usual_names == self.feature_names_
+            else vectors[list(self.feature_names_)].to_numpy(dtype=np.float64)[at]
+        )
+        usual = self.usual_.lookup(keys[at], peers)
+        scores, credit = self.detector_.score_rows(self.usual_.excess_of(raw, usual))
+        templates = templates_for(self._feature_config().window)
+        explained = [
+            [
+                {
+                    "feature": e.name,
+                    "value": e.value,
+                    "usual": e.usual,
+                    "contribution": e.contribution,
+                    "text": e.text,
+                }
+                for e in explain(c, v, u, self.feature_names_, templates=templates, top=self.top)
+            ]
+            for c, v, u in zip(credit, values, usual, strict=True)
+        ]
+        return scores, explained
 
     @classmethod
     def from_parts(
