@@ -9,6 +9,7 @@ training scores and explanations in words. ADR 0013 records the choices.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -108,6 +109,38 @@ def _utc(column: pd.Series) -> Any:
             return column.array  # already so (the vectors' own dtype): no conversion
         return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
     return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
+
+
+_REST_COLUMNS: Final = tuple(name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS)
+"""Vector columns of the result after :data:`RESULT_COLUMNS` (its own keys and bounds are there)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(columns: tuple[Any, ...], names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Positions of ``names`` among a table's ``columns``; None when one is missing or repeated.
+
+    Kept per layout: every call of the detector on vectors of one layout (the
+    featuriser's, or Spark's) finds its columns without indexing the column names again.
+    """
+    index = pd.Index(columns)
+    if not index.is_unique:
+        return None
+    found = index.get_indexer(pd.Index(names))
+    return None if (found < 0).any() else tuple(int(i) for i in found)
+
+
+def _columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame[list(names)]`` (the same columns, dtypes and errors) at a fraction of its cost."""
+    wanted = tuple(names)
+    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
+    if found is None:
+        return frame[list(wanted)]  # pandas names what is missing (or selects repeats)
+    return frame.take(list(found), axis=1)
+
+
+def _plain_index(index: pd.Index, n: int) -> bool:
+    """Whether ``index`` is already ``0, 1, ..., n - 1`` (what ``reset_index`` would give)."""
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and len(index) == n
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -460,8 +493,10 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             "event_ids": [[] for _ in range(n)],
             "peers": [_peers_phrase(str(k), peers) for k in keys],
         }
-        rest = vectors[[name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS]]
-        return pd.concat([pd.DataFrame(columns), rest.reset_index(drop=True)], axis=1)
+        rest = _columns_of(vectors, _REST_COLUMNS)
+        if not _plain_index(rest.index, n):
+            rest = rest.reset_index(drop=True)
+        return pd.concat([pd.DataFrame(columns), rest], axis=1)
 
     def _explained_scores(
         self,
@@ -478,11 +513,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         thousands are scored.
         """
         usual_names = self.usual_.features
-        raw = vectors[list(usual_names)].to_numpy(dtype=np.float64)[at]
+        raw = _columns_of(vectors, usual_names).to_numpy(dtype=np.float64)[at]
         values = (
             raw
             if usual_names == self.feature_names_
-            else vectors[list(self.feature_names_)].to_numpy(dtype=np.float64)[at]
+            else _columns_of(vectors, self.feature_names_).to_numpy(dtype=np.float64)[at]
         )
         usual = self.usual_.lookup(keys[at], peers)
         scores, credit = self.detector_.score_rows(self.usual_.excess_of(raw, usual))
