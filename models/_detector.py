@@ -82,13 +82,59 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     """Event ids (in time order) of each (identity key, window start in ns since the epoch)."""
     if len(events) == 0:
         return {}
-    time = to_ns(events["event_time"])
-    width = pd.Timedelta(window).value
-    start = time - np.mod(time, width)
-    keys, key_rank = np.unique(
-        events["identity_key"].astype(str).to_numpy(dtype=object), return_inverse=True
+    keys, times, ids = _event_arrays(events)
+    return _window_ids(keys, times, ids, pd.Timedelta(window).value)
+
+
+def _strings(column: pd.Series) -> npt.NDArray[np.object_]:
+    """``column.astype(str)`` as an object array (no conversion when it is of strings)."""
+    if column.dtype == "str":
+        return column.to_numpy(dtype=object)
+    return column.astype(str).to_numpy(dtype=object)
+
+
+def _event_arrays(
+    events: pd.DataFrame,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """Identity keys, times (ns since the epoch) and event ids of ``events``, as arrays."""
+    return (
+        _strings(events["identity_key"]),
+        to_ns(events["event_time"]),
+        _strings(events["event_id"]),
     )
-    ids = events["event_id"].astype(str).to_numpy(dtype=object)
+
+
+def _pooled_event_arrays(
+    frames: Sequence[pd.DataFrame],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """:func:`_event_arrays` of ``frames`` read as one table, a repeated event id kept once.
+
+    The same rows as ``pd.concat(frames).drop_duplicates("event_id")`` (the first of
+    each id, in table order), without building the table.
+    """
+    parts = [_event_arrays(frame) for frame in frames if len(frame)]
+    if not parts:
+        empty = np.zeros(0, dtype=object)
+        return empty, np.zeros(0, dtype=np.int64), empty
+    keys, times, ids = (np.concatenate(column) for column in zip(*parts, strict=True))
+    _, first = np.unique(ids, return_index=True)
+    if len(first) < len(ids):
+        kept = np.sort(first)
+        keys, times, ids = keys[kept], times[kept], ids[kept]
+    return keys, times, ids
+
+
+def _window_ids(
+    keys: npt.NDArray[np.object_],
+    time: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.object_],
+    width: int,
+) -> dict[tuple[str, int], list[str]]:
+    """:func:`window_event_ids` of events given as arrays, windows ``width`` ns long."""
+    if len(ids) == 0:
+        return {}
+    start = time - np.mod(time, width)
+    names, key_rank = np.unique(keys, return_inverse=True)
     _, id_rank = np.unique(ids, return_inverse=True)
     key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
     order = np.lexsort((id_rank, time, start, key_rank))
@@ -97,7 +143,7 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
     ordered = ids[order]
     return {
-        (str(keys[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
+        (str(names[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
         for a, b in itertools.pairwise(bounds)
     }
 
@@ -451,15 +497,15 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors, pools = _peer_vectors(
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
-        result = self.score_vectors(vectors, peers=pools)
-        recent = state.recent
-        pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
-        ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)
-        starts = to_ns(result["window_start"]) if len(result) else np.zeros(0, dtype=np.int64)
-        result["event_ids"] = [
-            ids.get((str(k), int(w)), []) for k, w in zip(result["identity"], starts, strict=True)
-        ]
-        return result
+        width = pd.Timedelta(self._feature_config().window).value
+        ids = _window_ids(*_pooled_event_arrays([state.recent, events]), width)
+        keys = vectors["identity_key"].to_numpy(dtype=object)
+        starts = to_ns(vectors["window_start"]) if len(vectors) else np.zeros(0, dtype=np.int64)
+        return self._scored_table(
+            vectors,
+            pools,
+            [ids.get((str(k), int(w)), []) for k, w in zip(keys, starts, strict=True)],
+        )
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -471,7 +517,15 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         measured against their peers, the peers whose usual values they are held to.
         """
         check_is_fitted(self, "detector_")
-        peers = peers or {}
+        return self._scored_table(vectors, peers or {}, [[] for _ in range(len(vectors))])
+
+    def _scored_table(
+        self,
+        vectors: pd.DataFrame,
+        peers: Mapping[str, Sequence[str]],
+        event_ids: list[list[str]],
+    ) -> pd.DataFrame:
+        """The result table of :meth:`score_windows` and :meth:`score_vectors`, built once."""
         n = len(vectors)
         keys = vectors["identity_key"].to_numpy(dtype=object)
         scores = np.full(n, np.nan)
@@ -490,7 +544,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             "percentile": self.detector_.scale_.percentile(scores),
             "cold_start": vectors["cold_start"].to_numpy() == 1,
             "explanations": explanations,
-            "event_ids": [[] for _ in range(n)],
+            "event_ids": event_ids,
             "peers": [_peers_phrase(str(k), peers) for k in keys],
         }
         rest = _columns_of(vectors, _REST_COLUMNS)
