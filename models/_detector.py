@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import timezone
+from datetime import UTC
 from typing import Any, Final
 
 import numpy as np
@@ -151,7 +151,7 @@ def _window_ids(
 def _utc(column: pd.Series) -> Any:
     """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
-        if column.dtype.unit == "ns" and column.dtype.tz is timezone.utc:
+        if column.dtype.unit == "ns" and column.dtype.tz is UTC:
             return column.array  # already so (the vectors' own dtype): no conversion
         return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
     return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
@@ -186,7 +186,12 @@ def _columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 def _plain_index(index: pd.Index, n: int) -> bool:
     """Whether ``index`` is already ``0, 1, ..., n - 1`` (what ``reset_index`` would give)."""
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and len(index) == n
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and len(index) == n
+    )
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -525,7 +530,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         peers: Mapping[str, Sequence[str]],
         event_ids: list[list[str]],
     ) -> pd.DataFrame:
-        """The result table of :meth:`score_windows` and :meth:`score_vectors`, built once."""
+        """Build the result table of :meth:`score_windows` and :meth:`score_vectors` at once."""
         n = len(vectors)
         keys = vectors["identity_key"].to_numpy(dtype=object)
         scores = np.full(n, np.nan)

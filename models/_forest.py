@@ -273,7 +273,9 @@ class CompiledForest:
             block = np.ascontiguousarray(x32[start : start + _BLOCK_ROWS].T)
             credit, node = self._attribute_block(block, has_nan)
             out[start : start + block.shape[1]] = credit
-            sums[start : start + block.shape[1]] = _tree_sums(self._rt.value.take(node, mode="wrap"))
+            sums[start : start + block.shape[1]] = _tree_sums(
+                self._rt.value.take(node, mode="wrap")
+            )
         return sums, out
 
     @property

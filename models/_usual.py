@@ -180,7 +180,7 @@ class UsualValues:
         return out
 
     def _arrays(self) -> _UsualArrays:
-        """The lookups as arrays, built on first use and kept while the tables are the same.
+        """Return the lookups as arrays, built on first use and kept while the tables stay.
 
         The table, the organisation row and the features are read once per fitted
         detector instead of re-indexed on every call (a service request scores 1-3
