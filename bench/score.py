@@ -1,7 +1,8 @@
 """Single-row latency and batch throughput: CompiledForest against IsolationForest.score_samples.
 
 Run: ``.venv/bin/python bench/score.py`` (single-threaded: BLAS/OpenMP pinned to one thread
-below, joblib runs scikit-learn's scoring sequentially by default). Takes about a minute.
+below, joblib runs scikit-learn's scoring sequentially by default). Takes a few minutes; then
+explained scores (score and attributions): one walk of the trees against two (ADR 0058).
 """
 
 from __future__ import annotations
