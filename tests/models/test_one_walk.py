@@ -11,24 +11,20 @@ from models import CompiledForest, IsolationDetector
 from models._forest import _BLOCK_ROWS
 
 
+def _with_missing(rows: np.ndarray) -> np.ndarray:
+    rows = rows.copy()
+    rows[min(1, len(rows) - 1), 0] = np.nan
+    rows[-1, :] = np.nan
+    return rows
+
+
+@pytest.mark.parametrize("missing", [False, True], ids=["finite", "with missing values"])
 @pytest.mark.parametrize("n_rows", [1, 2, 3, 40, _BLOCK_ROWS + 7], ids=lambda n: f"{n}rows")
 def test_one_walk_equals_score_and_attributions_bit_for_bit(
-    forest: tuple[IsolationForest, CompiledForest, np.ndarray], n_rows: int
+    forest: tuple[IsolationForest, CompiledForest, np.ndarray], n_rows: int, missing: bool
 ) -> None:
     _, compiled, data = forest
-    rows = data[:n_rows]
-    scores, credit = compiled.scores_and_attributions(rows)
-    assert np.array_equal(scores, compiled.anomaly_score(rows))
-    assert np.array_equal(credit, compiled.attributions(rows))
-
-
-def test_one_walk_follows_missing_values_as_the_score_does(
-    forest: tuple[IsolationForest, CompiledForest, np.ndarray],
-) -> None:
-    _, compiled, data = forest
-    rows = data[:5].copy()
-    rows[1, 0] = np.nan
-    rows[3, :] = np.nan
+    rows = _with_missing(data[:n_rows]) if missing else data[:n_rows]
     scores, credit = compiled.scores_and_attributions(rows)
     assert np.array_equal(scores, compiled.anomaly_score(rows))
     assert np.array_equal(credit, compiled.attributions(rows))
