@@ -1,7 +1,8 @@
 """Single-row latency and batch throughput: CompiledForest against IsolationForest.score_samples.
 
 Run: ``.venv/bin/python bench/score.py`` (single-threaded: BLAS/OpenMP pinned to one thread
-below, joblib runs scikit-learn's scoring sequentially by default). Takes about a minute.
+below, joblib runs scikit-learn's scoring sequentially by default). Takes a few minutes; then
+explained scores (score and attributions): one walk of the trees against two (ADR 0058).
 """
 
 from __future__ import annotations
@@ -124,6 +125,32 @@ def main() -> None:
         f"compiled is {sk50 / cf50:.0f}x faster on one row (p50; {sk99 / cf99:.0f}x at p99) "
         f"and {sk_s / cf_s:.1f}x faster on batches of {len(batch):,} "
         f"({sk_s / cf1_s:.1f}x on one thread; scikit-learn's score_samples uses one)"
+    )
+    explained(compiled, batch, rows)
+
+
+def explained(compiled: CompiledForest, batch: np.ndarray, rows: np.ndarray) -> None:
+    """Explained scores (score and attributions, as every scored window needs): two walks or one.
+
+    Before ADR 0058 the detector called ``anomaly_score`` and ``attributions`` (two walks
+    of the trees); it now calls ``scores_and_attributions`` (one walk, the same answers).
+    """
+
+    def two(x: np.ndarray) -> object:
+        return compiled.anomaly_score(x), compiled.attributions(x)
+
+    two_rows = latencies(two, rows, budget_s=10.0)
+    one_rows = latencies(compiled.scores_and_attributions, rows, budget_s=10.0)
+    t50, t99 = np.percentile(two_rows, [50, 99]) * 1e6
+    o50, o99 = np.percentile(one_rows, [50, 99]) * 1e6
+    print(f"explained, single row, two walks : p50 {t50:8.1f} us  p99 {t99:8.1f} us")
+    print(f"explained, single row, one walk  : p50 {o50:8.1f} us  p99 {o99:8.1f} us")
+    two_s, one_s = best_of_interleaved(
+        [lambda: two(batch), lambda: compiled.scores_and_attributions(batch)], repeat=3
+    )
+    print(
+        f"explained, batch of {len(batch):,}: two walks {len(batch) / two_s:,.0f} rows/s, "
+        f"one walk {len(batch) / one_s:,.0f} rows/s ({two_s / one_s:.2f}x)"
     )
 
 

@@ -9,11 +9,13 @@ training scores and explanations in words. ADR 0013 records the choices.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC
 from typing import Any, Final
 
 import numpy as np
@@ -80,13 +82,59 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     """Event ids (in time order) of each (identity key, window start in ns since the epoch)."""
     if len(events) == 0:
         return {}
-    time = to_ns(events["event_time"])
-    width = pd.Timedelta(window).value
-    start = time - np.mod(time, width)
-    keys, key_rank = np.unique(
-        events["identity_key"].astype(str).to_numpy(dtype=object), return_inverse=True
+    keys, times, ids = _event_arrays(events)
+    return _window_ids(keys, times, ids, pd.Timedelta(window).value)
+
+
+def _strings(column: pd.Series) -> npt.NDArray[np.object_]:
+    """``column.astype(str)`` as an object array (no conversion when it is of strings)."""
+    if column.dtype == "str":
+        return column.to_numpy(dtype=object)
+    return column.astype(str).to_numpy(dtype=object)
+
+
+def _event_arrays(
+    events: pd.DataFrame,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """Identity keys, times (ns since the epoch) and event ids of ``events``, as arrays."""
+    return (
+        _strings(events["identity_key"]),
+        to_ns(events["event_time"]),
+        _strings(events["event_id"]),
     )
-    ids = events["event_id"].astype(str).to_numpy(dtype=object)
+
+
+def _pooled_event_arrays(
+    frames: Sequence[pd.DataFrame],
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """:func:`_event_arrays` of ``frames`` read as one table, a repeated event id kept once.
+
+    The same rows as ``pd.concat(frames).drop_duplicates("event_id")`` (the first of
+    each id, in table order), without building the table.
+    """
+    parts = [_event_arrays(frame) for frame in frames if len(frame)]
+    if not parts:
+        empty = np.zeros(0, dtype=object)
+        return empty, np.zeros(0, dtype=np.int64), empty
+    keys, times, ids = (np.concatenate(column) for column in zip(*parts, strict=True))
+    _, first = np.unique(ids, return_index=True)
+    if len(first) < len(ids):
+        kept = np.sort(first)
+        keys, times, ids = keys[kept], times[kept], ids[kept]
+    return keys, times, ids
+
+
+def _window_ids(
+    keys: npt.NDArray[np.object_],
+    time: npt.NDArray[np.int64],
+    ids: npt.NDArray[np.object_],
+    width: int,
+) -> dict[tuple[str, int], list[str]]:
+    """:func:`window_event_ids` of events given as arrays, windows ``width`` ns long."""
+    if len(ids) == 0:
+        return {}
+    start = time - np.mod(time, width)
+    names, key_rank = np.unique(keys, return_inverse=True)
     _, id_rank = np.unique(ids, return_inverse=True)
     key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
     order = np.lexsort((id_rank, time, start, key_rank))
@@ -95,7 +143,7 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
     ordered = ids[order]
     return {
-        (str(keys[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
+        (str(names[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
         for a, b in itertools.pairwise(bounds)
     }
 
@@ -103,8 +151,47 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
 def _utc(column: pd.Series) -> Any:
     """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
+        if column.dtype.unit == "ns" and column.dtype.tz is UTC:
+            return column.array  # already so (the vectors' own dtype): no conversion
         return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
     return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
+
+
+_REST_COLUMNS: Final = tuple(name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS)
+"""Vector columns of the result after :data:`RESULT_COLUMNS` (its own keys and bounds are there)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _positions(columns: tuple[Any, ...], names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Positions of ``names`` among a table's ``columns``; None when one is missing or repeated.
+
+    Kept per layout: every call of the detector on vectors of one layout (the
+    featuriser's, or Spark's) finds its columns without indexing the column names again.
+    """
+    index = pd.Index(columns)
+    if not index.is_unique:
+        return None
+    found = index.get_indexer(pd.Index(names))
+    return None if (found < 0).any() else tuple(int(i) for i in found)
+
+
+def _columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame[list(names)]`` (the same columns, dtypes and errors) at a fraction of its cost."""
+    wanted = tuple(names)
+    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
+    if found is None:
+        return frame[list(wanted)]  # pandas names what is missing (or selects repeats)
+    return frame.take(list(found), axis=1)
+
+
+def _plain_index(index: pd.Index, n: int) -> bool:
+    """Whether ``index`` is already ``0, 1, ..., n - 1`` (what ``reset_index`` would give)."""
+    return (
+        isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and len(index) == n
+    )
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -415,15 +502,15 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors, pools = _peer_vectors(
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
-        result = self.score_vectors(vectors, peers=pools)
-        recent = state.recent
-        pool = pd.concat([recent, events], ignore_index=True) if len(recent) else events
-        ids = window_event_ids(pool.drop_duplicates("event_id"), self._feature_config().window)
-        starts = to_ns(result["window_start"]) if len(result) else np.zeros(0, dtype=np.int64)
-        result["event_ids"] = [
-            ids.get((str(k), int(w)), []) for k, w in zip(result["identity"], starts, strict=True)
-        ]
-        return result
+        width = pd.Timedelta(self._feature_config().window).value
+        ids = _window_ids(*_pooled_event_arrays([state.recent, events]), width)
+        keys = vectors["identity_key"].to_numpy(dtype=object)
+        starts = to_ns(vectors["window_start"]) if len(vectors) else np.zeros(0, dtype=np.int64)
+        return self._scored_table(
+            vectors,
+            pools,
+            [ids.get((str(k), int(w)), []) for k, w in zip(keys, starts, strict=True)],
+        )
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -435,45 +522,79 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         measured against their peers, the peers whose usual values they are held to.
         """
         check_is_fitted(self, "detector_")
-        peers = peers or {}
+        return self._scored_table(vectors, peers or {}, [[] for _ in range(len(vectors))])
+
+    def _scored_table(
+        self,
+        vectors: pd.DataFrame,
+        peers: Mapping[str, Sequence[str]],
+        event_ids: list[list[str]],
+    ) -> pd.DataFrame:
+        """Build the result table of :meth:`score_windows` and :meth:`score_vectors` at once."""
         n = len(vectors)
+        keys = vectors["identity_key"].to_numpy(dtype=object)
         scores = np.full(n, np.nan)
         explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         mask = self._scored(vectors)
         if mask.any():
-            rows = vectors if mask.all() else vectors[mask]
-            X = self.usual_.excess(rows, peers)  # noqa: N806 (sklearn naming)
-            scores[mask] = self.detector_.score_samples(X)
-            credit = self.detector_.attributions(X)
-            values = rows[list(self.feature_names_)].to_numpy(dtype=np.float64)
-            usual = self.usual_.lookup(rows["identity_key"].to_numpy(dtype=object), peers)
-            templates = templates_for(self._feature_config().window)
-            for out, c, v, u in zip(np.flatnonzero(mask), credit, values, usual, strict=True):
-                explanations[out] = [
-                    {
-                        "feature": e.name,
-                        "value": e.value,
-                        "usual": e.usual,
-                        "contribution": e.contribution,
-                        "text": e.text,
-                    }
-                    for e in explain(
-                        c, v, u, self.feature_names_, templates=templates, top=self.top
-                    )
-                ]
+            at = np.flatnonzero(mask)
+            scores[at], explained = self._explained_scores(vectors, keys, at, peers)
+            for out, items in zip(at.tolist(), explained, strict=True):
+                explanations[out] = items
         columns: dict[str, Any] = {
-            "identity": vectors["identity_key"].to_numpy(dtype=object),
+            "identity": keys,
             "window_start": _utc(vectors["window_start"]),
             "window_end": _utc(vectors["window_end"]),
             "score": scores,
             "percentile": self.detector_.scale_.percentile(scores),
             "cold_start": vectors["cold_start"].to_numpy() == 1,
             "explanations": explanations,
-            "event_ids": [[] for _ in range(n)],
-            "peers": [_peers_phrase(str(k), peers) for k in vectors["identity_key"].to_numpy()],
+            "event_ids": event_ids,
+            "peers": [_peers_phrase(str(k), peers) for k in keys],
         }
-        rest = vectors[[name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS]]
-        return pd.concat([pd.DataFrame(columns), rest.reset_index(drop=True)], axis=1)
+        rest = _columns_of(vectors, _REST_COLUMNS)
+        if not _plain_index(rest.index, n):
+            rest = rest.reset_index(drop=True)
+        return pd.concat([pd.DataFrame(columns), rest], axis=1)
+
+    def _explained_scores(
+        self,
+        vectors: pd.DataFrame,
+        keys: npt.NDArray[np.object_],
+        at: npt.NDArray[np.intp],
+        peers: Mapping[str, Sequence[str]],
+    ) -> tuple[npt.NDArray[np.float64], list[list[dict[str, Any]]]]:
+        """Anomaly scores and explanations of the windows at positions ``at``.
+
+        One matrix of the windows' feature values, their usual values looked up once,
+        the excess over them, and one walk of the forest for scores and attributions:
+        plain arrays from the vector block to the explanations, whether 1 window or
+        thousands are scored.
+        """
+        usual_names = self.usual_.features
+        raw = _columns_of(vectors, usual_names).to_numpy(dtype=np.float64)[at]
+        values = (
+            raw
+            if usual_names == self.feature_names_
+            else _columns_of(vectors, self.feature_names_).to_numpy(dtype=np.float64)[at]
+        )
+        usual = self.usual_.lookup(keys[at], peers)
+        scores, credit = self.detector_.score_rows(self.usual_.excess_of(raw, usual))
+        templates = templates_for(self._feature_config().window)
+        explained = [
+            [
+                {
+                    "feature": e.name,
+                    "value": e.value,
+                    "usual": e.usual,
+                    "contribution": e.contribution,
+                    "text": e.text,
+                }
+                for e in explain(c, v, u, self.feature_names_, templates=templates, top=self.top)
+            ]
+            for c, v, u in zip(credit, values, usual, strict=True)
+        ]
+        return scores, explained
 
     @classmethod
     def from_parts(

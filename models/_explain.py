@@ -12,6 +12,7 @@ as a plain mapping) with the fields ``{name}``, ``{value}`` and ``{usual}``.
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Mapping, Sequence
@@ -122,7 +123,13 @@ def describe(name: str, value: float, usual: float, template: str | None = None)
     ConfigurationError
         The template uses another field or is malformed.
     """
-    text = DEFAULT_TEMPLATE if template is None else template
+    text = _checked(name, DEFAULT_TEMPLATE if template is None else template)
+    return text.format(name=name, value=format_number(value), usual=format_number(usual))
+
+
+@functools.lru_cache(maxsize=512)
+def _checked(name: str, text: str) -> str:
+    """Return ``text`` once checked to use only the known fields (kept: every window asks)."""
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
     except ValueError as exc:
@@ -132,7 +139,7 @@ def describe(name: str, value: float, usual: float, template: str | None = None)
         raise ConfigurationError(
             f"template for feature {name!r} uses {sorted(unknown)}; expected only {sorted(_FIELDS)}"
         )
-    return text.format(name=name, value=format_number(value), usual=format_number(usual))
+    return text
 
 
 def explain(

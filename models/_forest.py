@@ -206,10 +206,14 @@ class CompiledForest:
         ``2 ** (-mean path length / c(max_samples))``, the negation of
         :meth:`score_samples`.
         """
-        sums = self.path_length_sums(X)
+        return self._anomaly(self.path_length_sums(X))
+
+    def _anomaly(self, sums: F64) -> F64:
+        """Anomaly scores from the sums over trees of each row's path length."""
         if self._denominator == 0.0:  # a forest of one-sample trees: scikit-learn returns 0.5
             return np.full(sums.shape, 0.5)
-        return np.exp2(-sums / self._denominator)
+        out: F64 = np.exp2(-sums / self._denominator)
+        return out
 
     def score_samples(self, X: npt.ArrayLike) -> F64:  # noqa: N803 (sklearn naming)
         """Equal to ``IsolationForest.score_samples`` (lower is more abnormal)."""
@@ -237,14 +241,42 @@ class CompiledForest:
         ndarray of shape (n_samples, n_features)
             Path-length units (levels), averaged over trees.
         """
+        return self._explained(X)[1]
+
+    def scores_and_attributions(self, X: npt.ArrayLike) -> tuple[F64, F64]:  # noqa: N803
+        """:meth:`anomaly_score` and :meth:`attributions` of the rows from one walk of the trees.
+
+        Equal bit for bit to calling the two (the same leaves, summed over trees in the
+        same order), at about the cost of :meth:`attributions` alone: a caller that needs
+        both, as every explained score does, walks the forest once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_features,)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        attributions : ndarray of shape (n_samples, n_features)
+        """
+        sums, credit = self._explained(X)
+        return self._anomaly(sums), credit
+
+    def _explained(self, X: npt.ArrayLike) -> tuple[F64, F64]:  # noqa: N803
+        """Path-length sums and attributions of every row, block by block."""
         x32 = self._check_rows(X)
         n = x32.shape[0]
         has_nan = bool(np.isnan(x32).any())
+        sums = np.empty(n, dtype=np.float64)
         out = np.empty((n, self.n_features), dtype=np.float64)
         for start in range(0, n, _BLOCK_ROWS):
             block = np.ascontiguousarray(x32[start : start + _BLOCK_ROWS].T)
-            out[start : start + block.shape[1]] = self._attribute_block(block, has_nan)
-        return out
+            credit, node = self._attribute_block(block, has_nan)
+            out[start : start + block.shape[1]] = credit
+            sums[start : start + block.shape[1]] = _tree_sums(
+                self._rt.value.take(node, mode="wrap")
+            )
+        return sums, out
 
     @property
     def expected_path_length(self) -> float:
@@ -321,7 +353,8 @@ class CompiledForest:
             node = self._step(node, flat, scaled, lane, has_nan)
         return node
 
-    def _attribute_block(self, block: F32, has_nan: bool) -> F64:
+    def _attribute_block(self, block: F32, has_nan: bool) -> tuple[F64, IntP]:
+        """Attributions of a column-major block of shape (F, b), and the leaf of every lane."""
         rt = self._rt
         n_features, b = block.shape
         flat = block.ravel()
@@ -337,4 +370,4 @@ class CompiledForest:
             where = scaled.take(prev, mode="wrap") + lane
             credit += np.bincount(where.ravel(), weights=drop.ravel(), minlength=credit.size)
         result: F64 = credit.reshape(n_features, b).T / self.n_trees
-        return result
+        return result, node

@@ -183,6 +183,10 @@ class IsolationDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             if missing:
                 raise ValueError(f"X lacks the fitted feature columns {missing}")
             X = X[list(self.feature_names_in_)]  # noqa: N806
+        return self._matrix(X)
+
+    def _matrix(self, X: Any) -> npt.NDArray[np.float64]:  # noqa: N803
+        """``X`` as a float64 matrix of the fitted width, refusing NaN and infinity."""
         rows = np.asarray(X, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self.n_features_in_:
             raise ValueError(
@@ -215,3 +219,31 @@ class IsolationDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         """Per-feature credit of each row's score (see :meth:`CompiledForest.attributions`)."""
         rows = self._rows(X)
         return self.compiled_.attributions(rows)
+
+    def score_rows(self, rows: npt.ArrayLike) -> tuple[F64, F64]:
+        """:meth:`score_samples` and :meth:`attributions` of a matrix in the fitted column order.
+
+        For a caller that builds the matrix itself, columns in the order of
+        ``feature_names_in_`` (:class:`~models.ChangeDetector`: each window's excess over
+        its usual values): no DataFrame, no feature-name check, one walk of the trees for
+        both answers. Equal bit for bit to the two methods on the same rows.
+
+        Parameters
+        ----------
+        rows : array-like of shape (n_samples, n_features_in_)
+            Finite values.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            As :meth:`score_samples`.
+        attributions : ndarray of shape (n_samples, n_features_in_)
+            As :meth:`attributions`.
+
+        Raises
+        ------
+        ValueError
+            When ``rows`` has another width, or holds NaN or infinity.
+        """
+        check_is_fitted(self, "compiled_")
+        return self.compiled_.scores_and_attributions(self._matrix(rows))

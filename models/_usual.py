@@ -20,6 +20,7 @@ measured against.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -78,6 +79,18 @@ def check_features(names: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
+@dataclass(frozen=True)
+class _UsualArrays:
+    """:class:`UsualValues` as arrays: a row per identity key, and the organisation's row."""
+
+    table_of: pd.DataFrame  # the table and organisation row the arrays were read from
+    org_of: pd.Series
+    row: dict[str, int]  # identity key -> row of ``table``
+    table: F64  # (identities + 1, features): the last row is NaN, for unknown identities
+    org: F64  # (features,)
+    logged: npt.NDArray[np.bool_]  # (features,): compared on a log1p scale
+
+
 class UsualValues:
     """Median of each identity's baseline windows per feature, with an organisation fallback.
 
@@ -98,6 +111,7 @@ class UsualValues:
         self.org = org
         self.windows = windows
         self.features = tuple(str(c) for c in table.columns)
+        self._cache: _UsualArrays | None = None
 
     @classmethod
     def fit(cls, vectors: pd.DataFrame, features: Sequence[str]) -> UsualValues:
@@ -125,17 +139,19 @@ class UsualValues:
         ``peers``' usual values when it has any with windows (ADR 0022), else the
         organisation's median.
         """
-        keys = pd.Index(np.asarray(identities, dtype=object))
-        found = self.table.reindex(keys)
+        arrays = self._arrays()
+        keys = np.asarray(identities, dtype=object)
+        rows = np.fromiter(
+            (arrays.row.get(key, -1) for key in keys), dtype=np.intp, count=len(keys)
+        )
+        values = arrays.table.take(rows, axis=0)  # row -1 (not in the table) is the NaN row
         for identity, members in (peers or {}).items():
-            if identity in self.table.index:
+            if identity in arrays.row:
                 continue
             known = self.table.index.intersection(pd.Index(list(members), dtype=object))
             if len(known):
-                found.loc[keys == identity] = self.table.loc[known].median().to_numpy()
-        values = found.to_numpy(dtype=np.float64)
-        org = self.org.reindex(found.columns).to_numpy(dtype=np.float64)
-        out: F64 = np.where(np.isnan(values), org[np.newaxis, :], values)
+                values[keys == identity] = self.table.loc[known].median().to_numpy()
+        out: F64 = np.where(np.isnan(values), arrays.org[np.newaxis, :], values)
         return out
 
     def excess(
@@ -144,11 +160,49 @@ class UsualValues:
         """Return the detector's input, ``max(t(value) - t(usual), 0)`` per window and feature."""
         raw = vectors[list(self.features)].to_numpy(dtype=np.float64)
         usual = self.lookup(vectors["identity_key"].to_numpy(dtype=object), peers)
-        logged = np.array([name in LOG_SCALED for name in self.features])
-        value_t = np.where(logged, np.log1p(np.maximum(raw, 0.0)), raw)
-        usual_t = np.where(logged, np.log1p(np.maximum(usual, 0.0)), usual)
-        out = np.maximum(value_t - usual_t, 0.0)
+        out = self.excess_of(raw, usual)
         return pd.DataFrame(out, columns=list(self.features), index=vectors.index)
+
+    def excess_of(self, values: F64, usual: F64) -> F64:
+        """:meth:`excess` of a matrix: ``values`` and ``usual`` in :attr:`features` order.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_windows, n_features)
+            The windows' feature values.
+        usual : ndarray of shape (n_windows, n_features)
+            Their :meth:`lookup`.
+        """
+        logged = self._arrays().logged
+        value_t = np.where(logged, np.log1p(np.maximum(values, 0.0)), values)
+        usual_t = np.where(logged, np.log1p(np.maximum(usual, 0.0)), usual)
+        out: F64 = np.maximum(value_t - usual_t, 0.0)
+        return out
+
+    def _arrays(self) -> _UsualArrays:
+        """Return the lookups as arrays, built on first use and kept while the tables stay.
+
+        The table, the organisation row and the features are read once per fitted
+        detector instead of re-indexed on every call (a service request scores 1-3
+        windows). Rebuilt if :attr:`table` or :attr:`org` is replaced; the tables are
+        not to be changed in place.
+        """
+        cached: _UsualArrays | None = getattr(self, "_cache", None)
+        if cached is not None and cached.table_of is self.table and cached.org_of is self.org:
+            return cached
+        table = self.table.to_numpy(dtype=np.float64)
+        missing = np.full((1, table.shape[1]), np.nan)
+        cached = _UsualArrays(
+            table_of=self.table,
+            org_of=self.org,
+            row={key: at for at, key in enumerate(self.table.index)},
+            # one row of NaN at the end: the row an unknown identity takes (index -1)
+            table=np.concatenate([table, missing]),
+            org=self.org.reindex(self.table.columns).to_numpy(dtype=np.float64),
+            logged=np.array([name in LOG_SCALED for name in self.features]),
+        )
+        self._cache = cached
+        return cached
 
     # ------------------------------------------------------------------ storage
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import features
 from changewatch.errors import ConfigurationError, InputError
 from models import DEFAULT_FEATURES, TEMPLATES, ChangeDetector, IsolationDetector, window_phrase
+from models._detector import _pooled_event_arrays
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench._generate import generate
@@ -206,3 +208,73 @@ def test_every_catalogue_feature_has_words() -> None:
     assert window_phrase("1h") == "in one hour"
     assert window_phrase("15min") == "in 15 minutes"
     assert window_phrase("1D") == "in one day"
+
+
+# ------------------------------------------------------ one path for one window and thousands
+
+
+def test_windows_scored_a_few_at_a_time_equal_the_batch_bit_for_bit(
+    fitted: ChangeDetector, split: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    vectors = fitted.vectors(split[1])
+    batch = fitted.score_vectors(vectors)
+    assert batch["score"].notna().sum() > 10
+    slices = [
+        np.arange(at, min(at + size, len(vectors)))
+        for at, size in zip(range(0, len(vectors), 3), itertools.cycle([1, 2, 3]), strict=False)
+    ]  # requests bring 1-3 windows: every third window starts a call
+    parts = [fitted.score_vectors(vectors.iloc[rows]) for rows in slices]
+    for part in parts:
+        assert part.index.equals(pd.RangeIndex(len(part)))
+    rejoined = pd.concat(parts, ignore_index=True)
+    kept = np.concatenate(slices)
+    want = batch.iloc[kept].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rejoined, want, check_exact=True)
+    assert repr(rejoined["explanations"].tolist()) == repr(want["explanations"].tolist())
+
+
+def test_vectors_in_another_column_order_or_time_zone_score_the_same(
+    fitted: ChangeDetector, split: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    vectors = fitted.vectors(split[1]).iloc[:40]
+    want = fitted.score_vectors(vectors)
+    shuffled = vectors[list(reversed(vectors.columns))].assign(note="extra")
+    pd.testing.assert_frame_equal(fitted.score_vectors(shuffled), want, check_exact=True)
+    paris = vectors.assign(
+        window_start=vectors["window_start"].dt.tz_convert("Europe/Paris"),
+        window_end=vectors["window_end"]
+        .dt.tz_convert("Europe/Paris")
+        .astype("datetime64[us, Europe/Paris]"),
+    )
+    pd.testing.assert_frame_equal(fitted.score_vectors(paris), want, check_exact=True)
+    with pytest.raises(KeyError, match="n_events"):
+        fitted.score_vectors(vectors.drop(columns=["n_events"]))
+
+
+def test_an_event_in_both_the_state_and_the_call_is_one_event_of_its_window(
+    fitted: ChangeDetector, split: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    later = split[1].sort_values("event_time", kind="stable")
+    cut = pd.Timestamp("2024-05-27", tz="UTC")
+    state = fitted.state_for_serving().advance(later[later["event_time"] < cut])
+    window = later[(later["event_time"] >= cut - pd.Timedelta("1h")) & (later["event_time"] < cut)]
+    assert len(window)
+    resent = pd.concat([window, later[later["event_time"] >= cut].head(50)])
+    result = fitted.score_windows(resent, state=state)
+    ids = [i for row in result["event_ids"] for i in row]
+    assert len(ids) == len(set(ids))
+    assert set(window["event_id"].astype(str)) <= set(ids)
+
+
+def test_pooled_event_arrays_are_the_rows_of_the_deduplicated_table(
+    split: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    recent, events = split[0].tail(30), split[0].tail(10)
+    moved = events.assign(identity_key="someone-else")  # same ids: the recent rows win
+    keys, times, ids = _pooled_event_arrays([recent, moved, events.head(0)])
+    table = pd.concat([recent, moved]).drop_duplicates("event_id")
+    assert keys.tolist() == table["identity_key"].astype(str).tolist()
+    assert times.tolist() == features.to_ns(table["event_time"]).tolist()
+    assert ids.tolist() == table["event_id"].astype(str).tolist()
+    empty = _pooled_event_arrays([recent.head(0)])
+    assert [len(a) for a in empty] == [0, 0, 0]

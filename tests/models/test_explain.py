@@ -118,8 +118,16 @@ def test_numbers_are_written_briefly(value: float, text: str) -> None:
 
 @pytest.mark.parametrize("template", ["{value} in {region}", "{value", "{0} things"])
 def test_a_template_with_unknown_or_broken_fields_is_a_configuration_error(template: str) -> None:
-    with pytest.raises(ConfigurationError, match="template for feature 'x'"):
-        describe("x", 1.0, 0.0, template)
+    for _ in range(2):  # every time: a checked template is kept, a refused one is not
+        with pytest.raises(ConfigurationError, match="template for feature 'x'"):
+            describe("x", 1.0, 0.0, template)
+
+
+def test_a_checked_template_is_kept_per_feature_name() -> None:
+    assert describe("a", 3.0, 1.0, "{value} of a; usually {usual}") == "3 of a; usually 1"
+    with pytest.raises(ConfigurationError, match="template for feature 'b'"):
+        describe("b", 3.0, 1.0, "{value} of {b}")
+    assert describe("a", 2.5, 1.0, "{value} of a; usually {usual}") == "2.5 of a; usually 1"
 
 
 def test_rank_features_breaks_ties_by_column() -> None:
