@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features._config import FeatureConfig
-from features._expressions import Col, Expr
+from features._expressions import Col, Columns, Expr
 from features._predicates import (
     CHAIN_STEP,
     DISK_ATTACH,
@@ -46,7 +46,7 @@ from features._predicates import (
     VOLUME_MADE,
 )
 from features._resources import ids_by_type, ids_of_type
-from features._windows import Prepared, count_before
+from features._windows import Prepared, count_before, factorize
 
 __all__ = [
     "ATTACHED",
@@ -79,6 +79,7 @@ _ROLES: Final[tuple[tuple[int, Expr], ...]] = (
     (LAUNCHED, INSTANCE_LAUNCH),
     (ATTACHED, DISK_ATTACH),
 )
+_ROLE_COLUMNS: Final = tuple(sorted(frozenset().union(*(e.columns() for _, e in _ROLES))))
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
 _SUCCEEDED_STEP: Final[Expr] = (
@@ -96,15 +97,28 @@ _LOOKBACK: Final[Expr] = (
 steps of a chain and of stop -> modify -> start (attachments and starts end them)."""
 
 
-def declared_mask(frame: pd.DataFrame, expr: Expr) -> npt.NDArray[np.bool_]:
+def declared_mask(frame: Columns, expr: Expr) -> npt.NDArray[np.bool_]:
     """Evaluate a declared predicate over a frame, once per distinct combination of its columns.
 
     The same answer as ``expr.mask(frame)``; the predicate's few columns take few distinct
-    values, so this costs a factorisation per column instead of Python per row.
+    values, so this costs a factorisation per column instead of Python per row. ``frame``
+    may also be a mapping of column name to array (:class:`features._expressions.Columns`).
     """
-    if len(frame) == 0:
+    if _length(frame) == 0:
         return np.zeros(0, dtype=bool)
-    return _by_distinct([pd.factorize(frame[c], use_na_sentinel=True) for c in _names(expr)], expr)
+    return _by_distinct([factorize(_array(frame[c])) for c in _names(expr)], expr)
+
+
+def _length(frame: Columns) -> int:
+    """Rows of a frame, or of a mapping's columns."""
+    if isinstance(frame, pd.DataFrame):
+        return len(frame)
+    return len(_array(next(iter(frame.values())))) if len(frame) else 0
+
+
+def _array(values: Any) -> npt.NDArray[Any]:
+    """A column as a NumPy array (a pandas column through ``to_numpy``, as ``factorize`` wants)."""
+    return np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
 
 
 def _names(expr: Expr) -> list[str]:
@@ -131,17 +145,20 @@ def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
         return np.zeros(0, dtype=bool)
     factors: list[tuple[Any, Any]] = []
     for name in _names(expr):
-        column = prepared.frame[name]
+        column = prepared.column(name)
         if column.dtype == np.bool_:
-            factors.append((column.to_numpy(dtype=np.int64), np.array([False, True], dtype=object)))
+            factors.append((column.astype(np.int64), np.array([False, True], dtype=object)))
         else:
             factors.append(prepared.codes(name))
     return _by_distinct(factors, expr)
 
 
-def chain_roles(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """Return the role bits (:data:`MADE_SNAPSHOT` ...) of every row of a frame of steps."""
-    roles = np.zeros(len(frame), dtype=np.int64)
+def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
+    """Return the role bits (:data:`MADE_SNAPSHOT` ...) of every row of a frame of steps.
+
+    ``frame`` is a frame or a mapping of column name to array.
+    """
+    roles = np.zeros(_length(frame), dtype=np.int64)
     for bit, expr in _ROLES:
         roles[declared_mask(frame, expr)] |= bit
     return roles
@@ -321,8 +338,15 @@ def _missing(value: Any) -> bool:
 
 def _column(prepared: Prepared, name: str, rows: I64) -> npt.NDArray[np.object_]:
     """Values of one column at ``rows``, as Python objects (only those rows are converted)."""
-    values: npt.NDArray[np.object_] = prepared.frame[name].take(rows).to_numpy(dtype=object)
+    values: npt.NDArray[np.object_] = np.asarray(prepared.column(name)[rows], dtype=object)
     return values
+
+
+def _among(prepared: Prepared, name: str, wanted: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Rows whose value of ``name`` is one of ``wanted`` (missing values never are)."""
+    codes, names = prepared.codes(name)
+    hit = np.fromiter((n in wanted for n in names.tolist()), dtype=bool, count=len(names))
+    return np.append(hit, False)[codes]
 
 
 def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
@@ -332,10 +356,12 @@ def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
 def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     """Attach rows completing volume-from-snapshot + new instance, and the full chain."""
     rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
+    if len(rows) == 0:
+        return rows, rows
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        chain_roles(prepared.frame.take(rows)),
+        chain_roles({name: _column(prepared, name, rows) for name in _ROLE_COLUMNS}),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
@@ -386,10 +412,9 @@ def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
 
 def _shares(prepared: Prepared, config: FeatureConfig) -> tuple[I64, I64]:
     """Rows of successful snapshot/image shares to a foreign account, and to the public."""
-    frame = prepared.frame
     mask = (
-        (frame["action"] == "share").to_numpy()
-        & frame["resource_type"].isin(_SHARED).to_numpy()
+        _among(prepared, "action", ("share",))
+        & _among(prepared, "resource_type", _SHARED)
         & _succeeded(prepared)
     )
     rows = np.flatnonzero(mask)
@@ -440,10 +465,9 @@ def sequence_counts(
 
     partial, full = _chain_rows(prepared, horizon)
     foreign, public = _shares(prepared, config)
-    frame = prepared.frame
     snap_mask = (
-        (frame["resource_type"] == "snapshot").to_numpy()
-        & frame["action"].isin(("create", "copy")).to_numpy()
+        _among(prepared, "resource_type", ("snapshot",))
+        & _among(prepared, "action", ("create", "copy"))
         & _succeeded(prepared)
     )
     snap_rows = np.flatnonzero(snap_mask)

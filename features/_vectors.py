@@ -216,8 +216,7 @@ class _Featuriser:
     def volume(self) -> None:
         f = self.features
         f["n_events"] = self.n_events
-        frame = self.p.frame
-        change = frame["is_compute_change"].to_numpy(dtype=bool)[self.rows]
+        change = self.p.flags("is_compute_change")[self.rows]
         self.change = change
         f["n_changes"] = self.per_window(change)
         action, action_names = self.codes("action")
@@ -261,7 +260,7 @@ class _Featuriser:
 
     def distinct_resources(self, change: npt.NDArray[np.bool_]) -> F64:
         selected = np.flatnonzero(change)
-        ids = self.p.frame["resource_ids"].to_numpy()[self.rows[selected]]
+        ids = self.p.column("resource_ids")[self.rows[selected]]
         lengths = np.fromiter(
             (len(x) if x is not None else 0 for x in ids), dtype=np.int64, count=len(ids)
         )
