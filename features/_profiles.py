@@ -31,7 +31,7 @@ import pandas as pd
 
 from features._config import FeatureConfig
 from features._exceptions import ConfigurationError, InputError
-from features._profile_index import ProfileIndex
+from features._profile_index import INDEX_VERSION, ProfileIndex
 from features._windows import (
     DAY_NS,
     NO_TIME,
@@ -167,8 +167,8 @@ class Profiles:
         except AttributeError:  # unpickled from before the cache existed
             cache = []
             object.__setattr__(self, "_index", cache)
-        if not cache:
-            cache.append(ProfileIndex.build(self))
+        if not cache or getattr(cache[0], "version", 0) != INDEX_VERSION:
+            cache[:] = [ProfileIndex.build(self)]  # built once; or rebuilt if from older code
         return cache[0]
 
     @property

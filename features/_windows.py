@@ -26,6 +26,7 @@ __all__ = [
     "Prepared",
     "Prior",
     "count_before",
+    "earliest_by",
     "factorize",
     "pair_keys",
     "prepare",
@@ -118,6 +119,7 @@ class Prepared:
     order: I64
     _codes: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
     _columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    _categories: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -126,7 +128,13 @@ class Prepared:
         """Return a canonical column's values in the sorted order (read once, then kept)."""
         values = self._columns.get(name)
         if values is None:
-            values = np.asarray(self.source[name].to_numpy())[self.order]
+            column = self.source[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                self._categories[name] = (
+                    column.cat.codes.to_numpy().astype(np.int64)[self.order],
+                    np.asarray(column.cat.categories.astype(str), dtype=object),
+                )
+            values = np.asarray(column.to_numpy())[self.order]
             self._columns[name] = values
         return values
 
@@ -172,11 +180,10 @@ class Prepared:
         return self._factorized(dimension)
 
     def _factorized(self, name: str) -> tuple[I64, npt.NDArray[np.object_]]:
-        column = self.source[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]
-            return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
-        codes, uniques = factorize(self.column(name))
+        values = self.column(name)
+        if name in self._categories:  # the categories' order, as pandas codes them
+            return self._categories[name]
+        codes, uniques = factorize(values)
         return codes, np.asarray(uniques, dtype=object).astype(str).astype(object)
 
 
@@ -389,3 +396,12 @@ def count_before(item_group: I64, item_time: I64, query_group: I64, query_time: 
     queries = sorted_items == 0
     out[order[queries] - n_items] = result[queries]
     return out
+
+
+def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[np.object_], I64]:
+    """Each distinct non-missing ``owner`` and its earliest ``time``."""
+    codes, uniques = factorize(owner)
+    valid = codes >= 0
+    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes[valid], time[valid])
+    return np.asarray(uniques, dtype=object), first
