@@ -145,9 +145,9 @@ def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
         return np.zeros(0, dtype=bool)
     factors: list[tuple[Any, Any]] = []
     for name in _names(expr):
-        column = prepared.column(name)
-        if column.dtype == np.bool_:
-            factors.append((column.astype(np.int64), np.array([False, True], dtype=object)))
+        if prepared.series(name).dtype == np.bool_:
+            flags = prepared.flags(name).astype(np.int64)
+            factors.append((flags, np.array([False, True], dtype=object)))
         else:
             factors.append(prepared.codes(name))
     return _by_distinct(factors, expr)
@@ -338,8 +338,7 @@ def _missing(value: Any) -> bool:
 
 def _column(prepared: Prepared, name: str, rows: I64) -> npt.NDArray[np.object_]:
     """Values of one column at ``rows``, as Python objects (only those rows are converted)."""
-    values: npt.NDArray[np.object_] = np.asarray(prepared.column(name)[rows], dtype=object)
-    return values
+    return prepared.objects_at(name, rows)
 
 
 def _among(prepared: Prepared, name: str, wanted: tuple[str, ...]) -> npt.NDArray[np.bool_]:

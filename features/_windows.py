@@ -118,25 +118,39 @@ class Prepared:
     config: FeatureConfig
     order: I64
     _codes: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
+    _series: dict[str, pd.Series] = field(default_factory=dict)
     _columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
-    _categories: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def series(self, name: str) -> pd.Series:
+        """Return a column of ``source`` (unsorted; looked up once)."""
+        found = self._series.get(name)
+        if found is None:
+            found = self._series[name] = self.source[name]
+        return found
 
     def column(self, name: str) -> npt.NDArray[Any]:
         """Return a canonical column's values in the sorted order (read once, then kept)."""
         values = self._columns.get(name)
         if values is None:
-            column = self.source[name]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                self._categories[name] = (
-                    column.cat.codes.to_numpy().astype(np.int64)[self.order],
-                    np.asarray(column.cat.categories.astype(str), dtype=object),
-                )
-            values = np.asarray(column.to_numpy())[self.order]
+            values = np.asarray(self.series(name).to_numpy())[self.order]
             self._columns[name] = values
         return values
+
+    def objects_at(self, name: str, rows: I64) -> npt.NDArray[np.object_]:
+        """A column's values at sorted positions ``rows``, as Python objects.
+
+        Only those rows are converted when the whole column has not been read already
+        (a few sequence steps among a month of events).
+        """
+        if name in self._columns or len(self) <= _SMALL:
+            return np.asarray(self.column(name)[rows], dtype=object)
+        taken: npt.NDArray[np.object_] = (
+            self.series(name).take(self.order[rows]).to_numpy(dtype=object)
+        )
+        return taken
 
     def flags(self, name: str) -> Bools:
         """Return a boolean column (``is_compute_change``) in the sorted order."""
@@ -171,7 +185,7 @@ class Prepared:
             how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
             return how.astype(np.int64), _HOUR_NAMES
         if dimension == "asn":
-            asn = self.source["asn"]
+            asn = self.series("asn")
             if asn.dtype != "Int64":
                 asn = asn.astype("Int64")
             values = asn.to_numpy(dtype=np.float64, na_value=np.nan)[self.order]
@@ -180,11 +194,33 @@ class Prepared:
         return self._factorized(dimension)
 
     def _factorized(self, name: str) -> tuple[I64, npt.NDArray[np.object_]]:
-        values = self.column(name)
-        if name in self._categories:  # the categories' order, as pandas codes them
-            return self._categories[name]
-        codes, uniques = factorize(values)
+        """Codes of a column in the sorted order, as ``pandas.factorize`` of the sorted column.
+
+        A few events are coded from their sorted values (:func:`factorize`'s dictionary);
+        many are coded by pandas over the unsorted column (Arrow's own hashing for string
+        columns, no conversion to Python objects) and renumbered in sorted order of first
+        appearance, which gives the same codes and values.
+        """
+        column = self.series(name)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # the categories' order
+            codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]
+            return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
+        if len(self) <= _SMALL:
+            codes, uniques = factorize(self.column(name))
+        else:
+            codes, uniques = _in_order(*factorize(column), self.order)
         return codes, np.asarray(uniques, dtype=object).astype(str).astype(object)
+
+
+def _in_order(codes: I64, uniques: npt.NDArray[Any], order: I64) -> tuple[I64, npt.NDArray[Any]]:
+    """Factorisation of ``values[order]`` from that of ``values`` (codes by first appearance)."""
+    taken = codes[order]
+    present = taken[taken >= 0]
+    appearance = pd.unique(present) if len(present) else present
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[appearance] = np.arange(len(appearance))
+    out = np.where(taken >= 0, rank[np.maximum(taken, 0)] if len(rank) else -1, -1)
+    return out.astype(np.int64), np.asarray(uniques)[appearance]
 
 
 _HOUR_NAMES: Final = np.array([str(h) for h in range(HOURS_OF_WEEK)], dtype=object)
@@ -192,7 +228,7 @@ _SMALL: Final = 64
 """Up to this many values, :func:`factorize` hashes in a Python loop (no pandas overhead)."""
 
 
-def factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]]:
+def factorize(values: npt.NDArray[Any] | pd.Series) -> tuple[I64, npt.NDArray[Any]]:
     """Return ``pandas.factorize(values, use_na_sentinel=True)`` as (int64 codes, uniques).
 
     Codes follow first appearance, ``-1`` marks a missing value (``None``, NaN, ``pd.NA``).
@@ -202,7 +238,8 @@ def factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]]:
     (``tests/features/test_windows_factorize.py``).
     """
     if len(values) <= _SMALL:
-        small = _small_factorize(values)
+        array = values.to_numpy() if isinstance(values, pd.Series) else values
+        small = _small_factorize(np.asarray(array))
         if small is not None:
             return small
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -242,7 +279,7 @@ def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
     time = to_ns(events["event_time"])
     if len(time) and (time == NO_TIME).any():
         raise InputError("event_time: missing in some events")
-    ident_codes, identities = factorize(events["identity_key"].to_numpy())
+    ident_codes, identities = factorize(events["identity_key"])
     if (ident_codes < 0).any():
         raise InputError("identity_key: missing in some events")
     order = np.lexsort((time, ident_codes))
