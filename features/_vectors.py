@@ -472,9 +472,10 @@ class _Featuriser:
         )
 
 
-_KEY_INDEX: Final = pd.Index(list(KEY_COLUMNS))
 _FEATURE_INDEX: Final = pd.Index(list(FEATURE_NAMES))
 _UTC_NS: Final = pd.DatetimeTZDtype("ns", "UTC")
+_STRINGS: Final = pd.DataFrame({"s": np.array(["s"], dtype=object)}).dtypes.iloc[0]
+"""The dtype the frame constructor gives strings (``str`` in pandas 3, ``object`` before)."""
 
 
 def vector_table(
@@ -487,23 +488,33 @@ def vector_table(
     rows the constructor's per-column work was a tenth of the featuriser's cost (ADR 0057).
     """
     n = len(identity)
-    index = pd.RangeIndex(n)
     block = np.empty((len(FEATURE_NAMES), n), dtype=np.float64)
     for row, values in zip(block, features, strict=True):
         row[:] = values
     keys = pd.DataFrame(
         {
-            "identity_key": identity,
-            "window_start": pd.DatetimeIndex(start.view("datetime64[ns]"), dtype=_UTC_NS),
-            "window_end": pd.DatetimeIndex(end.view("datetime64[ns]"), dtype=_UTC_NS),
-            "schema_version": np.full(n, VECTOR_SCHEMA_VERSION, dtype=object),
-        },
-        index=index,
-        columns=_KEY_INDEX,
+            "identity_key": _strings(identity),
+            "window_start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
+            "window_end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
+            "schema_version": _strings(np.full(n, VECTOR_SCHEMA_VERSION, dtype=object)),
+        }
     )
-    frame = pd.concat([keys, pd.DataFrame(block.T, index=index, columns=_FEATURE_INDEX)], axis=1)
+    frame = pd.concat([keys, pd.DataFrame(block.T, columns=_FEATURE_INDEX)], axis=1)
     frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
     return frame
+
+
+def _strings(values: npt.NDArray[np.object_]) -> Any:
+    """Strings as pandas' ``str`` array, which is what the frame constructor infers for them.
+
+    Made directly, without the constructor's inference over the objects; anything else
+    (no rows, a value that is not a string) is left to the constructor, as before.
+    """
+    if _STRINGS != np.dtype(object) and len(values) and all(
+        type(v) is str for v in values.tolist()
+    ):
+        return pd.array(values, dtype=_STRINGS)
+    return values
 
 
 def first_uses(
