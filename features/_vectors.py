@@ -324,18 +324,39 @@ class _Featuriser:
         cfg = self.config
         prior_total = np.maximum(self.prior_events, 1)
         rare_context = np.zeros(len(self.rows), dtype=bool)
-        for stem, dimension in NOVELTY_DIMENSIONS:
+        # Every dimension's (identity, value) keys, numbered apart (offsets), go through one
+        # prior_by_key call: it treats each key on its own, so the answer per dimension is
+        # the one of a call per dimension, for one call's fixed cost (ADR 0057).
+        keys, counts, lasts, valid = [], [], [], []
+        offset = 0
+        for _, dimension in NOVELTY_DIMENSIONS:
             codes, names = self.codes(dimension)
             key, pair_ident, pair_value = pair_keys(self.ident, codes)
             count, last = self.index.value_arrays(
                 dimension, self.p.identities[pair_ident].tolist(), names[pair_value].tolist()
             )
-            prior = prior_by_key(key, self.window, self.time, count, last, cfg.forget_ns)
-            valid = codes >= 0
-            novel = prior.novel & valid
+            keys.append(np.where(key >= 0, key + offset, -1))
+            offset += len(count)
+            counts.append(count)
+            lasts.append(last)
+            valid.append(codes >= 0)
+        m, n = len(NOVELTY_DIMENSIONS), len(self.rows)
+        prior = prior_by_key(
+            np.concatenate(keys),
+            np.tile(self.window, m),
+            np.tile(self.time, m),
+            np.concatenate(counts),
+            np.concatenate(lasts),
+            cfg.forget_ns,
+        )
+        novel_all = prior.novel.reshape(m, n) & np.array(valid).reshape(m, n)
+        count_all = prior.count.reshape(m, n)
+        for at, (stem, dimension) in enumerate(NOVELTY_DIMENSIONS):
+            novel = novel_all[at]
             self.features[f"novel_{stem}_share"] = self.share(novel)
             if dimension in _CONTEXT_DIMENSIONS:
-                rare_context |= novel | (valid & (prior.count < cfg.rare_share * prior_total))
+                rare = valid[at] & (count_all[at] < cfg.rare_share * prior_total)
+                rare_context |= novel | rare
         self.features["rare_context_share"] = self.share(rare_context)
 
     def rhythm(self) -> None:
