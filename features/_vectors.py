@@ -121,7 +121,9 @@ def behaviour_vectors(
     check_columns(events)
     if recent is not None and len(recent):
         check_columns(recent)
-        recent = recent[~recent["event_id"].isin(events["event_id"])]
+        kept = _not_among(recent["event_id"].to_numpy(), events["event_id"].to_numpy())
+        if not kept.all():
+            recent = recent[kept]
         frame = pd.concat([recent, events], ignore_index=True)
         is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
     else:
@@ -523,6 +525,14 @@ def vector_table(
     frame = pd.concat([keys, pd.DataFrame(block.T, columns=_FEATURE_INDEX)], axis=1)
     frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
     return frame
+
+
+def _not_among(values: npt.NDArray[Any], among: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """``~Series(values).isin(among)``: by a set of ``among`` (pandas when a value is missing)."""
+    if pd.isna(values).any() or pd.isna(among).any():  # NaN matches NaN in pandas only
+        return np.asarray(~pd.Series(values).isin(among))
+    wanted = set(among.tolist())
+    return np.fromiter((v not in wanted for v in values.tolist()), dtype=bool, count=len(values))
 
 
 def _strings(values: npt.NDArray[np.object_]) -> Any:

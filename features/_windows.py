@@ -185,10 +185,7 @@ class Prepared:
             how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
             return how.astype(np.int64), _HOUR_NAMES
         if dimension == "asn":
-            asn = self.series("asn")
-            if asn.dtype != "Int64":
-                asn = asn.astype("Int64")
-            values = asn.to_numpy(dtype=np.float64, na_value=np.nan)[self.order]
+            values = _whole_numbers(self.series("asn"))[self.order]
             asn_codes, asns = factorize(values)
             return asn_codes, np.array([str(int(v)) for v in asns.tolist()], dtype=object)
         return self._factorized(dimension)
@@ -209,7 +206,34 @@ class Prepared:
             codes, uniques = factorize(self.column(name))
         else:
             codes, uniques = _in_order(*factorize(column), self.order)
-        return codes, np.asarray(uniques, dtype=object).astype(str).astype(object)
+        return codes, _texts(uniques)
+
+
+def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """The values as strings (``astype(str)``), objects kept when they are strings already."""
+    values = np.asarray(uniques, dtype=object)
+    if all(type(v) is str for v in values.tolist()):
+        return values
+    texts: npt.NDArray[np.object_] = values.astype(str).astype(object)
+    return texts
+
+
+def _whole_numbers(column: pd.Series) -> F64:
+    """``column.astype("Int64")`` as floats, NaN where missing (the ``asn`` codes' input).
+
+    A float column of whole numbers is read as it is; anything else goes through pandas'
+    conversion, which also raises for values that are not whole numbers.
+    """
+    if column.dtype == np.float64:
+        values = column.to_numpy()
+        finite = values[~np.isnan(values)]
+        if np.all((np.mod(finite, 1) == 0) & (np.abs(finite) < 2.0**53)):
+            whole: F64 = values + 0.0  # a copy, and -0.0 read as 0 like the Int64 cast
+            return whole
+    if column.dtype != "Int64":
+        column = column.astype("Int64")
+    numbers: F64 = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers
 
 
 def _in_order(codes: I64, uniques: npt.NDArray[Any], order: I64) -> tuple[I64, npt.NDArray[Any]]:
