@@ -125,11 +125,11 @@ class FeatureConfig:
 
 @lru_cache(maxsize=64)
 def _duration_ns(text: str) -> int:
-    """A pandas duration in ns (parsed once per text: the featuriser asks on every call)."""
+    """Return a pandas duration in ns (parsed once per text: asked on every featuriser call)."""
     return int(pd.Timedelta(text).value)
 
 
 @lru_cache(maxsize=64)
 def _days_ns(days: float) -> int:
-    """``days`` in ns (computed once per value)."""
+    """Return ``days`` in ns (computed once per value)."""
     return int(pd.Timedelta(days=days).value)

@@ -117,7 +117,7 @@ def _length(frame: Columns) -> int:
 
 
 def _array(values: Any) -> npt.NDArray[Any]:
-    """A column as a NumPy array (a pandas column through ``to_numpy``, as ``factorize`` wants)."""
+    """Return a column as a NumPy array (a pandas column through ``to_numpy``)."""
     return np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
 
 

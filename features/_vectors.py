@@ -22,7 +22,6 @@ from features._catalogue import (
     CHANGE_ACTIONS,
     CHANGE_RESOURCE_TYPES,
     FEATURE_NAMES,
-    KEY_COLUMNS,
     NOVELTY_DIMENSIONS,
     VECTOR_COLUMNS,
     VECTOR_SCHEMA_VERSION,
@@ -121,7 +120,7 @@ def behaviour_vectors(
     check_columns(events)
     if recent is not None and len(recent):
         check_columns(recent)
-        kept = _not_among(recent["event_id"].to_numpy(), events["event_id"].to_numpy())
+        kept = _not_among(recent["event_id"], events["event_id"])
         if not kept.all():
             recent = recent[kept]
         frame = pd.concat([recent, events], ignore_index=True)
@@ -517,8 +516,8 @@ def vector_table(
     keys = pd.DataFrame(
         {
             "identity_key": _strings(identity),
-            "window_start": pd.array(start.view("datetime64[ns]"), dtype=_UTC_NS),
-            "window_end": pd.array(end.view("datetime64[ns]"), dtype=_UTC_NS),
+            "window_start": _utc(start),
+            "window_end": _utc(end),
             "schema_version": _strings(np.full(n, VECTOR_SCHEMA_VERSION, dtype=object)),
         }
     )
@@ -527,12 +526,24 @@ def vector_table(
     return frame
 
 
-def _not_among(values: npt.NDArray[Any], among: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-    """``~Series(values).isin(among)``: by a set of ``among`` (pandas when a value is missing)."""
-    if pd.isna(values).any() or pd.isna(among).any():  # NaN matches NaN in pandas only
-        return np.asarray(~pd.Series(values).isin(among))
-    wanted = set(among.tolist())
-    return np.fromiter((v not in wanted for v in values.tolist()), dtype=bool, count=len(values))
+def _not_among(values: pd.Series, among: pd.Series) -> npt.NDArray[np.bool_]:
+    """``~values.isin(among)``, by a set of ``among`` when no value is missing (pandas then)."""
+    left, right = values.to_numpy(), among.to_numpy()
+    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
+        return np.asarray(~values.isin(among))
+    wanted = set(right.tolist())
+    return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))
+
+
+def _utc(ns: I64) -> Any:
+    """Int64 ns as UTC times: ``pd.to_datetime(ns, utc=True)``, without its parsing work.
+
+    No rows go through ``to_datetime`` itself, whose unit for an empty array (seconds in
+    pandas 3) the table has always had.
+    """
+    if not len(ns):
+        return pd.to_datetime(ns, utc=True)
+    return pd.array(ns.view("datetime64[ns]"), dtype=_UTC_NS)
 
 
 def _strings(values: npt.NDArray[np.object_]) -> Any:
@@ -541,8 +552,10 @@ def _strings(values: npt.NDArray[np.object_]) -> Any:
     Made directly, without the constructor's inference over the objects; anything else
     (no rows, a value that is not a string) is left to the constructor, as before.
     """
-    if _STRINGS != np.dtype(object) and len(values) and all(
-        type(v) is str for v in values.tolist()
+    if (
+        np.dtype(object) != _STRINGS
+        and len(values)
+        and all(type(v) is str for v in values.tolist())
     ):
         return pd.array(values, dtype=_STRINGS)
     return values

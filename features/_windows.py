@@ -9,6 +9,7 @@ with a key forgotten after a gap longer than ``forget_ns`` (see ADR 0007).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -140,7 +141,7 @@ class Prepared:
         return values
 
     def objects_at(self, name: str, rows: I64) -> npt.NDArray[np.object_]:
-        """A column's values at sorted positions ``rows``, as Python objects.
+        """Return a column's values at sorted positions ``rows``, as Python objects.
 
         Only those rows are converted when the whole column has not been read already
         (a few sequence steps among a month of events).
@@ -210,7 +211,7 @@ class Prepared:
 
 
 def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
-    """The values as strings (``astype(str)``), objects kept when they are strings already."""
+    """Return the values as strings (``astype(str)``), kept as they are when strings."""
     values = np.asarray(uniques, dtype=object)
     if all(type(v) is str for v in values.tolist()):
         return values
@@ -271,7 +272,7 @@ def factorize(values: npt.NDArray[Any] | pd.Series) -> tuple[I64, npt.NDArray[An
 
 
 def _small_factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]] | None:
-    """The dictionary path of :func:`factorize`, or ``None`` for values it does not cover."""
+    """Code by a dictionary (:func:`factorize`), or ``None`` for values it does not cover."""
     kind = values.dtype.kind
     if kind not in "Ofi":
         return None
@@ -280,7 +281,7 @@ def _small_factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]] |
     for value in values.tolist():
         if type(value) is str or (kind == "i" and type(value) is int):
             codes.append(seen.setdefault(value, len(seen)))
-        elif value is None or (type(value) is float and value != value):
+        elif value is None or (type(value) is float and math.isnan(value)):
             codes.append(-1)
         elif kind == "f" and type(value) is float:
             codes.append(seen.setdefault(value, len(seen)))
