@@ -122,7 +122,27 @@ def _array(values: Any) -> npt.NDArray[Any]:
 
 
 def _names(expr: Expr) -> list[str]:
-    return sorted(expr.columns())
+    return _answers(expr)[0]
+
+
+_ANSWERS: dict[Expr, tuple[list[str], dict[tuple[Any, ...], bool]]] = {}
+_ANSWERS_KEPT: Final = 4096
+"""Answers kept per predicate (then forgotten and learned again), for at most 256 predicates."""
+
+
+def _answers(expr: Expr) -> tuple[list[str], dict[tuple[Any, ...], bool]]:
+    """Return the predicate's columns, sorted, and its answers to the combinations seen so far.
+
+    A predicate's answer is a function of one row's values (every :class:`Expr` is), so
+    the answer for a combination of values met in an earlier call is not evaluated again:
+    a live call's few steps are mostly combinations seen before (ADR 0057).
+    """
+    found = _ANSWERS.get(expr)
+    if found is None:
+        if len(_ANSWERS) >= 256:
+            _ANSWERS.clear()
+        found = _ANSWERS[expr] = (sorted(expr.columns()), {})
+    return found
 
 
 def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.bool_]:
@@ -131,12 +151,32 @@ def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.b
     combined = np.ravel_multi_index(codes, sizes) if len(codes) > 1 else codes[0]
     distinct, inverse = np.unique(combined, return_inverse=True)
     parts = np.unravel_index(distinct, sizes) if len(codes) > 1 else (distinct,)
+    names, known = _answers(expr)
     columns = {}
-    for name, (_, uniques), part in zip(_names(expr), factors, parts, strict=True):
+    for name, (_, uniques), part in zip(names, factors, parts, strict=True):
         values = np.asarray([None, *list(uniques)], dtype=object)
         columns[name] = values[part]
-    answer: npt.NDArray[np.bool_] = expr.mask(columns)[inverse.reshape(-1)]
-    return answer
+    answer: npt.NDArray[np.bool_] = _distinct_answers(expr, columns, names, known)
+    return answer[inverse.reshape(-1)]
+
+
+def _distinct_answers(
+    expr: Expr,
+    columns: dict[str, npt.NDArray[np.object_]],
+    names: list[str],
+    known: dict[tuple[Any, ...], bool],
+) -> npt.NDArray[np.bool_]:
+    """``expr.mask(columns)``, evaluated only for combinations it has not answered yet."""
+    keys = list(zip(*([(type(v), v) for v in columns[n].tolist()] for n in names), strict=True))
+    answers = [known.get(key) for key in keys]  # values from factorize: all hashable
+    todo = [at for at, found in enumerate(answers) if found is None]
+    if todo:
+        fresh = expr.mask({n: columns[n][todo] for n in names}).tolist()
+        if len(known) + len(todo) > _ANSWERS_KEPT:
+            known.clear()
+        for at, value in zip(todo, fresh, strict=True):
+            answers[at] = known[keys[at]] = bool(value)
+    return np.array(answers, dtype=bool)
 
 
 def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:

@@ -30,6 +30,7 @@ from features import (
     chain_roles,
     declared_mask,
 )
+from features._expressions import Col
 from features._predicates import CHAIN_STEP, RESTART_STEP
 from features._profile_index import INDEX_VERSION
 from features._vectors import _not_among, vector_table
@@ -287,3 +288,17 @@ def test_durations_are_read_per_setting() -> None:
     assert FeatureConfig(window="15min").window_ns == 900 * 10**9
     assert FeatureConfig(window="1h").window_ns == 3_600 * 10**9
     assert FeatureConfig(forget_days=0.5).forget_ns == 43_200 * 10**9
+
+
+@pytest.mark.parametrize("seed", [15, 16])
+def test_remembered_predicate_answers_are_the_predicates_answers(random_table, seed: int) -> None:
+    frame = random_table(seed, n=150, days=4.0)
+    for expr in (CHAIN_STEP.expr, RESTART_STEP, CHAIN_STEP.expr & ~RESTART_STEP):
+        for part in (frame.iloc[:5], frame, frame.iloc[::-1], frame.iloc[70:71]):
+            assert declared_mask(part, expr).tolist() == expr.mask(part).tolist()
+
+
+def test_values_equal_across_types_are_answered_apart() -> None:
+    truthy = Col("flag").true  # 1 is true, 1.0 is not (only booleans and integers are)
+    assert declared_mask({"flag": np.array([1], dtype=object)}, truthy).tolist() == [True]
+    assert declared_mask({"flag": np.array([1.0], dtype=object)}, truthy).tolist() == [False]
