@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -90,22 +91,22 @@ class FeatureConfig:
     @property
     def window_ns(self) -> int:
         """Window length in nanoseconds."""
-        return int(pd.Timedelta(self.window).value)
+        return _duration_ns(self.window)
 
     @property
     def horizon_ns(self) -> int:
         """Sequence horizon in nanoseconds."""
-        return int(pd.Timedelta(self.horizon).value)
+        return _duration_ns(self.horizon)
 
     @property
     def lateness_ns(self) -> int:
         """Accepted lateness in nanoseconds."""
-        return int(pd.Timedelta(self.lateness).value)
+        return _duration_ns(self.lateness)
 
     @property
     def forget_ns(self) -> int:
         """Forgetting time in nanoseconds."""
-        return int(pd.Timedelta(days=self.forget_days).value)
+        return _days_ns(self.forget_days)
 
     def to_json(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data."""
@@ -120,3 +121,15 @@ class FeatureConfig:
         if "org_accounts" in known:
             known["org_accounts"] = tuple(known["org_accounts"])
         return cls(**known)
+
+
+@lru_cache(maxsize=64)
+def _duration_ns(text: str) -> int:
+    """Return a pandas duration in ns (parsed once per text: asked on every featuriser call)."""
+    return int(pd.Timedelta(text).value)
+
+
+@lru_cache(maxsize=64)
+def _days_ns(days: float) -> int:
+    """Return ``days`` in ns (computed once per value)."""
+    return int(pd.Timedelta(days=days).value)

@@ -20,16 +20,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._windows import NO_TIME, to_ns
+from features._windows import NO_TIME, earliest_by, factorize, to_ns
 
 if TYPE_CHECKING:
     from features._profiles import Profiles
 
-__all__ = ["ProfileIndex"]
+__all__ = ["INDEX_VERSION", "ProfileIndex"]
 
 I64 = npt.NDArray[np.int64]
 Objects = npt.NDArray[np.object_]
 
+INDEX_VERSION = 2
+"""Bumped when the index's fields change (an older pickled index is rebuilt)."""
 _TIMES = ("last_seen", "epoch_start")
 _COUNTS = ("n_events", "n_windows", "n_changes", "active_days")
 
@@ -72,8 +74,16 @@ class ProfileIndex:
         The organisation's first-use table: identity and event name of each pair ...
     org_first : numpy.ndarray
         ... and its first use (ns).
-    known, known_first : numpy.ndarray
-        The profiles' identities and their first activity (ns).
+    org_rows : dict
+        Per event name, the rows of that table naming it (pairs with an identity and a
+        name only), for :meth:`org_pairs_of`.
+    first_owner, first_time : numpy.ndarray
+        Every identity of that table (its pairs with a name) or of the identities table,
+        and its earliest use or first activity (ns): what the organisation's count of
+        active identities starts from.
+    version : int
+        :data:`INDEX_VERSION` when built; an index unpickled from an older version is
+        rebuilt (:meth:`features.Profiles.index`).
     """
 
     row: dict[object, int]
@@ -82,8 +92,10 @@ class ProfileIndex:
     org_owner: Objects
     org_action: Objects
     org_first: I64
-    known: Objects
-    known_first: I64
+    org_rows: dict[object, I64]
+    first_owner: Objects
+    first_time: I64
+    version: int = 0
 
     @classmethod
     def build(cls, profiles: Profiles) -> ProfileIndex:
@@ -95,15 +107,26 @@ class ProfileIndex:
             figures[name] = table[name].fillna(0).to_numpy(dtype=np.int64)
         figures["last_active_day"] = table["last_active_day"].fillna(-1).to_numpy(dtype=np.int64)
         org = profiles.org_actions
+        org_owner = org["identity_key"].to_numpy(dtype=object)
+        org_action = org["event_name"].to_numpy(dtype=object)
+        org_first = _ns(org["first_seen"]) if len(org) else np.zeros(0, dtype=np.int64)
+        paired = np.flatnonzero(~(pd.isna(org_owner) | pd.isna(org_action)))
+        known_first = _ns(table["first_seen"]) if len(table) else np.zeros(0, dtype=np.int64)
+        first_owner, first_time = earliest_by(
+            np.concatenate([org_owner[paired], keys]),
+            np.concatenate([org_first[paired], known_first]),
+        )
         return cls(
             row={key: at for at, key in enumerate(keys.tolist())},
             figures=figures,
             values=_by_dimension(profiles.values),
-            org_owner=org["identity_key"].to_numpy(dtype=object),
-            org_action=org["event_name"].to_numpy(dtype=object),
-            org_first=_ns(org["first_seen"]) if len(org) else np.zeros(0, dtype=np.int64),
-            known=keys,
-            known_first=_ns(table["first_seen"]) if len(table) else np.zeros(0, dtype=np.int64),
+            org_owner=org_owner,
+            org_action=org_action,
+            org_first=org_first,
+            org_rows=_rows_by(org_action[paired], paired),
+            first_owner=first_owner,
+            first_time=first_time,
+            version=INDEX_VERSION,
         )
 
     def identity_arrays(self, identities: Objects) -> dict[str, I64]:
@@ -140,6 +163,17 @@ class ProfileIndex:
         last[present] = table.last[found[present]]
         return count, last
 
+    def org_pairs_of(self, actions: Objects) -> tuple[Objects, Objects, I64]:
+        """Identity, event name and first use of the organisation's pairs naming ``actions``.
+
+        The rows of the first-use table whose name is one of ``actions`` (and which have an
+        identity), in table order within each name: a call counts, for each of its rows,
+        the identities that used the row's action, so it needs those pairs only.
+        """
+        found = [self.org_rows[a] for a in dict.fromkeys(actions.tolist()) if a in self.org_rows]
+        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        return self.org_owner[rows], self.org_action[rows], self.org_first[rows]
+
     def rows_of(self, dimension: str) -> tuple[Objects, Objects, I64]:
         """Identity, value and count of every profile row of ``dimension`` (table order)."""
         table = self.values.get(dimension)
@@ -147,6 +181,16 @@ class ProfileIndex:
             empty = np.zeros(0, dtype=object)
             return empty, empty, np.zeros(0, dtype=np.int64)
         return table.identity, table.value, table.count
+
+
+def _rows_by(keys: Objects, rows: I64) -> dict[object, I64]:
+    """``rows`` grouped by their ``keys`` (first appearance order, rows in order)."""
+    codes, uniques = factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {
+        key: rows[order[bounds[at] : bounds[at + 1]]] for at, key in enumerate(uniques.tolist())
+    }
 
 
 def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from features._config import FeatureConfig
 from features._exceptions import ConfigurationError, InputError
-from features._profile_index import ProfileIndex
+from features._profile_index import INDEX_VERSION, ProfileIndex
 from features._windows import (
     DAY_NS,
     NO_TIME,
@@ -167,8 +167,8 @@ class Profiles:
         except AttributeError:  # unpickled from before the cache existed
             cache = []
             object.__setattr__(self, "_index", cache)
-        if not cache:
-            cache.append(ProfileIndex.build(self))
+        if not cache or getattr(cache[0], "version", 0) != INDEX_VERSION:
+            cache[:] = [ProfileIndex.build(self)]  # built once; or rebuilt if from older code
         return cache[0]
 
     @property
@@ -451,7 +451,7 @@ def _identity_table(prepared: Prepared) -> tuple[pd.DataFrame, npt.NDArray[np.bo
     window = prepared.window[in_last]
     new_window = segment_starts(window) | segment_starts(sub_ident)
     n_windows = np.bincount(sub_ident[new_window], minlength=n_ident)
-    changes = prepared.frame["is_compute_change"].to_numpy(dtype=bool)[in_last]
+    changes = prepared.flags("is_compute_change")[in_last]
     n_changes = np.bincount(sub_ident, weights=changes, minlength=n_ident).astype(np.int64)
     table = pd.DataFrame(
         {
@@ -521,7 +521,7 @@ def _epoch_tables(prepared: Prepared, in_last: npt.NDArray[np.bool_]) -> list[pd
         )
     )
     window = prepared.window[in_last]
-    changes = prepared.frame["is_compute_change"].to_numpy(dtype=bool)[in_last]
+    changes = prepared.flags("is_compute_change")[in_last]
     starts = np.flatnonzero(segment_starts(window) | segment_starts(ident))
     win_changes = np.add.reduceat(changes.astype(np.int64), starts) if len(starts) else starts
     bucket_key = ident[starts] * N_BUCKETS + changes_bucket(win_changes)

@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features._config import FeatureConfig
-from features._expressions import Col, Expr
+from features._expressions import Col, Columns, Expr
 from features._predicates import (
     CHAIN_STEP,
     DISK_ATTACH,
@@ -46,7 +46,7 @@ from features._predicates import (
     VOLUME_MADE,
 )
 from features._resources import ids_by_type, ids_of_type
-from features._windows import Prepared, count_before
+from features._windows import Prepared, count_before, factorize
 
 __all__ = [
     "ATTACHED",
@@ -79,6 +79,7 @@ _ROLES: Final[tuple[tuple[int, Expr], ...]] = (
     (LAUNCHED, INSTANCE_LAUNCH),
     (ATTACHED, DISK_ATTACH),
 )
+_ROLE_COLUMNS: Final = tuple(sorted(frozenset().union(*(e.columns() for _, e in _ROLES))))
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
 _SUCCEEDED_STEP: Final[Expr] = (
@@ -96,19 +97,52 @@ _LOOKBACK: Final[Expr] = (
 steps of a chain and of stop -> modify -> start (attachments and starts end them)."""
 
 
-def declared_mask(frame: pd.DataFrame, expr: Expr) -> npt.NDArray[np.bool_]:
+def declared_mask(frame: Columns, expr: Expr) -> npt.NDArray[np.bool_]:
     """Evaluate a declared predicate over a frame, once per distinct combination of its columns.
 
     The same answer as ``expr.mask(frame)``; the predicate's few columns take few distinct
-    values, so this costs a factorisation per column instead of Python per row.
+    values, so this costs a factorisation per column instead of Python per row. ``frame``
+    may also be a mapping of column name to array (:class:`features._expressions.Columns`).
     """
-    if len(frame) == 0:
+    if _length(frame) == 0:
         return np.zeros(0, dtype=bool)
-    return _by_distinct([pd.factorize(frame[c], use_na_sentinel=True) for c in _names(expr)], expr)
+    return _by_distinct([factorize(_array(frame[c])) for c in _names(expr)], expr)
+
+
+def _length(frame: Columns) -> int:
+    """Rows of a frame, or of a mapping's columns."""
+    if isinstance(frame, pd.DataFrame):
+        return len(frame)
+    return len(_array(next(iter(frame.values())))) if len(frame) else 0
+
+
+def _array(values: Any) -> npt.NDArray[Any]:
+    """Return a column as a NumPy array (a pandas column through ``to_numpy``)."""
+    return np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
 
 
 def _names(expr: Expr) -> list[str]:
-    return sorted(expr.columns())
+    return _answers(expr)[0]
+
+
+_ANSWERS: dict[Expr, tuple[list[str], dict[tuple[Any, ...], bool]]] = {}
+_ANSWERS_KEPT: Final = 4096
+"""Answers kept per predicate (then forgotten and learned again), for at most 256 predicates."""
+
+
+def _answers(expr: Expr) -> tuple[list[str], dict[tuple[Any, ...], bool]]:
+    """Return the predicate's columns, sorted, and its answers to the combinations seen so far.
+
+    A predicate's answer is a function of one row's values (every :class:`Expr` is), so
+    the answer for a combination of values met in an earlier call is not evaluated again:
+    a live call's few steps are mostly combinations seen before (ADR 0057).
+    """
+    found = _ANSWERS.get(expr)
+    if found is None:
+        if len(_ANSWERS) >= 256:
+            _ANSWERS.clear()
+        found = _ANSWERS[expr] = (sorted(expr.columns()), {})
+    return found
 
 
 def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.bool_]:
@@ -117,12 +151,32 @@ def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.b
     combined = np.ravel_multi_index(codes, sizes) if len(codes) > 1 else codes[0]
     distinct, inverse = np.unique(combined, return_inverse=True)
     parts = np.unravel_index(distinct, sizes) if len(codes) > 1 else (distinct,)
+    names, known = _answers(expr)
     columns = {}
-    for name, (_, uniques), part in zip(_names(expr), factors, parts, strict=True):
+    for name, (_, uniques), part in zip(names, factors, parts, strict=True):
         values = np.asarray([None, *list(uniques)], dtype=object)
         columns[name] = values[part]
-    answer: npt.NDArray[np.bool_] = expr.mask(columns)[inverse.reshape(-1)]
-    return answer
+    answer: npt.NDArray[np.bool_] = _distinct_answers(expr, columns, names, known)
+    return answer[inverse.reshape(-1)]
+
+
+def _distinct_answers(
+    expr: Expr,
+    columns: dict[str, npt.NDArray[np.object_]],
+    names: list[str],
+    known: dict[tuple[Any, ...], bool],
+) -> npt.NDArray[np.bool_]:
+    """``expr.mask(columns)``, evaluated only for combinations it has not answered yet."""
+    keys = list(zip(*([(type(v), v) for v in columns[n].tolist()] for n in names), strict=True))
+    answers = [known.get(key) for key in keys]  # values from factorize: all hashable
+    todo = [at for at, found in enumerate(answers) if found is None]
+    if todo:
+        fresh = expr.mask({n: columns[n][todo] for n in names}).tolist()
+        if len(known) + len(todo) > _ANSWERS_KEPT:
+            known.clear()
+        for at, value in zip(todo, fresh, strict=True):
+            answers[at] = known[keys[at]] = bool(value)
+    return np.array(answers, dtype=bool)
 
 
 def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
@@ -131,17 +185,20 @@ def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
         return np.zeros(0, dtype=bool)
     factors: list[tuple[Any, Any]] = []
     for name in _names(expr):
-        column = prepared.frame[name]
-        if column.dtype == np.bool_:
-            factors.append((column.to_numpy(dtype=np.int64), np.array([False, True], dtype=object)))
+        if prepared.series(name).dtype == np.bool_:
+            flags = prepared.flags(name).astype(np.int64)
+            factors.append((flags, np.array([False, True], dtype=object)))
         else:
             factors.append(prepared.codes(name))
     return _by_distinct(factors, expr)
 
 
-def chain_roles(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """Return the role bits (:data:`MADE_SNAPSHOT` ...) of every row of a frame of steps."""
-    roles = np.zeros(len(frame), dtype=np.int64)
+def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
+    """Return the role bits (:data:`MADE_SNAPSHOT` ...) of every row of a frame of steps.
+
+    ``frame`` is a frame or a mapping of column name to array.
+    """
+    roles = np.zeros(_length(frame), dtype=np.int64)
     for bit, expr in _ROLES:
         roles[declared_mask(frame, expr)] |= bit
     return roles
@@ -321,8 +378,14 @@ def _missing(value: Any) -> bool:
 
 def _column(prepared: Prepared, name: str, rows: I64) -> npt.NDArray[np.object_]:
     """Values of one column at ``rows``, as Python objects (only those rows are converted)."""
-    values: npt.NDArray[np.object_] = prepared.frame[name].take(rows).to_numpy(dtype=object)
-    return values
+    return prepared.objects_at(name, rows)
+
+
+def _among(prepared: Prepared, name: str, wanted: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Rows whose value of ``name`` is one of ``wanted`` (missing values never are)."""
+    codes, names = prepared.codes(name)
+    hit = np.fromiter((n in wanted for n in names.tolist()), dtype=bool, count=len(names))
+    return np.append(hit, False)[codes]
 
 
 def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
@@ -332,10 +395,12 @@ def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
 def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     """Attach rows completing volume-from-snapshot + new instance, and the full chain."""
     rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
+    if len(rows) == 0:
+        return rows, rows
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        chain_roles(prepared.frame.take(rows)),
+        chain_roles({name: _column(prepared, name, rows) for name in _ROLE_COLUMNS}),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
@@ -386,10 +451,9 @@ def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
 
 def _shares(prepared: Prepared, config: FeatureConfig) -> tuple[I64, I64]:
     """Rows of successful snapshot/image shares to a foreign account, and to the public."""
-    frame = prepared.frame
     mask = (
-        (frame["action"] == "share").to_numpy()
-        & frame["resource_type"].isin(_SHARED).to_numpy()
+        _among(prepared, "action", ("share",))
+        & _among(prepared, "resource_type", _SHARED)
         & _succeeded(prepared)
     )
     rows = np.flatnonzero(mask)
@@ -440,10 +504,9 @@ def sequence_counts(
 
     partial, full = _chain_rows(prepared, horizon)
     foreign, public = _shares(prepared, config)
-    frame = prepared.frame
     snap_mask = (
-        (frame["resource_type"] == "snapshot").to_numpy()
-        & frame["action"].isin(("create", "copy")).to_numpy()
+        _among(prepared, "resource_type", ("snapshot",))
+        & _among(prepared, "action", ("create", "copy"))
         & _succeeded(prepared)
     )
     snap_rows = np.flatnonzero(snap_mask)

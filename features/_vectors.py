@@ -12,7 +12,7 @@ own future, ADR 0008 why incremental and batch results are equal.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,6 @@ from features._catalogue import (
     CHANGE_ACTIONS,
     CHANGE_RESOURCE_TYPES,
     FEATURE_NAMES,
-    KEY_COLUMNS,
     NOVELTY_DIMENSIONS,
     VECTOR_COLUMNS,
     VECTOR_SCHEMA_VERSION,
@@ -38,6 +37,8 @@ from features._windows import (
     Prepared,
     check_columns,
     count_before,
+    earliest_by,
+    factorize,
     pair_keys,
     prepare,
     prior_by_key,
@@ -119,7 +120,9 @@ def behaviour_vectors(
     check_columns(events)
     if recent is not None and len(recent):
         check_columns(recent)
-        recent = recent[~recent["event_id"].isin(events["event_id"])]
+        kept = _not_among(recent["event_id"], events["event_id"])
+        if not kept.all():
+            recent = recent[kept]
         frame = pd.concat([recent, events], ignore_index=True)
         is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
     else:
@@ -216,8 +219,7 @@ class _Featuriser:
     def volume(self) -> None:
         f = self.features
         f["n_events"] = self.n_events
-        frame = self.p.frame
-        change = frame["is_compute_change"].to_numpy(dtype=bool)[self.rows]
+        change = self.p.flags("is_compute_change")[self.rows]
         self.change = change
         f["n_changes"] = self.per_window(change)
         action, action_names = self.codes("action")
@@ -261,7 +263,7 @@ class _Featuriser:
 
     def distinct_resources(self, change: npt.NDArray[np.bool_]) -> F64:
         selected = np.flatnonzero(change)
-        ids = self.p.frame["resource_ids"].to_numpy()[self.rows[selected]]
+        ids = self.p.column("resource_ids")[self.rows[selected]]
         lengths = np.fromiter(
             (len(x) if x is not None else 0 for x in ids), dtype=np.int64, count=len(ids)
         )
@@ -323,18 +325,39 @@ class _Featuriser:
         cfg = self.config
         prior_total = np.maximum(self.prior_events, 1)
         rare_context = np.zeros(len(self.rows), dtype=bool)
-        for stem, dimension in NOVELTY_DIMENSIONS:
+        # Every dimension's (identity, value) keys, numbered apart (offsets), go through one
+        # prior_by_key call: it treats each key on its own, so the answer per dimension is
+        # the one of a call per dimension, for one call's fixed cost (ADR 0057).
+        keys, counts, lasts, valid = [], [], [], []
+        offset = 0
+        for _, dimension in NOVELTY_DIMENSIONS:
             codes, names = self.codes(dimension)
             key, pair_ident, pair_value = pair_keys(self.ident, codes)
             count, last = self.index.value_arrays(
                 dimension, self.p.identities[pair_ident].tolist(), names[pair_value].tolist()
             )
-            prior = prior_by_key(key, self.window, self.time, count, last, cfg.forget_ns)
-            valid = codes >= 0
-            novel = prior.novel & valid
+            keys.append(np.where(key >= 0, key + offset, -1))
+            offset += len(count)
+            counts.append(count)
+            lasts.append(last)
+            valid.append(codes >= 0)
+        m, n = len(NOVELTY_DIMENSIONS), len(self.rows)
+        prior = prior_by_key(
+            np.concatenate(keys),
+            np.tile(self.window, m),
+            np.tile(self.time, m),
+            np.concatenate(counts),
+            np.concatenate(lasts),
+            cfg.forget_ns,
+        )
+        novel_all = prior.novel.reshape(m, n) & np.array(valid).reshape(m, n)
+        count_all = prior.count.reshape(m, n)
+        for at, (stem, dimension) in enumerate(NOVELTY_DIMENSIONS):
+            novel = novel_all[at]
             self.features[f"novel_{stem}_share"] = self.share(novel)
             if dimension in _CONTEXT_DIMENSIONS:
-                rare_context |= novel | (valid & (prior.count < cfg.rare_share * prior_total))
+                rare = valid[at] & (count_all[at] < cfg.rare_share * prior_total)
+                rare_context |= novel | rare
         self.features["rare_context_share"] = self.share(rare_context)
 
     def rhythm(self) -> None:
@@ -401,15 +424,31 @@ class _Featuriser:
 
     def organisation(self) -> None:
         cfg = self.config
-        owner, action, first = self.org_pairs()
-        action_index = pd.Index(pd.unique(action))
-        pair_action = action_index.get_indexer(pd.Index(action)).astype(np.int64)
         codes, names = self.codes("event_name")
-        row_action = action_index.get_indexer(pd.Index(names))[codes].astype(np.int64)
+        data_owner, data_action, data_first = self.org_uses()
+        # The pairs of the actions the rows name (a row's count reads only its action's
+        # pairs) and every identity's earliest use (the profile's part kept in its index).
+        wanted = frozenset(names.tolist())
+        take = np.fromiter(
+            (a in wanted for a in data_action.tolist()), dtype=bool, count=len(data_action)
+        )
+        owner_p, action_p, first_p = self.index.org_pairs_of(names)
+        _, action, first = first_uses(
+            np.concatenate([owner_p, data_owner[take]]),
+            np.concatenate([action_p, data_action[take]]),
+            np.concatenate([first_p, data_first[take]]),
+        )
+        pair_action, actions = factorize(action)
+        position = {a: at for at, a in enumerate(actions.tolist())}
+        name_action = np.fromiter(
+            (position.get(n, -1) for n in names.tolist()), dtype=np.int64, count=len(names)
+        )
+        row_action = name_action[codes]
         n_action = count_before(pair_action, first, row_action, self.window)
-        _, firsts = _earliest_by(
-            np.concatenate([owner, self.index.known]),
-            np.concatenate([first, self.index.known_first]),
+        valid = ~(pd.isna(data_owner) | pd.isna(data_action))
+        _, firsts = earliest_by(
+            np.concatenate([self.index.first_owner, data_owner[valid]]),
+            np.concatenate([self.index.first_time, data_first[valid]]),
         )
         n_total = count_before(
             np.zeros(len(firsts), dtype=np.int64),
@@ -421,25 +460,21 @@ class _Featuriser:
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
 
-    def org_pairs(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-        """(identity, event name, first use) of the organisation: profile plus data."""
+    def org_uses(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+        """(identity, event name, time) of the organisation's uses beyond the profile's.
+
+        The caller's first-use table when given (Spark), else the events' own uses.
+        """
         if self.org_first_use is not None:
             table = self.org_first_use
-            owner = table["identity_key"].to_numpy(dtype=object)
-            action = table["event_name"].to_numpy(dtype=object)
-            first = to_ns(table["first_seen"])
-        else:
-            codes, names = self.p.codes("event_name")
-            used = codes >= 0
-            owner = self.p.identities[self.p.ident[used]]
-            action = names[codes[used]]
-            first = self.p.time[used]
-        index = self.index
-        return first_uses(
-            np.concatenate([index.org_owner, owner]),
-            np.concatenate([index.org_action, action]),
-            np.concatenate([index.org_first, first]),
-        )
+            return (
+                table["identity_key"].to_numpy(dtype=object),
+                table["event_name"].to_numpy(dtype=object),
+                to_ns(table["first_seen"]),
+            )
+        codes, names = self.p.codes("event_name")
+        used = codes >= 0
+        return self.p.identities[self.p.ident[used]], names[codes[used]], self.p.time[used]
 
     def table(self) -> pd.DataFrame:
         keep = np.flatnonzero(self.output)
@@ -448,29 +483,82 @@ class _Featuriser:
         rank[np.argsort(identities.astype(str), kind="stable")] = np.arange(len(identities))
         keep = keep[np.lexsort((self.w_start[keep], rank[self.w_ident[keep]]))]
         start = self.w_start[keep]
-        columns: dict[str, Any] = {
-            "identity_key": identities[self.w_ident[keep]],
-            "window_start": pd.to_datetime(start, utc=True),
-            "window_end": pd.to_datetime(start + self.config.window_ns, utc=True),
-            "schema_version": np.full(len(keep), VECTOR_SCHEMA_VERSION, dtype=object),
-        }
         missing = set(FEATURE_NAMES) - set(self.features)
         if missing:  # pragma: no cover - a catalogue entry without code is a bug
             raise AssertionError(f"features without implementation: {sorted(missing)}")
-        for name in FEATURE_NAMES:
-            columns[name] = np.asarray(self.features[name], dtype=np.float64)[keep]
-        frame = pd.DataFrame(columns, columns=list(KEY_COLUMNS + FEATURE_NAMES))
-        frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
-        return frame
+        return vector_table(
+            identities[self.w_ident[keep]],
+            start,
+            start + self.config.window_ns,
+            [np.asarray(self.features[name], dtype=np.float64)[keep] for name in FEATURE_NAMES],
+        )
 
 
-def _earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[np.object_], I64]:
-    """Each distinct non-missing ``owner`` and its earliest ``time``."""
-    codes, uniques = pd.factorize(owner, use_na_sentinel=True)
-    valid = codes >= 0
-    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, codes[valid], time[valid])
-    return np.asarray(uniques, dtype=object), first
+_FEATURE_INDEX: Final = pd.Index(list(FEATURE_NAMES))
+_UTC_NS: Final = pd.DatetimeTZDtype("ns", "UTC")
+_STRINGS: Final = pd.DataFrame({"s": np.array(["s"], dtype=object)}).dtypes.iloc[0]
+"""The dtype the frame constructor gives strings (``str`` in pandas 3, ``object`` before)."""
+
+
+def vector_table(
+    identity: npt.NDArray[np.object_], start: I64, end: I64, features: list[F64]
+) -> pd.DataFrame:
+    """Assemble the vector table: key columns, then the features as one float64 block.
+
+    The same frame as a column-by-column constructor (values, dtypes, labels), built with
+    the column labels made once and the features in one block: on a live call's one or two
+    rows the constructor's per-column work was a tenth of the featuriser's cost (ADR 0057).
+    """
+    n = len(identity)
+    block = np.empty((len(FEATURE_NAMES), n), dtype=np.float64)
+    for row, values in zip(block, features, strict=True):
+        row[:] = values
+    keys = pd.DataFrame(
+        {
+            "identity_key": _strings(identity),
+            "window_start": _utc(start),
+            "window_end": _utc(end),
+            "schema_version": _strings(np.full(n, VECTOR_SCHEMA_VERSION, dtype=object)),
+        }
+    )
+    frame = pd.concat([keys, pd.DataFrame(block.T, columns=_FEATURE_INDEX)], axis=1)
+    frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
+    return frame
+
+
+def _not_among(values: pd.Series, among: pd.Series) -> npt.NDArray[np.bool_]:
+    """``~values.isin(among)``, by a set of ``among`` when no value is missing (pandas then)."""
+    left, right = values.to_numpy(), among.to_numpy()
+    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
+        return np.asarray(~values.isin(among))
+    wanted = set(right.tolist())
+    return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))
+
+
+def _utc(ns: I64) -> Any:
+    """Int64 ns as UTC times: ``pd.to_datetime(ns, utc=True)``, without its parsing work.
+
+    No rows go through ``to_datetime`` itself, whose unit for an empty array (seconds in
+    pandas 3) the table has always had.
+    """
+    if not len(ns):
+        return pd.to_datetime(ns, utc=True)
+    return pd.array(ns.view("datetime64[ns]"), dtype=_UTC_NS)
+
+
+def _strings(values: npt.NDArray[np.object_]) -> Any:
+    """Strings as pandas' ``str`` array, which is what the frame constructor infers for them.
+
+    Made directly, without the constructor's inference over the objects; anything else
+    (no rows, a value that is not a string) is left to the constructor, as before.
+    """
+    if (
+        np.dtype(object) != _STRINGS
+        and len(values)
+        and all(type(v) is str for v in values.tolist())
+    ):
+        return pd.array(values, dtype=_STRINGS)
+    return values
 
 
 def first_uses(
@@ -489,8 +577,8 @@ def first_uses(
     owner = np.asarray(identities, dtype=object)
     action = np.asarray(names, dtype=object)
     time = np.asarray(times, dtype=np.int64)
-    owner_codes, owners = pd.factorize(owner, use_na_sentinel=True)
-    action_codes, actions = pd.factorize(action, use_na_sentinel=True)
+    owner_codes, owners = factorize(owner)
+    action_codes, actions = factorize(action)
     valid = (owner_codes >= 0) & (action_codes >= 0)
     width = max(len(actions), 1)
     key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]

@@ -9,6 +9,7 @@ with a key forgotten after a gap longer than ``forget_ns`` (see ADR 0007).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,6 +27,8 @@ __all__ = [
     "Prepared",
     "Prior",
     "count_before",
+    "earliest_by",
+    "factorize",
     "pair_keys",
     "prepare",
     "prior_by_key",
@@ -91,10 +94,15 @@ def check_columns(events: pd.DataFrame) -> None:
 class Prepared:
     """An event table sorted by (identity, time), with integer codes and windows.
 
+    The sorted table is not copied: each column is read from ``source`` the first time a
+    feature asks for it (:meth:`column`), as a NumPy array in the sorted order, and kept.
+    A live call featurises a handful of events, where copying the eighteen canonical
+    columns into a sorted frame cost more than all the arithmetic (ADR 0057).
+
     Attributes
     ----------
-    frame : pandas.DataFrame
-        The events in sorted order (index reset).
+    source : pandas.DataFrame
+        The events as given (unsorted); ``order`` indexes into its rows.
     identities : numpy.ndarray
         Identity keys; ``ident`` indexes into it.
     ident, time, window : numpy.ndarray
@@ -103,7 +111,7 @@ class Prepared:
         Position in the input table of each sorted event.
     """
 
-    frame: pd.DataFrame
+    source: pd.DataFrame
     identities: npt.NDArray[np.object_]
     ident: I64
     time: I64
@@ -111,9 +119,43 @@ class Prepared:
     config: FeatureConfig
     order: I64
     _codes: dict[str, tuple[I64, npt.NDArray[np.object_]]] = field(default_factory=dict)
+    _series: dict[str, pd.Series] = field(default_factory=dict)
+    _columns: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def series(self, name: str) -> pd.Series:
+        """Return a column of ``source`` (unsorted; looked up once)."""
+        found = self._series.get(name)
+        if found is None:
+            found = self._series[name] = self.source[name]
+        return found
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """Return a canonical column's values in the sorted order (read once, then kept)."""
+        values = self._columns.get(name)
+        if values is None:
+            values = np.asarray(self.series(name).to_numpy())[self.order]
+            self._columns[name] = values
+        return values
+
+    def objects_at(self, name: str, rows: I64) -> npt.NDArray[np.object_]:
+        """Return a column's values at sorted positions ``rows``, as Python objects.
+
+        Only those rows are converted when the whole column has not been read already
+        (a few sequence steps among a month of events).
+        """
+        if name in self._columns or len(self) <= _SMALL:
+            return np.asarray(self.column(name)[rows], dtype=object)
+        taken: npt.NDArray[np.object_] = (
+            self.series(name).take(self.order[rows]).to_numpy(dtype=object)
+        )
+        return taken
+
+    def flags(self, name: str) -> Bools:
+        """Return a boolean column (``is_compute_change``) in the sorted order."""
+        return np.asarray(self.column(name), dtype=bool)
 
     def codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
         """Return per-event codes (``-1`` for missing) and the value strings of a dimension."""
@@ -122,20 +164,19 @@ class Prepared:
         return self._codes[dimension]
 
     def _compute_codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
-        frame = self.frame
         if dimension == "client_version":
             family, families = self.codes("client_family")
-            version, versions = _factorize(frame["client_version"])
+            version, versions = self._factorized("client_version")
             combined = np.where(
                 (family >= 0) & (version >= 0), family * max(len(versions), 1) + version, -1
             )
-            codes, uniques = pd.factorize(combined, use_na_sentinel=True)
+            codes, uniques = factorize(combined)
             pairs = uniques.astype(np.int64)
             ok = pairs >= 0
             names = np.array(
                 [
                     f"{families[p // len(versions)]}/{versions[p % len(versions)]}" if good else ""
-                    for p, good in zip(pairs, ok, strict=True)
+                    for p, good in zip(pairs.tolist(), ok.tolist(), strict=True)
                 ],
                 dtype=object,
             )
@@ -143,20 +184,112 @@ class Prepared:
             return codes, names
         if dimension == "hour_of_week":
             how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
-            return how.astype(np.int64), np.array([str(h) for h in range(HOURS_OF_WEEK)], object)
+            return how.astype(np.int64), _HOUR_NAMES
         if dimension == "asn":
-            asn = frame["asn"].astype("Int64")
-            asn_codes, asns = pd.factorize(asn, use_na_sentinel=True)
-            return asn_codes.astype(np.int64), np.array([str(int(v)) for v in asns], dtype=object)
-        return _factorize(frame[dimension])
+            values = _whole_numbers(self.series("asn"))[self.order]
+            asn_codes, asns = factorize(values)
+            return asn_codes, np.array([str(int(v)) for v in asns.tolist()], dtype=object)
+        return self._factorized(dimension)
+
+    def _factorized(self, name: str) -> tuple[I64, npt.NDArray[np.object_]]:
+        """Codes of a column in the sorted order, as ``pandas.factorize`` of the sorted column.
+
+        A few events are coded from their sorted values (:func:`factorize`'s dictionary);
+        many are coded by pandas over the unsorted column (Arrow's own hashing for string
+        columns, no conversion to Python objects) and renumbered in sorted order of first
+        appearance, which gives the same codes and values.
+        """
+        column = self.series(name)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # the categories' order
+            codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]
+            return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
+        if len(self) <= _SMALL:
+            codes, uniques = factorize(self.column(name))
+        else:
+            codes, uniques = _in_order(*factorize(column), self.order)
+        return codes, _texts(uniques)
 
 
-def _factorize(column: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object).astype(str).astype(object)
+def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """Return the values as strings (``astype(str)``), kept as they are when strings."""
+    values = np.asarray(uniques, dtype=object)
+    if all(type(v) is str for v in values.tolist()):
+        return values
+    texts: npt.NDArray[np.object_] = values.astype(str).astype(object)
+    return texts
+
+
+def _whole_numbers(column: pd.Series) -> F64:
+    """``column.astype("Int64")`` as floats, NaN where missing (the ``asn`` codes' input).
+
+    A float column of whole numbers is read as it is; anything else goes through pandas'
+    conversion, which also raises for values that are not whole numbers.
+    """
+    if column.dtype == np.float64:
+        values = column.to_numpy()
+        finite = values[~np.isnan(values)]
+        if np.all((np.mod(finite, 1) == 0) & (np.abs(finite) < 2.0**53)):
+            whole: F64 = values + 0.0  # a copy, and -0.0 read as 0 like the Int64 cast
+            return whole
+    if column.dtype != "Int64":
+        column = column.astype("Int64")
+    numbers: F64 = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers
+
+
+def _in_order(codes: I64, uniques: npt.NDArray[Any], order: I64) -> tuple[I64, npt.NDArray[Any]]:
+    """Factorisation of ``values[order]`` from that of ``values`` (codes by first appearance)."""
+    taken = codes[order]
+    present = taken[taken >= 0]
+    appearance = pd.unique(present) if len(present) else present
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[appearance] = np.arange(len(appearance))
+    out = np.where(taken >= 0, rank[np.maximum(taken, 0)] if len(rank) else -1, -1)
+    return out.astype(np.int64), np.asarray(uniques)[appearance]
+
+
+_HOUR_NAMES: Final = np.array([str(h) for h in range(HOURS_OF_WEEK)], dtype=object)
+_SMALL: Final = 64
+"""Up to this many values, :func:`factorize` hashes in a Python loop (no pandas overhead)."""
+
+
+def factorize(values: npt.NDArray[Any] | pd.Series) -> tuple[I64, npt.NDArray[Any]]:
+    """Return ``pandas.factorize(values, use_na_sentinel=True)`` as (int64 codes, uniques).
+
+    Codes follow first appearance, ``-1`` marks a missing value (``None``, NaN, ``pd.NA``).
+    A few values of the common kinds (strings, missing values; or a short int64 array) are
+    coded by a loop over a dictionary, which gives the same codes as pandas in a fraction of
+    its fixed cost per call; anything else goes to pandas. Both give identical results
+    (``tests/features/test_windows_factorize.py``).
+    """
+    if len(values) <= _SMALL:
+        array = values.to_numpy() if isinstance(values, pd.Series) else values
+        small = _small_factorize(np.asarray(array))
+        if small is not None:
+            return small
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(uniques)
+
+
+def _small_factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]] | None:
+    """Code by a dictionary (:func:`factorize`), or ``None`` for values it does not cover."""
+    kind = values.dtype.kind
+    if kind not in "Ofi":
+        return None
+    seen: dict[Any, int] = {}
+    codes = []
+    for value in values.tolist():
+        if type(value) is str or (kind == "i" and type(value) is int):
+            codes.append(seen.setdefault(value, len(seen)))
+        elif value is None or (type(value) is float and math.isnan(value)):
+            codes.append(-1)
+        elif kind == "f" and type(value) is float:
+            codes.append(seen.setdefault(value, len(seen)))
+        else:
+            return None
+    uniques = np.empty(len(seen), dtype=values.dtype if kind in "fi" else object)
+    uniques[:] = list(seen)
+    return np.asarray(codes, dtype=np.int64).reshape(len(values)), uniques
 
 
 def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
@@ -171,17 +304,16 @@ def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
     time = to_ns(events["event_time"])
     if len(time) and (time == NO_TIME).any():
         raise InputError("event_time: missing in some events")
-    ident_codes, identities = pd.factorize(events["identity_key"], use_na_sentinel=True)
+    ident_codes, identities = factorize(events["identity_key"])
     if (ident_codes < 0).any():
         raise InputError("identity_key: missing in some events")
     order = np.lexsort((time, ident_codes))
-    frame = events[list(REQUIRED_COLUMNS)].take(order).reset_index(drop=True)
     time = time[order]
     window_ns = config.window_ns
     return Prepared(
-        frame=frame,
+        source=events,
         identities=np.asarray(identities, dtype=object),
-        ident=ident_codes[order].astype(np.int64),
+        ident=ident_codes[order],
         time=time,
         window=time - np.mod(time, window_ns),
         config=config,
@@ -326,3 +458,12 @@ def count_before(item_group: I64, item_time: I64, query_group: I64, query_time: 
     queries = sorted_items == 0
     out[order[queries] - n_items] = result[queries]
     return out
+
+
+def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[np.object_], I64]:
+    """Each distinct non-missing ``owner`` and its earliest ``time``."""
+    codes, uniques = factorize(owner)
+    valid = codes >= 0
+    first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, codes[valid], time[valid])
+    return np.asarray(uniques, dtype=object), first
