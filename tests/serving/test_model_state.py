@@ -81,3 +81,37 @@ def test_a_frame_reaching_into_folded_windows_asks_for_a_rebuild(
     assert not state.accepts(scorer, early)
     with pytest.raises(ValueError, match="folded"):
         state.windows(scorer, early, since=moment, moments=[moment])
+
+
+def _older_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "older than the profiles" in r.getMessage()]
+
+
+def test_look_back_events_a_state_holds_are_not_passed_to_the_featuriser_as_new(
+    sim_model: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A late event's window is wanted, but only the state's look-back stands in it.
+
+    Training leaves each identity its look-back (chain and restart steps before the
+    profiles' end). A request whose event arrives dated in that past (a late delivery)
+    wants that window; the look-back rows there were offered to the featuriser as new
+    events, which it judged too old and warned about, on every such request.
+    """
+    scorer = sim_model.scorer
+    kept = scorer.detector.recent_
+    identity = str(kept["identity_key"].value_counts().index[0])
+    state = IdentityState.start(scorer, identity, HORIZON)
+    look_back = state.features.recent
+    assert len(look_back)
+    assert (look_back["event_time"] < scorer.training_end).all()
+    late = look_back.iloc[[-1]].assign(event_id="delivered-late")
+    moment = int(late["event_time"].iloc[0].value)
+    since = moment - HORIZON // timedelta(microseconds=1) * 1000
+    assert state.covers(scorer, since)  # the frame reaches training only: nothing is folded
+    with caplog.at_level("WARNING"):
+        for _ in range(3):
+            assert state.windows(scorer, late, since=since, moments=[moment]) == []
+    assert _older_warnings(caplog) == []
+    ignored = scorer.ignored(late)  # the late event itself is reported where it arrives
+    assert ignored is not None
+    assert ignored.event_ids == ("delivered-late",)
