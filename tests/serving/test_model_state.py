@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import features
-from models.scoring import IdentityState, WindowScore, lean
-from tests.serving.conftest import Stream, Trained
+from models.scoring import MODEL_COLUMNS, IdentityState, WindowScore, lean
+from tests.serving.conftest import Stream, Trained, record
 
 HORIZON = timedelta(hours=24)
 HOUR = pd.Timedelta("1h")
@@ -115,3 +116,35 @@ def test_look_back_events_a_state_holds_are_not_passed_to_the_featuriser_as_new(
     ignored = scorer.ignored(late)  # the late event itself is reported where it arrives
     assert ignored is not None
     assert ignored.event_ids == ("delivered-late",)
+
+
+def _column_by_column(table: pa.Table) -> pd.DataFrame:
+    """What lean means for a table: text as Python strings (None for a null), the rest as Arrow
+    converts each column."""
+    columns = {}
+    for name in MODEL_COLUMNS:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7])
+def test_lean_of_a_table_is_its_columns_converted_one_by_one(rows: int) -> None:
+    records = [
+        record("RunInstances", f"2026-03-17T10:0{i}:00Z", error="Denied" if i % 2 else None)
+        for i in range(rows)
+    ]
+    table = features.records_to_table(records).table if rows else _empty_table()
+    lean_frame = lean(table)
+    expected = _column_by_column(table)
+    pd.testing.assert_frame_equal(lean_frame, expected)
+    assert list(lean_frame.dtypes) == list(expected.dtypes)
+    for name in lean_frame.columns:  # the same Python objects: None stays None, not NaN
+        assert [type(v) for v in lean_frame[name]] == [type(v) for v in expected[name]]
+
+
+def _empty_table() -> pa.Table:
+    return features.records_to_table([record("RunInstances", "2026-03-17T10:00:00Z")]).table[:0]
