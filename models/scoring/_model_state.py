@@ -82,7 +82,8 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     for at, name in enumerate(text):
         block[:, at] = events.column(name).to_numpy(zero_copy_only=False)
     strings = pd.DataFrame(block, columns=text, dtype=object, index=rest.index)
-    return pd.concat([strings, rest], axis=1)[names]
+    lean_frame: pd.DataFrame = pd.concat([strings, rest], axis=1)[names]
+    return lean_frame
 
 
 def _ns(moment: object) -> int:
