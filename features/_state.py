@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features._config import FeatureConfig
@@ -84,7 +85,9 @@ class FeatureState:
         """
         recent = self._recent()
         if recent is not None:
-            recent = recent[~recent["event_id"].isin(events["event_id"])]
+            again = recent["event_id"].isin(events["event_id"]).to_numpy()
+            if again.any():  # events sent again replace the kept copies
+                recent = recent[~again]
             frame = pd.concat([recent, events], ignore_index=True)
         else:
             frame = events.reset_index(drop=True)
@@ -100,8 +103,23 @@ class FeatureState:
         if profiles.until_ns is None or target > profiles.until_ns:
             profiles = profiles.update(frame, until=pd.Timestamp(target, tz="UTC"))
         boundary = profiles.until_ns if profiles.until_ns is not None else target
-        keep = (time >= boundary) | ((time >= boundary - config.horizon_ns) & lookback_mask(frame))
-        logger.debug(
-            "state advanced to %s keeping %d recent events", profiles.until, int(keep.sum())
-        )
-        return FeatureState(profiles, frame[np.asarray(keep)].reset_index(drop=True))
+        keep = _kept(frame, time, boundary, config.horizon_ns)
+        logger.debug("state advanced to %s keeping %d recent events", profiles.until, len(keep))
+        if len(keep) == len(frame):  # nothing to drop: no copy
+            return FeatureState(profiles, frame)
+        return FeatureState(profiles, frame.take(keep).reset_index(drop=True))
+
+
+def _kept(
+    frame: pd.DataFrame, time: npt.NDArray[np.int64], boundary: int, horizon: int
+) -> npt.NDArray[np.intp]:
+    """Rows a state keeps: open ones, and look-back rows from ``horizon`` before ``boundary``.
+
+    :func:`lookback_mask` judges each row on its own, so it is asked about the closed rows
+    within the horizon only (none, mostly: then it is not called at all).
+    """
+    keep = time >= boundary
+    closed = np.flatnonzero(~keep & (time >= boundary - horizon))
+    if len(closed):
+        keep[closed] = lookback_mask(frame.take(closed))
+    return np.flatnonzero(keep)

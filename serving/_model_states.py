@@ -216,9 +216,11 @@ class ModelStates:
         owners = batch["identity_key"].to_numpy(dtype=object)
         times = to_ns(batch["event_time"]) if len(batch) else np.zeros(0, dtype=np.int64)
         for identity in sorted(read.arrivals):
-            mine = batch[owners == identity]
-            moments = [int(t) for t, k in zip(times, owners, strict=True) if k == identity]
-            new = mine[mine["event_id"].isin(list(keys)).to_numpy()]
+            ours = owners == identity
+            mine = batch if ours.all() else batch[ours]  # one identity a batch, mostly: no copy
+            moments = times[ours].tolist()
+            stored = mine["event_id"].isin(list(keys)).to_numpy()
+            new = mine if stored.all() else mine[stored]
             arrivals = read.arrivals[identity]
             state = held.get(identity)
             key = max([-1, *(keys[i] for i in new["event_id"]), *arrivals.keys])

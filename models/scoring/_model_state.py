@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -54,14 +54,7 @@ def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
     that several times cheaper than Arrow-backed strings, for the same vectors.
     """
     if isinstance(events, pa.Table):
-        columns: dict[str, Any] = {}
-        for name in MODEL_COLUMNS:
-            column = events.column(name)
-            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
-            else:
-                columns[name] = column.to_pandas()
-        return pd.DataFrame(columns)
+        return _lean_table(events)
     frame = events[list(MODEL_COLUMNS)]
     text = {
         name: object
@@ -69,6 +62,28 @@ def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
         if isinstance(dtype, pd.StringDtype) or str(dtype) == "str"
     }
     return frame.astype(text) if text else frame.copy()
+
+
+def _lean_table(events: pa.Table) -> pd.DataFrame:
+    """Return :func:`lean` of an Arrow table, without building a frame column by column.
+
+    The text goes in as one block of Python strings, the rest through one Arrow conversion.
+    """
+    names = list(MODEL_COLUMNS)
+    schema = events.schema
+    text = [
+        name
+        for name in names
+        if pa.types.is_string(schema.field(name).type)
+        or pa.types.is_large_string(schema.field(name).type)
+    ]
+    rest = events.select([name for name in names if name not in text]).to_pandas()
+    block = np.empty((events.num_rows, len(text)), dtype=object)
+    for at, name in enumerate(text):
+        block[:, at] = events.column(name).to_numpy(zero_copy_only=False)
+    strings = pd.DataFrame(block, columns=text, dtype=object, index=rest.index)
+    lean_frame: pd.DataFrame = pd.concat([strings, rest], axis=1)[names]
+    return lean_frame
 
 
 def _ns(moment: object) -> int:
@@ -140,24 +155,31 @@ class IdentityState:
         event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
         ``fold=False`` takes the events in without folding (the windows stay open).
         """
-        own = events[events["event_time"] >= scorer.training_end]
-        if not len(own):
+        if not len(events):
             return self
-        own = own.sort_values("event_time", kind="stable")
-        latest = max(_ns(own["event_time"].iloc[-1]), self.latest or np.iinfo(np.int64).min)
+        times = to_ns(events["event_time"])
+        own_rows = times >= int(scorer.training_end.value)
+        if not own_rows.any():
+            return self
+        own, times = (events, times) if own_rows.all() else (events[own_rows], times[own_rows])
+        if len(own) > 1 and (np.diff(times) < 0).any():
+            order = np.argsort(times, kind="stable")
+            own, times = own.take(order), times[order]
+        latest = max(int(times[-1]), self.latest or np.iinfo(np.int64).min)
         until = self.until
         if fold:
             window = self.features.config.window_ns
             target = latest - self.keep_open
             target -= target % window
-            recent = self.features.recent
-            open_rows = len(own) + (
-                int((to_ns(recent["event_time"]) >= until).sum()) if len(recent) else 0
-            )
-            if target - until > _DAY or open_rows > FOLD_ROWS:
+            if target - until > _DAY or (len(own) + self._open_rows(until) > FOLD_ROWS):
                 until = target
         features = self.features.advance(own, until=until)
         return IdentityState(self.identity, features, self.keep_open, latest)
+
+    def _open_rows(self, until: int) -> int:
+        """How many of the state's events are at or after ``until`` (ns)."""
+        recent = self.features.recent
+        return int((to_ns(recent["event_time"]) >= until).sum()) if len(recent) else 0
 
     def accepts(self, scorer: DetectorScorer, events: pd.DataFrame) -> bool:
         """Tell whether ``events`` can be taken in: none of them falls in a folded window."""
@@ -204,28 +226,42 @@ class IdentityState:
         """
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
-        own = batch[batch["event_time"] >= scorer.training_end]
+        own = self._own(scorer, batch)
         wanted = self._wanted(own, hits, moments)
         recent = self.features.recent
         if not wanted or not (len(own) or len(recent)):
             return []
         # The featuriser gives the windows that its events touch, measured against all the
         # state's events: one stored event (at or after ``since``) stands for each wanted
-        # window the batch does not touch.
+        # window the batch does not touch. One before the profiles' end (the look-back the
+        # sequence features read) stands for none: the featuriser never measures it, so it
+        # stays look-back (passed as new it only made the featuriser warn, ADR 0059).
         window = self.features.config.window_ns
         times = to_ns(recent["event_time"]) if len(recent) else np.zeros(0, np.int64)
         starts = times - times % window
-        taken = set(own["event_id"])
+        taken = set(own["event_id"].tolist())
         pick: dict[int, int] = {}
-        for row in np.flatnonzero((times >= since) & np.isin(starts, list(wanted))).tolist():
-            if recent["event_id"].iat[row] not in taken:
-                pick.setdefault(int(starts[row]), row)
+        candidates = (times >= since) & np.isin(starts, list(wanted))
+        if candidates.any():
+            ids = recent["event_id"].to_numpy()
+            for row in np.flatnonzero(candidates).tolist():
+                if ids[row] not in taken:
+                    pick.setdefault(int(starts[row]), row)
         touched = set((to_ns(own["event_time"]) // window * window).tolist()) if len(own) else set()
-        rows = [row for start, row in pick.items() if start not in touched]
+        until = self.until
+        rows = [row for start, row in pick.items() if start not in touched and times[row] >= until]
         events = pd.concat([recent.iloc[rows], own], ignore_index=True) if rows else own
         if not len(events):
             return []
         return scorer.score_with_state(events, self.features)
+
+    @staticmethod
+    def _own(scorer: DetectorScorer, events: pd.DataFrame) -> pd.DataFrame:
+        """Return ``events`` without those of the training period (no copy when none is)."""
+        if not len(events):
+            return events
+        later = to_ns(events["event_time"]) >= int(scorer.training_end.value)
+        return events if later.all() else events[later]
 
     def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
         """Return the state's events that ``windows`` name (for the findings' facts)."""

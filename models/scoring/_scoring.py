@@ -321,14 +321,15 @@ def combine_findings(
     """
     windows = model.windows
     settings = settings or CombineSettings()
-    facts: dict[str, EventFacts] = {}
-    alerting = any(not w.cold_start and settings.band(w.percentile) is not None for w in windows)
-    if evaluation.hits or alerting:  # the facts of the evidence: rule hits, alerting windows
-        facts = event_facts(events, policy)
-        if model.events is not None and len(model.events):
-            extra = model.events[~model.events["event_id"].isin(list(facts))]
-            facts.update(event_facts(extra.reset_index(drop=True), policy))
-    findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=scorer)
+    alerting = [w for w in windows if not w.cold_start and settings.band(w.percentile) is not None]
+    findings: list[Finding] = []
+    # Without a hit or an alerting window every group :func:`combine` forms is quiet (cold
+    # or below every band) and makes no finding: the answer is known, nothing is read.
+    if evaluation.hits or alerting:
+        evidence = {i for hit in evaluation.hits for i in hit.event_ids}
+        evidence.update(i for window in alerting for i in window.event_ids)
+        facts = _facts_of(events, model.events, evidence, policy)
+        findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=scorer)
     logger.info(
         "scored %d events: %d hits, %d windows, %d findings",
         len(events),
@@ -348,6 +349,29 @@ def combine_findings(
         rehearsed=evaluation.rehearsed,
         armed=evaluation.armed,
     )
+
+
+def _facts_of(
+    events: pd.DataFrame, extra: pd.DataFrame | None, evidence: set[str], policy: Policy | None
+) -> dict[str, EventFacts]:
+    """Return the :func:`event_facts` of the ``evidence`` events: ``events``', then ``extra``'s.
+
+    A finding reads the facts of its evidence alone (the hits' and alerting windows' event
+    ids), and each event's facts are its own (its columns, its verdict), so only the
+    evidence's rows are read; ``extra`` (the model's events the frame may lack) adds those
+    ``events`` does not hold.
+    """
+    wanted = list(evidence)
+    mine = events["event_id"].isin(wanted).to_numpy()
+    facts = event_facts(events[mine].reset_index(drop=True) if not mine.all() else events, policy)
+    if extra is not None and len(extra):
+        more = (
+            extra["event_id"].isin(wanted).to_numpy()
+            & ~extra["event_id"].isin(list(facts)).to_numpy()
+        )
+        if more.any():
+            facts.update(event_facts(extra[more].reset_index(drop=True), policy))
+    return facts
 
 
 def score_events(

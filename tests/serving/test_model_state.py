@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import features
-from models.scoring import IdentityState, WindowScore, lean
-from tests.serving.conftest import Stream, Trained
+from models.scoring import MODEL_COLUMNS, IdentityState, WindowScore, lean
+from tests.serving.conftest import Stream, Trained, record
 
 HORIZON = timedelta(hours=24)
 HOUR = pd.Timedelta("1h")
@@ -81,3 +82,69 @@ def test_a_frame_reaching_into_folded_windows_asks_for_a_rebuild(
     assert not state.accepts(scorer, early)
     with pytest.raises(ValueError, match="folded"):
         state.windows(scorer, early, since=moment, moments=[moment])
+
+
+def _older_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "older than the profiles" in r.getMessage()]
+
+
+def test_look_back_events_a_state_holds_are_not_passed_to_the_featuriser_as_new(
+    sim_model: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A late event's window is wanted, but only the state's look-back stands in it.
+
+    Training leaves each identity its look-back (chain and restart steps before the
+    profiles' end). A request whose event arrives dated in that past (a late delivery)
+    wants that window; the look-back rows there were offered to the featuriser as new
+    events, which it judged too old and warned about, on every such request.
+    """
+    scorer = sim_model.scorer
+    kept = scorer.detector.recent_
+    identity = str(kept["identity_key"].value_counts().index[0])
+    state = IdentityState.start(scorer, identity, HORIZON)
+    look_back = state.features.recent
+    assert len(look_back)
+    assert (look_back["event_time"] < scorer.training_end).all()
+    late = look_back.iloc[[-1]].assign(event_id="delivered-late")
+    moment = int(late["event_time"].iloc[0].value)
+    since = moment - HORIZON // timedelta(microseconds=1) * 1000
+    assert state.covers(scorer, since)  # the frame reaches training only: nothing is folded
+    with caplog.at_level("WARNING"):
+        for _ in range(3):
+            assert state.windows(scorer, late, since=since, moments=[moment]) == []
+    assert _older_warnings(caplog) == []
+    ignored = scorer.ignored(late)  # the late event itself is reported where it arrives
+    assert ignored is not None
+    assert ignored.event_ids == ("delivered-late",)
+
+
+def _column_by_column(table: pa.Table) -> pd.DataFrame:
+    """What lean means for a table: text as Python strings (None for a null), the rest as Arrow
+    converts each column."""
+    columns = {}
+    for name in MODEL_COLUMNS:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7])
+def test_lean_of_a_table_is_its_columns_converted_one_by_one(rows: int) -> None:
+    records = [
+        record("RunInstances", f"2026-03-17T10:0{i}:00Z", error="Denied" if i % 2 else None)
+        for i in range(rows)
+    ]
+    table = features.records_to_table(records).table if rows else _empty_table()
+    lean_frame = lean(table)
+    expected = _column_by_column(table)
+    pd.testing.assert_frame_equal(lean_frame, expected)
+    assert list(lean_frame.dtypes) == list(expected.dtypes)
+    for name in lean_frame.columns:  # the same Python objects: None stays None, not NaN
+        assert [type(v) for v in lean_frame[name]] == [type(v) for v in expected[name]]
+
+
+def _empty_table() -> pa.Table:
+    return features.records_to_table([record("RunInstances", "2026-03-17T10:00:00Z")]).table[:0]
