@@ -47,7 +47,7 @@ __all__ = [
     "rule",
     "session_records",
     "session_table",
-    "sessions",
+    "session_spans",
     "shifted",
     "to_datetime",
 ]
@@ -239,11 +239,6 @@ def attempted_mask(events: pd.DataFrame) -> npt.NDArray[np.bool_]:
     return ATTEMPTED_CHANGE.mask(events)
 
 
-def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:
-    """Return a run number per time of a sorted series; a run ends at a pause over ``gap``."""
-    return (times.diff() > gap).cumsum()
-
-
 def evidence_of(
     group: pd.DataFrame,
     identity: str,
@@ -264,14 +259,65 @@ def evidence_of(
     )
 
 
+def _micros(times: pd.Series[Any]) -> npt.NDArray[np.int64]:
+    """Return a time column as microseconds since the epoch (the canonical unit)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and times.dtype.unit == "us":
+        return np.asarray(times.array.asi8, dtype=np.int64)  # canonical: no copy to make
+    converted = pd.to_datetime(times, utc=True).dt.as_unit("us")
+    return np.asarray(converted.astype("int64"), dtype=np.int64)
+
+
+def session_spans(
+    rows: pd.DataFrame, keys: Sequence[str], gap: timedelta
+) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+    """Split rows (sorted by time) per ``keys`` into runs no further apart than ``gap``.
+
+    Returns ``(key values, row positions)`` per run, in the order nested
+    ``groupby(key, sort=False)`` calls, one per key, then a split at every pause over
+    ``gap``, would give them: outer groups in order of first appearance, inner ones in
+    order of first appearance within theirs, runs in time order. Rows with a missing key
+    belong to no run. One ``lexsort`` whatever the count of groups: rules only build a
+    frame for the runs they report (:func:`identity_sessions` builds one per run).
+    """
+    count = len(rows)
+    if not count or not keys:
+        return []
+    valid = np.ones(count, dtype=bool)
+    levels: list[npt.NDArray[np.intp]] = []
+    combined = np.zeros(count, dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(rows[key].to_numpy(dtype=object), sort=False)
+        valid &= codes >= 0
+        # an inner group is numbered by its first appearance among all rows: within its
+        # outer group that is the order an inner groupby meets it
+        combined = pd.factorize(combined * (len(uniques) + 1) + codes, sort=False)[0]
+        levels.append(combined)
+    positions = np.flatnonzero(valid)
+    if not len(positions):
+        return []
+    order = positions[np.lexsort((positions, *(level[positions] for level in reversed(levels))))]
+    group = levels[-1][order]
+    times = _micros(rows["event_time"])[order]
+    known = times != np.iinfo(np.int64).min  # NaT: no pause before or after it, as diff says
+    pause = (np.diff(times) > gap // timedelta(microseconds=1)) & known[1:] & known[:-1]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | pause
+    starts = np.flatnonzero(new)
+    columns = [rows[key].to_numpy(dtype=object) for key in keys]
+    return [
+        (tuple(column[order[start]] for column in columns), run)
+        for start, run in zip(starts.tolist(), np.split(order, starts[1:]), strict=True)
+    ]
+
+
 def identity_sessions(rows: pd.DataFrame, gap: timedelta) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``."""
-    if not len(rows):
-        return
-    for identity, group in rows.groupby("identity_key", sort=False):
-        runs = sessions(group["event_time"], pd.Timedelta(gap))
-        for _, run in group.groupby(runs, sort=False):
-            yield str(identity), run
+    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``.
+
+    Identities in order of first appearance, each one's runs in time order
+    (:func:`session_spans`); each run is a frame of its rows, index kept.
+    """
+    for (identity,), run in session_spans(rows, ["identity_key"], gap):
+        yield str(identity), rows.take(run)
 
 
 def ids_named(run: pd.DataFrame, prefix: str) -> list[str]:
