@@ -157,6 +157,8 @@ _SCOPED: Final = ("account_id", "region", "identity_key", "principal_arn", "acti
 
 def _plain(value: Any) -> Any:
     """Return a hashable stand-in for one cell (missing values as ``None``)."""
+    if type(value) is str:  # most cells: no missing-value test to make
+        return value
     if isinstance(value, list | tuple | np.ndarray):
         return tuple(str(item) for item in value)
     return None if pd.isna(value) else value
