@@ -442,5 +442,5 @@ def _remember(policy: Policy, recent: pd.DataFrame, keys: Sequence[int]) -> None
         (calendar.recall(key) is None for key in keys), dtype=bool, count=len(keys)
     )
     if mask.any():
-        verdicts = policy.calendar.verdicts(recent[mask])["verdict"].tolist()
+        verdicts = policy.calendar.verdict_columns(recent[mask])[0].tolist()
         policy.calendar.remember(compress(keys, mask), verdicts)

@@ -178,7 +178,7 @@ def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Rout
     if not len(changes):
         return {}
     if calendar.windows or calendar.tickets or calendar.freezes:
-        outside = (calendar.verdicts(changes)["verdict"] == UNAPPROVED).to_numpy(dtype=bool)
+        outside = np.asarray(calendar.verdict_columns(changes)[0] == UNAPPROVED, dtype=bool)
     else:
         outside = np.ones(len(changes), dtype=bool)
     return learn_routines(changes, outside)
