@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
+from models.scoring._calendar import FORBIDDEN, JUDGED_COLUMNS, UNAPPROVED, micros
 from models.scoring._rules._base import (
     Evidence,
     Severity,
@@ -54,24 +54,33 @@ _JUDGED: Final = [
 
 def _judged(
     events: pd.DataFrame, context: RuleContext
-) -> tuple[pd.DataFrame, npt.NDArray[Any], npt.NDArray[Any]] | None:
-    """Return the attempted compute changes, with the calendar's verdict and ``by`` for each."""
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any], npt.NDArray[Any]] | None:
+    """Return the attempted compute changes' positions, with the calendar's verdict and ``by``.
+
+    The calendar reads the columns a verdict depends on alone: the rules copy the rows
+    they report (:func:`_take`), not every change.
+    """
     if context.policy is None:
         return None
     mask = attempted_mask(events)
     if not mask.any():
         return None
-    changes = events.loc[mask, _JUDGED]
+    rows = np.flatnonzero(mask)
     calendar = context.policy.calendar
     if not (calendar.windows or calendar.tickets or calendar.freezes):
         # nothing can approve or forbid: every change is unapproved, by nothing
         return (
-            changes,
-            np.full(len(changes), UNAPPROVED, dtype=object),
-            np.full(len(changes), None, dtype=object),
+            rows,
+            np.full(len(rows), UNAPPROVED, dtype=object),
+            np.full(len(rows), None, dtype=object),
         )
-    verdict, _, by = calendar.verdict_columns(changes)
-    return changes, verdict, by
+    verdict, _, by = calendar.verdict_columns(events.loc[mask, list(JUDGED_COLUMNS)])
+    return rows, verdict, by
+
+
+def _take(events: pd.DataFrame, rows: npt.NDArray[np.intp]) -> pd.DataFrame:
+    """Return the columns the change-window rules read of the rows at ``rows`` (one copy)."""
+    return events.iloc[rows, events.columns.get_indexer(_JUDGED)]
 
 
 def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
@@ -86,7 +95,7 @@ def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_
     calendar = context.policy.calendar
     if not (calendar.windows or calendar.tickets or calendar.freezes):
         return keep
-    verdicts = calendar.verdict_columns(rows[_JUDGED])[0]
+    verdicts = calendar.verdict_columns(rows[list(JUDGED_COLUMNS)])[0]
     found: npt.NDArray[np.bool_] = (verdicts == UNAPPROVED) | (verdicts == FORBIDDEN)
     return found
 
@@ -146,7 +155,9 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
     if judged is None or context.policy is None:
         return
     changes, verdict, _ = judged
-    unapproved = _rows(changes, verdict == UNAPPROVED)
+    if not (verdict == UNAPPROVED).any():
+        return
+    unapproved = _take(events, changes[verdict == UNAPPROVED])
     if context.policy.organization.approval == "scoped":
         calendar = context.policy.calendar
         pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
@@ -190,7 +201,7 @@ def inside_freeze(events: pd.DataFrame, context: RuleContext) -> Iterator[Eviden
         return
     changes, verdict, by = judged
     forbidden = verdict == FORBIDDEN
-    frozen = _rows(changes, forbidden).assign(by=by[forbidden])
+    frozen = _take(events, changes[forbidden]).assign(by=by[forbidden])
     reasons = {f.name: f.reason for f in context.policy.calendar.freezes}
     for row, ids in _sessions(frozen, ["identity_key", "by"], context):
         count = len(row["event_ids"])
