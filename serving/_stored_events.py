@@ -392,7 +392,10 @@ class StoredEvents:
         From the index alone, in time order (ties by id): :meth:`events` decodes them.
         """
         return self._rows(
-            "event_time_us < ? AND flags & ?", before, flags, tail="ORDER BY event_time_us, event_id"
+            "event_time_us < ? AND flags & ?",
+            before,
+            flags,
+            tail="ORDER BY event_time_us, event_id",
         )
 
     def flagged(self, since: int, flags: int) -> list[StoredRow]:

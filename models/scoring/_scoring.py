@@ -42,7 +42,7 @@ from models.scoring._rules import (
     RuleSettings,
     evaluate,
 )
-from models.scoring._rules._base import attempted_mask
+from models.scoring._rules._base import attempted_mask, take_columns
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._windows_model import AutomationSpec, SuppressionSpec
 
@@ -199,9 +199,9 @@ def event_facts(events: pd.DataFrame, policy: Policy | None = None) -> dict[str,
     if policy is not None and _judges(policy) and count:
         mask = attempted_mask(events)
         if mask.any():  # judged on the columns a verdict reads alone: no copy of the rest
-            judged = policy.calendar.verdict_columns(events.loc[mask, list(JUDGED_COLUMNS)])
-            verdict, by_kind, by = ([None] * count for _ in range(3))
-            for at, *found in zip(np.flatnonzero(mask).tolist(), *judged, strict=True):
+            rows = np.flatnonzero(mask)
+            judged = policy.calendar.verdict_columns(take_columns(events, rows, JUDGED_COLUMNS))
+            for at, *found in zip(rows.tolist(), *judged, strict=True):
                 verdict[at], by_kind[at], by[at] = found
     facts: dict[str, EventFacts] = {}
     columns = zip(

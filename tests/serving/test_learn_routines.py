@@ -9,7 +9,6 @@ equal routines, identities in the same order, from real recordings and odd value
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,5 +80,3 @@ def test_nothing_is_learned_without_changes(changes: pd.DataFrame) -> None:
     reads = changes[~ATTEMPTED_CHANGE.mask(changes)]
     assert learn_routines(reads, np.ones(len(reads), dtype=bool)) == {}
     assert learn_routines(changes.iloc[:0], np.zeros(0, dtype=bool)) == {}
-
-

@@ -32,7 +32,7 @@ def _learned_from_everything(events: StoredEvents, since: int, policy: Policy) -
     return IdentityHistory().with_routines(table.to_pandas(), policy.calendar)
 
 
-@pytest.fixture()
+@pytest.fixture
 def state(sim_stream: Stream, tmp_path: Path) -> tuple[sqlite3.Connection, list[str], int]:
     """The warm state, the identities with the most older changes, and a horizon."""
     db = sqlite3.connect(sim_stream.fresh_state(tmp_path))

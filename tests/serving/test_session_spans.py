@@ -98,7 +98,9 @@ def test_identity_sessions_yield_the_frames_of_the_old_groupby(
 )
 def test_a_run_ends_at_a_pause_over_the_gap(minutes: list[int], runs: list[list[str]]) -> None:
     rows = _frame([("10.0.0.1", "role/a", m) for m in np.diff([0, *minutes]).tolist()])
-    found = [list(rows["event_id"].to_numpy()[p]) for _, p in session_spans(rows, ["identity_key"], _GAP)]
+    found = [
+        list(rows["event_id"].to_numpy()[p]) for _, p in session_spans(rows, ["identity_key"], _GAP)
+    ]
     assert found == runs
 
 

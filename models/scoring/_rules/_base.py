@@ -46,9 +46,10 @@ __all__ = [
     "listed",
     "rule",
     "session_records",
-    "session_table",
     "session_spans",
+    "session_table",
     "shifted",
+    "take_columns",
     "to_datetime",
 ]
 
@@ -232,6 +233,21 @@ def attempted_changes(events: pd.DataFrame) -> pd.DataFrame:
     Scaling launching instances, for example): ``features.ATTEMPTED_CHANGE``.
     """
     return events[attempted_mask(events)]
+
+
+def take_columns(
+    events: pd.DataFrame, rows: npt.NDArray[np.intp], columns: Sequence[str]
+) -> pd.DataFrame:
+    """Return ``columns`` of the rows at positions ``rows``, in one copy (index kept).
+
+    What ``events.loc[mask, columns]`` gives, without pandas' label lookups: rules copy the
+    few columns they read of the rows they report. A missing column raises ``KeyError``.
+    """
+    found = events.columns.get_indexer(pd.Index(columns))
+    if (found < 0).any():
+        missing = [c for c, at in zip(columns, found, strict=True) if at < 0]
+        raise KeyError(f"missing columns: {missing}")
+    return events.iloc[rows, found]
 
 
 def attempted_mask(events: pd.DataFrame) -> npt.NDArray[np.bool_]:

@@ -19,6 +19,7 @@ from models.scoring._rules._base import (
     failed_note,
     rule,
     session_records,
+    take_columns,
     to_datetime,
 )
 from models.scoring._rules._context import RuleContext
@@ -58,7 +59,7 @@ def _judged(
     """Return the attempted compute changes' positions, with the calendar's verdict and ``by``.
 
     The calendar reads the columns a verdict depends on alone: the rules copy the rows
-    they report (:func:`_take`), not every change.
+    they report (:func:`~models.scoring._rules._base.take_columns`), not every change.
     """
     if context.policy is None:
         return None
@@ -74,13 +75,8 @@ def _judged(
             np.full(len(rows), UNAPPROVED, dtype=object),
             np.full(len(rows), None, dtype=object),
         )
-    verdict, _, by = calendar.verdict_columns(events.loc[mask, list(JUDGED_COLUMNS)])
+    verdict, _, by = calendar.verdict_columns(take_columns(events, rows, JUDGED_COLUMNS))
     return rows, verdict, by
-
-
-def _take(events: pd.DataFrame, rows: npt.NDArray[np.intp]) -> pd.DataFrame:
-    """Return the columns the change-window rules read of the rows at ``rows`` (one copy)."""
-    return events.iloc[rows, events.columns.get_indexer(_JUDGED)]
 
 
 def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
@@ -157,7 +153,7 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
     changes, verdict, _ = judged
     if not (verdict == UNAPPROVED).any():
         return
-    unapproved = _take(events, changes[verdict == UNAPPROVED])
+    unapproved = take_columns(events, changes[verdict == UNAPPROVED], _JUDGED)
     if context.policy.organization.approval == "scoped":
         calendar = context.policy.calendar
         pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
@@ -201,7 +197,7 @@ def inside_freeze(events: pd.DataFrame, context: RuleContext) -> Iterator[Eviden
         return
     changes, verdict, by = judged
     forbidden = verdict == FORBIDDEN
-    frozen = _take(events, changes[forbidden]).assign(by=by[forbidden])
+    frozen = take_columns(events, changes[forbidden], _JUDGED).assign(by=by[forbidden])
     reasons = {f.name: f.reason for f in context.policy.calendar.freezes}
     for row, ids in _sessions(frozen, ["identity_key", "by"], context):
         count = len(row["event_ids"])

@@ -162,9 +162,7 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
     if not mask.any():
         return {}
     rows = np.flatnonzero(mask)
-    codes, uniques = pd.factorize(
-        changes["identity_key"].to_numpy(dtype=object)[rows], sort=False
-    )
+    codes, uniques = pd.factorize(changes["identity_key"].to_numpy(dtype=object)[rows], sort=False)
     times = pd.to_datetime(changes["event_time"].iloc[rows], utc=True)
     micros = times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
     columns = _Columns(
@@ -185,9 +183,7 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))  # -1 (NA) first
     return {
-        str(identity): _routine(
-            columns, order[bounds[n] : bounds[n + 1]].tolist(), times, micros
-        )
+        str(identity): _routine(columns, order[bounds[n] : bounds[n + 1]].tolist(), times, micros)
         for n, identity in enumerate(uniques)
     }
 
