@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import ATTEMPTED_CHANGE
+from models.scoring._calendar import event_micros
 from models.scoring._rules._reads import DRY_RUN, Reads
 
 if TYPE_CHECKING:
@@ -275,14 +276,6 @@ def evidence_of(
     )
 
 
-def _micros(times: pd.Series[Any]) -> npt.NDArray[np.int64]:
-    """Return a time column as microseconds since the epoch (the canonical unit)."""
-    if isinstance(times.dtype, pd.DatetimeTZDtype) and times.dtype.unit == "us":
-        return np.asarray(times.array.asi8, dtype=np.int64)  # canonical: no copy to make
-    converted = pd.to_datetime(times, utc=True).dt.as_unit("us")
-    return np.asarray(converted.astype("int64"), dtype=np.int64)
-
-
 def session_spans(
     rows: pd.DataFrame, keys: Sequence[str], gap: timedelta
 ) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
@@ -313,7 +306,7 @@ def session_spans(
         return []
     order = positions[np.lexsort((positions, *(level[positions] for level in reversed(levels))))]
     group = levels[-1][order]
-    times = _micros(rows["event_time"])[order]
+    times = event_micros(rows)[order]
     known = times != np.iinfo(np.int64).min  # NaT: no pause before or after it, as diff says
     pause = (np.diff(times) > gap // timedelta(microseconds=1)) & known[1:] & known[:-1]
     new = np.ones(len(order), dtype=bool)
