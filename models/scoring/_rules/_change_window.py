@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from models.scoring._calendar import FORBIDDEN, JUDGED_COLUMNS, UNAPPROVED, micros
+from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
 from models.scoring._rules._base import (
     Evidence,
     Severity,
@@ -19,7 +19,6 @@ from models.scoring._rules._base import (
     failed_note,
     rule,
     session_records,
-    take_columns,
     to_datetime,
 )
 from models.scoring._rules._context import RuleContext
@@ -55,28 +54,24 @@ _JUDGED: Final = [
 
 def _judged(
     events: pd.DataFrame, context: RuleContext
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any], npt.NDArray[Any]] | None:
-    """Return the attempted compute changes' positions, with the calendar's verdict and ``by``.
-
-    The calendar reads the columns a verdict depends on alone: the rules copy the rows
-    they report (:func:`~models.scoring._rules._base.take_columns`), not every change.
-    """
+) -> tuple[pd.DataFrame, npt.NDArray[Any], npt.NDArray[Any]] | None:
+    """Return the attempted compute changes, with the calendar's verdict and ``by`` for each."""
     if context.policy is None:
         return None
     mask = attempted_mask(events)
     if not mask.any():
         return None
-    rows = np.flatnonzero(mask)
+    changes = events.loc[mask, _JUDGED]
     calendar = context.policy.calendar
     if not (calendar.windows or calendar.tickets or calendar.freezes):
         # nothing can approve or forbid: every change is unapproved, by nothing
         return (
-            rows,
-            np.full(len(rows), UNAPPROVED, dtype=object),
-            np.full(len(rows), None, dtype=object),
+            changes,
+            np.full(len(changes), UNAPPROVED, dtype=object),
+            np.full(len(changes), None, dtype=object),
         )
-    verdict, _, by = calendar.verdict_columns(take_columns(events, rows, JUDGED_COLUMNS))
-    return rows, verdict, by
+    verdict, _, by = calendar.verdict_columns(changes)  # arrays: no frame to build
+    return changes, verdict, by
 
 
 def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
@@ -91,7 +86,7 @@ def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_
     calendar = context.policy.calendar
     if not (calendar.windows or calendar.tickets or calendar.freezes):
         return keep
-    verdicts = calendar.verdict_columns(rows[list(JUDGED_COLUMNS)])[0]
+    verdicts = calendar.verdict_columns(rows[_JUDGED])[0]
     found: npt.NDArray[np.bool_] = (verdicts == UNAPPROVED) | (verdicts == FORBIDDEN)
     return found
 
@@ -151,9 +146,7 @@ def outside_approved(events: pd.DataFrame, context: RuleContext) -> Iterator[Evi
     if judged is None or context.policy is None:
         return
     changes, verdict, _ = judged
-    if not (verdict == UNAPPROVED).any():
-        return
-    unapproved = take_columns(events, changes[verdict == UNAPPROVED], _JUDGED)
+    unapproved = _rows(changes, verdict == UNAPPROVED)
     if context.policy.organization.approval == "scoped":
         calendar = context.policy.calendar
         pairs = list(zip(unapproved["identity_key"], unapproved["principal_arn"], strict=True))
@@ -197,7 +190,7 @@ def inside_freeze(events: pd.DataFrame, context: RuleContext) -> Iterator[Eviden
         return
     changes, verdict, by = judged
     forbidden = verdict == FORBIDDEN
-    frozen = take_columns(events, changes[forbidden], _JUDGED).assign(by=by[forbidden])
+    frozen = _rows(changes, forbidden).assign(by=by[forbidden])
     reasons = {f.name: f.reason for f in context.policy.calendar.freezes}
     for row, ids in _sessions(frozen, ["identity_key", "by"], context):
         count = len(row["event_ids"])
