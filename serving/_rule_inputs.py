@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from models.scoring import (
     RULES,
     AutomationAllowList,
     BatchSummary,
+    ChangeCalendar,
     Evaluation,
     IdentityHistory,
     Policy,
@@ -262,11 +264,10 @@ def read_rule_inputs(
     verdicts = _verdicts(policy, ordered, judged)
     flags = (flags for *_, flags in frame)
     firing = may_fire(summary, context, flags, found.unexpected, rules, verdicts=verdicts)
-    if policy is not None and any(one.reads.routines for one in firing):
-        older = stored.older(since, ATTEMPTED_CHANGE.bit)
-        if history.start is not None:  # as RuleContext.build learns them from a history frame
-            changes = older.to_pandas() if older is not None else _NO_CHANGES
-            history = history.with_routines(changes, policy.calendar)
+    routines = policy is not None and any(one.reads.routines for one in firing)
+    if routines and policy is not None and history.start is not None:
+        # as RuleContext.build learns them from a history frame
+        history = _with_routines(stored, since, history, policy.calendar)
     needed = ReadPlan.of(firing)
     keys = tuple(
         r.key
@@ -277,6 +278,46 @@ def read_rule_inputs(
     )
     recent = stored.events(keys) if keys else None
     return RuleInputs(history, summary, firing, recent, keys, tuple(judged.items()))
+
+
+_LEARNED: Final[WeakKeyDictionary[ChangeCalendar, dict[str, tuple[bytes, Any]]]] = (
+    WeakKeyDictionary()
+)
+"""Per calendar, each identity's routine and the keys of the stored changes it was learned from."""
+_LEARNED_IDENTITIES: Final = 4096
+"""Identities remembered per calendar at most (the memo starts over beyond)."""
+
+
+def _with_routines(
+    stored: StoredEvents, since: int, history: IdentityHistory, calendar: ChangeCalendar
+) -> IdentityHistory:
+    """Return ``history.with_routines`` of the stored changes before ``since``.
+
+    An identity's routine depends on its own past changes and the calendar alone
+    (:meth:`IdentityHistory.learn`), and a stored row never changes under its key (keys
+    are never given again): so each identity's routine is remembered per calendar under
+    the keys of the changes it was learned from, and only identities whose keys differ
+    (a change aged into the history, a late one arrived, one pruned) are decoded and
+    learned again. Identities keep the order of their first change, as in the frame.
+    """
+    keys: dict[str, list[int]] = {}
+    for row in stored.older(since, ATTEMPTED_CHANGE.bit):
+        keys.setdefault(row.identity, []).append(row.key)
+    packed = {identity: np.asarray(k, dtype=np.int64).tobytes() for identity, k in keys.items()}
+    memo = _LEARNED.setdefault(calendar, {})
+    known = {identity: memo.get(identity) for identity in keys}
+    stale = [i for i, hit in known.items() if hit is None or hit[0] != packed[i]]
+    if stale:
+        table = stored.events(key for identity in stale for key in keys[identity])
+        learned = IdentityHistory.learn(
+            table.to_pandas() if table is not None else _NO_CHANGES, calendar
+        )
+        if len(memo) + len(stale) > _LEARNED_IDENTITIES:
+            memo.clear()
+        for identity in stale:
+            known[identity] = memo[identity] = (packed[identity], learned.get(identity))
+    routines = {i: hit[1] for i, hit in known.items() if hit is not None and hit[1] is not None}
+    return history.with_learned(routines, keys)
 
 
 def _judge_batch(
@@ -402,5 +443,5 @@ def _remember(policy: Policy, recent: pd.DataFrame, keys: Sequence[int]) -> None
         (calendar.recall(key) is None for key in keys), dtype=bool, count=len(keys)
     )
     if mask.any():
-        verdicts = policy.calendar.verdicts(recent[mask])["verdict"].tolist()
+        verdicts = policy.calendar.verdict_columns(recent[mask])[0].tolist()
         policy.calendar.remember(compress(keys, mask), verdicts)

@@ -295,8 +295,8 @@ class StoredEvents:
         query = f"SELECT {columns} FROM events WHERE {self._scope} AND {where} {tail}"
         return self._db.execute(query, (*self._params, *params)).fetchall()
 
-    def _rows(self, where: str, *params: Any) -> list[StoredRow]:
-        return [StoredRow(*r) for r in self._select(_ROW, where, *params)]
+    def _rows(self, where: str, *params: Any, tail: str = "") -> list[StoredRow]:
+        return [StoredRow(*r) for r in self._select(_ROW, where, *params, tail=tail)]
 
     def everything(self) -> pa.Table | None:
         """Every stored event of the identities, as a canonical table in time order."""
@@ -386,16 +386,17 @@ class StoredEvents:
             },
         )
 
-    def older(self, before: int, flags: int) -> pa.Table | None:
-        """Every stored event before ``before`` (us) with any of the row classes in ``flags``."""
-        found = self._select(
-            "row",
+    def older(self, before: int, flags: int) -> list[StoredRow]:
+        """Every stored event before ``before`` (us) with any of the row classes in ``flags``.
+
+        From the index alone, in time order (ties by id): :meth:`events` decodes them.
+        """
+        return self._rows(
             "event_time_us < ? AND flags & ?",
             before,
             flags,
             tail="ORDER BY event_time_us, event_id",
         )
-        return _decode(r[0] for r in found)
 
     def flagged(self, since: int, flags: int) -> list[StoredRow]:
         """Events at or after ``since`` (us) with any of the row classes in ``flags``."""

@@ -39,6 +39,7 @@ from models.scoring._windows_model import FreezeSpec, PolicyFile, Scope, TicketS
 __all__ = [
     "APPROVED",
     "FORBIDDEN",
+    "JUDGED_COLUMNS",
     "UNAPPROVED",
     "Approved",
     "ChangeCalendar",
@@ -54,6 +55,7 @@ FORBIDDEN: Final = "forbidden"
 UNAPPROVED: Final = "unapproved"
 
 IntArray = npt.NDArray[np.int64]
+ObjectArray = npt.NDArray[np.object_]
 _US: Final = timedelta(microseconds=1)
 _CANONICAL_TIME: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -153,10 +155,14 @@ _MEMO_SIZE: Final = 1 << 16
 """Verdicts remembered at most (the memo starts over beyond)."""
 _SCOPED: Final = ("account_id", "region", "identity_key", "principal_arn", "action", "event_name")
 """Columns a scope matches on, besides ``resource_ids``."""
+JUDGED_COLUMNS: Final = ("event_time", *_SCOPED, "resource_ids")
+"""The columns a verdict depends on: what :meth:`ChangeCalendar.verdicts` reads of a frame."""
 
 
 def _plain(value: Any) -> Any:
     """Return a hashable stand-in for one cell (missing values as ``None``)."""
+    if type(value) is str:  # most cells: no missing-value test to make
+        return value
     if isinstance(value, list | tuple | np.ndarray):
         return tuple(str(item) for item in value)
     return None if pd.isna(value) else value
@@ -306,6 +312,20 @@ class ChangeCalendar:
             or ``"unapproved"``), ``by_kind`` (``"window"``, ``"ticket"``, ``"freeze"``
             or ``None``) and ``by`` (the window or freeze name, the ticket id, or ``None``).
         """
+        columns = self.verdict_columns(events)
+        return pd.DataFrame(
+            {
+                name: pd.Series(values, index=events.index, dtype=object)
+                for name, values in zip(("verdict", "by_kind", "by"), columns, strict=True)
+            }
+        )
+
+    def verdict_columns(self, events: pd.DataFrame) -> tuple[ObjectArray, ObjectArray, ObjectArray]:
+        """Return :meth:`verdicts` as three object arrays: ``verdict``, ``by_kind``, ``by``.
+
+        What the rules read, without a frame to build (they judge a few events per batch).
+        ``events`` needs only :data:`JUDGED_COLUMNS`.
+        """
         judging = self.windows or self.tickets or self.freezes
         if not judging or not len(events) or len(events) > _MEMO_ROWS:
             return self._judge(events)  # (nothing to judge by: every change is unapproved)
@@ -317,22 +337,19 @@ class ChangeCalendar:
         missing = [at for at, known in enumerate(found) if known is None]
         if missing:
             judged = self._judge(events.iloc[missing])
-            columns = (judged["verdict"], judged["by_kind"], judged["by"])
             fresh: dict[Any, tuple[str, str | None, str | None]] = {}
-            for at, verdict, kind, by in zip(missing, *columns, strict=True):
+            for at, verdict, kind, by in zip(missing, *judged, strict=True):
                 found[at] = fresh[keys[at]] = (verdict, kind, by)
             if len(memo) + len(fresh) > _MEMO_SIZE:
                 memo.clear()
             memo.update(fresh)
         verdicts = cast(list[tuple[str, str | None, str | None]], found)  # all filled now
-        return pd.DataFrame(
-            {
-                name: pd.Series([v[column] for v in verdicts], index=events.index, dtype=object)
-                for column, name in enumerate(("verdict", "by_kind", "by"))
-            }
-        )
+        out = tuple(np.empty(len(verdicts), dtype=object) for _ in range(3))
+        for column, values in enumerate(out):
+            values[:] = [v[column] for v in verdicts]
+        return out[0], out[1], out[2]
 
-    def _judge(self, events: pd.DataFrame) -> pd.DataFrame:
+    def _judge(self, events: pd.DataFrame) -> tuple[ObjectArray, ObjectArray, ObjectArray]:
         """Judge every event of a frame (see :meth:`verdicts`)."""
         n = len(events)
         verdict = np.full(n, UNAPPROVED, dtype=object)
@@ -365,12 +382,7 @@ class ChangeCalendar:
                 for window in self._windows:
                     inside = _inside(times, *_covering(window.schedule, first, last))
                     settle(inside, window.spec.scope, APPROVED, "window", window.spec.name)
-        return pd.DataFrame(
-            {
-                name: pd.Series(values, index=events.index, dtype=object)
-                for name, values in (("verdict", verdict), ("by_kind", by_kind), ("by", by))
-            }
-        )
+        return verdict, by_kind, by
 
     def verdict(self, event: Mapping[str, Any]) -> Verdict:
         """Return the verdict of one event given as a mapping of canonical columns.

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features import CANONICAL_SCHEMA, AwsRanges, IngestOptions, ingest, read_events, to_ns
+from models.scoring._calendar import JUDGED_COLUMNS
 from models.scoring._contract import IgnoredEvents, ModelScores
 from models.scoring._findings import (
     CombineSettings,
@@ -41,7 +42,7 @@ from models.scoring._rules import (
     RuleSettings,
     evaluate,
 )
-from models.scoring._rules._base import attempted_changes
+from models.scoring._rules._base import attempted_mask, take_columns
 from models.scoring._rules._summary import BatchSummary
 from models.scoring._windows_model import AutomationSpec, SuppressionSpec
 
@@ -196,10 +197,12 @@ def event_facts(events: pd.DataFrame, policy: Policy | None = None) -> dict[str,
     by_kind: list[object] = [None] * count
     by: list[object] = [None] * count
     if policy is not None and _judges(policy) and count:
-        changes = attempted_changes(events)
-        if len(changes):
-            judged = policy.calendar.verdicts(changes).reindex(events.index)
-            verdict, by_kind, by = (judged[c].tolist() for c in ("verdict", "by_kind", "by"))
+        mask = attempted_mask(events)
+        if mask.any():  # judged on the columns a verdict reads alone: no copy of the rest
+            rows = np.flatnonzero(mask)
+            judged = policy.calendar.verdict_columns(take_columns(events, rows, JUDGED_COLUMNS))
+            for at, *found in zip(rows.tolist(), *judged, strict=True):
+                verdict[at], by_kind[at], by[at] = found
     facts: dict[str, EventFacts] = {}
     columns = zip(
         events["event_id"].tolist(),

@@ -28,7 +28,7 @@ from models.scoring import (
     parse_policy,
     parse_rrule,
 )
-from models.scoring._calendar import _covering, _inside, event_micros, micros
+from models.scoring._calendar import JUDGED_COLUMNS, _covering, _inside, event_micros, micros
 from models.scoring._schedule import parse_duration, zone
 from models.scoring._scope import scope_covers, scope_mask
 from tests.serving.conftest import POLICY_YAML, Stream, record, to_events
@@ -86,8 +86,7 @@ def _frame(drawn: list[tuple[int, int, int, str]]) -> pd.DataFrame:
 
 def _reference(calendar: ChangeCalendar, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """Verdicts judged afresh, by the plain computation."""
-    table = calendar._judge(frame)
-    return list(zip(table["verdict"], table["by_kind"], table["by"], strict=True))
+    return list(zip(*calendar._judge(frame), strict=True))
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -105,6 +104,8 @@ def test_remembered_and_single_verdicts_are_the_judged_ones(
     for _ in range(2):  # judged, then remembered
         table = calendar.verdicts(frame)
         assert list(zip(table["verdict"], table["by_kind"], table["by"], strict=True)) == expected
+        judged = calendar.verdict_columns(frame[list(JUDGED_COLUMNS)])  # what rules read
+        assert list(zip(*judged, strict=True)) == expected
     times = event_micros(frame).tolist()
     assert [calendar.judge(row, t) for row, t in zip(_rows(frame), times, strict=True)] == expected
 

@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import ATTEMPTED_CHANGE
+from models.scoring._calendar import event_micros
 from models.scoring._rules._reads import DRY_RUN, Reads
 
 if TYPE_CHECKING:
@@ -46,9 +47,10 @@ __all__ = [
     "listed",
     "rule",
     "session_records",
+    "session_spans",
     "session_table",
-    "sessions",
     "shifted",
+    "take_columns",
     "to_datetime",
 ]
 
@@ -234,14 +236,24 @@ def attempted_changes(events: pd.DataFrame) -> pd.DataFrame:
     return events[attempted_mask(events)]
 
 
+def take_columns(
+    events: pd.DataFrame, rows: npt.NDArray[np.intp], columns: Sequence[str]
+) -> pd.DataFrame:
+    """Return ``columns`` of the rows at positions ``rows``, in one copy (index kept).
+
+    What ``events.loc[mask, columns]`` gives, without pandas' label lookups: rules copy the
+    few columns they read of the rows they report. A missing column raises ``KeyError``.
+    """
+    found = events.columns.get_indexer(pd.Index(columns))
+    if (found < 0).any():
+        missing = [c for c, at in zip(columns, found, strict=True) if at < 0]
+        raise KeyError(f"missing columns: {missing}")
+    return events.iloc[rows, found]
+
+
 def attempted_mask(events: pd.DataFrame) -> npt.NDArray[np.bool_]:
     """Return the rows :func:`attempted_changes` keeps, as a boolean array (one per row)."""
     return ATTEMPTED_CHANGE.mask(events)
-
-
-def sessions(times: pd.Series[Any], gap: pd.Timedelta) -> pd.Series[Any]:
-    """Return a run number per time of a sorted series; a run ends at a pause over ``gap``."""
-    return (times.diff() > gap).cumsum()
 
 
 def evidence_of(
@@ -264,14 +276,57 @@ def evidence_of(
     )
 
 
+def session_spans(
+    rows: pd.DataFrame, keys: Sequence[str], gap: timedelta
+) -> list[tuple[tuple[Any, ...], npt.NDArray[np.intp]]]:
+    """Split rows (sorted by time) per ``keys`` into runs no further apart than ``gap``.
+
+    Returns ``(key values, row positions)`` per run, in the order nested
+    ``groupby(key, sort=False)`` calls, one per key, then a split at every pause over
+    ``gap``, would give them: outer groups in order of first appearance, inner ones in
+    order of first appearance within theirs, runs in time order. Rows with a missing key
+    belong to no run. One ``lexsort`` whatever the count of groups: rules only build a
+    frame for the runs they report (:func:`identity_sessions` builds one per run).
+    """
+    count = len(rows)
+    if not count or not keys:
+        return []
+    valid = np.ones(count, dtype=bool)
+    levels: list[npt.NDArray[np.intp]] = []
+    combined = np.zeros(count, dtype=np.int64)
+    for key in keys:
+        codes, uniques = pd.factorize(rows[key].to_numpy(dtype=object), sort=False)
+        valid &= codes >= 0
+        # an inner group is numbered by its first appearance among all rows: within its
+        # outer group that is the order an inner groupby meets it
+        combined = pd.factorize(combined * (len(uniques) + 1) + codes, sort=False)[0]
+        levels.append(combined)
+    positions = np.flatnonzero(valid)
+    if not len(positions):
+        return []
+    order = positions[np.lexsort((positions, *(level[positions] for level in reversed(levels))))]
+    group = levels[-1][order]
+    times = event_micros(rows)[order]
+    known = times != np.iinfo(np.int64).min  # NaT: no pause before or after it, as diff says
+    pause = (np.diff(times) > gap // timedelta(microseconds=1)) & known[1:] & known[:-1]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | pause
+    starts = np.flatnonzero(new)
+    columns = [rows[key].to_numpy(dtype=object) for key in keys]
+    return [
+        (tuple(column[order[start]] for column in columns), run)
+        for start, run in zip(starts.tolist(), np.split(order, starts[1:]), strict=True)
+    ]
+
+
 def identity_sessions(rows: pd.DataFrame, gap: timedelta) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``."""
-    if not len(rows):
-        return
-    for identity, group in rows.groupby("identity_key", sort=False):
-        runs = sessions(group["event_time"], pd.Timedelta(gap))
-        for _, run in group.groupby(runs, sort=False):
-            yield str(identity), run
+    """Yield each identity's runs of ``rows`` (sorted by time) no further apart than ``gap``.
+
+    Identities in order of first appearance, each one's runs in time order
+    (:func:`session_spans`); each run is a frame of its rows, index kept.
+    """
+    for (identity,), run in session_spans(rows, ["identity_key"], gap):
+        yield str(identity), rows.take(run)
 
 
 def ids_named(run: pd.DataFrame, prefix: str) -> list[str]:

@@ -70,12 +70,8 @@ def _judged(
             np.full(len(changes), UNAPPROVED, dtype=object),
             np.full(len(changes), None, dtype=object),
         )
-    verdicts = calendar.verdicts(changes)
-    return (
-        changes,
-        verdicts["verdict"].to_numpy(dtype=object),
-        verdicts["by"].to_numpy(dtype=object),
-    )
+    verdict, _, by = calendar.verdict_columns(changes)  # arrays: no frame to build
+    return changes, verdict, by
 
 
 def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_]:
@@ -90,7 +86,7 @@ def unapproved(rows: pd.DataFrame, context: RuleContext) -> npt.NDArray[np.bool_
     calendar = context.policy.calendar
     if not (calendar.windows or calendar.tickets or calendar.freezes):
         return keep
-    verdicts = calendar.verdicts(rows[_JUDGED])["verdict"].to_numpy(dtype=object)
+    verdicts = calendar.verdict_columns(rows[_JUDGED])[0]
     found: npt.NDArray[np.bool_] = (verdicts == UNAPPROVED) | (verdicts == FORBIDDEN)
     return found
 

@@ -178,7 +178,7 @@ def _routines(history: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Rout
     if not len(changes):
         return {}
     if calendar.windows or calendar.tickets or calendar.freezes:
-        outside = (calendar.verdicts(changes)["verdict"] == UNAPPROVED).to_numpy(dtype=bool)
+        outside = np.asarray(calendar.verdict_columns(changes)[0] == UNAPPROVED, dtype=bool)
     else:
         outside = np.ones(len(changes), dtype=bool)
     return learn_routines(changes, outside)
@@ -378,10 +378,30 @@ class IdentityHistory:
 
     def with_routines(self, changes: pd.DataFrame, calendar: ChangeCalendar) -> IdentityHistory:
         """Return this history with routines learned from ``changes`` (its past events)."""
+        identities = changes["identity_key"].dropna().unique() if len(changes) else ()
+        return self.with_learned(self.learn(changes, calendar), (str(k) for k in identities))
+
+    @staticmethod
+    def learn(changes: pd.DataFrame, calendar: ChangeCalendar) -> dict[str, Routine]:
+        """Return each identity's routine learned from its past ``changes``, judged by ``calendar``.
+
+        Identities in order of first appearance. An identity's routine depends on its own
+        changes alone (and the calendar): learned from the changes of some identities, the
+        routines of those are what all the changes give them.
+        """
+        return _routines(changes, calendar) if len(changes) else {}
+
+    def with_learned(
+        self, routines: Mapping[str, Routine], identities: Iterable[str]
+    ) -> IdentityHistory:
+        """Return this history with ``routines`` (:meth:`learn`) of the past of ``identities``.
+
+        ``identities`` are those the past changes belong to (their peer groups are added).
+        """
         return replace(
             self,
-            routines=_routines(changes, calendar) if len(changes) else {},
-            peers={**self.peers, **(_peers(changes) if len(changes) else {})},
+            routines=dict(routines),
+            peers={**self.peers, **_peers_of(identities)},
             learned=True,
         )
 

@@ -28,9 +28,9 @@ from models.scoring._rules._base import (
     Severity,
     describe_names,
     evidence_of,
-    identity_sessions,
     listed,
     rule,
+    session_spans,
 )
 from models.scoring._rules._context import RuleContext
 from models.scoring._rules._reads import Reads
@@ -88,33 +88,38 @@ def instance_session_elsewhere(events: pd.DataFrame, context: RuleContext) -> It
     ranges = context.ranges()
     people = _people_by_address(events)
     history, settings = context.history, context.settings
-    for address, at in calls.groupby("source_ip", sort=False):
-        for identity, run in identity_sessions(at, settings.session_gap):
-            network = run["network"].iloc[0]
-            known = history.networks.get(identity)
-            if known is not None and isinstance(network, str) and network in known:
-                continue
-            asn = run["asn"].iloc[0]
-            outside = outside_aws(str(address), asn, ranges)
-            others = sorted(people.get(str(address), set()) - {identity})
-            if not outside and not others:
-                continue
-            calls_made = f"{len(run)} call{'s' if len(run) > 1 else ''} ({describe_names(run)})"
-            if outside:
-                severity = Severity.HIGH
-                where = f"{address}, outside AWS ({_judged_by(ranges, asn)})"
-            else:
-                severity = Severity.HIGH if known is not None else Severity.MEDIUM
-                where = f"{address}, the address {listed(others, 2)} also called from"
-            news = (
-                f"; the role never called from {network} since {history.start:%Y-%m-%d}"
-                if known is not None
-                else ""
-            )
-            yield evidence_of(
-                run,
-                identity,
-                f"credentials of {_session(run)} made {calls_made} from {where}{news}",
-                limit=settings.max_evidence,
-                severity=severity,
-            )
+    networks, asns = calls["network"], calls["asn"]
+    for (address, key), positions in session_spans(
+        calls, ["source_ip", "identity_key"], settings.session_gap
+    ):
+        identity = str(key)
+        first = int(positions[0])
+        network = networks.iat[first]
+        known = history.networks.get(identity)
+        if known is not None and isinstance(network, str) and network in known:
+            continue
+        asn = asns.iat[first]
+        outside = outside_aws(str(address), asn, ranges)
+        others = sorted(people.get(str(address), set()) - {identity})
+        if not outside and not others:
+            continue
+        run = calls.take(positions)  # a frame for the runs reported alone
+        calls_made = f"{len(run)} call{'s' if len(run) > 1 else ''} ({describe_names(run)})"
+        if outside:
+            severity = Severity.HIGH
+            where = f"{address}, outside AWS ({_judged_by(ranges, asn)})"
+        else:
+            severity = Severity.HIGH if known is not None else Severity.MEDIUM
+            where = f"{address}, the address {listed(others, 2)} also called from"
+        news = (
+            f"; the role never called from {network} since {history.start:%Y-%m-%d}"
+            if known is not None
+            else ""
+        )
+        yield evidence_of(
+            run,
+            identity,
+            f"credentials of {_session(run)} made {calls_made} from {where}{news}",
+            limit=settings.max_evidence,
+            severity=severity,
+        )

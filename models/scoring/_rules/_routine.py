@@ -153,44 +153,74 @@ def learn_routines(changes: pd.DataFrame, outside: np.ndarray) -> dict[str, Rout
     outside : numpy.ndarray
         Per row of ``changes``, whether no window or ticket approved it (the calendar's
         ``unapproved`` verdict; all true when the policy has no window).
+
+    Identities come in order of first appearance; rows are read column by column as
+    lists and split per identity with one stable sort (no frame per identity: the
+    service learns the routines of a request's identities on every request).
     """
     mask = ATTEMPTED_CHANGE.mask(changes) if len(changes) else np.zeros(0, dtype=bool)
     if not mask.any():
         return {}
-    frame = changes.loc[mask, _COLUMNS].copy()
-    frame["outside"] = np.asarray(outside, dtype=bool)[mask]
-    times = pd.to_datetime(frame["event_time"], utc=True)
+    rows = np.flatnonzero(mask)
+    codes, uniques = pd.factorize(changes["identity_key"].to_numpy(dtype=object)[rows], sort=False)
+    times = pd.to_datetime(changes["event_time"].iloc[rows], utc=True)
     micros = times.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
-    frame["hour"] = (micros // _US_PER_HOUR) % 24
-    frame["day"] = micros // _US_PER_DAY
-    frame["signature"] = frame["event_name"].astype(str)
-    routines: dict[str, Routine] = {}
-    for identity, group in frame.groupby("identity_key", sort=False):
-        out = group[group["outside"]]
-        routines[str(identity)] = Routine(
-            changes=len(group),
-            outside=len(out),
-            days=frozenset(int(d) for d in out["day"].unique()),
-            signatures=dict(Counter(out["signature"])),
-            kinds=dict(Counter(str(k) for k in out["resource_type"] if isinstance(k, str))),
-            hours=frozenset(int(h) for h in group["hour"].unique()),
-            clients=_set(group["client_family"]),
-            networks=_set(group["network"]),
-            asns=_asns(group["asn"]),
-            since=pd.Timestamp(times[group.index].min()).to_pydatetime(),
-        )
-    return routines
+    columns = _Columns(
+        outside=np.asarray(outside, dtype=bool)[mask].tolist(),
+        hours=((micros // _US_PER_HOUR) % 24).tolist(),
+        days=(micros // _US_PER_DAY).tolist(),
+        names=[str(name) for name in changes["event_name"].iloc[rows].tolist()],
+        **{
+            name: changes[column].iloc[rows].tolist()
+            for name, column in (
+                ("kinds", "resource_type"),
+                ("clients", "client_family"),
+                ("networks", "network"),
+                ("asns", "asn"),
+            )
+        },
+    )
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))  # -1 (NA) first
+    return {
+        str(identity): _routine(columns, order[bounds[n] : bounds[n + 1]].tolist(), times, micros)
+        for n, identity in enumerate(uniques)
+    }
 
 
-_COLUMNS: Final = [
-    "identity_key",
-    "event_time",
-    "event_name",
-    "resource_type",
-    "client_family",
-    "network",
-    "asn",
-]
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The columns :func:`learn_routines` reads, as lists over the attempted changes."""
+
+    outside: list[bool]
+    hours: list[int]
+    days: list[int]
+    names: list[str]
+    kinds: list[Any]
+    clients: list[Any]
+    networks: list[Any]
+    asns: list[Any]
+
+
+def _routine(
+    columns: _Columns, rows: list[int], times: pd.Series[Any], micros: np.ndarray
+) -> Routine:
+    """One identity's routine from its rows (positions among the changes, in time order)."""
+    out = [row for row in rows if columns.outside[row]]
+    kinds = (columns.kinds[row] for row in out)
+    first = rows[int(np.argmin(micros[rows]))] if len(rows) else 0
+    return Routine(
+        changes=len(rows),
+        outside=len(out),
+        days=frozenset(columns.days[row] for row in out),
+        signatures=dict(Counter(columns.names[row] for row in out)),
+        kinds=dict(Counter(str(kind) for kind in kinds if isinstance(kind, str))),
+        hours=frozenset(columns.hours[row] for row in rows),
+        clients=_set(columns.clients[row] for row in rows),
+        networks=_set(columns.networks[row] for row in rows),
+        asns=_asns(columns.asns[row] for row in rows),
+        since=pd.Timestamp(times.iloc[first]).to_pydatetime(),
+    )
 
 
 def merge_routines(routines: Iterable[Routine]) -> Routine | None:
