@@ -13,7 +13,7 @@ from features._config import FeatureConfig
 from features._profiles import Profiles
 from features._sequences import lookback_mask
 from features._vectors import behaviour_vectors
-from features._windows import to_ns
+from features._windows import not_among, to_ns
 
 __all__ = ["FeatureState"]
 
@@ -85,9 +85,9 @@ class FeatureState:
         """
         recent = self._recent()
         if recent is not None:
-            again = recent["event_id"].isin(events["event_id"]).to_numpy()
-            if again.any():  # events sent again replace the kept copies
-                recent = recent[~again]
+            kept = not_among(recent["event_id"], events["event_id"])
+            if not kept.all():  # events sent again replace the kept copies
+                recent = recent[kept]
             frame = pd.concat([recent, events], ignore_index=True)
         else:
             frame = events.reset_index(drop=True)

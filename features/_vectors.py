@@ -39,6 +39,7 @@ from features._windows import (
     count_before,
     earliest_by,
     factorize,
+    not_among,
     pair_keys,
     prepare,
     prior_by_key,
@@ -120,7 +121,7 @@ def behaviour_vectors(
     check_columns(events)
     if recent is not None and len(recent):
         check_columns(recent)
-        kept = _not_among(recent["event_id"], events["event_id"])
+        kept = not_among(recent["event_id"], events["event_id"])
         if not kept.all():
             recent = recent[kept]
         frame = pd.concat([recent, events], ignore_index=True)
@@ -524,15 +525,6 @@ def vector_table(
     frame = pd.concat([keys, pd.DataFrame(block.T, columns=_FEATURE_INDEX)], axis=1)
     frame.attrs["schema_version"] = VECTOR_SCHEMA_VERSION
     return frame
-
-
-def _not_among(values: pd.Series, among: pd.Series) -> npt.NDArray[np.bool_]:
-    """``~values.isin(among)``, by a set of ``among`` when no value is missing (pandas then)."""
-    left, right = values.to_numpy(), among.to_numpy()
-    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
-        return np.asarray(~values.isin(among))
-    wanted = set(right.tolist())
-    return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))
 
 
 def _utc(ns: I64) -> Any:

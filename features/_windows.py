@@ -29,6 +29,7 @@ __all__ = [
     "count_before",
     "earliest_by",
     "factorize",
+    "not_among",
     "pair_keys",
     "prepare",
     "prior_by_key",
@@ -260,7 +261,7 @@ def factorize(values: npt.NDArray[Any] | pd.Series) -> tuple[I64, npt.NDArray[An
     A few values of the common kinds (strings, missing values; or a short int64 array) are
     coded by a loop over a dictionary, which gives the same codes as pandas in a fraction of
     its fixed cost per call; anything else goes to pandas. Both give identical results
-    (``tests/features/test_windows_factorize.py``).
+    (``tests/features/test_featuriser_fast_paths.py``).
     """
     if len(values) <= _SMALL:
         array = values.to_numpy() if isinstance(values, pd.Series) else values
@@ -467,3 +468,16 @@ def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[
     first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, codes[valid], time[valid])
     return np.asarray(uniques, dtype=object), first
+
+
+def not_among(values: pd.Series, among: pd.Series) -> npt.NDArray[np.bool_]:
+    """``~values.isin(among)``, by a set of ``among`` when no value is missing (pandas then).
+
+    What the featuriser and :class:`features.FeatureState` keep of earlier events when a
+    call brings some of them again (event ids; resends replace the kept copies).
+    """
+    left, right = values.to_numpy(), among.to_numpy()
+    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
+        return np.asarray(~values.isin(among))
+    wanted = set(right.tolist())
+    return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))

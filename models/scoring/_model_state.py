@@ -183,7 +183,7 @@ class IdentityState:
 
     def accepts(self, scorer: DetectorScorer, events: pd.DataFrame) -> bool:
         """Tell whether ``events`` can be taken in: none of them falls in a folded window."""
-        own = events[events["event_time"] >= scorer.training_end]
+        own = self._own(scorer, events)
         return not len(own) or int(to_ns(own["event_time"]).min()) >= self.until
 
     def windows(

@@ -33,8 +33,8 @@ from features import (
 from features._expressions import Col
 from features._predicates import CHAIN_STEP, RESTART_STEP
 from features._profile_index import INDEX_VERSION
-from features._vectors import _not_among, vector_table
-from features._windows import _in_order, _small_factorize, _whole_numbers, factorize
+from features._vectors import vector_table
+from features._windows import _in_order, _small_factorize, _whole_numbers, factorize, not_among
 
 _VALUES = st.sampled_from(["a", "b", "us-east-1", "", None, math.nan, pd.NA, "b "])
 
@@ -179,7 +179,7 @@ def test_recent_events_are_dropped_as_isin_drops_them(
     values: list[Any], among: list[Any], dtype: Any
 ) -> None:
     left, right = pd.Series(values, dtype=dtype), pd.Series(among, dtype=dtype)
-    assert _not_among(left, right).tolist() == (~left.isin(right)).tolist()
+    assert not_among(left, right).tolist() == (~left.isin(right)).tolist()
 
 
 @pytest.mark.parametrize(

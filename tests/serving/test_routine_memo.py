@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import pytest
@@ -32,9 +33,19 @@ def _learned_from_everything(events: StoredEvents, since: int, policy: Policy) -
     return IdentityHistory().with_routines(table.to_pandas(), policy.calendar)
 
 
+class Memo(NamedTuple):
+    """A warm state's store, its busiest identities' stored events, a horizon, the policy."""
+
+    db: sqlite3.Connection
+    identities: list[str]
+    since: int
+    events: StoredEvents
+    policy: Policy
+
+
 @pytest.fixture
-def state(sim_stream: Stream, tmp_path: Path) -> tuple[sqlite3.Connection, list[str], int]:
-    """The warm state, the identities with the most older changes, and a horizon."""
+def memo(sim_stream: Stream, tmp_path: Path) -> Memo:
+    """The warm state, the identities with the most older changes, a horizon and the policy."""
     db = sqlite3.connect(sim_stream.fresh_state(tmp_path))
     since = db.execute("SELECT MAX(event_time_us) FROM events").fetchone()[0] - 24 * _HOUR_US
     busiest = db.execute(
@@ -42,15 +53,13 @@ def state(sim_stream: Stream, tmp_path: Path) -> tuple[sqlite3.Connection, list[
         " GROUP BY identity_key ORDER BY COUNT(*) DESC LIMIT 5",
         (since, ATTEMPTED_CHANGE.bit),
     ).fetchall()
-    return db, [r[0] for r in busiest], since
-
-
-def test_remembered_routines_are_the_routines_of_the_whole_frame(
-    sim_stream: Stream, state: tuple[sqlite3.Connection, list[str], int]
-) -> None:
-    db, identities, since = state
-    policy = load_policy(*sim_stream.policy)
+    identities = [r[0] for r in busiest]
     events = StoredEvents(db, identities, ())
+    return Memo(db, identities, since, events, load_policy(*sim_stream.policy))
+
+
+def test_remembered_routines_are_the_routines_of_the_whole_frame(memo: Memo) -> None:
+    _, identities, since, events, policy = memo
     expected = _learned_from_everything(events, since, policy)
     assert len(expected.routines) == len(identities)
     first = _with_routines(events, since, IdentityHistory(), policy.calendar)
@@ -63,12 +72,8 @@ def test_remembered_routines_are_the_routines_of_the_whole_frame(
         assert _LEARNED[policy.calendar][identity][1] is first.routines[identity]
 
 
-def test_an_identity_whose_changes_differ_is_learned_again(
-    sim_stream: Stream, state: tuple[sqlite3.Connection, list[str], int]
-) -> None:
-    db, identities, since = state
-    policy = load_policy(*sim_stream.policy)
-    events = StoredEvents(db, identities, ())
+def test_an_identity_whose_changes_differ_is_learned_again(memo: Memo) -> None:
+    db, identities, since, events, policy = memo
     before = _with_routines(events, since, IdentityHistory(), policy.calendar)
     late, other = identities[0], identities[1]
     key, blob = db.execute(
@@ -90,12 +95,9 @@ def test_an_identity_whose_changes_differ_is_learned_again(
     assert after.routines[other] is before.routines[other]  # its keys stayed
 
 
-def test_another_calendar_learns_its_own(
-    sim_stream: Stream, state: tuple[sqlite3.Connection, list[str], int]
-) -> None:
-    db, identities, since = state
-    events = StoredEvents(db, identities, ())
-    mine, theirs = load_policy(*sim_stream.policy), Policy()
+def test_another_calendar_learns_its_own(memo: Memo) -> None:
+    _, identities, since, events, mine = memo
+    theirs = Policy()
     remembered = _with_routines(events, since, IdentityHistory(), mine.calendar)
     other = _with_routines(events, since, IdentityHistory(), theirs.calendar)
     assert other == _learned_from_everything(events, since, theirs)
