@@ -11,6 +11,7 @@ import pytest
 
 import features
 from models.scoring import MODEL_COLUMNS, IdentityState, WindowScore, lean
+from models.scoring._model_state import _converts_directly
 from tests.serving.conftest import Stream, Trained, record
 
 HORIZON = timedelta(hours=24)
@@ -165,10 +166,16 @@ def _unusual(table: pa.Table) -> pa.Table:
     return table.set_column(table.schema.get_field_index("event_time"), "event_time", naive)
 
 
-@pytest.mark.parametrize("change", [_with_nulls, _unusual], ids=["nulls", "unusual types"])
-def test_lean_of_any_table_is_its_columns_converted_one_by_one(change: Any) -> None:
+@pytest.mark.parametrize(
+    ("change", "direct"),
+    [(_with_nulls, True), (_unusual, False)],
+    ids=["nulls: Arrow's arrays as blocks", "unusual types: the general way"],
+)
+def test_lean_of_any_table_is_its_columns_converted_one_by_one(change: Any, direct: bool) -> None:
     records = [record("RunInstances", f"2026-03-17T10:0{i}:00Z") for i in range(3)]
     table = change(features.records_to_table(records).table)
+    kinds = [table.schema.field(name).type for name in MODEL_COLUMNS]
+    assert all(_converts_directly(kind) for kind in kinds) is direct
     lean_frame = lean(table)
     expected = _column_by_column(table)
     pd.testing.assert_frame_equal(lean_frame, expected)
