@@ -16,6 +16,7 @@ the profiles happens once a day per identity (or every :data:`FOLD_ROWS` events)
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-from pandas.api.internals import create_dataframe_from_blocks
-from pandas.arrays import DatetimeArray
+from pandas.api.internals import (  # type: ignore[import-not-found]  # not in pandas-stubs
+    create_dataframe_from_blocks,
+)
 
 from features import FEATURISER_INPUT_COLUMNS, FeatureState, to_ns
 from models.scoring._contract import WindowScore
@@ -47,6 +49,8 @@ MODEL_COLUMNS: Final = tuple(
 account, regions and change context are read from (``models.scoring.event_facts``)."""
 _US: Final = 1000
 _DAY: Final = 86_400 * 10**9
+_UTC_NAMES: Final = frozenset({"UTC"})
+"""Zones of a timestamp column :func:`lean` reads as UTC times directly (others: ``to_pandas``)."""
 
 
 def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
@@ -85,10 +89,8 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     for at, name in enumerate(names):
         column = events.column(name)
         kind = column.type
-        if pa.types.is_timestamp(kind):  # a zone: checked by _converts_directly
-            times = DatetimeArray._simple_new(
-                column.to_numpy(), dtype=pd.DatetimeTZDtype(kind.unit, kind.tz)
-            )
+        if pa.types.is_timestamp(kind):  # in UTC: checked by _converts_directly
+            times = pd.array(column.to_numpy(), dtype=_pandas_dtype(kind))
             blocks.append((times, np.array([at])))
             continue
         values = column.to_numpy(zero_copy_only=False)
@@ -98,23 +100,30 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
         for row, (_, values) in enumerate(columns):
             block[row] = values
         blocks.append((block, np.array([at for at, _ in columns], dtype=np.intp)))
-    return create_dataframe_from_blocks(
+    frame: pd.DataFrame = create_dataframe_from_blocks(
         blocks, index=pd.RangeIndex(events.num_rows), columns=pd.Index(names)
     )
+    return frame
+
+
+@functools.lru_cache(maxsize=16)
+def _pandas_dtype(kind: pa.DataType) -> Any:
+    """Return the dtype Arrow's ``to_pandas`` gives a column of ``kind`` (its zone too)."""
+    return pa.array([], kind).to_pandas().dtype
 
 
 def _converts_directly(kind: pa.DataType) -> bool:
     """Whether Arrow's ``to_numpy`` of a column of ``kind`` is what ``to_pandas`` gives.
 
-    Text (kept as Python strings by :func:`lean`), booleans, numbers, zoned timestamps
-    and lists of text: nulls become ``None`` (object arrays) or NaN (numbers) both ways.
+    Text (kept as Python strings by :func:`lean`), booleans, numbers, UTC timestamps and
+    lists of text: nulls become ``None`` (object arrays) or NaN (numbers) both ways.
     """
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         kind = kind.value_type
-        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
     if pa.types.is_timestamp(kind):
-        return kind.tz is not None
-    return (
+        return kind.tz in _UTC_NAMES
+    return bool(
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
         or pa.types.is_boolean(kind)

@@ -181,6 +181,8 @@ def test_lean_of_any_table_is_its_columns_converted_one_by_one(change: Any, dire
     pd.testing.assert_frame_equal(lean_frame, expected)
     for name in lean_frame.columns:
         assert [type(v) for v in lean_frame[name]] == [type(v) for v in expected[name]]
+    zone = getattr(expected["event_time"].dtype, "tz", None)  # the same zone object's type
+    assert type(getattr(lean_frame["event_time"].dtype, "tz", None)) is type(zone)
 
 
 def _empty_table() -> pa.Table:
