@@ -87,9 +87,18 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
 
 
 def _strings(column: pd.Series) -> npt.NDArray[np.object_]:
-    """``column.astype(str)`` as an object array (no conversion when it is of strings)."""
+    """``column.astype(str)`` as an object array (no conversion when it is of strings).
+
+    A column of Python strings (the service's states keep text so, ADR 0059) is read
+    as it is, without a copy: when every value is a ``str`` (none missing, no subclass),
+    ``astype(str)`` gives the same values (ADR 0062).
+    """
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
+    if column.dtype == object:
+        values: npt.NDArray[np.object_] = column.to_numpy()
+        if all(type(value) is str for value in values):
+            return values
     return column.astype(str).to_numpy(dtype=object)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress
 from typing import Any, Final
 from weakref import WeakKeyDictionary
@@ -411,8 +412,15 @@ def score_with_inputs(
         if windows is None:
             return ScoreResult(events=inputs.summary.rows)
         info = scorer.info() if scorer is not None else None
-        frame = _frame(batch, inputs)
-        return combine_findings(frame, Evaluation(), windows([]), policy, scorer=info)
+        rows = batch.num_rows + (inputs.recent.num_rows if inputs.recent is not None else 0)
+        return combine_findings(
+            partial(_frame, batch, inputs),
+            Evaluation(),
+            windows([]),
+            policy,
+            scorer=info,
+            scored=rows,
+        )
     frame = _frame(batch, inputs)
     result = score_events(
         frame,

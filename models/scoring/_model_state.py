@@ -16,15 +16,20 @@ the profiles happens once a day per identity (or every :data:`FOLD_ROWS` events)
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+from pandas.api.internals import (  # type: ignore[import-not-found]  # not in pandas-stubs
+    create_dataframe_from_blocks,
+)
 
 from features import FEATURISER_INPUT_COLUMNS, FeatureState, to_ns
 from models.scoring._contract import WindowScore
@@ -44,6 +49,8 @@ MODEL_COLUMNS: Final = tuple(
 account, regions and change context are read from (``models.scoring.event_facts``)."""
 _US: Final = 1000
 _DAY: Final = 86_400 * 10**9
+_UTC_NAMES: Final = frozenset({"UTC"})
+"""Zones of a timestamp column :func:`lean` reads as UTC times directly (others: ``to_pandas``)."""
 
 
 def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
@@ -67,8 +74,66 @@ def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
 def _lean_table(events: pa.Table) -> pd.DataFrame:
     """Return :func:`lean` of an Arrow table, without building a frame column by column.
 
-    The text goes in as one block of Python strings, the rest through one Arrow conversion.
+    Each column is converted by Arrow to a numpy array and the frame is made of those
+    arrays as its blocks (one block of every object column: the text as Python strings,
+    ``None`` for a null), with no inference or copy by pandas: the same columns, dtypes
+    and values as converting each column (ADR 0062). A column of a type this does not
+    know goes the general way (:func:`_lean_table_converted`).
     """
+    names = list(MODEL_COLUMNS)
+    schema = events.schema
+    if not all(_converts_directly(schema.field(name).type) for name in names):
+        return _lean_table_converted(events)
+    by_dtype: dict[np.dtype[Any], list[tuple[int, npt.NDArray[Any]]]] = {}
+    blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
+    for at, name in enumerate(names):
+        column = events.column(name)
+        kind = column.type
+        if pa.types.is_timestamp(kind):  # in UTC: checked by _converts_directly
+            times = pd.array(column.to_numpy(), dtype=_pandas_dtype(kind))
+            blocks.append((times, np.array([at])))
+            continue
+        values = column.to_numpy(zero_copy_only=False)
+        by_dtype.setdefault(values.dtype, []).append((at, values))
+    for dtype, columns in by_dtype.items():  # one block a dtype, as pandas consolidates
+        block = np.empty((len(columns), events.num_rows), dtype=dtype)
+        for row, (_, values) in enumerate(columns):
+            block[row] = values
+        blocks.append((block, np.array([at for at, _ in columns], dtype=np.intp)))
+    frame: pd.DataFrame = create_dataframe_from_blocks(
+        blocks, index=pd.RangeIndex(events.num_rows), columns=pd.Index(names)
+    )
+    return frame
+
+
+@functools.lru_cache(maxsize=16)
+def _pandas_dtype(kind: pa.DataType) -> Any:
+    """Return the dtype Arrow's ``to_pandas`` gives a column of ``kind`` (its zone too)."""
+    return pa.array([], kind).to_pandas().dtype
+
+
+def _converts_directly(kind: pa.DataType) -> bool:
+    """Whether Arrow's ``to_numpy`` of a column of ``kind`` is what ``to_pandas`` gives.
+
+    Text (kept as Python strings by :func:`lean`), booleans, numbers, UTC timestamps and
+    lists of text: nulls become ``None`` (object arrays) or NaN (numbers) both ways.
+    """
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+        return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    if pa.types.is_timestamp(kind):
+        return kind.tz in _UTC_NAMES
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+    )
+
+
+def _lean_table_converted(events: pa.Table) -> pd.DataFrame:
+    """Return :func:`lean` of a table through one ``to_pandas`` of its non-text columns."""
     names = list(MODEL_COLUMNS)
     schema = events.schema
     text = [

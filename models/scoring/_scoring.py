@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -192,23 +193,36 @@ def event_facts(events: pd.DataFrame, policy: Policy | None = None) -> dict[str,
     Verdicts are given only when the policy has at least one window, ticket or
     freeze: without a calendar there is no window context to lower or raise by.
     """
-    count = len(events)
+    return _facts_at(events, np.arange(len(events)), policy)
+
+
+def _facts_at(
+    events: pd.DataFrame, rows: npt.NDArray[np.intp], policy: Policy | None
+) -> dict[str, EventFacts]:
+    """Return :func:`event_facts` of the events at positions ``rows`` (in that order).
+
+    Read from the columns at those positions, without a copy of the rows: each event's
+    facts are its own (its columns, its verdict), so they are those of the rows' frame.
+    """
+    count = len(rows)
     verdict: list[object] = [None] * count
     by_kind: list[object] = [None] * count
     by: list[object] = [None] * count
     if policy is not None and _judges(policy) and count:
-        mask = attempted_mask(events)
+        mask = attempted_mask(events)[rows]
         if mask.any():  # judged on the columns a verdict reads alone: no copy of the rest
-            rows = np.flatnonzero(mask)
-            judged = policy.calendar.verdict_columns(take_columns(events, rows, JUDGED_COLUMNS))
-            for at, *found in zip(rows.tolist(), *judged, strict=True):
+            judging = np.flatnonzero(mask)
+            judged = policy.calendar.verdict_columns(
+                take_columns(events, rows[judging], JUDGED_COLUMNS)
+            )
+            for at, *found in zip(judging.tolist(), *judged, strict=True):
                 verdict[at], by_kind[at], by[at] = found
     facts: dict[str, EventFacts] = {}
     columns = zip(
-        events["event_id"].tolist(),
-        events["account_id"].tolist(),
-        events["region"].tolist(),
-        events["principal_arn"].tolist(),
+        *(
+            events[name].to_numpy()[rows].tolist()
+            for name in ("event_id", "account_id", "region", "principal_arn")
+        ),
         verdict,
         by_kind,
         by,
@@ -309,7 +323,7 @@ def evaluate_rules(
 
 
 def combine_findings(
-    events: pd.DataFrame,
+    events: pd.DataFrame | Callable[[], pd.DataFrame],
     evaluation: Evaluation,
     model: ModelWindows,
     policy: Policy | None = None,
@@ -320,8 +334,15 @@ def combine_findings(
 ) -> ScoreResult:
     """Run the last stage of :func:`score_events`: the evidence's facts, then :func:`combine`.
 
-    ``scored`` is the number of events scored (default: ``len(events)``).
+    ``events`` is the frame the findings' facts are read from, or a function that builds
+    it: called only when a finding needs facts (a rule hit or an alerting window), so a
+    caller that has no frame yet builds none for a quiet batch (ADR 0062); ``scored``
+    is then required. ``scored`` is the number of events scored (default: ``len(events)``).
     """
+    if scored is None:
+        if callable(events):
+            raise TypeError("combine_findings needs `scored` when the events are built on demand")
+        scored = len(events)
     windows = model.windows
     settings = settings or CombineSettings()
     alerting = [w for w in windows if not w.cold_start and settings.band(w.percentile) is not None]
@@ -331,11 +352,12 @@ def combine_findings(
     if evaluation.hits or alerting:
         evidence = {i for hit in evaluation.hits for i in hit.event_ids}
         evidence.update(i for window in alerting for i in window.event_ids)
-        facts = _facts_of(events, model.events, evidence, policy)
+        frame = events() if callable(events) else events
+        facts = _facts_of(frame, model.events, evidence, policy)
         findings = combine(windows, evaluation.hits, facts, settings=settings, scorer=scorer)
     logger.info(
         "scored %d events: %d hits, %d windows, %d findings",
-        len(events),
+        scored if callable(events) else len(events),
         len(evaluation.hits),
         len(windows),
         len(findings),
@@ -346,7 +368,7 @@ def combine_findings(
         suppressed=evaluation.suppressed,
         failed=evaluation.failed,
         windows=windows,
-        events=len(events) if scored is None else scored,
+        events=scored,
         scorer=scorer,
         ignored=model.ignored,
         rehearsed=evaluation.rehearsed,
@@ -366,14 +388,14 @@ def _facts_of(
     """
     wanted = list(evidence)
     mine = events["event_id"].isin(wanted).to_numpy()
-    facts = event_facts(events[mine].reset_index(drop=True) if not mine.all() else events, policy)
+    facts = _facts_at(events, np.flatnonzero(mine), policy)
     if extra is not None and len(extra):
         more = (
             extra["event_id"].isin(wanted).to_numpy()
             & ~extra["event_id"].isin(list(facts)).to_numpy()
         )
         if more.any():
-            facts.update(event_facts(extra[more].reset_index(drop=True), policy))
+            facts.update(_facts_at(extra, np.flatnonzero(more), policy))
     return facts
 
 

@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import features
 from changewatch.errors import ConfigurationError, InputError
 from models import DEFAULT_FEATURES, TEMPLATES, ChangeDetector, IsolationDetector, window_phrase
-from models._detector import _pooled_event_arrays
+from models._detector import _pooled_event_arrays, _strings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench._generate import generate
@@ -278,3 +278,26 @@ def test_pooled_event_arrays_are_the_rows_of_the_deduplicated_table(
     assert ids.tolist() == table["event_id"].astype(str).tolist()
     empty = _pooled_event_arrays([recent.head(0)])
     assert [len(a) for a in empty] == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("values", "as_is"),
+    [
+        (["a", "b", "a"], True),
+        (["a", None], False),
+        (["a", np.str_("b")], False),
+        (["a", 3], False),
+        (["a", float("nan")], False),
+    ],
+    ids=["strings", "a missing one", "a str subclass", "a number", "NaN"],
+)
+def test_strings_reads_a_column_of_python_strings_as_it_is_and_converts_the_rest(
+    values: list[object], as_is: bool
+) -> None:
+    column = pd.Series(np.array(values, dtype=object), dtype=object)
+    found = _strings(column)
+    expected = column.astype(str).to_numpy(dtype=object)
+    assert found.dtype == object
+    assert found.tolist() == expected.tolist()
+    assert [type(v) for v in found] == [type(v) for v in expected]
+    assert np.shares_memory(found, column.to_numpy()) is as_is  # read as is: no conversion

@@ -155,17 +155,49 @@ def test_an_alerting_window_is_combined_with_the_facts_of_its_events(
     events: pd.DataFrame, policy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read: list[set[str]] = []
-    real = scoring.event_facts
+    real = scoring._facts_at
 
-    def spy(frame: pd.DataFrame, policy: Any = None) -> Any:
-        read.append(set(frame["event_id"]))
-        return real(frame, policy)
+    def spy(frame: pd.DataFrame, rows: Any, policy: Any = None) -> Any:
+        read.append(set(frame["event_id"].to_numpy()[rows]))
+        return real(frame, rows, policy)
 
-    monkeypatch.setattr(scoring, "event_facts", spy)
+    monkeypatch.setattr(scoring, "_facts_at", spy)
     windows = [_window(events, 10, LOWEST, ("a-1", "a-2"))]
     result = combine_findings(events, Evaluation(), ModelWindows(windows), policy, scorer=INFO)
     assert len(result.findings) == 1
     assert read == [{"a-1", "a-2"}]  # the evidence's rows, not the whole frame
+    assert result.findings == combine(windows, [], event_facts(events, policy), scorer=INFO)
+
+
+@pytest.mark.parametrize(
+    ("percentile", "built"),
+    [(LOWEST, 1), (LOWEST - 0.1, 0)],
+    ids=["an alerting window builds the frame once", "a quiet window builds no frame"],
+)
+def test_a_frame_built_on_demand_is_built_only_when_a_finding_needs_facts(
+    events: pd.DataFrame, policy: Any, percentile: float, built: int
+) -> None:
+    calls: list[int] = []
+
+    def frame() -> pd.DataFrame:
+        calls.append(1)
+        return events
+
+    windows = [_window(events, 10, percentile, ("a-1", "a-2"))]
+    lazy = combine_findings(
+        frame, Evaluation(), ModelWindows(windows), policy, scorer=INFO, scored=7
+    )
+    eager = combine_findings(events, Evaluation(), ModelWindows(windows), policy, scorer=INFO)
+    assert len(calls) == built
+    assert lazy.findings == eager.findings
+    assert (lazy.events, eager.events) == (7, len(events))
+
+
+def test_a_frame_built_on_demand_needs_the_number_of_events_scored(
+    events: pd.DataFrame,
+) -> None:
+    with pytest.raises(TypeError, match="scored"):
+        combine_findings(lambda: events, Evaluation(), ModelWindows())
 
 
 def test_the_models_events_give_the_facts_the_frame_lacks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -10,6 +11,7 @@ import pytest
 
 import features
 from models.scoring import MODEL_COLUMNS, IdentityState, WindowScore, lean
+from models.scoring._model_state import _converts_directly
 from tests.serving.conftest import Stream, Trained, record
 
 HORIZON = timedelta(hours=24)
@@ -144,6 +146,43 @@ def test_lean_of_a_table_is_its_columns_converted_one_by_one(rows: int) -> None:
     assert list(lean_frame.dtypes) == list(expected.dtypes)
     for name in lean_frame.columns:  # the same Python objects: None stays None, not NaN
         assert [type(v) for v in lean_frame[name]] == [type(v) for v in expected[name]]
+
+
+def _with_nulls(table: pa.Table) -> pa.Table:
+    """``table`` with a null in every nullable column the state keeps (its first row)."""
+    for name in ("by_service", "is_compute_change", "asn", "resource_ids", "account_id"):
+        at = table.schema.get_field_index(name)
+        column = table.column(name).to_pylist()
+        nulled = pa.array([None, *column[1:]], type=table.schema.field(name).type)
+        table = table.set_column(at, pa.field(name, nulled.type), nulled)
+    return table
+
+
+def _unusual(table: pa.Table) -> pa.Table:
+    """``table`` with text dictionary-encoded and times without a zone (the general way)."""
+    region = table.column("region").dictionary_encode()
+    table = table.set_column(table.schema.get_field_index("region"), "region", region)
+    naive = table.column("event_time").cast(pa.timestamp("us"))
+    return table.set_column(table.schema.get_field_index("event_time"), "event_time", naive)
+
+
+@pytest.mark.parametrize(
+    ("change", "direct"),
+    [(_with_nulls, True), (_unusual, False)],
+    ids=["nulls: Arrow's arrays as blocks", "unusual types: the general way"],
+)
+def test_lean_of_any_table_is_its_columns_converted_one_by_one(change: Any, direct: bool) -> None:
+    records = [record("RunInstances", f"2026-03-17T10:0{i}:00Z") for i in range(3)]
+    table = change(features.records_to_table(records).table)
+    kinds = [table.schema.field(name).type for name in MODEL_COLUMNS]
+    assert all(_converts_directly(kind) for kind in kinds) is direct
+    lean_frame = lean(table)
+    expected = _column_by_column(table)
+    pd.testing.assert_frame_equal(lean_frame, expected)
+    for name in lean_frame.columns:
+        assert [type(v) for v in lean_frame[name]] == [type(v) for v in expected[name]]
+    zone = getattr(expected["event_time"].dtype, "tz", None)  # the same zone object's type
+    assert type(getattr(lean_frame["event_time"].dtype, "tz", None)) is type(zone)
 
 
 def _empty_table() -> pa.Table:
