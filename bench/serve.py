@@ -51,7 +51,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -198,57 +197,6 @@ async def _closed_loop(
     return latencies, time.perf_counter() - start
 
 
-async def _open_loop(
-    client: httpx.AsyncClient, bodies: Bodies, rate: float, seconds: float, cap: float
-) -> tuple[list[float], int, float, Counter[int]]:
-    """Send at a fixed rate whatever the answers; returns latencies, dropped, rate, statuses.
-
-    Requests still unanswered ``cap`` seconds after the last one was sent are cancelled and
-    counted as dropped (a saturated server would otherwise keep the bench waiting for minutes),
-    as are dropped connections; ``statuses`` counts the answers by HTTP status (latencies are
-    those of the ``200`` answers).
-    """
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    failed = 0
-    tasks = []
-    # At most one request per connection in the client's pool: httpx's pool scans every
-    # waiting request on each answer, so thousands waiting there stall the client itself.
-    # Latency counts from the scheduled send time, queueing here included.
-    connections = asyncio.Semaphore(_CONNECTIONS)
-
-    async def one(body: bytes) -> None:
-        started = time.perf_counter()
-        async with connections:
-            await _answer(body, started)
-
-    async def _answer(body: bytes, started: float) -> None:
-        nonlocal failed
-        try:
-            answer = await client.post(
-                "/v1/score", content=body, headers={"content-type": "application/json"}
-            )
-        except httpx.TransportError:  # an overloaded server drops connections: count them
-            failed += 1
-            return
-        statuses[answer.status_code] += 1
-        if answer.status_code == 200:
-            latencies.append(time.perf_counter() - started)
-
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(bodies())))
-    sent = time.perf_counter() - start
-    _, pending = await asyncio.wait(tasks, timeout=cap)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    return latencies, failed + len(pending), len(tasks) / sent, statuses
-
-
 HEADER = "events conc | score p50      p99   req/s | echo p50     p99   req/s | ratio p50 p99 thr"
 
 
@@ -279,31 +227,32 @@ async def _cell(
 async def _fixed_rate(
     client: httpx.AsyncClient, bodies: Bodies, echo: Bodies, args: Any, label: str = ""
 ) -> None:
+    from bench._overload import describe, open_loop  # noqa: PLC0415 - after sys.path has the root
+
     echoed: list[float] = []
     for _ in range(50):  # the echo route at the same pace, briefly, for the ratio
         started = time.perf_counter()
         await _post(client, "/bench/echo", echo())
         echoed.append(time.perf_counter() - started)
         await asyncio.sleep(1 / args.rate)
-    lat, failed, achieved, statuses = await _open_loop(
-        client, bodies, args.rate, args.seconds, args.cap
-    )
-    p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
-    errors = failed + sum(n for status, n in statuses.items() if status != 200)
-    answered = ", ".join(f"{n} x {status}" for status, n in sorted(statuses.items()))
+    load_before = _load()
+    load = await open_loop(str(client.base_url), bodies, args.rate, args.seconds, args.cap, 512)
+    ok = load.latency.get(200, [])
+    p50, p99 = _pct(ok, 0.5), _pct(ok, 0.99)
+    errors = load.errors() + load.statuses.get(503, 0)
     RESULTS[(label.strip(), 1, f"{args.rate:.0f}/s")] = (
         p50,
         p99,
-        len(lat) / args.seconds,
+        len(ok) / args.seconds,
         p50 / _pct(echoed, 0.5),
     )
     print(
-        f"{label}fixed rate {args.rate:.0f}/s ({achieved:.0f}/s sent) for {args.seconds:.0f}s, "
-        f"1 event: p50 {p50:.1f}ms p99 {p99:.1f}ms, max {_pct(lat, 1.0):.1f}ms; answers: "
-        f"{answered or 'none'}; {failed} dropped, {errors} errors; "
+        f"{label}fixed rate {args.rate:.0f}/s for {args.seconds:.0f}s, 1 event "
+        f"(load average {load_before}): p50 {p50:.1f}ms p99 {p99:.1f}ms; "
         f"echo p50 {_pct(echoed, 0.5):.1f}ms, ratio p50 {p50 / _pct(echoed, 0.5):.1f} "
-        f"(goal p99 < 10 ms, 0 errors: {'met' if p99 < 10 and not errors else 'NOT met'})"
+        f"(goal p99 < 10 ms, 0 errors and 0 503s: {'met' if p99 < 10 and not errors else 'NOT met'})"
     )
+    print(describe(load))
 
 
 def _ratios() -> None:

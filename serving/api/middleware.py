@@ -6,7 +6,9 @@
   arrives and the limit applies to what it decompresses to, so a gzip bomb costs at
   most ``max_body`` bytes and one chunk before its 413. Another content coding is 415.
 * Every answer, the middleware's own included, carries ``X-Changewatch-Degraded: true``
-  while the service scores with the rules alone.
+  while the service scores with the rules alone, and ``Server-Timing: app;dur=<ms>``: the
+  time from the request reaching the application to its answer (a client's latency
+  minus this is spent in the network, the client, or before the server read the request).
 """
 
 from __future__ import annotations
@@ -96,10 +98,12 @@ class ServiceMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = list(message.get("headers", ()))
+                took = (time.perf_counter() - started) * 1e3
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 if self.degraded():
-                    headers = list(message.get("headers", ()))
                     headers.append((b"x-changewatch-degraded", b"true"))
-                    message = {**message, "headers": headers}
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
