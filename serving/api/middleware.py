@@ -1,6 +1,8 @@
 """The ASGI middleware around every request: metrics, body limits, gzip bodies, the degraded mark.
 
-* Every request is counted and timed (``changewatch_http_requests_total``, latency).
+* Every request is counted and timed (``changewatch_http_requests_total``, latency); its
+  arrival time is ``request.state.arrived`` (``time.perf_counter()``), from which the
+  scoring queue counts its wait bound (ADR 0063).
 * A body over ``max_body`` bytes is refused with 413: by its ``Content-Length`` before it
   is read, else as it arrives. A ``Content-Encoding: gzip`` body is decompressed as it
   arrives and the limit applies to what it decompresses to, so a gzip bomb costs at
@@ -93,6 +95,8 @@ class ServiceMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # when it arrived, for the scoring queue's wait bound (request.state.arrived)
+        scope = {**scope, "state": {**scope.get("state", {}), "arrived": started}}
 
         async def marked(message: Message) -> None:
             nonlocal status
