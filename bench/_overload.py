@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 
 _GOAL_SECONDS = 5.0
+_IDLE = 2.0
+"""Seconds a keep-alive connection of the open loop may stay idle (uvicorn's limit: 5)."""
 
 
 def _body(record: dict[str, Any], size: int, start: int) -> bytes:
@@ -157,7 +159,7 @@ class Connections:
     def __init__(self, base: str, limit: int) -> None:
         where = urlsplit(base)
         self._host, self._port = where.hostname or "127.0.0.1", where.port or 80
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.free = asyncio.Semaphore(limit)
 
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
@@ -168,7 +170,7 @@ class Connections:
         OSError
             When the connection fails or closes before a whole answer.
         """
-        reader, writer = self._idle.pop() if self._idle else await self._open()
+        reader, writer = await self._connection()
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -190,15 +192,26 @@ class Connections:
         if headers.get("connection", "").lower() == "close":
             writer.close()
         else:
-            self._idle.append((reader, writer))
+            self._idle.append((reader, writer, time.monotonic()))
         return int(lines[0].split(" ", 2)[1]), headers
 
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The most recently used idle connection, or a new one.
+
+        Connections idle longer than ``_IDLE`` are closed first: uvicorn closes a
+        keep-alive connection idle for 5 s, and a request sent on it as it closes would be
+        lost through no fault of the server.
+        """
+        while self._idle:
+            reader, writer, since = self._idle.pop()
+            if time.monotonic() - since < _IDLE:
+                return reader, writer
+            writer.close()
         return await asyncio.open_connection(self._host, self._port)
 
     def close(self) -> None:
         """Close the idle connections."""
-        for _, writer in self._idle:
+        for _, writer, _ in self._idle:
             writer.close()
         self._idle.clear()
 
