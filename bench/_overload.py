@@ -1,6 +1,9 @@
-"""The overload case of ``bench/serve.py``: 3x the sustainable rate of large batches.
+"""Load for ``bench/serve.py``: the fixed-rate open loop, and 3x the sustainable rate of batches.
 
-The sustainable rate is measured first (a closed loop of ``size``-record requests at the
+:func:`open_loop` sends one-event requests at a fixed rate with :class:`Connections`, a
+lean HTTP/1.1 client, and reports what :class:`Load` saw (ADR 0063).
+
+:func:`overload`: the sustainable rate is measured first (a closed loop of ``size``-record requests at the
 server's scoring concurrency); then requests are sent, open loop, at three times that
 rate for ``seconds``. The goal (issue 20, ADR 0041): every request is answered either
 within 5 s (an EventBridge API destination's timeout) or at once with ``503`` and
@@ -111,8 +114,8 @@ class Load:
     """Seconds from the scheduled send to the request task running (the client's loop lag)."""
     waited: list[float] = field(default_factory=list)
     """Seconds from the scheduled send to a free connection (client lag + busy connections)."""
-    outside: list[float] = field(default_factory=list)
-    """Seconds of a request's round trip spent outside the application (sockets, both loops)."""
+    outside: dict[int, list[float]] = field(default_factory=dict)
+    """Seconds of a round trip spent outside the application (sockets, both loops), by status."""
     retry_after: int = 0
     """503 answers that carry a numeric ``Retry-After``."""
     failed: int = 0
@@ -240,7 +243,7 @@ async def open_loop(
                 return
         done = time.perf_counter()
         load.add(status, done - scheduled, headers)
-        load.outside.append(done - sent - load.server_of(headers))
+        load.outside.setdefault(status, []).append(done - sent - load.server_of(headers))
 
     tasks = []
     cpu = time.process_time()
@@ -278,10 +281,16 @@ def describe(load: Load) -> str:
             f"  200: p50 {_ms(ok, 0.5)}ms p99 {_ms(ok, 0.99)}ms max {_ms(ok, 1.0)}ms; "
             f"503: p50 {_ms(no, 0.5)}ms p99 {_ms(no, 0.99)}ms max {_ms(no, 1.0)}ms",
             f"  server time (Server-Timing): 200 p50 {_ms(load.server.get(200, []), 0.5)}ms "
-            f"p99 {_ms(load.server.get(200, []), 0.99)}ms; "
-            f"503 p99 {_ms(load.server.get(503, []), 0.99)}ms",
+            f"p99 {_ms(load.server.get(200, []), 0.99)}ms "
+            f"max {_ms(load.server.get(200, []), 1.0)}ms; "
+            f"503 p99 {_ms(load.server.get(503, []), 0.99)}ms "
+            f"max {_ms(load.server.get(503, []), 1.0)}ms",
             f"  outside the application (round trip - server time): "
-            f"p50 {_ms(load.outside, 0.5)}ms p99 {_ms(load.outside, 0.99)}ms",
+            f"200 p50 {_ms(load.outside.get(200, []), 0.5)}ms "
+            f"p99 {_ms(load.outside.get(200, []), 0.99)}ms "
+            f"max {_ms(load.outside.get(200, []), 1.0)}ms; "
+            f"503 p99 {_ms(load.outside.get(503, []), 0.99)}ms "
+            f"max {_ms(load.outside.get(503, []), 1.0)}ms",
             f"  client: {load.sent_rate:.0f}/s sent, CPU {load.client_cpu:.0%} of a core, "
             f"loop lag p50 {_ms(load.late, 0.5)}ms p99 {_ms(load.late, 0.99)}ms, "
             f"connection wait p99 {_ms(load.waited, 0.99)}ms",

@@ -13,7 +13,12 @@ as dropped); loopback only.
   applied: about 15,000 events of 40 identities); requests replay that day's events in
   time order, one per request, closed loop at ``--conc`` (1 and 8), then an open loop at
   ``--rate`` requests/s for ``--seconds`` (goal: p99 under 10 ms at 200/s, 0 errors; the
-  answers are counted by status, so a 503 of the bounded queue shows). When the day is used
+  answers are counted by status, so a 503 of the bounded queue shows; several rates,
+  ``--rate 200,60,40,20``, sweep them and name the highest at which every answer was a
+  200). The open loop sends with a lean HTTP/1.1 client (``bench/_overload.py``; httpx
+  used 79% of a core at 200/s and measured itself, ADR 0063), counts latency from each
+  request's scheduled send, and reports the client's CPU and lag and the server's own
+  time (``Server-Timing``), so the figures are the server's. When the day is used
   up, it is replayed again one day later (new event ids), so ``--conc "" --seconds 60`` is
   the load run of issue #16. A last table gives the model path over the rules path, cell by
   cell (goal: p50 at most 3x), and each path's p50 over the echo route's. The replayed
@@ -92,6 +97,8 @@ def bench_app() -> Any:
     from serving.api import Settings, create_app  # noqa: PLC0415 - only in the server process
 
     state = Path(os.environ["CW_BENCH_STATE"])
+    if os.environ.get("CW_BENCH_GC"):
+        _report_gc_pauses(float(os.environ["CW_BENCH_GC"]))
     app = create_app(Settings(state=state, model=os.environ.get("CW_BENCH_MODEL", "none")))
 
     @app.post("/bench/echo")
@@ -105,6 +112,21 @@ def bench_app() -> Any:
         return {"loop": f"{loop.__module__}.{loop.__name__}", "http": http}
 
     return app
+
+
+def _report_gc_pauses(over: float) -> None:
+    """Print every garbage collection longer than ``over`` seconds (``CW_BENCH_GC=0.05``)."""
+    import gc  # noqa: PLC0415 - a diagnosis, only when asked
+
+    began = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        elif (took := time.perf_counter() - began[0]) > over:
+            print(f"gc generation {info['generation']}: {took * 1e3:.0f} ms", file=sys.stderr)
+
+    gc.callbacks.append(timed)
 
 
 def _free_port() -> int:
