@@ -181,10 +181,10 @@ class Connections:
         try:
             writer.write(head.encode() + body)
             lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            headers = dict(
-                (name.strip().lower(), value.strip())
+            headers = {
+                name.strip().lower(): value.strip()
                 for name, _, value in (line.partition(":") for line in lines[1:] if line)
-            )
+            }
             await reader.readexactly(int(headers.get("content-length", "0")))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
             writer.close()
@@ -292,7 +292,8 @@ def describe(load: Load) -> str:
             f"503 p99 {_ms(load.outside.get(503, []), 0.99)}ms "
             f"max {_ms(load.outside.get(503, []), 1.0)}ms",
             f"  client: {load.sent_rate:.0f}/s sent, CPU {load.client_cpu:.0%} of a core, "
-            f"loop lag p50 {_ms(load.late, 0.5)}ms p99 {_ms(load.late, 0.99)}ms, "
+            f"loop lag p50 {_ms(load.late, 0.5)}ms p99 {_ms(load.late, 0.99)}ms "
+            f"max {_ms(load.late, 1.0)}ms, "
             f"connection wait p99 {_ms(load.waited, 0.99)}ms",
         )
     )

@@ -204,8 +204,10 @@ def test_live_a_flood_gets_only_200s_and_503s_with_retry_after(bounded_url: str)
     def post(n: int) -> httpx.Response:
         headers = {**SCORE, "Content-Type": "application/json"}
         return httpx.post(
-            f"{bounded_url}/v1/score", content=body.replace(b"flood-", f"f{n}-".encode()),
-            headers=headers, timeout=60,
+            f"{bounded_url}/v1/score",
+            content=body.replace(b"flood-", f"f{n}-".encode()),
+            headers=headers,
+            timeout=60,
         )
 
     with ThreadPoolExecutor(8) as pool:
