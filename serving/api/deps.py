@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -16,6 +17,7 @@ from serving.api.security import ApiKey, Scope
 
 __all__ = [
     "AdminKey",
+    "ArrivedDep",
     "HolderDep",
     "MetricsDep",
     "QueueDep",
@@ -63,12 +65,19 @@ async def _queue(request: Request) -> ScoringQueue:
     return queue
 
 
+async def _arrived(request: Request) -> float:
+    """``time.perf_counter()`` when the request reached the application (the middleware's)."""
+    arrived = getattr(request.state, "arrived", None)
+    return arrived if isinstance(arrived, float) else time.perf_counter()
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StateDep = Annotated[StateStore, Depends(_state)]
 HolderDep = Annotated[ModelHolder, Depends(_holder)]
 ScorerDep = Annotated[LoadedModel, Depends(_model)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 QueueDep = Annotated[ScoringQueue, Depends(_queue)]
+ArrivedDep = Annotated[float, Depends(_arrived)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -1,12 +1,16 @@
 """The ASGI middleware around every request: metrics, body limits, gzip bodies, the degraded mark.
 
-* Every request is counted and timed (``changewatch_http_requests_total``, latency).
+* Every request is counted and timed (``changewatch_http_requests_total``, latency); its
+  arrival time is ``request.state.arrived`` (``time.perf_counter()``), from which the
+  scoring queue counts its wait bound (ADR 0063).
 * A body over ``max_body`` bytes is refused with 413: by its ``Content-Length`` before it
   is read, else as it arrives. A ``Content-Encoding: gzip`` body is decompressed as it
   arrives and the limit applies to what it decompresses to, so a gzip bomb costs at
   most ``max_body`` bytes and one chunk before its 413. Another content coding is 415.
 * Every answer, the middleware's own included, carries ``X-Changewatch-Degraded: true``
-  while the service scores with the rules alone.
+  while the service scores with the rules alone, and ``Server-Timing: app;dur=<ms>``: the
+  time from the request reaching the application to its answer (a client's latency
+  minus this is spent in the network, the client, or before the server read the request).
 """
 
 from __future__ import annotations
@@ -91,15 +95,19 @@ class ServiceMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # when it arrived, for the scoring queue's wait bound (request.state.arrived)
+        scope = {**scope, "state": {**scope.get("state", {}), "arrived": started}}
 
         async def marked(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = list(message.get("headers", ()))
+                took = (time.perf_counter() - started) * 1e3
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 if self.degraded():
-                    headers = list(message.get("headers", ()))
                     headers.append((b"x-changewatch-degraded", b"true"))
-                    message = {**message, "headers": headers}
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

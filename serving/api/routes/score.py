@@ -12,6 +12,7 @@ from serving._model_holder import LoadedModel
 from serving._state import StateStore
 from serving._verdicts import Recorder
 from serving.api.deps import (
+    ArrivedDep,
     MetricsDep,
     QueueDep,
     ScoreKey,
@@ -103,9 +104,10 @@ async def score(
     settings: SettingsDep,
     metrics: MetricsDep,
     queue: QueueDep,
+    arrived: ArrivedDep,
 ) -> Response:
     """Score CloudTrail records: rule hits, window scores, findings and rejected records."""
-    queue.check()  # a full queue answers before the body is read
+    queue.check(arrived)  # a full queue, or a request late already, answers before the body
     try:
         records = extract_records(orjson.loads(await request.body()))
     except orjson.JSONDecodeError as error:
@@ -123,7 +125,8 @@ async def score(
             f"batch of {len(records)} records exceeds the limit of {settings.max_batch}",
         )
     recorder = request.app.state.findings
-    answer = await queue.run(partial(_score_json, records, store, model, metrics, recorder))
+    work = partial(_score_json, records, store, model, metrics, recorder)
+    answer = await queue.run(work, arrived)
     return Response(answer, media_type="application/json")
 
 
@@ -155,6 +158,7 @@ async def vectors(
     settings: SettingsDep,
     metrics: MetricsDep,
     queue: QueueDep,
+    arrived: ArrivedDep,
 ) -> VectorsPublic:
     """Score precomputed behaviour vectors with the model (503 while rules only)."""
     if len(body.vectors) > settings.max_batch:
@@ -165,4 +169,4 @@ async def vectors(
     if not can_score_vectors(model):
         why = model.reason or f"model {model.uri!r} cannot score vectors"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"vectors need the model; {why}")
-    return await queue.run(partial(score_vectors, body.vectors, model, metrics))
+    return await queue.run(partial(score_vectors, body.vectors, model, metrics), arrived)
