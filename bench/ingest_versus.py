@@ -5,7 +5,7 @@ after the after is no comparison. This runs ``changewatch ingest --jobs 1`` from
 checkout in turn (the order swapped every round), with ``gzip.decompress`` of every
 ``.json.gz`` file (the floor of ``bench/ingest.py``) timed once a round. It prints, for each
 checkout, the wall clock and CPU seconds (user + system of the process tree, by ``wait4``),
-best and mean, and the ratio of the best CPU to the floor's best CPU (ADR 0061), and the
+best and mean (wall, then CPU), and the ratio of the best CPU to the floor's best CPU (ADR 0061), and the
 load average at the start and the end. ``--jobs 1 auto 2`` runs each checkout with each
 ``--jobs`` (``auto`` is the default a user gets) in every round (ADR 0064).
 
@@ -81,6 +81,7 @@ def main() -> None:
     for (checkout, jobs), timings in runs.items():
         wall, cpu = min(w for w, _ in timings), min(c for _, c in timings)
         mean = sum(c for _, c in timings) / len(timings)
+        mean_wall = sum(w for w, _ in timings) / len(timings)
         ratios = (
             f"; {cpu / floor_cpu:.2f}x the floor's CPU, {wall / floor_wall:.2f}x its wall clock"
             if paths
@@ -88,7 +89,7 @@ def main() -> None:
         )
         print(
             f"{checkout} --jobs {jobs}: best {wall:.2f} s wall, {cpu:.2f} s CPU "
-            f"(mean {mean:.2f}){ratios}"
+            f"(mean {mean_wall:.2f} s, {mean:.2f} s){ratios}"
         )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
