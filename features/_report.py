@@ -28,12 +28,12 @@ LISTED_NOT_READ: Final = 100
 FORKED_WORKERS: Final = sys.platform == "linux"
 """Whether workers are forked (Linux) rather than spawned, which makes them cheap (ADR 0064)."""
 
-WORKER_BYTES: Final = (8 << 20) if FORKED_WORKERS else (64 << 20)
+WORKER_BYTES: Final = 64 << 20
 """Stored bytes of input a worker needs to pay for its start-up and its share of the join.
 
-A forked worker starts with what the ingestion has imported; two of them cost 0.3-0.8 s
-more CPU than one process, about a quarter of the work of 16 MiB (ADR 0064). A spawned
-worker imports everything again, 1.7-3.0 s for two: 64 MiB each (ADR 0053).
+Measured on a shared 2-core machine (ADR 0053, 0064): even forked workers, which start
+with what the ingestion has imported, lost by the wall clock on 102 MB of 500-record
+files and only sometimes won on 48.6 MB of small files, for 0.8-2 s more CPU.
 """
 
 
@@ -100,7 +100,7 @@ class IngestOptions:
         ``strict`` forces ``1`` so the first problem in input order is the one reported.
     worker_bytes : int
         With ``jobs=None``: the stored bytes of input each worker must get before
-        workers start (:data:`WORKER_BYTES`: 8 MiB where workers are forked, else 64 MiB).
+        workers start (:data:`WORKER_BYTES`, 64 MiB).
     chunk_rows : int
         Rows normalised before a chunk is written out.
     max_document_bytes : int

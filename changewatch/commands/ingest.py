@@ -66,12 +66,10 @@ class _Jobs(click.ParamType[int | None, Any]):
     type=_Jobs(),
     default="auto",
     show_default=True,
-    help="Processes. auto: one process below two workers' shares of stored input, then a "
-    "worker per share, up to the cores available and the number of files. A share is 8 MiB "
-    "on Linux, where workers are forked (0.3-0.8 s of CPU for two to start and join, "
-    "ADR 0064), and 64 MiB elsewhere, where they start afresh (2-3 s, ADR 0053). N: N worker "
-    "processes (1: this process only). The summary's processes and processes_reason say how "
-    "many ran and why.",
+    help="Processes. auto: one process below 128 MiB of stored input, then a worker per "
+    "64 MiB, up to the cores available and the number of files (two workers cost 1-2 s more "
+    "CPU than one process, ADR 0053, 0064). N: N worker processes (1: this process only). "
+    "The summary's processes and processes_reason say how many ran and why.",
 )
 @click.option(
     "--max-document-mib",

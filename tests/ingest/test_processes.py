@@ -1,8 +1,8 @@
 """How many processes an ingestion runs in: workers only where they pay for themselves.
 
-Workers cost start-up CPU and the parent joins their parts (ADR 0053; forked workers cost
-far less, ADR 0064), so the default ``--jobs`` keeps small inputs in one process; an
-explicit ``--jobs N`` is kept. These tests read what the summary says, never the clock.
+Workers cost start-up CPU and the parent joins their parts (ADR 0053, 0064), so the
+default ``--jobs`` keeps small inputs in one process; an explicit ``--jobs N`` is kept.
+These tests read what the summary says, never the clock.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from click.testing import CliRunner
 
 from changewatch.cli import cli
 from features import IngestOptions, ingest
-from features._report import FORKED_WORKERS, WORKER_BYTES
+from features._report import WORKER_BYTES
 from features._task import Processes, choose_processes, cores_available, in_workers
 
 MIB = 1 << 20
-SHARE = f"{WORKER_BYTES // MIB} MiB"
 TWO_CORES = pytest.mark.skipif(cores_available() < 2, reason="needs two cores")
 
 
@@ -67,9 +66,7 @@ def _sparse(folder: Path, sizes_mib: list[int]) -> list[str]:
 def test_the_default_starts_a_worker_per_64_mib_up_to_the_cores_and_files(
     tmp_path: Path, sizes_mib: list[int], cores: int, count: int, why: str
 ) -> None:
-    chosen = choose_processes(
-        _sparse(tmp_path, sizes_mib), None, cores=cores, worker_bytes=64 * MIB
-    )
+    chosen = choose_processes(_sparse(tmp_path, sizes_mib), None, cores=cores)
     size, files = sum(sizes_mib) * MIB / 1e6, len(sizes_mib)
     assert chosen == Processes(
         count, f"default: {size:,.1f} MB in {files} file{'s' * (files > 1)}, {why}"
@@ -94,7 +91,7 @@ def test_an_explicit_jobs_is_kept_and_strict_or_stdin_read_in_one_process(
 
 
 def test_the_threshold_is_the_one_options_default_to() -> None:
-    assert IngestOptions().worker_bytes == WORKER_BYTES == (8 if FORKED_WORKERS else 64) * MIB
+    assert IngestOptions().worker_bytes == WORKER_BYTES == 64 * MIB
 
 
 def test_a_small_input_runs_in_one_process_by_default(make: Any, tmp_path: Path) -> None:
@@ -104,7 +101,7 @@ def test_a_small_input_runs_in_one_process_by_default(make: Any, tmp_path: Path)
     summary = report.to_json()
     assert (summary["processes"], summary["records"]) == (1, 200)
     assert summary["processes_reason"].startswith("default: ")
-    assert summary["processes_reason"].endswith(f"under 2 x {SHARE} (a worker's share)")
+    assert summary["processes_reason"].endswith("under 2 x 64 MiB (a worker's share)")
 
 
 @TWO_CORES
@@ -157,7 +154,7 @@ def test_the_cli_default_keeps_a_small_input_in_one_process(
     assert code == 0, output
     assert summary is not None
     assert summary["processes"] == 1
-    assert summary["processes_reason"].startswith(f"default: 0.0 MB in 4 files, under 2 x {SHARE}")
+    assert summary["processes_reason"].startswith("default: 0.0 MB in 4 files, under 2 x 64")
 
 
 @TWO_CORES
@@ -176,14 +173,14 @@ def test_the_cli_default_runs_a_large_input_in_workers(make: Any, tmp_path: Path
     trail = tmp_path / "t"
     trail.mkdir()
     body = json.dumps({"Records": [make(eventID=f"id-{n}") for n in range(20)]}).encode()
-    for index in range(2):  # two files of a worker's share each: JSON padded with whitespace
-        (trail / f"big{index}.json").write_bytes(body + b" " * (WORKER_BYTES - len(body)))
+    for index in range(2):  # two files of 64 MiB each: JSON padded with whitespace
+        (trail / f"big{index}.json").write_bytes(body + b" " * (64 * MIB - len(body)))
     code, summary, output = _cli(str(trail), "-o", str(tmp_path / "e.parquet"))
     assert code == 0, output
     assert summary is not None
     assert (summary["processes"], summary["kept"]) == (2, 20)
     assert summary["processes_reason"] == (
-        f"default: {2 * WORKER_BYTES / 1e6:.1f} MB in 2 files, 2 workers of at least {SHARE} each"
+        "default: 134.2 MB in 2 files, 2 workers of at least 64 MiB each"
     )
 
 
@@ -199,9 +196,7 @@ def test_a_jobs_that_is_neither_auto_nor_a_count_is_a_usage_error(
 def test_help_says_what_the_default_decides() -> None:
     result = CliRunner().invoke(cli, ["ingest", "--help"])
     text = " ".join(result.output.split())
-    assert "auto: one process below two workers' shares of stored input" in text
-    assert "A share is 8 MiB on Linux, where workers are forked" in text
-    assert "and 64 MiB elsewhere" in text
+    assert "auto: one process below 128 MiB of stored input, then a worker per 64 MiB" in text
     assert "default: auto" in text
 
 
