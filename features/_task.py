@@ -104,9 +104,10 @@ _watching: set[int] = set()
 def _watch(parent: int) -> None:
     """In a worker process: end this process soon after ``parent`` is gone.
 
-    A worker killed with its parent (``kill -9``) would otherwise finish its task and
-    idle until the executor's timeout. A daemon thread polls the parent's id, which
-    changes when the parent dies and the worker is handed to init.
+    The pool's initializer: a worker whose ingestion was killed (``kill -9``) would
+    otherwise finish its task and wait for more work for ever, since it holds its pool's
+    pipes open itself. A daemon thread polls the parent's id, which changes when the
+    parent dies and the worker is handed to init.
     """
     if parent == os.getpid() or parent in _watching:
         return
