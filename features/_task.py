@@ -17,7 +17,8 @@ import threading
 import time
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -153,25 +154,44 @@ def _run_numbered(scratch: str, options: IngestOptions, task: tuple[int, list[st
 
 def in_workers(
     tasks: Sequence[list[str]], processes: int, scratch: str, options: IngestOptions
-) -> Iterator[TaskResult]:
+) -> Generator[TaskResult, None, None]:
     """Run the tasks in ``processes`` worker processes; yield their results in input order.
 
     The workers are forked on Linux: each starts with the modules this process has
     already loaded, instead of starting an interpreter and importing them again (about
     0.7 s of CPU a worker with joblib's loky, ADR 0064). Elsewhere they are spawned.
     Each worker watches this process from the start and ends itself when it is gone.
-    The pool is closed and its workers reaped when the last result is in, and
-    terminated if the caller stops early or an error is raised.
+    A worker that dies (killed, out of memory) ends the run with
+    :class:`~concurrent.futures.process.BrokenProcessPool` rather than a wait for a result
+    that never comes. The workers are reaped when the last result is in, and terminated
+    first if the caller stops early or an error is raised.
+
+    Raises
+    ------
+    concurrent.futures.process.BrokenProcessPool
+        When a worker ended before its task did.
     """
     context = multiprocessing.get_context("fork" if FORKED_WORKERS else None)
-    pool = context.Pool(processes, initializer=_watch, initargs=(os.getpid(),))
+    executor = ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
+    )
+    finished = False
     try:
-        numbered: Iterable[tuple[int, list[str]]] = enumerate(tasks)
-        yield from pool.imap(partial(_run_numbered, scratch, options), numbered)
-        pool.close()
+        yield from executor.map(partial(_run_numbered, scratch, options), enumerate(tasks))
+        finished = True
     finally:
-        pool.terminate()  # (after close: the workers have ended; it only reaps them)
-        pool.join()
+        if not finished:
+            _terminate(executor)
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """End an executor's workers now, mid-task (Python 3.14 has ``terminate_workers``)."""
+    processes: dict[int, multiprocessing.process.BaseProcess] = (
+        getattr(executor, "_processes", None) or {}
+    )
+    for process in list(processes.values()):
+        process.terminate()
 
 
 class _Task:

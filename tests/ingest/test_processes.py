@@ -7,9 +7,15 @@ These tests read what the summary says, never the clock.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +232,42 @@ def test_workers_are_reaped_when_the_caller_stops_early(make: Any, tmp_path: Pat
     assert next(results).records == 3
     results.close()
     assert multiprocessing.active_children() == []
+
+
+@TWO_CORES
+def test_a_worker_that_dies_mid_task_ends_the_run_with_an_error(make: Any, tmp_path: Path) -> None:
+    """A killed worker (``kill -9``, the OOM killer) is an error, not a wait for ever.
+
+    The first task reads a named pipe nobody writes, so its worker is certainly mid-task
+    when every worker is killed.
+    """
+    fifo = tmp_path / "held.json"
+    os.mkfifo(fifo)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    tasks = [[str(fifo)], *_tasks(make, tmp_path / "t", 3)]
+    outcome: list[BaseException | list[Any]] = []
+
+    def consume() -> None:
+        try:
+            outcome.append(list(in_workers(tasks, 2, str(scratch), IngestOptions())))
+        except BaseException as error:
+            outcome.append(error)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    deadline = time.monotonic() + 30
+    while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the first worker open the pipe
+    for worker in multiprocessing.active_children():
+        os.kill(worker.pid or 0, signal.SIGKILL)
+    consumer.join(timeout=60)
+    try:
+        assert not consumer.is_alive(), "the run waited for a result that never comes"
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], BrokenProcessPool)
+        assert multiprocessing.active_children() == []
+    finally:
+        with contextlib.suppress(OSError):  # releases a worker still reading it, if any
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
