@@ -3,9 +3,9 @@
 Work is split into tasks of whole files (:mod:`features._task`); each task normalises
 its files in batches and writes them out as it goes (see :mod:`features._output`),
 with a rejects file, so memory stays bounded by the batch size and the limits of
-:mod:`features._limits` whatever the input. Tasks run in parallel with joblib; a single
-task writes the output directly. The output keeps the first copy of every event id
-(CloudTrail may deliver an event twice).
+:mod:`features._limits` whatever the input. Tasks run in parallel in a pool of worker
+processes (:func:`features._task.in_workers`); a single task writes the output directly.
+The output keeps the first copy of every event id (CloudTrail may deliver an event twice).
 
 Nothing unfinished is ever at a final name: the output and the rejects report are
 written in a locked scratch folder beside each (:mod:`features._scratch`) and renamed
@@ -35,7 +35,7 @@ from features._normalize import Normalizer, TableBuilder
 from features._output import assemble_parts, finish_direct, output_summary
 from features._report import IngestOptions, IngestReport, Rejection
 from features._scratch import Scratch, remove_stale
-from features._task import TaskResult, choose_processes, plan_tasks, run_task
+from features._task import TaskResult, choose_processes, in_workers, plan_tasks, run_task
 from features._walk import Found, find_sources
 
 __all__ = [
@@ -85,14 +85,7 @@ def _results(
         report.processes_reason += f"; {len(tasks)} task{'s' * (len(tasks) != 1)} of work"
     if len(tasks) <= 1:  # one task writes the output itself
         return [run_task(0, tasks[0] if tasks else [], scratch.path, options, partial)], True
-    from joblib import Parallel, delayed  # noqa: PLC0415  (a one-task run never needs it)
-
-    parallel = Parallel(n_jobs=report.processes, return_as="generator")
-    parent = os.getpid()
-    return parallel(
-        delayed(run_task)(i, task, scratch.path, options, None, parent)
-        for i, task in enumerate(tasks)
-    ), False
+    return in_workers(tasks, report.processes, scratch.path, options), False
 
 
 def _gather(

@@ -1,23 +1,27 @@
 """One ingestion task: some whole files read, normalised in batches and written out.
 
 A task never raises for bad input (unless strict): a bad record, file or path becomes a
-line of its rejects file. Tasks run in this process or in joblib's worker processes;
-a worker watches the process that started it and ends itself when that one is gone,
-so no worker outlives a killed ingestion.
+line of its rejects file. Tasks run in this process or in the worker processes of
+:func:`worker_pool` (forked where the platform allows, so a worker starts with what this
+process has already imported: ADR 0064); a worker watches the process that started it
+and ends itself when that one is gone, so no worker outlives a killed ingestion.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import os
 import threading
 import time
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, Final
 
 import orjson
@@ -30,11 +34,24 @@ from features._identity import IdentityKeyRule
 from features._network import GeoIP
 from features._normalize import Normalizer
 from features._output import DirectOutput, ScratchParts
-from features._report import LISTED_NOT_READ, WORKER_BYTES, IngestOptions, Rejection
+from features._report import (
+    FORKED_WORKERS,
+    LISTED_NOT_READ,
+    WORKER_BYTES,
+    IngestOptions,
+    Rejection,
+)
 from features._sources import NotCloudTrail, RawChunk, SkippedSource, read_source
 from features._walk import STDIN, NotRead
 
-__all__ = ["Processes", "TaskResult", "choose_processes", "plan_tasks", "run_task"]
+__all__ = [
+    "Processes",
+    "TaskResult",
+    "choose_processes",
+    "in_workers",
+    "plan_tasks",
+    "run_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +105,10 @@ _watching: set[int] = set()
 def _watch(parent: int) -> None:
     """In a worker process: end this process soon after ``parent`` is gone.
 
-    A worker killed with its parent (``kill -9``) would otherwise finish its task and
-    idle until the executor's timeout. A daemon thread polls the parent's id, which
-    changes when the parent dies and the worker is handed to init.
+    The pool's initializer: a worker whose ingestion was killed (``kill -9``) would
+    otherwise finish its task and wait for more work for ever, since it holds its pool's
+    pipes open itself. A daemon thread polls the parent's id, which changes when the
+    parent dies and the worker is handed to init.
     """
     if parent == os.getpid() or parent in _watching:
         return
@@ -111,15 +129,11 @@ def run_task(
     scratch: str,
     options: IngestOptions,
     direct: str | None = None,
-    parent: int | None = None,
 ) -> TaskResult:
     """Normalise some sources; never raises for bad input unless strict.
 
     Rows go to scratch parts, or straight into the Parquet file ``direct`` when given.
-    ``parent`` is the process id of the ingestion, watched when this runs elsewhere.
     """
-    if parent is not None:
-        _watch(parent)
     with _no_cyclic_gc():
         sink = DirectOutput(direct) if direct else ScratchParts(scratch, index)
         result = TaskResult([], os.path.join(scratch, f"rejects-{index:06d}.jsonl"))
@@ -130,6 +144,54 @@ def run_task(
             sink.close()
         result.parts = sink.paths if isinstance(sink, ScratchParts) else []
         return result
+
+
+def _run_numbered(scratch: str, options: IngestOptions, task: tuple[int, list[str]]) -> TaskResult:
+    """:func:`run_task` of one numbered task, in a worker (what the pool maps over)."""
+    index, sources = task
+    return run_task(index, sources, scratch, options)
+
+
+def in_workers(
+    tasks: Sequence[list[str]], processes: int, scratch: str, options: IngestOptions
+) -> Generator[TaskResult, None, None]:
+    """Run the tasks in ``processes`` worker processes; yield their results in input order.
+
+    The workers are forked on Linux: each starts with the modules this process has
+    already loaded, instead of starting an interpreter and importing them again (about
+    0.7 s of CPU a worker with joblib's loky, ADR 0064). Elsewhere they are spawned.
+    Each worker watches this process from the start and ends itself when it is gone.
+    A worker that dies (killed, out of memory) ends the run with
+    :class:`~concurrent.futures.process.BrokenProcessPool` rather than a wait for a result
+    that never comes. The workers are reaped when the last result is in, and terminated
+    first if the caller stops early or an error is raised.
+
+    Raises
+    ------
+    concurrent.futures.process.BrokenProcessPool
+        When a worker ended before its task did.
+    """
+    context = multiprocessing.get_context("fork" if FORKED_WORKERS else None)
+    executor = ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_watch, initargs=(os.getpid(),)
+    )
+    finished = False
+    try:
+        yield from executor.map(partial(_run_numbered, scratch, options), enumerate(tasks))
+        finished = True
+    finally:
+        if not finished:
+            _terminate(executor)
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """End an executor's workers now, mid-task (Python 3.14 has ``terminate_workers``)."""
+    processes: dict[int, multiprocessing.process.BaseProcess] = (
+        getattr(executor, "_processes", None) or {}
+    )
+    for process in list(processes.values()):
+        process.terminate()
 
 
 class _Task:
@@ -286,12 +348,13 @@ def choose_processes(
 ) -> Processes:
     """Decide how many processes ingest ``sources``: ``jobs``, or from the input when ``None``.
 
-    A worker costs about 0.7 s of start-up CPU, and the parent then joins the workers'
-    parts: 1.7-3.0 s more CPU in all on 2 cores (ADR 0053). Ingestion costs about 0.08-0.11
-    µs of CPU a stored byte, whether the files are small or large, so the stored size is
-    the measure of the work. The default (``jobs=None``) starts workers only when each
-    gets at least ``worker_bytes`` (:data:`WORKER_BYTES` unless told): never more workers
-    than ``cores`` (default: the cores available) or than files. An explicit ``jobs`` is
+    Workers cost CPU: their start-up, their parts, and the parent joining them. Forked
+    workers (Linux) cost 0.3-0.8 s more in all on 2 cores (ADR 0064); spawned ones 1.7-3.0 s
+    (ADR 0053). Ingestion costs about 0.08-0.11 µs of CPU a stored byte, whether the files
+    are small or large, so the stored size is the measure of the work. The default
+    (``jobs=None``) starts workers only when each gets at least ``worker_bytes``
+    (:data:`WORKER_BYTES` unless told): never more workers than ``cores`` (default: the
+    cores available) or than files. An explicit ``jobs`` is
     kept (standard input and ``strict`` still run in one process).
     """
     if strict:

@@ -67,9 +67,9 @@ class _Jobs(click.ParamType[int | None, Any]):
     default="auto",
     show_default=True,
     help="Processes. auto: one process below 128 MiB of stored input, then a worker per "
-    "64 MiB, up to the cores available and the number of files (workers cost 2-3 s of CPU "
-    "to start and join, ADR 0053). N: N worker processes (1: this process only). The "
-    "summary's processes and processes_reason say how many ran and why.",
+    "64 MiB, up to the cores available and the number of files (two workers cost 1-2 s more "
+    "CPU than one process, ADR 0053, 0064). N: N worker processes (1: this process only). "
+    "The summary's processes and processes_reason say how many ran and why.",
 )
 @click.option(
     "--max-document-mib",

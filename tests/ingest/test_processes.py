@@ -1,14 +1,21 @@
 """How many processes an ingestion runs in: workers only where they pay for themselves.
 
-A worker costs about 0.7 s of start-up CPU and the parent joins its part (ADR 0053), so
-the default ``--jobs`` keeps small inputs in one process; an explicit ``--jobs N`` is kept.
+Workers cost start-up CPU and the parent joins their parts (ADR 0053, 0064), so the
+default ``--jobs`` keeps small inputs in one process; an explicit ``--jobs N`` is kept.
 These tests read what the summary says, never the clock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,7 @@ from click.testing import CliRunner
 from changewatch.cli import cli
 from features import IngestOptions, ingest
 from features._report import WORKER_BYTES
-from features._task import Processes, choose_processes, cores_available
+from features._task import Processes, choose_processes, cores_available, in_workers
 
 MIB = 1 << 20
 TWO_CORES = pytest.mark.skipif(cores_available() < 2, reason="needs two cores")
@@ -197,3 +204,70 @@ def test_help_says_what_the_default_decides() -> None:
     text = " ".join(result.output.split())
     assert "auto: one process below 128 MiB of stored input, then a worker per 64 MiB" in text
     assert "default: auto" in text
+
+
+def _tasks(make: Any, folder: Path, count: int) -> list[list[str]]:
+    trail = _trail(make, folder, files=count, per_file=3)
+    return [[str(path)] for path in sorted(trail.iterdir())]
+
+
+@TWO_CORES
+def test_workers_give_results_in_task_order_and_are_reaped(make: Any, tmp_path: Path) -> None:
+    tasks = _tasks(make, tmp_path / "t", 6)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = list(in_workers(tasks, 2, str(scratch), IngestOptions()))
+    assert [result.rejects_path for result in results] == [
+        str(scratch / f"rejects-{index:06d}.jsonl") for index in range(6)
+    ]
+    assert [(result.files, result.records) for result in results] == [(1, 3)] * 6
+    assert multiprocessing.active_children() == []
+
+
+@TWO_CORES
+def test_workers_are_reaped_when_the_caller_stops_early(make: Any, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    results = in_workers(_tasks(make, tmp_path / "t", 6), 2, str(scratch), IngestOptions())
+    assert next(results).records == 3
+    results.close()
+    assert multiprocessing.active_children() == []
+
+
+@TWO_CORES
+def test_a_worker_that_dies_mid_task_ends_the_run_with_an_error(make: Any, tmp_path: Path) -> None:
+    """A killed worker (``kill -9``, the OOM killer) is an error, not a wait for ever.
+
+    The first task reads a named pipe nobody writes, so its worker is certainly mid-task
+    when every worker is killed.
+    """
+    fifo = tmp_path / "held.json"
+    os.mkfifo(fifo)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    tasks = [[str(fifo)], *_tasks(make, tmp_path / "t", 3)]
+    outcome: list[BaseException | list[Any]] = []
+
+    def consume() -> None:
+        try:
+            outcome.append(list(in_workers(tasks, 2, str(scratch), IngestOptions())))
+        except BaseException as error:
+            outcome.append(error)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    deadline = time.monotonic() + 30
+    while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the first worker open the pipe
+    for worker in multiprocessing.active_children():
+        os.kill(worker.pid or 0, signal.SIGKILL)
+    consumer.join(timeout=60)
+    try:
+        assert not consumer.is_alive(), "the run waited for a result that never comes"
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], BrokenProcessPool)
+        assert multiprocessing.active_children() == []
+    finally:
+        with contextlib.suppress(OSError):  # releases a worker still reading it, if any
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
