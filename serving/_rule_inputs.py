@@ -265,9 +265,11 @@ def read_rule_inputs(
     verdicts = _verdicts(policy, ordered, judged)
     flags = (flags for *_, flags in frame)
     firing = may_fire(summary, context, flags, found.unexpected, rules, verdicts=verdicts)
-    routines = policy is not None and any(one.reads.routines for one in firing)
-    if routines and policy is not None and history.start is not None:
-        # as RuleContext.build learns them from a history frame
+    if (
+        policy is not None
+        and history.start is not None
+        and any(one.reads.routines for one in firing)
+    ):  # as RuleContext.build learns them from a history frame
         history = _with_routines(stored, since, history, policy.calendar)
     needed = ReadPlan.of(firing)
     keys = tuple(

@@ -220,13 +220,9 @@ class IdentityState:
         event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
         ``fold=False`` takes the events in without folding (the windows stay open).
         """
-        if not len(events):
+        own, times = self._own_times(scorer, events)
+        if not len(own):
             return self
-        times = to_ns(events["event_time"])
-        own_rows = times >= int(scorer.training_end.value)
-        if not own_rows.any():
-            return self
-        own, times = (events, times) if own_rows.all() else (events[own_rows], times[own_rows])
         if len(own) > 1 and (np.diff(times) < 0).any():
             order = np.argsort(times, kind="stable")
             own, times = own.take(order), times[order]
@@ -323,10 +319,18 @@ class IdentityState:
     @staticmethod
     def _own(scorer: DetectorScorer, events: pd.DataFrame) -> pd.DataFrame:
         """Return ``events`` without those of the training period (no copy when none is)."""
+        return IdentityState._own_times(scorer, events)[0]
+
+    @staticmethod
+    def _own_times(
+        scorer: DetectorScorer, events: pd.DataFrame
+    ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+        """Return :meth:`_own` of ``events`` and their times (ns)."""
         if not len(events):
-            return events
-        later = to_ns(events["event_time"]) >= int(scorer.training_end.value)
-        return events if later.all() else events[later]
+            return events, np.zeros(0, dtype=np.int64)
+        times = to_ns(events["event_time"])
+        later = times >= int(scorer.training_end.value)
+        return (events, times) if later.all() else (events[later], times[later])
 
     def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
         """Return the state's events that ``windows`` name (for the findings' facts)."""

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from models.scoring._calendar import FORBIDDEN, UNAPPROVED, micros
+from models.scoring._calendar import FORBIDDEN, JUDGED_COLUMNS, UNAPPROVED, micros
 from models.scoring._rules._base import (
     Evidence,
     Severity,
@@ -30,15 +30,7 @@ __all__ = ["inside_freeze", "outside_approved", "unapproved"]
 
 
 _JUDGED: Final = [
-    # what the calendar's scopes match on ...
-    "event_time",
-    "account_id",
-    "region",
-    "identity_key",
-    "principal_arn",
-    "resource_ids",
-    "action",
-    "event_name",
+    *JUDGED_COLUMNS,  # what the calendar's verdict reads ...
     # ... what the sessions name ...
     "event_id",
     "error_code",

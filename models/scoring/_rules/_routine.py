@@ -208,7 +208,7 @@ def _routine(
     """One identity's routine from its rows (positions among the changes, in time order)."""
     out = [row for row in rows if columns.outside[row]]
     kinds = (columns.kinds[row] for row in out)
-    first = rows[int(np.argmin(micros[rows]))] if len(rows) else 0
+    first = rows[int(np.argmin(micros[rows]))]  # every identity has rows
     return Routine(
         changes=len(rows),
         outside=len(out),

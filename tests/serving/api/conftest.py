@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +10,29 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.api import Settings, create_app, served_in_thread
+from serving.api.backpressure import ScoringQueue
+from serving.api.problems import ProblemError
 
 SCORE_SECRET = "score-secret-0123456789abcdef"
 ADMIN_SECRET = "admin-secret-0123456789abcdef"
 KEYS = f"soar:score:{SCORE_SECRET},ops:admin:{ADMIN_SECRET}"
 SCORE = {"Authorization": f"Bearer {SCORE_SECRET}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_SECRET}"}
+
+
+class Outcomes(list[object]):
+    """What requests run through a scoring queue came to: each one's result, or its 503."""
+
+    def __init__(self, queue: ScoringQueue) -> None:
+        super().__init__()
+        self.queue = queue
+
+    async def one(self, work: Callable[[], Any]) -> None:
+        """Run ``work`` through the queue as one request; note its result or its refusal."""
+        try:
+            self.append(await self.queue.run(work))
+        except ProblemError as error:
+            self.append(error)
 
 
 def settings_for(state: Path, **overrides: Any) -> Settings:

@@ -27,7 +27,7 @@ from serving.api import create_app
 from serving.api.backpressure import ScoringQueue
 from serving.api.metrics import Metrics
 from serving.api.problems import ProblemError
-from tests.serving.api.conftest import ADMIN, ADMIN_SECRET, SCORE, settings_for
+from tests.serving.api.conftest import ADMIN, ADMIN_SECRET, SCORE, Outcomes, settings_for
 
 VICTIM = "arn:aws:iam::111122223333:user/victim"
 
@@ -167,13 +167,8 @@ def test_a_broken_gzip_body_is_400(client: TestClient) -> None:
 def test_a_full_queue_answers_503_with_retry_after() -> None:
     queue = ScoringQueue(threads=1, depth=1, max_wait=5.0, metrics=Metrics())
     release = threading.Event()
-    outcomes: list[object] = []
-
-    async def one(work: Any) -> None:
-        try:
-            outcomes.append(await queue.run(work))
-        except ProblemError as error:
-            outcomes.append(error)
+    outcomes = Outcomes(queue)
+    one = outcomes.one
 
     async def main() -> None:
         async with anyio.create_task_group() as tasks:

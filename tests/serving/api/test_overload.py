@@ -27,7 +27,7 @@ from serving.api import create_app
 from serving.api.backpressure import ScoringQueue
 from serving.api.metrics import Metrics
 from serving.api.problems import OVERLOADED, ProblemError
-from tests.serving.api.conftest import SCORE, SCORE_SECRET, served, settings_for
+from tests.serving.api.conftest import SCORE, SCORE_SECRET, Outcomes, served, settings_for
 
 
 def _records(prefix: str, n: int) -> bytes:
@@ -91,13 +91,8 @@ def test_a_request_within_its_bound_on_arrival_is_scored() -> None:
 def test_a_request_that_would_wait_past_the_bound_is_refused_at_once() -> None:
     queue = ScoringQueue(threads=1, depth=100, max_wait=1.0, metrics=Metrics())
     release = threading.Event()
-    outcomes: list[object] = []
-
-    async def one(work: Any) -> None:
-        try:
-            outcomes.append(await queue.run(work))
-        except ProblemError as error:
-            outcomes.append(error)
+    outcomes = Outcomes(queue)
+    one = outcomes.one
 
     async def main() -> None:
         for _ in range(3):  # scoring is learnt to take at least 0.3 s a request
