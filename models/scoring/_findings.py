@@ -273,6 +273,7 @@ def _build(
     settings: CombineSettings,
     scorer: ScorerInfo | None,
 ) -> Finding | None:
+    """Return the finding of one identity's hits and windows, or ``None`` when none alerts."""
     hits = sorted(group.hits, key=lambda h: (-severity_rank(h.severity), h.rule_id, h.start))
     scored = [w for w in group.windows if not w.cold_start]
     top = max(scored, key=lambda w: (w.percentile, w.window_start), default=None)
@@ -281,15 +282,52 @@ def _build(
     levels = [Severity(h.severity) for h in hits] + ([model_level] if model_level else [])
     if not levels:
         return None  # only quiet or cold-start windows: nothing to report
-    severity = max(levels, key=severity_rank)
-
-    evidence = [i for h in hits for i in h.event_ids]
     alerting = [w for w in scored if settings.band(w.percentile) is not None]
-    evidence += [i for w in alerting for i in w.event_ids]
+    evidence = [i for h in hits for i in h.event_ids] + [i for w in alerting for i in w.event_ids]
     ids = sorted(set(evidence))
     context = _context(ids, facts)
-
     reasons = list(dict.fromkeys(h.reason for h in hits))
+    reasons += _model_reasons(top, model_level, cold, settings)
+    severity = _judged_in_context(
+        max(levels, key=severity_rank), context, hits, top, model_level, settings, reasons
+    )
+    rules = sorted({h.rule_id for h in hits})
+    known = [facts[i] for i in ids if i in facts]
+    percentile = top.percentile if top is not None else 0.0
+    shown = top or (cold[0] if cold else None)
+    starts = [h.start for h in hits] + [w.window_start for w in (*alerting, *cold)]
+    ends = [h.end for h in hits] + [w.window_end for w in (*alerting, *cold)]
+    return Finding(
+        finding_id=_finding_id(group.identity, min(starts), rules, ids),
+        severity=severity,
+        score=round(_SCORE_FLOOR[severity] + 19.9 * percentile / 100.0, 1),
+        title=_title(hits),
+        rules=rules,
+        reasons=reasons,
+        identity=group.identity,
+        principal_arn=next((f.principal_arn for f in known if f.principal_arn), None),
+        account_id=min((f.account_id for f in known if f.account_id), default=None),
+        regions=sorted({f.region for f in known if f.region}),
+        window_start=min(starts),
+        window_end=max(ends),
+        event_ids=ids[: settings.max_event_ids],
+        event_count=len(ids),
+        techniques=sorted({h.technique for h in hits if h.technique}),
+        runbooks=list(dict.fromkeys(h.runbook for h in hits if h.runbook)),
+        hits=[_finding_rule(h) for h in hits],
+        model=None if shown is None else _finding_model(shown, scorer, settings),
+        change_context=context,
+    )
+
+
+def _model_reasons(
+    top: WindowScore | None,
+    model_level: Severity | None,
+    cold: Sequence[WindowScore],
+    settings: CombineSettings,
+) -> list[str]:
+    """Return the model's reasons: its percentile, explanations and peers; a new identity."""
+    reasons: list[str] = []
     if top is not None and model_level is not None:
         reasons.append(
             f"behaviour more unusual than {top.percentile:.1f}% of the training windows "
@@ -302,12 +340,29 @@ def _build(
             )
     if cold:
         reasons.append("new identity: no baseline yet, so the model did not score it")
+    return reasons
 
+
+def _judged_in_context(
+    severity: Severity,
+    context: ChangeContext,
+    hits: Sequence[Hit],
+    top: WindowScore | None,
+    model_level: Severity | None,
+    settings: CombineSettings,
+    reasons: list[str],
+) -> Severity:
+    """Return the severity after the change calendar's verdict, adding its reason.
+
+    Inside an approved window the finding is lowered; an unusual window with a change
+    outside every approved window (or during a freeze) is raised one level.
+    """
     where = _join(context.by)
     if context.verdict == "approved":
-        severity, note = _approved(hits, top, model_level, settings)
+        lowered, note = _approved(hits, top, model_level, settings)
         reasons.append(f"inside approved {where}: {note}")
-    elif (
+        return lowered
+    if (
         context.verdict in ("forbidden", "unapproved")
         and top is not None
         and top.percentile >= settings.raise_percentile
@@ -324,63 +379,41 @@ def _build(
             f"unusual behaviour (model percentile {top.percentile:.1f}) with a change {during}: "
             f"{change}"
         )
-        severity = raised
+        return raised
+    return severity
 
-    rules = sorted({h.rule_id for h in hits})
-    known = [facts[i] for i in ids if i in facts]
-    percentile = top.percentile if top is not None else 0.0
-    floor = _SCORE_FLOOR[severity]
-    model = None
-    shown = top or (cold[0] if cold else None)
-    if shown is not None:
-        model = FindingModel(
-            scorer=str(scorer) if scorer is not None else None,
-            percentile=None if shown.cold_start else shown.percentile,
-            score=None if shown.cold_start else _finite(shown.score),
-            cold_start=shown.cold_start,
-            window_start=shown.window_start,
-            window_end=shown.window_end,
-            explanations=[
-                FindingExplanation(
-                    feature=e.feature, value=_finite(e.value), usual=_finite(e.usual), text=e.text
-                )
-                for e in shown.explanations[: settings.max_explanations]
-            ],
-        )
-    starts = [h.start for h in hits] + [w.window_start for w in (*alerting, *cold)]
-    ends = [h.end for h in hits] + [w.window_end for w in (*alerting, *cold)]
-    return Finding(
-        finding_id=_finding_id(group.identity, min(starts), rules, ids),
-        severity=severity,
-        score=round(floor + 19.9 * percentile / 100.0, 1),
-        title=_title(hits),
-        rules=rules,
-        reasons=reasons,
-        identity=group.identity,
-        principal_arn=next((f.principal_arn for f in known if f.principal_arn), None),
-        account_id=min((f.account_id for f in known if f.account_id), default=None),
-        regions=sorted({f.region for f in known if f.region}),
-        window_start=min(starts),
-        window_end=max(ends),
-        event_ids=ids[: settings.max_event_ids],
-        event_count=len(ids),
-        techniques=sorted({h.technique for h in hits if h.technique}),
-        runbooks=list(dict.fromkeys(h.runbook for h in hits if h.runbook)),
-        hits=[
-            FindingRule(
-                rule_id=h.rule_id,
-                severity=Severity(h.severity),
-                technique=h.technique,
-                runbook=h.runbook,
-                reason=h.reason,
-                start=h.start,
-                end=h.end,
-                event_ids=list(h.event_ids),
+
+def _finding_model(
+    shown: WindowScore, scorer: ScorerInfo | None, settings: CombineSettings
+) -> FindingModel:
+    """Return the model's part of a finding: the window shown, its score and explanations."""
+    return FindingModel(
+        scorer=str(scorer) if scorer is not None else None,
+        percentile=None if shown.cold_start else shown.percentile,
+        score=None if shown.cold_start else _finite(shown.score),
+        cold_start=shown.cold_start,
+        window_start=shown.window_start,
+        window_end=shown.window_end,
+        explanations=[
+            FindingExplanation(
+                feature=e.feature, value=_finite(e.value), usual=_finite(e.usual), text=e.text
             )
-            for h in hits
+            for e in shown.explanations[: settings.max_explanations]
         ],
-        model=model,
-        change_context=context,
+    )
+
+
+def _finding_rule(hit: Hit) -> FindingRule:
+    """Return a rule hit as a finding shows it."""
+    return FindingRule(
+        rule_id=hit.rule_id,
+        severity=Severity(hit.severity),
+        technique=hit.technique,
+        runbook=hit.runbook,
+        reason=hit.reason,
+        start=hit.start,
+        end=hit.end,
+        event_ids=list(hit.event_ids),
     )
 
 
