@@ -273,44 +273,15 @@ class Normalizer:
             raise RecordRejected("(record)", f"unreadable record: {error}") from error
 
     def _normalize(self, record: dict[str, Any]) -> Row:
-        event_name = record.get("eventName")
-        if type(event_name) is not str or not event_name:
-            if event_name is None or event_name == "":
-                raise RecordRejected("eventName", "missing")
-            raise RecordRejected("eventName", f"expected a string, got {_type_name(event_name)}")
-        when = record.get("eventTime")
-        if when is None and "@version" in record:
-            # Logstash's CloudTrail codec moves eventTime into @timestamp.
-            when = record.get("@timestamp")
-        if when is None:
-            raise RecordRejected("eventTime", "missing")
-        micros = _event_time(when)
-        get = record.get
-        event_source = get("eventSource")
-        event_id = get("eventID")
-        region = get("awsRegion")
-        event_type = get("eventType")
-        error_code = get("errorCode")
-        source_ip = get("sourceIPAddress")
-        user_agent = get("userAgent")
-        account = get("recipientAccountId")
-        for value, name in (
-            (event_source, "eventSource"),
-            (event_id, "eventID"),
-            (region, "awsRegion"),
-            (event_type, "eventType"),
-            (error_code, "errorCode"),
-            (source_ip, "sourceIPAddress"),
-            (user_agent, "userAgent"),
-            (account, "recipientAccountId"),
-        ):
-            if value is not None and type(value) is not str:
-                raise RecordRejected(name, f"expected a string, got {_type_name(value)}")
+        event_name, micros = _name_and_time(record)
+        event_source, event_id, region, event_type, error_code, source_ip, user_agent, account = (
+            _header_strings(record)
+        )
         event_id = event_id or _synthetic_id(record)
         read_only = record.get("readOnly")
         if read_only is not None and type(read_only) is not bool:
             raise RecordRejected("readOnly", f"expected a boolean, got {_type_name(read_only)}")
-        user_account = get("userIdentity")
+        user_account = record.get("userIdentity")
         if account is None and type(user_account) is dict:
             owner = user_account.get("accountId")
             account = owner if type(owner) is str else None
@@ -376,6 +347,44 @@ class Normalizer:
             geo.asn,
             geo.as_org,
         )
+
+
+_HEADER_FIELDS: Final = (
+    "eventSource",
+    "eventID",
+    "awsRegion",
+    "eventType",
+    "errorCode",
+    "sourceIPAddress",
+    "userAgent",
+    "recipientAccountId",
+)
+"""The record's top-level text fields, in the order :func:`_header_strings` returns them."""
+
+
+def _name_and_time(record: dict[str, Any]) -> tuple[str, int]:
+    """Return a record's ``eventName`` and its time (microseconds), or reject the record."""
+    event_name = record.get("eventName")
+    if type(event_name) is not str or not event_name:
+        if event_name is None or event_name == "":
+            raise RecordRejected("eventName", "missing")
+        raise RecordRejected("eventName", f"expected a string, got {_type_name(event_name)}")
+    when = record.get("eventTime")
+    if when is None and "@version" in record:
+        # Logstash's CloudTrail codec moves eventTime into @timestamp.
+        when = record.get("@timestamp")
+    if when is None:
+        raise RecordRejected("eventTime", "missing")
+    return event_name, _event_time(when)
+
+
+def _header_strings(record: dict[str, Any]) -> list[Any]:
+    """Return the :data:`_HEADER_FIELDS` of a record, each a string or ``None``, or reject it."""
+    values = [record.get(name) for name in _HEADER_FIELDS]
+    for value, name in zip(values, _HEADER_FIELDS, strict=True):
+        if value is not None and type(value) is not str:
+            raise RecordRejected(name, f"expected a string, got {_type_name(value)}")
+    return values
 
 
 def normalize(raw: Any, *, rule: IdentityKeyRule | None = None) -> Row:
