@@ -7,6 +7,7 @@ pages (``limit``, ``cursor``) in name order; a create answers 201 with ``Locatio
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -179,8 +180,19 @@ def _check_suppression(store: StateStore, name: str, data: dict[str, Any]) -> No
         )
 
 
-def _routes(k: _Kind) -> None:
-    where = f"/{k.path}"
+@dataclass(frozen=True)
+class _Handlers:
+    """The five operations on one kind of policy object."""
+
+    list_all: Callable[..., BaseModel]
+    create: Callable[..., BaseModel]
+    read: Callable[..., BaseModel]
+    replace: Callable[..., BaseModel]
+    delete: Callable[..., Response]
+
+
+def _handlers(k: _Kind) -> _Handlers:
+    """Return the handlers of kind ``k``: list, create, read, replace and delete."""
 
     def list_all(
         _: AdminKey,
@@ -243,6 +255,18 @@ def _routes(k: _Kind) -> None:
 
     create.__annotations__["body"] = k.create
     replace.__annotations__["body"] = k.create
+    list_all.__doc__ = f"List the stored {k.kind} objects, a page at a time, by name."
+    create.__doc__ = f"Create a {k.kind} (409 if it exists)."
+    read.__doc__ = f"Read one {k.kind}."
+    replace.__doc__ = f"Create (201) or replace (200) the {k.kind} of that name."
+    delete.__doc__ = f"Delete one {k.kind}."
+    return _Handlers(list_all, create, read, replace, delete)
+
+
+def _routes(k: _Kind) -> None:
+    """Add the routes of kind ``k`` to the router, with their operation ids and responses."""
+    where = f"/{k.path}"
+    h = _handlers(k)
     tag: list[str | Enum] = [k.path]
     created = {
         "description": f"Created; `Location` names the new {k.kind}.",
@@ -251,9 +275,9 @@ def _routes(k: _Kind) -> None:
         },
     }
     routes: tuple[tuple[Any, str, str, str, dict[str, Any]], ...] = (
-        (list_all, "GET", where, f"list{k.many}", {"responses": errors(401, 403, 422)}),
+        (h.list_all, "GET", where, f"list{k.many}", {"responses": errors(401, 403, 422)}),
         (
-            create,
+            h.create,
             "POST",
             where,
             f"create{k.one}",
@@ -263,9 +287,9 @@ def _routes(k: _Kind) -> None:
                 "dependencies": _JSON,
             },
         ),
-        (read, "GET", f"{where}/{{name}}", f"get{k.one}", {"responses": errors(401, 403, 404)}),
+        (h.read, "GET", f"{where}/{{name}}", f"get{k.one}", {"responses": errors(401, 403, 404)}),
         (
-            replace,
+            h.replace,
             "PUT",
             f"{where}/{{name}}",
             f"replace{k.one}",
@@ -278,7 +302,7 @@ def _routes(k: _Kind) -> None:
             },
         ),
         (
-            delete,
+            h.delete,
             "DELETE",
             f"{where}/{{name}}",
             f"delete{k.one}",
@@ -289,16 +313,8 @@ def _routes(k: _Kind) -> None:
             },
         ),
     )
-    docs = {
-        list_all: f"List the stored {k.kind} objects, a page at a time, by name.",
-        create: f"Create a {k.kind} (409 if it exists).",
-        read: f"Read one {k.kind}.",
-        replace: f"Create (201) or replace (200) the {k.kind} of that name.",
-        delete: f"Delete one {k.kind}.",
-    }
     for handler, method, path, operation, options in routes:
-        handler.__doc__ = docs[handler]
-        model = None if handler is delete else k.page if handler is list_all else k.public
+        model = None if handler is h.delete else k.page if handler is h.list_all else k.public
         router.add_api_route(
             path,
             handler,
