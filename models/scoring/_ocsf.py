@@ -198,6 +198,51 @@ def _anomaly_analyses(finding: Finding) -> list[dict[str, Any]]:
     return [analysis]
 
 
+_UNMAPPED: Final[set[str]] = {
+    "schema_version",
+    "score",
+    "rules",
+    "reasons",
+    "identity",
+    "event_count",
+    "runbooks",
+    "hits",
+    "model",
+    "change_context",
+}
+"""The finding's own fields kept under ``unmapped.changewatch``."""
+
+
+def _finding_info(finding: Finding, attacks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the OCSF ``finding_info``: the rules and model as analytics, the events."""
+    analytics = _analytics(finding)
+    info: dict[str, Any] = {
+        "uid": finding.finding_id,
+        "title": finding.title,
+        "desc": "; ".join(finding.reasons),
+        "types": [*finding.rules, *(["Model.Anomaly"] if finding.model else [])],
+        "analytic": analytics[0],
+        "first_seen_time": _ms(finding.window_start),
+        "last_seen_time": _ms(finding.window_end),
+        "related_events": [{"uid": event_id} for event_id in finding.event_ids],
+    }
+    if analytics[1:]:
+        info["related_analytics"] = analytics[1:]
+    if attacks:
+        info["attacks"] = attacks
+    return info
+
+
+def _cloud(finding: Finding) -> dict[str, Any]:
+    """Return the OCSF ``cloud`` object: the provider, the account and the first region."""
+    cloud: dict[str, Any] = {"provider": provider_of(finding.identity, finding.account_id)}
+    if finding.account_id:
+        cloud["account"] = {"uid": finding.account_id}
+    if finding.regions:
+        cloud["region"] = finding.regions[0]
+    return cloud
+
+
 def to_ocsf(
     finding: Finding,
     *,
@@ -227,27 +272,7 @@ def to_ocsf(
         raise ValueError(f"OCSF version must be one of {', '.join(OCSF_VERSIONS)}, got {version!r}")
     severity = Severity(finding.severity)
     severity_id, caption = SEVERITY_IDS[severity]
-    analytics = _analytics(finding)
     attacks = _attacks(finding.techniques)
-    info: dict[str, Any] = {
-        "uid": finding.finding_id,
-        "title": finding.title,
-        "desc": "; ".join(finding.reasons),
-        "types": [*finding.rules, *(["Model.Anomaly"] if finding.model else [])],
-        "analytic": analytics[0],
-        "first_seen_time": _ms(finding.window_start),
-        "last_seen_time": _ms(finding.window_end),
-        "related_events": [{"uid": event_id} for event_id in finding.event_ids],
-    }
-    if analytics[1:]:
-        info["related_analytics"] = analytics[1:]
-    if attacks:
-        info["attacks"] = attacks
-    cloud: dict[str, Any] = {"provider": provider_of(finding.identity, finding.account_id)}
-    if finding.account_id:
-        cloud["account"] = {"uid": finding.account_id}
-    if finding.regions:
-        cloud["region"] = finding.regions[0]
     modern = version != "1.1.0"
     action_id, action = (3, "Observed") if modern else (1, "Allowed")
     ocsf: dict[str, Any] = {
@@ -271,7 +296,7 @@ def to_ocsf(
         "start_time": _ms(finding.window_start),
         "end_time": _ms(finding.window_end),
         "message": finding.title,
-        "finding_info": info,
+        "finding_info": _finding_info(finding, attacks),
         "metadata": {
             "version": version,
             "product": {
@@ -282,27 +307,11 @@ def to_ocsf(
             "profiles": ["cloud", "security_control"],
         },
         "evidences": _evidences(finding),
-        "cloud": cloud,
+        "cloud": _cloud(finding),
         "risk_score": round(finding.score),
         "risk_level_id": severity_rank(severity),
         "risk_level": _RISK_LEVELS[severity_rank(severity)],
-        "unmapped": {
-            "changewatch": finding.model_dump(
-                mode="json",
-                include={
-                    "schema_version",
-                    "score",
-                    "rules",
-                    "reasons",
-                    "identity",
-                    "event_count",
-                    "runbooks",
-                    "hits",
-                    "model",
-                    "change_context",
-                },
-            )
-        },
+        "unmapped": {"changewatch": finding.model_dump(mode="json", include=_UNMAPPED)},
     }
     if attacks:
         ocsf["attacks"] = attacks
