@@ -302,26 +302,17 @@ def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Tab
 
     mfa = _mfa(column, name_array, name_values, who, identity_codes, late)
 
-    agent_array = _strings(column.user_agent)
-    agent_codes, agents = _encoded(agent_array)
-    clients = [client_of(agent) for agent in agents]
-    ip_array = _strings(column.source_ip_address)
-    ip_codes, addresses = _encoded(ip_array)
-    lookup: Callable[[str | None], Any] | None = (
-        normalizer.geoip.lookup if normalizer.geoip is not None else None
-    )
-    geo = [lookup(address) for address in addresses] if lookup else None
-    service_ip = np.asarray([is_service_address(address) for address in addresses], dtype=bool)
+    client = _client_columns(column)
+    network = _Network(_strings(column.source_ip_address), normalizer)
     service_identity = np.asarray(
         [identity.type == "AWSService" or identity.invoked_by is not None for identity in who],
         dtype=bool,
     )
-    by_service = service_ip[ip_codes] | service_identity[identity_codes]
+    by_service = network.service[network.codes] | service_identity[identity_codes]
 
     def from_identity(attribute_name: str) -> pa.Array:
         return _taken(list(map(attrgetter(attribute_name), who)), identity_codes, pa.string())
 
-    nulls_string = pa.nulls(count, type=pa.string())
     arrays = [
         bounded_strings(_strings(column.event_id)),
         event_time,
@@ -348,18 +339,69 @@ def _fast_table(column: _Columns | None, normalizer: Normalizer) -> tuple[pa.Tab
         from_identity("federated_provider"),
         from_identity("access_key"),
         mfa,
-        _bounded_by(ip_array, addresses),
-        _taken([network_of(address) for address in addresses], ip_codes, pa.string()),
+        network.addresses_column(),
+        network.networks(),
         pa.array(by_service),
         from_identity("invoked_by"),
+        *client,
+        *network.geo(count),
+    ]
+    return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
+
+
+def _client_columns(column: _Columns) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Return the user agent, the client family and its version of each record."""
+    agent_array = _strings(column.user_agent)
+    agent_codes, agents = _encoded(agent_array)
+    clients = [client_of(agent) for agent in agents]
+    return (
         _bounded_by(agent_array, agents),
         _taken([family for family, _ in clients], agent_codes, pa.string()),
         _taken([version for _, version in clients], agent_codes, pa.string()),
-        _taken([g.country for g in geo], ip_codes, pa.string()) if geo else nulls_string,
-        _taken([g.asn for g in geo], ip_codes, pa.int64()) if geo else pa.nulls(count, pa.int64()),
-        _taken([g.as_org for g in geo], ip_codes, pa.string()) if geo else nulls_string,
-    ]
-    return pa.Table.from_arrays(arrays, schema=CANONICAL_SCHEMA), sorted(late)
+    )
+
+
+class _Network:
+    """The records' source addresses, each distinct address judged once.
+
+    Attributes
+    ----------
+    codes : numpy.ndarray
+        Per record, the index of its address in ``addresses``.
+    addresses : list of str or None
+        The distinct addresses.
+    service : numpy.ndarray
+        Per distinct address, whether it is an AWS service's.
+    """
+
+    def __init__(self, ip_array: pa.Array, normalizer: Normalizer) -> None:
+        self.ip_array = ip_array
+        self.codes, self.addresses = _encoded(ip_array)
+        self.normalizer = normalizer
+        self.service = np.asarray(
+            [is_service_address(address) for address in self.addresses], dtype=bool
+        )
+
+    def addresses_column(self) -> pa.Array:
+        """Return each record's source address (bounded in size)."""
+        return _bounded_by(self.ip_array, self.addresses)
+
+    def networks(self) -> pa.Array:
+        """Return each record's network (:func:`network_of` its address)."""
+        return _taken([network_of(a) for a in self.addresses], self.codes, pa.string())
+
+    def geo(self, count: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Return each record's country, ASN and AS organisation (nulls without GeoIP)."""
+        geoip = self.normalizer.geoip
+        if geoip is None:
+            nulls_string = pa.nulls(count, type=pa.string())
+            return nulls_string, pa.nulls(count, pa.int64()), nulls_string
+        geo = [geoip.lookup(address) for address in self.addresses]
+        return (
+            _taken([g.country for g in geo], self.codes, pa.string()),
+            _taken([g.asn for g in geo], self.codes, pa.int64()),
+            _taken([g.as_org for g in geo], self.codes, pa.string()),
+        )
 
 
 def _mfa(
