@@ -204,7 +204,7 @@ def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
     return roles
 
 
-def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+def lookback_mask(frame: Columns) -> npt.NDArray[np.bool_]:
     """Rows the sequence features may read when they lie before the windows being measured.
 
     The earlier steps of a chain and of stop -> modify -> start (the snapshots among them
