@@ -45,7 +45,10 @@ def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
     iterate = getattr(frame, "_iter_column_arrays", None)
     if iterate is not None:
         return iter(iterate())
-    return (column.array for _, column in frame.items())
+    return (
+        column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+        for _, column in frame.items()
+    )
 
 
 def _column_form(array: Any) -> tuple[npt.NDArray[Any], Any] | None:

@@ -185,7 +185,7 @@ def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
         return np.zeros(0, dtype=bool)
     factors: list[tuple[Any, Any]] = []
     for name in _names(expr):
-        if prepared.series(name).dtype == np.bool_:
+        if prepared.dtype(name) == np.bool_:
             flags = prepared.flags(name).astype(np.int64)
             factors.append((flags, np.array([False, True], dtype=object)))
         else:

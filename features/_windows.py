@@ -142,6 +142,12 @@ class Prepared:
             self._series[name] = found
         return found
 
+    def dtype(self, name: str) -> Any:
+        """Return the dtype of a column of ``source``."""
+        if isinstance(self.source, EventColumns):
+            return self.source.dtype(name)
+        return self.series(name).dtype
+
     def _unsorted(self, name: str) -> npt.NDArray[Any] | pd.Series:
         """Return a column of ``source`` as held: an array (columns), else a Series."""
         if isinstance(self.source, EventColumns):

@@ -243,8 +243,8 @@ class IdentityState:
 
     def accepts(self, scorer: DetectorScorer, events: pd.DataFrame) -> bool:
         """Tell whether ``events`` can be taken in: none of them falls in a folded window."""
-        own = self._own(scorer, events)
-        return not len(own) or int(to_ns(own["event_time"]).min()) >= self.until
+        times = self._own_times(scorer, events)[1]
+        return not len(times) or int(times.min()) >= self.until
 
     def windows(
         self,
@@ -286,8 +286,8 @@ class IdentityState:
         """
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
-        own = self._own(scorer, batch)
-        wanted = self._wanted(own, hits, moments)
+        own, own_times = self._own_times(scorer, batch)
+        wanted = self._wanted(own_times, hits, moments)
         held = self.features.n_recent
         if not wanted or not (len(own) or held):
             return []
@@ -307,7 +307,7 @@ class IdentityState:
             for row in np.flatnonzero(candidates).tolist():
                 if ids[row] not in taken:
                     pick.setdefault(int(starts[row]), row)
-        touched = set((to_ns(own["event_time"]) // window * window).tolist()) if len(own) else set()
+        touched = set((own_times // window * window).tolist())
         until = self.until
         rows = [row for start, row in pick.items() if start not in touched and times[row] >= until]
         events = self._with_stand_ins(rows, own)
@@ -358,13 +358,15 @@ class IdentityState:
         )
         return state.recent_rows(np.flatnonzero(named), keep_index=True)
 
-    def _wanted(self, own: pd.DataFrame, hits: Iterable[Hit], moments: Sequence[int]) -> set[int]:
-        """Window starts a finding about the request can hold (see :meth:`windows`)."""
+    def _wanted(
+        self, times: npt.NDArray[np.int64], hits: Iterable[Hit], moments: Sequence[int]
+    ) -> set[int]:
+        """Window starts a finding about the request can hold (see :meth:`windows`).
+
+        ``times`` are those of the request's own events (ns).
+        """
         window = self.features.config.window_ns
-        wanted: set[int] = set()
-        if len(own):
-            times = to_ns(own["event_time"])
-            wanted.update((times - times % window).tolist())
+        wanted: set[int] = set((times - times % window).tolist())
         for moment in moments:
             start = moment - moment % window
             wanted.add(start)
