@@ -14,6 +14,7 @@ Public surface::
     org_first_use(events) / first_uses(...)          the organisation's first use of actions
     build_profiles(events) / Profiles                per-identity history, saved without pickle
     FeatureState                                     the live service's profiles + recent events
+    EventColumns                                     events as NumPy columns (a state's open day)
     FeatureConfig, CATALOGUE, VECTOR_COLUMNS         settings and the feature catalogue
     ChangewatchError and subclasses                  the exception tree (also changewatch.errors)
     RULE_INPUTS, ATTEMPTED_CHANGE, row_flags, ...    rule inputs declared once (_predicates)
@@ -49,6 +50,7 @@ if _typing.TYPE_CHECKING:
     )
     from features._clients import client_of
     from features._clouds import looks_like_records
+    from features._columns import EventColumns
     from features._config import FeatureConfig
     from features._exceptions import (
         ChangewatchError,
@@ -180,6 +182,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "EBS_DIRECT_READ": ("features._predicates", "EBS_DIRECT_READ"),
     "EBS_DIRECT_READS": ("features._predicates", "EBS_DIRECT_READS"),
     "EVERY": ("features._predicates", "EVERY"),
+    "EventColumns": ("features._columns", "EventColumns"),
     "EXPORT_TASK": ("features._predicates", "EXPORT_TASK"),
     "Expr": ("features._predicates", "Expr"),
     "FEATURE_NAMES": ("features._catalogue", "FEATURE_NAMES"),
@@ -349,6 +352,7 @@ __all__ = [
     "ChangewatchError",
     "Col",
     "ConfigurationError",
+    "EventColumns",
     "Expr",
     "Feature",
     "FeatureConfig",

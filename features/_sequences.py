@@ -185,7 +185,7 @@ def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
         return np.zeros(0, dtype=bool)
     factors: list[tuple[Any, Any]] = []
     for name in _names(expr):
-        if prepared.series(name).dtype == np.bool_:
+        if prepared.dtype(name) == np.bool_:
             flags = prepared.flags(name).astype(np.int64)
             factors.append((flags, np.array([False, True], dtype=object)))
         else:
@@ -204,7 +204,7 @@ def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
     return roles
 
 
-def lookback_mask(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+def lookback_mask(frame: Columns) -> npt.NDArray[np.bool_]:
     """Rows the sequence features may read when they lie before the windows being measured.
 
     The earlier steps of a chain and of stop -> modify -> start (the snapshots among them

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features._columns import EventColumns
 from features._config import FeatureConfig
 from features._profiles import Profiles
 from features._sequences import lookback_mask
@@ -20,7 +21,6 @@ __all__ = ["FeatureState"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
 class FeatureState:
     """Profiles learned up to ``profiles.until`` and the events the next batch may need.
 
@@ -31,6 +31,17 @@ class FeatureState:
     :func:`features.behaviour_vectors` computes over all events at once (the last vector
     emitted for a window is final once a later window begins).
 
+    A state keeps those events as NumPy columns (:attr:`open_events`, ADR 0065) when they
+    have a column form, and builds the ``recent`` frame only when it is asked for; events
+    that have none (categorical or Arrow-backed columns) are kept as the frame.
+
+    Parameters
+    ----------
+    profiles : Profiles
+        The history before the open windows.
+    recent : pandas.DataFrame or EventColumns, optional
+        The events described above (none by default).
+
     Examples
     --------
     >>> state = FeatureState.start()                        # doctest: +SKIP
@@ -39,8 +50,24 @@ class FeatureState:
     ...     state = state.advance(batch)
     """
 
+    __slots__ = ("_columns", "_frame", "profiles")
+
     profiles: Profiles
-    recent: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __init__(
+        self, profiles: Profiles, recent: pd.DataFrame | EventColumns | None = None
+    ) -> None:
+        self.profiles = profiles
+        self._columns: EventColumns | bool | None
+        self._frame: pd.DataFrame | None
+        if isinstance(recent, EventColumns):
+            self._columns, self._frame = recent, None
+        else:  # the column form is made when first needed (a batch caller may never)
+            self._columns = False
+            self._frame = recent if recent is not None else pd.DataFrame()
+
+    def __repr__(self) -> str:
+        return f"FeatureState(until={self.profiles.until}, recent={self.n_recent} events)"
 
     @classmethod
     def start(
@@ -59,6 +86,63 @@ class FeatureState:
         """Where the profiles end (ns): events before it are folded in, later ones are open."""
         return self.profiles.until_ns
 
+    @property
+    def recent(self) -> pd.DataFrame:
+        """The events kept (see the class), as a frame (built once when held as columns)."""
+        if self._frame is None:
+            assert isinstance(self._columns, EventColumns)  # one of the two is held
+            self._frame = self._columns.to_frame()
+        return self._frame
+
+    @property
+    def open_events(self) -> EventColumns | None:
+        """The events kept, as columns; ``None`` when they have no column form."""
+        if self._columns is False:
+            frame = self._frame if self._frame is not None else pd.DataFrame()
+            self._columns = EventColumns.of(frame) if len(frame) else None
+        return self._columns if isinstance(self._columns, EventColumns) else None
+
+    @property
+    def n_recent(self) -> int:
+        """How many events are kept."""
+        if isinstance(self._columns, EventColumns):
+            return len(self._columns)
+        return len(self._frame) if self._frame is not None else 0
+
+    def recent_times(self) -> npt.NDArray[np.int64]:
+        """Return the times (ns) of the events kept, in their order."""
+        if not self.n_recent:
+            return np.zeros(0, dtype=np.int64)
+        columns = self.open_events
+        return columns.times() if columns is not None else to_ns(self.recent["event_time"])
+
+    def recent_values(self, name: str) -> npt.NDArray[Any]:
+        """Return one column of the events kept, in their order (do not modify)."""
+        columns = self.open_events
+        if columns is not None:
+            return columns.column(name)
+        return np.asarray(self.recent[name].to_numpy())
+
+    def recent_rows(self, rows: npt.NDArray[np.intp], *, keep_index: bool = False) -> pd.DataFrame:
+        """Return the events kept at positions ``rows``, as a frame.
+
+        ``recent.iloc[rows]`` (its positions as the index with ``keep_index``, else a
+        fresh ``RangeIndex``), built from the columns when the state holds them.
+        """
+        columns = self.open_events
+        if columns is None:
+            taken = self.recent.iloc[rows]
+            return taken if keep_index else taken.reset_index(drop=True)
+        index = pd.RangeIndex(len(columns)).take(rows) if keep_index else None
+        return columns.take(rows).to_frame(index=index)
+
+    def kept(self) -> pd.DataFrame | EventColumns | None:
+        """Return the events kept (columns when they have that form), ``None`` for none."""
+        if not self.n_recent:
+            return None
+        columns = self.open_events
+        return columns if columns is not None else self.recent
+
     def vectors(
         self, events: pd.DataFrame, *, org_first_use: pd.DataFrame | None = None
     ) -> pd.DataFrame:
@@ -68,11 +152,8 @@ class FeatureState:
         some of the organisation's identities only (Spark's identity groups).
         """
         return behaviour_vectors(
-            events, self.profiles, recent=self._recent(), org_first_use=org_first_use
+            events, self.profiles, recent=self.kept(), org_first_use=org_first_use
         )
-
-    def _recent(self) -> pd.DataFrame | None:
-        return self.recent if len(self.recent) else None
 
     def advance(self, events: pd.DataFrame, *, until: int | None = None) -> FeatureState:
         """Return the state after ``events``: profiles up to the start of the open window.
@@ -83,7 +164,10 @@ class FeatureState:
         that keeps more windows open (the service keeps a day, ADR 0032) passes it; the
         vectors are the same wherever the boundary is.
         """
-        recent = self._recent()
+        table = self._pooled(events)
+        if table is not None:
+            return self._advanced(table, table.times(), until)
+        recent = self.recent if self.n_recent else None
         if recent is not None:
             kept = not_among(recent["event_id"], events["event_id"])
             if not kept.all():  # events sent again replace the kept copies
@@ -93,25 +177,52 @@ class FeatureState:
             frame = events.reset_index(drop=True)
         if len(frame) == 0:
             return self
+        return self._advanced(frame, to_ns(frame["event_time"]), until)
+
+    def _pooled(self, events: pd.DataFrame) -> EventColumns | None:
+        """Return the kept events then ``events`` as columns (a resent one replaces its copy).
+
+        ``None`` when either has no column form or their columns differ: then
+        ``pd.concat`` of the frames would give other dtypes, and :meth:`advance` pools
+        the frames instead.
+        """
+        held = self.open_events if self.n_recent else None
+        if held is None or not len(events):
+            return None
+        new = EventColumns.of(events)
+        if new is None or not held.same_kind(new):
+            return None
+        kept = not_among(held.column("event_id"), new.column("event_id"))
+        if not kept.all():
+            held = held.filter(kept)
+        pooled = EventColumns.concat([held, new])
+        return pooled.settled() if pooled is not None else None
+
+    def _advanced(
+        self, frame: pd.DataFrame | EventColumns, time: npt.NDArray[np.int64], until: int | None
+    ) -> FeatureState:
+        """Return the state holding ``frame`` (kept and new events, ``time`` theirs), folded."""
         config = self.config
-        time = to_ns(frame["event_time"])
         watermark = int(time.max()) - config.lateness_ns
         target = watermark - watermark % config.window_ns
         if until is not None:
             target = min(target, until - until % config.window_ns)
         profiles = self.profiles
         if profiles.until_ns is None or target > profiles.until_ns:
-            profiles = profiles.update(frame, until=pd.Timestamp(target, tz="UTC"))
+            whole = frame.to_frame() if isinstance(frame, EventColumns) else frame
+            profiles = profiles.update(whole, until=pd.Timestamp(target, tz="UTC"))
         boundary = profiles.until_ns if profiles.until_ns is not None else target
         keep = _kept(frame, time, boundary, config.horizon_ns)
         logger.debug("state advanced to %s keeping %d recent events", profiles.until, len(keep))
         if len(keep) == len(frame):  # nothing to drop: no copy
             return FeatureState(profiles, frame)
+        if isinstance(frame, EventColumns):
+            return FeatureState(profiles, frame.take(keep))
         return FeatureState(profiles, frame.take(keep).reset_index(drop=True))
 
 
 def _kept(
-    frame: pd.DataFrame, time: npt.NDArray[np.int64], boundary: int, horizon: int
+    frame: pd.DataFrame | EventColumns, time: npt.NDArray[np.int64], boundary: int, horizon: int
 ) -> npt.NDArray[np.intp]:
     """Rows a state keeps: open ones, and look-back rows from ``horizon`` before ``boundary``.
 
@@ -121,5 +232,9 @@ def _kept(
     keep = time >= boundary
     closed = np.flatnonzero(~keep & (time >= boundary - horizon))
     if len(closed):
-        keep[closed] = lookback_mask(frame.take(closed))
+        rows = frame.take(closed)
+        if isinstance(rows, EventColumns):  # the predicate reads a mapping of columns too
+            keep[closed] = lookback_mask({name: rows.column(name) for name in rows.names})
+        else:
+            keep[closed] = lookback_mask(rows)
     return np.flatnonzero(keep)

@@ -26,6 +26,7 @@ from features._catalogue import (
     VECTOR_COLUMNS,
     VECTOR_SCHEMA_VERSION,
 )
+from features._columns import EventColumns
 from features._config import FeatureConfig
 from features._exceptions import ConfigurationError
 from features._profiles import N_BUCKETS, Profiles, changes_bucket
@@ -75,7 +76,7 @@ def behaviour_vectors(
     events: pd.DataFrame,
     profiles: Profiles | None = None,
     *,
-    recent: pd.DataFrame | None = None,
+    recent: pd.DataFrame | EventColumns | None = None,
     config: FeatureConfig | None = None,
     org_first_use: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -89,10 +90,12 @@ def behaviour_vectors(
     profiles : Profiles, optional
         History before ``profiles.until``. Without it the events are their own history
         (training): each window is measured against the events before it.
-    recent : pandas.DataFrame, optional
+    recent : pandas.DataFrame or EventColumns, optional
         Earlier events kept by the live service (see :class:`features.FeatureState`):
         those before ``profiles.until`` only serve as sequence look-back, later ones
-        belong to still-open windows.
+        belong to still-open windows. As columns (a live state's form, ADR 0065) they are
+        pooled with ``events`` column by column, as a feature asks for each; the vectors
+        are those of the frames pooled.
     config : FeatureConfig, optional
         Settings; must equal ``profiles.config`` when both are given.
     org_first_use : pandas.DataFrame, optional
@@ -119,15 +122,12 @@ def behaviour_vectors(
     profiles = profiles if profiles is not None else Profiles.empty(config)
     config = profiles.config
     check_columns(events)
+    frame: pd.DataFrame | EventColumns = events
     if recent is not None and len(recent):
         check_columns(recent)
-        kept = not_among(recent["event_id"], events["event_id"])
-        if not kept.all():
-            recent = recent[kept]
-        frame = pd.concat([recent, events], ignore_index=True)
+        recent, frame = _pooled(recent, events)
         is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
     else:
-        frame = events
         is_new_input = np.ones(len(events), dtype=bool)
     if len(events) == 0:
         return empty_vectors()
@@ -144,6 +144,29 @@ def behaviour_vectors(
     if len(rows) == 0:
         return empty_vectors()
     return _Featuriser(prepared, profiles, rows, is_new[rows], org_first_use).run()
+
+
+def _pooled(
+    recent: pd.DataFrame | EventColumns, events: pd.DataFrame
+) -> tuple[pd.DataFrame | EventColumns, pd.DataFrame | EventColumns]:
+    """Return the earlier events ``events`` does not bring again, and those then ``events``.
+
+    Columns are pooled as columns when ``events`` has the same ones (its columns are read
+    when a feature asks for them); otherwise the frames are, by ``pd.concat`` as always.
+    """
+    if isinstance(recent, EventColumns):
+        new = EventColumns.of(events, copy=False) if len(events) else None
+        if new is not None and recent.same_kind(new):
+            kept = not_among(recent.column("event_id"), new.column("event_id"))
+            held = recent if kept.all() else recent.filter(kept)
+            pooled = EventColumns.concat([held, new])
+            if pooled is not None:
+                return held, pooled
+        recent = recent.to_frame()
+    kept = not_among(recent["event_id"], events["event_id"])
+    if not kept.all():
+        recent = recent[kept]
+    return recent, pd.concat([recent, events], ignore_index=True)
 
 
 class _Featuriser:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features._columns import EventColumns
 from features._config import FeatureConfig
 from features._exceptions import InputError
 
@@ -84,9 +85,10 @@ def to_ns(values: Any) -> I64:
     return series.dt.tz_convert("UTC").to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
-def check_columns(events: pd.DataFrame) -> None:
+def check_columns(events: pd.DataFrame | EventColumns) -> None:
     """Raise :class:`InputError` naming the canonical columns ``events`` lacks."""
-    missing = [name for name in REQUIRED_COLUMNS if name not in events.columns]
+    names = events.names if isinstance(events, EventColumns) else events.columns
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise InputError(f"canonical event table lacks columns {missing}")
 
@@ -98,11 +100,13 @@ class Prepared:
     The sorted table is not copied: each column is read from ``source`` the first time a
     feature asks for it (:meth:`column`), as a NumPy array in the sorted order, and kept.
     A live call featurises a handful of events, where copying the eighteen canonical
-    columns into a sorted frame cost more than all the arithmetic (ADR 0057).
+    columns into a sorted frame cost more than all the arithmetic (ADR 0057). A live
+    state's events come as :class:`features.EventColumns`, whose columns are arrays
+    already (ADR 0065).
 
     Attributes
     ----------
-    source : pandas.DataFrame
+    source : pandas.DataFrame or EventColumns
         The events as given (unsorted); ``order`` indexes into its rows.
     identities : numpy.ndarray
         Identity keys; ``ident`` indexes into it.
@@ -112,7 +116,7 @@ class Prepared:
         Position in the input table of each sorted event.
     """
 
-    source: pd.DataFrame
+    source: pd.DataFrame | EventColumns
     identities: npt.NDArray[np.object_]
     ident: I64
     time: I64
@@ -130,14 +134,34 @@ class Prepared:
         """Return a column of ``source`` (unsorted; looked up once)."""
         found = self._series.get(name)
         if found is None:
-            found = self._series[name] = self.source[name]
+            source = self.source
+            if isinstance(source, EventColumns):
+                found = pd.Series(source.column(name), dtype=source.dtype(name), copy=False)
+            else:
+                found = source[name]
+            self._series[name] = found
         return found
+
+    def dtype(self, name: str) -> Any:
+        """Return the dtype of a column of ``source``."""
+        if isinstance(self.source, EventColumns):
+            return self.source.dtype(name)
+        return self.series(name).dtype
+
+    def _unsorted(self, name: str) -> npt.NDArray[Any] | pd.Series:
+        """Return a column of ``source`` as held: an array (columns), else a Series."""
+        if isinstance(self.source, EventColumns):
+            return self.source.column(name)
+        return self.series(name)
 
     def column(self, name: str) -> npt.NDArray[Any]:
         """Return a canonical column's values in the sorted order (read once, then kept)."""
         values = self._columns.get(name)
         if values is None:
-            values = np.asarray(self.series(name).to_numpy())[self.order]
+            unsorted = self._unsorted(name)
+            if isinstance(unsorted, pd.Series):
+                unsorted = unsorted.to_numpy()
+            values = np.asarray(unsorted)[self.order]
             self._columns[name] = values
         return values
 
@@ -147,7 +171,7 @@ class Prepared:
         Only those rows are converted when the whole column has not been read already
         (a few sequence steps among a month of events).
         """
-        if name in self._columns or len(self) <= _SMALL:
+        if name in self._columns or len(self) <= _SMALL or isinstance(self.source, EventColumns):
             return np.asarray(self.column(name)[rows], dtype=object)
         taken: npt.NDArray[np.object_] = (
             self.series(name).take(self.order[rows]).to_numpy(dtype=object)
@@ -187,7 +211,7 @@ class Prepared:
             how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
             return how.astype(np.int64), _HOUR_NAMES
         if dimension == "asn":
-            values = _whole_numbers(self.series("asn"))[self.order]
+            values = _whole_numbers(self._unsorted("asn"))[self.order]
             asn_codes, asns = factorize(values)
             return asn_codes, np.array([str(int(v)) for v in asns.tolist()], dtype=object)
         return self._factorized(dimension)
@@ -200,9 +224,9 @@ class Prepared:
         columns, no conversion to Python objects) and renumbered in sorted order of first
         appearance, which gives the same codes and values.
         """
-        column = self.series(name)
-        if isinstance(column.dtype, pd.CategoricalDtype):  # the categories' order
-            codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]
+        column = self._unsorted(name)
+        if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]  # categories' order
             return codes, np.asarray(column.cat.categories.astype(str), dtype=object)
         if len(self) <= _SMALL:
             codes, uniques = factorize(self.column(name))
@@ -220,21 +244,22 @@ def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     return texts
 
 
-def _whole_numbers(column: pd.Series) -> F64:
+def _whole_numbers(column: pd.Series | npt.NDArray[Any]) -> F64:
     """``column.astype("Int64")`` as floats, NaN where missing (the ``asn`` codes' input).
 
     A float column of whole numbers is read as it is; anything else goes through pandas'
     conversion, which also raises for values that are not whole numbers.
     """
     if column.dtype == np.float64:
-        values = column.to_numpy()
+        values = np.asarray(column.to_numpy() if isinstance(column, pd.Series) else column)
         finite = values[~np.isnan(values)]
         if np.all((np.mod(finite, 1) == 0) & (np.abs(finite) < 2.0**53)):
             whole: F64 = values + 0.0  # a copy, and -0.0 read as 0 like the Int64 cast
             return whole
-    if column.dtype != "Int64":
-        column = column.astype("Int64")
-    numbers: F64 = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    series = column if isinstance(column, pd.Series) else pd.Series(column, copy=False)
+    if series.dtype != "Int64":
+        series = series.astype("Int64")
+    numbers: F64 = series.to_numpy(dtype=np.float64, na_value=np.nan)
     return numbers
 
 
@@ -293,8 +318,10 @@ def _small_factorize(values: npt.NDArray[Any]) -> tuple[I64, npt.NDArray[Any]] |
     return np.asarray(codes, dtype=np.int64).reshape(len(values)), uniques
 
 
-def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
+def prepare(events: pd.DataFrame | EventColumns, config: FeatureConfig) -> Prepared:
     """Sort ``events`` by (identity, time) and derive codes and window starts.
+
+    ``events`` is a frame, or the same table as :class:`features.EventColumns`.
 
     Raises
     ------
@@ -302,10 +329,14 @@ def prepare(events: pd.DataFrame, config: FeatureConfig) -> Prepared:
         When a canonical column is missing or an event has no time or identity.
     """
     check_columns(events)
-    time = to_ns(events["event_time"])
+    keys: pd.Series | npt.NDArray[Any]
+    if isinstance(events, EventColumns):
+        time, keys = events.times(), events.column("identity_key")
+    else:
+        time, keys = to_ns(events["event_time"]), events["identity_key"]
     if len(time) and (time == NO_TIME).any():
         raise InputError("event_time: missing in some events")
-    ident_codes, identities = factorize(events["identity_key"])
+    ident_codes, identities = factorize(keys)
     if (ident_codes < 0).any():
         raise InputError("identity_key: missing in some events")
     order = np.lexsort((time, ident_codes))
@@ -470,14 +501,19 @@ def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[
     return np.asarray(uniques, dtype=object), first
 
 
-def not_among(values: pd.Series, among: pd.Series) -> npt.NDArray[np.bool_]:
+def not_among(
+    values: pd.Series | npt.NDArray[Any], among: pd.Series | npt.NDArray[Any]
+) -> npt.NDArray[np.bool_]:
     """``~values.isin(among)``, by a set of ``among`` when no value is missing (pandas then).
 
     What the featuriser and :class:`features.FeatureState` keep of earlier events when a
-    call brings some of them again (event ids; resends replace the kept copies).
+    call brings some of them again (event ids; resends replace the kept copies). Arrays
+    are read as the Series of them.
     """
-    left, right = values.to_numpy(), among.to_numpy()
+    left = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    right = among.to_numpy() if isinstance(among, pd.Series) else np.asarray(among)
     if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
-        return np.asarray(~values.isin(among))
+        series = values if isinstance(values, pd.Series) else pd.Series(left, copy=False)
+        return np.asarray(~series.isin(right if isinstance(among, np.ndarray) else among))
     wanted = set(right.tolist())
     return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))

@@ -29,6 +29,7 @@ from features import (
     FEATURE_NAMES,
     VECTOR_COLUMNS,
     ConfigurationError,
+    EventColumns,
     FeatureConfig,
     FeatureState,
     InputError,
@@ -86,13 +87,18 @@ def window_event_ids(events: pd.DataFrame, window: str) -> dict[tuple[str, int],
     return _window_ids(keys, times, ids, pd.Timedelta(window).value)
 
 
-def _strings(column: pd.Series) -> npt.NDArray[np.object_]:
+def _strings(column: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     """``column.astype(str)`` as an object array (no conversion when it is of strings).
 
     A column of Python strings (the service's states keep text so, ADR 0059) is read
     as it is, without a copy: when every value is a ``str`` (none missing, no subclass),
-    ``astype(str)`` gives the same values (ADR 0062).
+    ``astype(str)`` gives the same values (ADR 0062). An array is read as the Series of it
+    (a state's columns, ADR 0065).
     """
+    if isinstance(column, np.ndarray):
+        if column.dtype == object and all(type(value) is str for value in column.tolist()):
+            return column
+        column = pd.Series(column, copy=False)
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
     if column.dtype == object:
@@ -103,9 +109,15 @@ def _strings(column: pd.Series) -> npt.NDArray[np.object_]:
 
 
 def _event_arrays(
-    events: pd.DataFrame,
+    events: pd.DataFrame | EventColumns,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     """Identity keys, times (ns since the epoch) and event ids of ``events``, as arrays."""
+    if isinstance(events, EventColumns):
+        return (
+            _strings(events.column("identity_key")),
+            events.times(),
+            _strings(events.column("event_id")),
+        )
     return (
         _strings(events["identity_key"]),
         to_ns(events["event_time"]),
@@ -114,14 +126,15 @@ def _event_arrays(
 
 
 def _pooled_event_arrays(
-    frames: Sequence[pd.DataFrame],
+    frames: Sequence[pd.DataFrame | EventColumns | None],
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     """:func:`_event_arrays` of ``frames`` read as one table, a repeated event id kept once.
 
     The same rows as ``pd.concat(frames).drop_duplicates("event_id")`` (the first of
-    each id, in table order), without building the table.
+    each id, in table order), without building the table; a table may come as columns
+    (a live state's events, ADR 0065); ``None`` stands for no table.
     """
-    parts = [_event_arrays(frame) for frame in frames if len(frame)]
+    parts = [_event_arrays(frame) for frame in frames if frame is not None and len(frame)]
     if not parts:
         empty = np.zeros(0, dtype=object)
         return empty, np.zeros(0, dtype=np.int64), empty
@@ -512,7 +525,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
         width = pd.Timedelta(self._feature_config().window).value
-        ids = _window_ids(*_pooled_event_arrays([state.recent, events]), width)
+        ids = _window_ids(*_pooled_event_arrays([state.kept(), events]), width)
         keys = vectors["identity_key"].to_numpy(dtype=object)
         starts = to_ns(vectors["window_start"]) if len(vectors) else np.zeros(0, dtype=np.int64)
         return self._scored_table(

@@ -31,7 +31,7 @@ from pandas.api.internals import (  # type: ignore[import-not-found]  # not in p
     create_dataframe_from_blocks,
 )
 
-from features import FEATURISER_INPUT_COLUMNS, FeatureState, to_ns
+from features import FEATURISER_INPUT_COLUMNS, EventColumns, FeatureState, to_ns
 from models.scoring._contract import WindowScore
 from models.scoring._detector_scorer import DetectorScorer
 from models.scoring._rules import Hit
@@ -239,13 +239,12 @@ class IdentityState:
 
     def _open_rows(self, until: int) -> int:
         """How many of the state's events are at or after ``until`` (ns)."""
-        recent = self.features.recent
-        return int((to_ns(recent["event_time"]) >= until).sum()) if len(recent) else 0
+        return int((self.features.recent_times() >= until).sum())
 
     def accepts(self, scorer: DetectorScorer, events: pd.DataFrame) -> bool:
         """Tell whether ``events`` can be taken in: none of them falls in a folded window."""
-        own = self._own(scorer, events)
-        return not len(own) or int(to_ns(own["event_time"]).min()) >= self.until
+        times = self._own_times(scorer, events)[1]
+        return not len(times) or int(times.min()) >= self.until
 
     def windows(
         self,
@@ -287,10 +286,10 @@ class IdentityState:
         """
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
-        own = self._own(scorer, batch)
-        wanted = self._wanted(own, hits, moments)
-        recent = self.features.recent
-        if not wanted or not (len(own) or len(recent)):
+        own, own_times = self._own_times(scorer, batch)
+        wanted = self._wanted(own_times, hits, moments)
+        held = self.features.n_recent
+        if not wanted or not (len(own) or held):
             return []
         # The featuriser gives the windows that its events touch, measured against all the
         # state's events: one stored event (at or after ``since``) stands for each wanted
@@ -298,23 +297,39 @@ class IdentityState:
         # sequence features read) stands for none: the featuriser never measures it, so it
         # stays look-back (passed as new it only made the featuriser warn, ADR 0059).
         window = self.features.config.window_ns
-        times = to_ns(recent["event_time"]) if len(recent) else np.zeros(0, np.int64)
+        times = self.features.recent_times()
         starts = times - times % window
         taken = set(own["event_id"].tolist())
         pick: dict[int, int] = {}
         candidates = (times >= since) & np.isin(starts, list(wanted))
         if candidates.any():
-            ids = recent["event_id"].to_numpy()
+            ids = self.features.recent_values("event_id")
             for row in np.flatnonzero(candidates).tolist():
                 if ids[row] not in taken:
                     pick.setdefault(int(starts[row]), row)
-        touched = set((to_ns(own["event_time"]) // window * window).tolist()) if len(own) else set()
+        touched = set((own_times // window * window).tolist())
         until = self.until
         rows = [row for start, row in pick.items() if start not in touched and times[row] >= until]
-        events = pd.concat([recent.iloc[rows], own], ignore_index=True) if rows else own
+        events = self._with_stand_ins(rows, own)
         if not len(events):
             return []
         return scorer.score_with_state(events, self.features)
+
+    def _with_stand_ins(self, rows: list[int], own: pd.DataFrame) -> pd.DataFrame:
+        """Return the state's events at ``rows`` then ``own``, as one frame.
+
+        ``pd.concat([recent.iloc[rows], own], ignore_index=True)``: pooled as columns when
+        the state holds its events so and ``own`` has the same columns (ADR 0065).
+        """
+        if not rows:
+            return own
+        held = self.features.open_events
+        if held is not None:
+            new = EventColumns.of(own, copy=False)
+            pooled = EventColumns.concat([held.take(rows), new]) if new is not None else None
+            if pooled is not None:
+                return pooled.to_frame()
+        return pd.concat([self.features.recent.iloc[rows], own], ignore_index=True)
 
     @staticmethod
     def _own(scorer: DetectorScorer, events: pd.DataFrame) -> pd.DataFrame:
@@ -335,18 +350,23 @@ class IdentityState:
     def events_of(self, windows: Iterable[WindowScore]) -> pd.DataFrame:
         """Return the state's events that ``windows`` name (for the findings' facts)."""
         ids = {event_id for window in windows for event_id in window.event_ids}
-        recent = self.features.recent
-        if not ids or not len(recent):
-            return recent.iloc[:0]
-        return recent[recent["event_id"].isin(list(ids)).to_numpy()]
+        state = self.features
+        if not ids or not state.n_recent:
+            return state.recent_rows(np.zeros(0, dtype=np.intp))
+        named = np.fromiter(
+            (event_id in ids for event_id in state.recent_values("event_id").tolist()), dtype=bool
+        )
+        return state.recent_rows(np.flatnonzero(named), keep_index=True)
 
-    def _wanted(self, own: pd.DataFrame, hits: Iterable[Hit], moments: Sequence[int]) -> set[int]:
-        """Window starts a finding about the request can hold (see :meth:`windows`)."""
+    def _wanted(
+        self, times: npt.NDArray[np.int64], hits: Iterable[Hit], moments: Sequence[int]
+    ) -> set[int]:
+        """Window starts a finding about the request can hold (see :meth:`windows`).
+
+        ``times`` are those of the request's own events (ns).
+        """
         window = self.features.config.window_ns
-        wanted: set[int] = set()
-        if len(own):
-            times = to_ns(own["event_time"])
-            wanted.update((times - times % window).tolist())
+        wanted: set[int] = set((times - times % window).tolist())
         for moment in moments:
             start = moment - moment % window
             wanted.add(start)

@@ -1,0 +1,222 @@
+"""Events as NumPy columns: what a live state keeps of its open events (ADR 0065).
+
+A one-event request of the live service used to pay for pandas frames that existed only
+to be read back as arrays: the state's open day concatenated with the request's event
+(every column), rows taken from it, columns read back one ``DataFrame.__getitem__`` at a
+time. :class:`EventColumns` holds the same table as one NumPy array per column; taking
+rows, pooling tables and reading a column are NumPy operations, and a frame is built
+(:meth:`EventColumns.to_frame`) only where a caller needs one. It is exactly the frame
+the frame-based code held: the same columns, dtypes (the zone too) and values.
+
+Only plain NumPy columns (object, bool, numbers) and UTC times have a column form;
+a frame with anything else (categorical or Arrow-backed columns, as read from Parquet)
+has none (:meth:`EventColumns.of` returns ``None``) and its callers keep the frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pandas.api.internals import (  # type: ignore[import-not-found]  # not in pandas-stubs
+    create_dataframe_from_blocks,
+)
+
+__all__ = ["EventColumns"]
+
+logger = logging.getLogger(__name__)
+
+_UTC_ZONES = frozenset({"UTC"})
+
+
+def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
+    """Each column's array, in order, without building a Series per column.
+
+    ``DataFrame._iter_column_arrays`` gives the arrays the frame holds (a view of each
+    column; an extension array for extension dtypes); reading ``frame[name]`` builds a
+    Series per column, which costs more than everything a one-event call does with it
+    (ADR 0065). Where pandas lacks the method, the columns are read one by one
+    (``tests/features/test_columns.py`` holds the two equal).
+    """
+    iterate = getattr(frame, "_iter_column_arrays", None)
+    if iterate is not None:
+        return iter(iterate())
+    return (
+        column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+        for _, column in frame.items()
+    )
+
+
+def _column_form(array: Any) -> tuple[npt.NDArray[Any], Any] | None:
+    """Return (NumPy values, pandas dtype) of a column array, or ``None`` if it has none.
+
+    Times in UTC are kept as naive ``datetime64`` (their UTC wall time) beside their
+    dtype, which :meth:`EventColumns.to_frame` gives back.
+    """
+    if isinstance(array, np.ndarray):
+        return (array, array.dtype) if array.dtype.kind in "Obifu" else None
+    dtype = array.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) in _UTC_ZONES:
+        values = np.asarray(array.tz_convert(None), dtype=f"datetime64[{dtype.unit}]")
+        return values, dtype
+    return None
+
+
+class EventColumns:
+    """An immutable table of events, one NumPy array per column (see the module).
+
+    A pooled table (:meth:`concat`) reads each column from its parts the first time it
+    is asked for, so a caller that reads a few columns pays for those only.
+
+    Examples
+    --------
+    >>> table = EventColumns.of(events)                     # doctest: +SKIP
+    >>> table.take([0, 2]).to_frame()                       # doctest: +SKIP
+    """
+
+    __slots__ = ("_columns", "_dtypes", "_length", "_names", "_parts", "_values")
+
+    def __init__(
+        self,
+        columns: pd.Index,
+        dtypes: tuple[Any, ...],
+        length: int,
+        values: dict[str, npt.NDArray[Any]],
+        parts: tuple[EventColumns, ...] = (),
+    ) -> None:
+        self._columns = columns
+        self._names: tuple[str, ...] = tuple(columns)
+        self._dtypes = dtypes
+        self._length = length
+        self._values = values
+        self._parts = parts
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, *, copy: bool = True) -> EventColumns | None:
+        """Return ``frame``'s columns, or ``None`` when a column has no column form.
+
+        The arrays are copies, so that a table never changes whatever the caller does to
+        its frame later; ``copy=False`` reads them as they are, for a table that lives no
+        longer than the caller's call.
+        """
+        names = tuple(frame.columns)
+        if not all(type(name) is str for name in names) or len(set(names)) != len(names):
+            return None
+        values: dict[str, npt.NDArray[Any]] = {}
+        dtypes = []
+        for name, array in zip(names, _frame_arrays(frame), strict=True):
+            form = _column_form(array)
+            if form is None:
+                return None
+            values[name] = form[0].copy() if copy else form[0]
+            dtypes.append(form[1])
+        return cls(frame.columns, tuple(dtypes), len(frame), values)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names, in order."""
+        return self._names
+
+    @property
+    def dtypes(self) -> tuple[Any, ...]:
+        """The pandas dtype of each column (as :meth:`to_frame` gives it)."""
+        return self._dtypes
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def same_kind(self, other: EventColumns) -> bool:
+        """Whether ``other`` has the same columns with the same dtypes, in the same order.
+
+        Then ``pd.concat`` of their frames keeps the columns and dtypes as they are.
+        """
+        return (
+            self._names == other._names
+            and self._dtypes == other._dtypes
+            and self._columns.dtype == other._columns.dtype
+        )
+
+    def dtype(self, name: str) -> Any:
+        """Return the pandas dtype of a column."""
+        return self._dtypes[self._names.index(name)]
+
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """Return a column's values (UTC times as naive ``datetime64``); do not modify."""
+        found = self._values.get(name)
+        if found is None:
+            if name not in self._names:
+                raise KeyError(name)
+            found = np.concatenate([part.column(name) for part in self._parts])
+            self._values[name] = found
+        return found
+
+    def times(self, name: str = "event_time") -> npt.NDArray[np.int64]:
+        """Return a time column as int64 nanoseconds since the epoch (UTC)."""
+        values = self.column(name)
+        out: npt.NDArray[np.int64] = values.astype("datetime64[ns]", copy=False).view(np.int64)
+        return out
+
+    def take(self, rows: npt.NDArray[np.intp] | Sequence[int]) -> EventColumns:
+        """Return the rows at positions ``rows`` (in that order)."""
+        at = np.asarray(rows, dtype=np.intp)
+        values = {name: self.column(name)[at] for name in self._names}
+        return EventColumns(self._columns, self._dtypes, len(at), values)
+
+    def filter(self, mask: npt.NDArray[np.bool_]) -> EventColumns:
+        """Return the rows where ``mask`` is true."""
+        return self.take(np.flatnonzero(mask))
+
+    @staticmethod
+    def concat(parts: Sequence[EventColumns]) -> EventColumns | None:
+        """Return the parts one after the other, or ``None`` when their columns differ.
+
+        Columns are concatenated when first read (:meth:`column`); :meth:`settled`
+        reads them all at once.
+        """
+        first = parts[0]
+        if not all(first.same_kind(part) for part in parts[1:]):
+            return None
+        if len(parts) == 1:
+            return first
+        length = sum(len(part) for part in parts)
+        return EventColumns(first._columns, first._dtypes, length, {}, tuple(parts))
+
+    def settled(self) -> EventColumns:
+        """Return the table with every column read (a pooled table no longer needs its parts)."""
+        if not self._parts:
+            return self
+        values = {name: self.column(name) for name in self._names}
+        return EventColumns(self._columns, self._dtypes, self._length, values)
+
+    def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        """Return the table as a frame: these columns in order, with their dtypes.
+
+        The frame is made of the arrays as its blocks (one 2-d block of each NumPy dtype,
+        as pandas consolidates them); ``index`` defaults to a ``RangeIndex``.
+        """
+        by_dtype: dict[Any, list[int]] = {}
+        blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
+        for at, (name, dtype) in enumerate(zip(self._names, self._dtypes, strict=True)):
+            if isinstance(dtype, pd.DatetimeTZDtype):
+                times = pd.array(self.column(name), dtype=dtype)
+                blocks.append((times, np.array([at], dtype=np.intp)))
+            else:
+                by_dtype.setdefault(dtype, []).append(at)
+        for dtype, positions in by_dtype.items():
+            block = np.empty((len(positions), self._length), dtype=dtype)
+            for row, at in enumerate(positions):
+                block[row] = self.column(self._names[at])
+            blocks.append((block, np.asarray(positions, dtype=np.intp)))
+        frame: pd.DataFrame = create_dataframe_from_blocks(
+            blocks,
+            index=pd.RangeIndex(self._length) if index is None else index,
+            columns=self._columns,
+        )
+        return frame
