@@ -5,7 +5,8 @@
 - :class:`PercentileScale`: anomaly scores as 0-100 percentiles of the training scores.
 - :func:`explain`: the features that drove a window's score, as analyst sentences.
 - :class:`IsolationDetector`: the numeric estimator (matrix -> scores, percentiles).
-- :class:`ChangeDetector`: canonical events -> scored, explained identity windows.
+- :class:`ChangeDetector`: canonical events -> scored, explained identity windows
+  (:class:`ScoredWindows`, the columns its result table is built from).
 - :func:`save_bundle` / :func:`load_bundle`: the model bundle; :func:`sign_bundle` and
   :func:`read_bundle_key` for signed bundles (``load_bundle(path, key=...)``).
 - :mod:`models.scoring`: the scoring core (rules, change policy, findings) that the service,
@@ -31,6 +32,7 @@ from models._explain import (
 from models._forest import FORMAT_VERSION, CompiledForest, average_path_length
 from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
+from models._scored import ScoredWindows
 from models._signing import SIGNING_KEY_ENV, read_bundle_key, sign_bundle
 from models._usual import DEFAULT_FEATURES, EXCLUDED_FEATURES, LOG_SCALED, UsualValues
 from models._wording import TEMPLATES, templates_for, window_phrase
@@ -51,6 +53,7 @@ __all__ = [
     "FeatureExplanation",
     "IsolationDetector",
     "PercentileScale",
+    "ScoredWindows",
     "UsualValues",
     "average_path_length",
     "data_fingerprint",

@@ -9,13 +9,11 @@ training scores and explanations in words. ADR 0013 records the choices.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC
 from typing import Any, Final
 
 import numpy as np
@@ -40,27 +38,15 @@ from features import (
     peer_groups,
     to_ns,
 )
-from models._explain import explain
+from models._explain import FeatureExplanation, explain
 from models._isolation import IsolationDetector
+from models._scored import ScoredWindows, columns_of
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features
 from models._wording import templates_for
 
 __all__ = ["ChangeDetector", "data_fingerprint", "window_event_ids"]
 
 logger = logging.getLogger(__name__)
-
-#: Columns of :meth:`ChangeDetector.score_windows` before the vector columns.
-RESULT_COLUMNS = (
-    "identity",
-    "window_start",
-    "window_end",
-    "score",
-    "percentile",
-    "cold_start",
-    "explanations",
-    "event_ids",
-    "peers",
-)
 
 
 def data_fingerprint(event_ids: Sequence[str] | pd.Series, vectors: pd.DataFrame) -> str:
@@ -170,50 +156,8 @@ def _window_ids(
     }
 
 
-def _utc(column: pd.Series) -> Any:
-    """Window bounds as aware UTC nanosecond times (the dtype the result table carries)."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        if column.dtype.unit == "ns" and column.dtype.tz is UTC:
-            return column.array  # already so (the vectors' own dtype): no conversion
-        return column.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").array
-    return pd.to_datetime(column.to_numpy(), utc=True).astype("datetime64[ns, UTC]")
-
-
-_REST_COLUMNS: Final = tuple(name for name in VECTOR_COLUMNS if name not in RESULT_COLUMNS)
-"""Vector columns of the result after :data:`RESULT_COLUMNS` (its own keys and bounds are there)."""
-
-
-@functools.lru_cache(maxsize=64)
-def _positions(columns: tuple[Any, ...], names: tuple[str, ...]) -> tuple[int, ...] | None:
-    """Positions of ``names`` among a table's ``columns``; None when one is missing or repeated.
-
-    Kept per layout: every call of the detector on vectors of one layout (the
-    featuriser's, or Spark's) finds its columns without indexing the column names again.
-    """
-    index = pd.Index(columns)
-    if not index.is_unique:
-        return None
-    found = index.get_indexer(pd.Index(names))
-    return None if (found < 0).any() else tuple(int(i) for i in found)
-
-
-def _columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """``frame[list(names)]`` (the same columns, dtypes and errors) at a fraction of its cost."""
-    wanted = tuple(names)
-    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
-    if found is None:
-        return frame[list(wanted)]  # pandas names what is missing (or selects repeats)
-    return frame.take(list(found), axis=1)
-
-
-def _plain_index(index: pd.Index, n: int) -> bool:
-    """Whether ``index`` is already ``0, 1, ..., n - 1`` (what ``reset_index`` would give)."""
-    return (
-        isinstance(index, pd.RangeIndex)
-        and index.start == 0
-        and index.step == 1
-        and len(index) == n
-    )
+_DEFAULT_CONFIG: Final = FeatureConfig()
+"""The settings of a detector given none (made once: validating them cost 60 us a call)."""
 
 
 class ChangeDetector(BaseEstimator):  # type: ignore[misc]
@@ -320,7 +264,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
 
     def _feature_config(self) -> FeatureConfig:
         """Return the feature settings in use."""
-        return self.feature_config if self.feature_config is not None else FeatureConfig()
+        return self.feature_config if self.feature_config is not None else _DEFAULT_CONFIG
 
     def _checked_features(self) -> tuple[str, ...]:
         """Return the forest's features, checked against the catalogue."""
@@ -457,10 +401,13 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         )
         return self
 
-    def _scored(self, vectors: pd.DataFrame) -> np.ndarray:
+    def _scored(
+        self, vectors: pd.DataFrame, cold: npt.NDArray[Any] | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """Which windows are scored; ``cold``: the vectors' ``cold_start`` column, when read."""
         mask = np.ones(len(vectors), dtype=bool)
         if self.exclude_cold_start and getattr(self, "baseline_", "identities") == "identities":
-            mask &= vectors["cold_start"].to_numpy() == 0
+            mask &= (vectors["cold_start"].to_numpy() if cold is None else cold) == 0
         if self.only_change_windows:
             mask &= vectors["n_changes"].to_numpy() > 0
         return mask
@@ -517,6 +464,20 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             change with ``only_change_windows``). ``explanations`` is a list of
             ``{feature, value, usual, contribution, text}``, largest contribution first.
         """
+        return self.scored_windows(events, state=state, org_first_use=org_first_use).table()
+
+    def scored_windows(
+        self,
+        events: pd.DataFrame,
+        *,
+        state: FeatureState | None = None,
+        org_first_use: pd.DataFrame | None = None,
+    ) -> ScoredWindows:
+        """:meth:`score_windows` as columns, before its table is built (ADR 0066).
+
+        The scoring core reads its window scores from these; :meth:`ScoredWindows.table`
+        is the table :meth:`score_windows` returns. Parameters as there.
+        """
         state = self._state(state)
         vectors = state.vectors(events, org_first_use=org_first_use)
         pools: dict[str, list[str]] = {}
@@ -527,11 +488,13 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         width = pd.Timedelta(self._feature_config().window).value
         ids = _window_ids(*_pooled_event_arrays([state.kept(), events]), width)
         keys = vectors["identity_key"].to_numpy(dtype=object)
-        starts = to_ns(vectors["window_start"]) if len(vectors) else np.zeros(0, dtype=np.int64)
-        return self._scored_table(
+        starts = _bounds(vectors["window_start"])
+        return self._scored_columns(
             vectors,
             pools,
-            [ids.get((str(k), int(w)), []) for k, w in zip(keys, starts, strict=True)],
+            [ids.get((str(k), w), []) for k, w in zip(keys, starts.tolist(), strict=True)],
+            keys=keys,
+            starts=starts,
         )
 
     def score_vectors(
@@ -543,41 +506,52 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         (Spark) or to study the model on edited vectors. ``peers`` names, for identities
         measured against their peers, the peers whose usual values they are held to.
         """
-        check_is_fitted(self, "detector_")
-        return self._scored_table(vectors, peers or {}, [[] for _ in range(len(vectors))])
+        return self.scored_vectors(vectors, peers=peers).table()
 
-    def _scored_table(
+    def scored_vectors(
+        self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
+    ) -> ScoredWindows:
+        """:meth:`score_vectors` as columns, before its table is built (ADR 0066)."""
+        check_is_fitted(self, "detector_")
+        return self._scored_columns(vectors, peers or {}, [[] for _ in range(len(vectors))])
+
+    def _scored_columns(
         self,
         vectors: pd.DataFrame,
         peers: Mapping[str, Sequence[str]],
         event_ids: list[list[str]],
-    ) -> pd.DataFrame:
-        """Build the result table of :meth:`score_windows` and :meth:`score_vectors` at once."""
+        *,
+        keys: npt.NDArray[np.object_] | None = None,
+        starts: npt.NDArray[np.int64] | None = None,
+    ) -> ScoredWindows:
+        """Score and explain ``vectors`` once, for :meth:`score_windows` and :meth:`score_vectors`.
+
+        ``keys`` and ``starts``: the vectors' identity keys and window starts (ns), when
+        the caller has read them already.
+        """
         n = len(vectors)
-        keys = vectors["identity_key"].to_numpy(dtype=object)
+        keys = vectors["identity_key"].to_numpy(dtype=object) if keys is None else keys
+        cold = vectors["cold_start"].to_numpy()
         scores = np.full(n, np.nan)
-        explanations: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        mask = self._scored(vectors)
+        explained: list[list[FeatureExplanation]] = [[] for _ in range(n)]
+        mask = self._scored(vectors, cold)
         if mask.any():
             at = np.flatnonzero(mask)
-            scores[at], explained = self._explained_scores(vectors, keys, at, peers)
-            for out, items in zip(at.tolist(), explained, strict=True):
-                explanations[out] = items
-        columns: dict[str, Any] = {
-            "identity": keys,
-            "window_start": _utc(vectors["window_start"]),
-            "window_end": _utc(vectors["window_end"]),
-            "score": scores,
-            "percentile": self.detector_.scale_.percentile(scores),
-            "cold_start": vectors["cold_start"].to_numpy() == 1,
-            "explanations": explanations,
-            "event_ids": event_ids,
-            "peers": [_peers_phrase(str(k), peers) for k in keys],
-        }
-        rest = _columns_of(vectors, _REST_COLUMNS)
-        if not _plain_index(rest.index, n):
-            rest = rest.reset_index(drop=True)
-        return pd.concat([pd.DataFrame(columns), rest], axis=1)
+            scores[at], found = self._explained_scores(vectors, keys, at, peers)
+            for out, items in zip(at.tolist(), found, strict=True):
+                explained[out] = items
+        return ScoredWindows(
+            vectors=vectors,
+            identity=keys,
+            start=_bounds(vectors["window_start"]) if starts is None else starts,
+            end=_bounds(vectors["window_end"]),
+            score=scores,
+            percentile=self.detector_.scale_.percentile(scores),
+            cold_start=cold == 1,
+            explained=explained,
+            event_ids=event_ids,
+            peers=[_peers_phrase(str(k), peers) for k in keys] if peers else [""] * n,
+        )
 
     def _explained_scores(
         self,
@@ -585,7 +559,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         keys: npt.NDArray[np.object_],
         at: npt.NDArray[np.intp],
         peers: Mapping[str, Sequence[str]],
-    ) -> tuple[npt.NDArray[np.float64], list[list[dict[str, Any]]]]:
+    ) -> tuple[npt.NDArray[np.float64], list[list[FeatureExplanation]]]:
         """Anomaly scores and explanations of the windows at positions ``at``.
 
         One matrix of the windows' feature values, their usual values looked up once,
@@ -594,26 +568,18 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         thousands are scored.
         """
         usual_names = self.usual_.features
-        raw = _columns_of(vectors, usual_names).to_numpy(dtype=np.float64)[at]
+        raw = columns_of(vectors, usual_names).to_numpy(dtype=np.float64)[at]
         values = (
             raw
             if usual_names == self.feature_names_
-            else _columns_of(vectors, self.feature_names_).to_numpy(dtype=np.float64)[at]
+            else columns_of(vectors, self.feature_names_).to_numpy(dtype=np.float64)[at]
         )
         usual = self.usual_.lookup(keys[at], peers)
         scores, credit = self.detector_.score_rows(self.usual_.excess_of(raw, usual))
         templates = templates_for(self._feature_config().window)
+        names = self.feature_names_
         explained = [
-            [
-                {
-                    "feature": e.name,
-                    "value": e.value,
-                    "usual": e.usual,
-                    "contribution": e.contribution,
-                    "text": e.text,
-                }
-                for e in explain(c, v, u, self.feature_names_, templates=templates, top=self.top)
-            ]
+            explain(c, v, u, names, templates=templates, top=self.top)
             for c, v, u in zip(credit, values, usual, strict=True)
         ]
         return scores, explained
@@ -726,6 +692,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             raise ConfigurationError(f"baseline must be identities or population, got {baseline!r}")
         out.baseline_ = baseline
         return out
+
+
+def _bounds(column: pd.Series) -> npt.NDArray[np.int64]:
+    """Window bounds (a column of the vectors) as int64 ns since the epoch, UTC."""
+    return to_ns(column) if len(column) else np.zeros(0, dtype=np.int64)
 
 
 def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:

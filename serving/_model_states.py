@@ -214,16 +214,19 @@ class ModelStates:
         windows: list[WindowScore] = []
         frames: list[pd.DataFrame] = []
         owners = batch["identity_key"].to_numpy(dtype=object)
+        ids = batch["event_id"].to_numpy(dtype=object)
         times = to_ns(batch["event_time"]) if len(batch) else np.zeros(0, dtype=np.int64)
         for identity in sorted(read.arrivals):
             ours = owners == identity
-            mine = batch if ours.all() else batch[ours]  # one identity a batch, mostly: no copy
+            every = bool(ours.all())
+            mine = batch if every else batch[ours]  # one identity a batch, mostly: no copy
             moments = times[ours].tolist()
-            stored = mine["event_id"].isin(list(keys)).to_numpy()
+            mine_ids = ids if every else ids[ours]
+            stored = np.fromiter((i in keys for i in mine_ids.tolist()), bool, len(mine_ids))
             new = mine if stored.all() else mine[stored]
             arrivals = read.arrivals[identity]
             state = held.get(identity)
-            key = max([-1, *(keys[i] for i in new["event_id"]), *arrivals.keys])
+            key = max([-1, *(keys[i] for i in mine_ids[stored].tolist()), *arrivals.keys])
             key = max(key, state.key) if state is not None else key
             taken = new  # a state rebuilt leaves out all the batch's events, resent ones too
             if state is not None and identity not in read.rebuild:
@@ -235,8 +238,7 @@ class ModelStates:
             windows += chosen
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
-        kept = [f for f in frames if len(f)]
-        evidence = pd.concat(kept, ignore_index=True) if kept else None
+        evidence = _pooled([f for f in frames if len(f)])
         return ModelWindows(windows, evidence, ignored=scorer.ignored(batch))
 
     def _caught_up(
@@ -269,10 +271,28 @@ class ModelStates:
         return state.advance(scorer, history[moment >= since], fold=False)
 
 
+def _pooled(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """``pd.concat(frames, ignore_index=True)``; one frame with a plain index as it is.
+
+    Its readers read rows by position (``models.scoring``'s facts), so a lone frame
+    needs no copy (one identity a request, mostly).
+    """
+    if not frames:
+        return None
+    if len(frames) == 1:
+        index = frames[0].index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+_SETTINGS: Final = CombineSettings()
+"""The combiner's settings: which percentiles alert (a finding may cite those windows)."""
+
+
 def _evidence(state: IdentityState, found: list[WindowScore], mine: pd.DataFrame) -> pd.DataFrame:
     """Return the events of the alerting windows a finding may cite, and the batch's own."""
-    settings = CombineSettings()
-    alerting = [w for w in found if not w.cold_start and settings.band(w.percentile) is not None]
+    alerting = [w for w in found if not w.cold_start and _SETTINGS.band(w.percentile) is not None]
     if not alerting:
         return mine
     return pd.concat([state.events_of(alerting), mine], ignore_index=True)

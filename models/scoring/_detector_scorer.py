@@ -21,7 +21,7 @@ from typing import Any, Final
 import pandas as pd
 
 from features import ConfigurationError, FeatureState, to_ns
-from models import ChangeDetector, load_bundle
+from models import ChangeDetector, ScoredWindows, load_bundle
 from models.scoring._contract import (
     Explanation,
     IgnoredEvents,
@@ -125,7 +125,7 @@ class DetectorScorer:
         ``org_first_use``: the organisation's first-use table, when the state holds some
         identities only (:meth:`state_of`).
         """
-        found = self.detector.score_windows(events, state=state, org_first_use=org_first_use)
+        found = self.detector.scored_windows(events, state=state, org_first_use=org_first_use)
         return _window_scores(found)
 
     @property
@@ -179,7 +179,7 @@ class DetectorScorer:
 
     def score_vectors(self, vectors: pd.DataFrame) -> list[WindowScore]:
         """Score precomputed behaviour vectors (no event ids: they were computed elsewhere)."""
-        return _window_scores(self.detector.score_vectors(vectors))
+        return _window_scores(self.detector.scored_vectors(vectors))
 
 
 def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
@@ -205,49 +205,42 @@ def _older_than(events: pd.DataFrame, until: pd.Timestamp | None) -> IgnoredEven
     return IgnoredEvents(ids, reason)
 
 
-def _window_scores(frame: pd.DataFrame) -> list[WindowScore]:
-    """Turn the detector's result table into the combiner's window scores."""
-    scores: list[WindowScore] = []
-    if not len(frame):
-        return scores
+def _window_scores(scored: ScoredWindows) -> list[WindowScore]:
+    """Turn the detector's scored columns into the combiner's window scores.
+
+    A window without a score that is not cold start (no change in it, with
+    ``only_change_windows``) is left out; a cold-start window scores 0.
+    """
+    if not len(scored):
+        return []
+    starts, ends = scored.moments()
     columns = zip(
-        frame["identity"].tolist(),
-        frame["window_start"].tolist(),
-        frame["window_end"].tolist(),
-        frame["score"].tolist(),
-        frame["percentile"].tolist(),
-        frame["cold_start"].tolist(),
-        frame["explanations"].tolist(),
-        frame["event_ids"].tolist() if "event_ids" in frame else [None] * len(frame),
-        frame["peers"].tolist() if "peers" in frame else [""] * len(frame),
+        scored.identity.tolist(),
+        starts,
+        ends,
+        scored.score.tolist(),
+        scored.percentile.tolist(),
+        scored.cold_start.tolist(),
+        scored.explained,
+        scored.event_ids,
+        scored.peers,
         strict=True,
     )
-    for identity, start, end, raw, percentile, cold_start, explained, event_ids, peers in columns:
-        cold = bool(cold_start)
-        score = float(raw)
+    scores: list[WindowScore] = []
+    for identity, start, end, score, percentile, cold, explained, event_ids, peers in columns:
         if not cold and math.isnan(score):
             continue  # a window the detector does not score (no change in it)
         scores.append(
             WindowScore(
                 identity=str(identity),
-                window_start=pd.Timestamp(start).to_pydatetime(),
-                window_end=pd.Timestamp(end).to_pydatetime(),
+                window_start=start,
+                window_end=end,
                 score=0.0 if cold else score,
-                percentile=0.0 if cold else float(percentile),
+                percentile=0.0 if cold else percentile,
                 cold_start=cold,
-                explanations=tuple(
-                    Explanation(
-                        feature=str(item["feature"]),
-                        value=float(item["value"]),
-                        usual=float(item["usual"]),
-                        text=str(item["text"]),
-                    )
-                    for item in explained
-                ),
-                event_ids=tuple(
-                    str(event_id) for event_id in (() if event_ids is None else event_ids)
-                ),
-                peers=str(peers or ""),
+                explanations=tuple(Explanation.from_feature(item) for item in explained),
+                event_ids=tuple(str(event_id) for event_id in event_ids),
+                peers=str(peers),
             )
         )
     return scores
