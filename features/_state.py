@@ -14,7 +14,7 @@ from features._config import FeatureConfig
 from features._profiles import Profiles
 from features._sequences import lookback_mask
 from features._vectors import behaviour_vectors
-from features._windows import not_among, to_ns
+from features._windows import pooled_events, to_ns
 
 __all__ = ["FeatureState"]
 
@@ -164,39 +164,17 @@ class FeatureState:
         that keeps more windows open (the service keeps a day, ADR 0032) passes it; the
         vectors are the same wherever the boundary is.
         """
-        table = self._pooled(events)
-        if table is not None:
-            return self._advanced(table, table.times(), until)
-        recent = self.recent if self.n_recent else None
-        if recent is not None:
-            kept = not_among(recent["event_id"], events["event_id"])
-            if not kept.all():  # events sent again replace the kept copies
-                recent = recent[kept]
-            frame = pd.concat([recent, events], ignore_index=True)
+        held = self.kept()
+        if held is not None:
+            _, frame = pooled_events(held, events, copy=True)
         else:
             frame = events.reset_index(drop=True)
         if len(frame) == 0:
             return self
+        if isinstance(frame, EventColumns):
+            frame = frame.settled()
+            return self._advanced(frame, frame.times(), until)
         return self._advanced(frame, to_ns(frame["event_time"]), until)
-
-    def _pooled(self, events: pd.DataFrame) -> EventColumns | None:
-        """Return the kept events then ``events`` as columns (a resent one replaces its copy).
-
-        ``None`` when either has no column form or their columns differ: then
-        ``pd.concat`` of the frames would give other dtypes, and :meth:`advance` pools
-        the frames instead.
-        """
-        held = self.open_events if self.n_recent else None
-        if held is None or not len(events):
-            return None
-        new = EventColumns.of(events)
-        if new is None or not held.same_kind(new):
-            return None
-        kept = not_among(held.column("event_id"), new.column("event_id"))
-        if not kept.all():
-            held = held.filter(kept)
-        pooled = EventColumns.concat([held, new])
-        return pooled.settled() if pooled is not None else None
 
     def _advanced(
         self, frame: pd.DataFrame | EventColumns, time: npt.NDArray[np.int64], until: int | None

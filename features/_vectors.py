@@ -43,8 +43,8 @@ from features._windows import (
     count_before,
     earliest_by,
     factorize,
-    not_among,
     pair_keys,
+    pooled_events,
     prepare,
     prior_by_key,
     segment_starts,
@@ -128,7 +128,7 @@ def behaviour_vectors(
     frame: pd.DataFrame | EventColumns = events
     if recent is not None and len(recent):
         check_columns(recent)
-        recent, frame = _pooled(recent, events)
+        recent, frame = pooled_events(recent, events, copy=False)
         is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
     else:
         is_new_input = np.ones(len(events), dtype=bool)
@@ -147,29 +147,6 @@ def behaviour_vectors(
     if len(rows) == 0:
         return empty_vectors()
     return _Featuriser(prepared, profiles, rows, is_new[rows], org_first_use).run()
-
-
-def _pooled(
-    recent: pd.DataFrame | EventColumns, events: pd.DataFrame
-) -> tuple[pd.DataFrame | EventColumns, pd.DataFrame | EventColumns]:
-    """Return the earlier events ``events`` does not bring again, and those then ``events``.
-
-    Columns are pooled as columns when ``events`` has the same ones (its columns are read
-    when a feature asks for them); otherwise the frames are, by ``pd.concat`` as always.
-    """
-    if isinstance(recent, EventColumns):
-        new = EventColumns.of(events, copy=False) if len(events) else None
-        if new is not None and recent.same_kind(new):
-            kept = not_among(recent.column("event_id"), new.column("event_id"))
-            held = recent if kept.all() else recent.filter(kept)
-            pooled = EventColumns.concat([held, new])
-            if pooled is not None:
-                return held, pooled
-        recent = recent.to_frame()
-    kept = not_among(recent["event_id"], events["event_id"])
-    if not kept.all():
-        recent = recent[kept]
-    return recent, pd.concat([recent, events], ignore_index=True)
 
 
 class _Featuriser:

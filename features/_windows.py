@@ -517,3 +517,29 @@ def not_among(
         return np.asarray(~series.isin(right if isinstance(among, np.ndarray) else among))
     wanted = set(right.tolist())
     return np.fromiter((v not in wanted for v in left.tolist()), dtype=bool, count=len(left))
+
+
+def pooled_events(
+    recent: pd.DataFrame | EventColumns, events: pd.DataFrame, *, copy: bool
+) -> tuple[pd.DataFrame | EventColumns, pd.DataFrame | EventColumns]:
+    """Return the earlier events ``events`` does not bring again, and those then ``events``.
+
+    What the featuriser and :class:`features.FeatureState` measure a call's events with:
+    a resent event replaces its earlier copy. Earlier events held as columns (a live
+    state's, ADR 0065) are pooled as columns when ``events`` has the same ones (``copy``:
+    whether the table copies the arrays of ``events``, see :meth:`EventColumns.of`);
+    otherwise the frames are pooled by ``pd.concat``.
+    """
+    if isinstance(recent, EventColumns):
+        new = EventColumns.of(events, copy=copy) if len(events) else None
+        if new is not None and recent.same_kind(new):
+            kept = not_among(recent.column("event_id"), new.column("event_id"))
+            held = recent if kept.all() else recent.filter(kept)
+            pooled = EventColumns.concat([held, new])
+            if pooled is not None:
+                return held, pooled
+        recent = recent.to_frame()
+    kept = not_among(recent["event_id"], events["event_id"])
+    if not kept.all():
+        recent = recent[kept]
+    return recent, pd.concat([recent, events], ignore_index=True)

@@ -487,15 +487,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             )
         width = pd.Timedelta(self._feature_config().window).value
         ids = _window_ids(*_pooled_event_arrays([state.kept(), events]), width)
-        keys = vectors["identity_key"].to_numpy(dtype=object)
-        starts = _bounds(vectors["window_start"])
-        return self._scored_columns(
-            vectors,
-            pools,
-            [ids.get((str(k), w), []) for k, w in zip(keys, starts.tolist(), strict=True)],
-            keys=keys,
-            starts=starts,
-        )
+        return self._scored_columns(vectors, pools, ids)
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -513,24 +505,22 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     ) -> ScoredWindows:
         """:meth:`score_vectors` as columns, before its table is built (ADR 0066)."""
         check_is_fitted(self, "detector_")
-        return self._scored_columns(vectors, peers or {}, [[] for _ in range(len(vectors))])
+        return self._scored_columns(vectors, peers or {}, {})
 
     def _scored_columns(
         self,
         vectors: pd.DataFrame,
         peers: Mapping[str, Sequence[str]],
-        event_ids: list[list[str]],
-        *,
-        keys: npt.NDArray[np.object_] | None = None,
-        starts: npt.NDArray[np.int64] | None = None,
+        window_ids: Mapping[tuple[str, int], list[str]],
     ) -> ScoredWindows:
         """Score and explain ``vectors`` once, for :meth:`score_windows` and :meth:`score_vectors`.
 
-        ``keys`` and ``starts``: the vectors' identity keys and window starts (ns), when
-        the caller has read them already.
+        ``window_ids`` gives the event ids of a window by (identity key, start in ns);
+        a window it does not name has none (precomputed vectors).
         """
         n = len(vectors)
-        keys = vectors["identity_key"].to_numpy(dtype=object) if keys is None else keys
+        keys = vectors["identity_key"].to_numpy(dtype=object)
+        starts = _bounds(vectors["window_start"])
         cold = vectors["cold_start"].to_numpy()
         scores = np.full(n, np.nan)
         explained: list[list[FeatureExplanation]] = [[] for _ in range(n)]
@@ -543,13 +533,15 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return ScoredWindows(
             vectors=vectors,
             identity=keys,
-            start=_bounds(vectors["window_start"]) if starts is None else starts,
+            start=starts,
             end=_bounds(vectors["window_end"]),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,
             explained=explained,
-            event_ids=event_ids,
+            event_ids=[
+                window_ids.get((str(k), w), []) for k, w in zip(keys, starts.tolist(), strict=True)
+            ],
             peers=[_peers_phrase(str(k), peers) for k in keys] if peers else [""] * n,
         )
 
