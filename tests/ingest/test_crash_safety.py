@@ -16,7 +16,7 @@ import pytest
 
 from changewatch.errors import ConfigurationError
 from features import ingest
-from features._scratch import PREFIX, Scratch, remove_stale
+from features._scratch import PREFIX, Scratch, _held, remove_stale
 
 
 def scratch_folders(folder: Path) -> list[str]:
@@ -90,11 +90,23 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Tell whether any thread of ``pid`` still runs (and so may still hold its files).
+
+    The process's own ``stat`` is not enough: its main thread can be a zombie while
+    another thread (Arrow's, mid-write) is still exiting with the scratch lock open.
+    """
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _wait_for(condition: Any, seconds: float) -> bool:
@@ -145,11 +157,14 @@ def test_kill_9_leaves_the_last_output_whole_and_no_workers(make: Any, tmp_path:
     finally:
         if process.poll() is None:
             process.kill()
-    assert _wait_for(lambda: not any(map(_alive, workers)), 10), "workers outlived the ingestion"
+    assert _wait_for(lambda: not any(map(_alive, workers)), 30), "workers outlived the ingestion"
     assert out.read_bytes() == b"the previous output"
     assert rejects.read_bytes() == b'{"the": "previous rejects"}\n'
     assert [p.name for p in tmp_path.glob("*.partial")] == []
-    assert scratch_folders(tmp_path) != []  # what the killed run left...
+    left = [tmp_path / name for name in scratch_folders(tmp_path)]
+    assert left != []  # what the killed run left...
+    # The kernel drops the lock with the last open copy of it; no process may keep it.
+    assert _wait_for(lambda: not any(map(_held, left)), 30), "the killed run's lock is still held"
     report = ingest([trail / "f000.json.gz"], out)
     assert report.kept == 3920
     assert scratch_folders(tmp_path) == []  # ...the next run removed
