@@ -40,7 +40,7 @@ def _events(rows: list[tuple[str, str, bool]]) -> pd.DataFrame:
 def _history() -> pd.DataFrame:
     rows: list[tuple[str, str, bool]] = []
     for day in pd.date_range("2026-03-02", periods=28, freq="D"):
-        if day.dayofweek in (1, 3):  # Tuesday and Thursday, 10:00-11:59 UTC
+        if day.day_of_week in (1, 3):  # Tuesday and Thursday, 10:00-11:59 UTC
             rows += [(f"{day:%Y-%m-%d}T10:15:00Z", DEPLOY, True)]
             rows += [(f"{day:%Y-%m-%d}T11:40:00Z", DEPLOY, True)]
         for hour in range(0, 24, 3):  # a scaler changes at any time
