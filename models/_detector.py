@@ -40,7 +40,7 @@ from features import (
 )
 from models._explain import FeatureExplanation, explain
 from models._isolation import IsolationDetector
-from models._scored import ScoredWindows, columns_of
+from models._scored import ScoredWindows, column_arrays, float_matrix
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features
 from models._wording import templates_for
 
@@ -82,28 +82,41 @@ def _strings(column: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     (a state's columns, ADR 0065).
     """
     if isinstance(column, np.ndarray):
-        if column.dtype == object and all(type(value) is str for value in column.tolist()):
+        if column.dtype == object and _all_str(column):
             return column
         column = pd.Series(column, copy=False)
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
     if column.dtype == object:
         values: npt.NDArray[np.object_] = column.to_numpy()
-        if all(type(value) is str for value in values):
+        if _all_str(values):
             return values
     return column.astype(str).to_numpy(dtype=object)
+
+
+def _all_str(values: npt.NDArray[np.object_]) -> bool:
+    """Whether every value is exactly a ``str`` (no subclass); true of no values."""
+    return set(map(type, values.tolist())) <= {str}
 
 
 def _event_arrays(
     events: pd.DataFrame | EventColumns,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     """Identity keys, times (ns since the epoch) and event ids of ``events``, as arrays."""
+    keys, times, ids = _held_event_arrays(events)
+    return _strings(keys), times, ids
+
+
+def _held_event_arrays(
+    events: pd.DataFrame | EventColumns,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+    """:func:`_event_arrays`, a state's identity keys (ADR 0065) as held: not yet text.
+
+    :func:`_strings` converts value by value, so converting some rows of them later
+    gives those rows of the converted column.
+    """
     if isinstance(events, EventColumns):
-        return (
-            _strings(events.column("identity_key")),
-            events.times(),
-            _strings(events.column("event_id")),
-        )
+        return events.column("identity_key"), events.times(), _strings(events.column("event_id"))
     return (
         _strings(events["identity_key"]),
         to_ns(events["event_time"]),
@@ -113,23 +126,57 @@ def _event_arrays(
 
 def _pooled_event_arrays(
     frames: Sequence[pd.DataFrame | EventColumns | None],
+    *,
+    starts: npt.NDArray[np.int64] | None = None,
+    width: int = 1,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64], npt.NDArray[np.object_]]:
     """:func:`_event_arrays` of ``frames`` read as one table, a repeated event id kept once.
 
     The same rows as ``pd.concat(frames).drop_duplicates("event_id")`` (the first of
     each id, in table order), without building the table; a table may come as columns
     (a live state's events, ADR 0065); ``None`` stands for no table.
+
+    ``starts`` (ns, sorted, unique) keeps, of those rows, the ones in the windows
+    (``width`` ns long) that start there, in the same order: a live state's open day is
+    read for the windows scored, not for each of its windows. Only the event ids are
+    read whole, to tell the first of each id.
     """
-    parts = [_event_arrays(frame) for frame in frames if frame is not None and len(frame)]
-    if not parts:
+    tables = [_held_event_arrays(frame) for frame in frames if frame is not None and len(frame)]
+    if not tables:
         empty = np.zeros(0, dtype=object)
         return empty, np.zeros(0, dtype=np.int64), empty
+    named = [event_id for _, _, ids in tables for event_id in ids.tolist()]
+    firsts: dict[str, int] | None = None
+    if len(set(named)) < len(named):  # the first row of each id, by its place in the table
+        firsts = dict(zip(reversed(named), range(len(named) - 1, -1, -1), strict=True))
+    parts = []
+    offset = 0
+    for keys, times, ids in tables:
+        rows = np.arange(len(ids)) if starts is None else _in_windows(times, starts, width)
+        if firsts is not None:
+            first = (firsts[ids[row]] == offset + row for row in rows.tolist())
+            rows = rows[np.fromiter(first, dtype=bool, count=len(rows))]
+        offset += len(ids)
+        if len(rows) == len(ids):
+            parts.append((_strings(keys), times, ids))
+        else:
+            parts.append((_strings(keys[rows]), times[rows], ids[rows]))
     keys, times, ids = (np.concatenate(column) for column in zip(*parts, strict=True))
-    _, first = np.unique(ids, return_index=True)
-    if len(first) < len(ids):
-        kept = np.sort(first)
-        keys, times, ids = keys[kept], times[kept], ids[kept]
     return keys, times, ids
+
+
+def _in_windows(
+    times: npt.NDArray[np.int64], starts: npt.NDArray[np.int64], width: int
+) -> npt.NDArray[np.intp]:
+    """Positions of the ``times`` in the windows (``width`` ns long) that start at ``starts``.
+
+    ``starts`` is sorted and unique (``np.unique``).
+    """
+    if not len(starts):
+        return np.zeros(0, dtype=np.intp)
+    begins = times - np.mod(times, width)
+    at = np.minimum(np.searchsorted(starts, begins), len(starts) - 1)
+    return np.flatnonzero(starts[at] == begins)
 
 
 def _window_ids(
@@ -486,8 +533,9 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
         width = pd.Timedelta(self._feature_config().window).value
-        ids = _window_ids(*_pooled_event_arrays([state.kept(), events]), width)
-        return self._scored_columns(vectors, pools, ids)
+        starts = np.unique(_bounds(column_arrays(vectors, ("window_start",))[0]))
+        pooled = _pooled_event_arrays([state.kept(), events], starts=starts, width=width)
+        return self._scored_columns(vectors, pools, _window_ids(*pooled, width))
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -519,9 +567,10 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         a window it does not name has none (precomputed vectors).
         """
         n = len(vectors)
-        keys = vectors["identity_key"].to_numpy(dtype=object)
-        starts = _bounds(vectors["window_start"])
-        cold = vectors["cold_start"].to_numpy()
+        key, start, end, cold_start = column_arrays(vectors, _WINDOW_COLUMNS)
+        keys = np.asarray(key, dtype=object)
+        starts = _bounds(start)
+        cold = np.asarray(cold_start)
         scores = np.full(n, np.nan)
         explained: list[list[FeatureExplanation]] = [[] for _ in range(n)]
         mask = self._scored(vectors, cold)
@@ -534,7 +583,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors=vectors,
             identity=keys,
             start=starts,
-            end=_bounds(vectors["window_end"]),
+            end=_bounds(end),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,
@@ -560,11 +609,11 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         thousands are scored.
         """
         usual_names = self.usual_.features
-        raw = columns_of(vectors, usual_names).to_numpy(dtype=np.float64)[at]
+        raw = float_matrix(vectors, usual_names)[at]
         values = (
             raw
             if usual_names == self.feature_names_
-            else columns_of(vectors, self.feature_names_).to_numpy(dtype=np.float64)[at]
+            else float_matrix(vectors, self.feature_names_)[at]
         )
         usual = self.usual_.lookup(keys[at], peers)
         scores, credit = self.detector_.score_rows(self.usual_.excess_of(raw, usual))
@@ -686,9 +735,15 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return out
 
 
-def _bounds(column: pd.Series) -> npt.NDArray[np.int64]:
-    """Window bounds (a column of the vectors) as int64 ns since the epoch, UTC."""
-    return to_ns(column) if len(column) else np.zeros(0, dtype=np.int64)
+def _bounds(column: pd.Series | pd.api.extensions.ExtensionArray) -> npt.NDArray[np.int64]:
+    """Window bounds (a column of the vectors, or its array) as int64 ns since the epoch, UTC."""
+    if not len(column):
+        return np.zeros(0, dtype=np.int64)
+    return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
+
+
+_WINDOW_COLUMNS: Final = ("identity_key", "window_start", "window_end", "cold_start")
+"""The vectors' columns a scored window reads besides the features."""
 
 
 def _peers_phrase(identity: str, peers: Mapping[str, Sequence[str]]) -> str:
@@ -739,7 +794,7 @@ def _peer_vectors(
     peers do not depend on which other identities share its state (a state may hold one
     identity only, ADR 0032); a peer the state holds is pooled with its rows there.
     """
-    cold = vectors["cold_start"].to_numpy() == 1
+    cold = np.asarray(column_arrays(vectors, ("cold_start",))[0]) == 1
     if not cold.any():
         return vectors, {}
     groups: dict[str, list[str]] = {}

@@ -164,6 +164,39 @@ def columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     return frame.take(list(found), axis=1)
 
 
+def column_arrays(frame: pd.DataFrame, names: Sequence[str]) -> list[Any]:
+    """Return the arrays of ``frame``'s columns ``names`` (NumPy or extension arrays).
+
+    The values of ``[frame[name].array for name in names]`` without a Series a column:
+    on a one-window vector frame each ``frame[name]`` cost about as much as the forest's
+    walk (its ``attrs`` are deep-copied into every Series). Pandas gives the arrays the
+    frame holds by position (``DataFrame._get_column_array``, which
+    ``DataFrame._iter_column_arrays`` reads); where pandas lacks it, or a name is missing
+    or repeated, the columns are read one by one (with pandas' errors).
+    """
+    wanted = tuple(names)
+    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
+    array_at = getattr(frame, "_get_column_array", None)
+    if found is None or array_at is None:
+        return [frame[name].array for name in wanted]
+    return [array_at(at) for at in found]
+
+
+def float_matrix(frame: pd.DataFrame, names: Sequence[str]) -> npt.NDArray[np.float64]:
+    """``columns_of(frame, names).to_numpy(dtype=np.float64)``, one row a window.
+
+    Stacked from the columns' arrays when each is a float64 NumPy array (the vectors'
+    feature block); otherwise through :func:`columns_of`.
+    """
+    arrays = column_arrays(frame, names) if names else []
+    if arrays and all(
+        isinstance(array, np.ndarray) and array.dtype == np.float64 for array in arrays
+    ):
+        return np.stack(arrays, axis=1)
+    matrix: npt.NDArray[np.float64] = columns_of(frame, names).to_numpy(dtype=np.float64)
+    return matrix
+
+
 def _plain_index(index: pd.Index, n: int) -> bool:
     """Whether ``index`` is already ``0, 1, ..., n - 1`` (what ``reset_index`` would give)."""
     return (

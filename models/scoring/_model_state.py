@@ -36,7 +36,7 @@ from models.scoring._contract import WindowScore
 from models.scoring._detector_scorer import DetectorScorer
 from models.scoring._rules import Hit
 
-__all__ = ["FOLD_ROWS", "MODEL_COLUMNS", "IdentityState", "lean"]
+__all__ = ["FOLD_ROWS", "LEAN_COLUMNS", "MODEL_COLUMNS", "IdentityState", "lean"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ def lean(events: pd.DataFrame | pa.Table) -> pd.DataFrame:
         for name, dtype in frame.dtypes.items()
         if isinstance(dtype, pd.StringDtype) or str(dtype) == "str"
     }
-    return frame.astype(text) if text else frame.copy()
+    lean_frame = frame.astype(text) if text else frame.copy()
+    lean_frame.columns = LEAN_COLUMNS
+    return lean_frame
 
 
 def _lean_table(events: pa.Table) -> pd.DataFrame:
@@ -81,8 +83,7 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     know goes the general way (:func:`_lean_table_converted`).
     """
     names = list(MODEL_COLUMNS)
-    schema = events.schema
-    if not all(_converts_directly(schema.field(name).type) for name in names):
+    if not _schema_converts_directly(events.schema):
         return _lean_table_converted(events)
     by_dtype: dict[np.dtype[Any], list[tuple[int, npt.NDArray[Any]]]] = {}
     blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
@@ -101,9 +102,25 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
             block[row] = values
         blocks.append((block, np.array([at for at, _ in columns], dtype=np.intp)))
     frame: pd.DataFrame = create_dataframe_from_blocks(
-        blocks, index=pd.RangeIndex(events.num_rows), columns=pd.Index(names)
+        blocks, index=pd.RangeIndex(events.num_rows), columns=LEAN_COLUMNS
     )
     return frame
+
+
+LEAN_COLUMNS: Final = pd.Index(list(MODEL_COLUMNS), dtype=object)
+"""The column labels of every :func:`lean` frame: plain Python strings, made once.
+
+An index is immutable, so the frames share it. Labels of pandas' ``str`` dtype (what
+``pd.Index`` of strings infers) cost an Arrow lookup each time a label is read: a
+``frame[name]``, or the live state's columns (``features.EventColumns``) reading the
+labels of every frame they are made of; making the index per call cost more than the
+rest of a one-row frame's conversion."""
+
+
+@functools.lru_cache(maxsize=16)
+def _schema_converts_directly(schema: pa.Schema) -> bool:
+    """Whether every :data:`MODEL_COLUMNS` of ``schema`` converts directly (per schema)."""
+    return all(_converts_directly(schema.field(name).type) for name in MODEL_COLUMNS)
 
 
 @functools.lru_cache(maxsize=16)
@@ -148,6 +165,7 @@ def _lean_table_converted(events: pa.Table) -> pd.DataFrame:
         block[:, at] = events.column(name).to_numpy(zero_copy_only=False)
     strings = pd.DataFrame(block, columns=text, dtype=object, index=rest.index)
     lean_frame: pd.DataFrame = pd.concat([strings, rest], axis=1)[names]
+    lean_frame.columns = LEAN_COLUMNS
     return lean_frame
 
 

@@ -122,7 +122,7 @@ def test_look_back_events_a_state_holds_are_not_passed_to_the_featuriser_as_new(
 
 def _column_by_column(table: pa.Table) -> pd.DataFrame:
     """What lean means for a table: text as Python strings (None for a null), the rest as Arrow
-    converts each column."""
+    converts each column; the labels plain Python strings (ADR 0068)."""
     columns = {}
     for name in MODEL_COLUMNS:
         column = table.column(name)
@@ -130,7 +130,7 @@ def _column_by_column(table: pa.Table) -> pd.DataFrame:
             columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
         else:
             columns[name] = column.to_pandas()
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns).set_axis(pd.Index(list(MODEL_COLUMNS), dtype=object), axis=1)
 
 
 @pytest.mark.parametrize("rows", [0, 1, 7])
