@@ -30,7 +30,7 @@ __all__ = ["INDEX_VERSION", "ProfileIndex"]
 I64 = npt.NDArray[np.int64]
 Objects = npt.NDArray[np.object_]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 """Bumped when the index's fields change (an older pickled index is rebuilt)."""
 _TIMES = ("last_seen", "epoch_start")
 _COUNTS = ("n_events", "n_windows", "n_changes", "active_days")
@@ -47,13 +47,18 @@ def _ns(column: pd.Series) -> I64:
 
 @dataclass(frozen=True, slots=True)
 class _Values:
-    """One value dimension: row of each (identity, value) pair, and the rows' figures."""
+    """One value dimension: row of each (identity, value) pair, and the rows' figures.
+
+    ``start`` is the dimension's first row in the figures of every dimension
+    (:attr:`ProfileIndex.value_count`, :attr:`ProfileIndex.value_last`).
+    """
 
     where: dict[tuple[object, object], int]
     count: I64
     last: I64
     identity: Objects
     value: Objects
+    start: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,9 @@ class ProfileIndex:
         ``last_active_day`` (-1 if none).
     values : dict of str to _Values
         Per dimension (``event_name`` ... ``hour_of_week``, ``changes_bucket``).
+    value_count, value_last : numpy.ndarray
+        Count and last use (ns) of every dimension's rows, one dimension after the other
+        (each :class:`_Values` says where its rows start).
     org_owner, org_action : numpy.ndarray
         The organisation's first-use table: identity and event name of each pair ...
     org_first : numpy.ndarray
@@ -89,6 +97,8 @@ class ProfileIndex:
     row: dict[object, int]
     figures: dict[str, I64]
     values: dict[str, _Values]
+    value_count: I64
+    value_last: I64
     org_owner: Objects
     org_action: Objects
     org_first: I64
@@ -116,10 +126,13 @@ class ProfileIndex:
             np.concatenate([org_owner[paired], keys]),
             np.concatenate([org_first[paired], known_first]),
         )
+        values = _by_dimension(profiles.values)
         return cls(
             row={key: at for at, key in enumerate(keys.tolist())},
             figures=figures,
-            values=_by_dimension(profiles.values),
+            values=values,
+            value_count=_joined([v.count for v in values.values()]),
+            value_last=_joined([v.last for v in values.values()]),
             org_owner=org_owner,
             org_action=org_action,
             org_first=org_first,
@@ -149,18 +162,38 @@ class ProfileIndex:
         self, dimension: str, identities: Iterable[object], values: Iterable[object]
     ) -> tuple[I64, I64]:
         """Profile count and last use of each (identity, value) pair, zeros / ``NO_TIME``."""
-        pairs = list(zip(identities, values, strict=True))
-        count = np.zeros(len(pairs), dtype=np.int64)
-        last = np.full(len(pairs), NO_TIME, dtype=np.int64)
-        table = self.values.get(dimension)
-        if table is None or not pairs:
+        identities = list(identities)
+        return self.pair_arrays([dimension] * len(identities), identities, values)
+
+    def pair_arrays(
+        self,
+        dimensions: Iterable[str],
+        identities: Iterable[object],
+        values: Iterable[object],
+    ) -> tuple[I64, I64]:
+        """:meth:`value_arrays` of pairs of several dimensions, each pair's dimension given.
+
+        One pass over the pairs, whatever their dimensions (a live call looks up eight).
+        """
+        triples = list(zip(dimensions, identities, values, strict=True))
+        count = np.zeros(len(triples), dtype=np.int64)
+        last = np.full(len(triples), NO_TIME, dtype=np.int64)
+        if not self.values or not triples:
             return count, last
+        tables = self.values
         found = np.fromiter(
-            (table.where.get(pair, -1) for pair in pairs), dtype=np.int64, count=len(pairs)
+            (
+                table.start + table.where.get((identity, value), -1 - table.start)
+                if (table := tables.get(dimension)) is not None
+                else -1
+                for dimension, identity, value in triples
+            ),
+            dtype=np.int64,
+            count=len(triples),
         )
         present = found >= 0
-        count[present] = table.count[found[present]]
-        last[present] = table.last[found[present]]
+        count[present] = self.value_count[found[present]]
+        last[present] = self.value_last[found[present]]
         return count, last
 
     def org_pairs_of(self, actions: Objects) -> tuple[Objects, Objects, I64]:
@@ -203,6 +236,7 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
     count = table["count"].to_numpy().astype(np.int64)
     last = _ns(table["last_seen"])
     out: dict[str, _Values] = {}
+    start = 0
     for name in pd.unique(dimension).tolist():
         rows = np.flatnonzero(dimension == name)
         keys = zip(identity[rows].tolist(), value[rows].tolist(), strict=True)
@@ -212,5 +246,12 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
             last=last[rows],
             identity=identity[rows],
             value=value[rows],
+            start=start,
         )
+        start += len(rows)
     return out
+
+
+def _joined(parts: list[I64]) -> I64:
+    """Return the arrays one after the other (an empty int64 array for none)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

@@ -28,6 +28,7 @@ __all__ = [
     "Prepared",
     "Prior",
     "count_before",
+    "dimension_pair_keys",
     "earliest_by",
     "factorize",
     "not_among",
@@ -356,14 +357,39 @@ def prepare(events: pd.DataFrame | EventColumns, config: FeatureConfig) -> Prepa
 def pair_keys(ident: I64, codes: I64) -> tuple[I64, I64, I64]:
     """Dense code of each event's (identity, value) pair, ``-1`` where the value is missing.
 
-    Returns the per-event key and, per key, its identity code and value code.
+    Returns the per-event key and, per key, its identity code and value code
+    (:func:`dimension_pair_keys` of one dimension).
+    """
+    key, _, pair_ident, pair_value = dimension_pair_keys(ident, codes.reshape(1, -1))
+    return key.reshape(-1), pair_ident, pair_value
+
+
+def dimension_pair_keys(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, I64, I64, I64]:
+    """:func:`pair_keys` of several dimensions at once, numbered apart.
+
+    ``codes`` has one row of value codes per dimension (``-1`` missing), ``ident`` one
+    identity code per event (column). The keys are numbered in the order of
+    (dimension, identity, value): a dimension's keys are those :func:`pair_keys` gives it,
+    plus the number of keys of the dimensions before it. One sort of every dimension's
+    pairs replaces one per dimension (a live call's novelty features, ADR 0067).
+
+    Returns
+    -------
+    key : numpy.ndarray
+        Per dimension and event (the shape of ``codes``), ``-1`` where the value is missing.
+    pair_dimension, pair_ident, pair_value : numpy.ndarray
+        Per key: its dimension (row of ``codes``), identity code and value code.
     """
     valid = codes >= 0
     width = int(codes.max()) + 1 if valid.any() else 1
-    pairs, inverse = np.unique(ident[valid] * width + codes[valid], return_inverse=True)
-    key = np.full(len(codes), -1, dtype=np.int64)
-    key[valid] = inverse
-    return key, pairs // width, pairs % width
+    span = (int(ident.max()) + 1 if len(ident) else 1) * width
+    dimension = np.arange(codes.shape[0], dtype=np.int64).reshape(-1, 1)
+    combined = dimension * span + ident.reshape(1, -1) * width + codes
+    pairs, inverse = np.unique(combined[valid], return_inverse=True)
+    key = np.full(codes.shape, -1, dtype=np.int64)
+    key[valid] = inverse.reshape(-1)
+    within = pairs % span
+    return key, pairs // span, within // width, within % width
 
 
 def segment_starts(keys: I64) -> Bools:

@@ -1,0 +1,150 @@
+"""The featuriser's per-call work done once for all dimensions and features (ADR 0067).
+
+Each new path is held equal to the one it replaced (the per-dimension keys and lookups,
+``pd.array``), and the old path is exercised where the new one cannot be used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import features._vectors as vectors
+from features import FEATURE_NAMES, FeatureConfig, Profiles, behaviour_vectors, build_profiles
+from features._windows import dimension_pair_keys, pair_keys
+
+NO_TIME = np.iinfo(np.int64).min
+
+
+def _per_dimension(ident: Any, codes: Any) -> tuple[Any, ...]:
+    """Keys of each dimension by :func:`pair_keys`, numbered apart by offsets (the old way)."""
+    keys, dims, idents, values = [], [], [], []
+    offset = 0
+    for at, row in enumerate(codes):
+        key, pair_ident, pair_value = pair_keys(ident, row)
+        keys.append(np.where(key >= 0, key + offset, -1))
+        offset += len(pair_ident)
+        dims.append(np.full(len(pair_ident), at, dtype=np.int64))
+        idents.append(pair_ident)
+        values.append(pair_value)
+    return np.array(keys), *(np.concatenate(x) for x in (dims, idents, values))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(
+        lambda m: st.integers(0, 12).flatmap(
+            lambda n: st.tuples(
+                st.lists(st.integers(0, 3), min_size=n, max_size=n),
+                st.lists(
+                    st.lists(st.integers(-1, 5), min_size=n, max_size=n), min_size=m, max_size=m
+                ),
+            )
+        )
+    )
+)
+def test_keys_of_every_dimension_at_once_are_those_of_each_dimension(case: Any) -> None:
+    ident = np.array(case[0], dtype=np.int64)
+    codes = np.array(case[1], dtype=np.int64).reshape(len(case[1]), len(ident))
+    got = dimension_pair_keys(ident, codes)
+    expected = _per_dimension(ident, codes)
+    for left, right in zip(got, expected, strict=True):
+        assert left.dtype == np.int64
+        assert left.tolist() == right.tolist()
+
+
+def test_one_dimensions_keys_are_pair_keys_as_before() -> None:
+    ident = np.array([0, 0, 1, 1, 2], dtype=np.int64)
+    codes = np.array([1, -1, 1, 0, 1], dtype=np.int64)
+    key, pair_ident, pair_value = pair_keys(ident, codes)
+    assert key.tolist() == [0, -1, 2, 1, 3]
+    assert pair_ident.tolist() == [0, 1, 1, 2]
+    assert pair_value.tolist() == [1, 0, 1, 1]
+    none = pair_keys(ident, np.full(5, -1, dtype=np.int64))
+    assert none[0].tolist() == [-1] * 5
+    assert len(none[1]) == len(none[2]) == 0
+
+
+@pytest.fixture
+def profiles(random_table) -> Profiles:
+    events = random_table(3, n=300, days=10.0)
+    return build_profiles(events, until=pd.Timestamp("2024-03-08", tz="UTC"))
+
+
+def test_pairs_of_several_dimensions_are_looked_up_as_one_dimension_at_a_time(
+    profiles: Profiles,
+) -> None:
+    index = profiles.index()
+    table = profiles.values
+    rows = table.sample(frac=1.0, random_state=4)  # dimensions interleaved
+    dims = [*rows["dimension"].tolist(), "region", "no-such-dimension", "event_name"]
+    idents = [*rows["identity_key"].tolist(), "nobody", "id1", "id1"]
+    values = [*rows["value"].tolist(), "us-east-1", "x", None]
+    count, last = index.pair_arrays(dims, idents, values)
+    for at, (dim, ident, value) in enumerate(zip(dims, idents, values, strict=True)):
+        one = index.value_arrays(dim, [ident], [value])
+        assert (count[at], last[at]) == (one[0][0], one[1][0])
+    assert count[: len(rows)].tolist() == rows["count"].astype(np.int64).tolist()
+    assert count[len(rows) :].tolist() == [0, 0, 0]
+    assert last[len(rows) :].tolist() == [NO_TIME] * 3
+
+
+def test_pairs_are_never_seen_in_empty_profiles(config: FeatureConfig) -> None:
+    index = Profiles.empty(config).index()
+    count, last = index.pair_arrays(["region"], ["id0"], ["us-east-1"])
+    assert count.tolist() == [0]
+    assert last.tolist() == [NO_TIME]
+    assert index.pair_arrays([], [], [])[0].tolist() == []
+
+
+def _frames(random_table, config: FeatureConfig) -> list[pd.DataFrame]:
+    events = random_table(17, n=400, days=8.0, identities=5)
+    cut = pd.Timestamp("2024-03-06", tz="UTC")
+    profiles = build_profiles(events[events["event_time"] < cut], config, until=cut)
+    later = events[events["event_time"] >= cut].reset_index(drop=True)
+    return [
+        behaviour_vectors(events, config=config),
+        behaviour_vectors(later, profiles),
+        behaviour_vectors(later.iloc[:1], profiles, recent=later.iloc[1:40]),
+    ]
+
+
+@pytest.mark.parametrize("lacking", ["_SIMPLE_NEW", "_ARROW_TEXT"])
+def test_vectors_are_the_same_without_the_direct_array_constructors(
+    random_table, config: FeatureConfig, monkeypatch: pytest.MonkeyPatch, lacking: str
+) -> None:
+    expected = _frames(random_table, config)
+    assert getattr(vectors, lacking) is not None  # the pandas this project pins has it
+    monkeypatch.setattr(vectors, lacking, None)  # as on a pandas without it
+    for got, want in zip(_frames(random_table, config), expected, strict=True):
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.attrs == want.attrs
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_times_and_texts_made_directly_equal_pd_array(n: int) -> None:
+    ns = np.arange(n, dtype=np.int64) * 3_600 * 10**9 + 1_709_251_200 * 10**9
+    direct = vectors._utc(ns)
+    assert type(direct) is pd.arrays.DatetimeArray
+    pd.testing.assert_extension_array_equal(
+        direct, pd.array(ns.view("datetime64[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"))
+    )
+    texts = np.array([f"arn:aws:iam::1:role/r{at}" for at in range(n)], dtype=object)
+    made = vectors._strings(texts)
+    pd.testing.assert_extension_array_equal(made, pd.array(texts, dtype=vectors._STRINGS))
+    assert made.dtype == pd.DataFrame({"s": texts}).dtypes.iloc[0]
+
+
+def test_the_vector_table_takes_the_features_as_one_block() -> None:
+    identity = np.array(["a", "b"], dtype=object)
+    start = np.array([0, 3_600], dtype=np.int64) * 10**9 + 1_709_251_200 * 10**9
+    block = np.random.default_rng(2).random((len(FEATURE_NAMES), 2))
+    table = vectors.vector_table(identity, start, start + 3_600 * 10**9, block)
+    assert table[list(FEATURE_NAMES)].to_numpy().T.tolist() == block.tolist()
+    rows = vectors.vector_table(identity, start, start + 3_600 * 10**9, list(block))
+    pd.testing.assert_frame_equal(table, rows, check_exact=True)
