@@ -43,7 +43,6 @@ from features._windows import (
     check_columns,
     count_before,
     dimension_pair_keys,
-    earliest_by,
     factorize,
     pooled_events,
     prepare,
@@ -458,16 +457,7 @@ class _Featuriser:
         row_action = name_action[codes]
         n_action = count_before(pair_action, first, row_action, self.window)
         valid = ~(pd.isna(data_owner) | pd.isna(data_action))
-        _, firsts = earliest_by(
-            np.concatenate([self.index.first_owner, data_owner[valid]]),
-            np.concatenate([self.index.first_time, data_first[valid]]),
-        )
-        n_total = count_before(
-            np.zeros(len(firsts), dtype=np.int64),
-            firsts,
-            np.zeros(self.n, dtype=np.int64),
-            self.w_start,
-        )
+        n_total = self.index.active_before(data_owner[valid], data_first[valid], self.w_start)
         rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)

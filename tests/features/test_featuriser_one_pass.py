@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import features._vectors as vectors
 from features import FEATURE_NAMES, FeatureConfig, Profiles, behaviour_vectors, build_profiles
-from features._windows import dimension_pair_keys, pair_keys
+from features._windows import count_before, dimension_pair_keys, earliest_by, pair_keys
+from tests.features.conftest import random_events
 
 NO_TIME = np.iinfo(np.int64).min
 
@@ -68,6 +69,12 @@ def test_one_dimensions_keys_are_pair_keys_as_before() -> None:
     none = pair_keys(ident, np.full(5, -1, dtype=np.int64))
     assert none[0].tolist() == [-1] * 5
     assert len(none[1]) == len(none[2]) == 0
+
+
+_PROFILES_INDEX = build_profiles(
+    random_events(5, n=300, days=10.0), until=pd.Timestamp("2024-03-08", tz="UTC")
+).index()
+"""An index for hypothesis cases (built once: hypothesis does not take fixtures per case)."""
 
 
 @pytest.fixture
@@ -148,3 +155,51 @@ def test_the_vector_table_takes_the_features_as_one_block() -> None:
     assert table[list(FEATURE_NAMES)].to_numpy().T.tolist() == block.tolist()
     rows = vectors.vector_table(identity, start, start + 3_600 * 10**9, list(block))
     pd.testing.assert_frame_equal(table, rows, check_exact=True)
+
+
+def _active_before_by_pooling(index: Any, owners: Any, times: Any, moments: Any) -> list[int]:
+    """The old way: every identity of the index pooled with the uses, then counted."""
+    _, firsts = earliest_by(
+        np.concatenate([index.first_owner, owners]), np.concatenate([index.first_time, times])
+    )
+    return count_before(
+        np.zeros(len(firsts), dtype=np.int64),
+        firsts,
+        np.zeros(len(moments), dtype=np.int64),
+        moments,
+    ).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["id0", "id1", "id2", "new", "other", None]), st.integers(-5, 15)
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(-6, 16), min_size=1, max_size=5),
+)
+def test_identities_active_before_a_moment_are_those_of_the_pooled_uses(
+    uses: list[tuple[Any, int]], moments: list[int]
+) -> None:
+    index = _PROFILES_INDEX
+    scale = 3_600 * 10**9
+    base = int(index.first_sorted[len(index.first_sorted) // 2])
+    owners = np.array([o for o, _ in uses], dtype=object)
+    times = np.array([base + t * scale for _, t in uses], dtype=np.int64)
+    at = np.array([base + m * scale for m in moments], dtype=np.int64)
+    present = ~pd.isna(owners)
+    got = index.active_before(owners[present], times[present], at)
+    assert got.tolist() == _active_before_by_pooling(index, owners[present], times[present], at)
+
+
+def test_no_uses_count_the_index_alone(profiles: Profiles) -> None:
+    index = profiles.index()
+    moments = np.array([NO_TIME + 1, *index.first_time.tolist(), 2**62], dtype=np.int64)
+    empty = np.zeros(0, dtype=object)
+    got = index.active_before(empty, np.zeros(0, dtype=np.int64), moments)
+    assert got.tolist() == _active_before_by_pooling(
+        index, empty, np.zeros(0, dtype=np.int64), moments
+    )
+    assert got[-1] == len(index.first_owner)
