@@ -87,9 +87,13 @@ class EventColumns:
         length: int,
         values: dict[str, npt.NDArray[Any]],
         parts: tuple[EventColumns, ...] = (),
+        names: tuple[str, ...] | None = None,
     ) -> None:
         self._columns = columns
-        self._names: tuple[str, ...] = tuple(columns)
+        # ``names`` is ``tuple(columns)`` when the caller has it: iterating a pandas
+        # index of text (Arrow-backed in pandas 3) costs more than a one-event call's
+        # other work with the table (ADR 0067)
+        self._names: tuple[str, ...] = tuple(columns.tolist()) if names is None else names
         self._dtypes = dtypes
         self._length = length
         self._values = values
@@ -103,7 +107,7 @@ class EventColumns:
         its frame later; ``copy=False`` reads them as they are, for a table that lives no
         longer than the caller's call.
         """
-        names = tuple(frame.columns)
+        names = tuple(frame.columns.tolist())
         if not all(type(name) is str for name in names) or len(set(names)) != len(names):
             return None
         values: dict[str, npt.NDArray[Any]] = {}
@@ -114,7 +118,7 @@ class EventColumns:
                 return None
             values[name] = form[0].copy() if copy else form[0]
             dtypes.append(form[1])
-        return cls(frame.columns, tuple(dtypes), len(frame), values)
+        return cls(frame.columns, tuple(dtypes), len(frame), values, names=names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,7 +171,7 @@ class EventColumns:
         """Return the rows at positions ``rows`` (in that order)."""
         at = np.asarray(rows, dtype=np.intp)
         values = {name: self.column(name)[at] for name in self._names}
-        return EventColumns(self._columns, self._dtypes, len(at), values)
+        return EventColumns(self._columns, self._dtypes, len(at), values, names=self._names)
 
     def filter(self, mask: npt.NDArray[np.bool_]) -> EventColumns:
         """Return the rows where ``mask`` is true."""
@@ -186,14 +190,16 @@ class EventColumns:
         if len(parts) == 1:
             return first
         length = sum(len(part) for part in parts)
-        return EventColumns(first._columns, first._dtypes, length, {}, tuple(parts))
+        return EventColumns(
+            first._columns, first._dtypes, length, {}, tuple(parts), names=first._names
+        )
 
     def settled(self) -> EventColumns:
         """Return the table with every column read (a pooled table no longer needs its parts)."""
         if not self._parts:
             return self
         values = {name: self.column(name) for name in self._names}
-        return EventColumns(self._columns, self._dtypes, self._length, values)
+        return EventColumns(self._columns, self._dtypes, self._length, values, names=self._names)
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Return the table as a frame: these columns in order, with their dtypes.

@@ -50,7 +50,8 @@ class _Values:
     """One value dimension: row of each (identity, value) pair, and the rows' figures.
 
     ``start`` is the dimension's first row in the figures of every dimension
-    (:attr:`ProfileIndex.value_count`, :attr:`ProfileIndex.value_last`).
+    (:attr:`ProfileIndex.value_count`, :attr:`ProfileIndex.value_last`); ``by_identity``
+    the rows of each identity (in table order).
     """
 
     where: dict[tuple[object, object], int]
@@ -59,6 +60,7 @@ class _Values:
     identity: Objects
     value: Objects
     start: int
+    by_identity: dict[object, I64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,13 +240,30 @@ class ProfileIndex:
         ).astype(np.int64)
         return counted
 
-    def rows_of(self, dimension: str) -> tuple[Objects, Objects, I64]:
-        """Identity, value and count of every profile row of ``dimension`` (table order)."""
+    def identity_rows(self, dimension: str, identities: Objects) -> tuple[I64, Objects, I64]:
+        """Return the profile rows of ``dimension`` of some identities: who, value, count.
+
+        Returns, per row, the position of its identity in ``identities``, its value and its
+        count: the identities in the order given, each one's rows in table order. A call
+        reads the rows of its own identities, not every row of the dimension (ADR 0067).
+        """
         table = self.values.get(dimension)
-        if table is None:
-            empty = np.zeros(0, dtype=object)
-            return empty, empty, np.zeros(0, dtype=np.int64)
-        return table.identity, table.value, table.count
+        found = (
+            []
+            if table is None
+            else [
+                (at, rows)
+                for at, key in enumerate(identities.tolist())
+                if (rows := table.by_identity.get(key)) is not None
+            ]
+        )
+        if table is None or not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), np.zeros(0, np.int64)
+        taken = np.concatenate([rows for _, rows in found])
+        owner = np.repeat(
+            np.array([at for at, _ in found], dtype=np.int64), [len(rows) for _, rows in found]
+        )
+        return owner, table.value[taken], table.count[taken]
 
 
 def _rows_by(keys: Objects, rows: I64) -> dict[object, I64]:
@@ -278,6 +297,7 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
             identity=identity[rows],
             value=value[rows],
             start=start,
+            by_identity=_rows_by(identity[rows], np.arange(len(rows), dtype=np.int64)),
         )
         start += len(rows)
     return out

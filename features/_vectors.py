@@ -380,9 +380,8 @@ class _Featuriser:
         n_keys = len(ident_epoch) * HOURS_OF_WEEK
         count = np.zeros(n_keys, dtype=np.int64)
         last = np.full(n_keys, NO_TIME, dtype=np.int64)
-        owners, hours, counts = self.index.rows_of("hour_of_week")
+        code, hours, counts = self.index.identity_rows("hour_of_week", self.p.identities)
         if len(hours):
-            code = self.identity_codes(owners)
             slot = np.searchsorted(ident_epoch, code * width)
             ok = (code >= 0) & (slot < len(ident_epoch))
             ok[ok] &= ident_epoch[slot[ok]] == code[ok] * width
@@ -421,17 +420,10 @@ class _Featuriser:
 
     def identity_histogram(self) -> npt.NDArray[np.int32]:
         out = np.zeros((len(self.p.identities), N_BUCKETS), dtype=np.int32)
-        owners, buckets, counts = self.index.rows_of("changes_bucket")
+        code, buckets, counts = self.index.identity_rows("changes_bucket", self.p.identities)
         if len(buckets):
-            code = self.identity_codes(owners)
-            ok = code >= 0
-            out[code[ok], buckets[ok].astype(np.int64)] = counts[ok]
+            out[code, buckets.astype(np.int64)] = counts
         return out
-
-    def identity_codes(self, keys: npt.NDArray[np.object_]) -> I64:
-        """Code of each identity key among the prepared identities (``-1`` if absent)."""
-        codes = {key: at for at, key in enumerate(self.p.identities.tolist())}
-        return np.fromiter((codes.get(k, -1) for k in keys.tolist()), np.int64, count=len(keys))
 
     def organisation(self) -> None:
         cfg = self.config

@@ -203,3 +203,24 @@ def test_no_uses_count_the_index_alone(profiles: Profiles) -> None:
         index, empty, np.zeros(0, dtype=np.int64), moments
     )
     assert got[-1] == len(index.first_owner)
+
+
+@pytest.mark.parametrize("dimension", ["hour_of_week", "changes_bucket", "region", "nothing"])
+def test_an_identitys_rows_are_the_dimensions_rows_naming_it(
+    profiles: Profiles, dimension: str
+) -> None:
+    index = profiles.index()
+    asked = np.array(["id2", "nobody", "id0", "id1"], dtype=object)
+    owner, value, count = index.identity_rows(dimension, asked)
+    table = profiles.values[profiles.values["dimension"] == dimension]
+    expected = [
+        (at, v, int(c))
+        for at, key in enumerate(asked.tolist())
+        for who, v, c in zip(table["identity_key"], table["value"], table["count"], strict=True)
+        if who == key
+    ]
+    assert list(zip(owner.tolist(), value.tolist(), count.tolist(), strict=True)) == expected
+    assert owner.dtype == np.int64
+    assert count.dtype == np.int64
+    if dimension != "nothing":
+        assert expected  # the case is not vacuous
