@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._windows import NO_TIME, earliest_by, factorize, to_ns
+from features._windows import NO_TIME, count_before, earliest_by, factorize, first_uses, to_ns
 
 if TYPE_CHECKING:
     from features._profiles import Profiles
@@ -84,9 +84,10 @@ class ProfileIndex:
         The organisation's first-use table: identity and event name of each pair ...
     org_first : numpy.ndarray
         ... and its first use (ns).
-    org_rows : dict
-        Per event name, the rows of that table naming it (pairs with an identity and a
-        name only), for :meth:`org_pairs_of`.
+    org_users : dict
+        Per event name, the identities that used it (pairs of that table with an identity
+        and a name), each one's first use (ns), and each one's position in those two
+        arrays, for :meth:`users_before`.
     first_owner, first_time : numpy.ndarray
         Every identity of that table (its pairs with a name) or of the identities table,
         and its earliest use or first activity (ns): what the organisation's count of
@@ -108,7 +109,7 @@ class ProfileIndex:
     org_owner: Objects
     org_action: Objects
     org_first: I64
-    org_rows: dict[object, I64]
+    org_users: dict[object, tuple[Objects, I64, dict[object, int]]]
     first_owner: Objects
     first_time: I64
     first_sorted: I64
@@ -144,7 +145,7 @@ class ProfileIndex:
             org_owner=org_owner,
             org_action=org_action,
             org_first=org_first,
-            org_rows=_rows_by(org_action[paired], paired),
+            org_users=_users_by_action(org_owner[paired], org_action[paired], org_first[paired]),
             first_owner=first_owner,
             first_time=first_time,
             first_sorted=np.sort(first_time),
@@ -206,16 +207,62 @@ class ProfileIndex:
         last[present] = self.value_last[found[present]]
         return count, last
 
-    def org_pairs_of(self, actions: Objects) -> tuple[Objects, Objects, I64]:
-        """Identity, event name and first use of the organisation's pairs naming ``actions``.
+    def users_before(
+        self,
+        actions: Objects,
+        uses: tuple[Objects, Objects, I64],
+        action_of: I64,
+        moments: I64,
+    ) -> I64:
+        """Per query, how many identities used its action before its moment (``time < moment``).
 
-        The rows of the first-use table whose name is one of ``actions`` (and which have an
-        identity), in table order within each name: a call counts, for each of its rows,
-        the identities that used the row's action, so it needs those pairs only.
+        Parameters
+        ----------
+        actions : numpy.ndarray
+            The event names the queries ask about (distinct).
+        uses : tuple of numpy.ndarray
+            Identity, event name and time of uses beyond the index (a call's own events,
+            or Spark's first-use table of the organisation); an identity's use of an
+            action is the earliest in the index or among these.
+        action_of : numpy.ndarray
+            Per query, the position of its action in ``actions``.
+        moments : numpy.ndarray
+            Per query, the moment (ns).
+
+        The index keeps each action's identities with their first use, so a call pools
+        the few uses it brings with those of its actions instead of deduplicating every
+        pair of its actions again (ADR 0067).
         """
-        found = [self.org_rows[a] for a in dict.fromkeys(actions.tolist()) if a in self.org_rows]
-        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-        return self.org_owner[rows], self.org_action[rows], self.org_first[rows]
+        group_of = {action: at for at, action in enumerate(actions.tolist())}
+        groups, firsts, where = [], [], {}
+        offset = 0
+        for at, action in enumerate(actions.tolist()):
+            found = self.org_users.get(action)
+            if found is not None:
+                where[at] = (offset, found[2])
+                groups.append(np.full(len(found[1]), at, dtype=np.int64))
+                firsts.append(found[1])
+                offset += len(found[1])
+        first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        more_groups: list[int] = []
+        more_firsts: list[int] = []
+        for owner, action, time in zip(*(x.tolist() for x in first_uses(*uses)), strict=True):
+            group = group_of.get(action)
+            if group is None:  # an action no query asks about
+                continue
+            known = where.get(group)
+            row = known[1].get(owner) if known is not None else None
+            if known is None or row is None:
+                more_groups.append(group)
+                more_firsts.append(time)
+            else:
+                first[known[0] + row] = min(int(first[known[0] + row]), time)
+        return count_before(
+            np.concatenate([*groups, np.array(more_groups, dtype=np.int64)]),
+            np.concatenate([first, np.array(more_firsts, dtype=np.int64)]),
+            action_of,
+            moments,
+        )
 
     def active_before(self, owners: Objects, times: I64, moments: I64) -> I64:
         """Per moment, how many identities were first active before it (``time < moment``).
@@ -264,6 +311,18 @@ class ProfileIndex:
             np.array([at for at, _ in found], dtype=np.int64), [len(rows) for _, rows in found]
         )
         return owner, table.value[taken], table.count[taken]
+
+
+def _users_by_action(
+    owner: Objects, action: Objects, first: I64
+) -> dict[object, tuple[Objects, I64, dict[object, int]]]:
+    """Each action's identities, their first use, and their positions (:meth:`users_before`)."""
+    owners, actions, firsts = first_uses(owner, action, first)
+    out: dict[object, tuple[Objects, I64, dict[object, int]]] = {}
+    for name, rows in _rows_by(actions, np.arange(len(actions), dtype=np.int64)).items():
+        users = owners[rows]
+        out[name] = (users, firsts[rows], {key: at for at, key in enumerate(users.tolist())})
+    return out
 
 
 def _rows_by(keys: Objects, rows: I64) -> dict[object, I64]:

@@ -418,6 +418,8 @@ def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
     runs at boot or of its type (``attribute`` in :data:`RESTART_CHANGES`), a start.
     """
     rows = np.flatnonzero(_prepared_mask(prepared, RESTART_STEP))
+    if len(rows) == 0:  # no step: nothing to read (most live calls)
+        return np.zeros(0, dtype=np.int64)
     actions = _column(prepared, "action", rows)
     resources = _column(prepared, "resource_ids", rows)
     stops, modifies = _Index(), _Index()
@@ -457,6 +459,8 @@ def _shares(prepared: Prepared, config: FeatureConfig) -> tuple[I64, I64]:
         & _succeeded(prepared)
     )
     rows = np.flatnonzero(mask)
+    if len(rows) == 0:  # no share: nothing to read (most live calls)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     own = set(config.org_accounts)
     foreign: list[int] = []
     public: list[int] = []

@@ -41,9 +41,9 @@ from features._windows import (
     NO_TIME,
     Prepared,
     check_columns,
-    count_before,
     dimension_pair_keys,
     factorize,
+    first_uses,
     pooled_events,
     prepare,
     prior_by_key,
@@ -129,7 +129,8 @@ def behaviour_vectors(
     if recent is not None and len(recent):
         check_columns(recent)
         recent, frame = pooled_events(recent, events, copy=False)
-        is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
+        is_new_input = np.zeros(len(recent) + len(events), dtype=bool)
+        is_new_input[len(recent) :] = True
     else:
         is_new_input = np.ones(len(events), dtype=bool)
     if len(events) == 0:
@@ -198,11 +199,18 @@ class _Featuriser:
         counts = np.bincount(at, weights=flags.reshape(-1), minlength=m * self.n)
         return counts.astype(np.float64).reshape(m, self.n) / self.n_events
 
-    def distinct(self, codes: I64) -> F64:
+    def distinct(self, codes: npt.NDArray[np.int64]) -> F64:
+        """Distinct values (codes ``>= 0``) per window, of each row of 2-d ``codes``.
+
+        One sort for every row: the (row, window, value) triples are numbered together.
+        """
         valid = codes >= 0
         width = int(codes.max()) + 1 if valid.any() else 1
-        pairs = np.unique(self.win[valid] * width + codes[valid])
-        return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
+        m = len(codes)
+        group = np.arange(m, dtype=np.int64).reshape(-1, 1) * self.n + self.win
+        pairs = np.unique(group[valid] * width + codes[valid])
+        counts = np.bincount(pairs // width, minlength=m * self.n)
+        return counts.astype(np.float64).reshape(m, self.n)
 
     # -- families --------------------------------------------------------------------
     def run(self) -> pd.DataFrame:
@@ -253,13 +261,15 @@ class _Featuriser:
             change & (r >= 0), r, (*CHANGE_RESOURCE_TYPES, "other_resource"), "n_change_"
         )
         f["n_distinct_resources"] = self.distinct_resources(change)
-        f["n_distinct_regions"] = self.distinct(self.codes("region")[0])
-        f["n_distinct_networks"] = self.distinct(self.codes("network")[0])
         family, _ = self.codes("client_family")
         version, version_names = self.codes("client_version")
-        f["n_distinct_clients"] = self.distinct(
-            np.where(version >= 0, version, len(version_names) + np.maximum(family, 0))
+        client = np.where(version >= 0, version, len(version_names) + np.maximum(family, 0))
+        regions, networks, clients = self.distinct(
+            np.stack([self.codes("region")[0], self.codes("network")[0], client])
         )
+        f["n_distinct_regions"] = regions
+        f["n_distinct_networks"] = networks
+        f["n_distinct_clients"] = clients
         f["error_ratio"] = self.share(self.codes("error_code")[0] >= 0)
 
     def _counts_by(
@@ -283,9 +293,9 @@ class _Featuriser:
         flat = np.concatenate(
             [np.asarray(x, dtype=object) for x in ids if x is not None and len(x)]
         )
-        codes, _ = pd.factorize(flat)
+        codes, _ = factorize(flat)
         windows = np.repeat(self.win[selected], lengths)
-        return self.distinctpair_keys(windows, codes.astype(np.int64))
+        return self.distinctpair_keys(windows, codes)
 
     def distinctpair_keys(self, windows: I64, codes: I64) -> F64:
         width = int(codes.max()) + 1 if len(codes) else 1
@@ -429,25 +439,16 @@ class _Featuriser:
         cfg = self.config
         codes, names = self.codes("event_name")
         data_owner, data_action, data_first = self.org_uses()
-        # The pairs of the actions the rows name (a row's count reads only its action's
-        # pairs) and every identity's earliest use (the profile's part kept in its index).
-        wanted = frozenset(names.tolist())
-        take = np.fromiter(
-            (a in wanted for a in data_action.tolist()), dtype=bool, count=len(data_action)
+        # Per row, the identities that used its action before its window: the profile's
+        # first uses (kept by action in its index) and those of the uses beyond it.
+        # ``arange(...)[codes]`` keeps how a row without an action was always counted (as
+        # the last action named, by NumPy's negative index).
+        n_action = self.index.users_before(
+            names,
+            (data_owner, data_action, data_first),
+            np.arange(len(names), dtype=np.int64)[codes],
+            self.window,
         )
-        owner_p, action_p, first_p = self.index.org_pairs_of(names)
-        _, action, first = first_uses(
-            np.concatenate([owner_p, data_owner[take]]),
-            np.concatenate([action_p, data_action[take]]),
-            np.concatenate([first_p, data_first[take]]),
-        )
-        pair_action, actions = factorize(action)
-        position = {a: at for at, a in enumerate(actions.tolist())}
-        name_action = np.fromiter(
-            (position.get(n, -1) for n in names.tolist()), dtype=np.int64, count=len(names)
-        )
-        row_action = name_action[codes]
-        n_action = count_before(pair_action, first, row_action, self.window)
         valid = ~(pd.isna(data_owner) | pd.isna(data_action))
         n_total = self.index.active_before(data_owner[valid], data_first[valid], self.w_start)
         rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
@@ -609,37 +610,6 @@ def _strings(values: npt.NDArray[np.object_]) -> Any:
             return _ARROW_TEXT(pa.array(values, type=pa.large_string()), dtype=_STRINGS)
         return pd.array(values, dtype=_STRINGS)
     return values
-
-
-def first_uses(
-    identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-    """Return the earliest use of each (identity, event name) pair among the uses given.
-
-    The organisation's first-use table (ADR 0008): what the organisation features count
-    identities in. Uses with a missing identity or name are left out.
-
-    Returns
-    -------
-    identity, name, first : numpy.ndarray
-        One entry per distinct pair; ``first`` in the unit of ``times``.
-    """
-    owner = np.asarray(identities, dtype=object)
-    action = np.asarray(names, dtype=object)
-    time = np.asarray(times, dtype=np.int64)
-    owner_codes, owners = factorize(owner)
-    action_codes, actions = factorize(action)
-    valid = (owner_codes >= 0) & (action_codes >= 0)
-    width = max(len(actions), 1)
-    key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
-    pairs, inverse = np.unique(key, return_inverse=True)
-    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, inverse.reshape(-1), time[valid])
-    return (
-        np.asarray(owners, dtype=object)[pairs // width],
-        np.asarray(actions, dtype=object)[pairs % width],
-        first,
-    )
 
 
 def org_first_use(events: pd.DataFrame) -> pd.DataFrame:

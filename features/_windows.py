@@ -31,6 +31,7 @@ __all__ = [
     "dimension_pair_keys",
     "earliest_by",
     "factorize",
+    "first_uses",
     "not_among",
     "pair_keys",
     "prepare",
@@ -88,7 +89,7 @@ def to_ns(values: Any) -> I64:
 
 def check_columns(events: pd.DataFrame | EventColumns) -> None:
     """Raise :class:`InputError` naming the canonical columns ``events`` lacks."""
-    names = events.names if isinstance(events, EventColumns) else events.columns
+    names = frozenset(events.names if isinstance(events, EventColumns) else events.columns.tolist())
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise InputError(f"canonical event table lacks columns {missing}")
@@ -500,6 +501,8 @@ def prior_by_key(
 def count_before(item_group: I64, item_time: I64, query_group: I64, query_time: I64) -> I64:
     """For each query, the number of items of the same group with ``time < query_time``."""
     n_items = len(item_group)
+    if n_items == 0:  # none before any query (a live call's snapshots, mostly)
+        return np.zeros(len(query_group), dtype=np.int64)
     groups = np.concatenate([item_group, query_group])
     times = np.concatenate([item_time, query_time])
     is_item = np.concatenate(
@@ -525,6 +528,37 @@ def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[
     first = np.full(len(uniques), np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, codes[valid], time[valid])
     return np.asarray(uniques, dtype=object), first
+
+
+def first_uses(
+    identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+    """Return the earliest use of each (identity, event name) pair among the uses given.
+
+    The organisation's first-use table (ADR 0008): what the organisation features count
+    identities in. Uses with a missing identity or name are left out.
+
+    Returns
+    -------
+    identity, name, first : numpy.ndarray
+        One entry per distinct pair; ``first`` in the unit of ``times``.
+    """
+    owner = np.asarray(identities, dtype=object)
+    action = np.asarray(names, dtype=object)
+    time = np.asarray(times, dtype=np.int64)
+    owner_codes, owners = factorize(owner)
+    action_codes, actions = factorize(action)
+    valid = (owner_codes >= 0) & (action_codes >= 0)
+    width = max(len(actions), 1)
+    key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
+    pairs, inverse = np.unique(key, return_inverse=True)
+    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse.reshape(-1), time[valid])
+    return (
+        np.asarray(owners, dtype=object)[pairs // width],
+        np.asarray(actions, dtype=object)[pairs % width],
+        first,
+    )
 
 
 def not_among(

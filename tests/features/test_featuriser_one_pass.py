@@ -15,8 +15,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import features._vectors as vectors
-from features import FEATURE_NAMES, FeatureConfig, Profiles, behaviour_vectors, build_profiles
-from features._windows import count_before, dimension_pair_keys, earliest_by, pair_keys
+from features import (
+    FEATURE_NAMES,
+    FeatureConfig,
+    Profiles,
+    behaviour_vectors,
+    build_profiles,
+    to_ns,
+)
+from features._windows import (
+    count_before,
+    dimension_pair_keys,
+    earliest_by,
+    first_uses,
+    pair_keys,
+)
 from tests.features.conftest import random_events
 
 NO_TIME = np.iinfo(np.int64).min
@@ -71,10 +84,11 @@ def test_one_dimensions_keys_are_pair_keys_as_before() -> None:
     assert len(none[1]) == len(none[2]) == 0
 
 
-_PROFILES_INDEX = build_profiles(
+_PROFILES = build_profiles(
     random_events(5, n=300, days=10.0), until=pd.Timestamp("2024-03-08", tz="UTC")
-).index()
-"""An index for hypothesis cases (built once: hypothesis does not take fixtures per case)."""
+)
+_PROFILES_INDEX = _PROFILES.index()
+"""Profiles for hypothesis cases (built once: hypothesis does not take fixtures per case)."""
 
 
 @pytest.fixture
@@ -224,3 +238,79 @@ def test_an_identitys_rows_are_the_dimensions_rows_naming_it(
     assert count.dtype == np.int64
     if dimension != "nothing":
         assert expected  # the case is not vacuous
+
+
+def _users_before_by_pooling(
+    profiles: Profiles, actions: Any, uses: Any, action_of: Any, moments: Any
+) -> list[int]:
+    """The old way: the profile's pairs of the actions pooled with the uses, deduplicated."""
+    org = profiles.org_actions
+    mine = org[org["event_name"].isin(actions.tolist()) & org["identity_key"].notna()]
+    wanted = np.isin(uses[1].astype(str), actions.astype(str)) & ~pd.isna(uses[1])
+    _, action, first = first_uses(
+        np.concatenate([mine["identity_key"].to_numpy(dtype=object), uses[0][wanted]]),
+        np.concatenate([mine["event_name"].to_numpy(dtype=object), uses[1][wanted]]),
+        np.concatenate([to_ns(mine["first_seen"]), uses[2][wanted]]),
+    )
+    position = {a: at for at, a in enumerate(actions.tolist())}
+    group = np.array([position[a] for a in action.tolist()], dtype=np.int64)
+    return count_before(group, first, action_of, moments).tolist()
+
+
+_ACTIONS = ["CreateVolume", "RunInstances", "AttachVolume", "NeverCalled", None]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["id0", "id1", "id2", "new", None]),
+            st.sampled_from(_ACTIONS),
+            st.integers(-40, 40),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(-40, 40)), min_size=1, max_size=6),
+)
+def test_users_of_an_action_before_a_moment_are_those_of_the_pooled_pairs(
+    uses: list[tuple[Any, Any, int]], queries: list[tuple[int, int]]
+) -> None:
+    profiles = _PROFILES
+    index = profiles.index()
+    scale = 3_600 * 10**9
+    base = int(index.first_sorted[len(index.first_sorted) // 2])
+    actions = np.array(_ACTIONS[:4], dtype=object)
+    given_uses = (
+        np.array([u[0] for u in uses], dtype=object),
+        np.array([u[1] for u in uses], dtype=object),
+        np.array([base + u[2] * scale for u in uses], dtype=np.int64),
+    )
+    action_of = np.array([q[0] for q in queries], dtype=np.int64)
+    moments = np.array([base + q[1] * scale for q in queries], dtype=np.int64)
+    got = index.users_before(actions, given_uses, action_of, moments)
+    assert got.dtype == np.int64
+    assert got.tolist() == _users_before_by_pooling(
+        profiles, actions, given_uses, action_of, moments
+    )
+
+
+def test_users_before_with_no_profile_count_the_uses_alone(config: FeatureConfig) -> None:
+    index = Profiles.empty(config).index()
+    uses = (
+        np.array(["a", "b", "a", "c"], dtype=object),
+        np.array(["X", "X", "X", "Y"], dtype=object),
+        np.array([5, 1, 3, 2], dtype=np.int64),
+    )
+    actions = np.array(["X", "Y", "Z"], dtype=object)
+    got = index.users_before(
+        actions, uses, np.array([0, 0, 0, 1, 2, -1]), np.array([2, 4, 6, 3, 9, 3])
+    )
+    # X: b at 1, a at 3 (its earliest); Y: c at 2; Z: nobody; -1 is the last action (Z)
+    assert got.tolist() == [1, 2, 2, 1, 0, 0]
+
+
+def test_no_items_are_before_any_query() -> None:
+    none = np.zeros(0, dtype=np.int64)
+    got = count_before(none, none, np.array([0, 3, -1]), np.array([5, NO_TIME, 2**62]))
+    assert got.dtype == np.int64
+    assert got.tolist() == [0, 0, 0]
