@@ -36,19 +36,47 @@ _UTC_ZONES = frozenset({"UTC"})
 def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
     """Each column's array, in order, without building a Series per column.
 
-    ``DataFrame._iter_column_arrays`` gives the arrays the frame holds (a view of each
-    column; an extension array for extension dtypes); reading ``frame[name]`` builds a
-    Series per column, which costs more than everything a one-event call does with it
-    (ADR 0065). Where pandas lacks the method, the columns are read one by one
-    (``tests/features/test_columns.py`` holds the two equal).
+    The arrays the frame holds (a row of a 2-d block of NumPy values, or a block's
+    extension array), read from its blocks (:func:`_block_arrays`); reading
+    ``frame[name]`` builds a Series per column, which costs more than everything a
+    one-event call does with it (ADR 0065), and pandas' ``_iter_column_arrays`` looks
+    each column's block up one at a time (ADR 0067). Where the blocks cannot be read,
+    the columns are read one by one (``tests/features/test_event_columns.py`` holds
+    the two equal).
     """
-    iterate = getattr(frame, "_iter_column_arrays", None)
-    if iterate is not None:
-        return iter(iterate())
+    arrays = _block_arrays(frame)
+    if arrays is not None:
+        return iter(arrays)
     return (
         column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
         for _, column in frame.items()
     )
+
+
+def _block_arrays(frame: pd.DataFrame) -> list[Any] | None:
+    """Return the frame's column arrays from its blocks (pandas-private), or ``None``.
+
+    A block holds some columns (``mgr_locs``): NumPy values as a 2-d array with a row per
+    column, an extension array as one column (or a 2-d one, times with a zone).
+    """
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is None:
+        return None
+    arrays: list[Any] = [None] * frame.shape[1]
+    try:
+        for block in blocks:
+            values = block.values
+            places = block.mgr_locs.as_array.tolist()
+            if getattr(values, "ndim", 1) == 2:
+                for row, at in enumerate(places):
+                    arrays[at] = values[row]
+            elif len(places) == 1:
+                arrays[places[0]] = values
+            else:
+                return None
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return arrays if all(array is not None for array in arrays) else None
 
 
 def _column_form(array: Any) -> tuple[npt.NDArray[Any], Any] | None:
@@ -93,7 +121,9 @@ class EventColumns:
         # ``names`` is ``tuple(columns)`` when the caller has it: iterating a pandas
         # index of text (Arrow-backed in pandas 3) costs more than a one-event call's
         # other work with the table (ADR 0067)
-        self._names: tuple[str, ...] = tuple(columns.tolist()) if names is None else names
+        self._names: tuple[str, ...] = (
+            tuple(columns.to_numpy().tolist()) if names is None else names
+        )
         self._dtypes = dtypes
         self._length = length
         self._values = values
@@ -107,7 +137,7 @@ class EventColumns:
         its frame later; ``copy=False`` reads them as they are, for a table that lives no
         longer than the caller's call.
         """
-        names = tuple(frame.columns.tolist())
+        names = tuple(frame.columns.to_numpy().tolist())
         if not all(type(name) is str for name in names) or len(set(names)) != len(names):
             return None
         values: dict[str, npt.NDArray[Any]] = {}

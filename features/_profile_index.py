@@ -75,6 +75,9 @@ class ProfileIndex:
         Per identity row: ``last_seen``, ``epoch_start`` (ns, :data:`NO_TIME` if none),
         ``n_events``, ``n_windows``, ``n_changes``, ``active_days`` (0 if none) and
         ``last_active_day`` (-1 if none).
+    figure_table : numpy.ndarray
+        ``figures`` as one array, a row per figure (in the dict's order) and a column per
+        identity row, then one column of each figure's value for an unknown identity.
     values : dict of str to _Values
         Per dimension (``event_name`` ... ``hour_of_week``, ``changes_bucket``).
     value_count, value_last : numpy.ndarray
@@ -103,6 +106,7 @@ class ProfileIndex:
 
     row: dict[object, int]
     figures: dict[str, I64]
+    figure_table: npt.NDArray[np.int64]
     values: dict[str, _Values]
     value_count: I64
     value_last: I64
@@ -139,6 +143,10 @@ class ProfileIndex:
         return cls(
             row={key: at for at, key in enumerate(keys.tolist())},
             figures=figures,
+            figure_table=np.array(
+                [[*column.tolist(), _unknown(name)] for name, column in figures.items()],
+                dtype=np.int64,
+            ).reshape(len(figures), len(keys) + 1),
             values=values,
             value_count=_joined([v.count for v in values.values()]),
             value_last=_joined([v.last for v in values.values()]),
@@ -160,14 +168,9 @@ class ProfileIndex:
             dtype=np.int64,
             count=len(identities),
         )
-        known = at >= 0
-        out: dict[str, I64] = {}
-        for name, column in self.figures.items():
-            missing = NO_TIME if name in _TIMES else (-1 if name == "last_active_day" else 0)
-            values = np.full(len(at), missing, dtype=np.int64)
-            values[known] = column[at[known]]
-            out[name] = values
-        return out
+        # -1 reads the table's last column: an unknown identity's figures
+        taken = self.figure_table[:, at]
+        return dict(zip(self.figures, taken, strict=True))
 
     def value_arrays(
         self, dimension: str, identities: Iterable[object], values: Iterable[object]
@@ -360,6 +363,11 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
         )
         start += len(rows)
     return out
+
+
+def _unknown(figure: str) -> int:
+    """Return the figure of an identity the profiles do not know."""
+    return NO_TIME if figure in _TIMES else (-1 if figure == "last_active_day" else 0)
 
 
 def _joined(parts: list[I64]) -> I64:

@@ -89,7 +89,10 @@ def to_ns(values: Any) -> I64:
 
 def check_columns(events: pd.DataFrame | EventColumns) -> None:
     """Raise :class:`InputError` naming the canonical columns ``events`` lacks."""
-    names = frozenset(events.names if isinstance(events, EventColumns) else events.columns.tolist())
+    if isinstance(events, EventColumns):
+        names = frozenset(events.names)
+    else:  # the labels as one array (the index's own lookups are built per new frame)
+        names = frozenset(events.columns.to_numpy().tolist())
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise InputError(f"canonical event table lacks columns {missing}")
@@ -561,6 +564,11 @@ def first_uses(
     )
 
 
+def _all_text(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is a ``str`` (then none is missing: no ``pd.isna`` needed)."""
+    return values.dtype == object and all(type(v) is str for v in values.tolist())
+
+
 def not_among(
     values: pd.Series | npt.NDArray[Any], among: pd.Series | npt.NDArray[Any]
 ) -> npt.NDArray[np.bool_]:
@@ -572,7 +580,9 @@ def not_among(
     """
     left = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     right = among.to_numpy() if isinstance(among, pd.Series) else np.asarray(among)
-    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
+    if not (_all_text(left) and _all_text(right)) and (
+        pd.isna(left).any() or pd.isna(right).any()
+    ):  # pandas' own rules for missing ids
         series = values if isinstance(values, pd.Series) else pd.Series(left, copy=False)
         return np.asarray(~series.isin(right if isinstance(among, np.ndarray) else among))
     wanted = set(right.tolist())
