@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import features._sequences as sequences
 import features._vectors as vectors
 from features import (
     FEATURE_NAMES,
@@ -21,6 +22,7 @@ from features import (
     Profiles,
     behaviour_vectors,
     build_profiles,
+    chain_roles,
     to_ns,
 )
 from features._windows import (
@@ -29,6 +31,7 @@ from features._windows import (
     earliest_by,
     first_uses,
     pair_keys,
+    prepare,
 )
 from tests.features.conftest import random_events
 
@@ -314,3 +317,16 @@ def test_no_items_are_before_any_query() -> None:
     got = count_before(none, none, np.array([0, 3, -1]), np.array([5, NO_TIME, 2**62]))
     assert got.dtype == np.int64
     assert got.tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_chain_roles_from_the_prepared_codes_are_those_of_the_rows_values(
+    random_table, config: FeatureConfig, seed: int
+) -> None:
+    prepared = prepare(random_table(seed, n=300, days=3.0), config)
+    rows = np.arange(len(prepared), dtype=np.int64)[::2]
+    got = sequences._roles(lambda expr: sequences._prepared_mask(prepared, expr)[rows], len(rows))
+    columns = {name: prepared.objects_at(name, rows) for name in ("action", "resource_type")}
+    expected = chain_roles(columns)
+    assert got.tolist() == expected.tolist()
+    assert set(expected.tolist()) > {0}  # some rows have roles
