@@ -374,8 +374,10 @@ def dimension_pair_keys(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, 
     ``codes`` has one row of value codes per dimension (``-1`` missing), ``ident`` one
     identity code per event (column). The keys are numbered in the order of
     (dimension, identity, value): a dimension's keys are those :func:`pair_keys` gives it,
-    plus the number of keys of the dimensions before it. One sort of every dimension's
-    pairs replaces one per dimension (a live call's novelty features, ADR 0067).
+    plus the number of keys of the dimensions before it. A few events' pairs of every
+    dimension are numbered by one sort instead of one per dimension (a live call's novelty
+    features, ADR 0067); many events' by one sort per dimension, which costs less than
+    one sort of them all.
 
     Returns
     -------
@@ -384,6 +386,26 @@ def dimension_pair_keys(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, 
     pair_dimension, pair_ident, pair_value : numpy.ndarray
         Per key: its dimension (row of ``codes``), identity code and value code.
     """
+    if codes.shape[0] > 1 and codes.shape[1] > _SMALL:
+        parts = [_numbered_pairs(ident, row.reshape(1, -1)) for row in codes]
+        offsets = np.cumsum([0] + [len(part[1]) for part in parts[:-1]]).tolist()
+        key = np.stack(
+            [np.where(p[0][0] >= 0, p[0][0] + at, -1) for p, at in zip(parts, offsets, strict=True)]
+        )
+        pair_dimension = np.concatenate(
+            [np.full(len(part[1]), at, dtype=np.int64) for at, part in enumerate(parts)]
+        )
+        return (
+            key,
+            pair_dimension,
+            np.concatenate([part[2] for part in parts]),
+            np.concatenate([part[3] for part in parts]),
+        )
+    return _numbered_pairs(ident, codes)
+
+
+def _numbered_pairs(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, I64, I64, I64]:
+    """:func:`dimension_pair_keys` by one sort of every dimension's pairs."""
     valid = codes >= 0
     width = int(codes.max()) + 1 if valid.any() else 1
     span = (int(ident.max()) + 1 if len(ident) else 1) * width

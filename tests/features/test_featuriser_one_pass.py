@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import features._sequences as sequences
 import features._vectors as vectors
+import features._windows as windows_module
 from features import (
     FEATURE_NAMES,
     FeatureConfig,
@@ -330,3 +331,16 @@ def test_chain_roles_from_the_prepared_codes_are_those_of_the_rows_values(
     expected = chain_roles(columns)
     assert got.tolist() == expected.tolist()
     assert set(expected.tolist()) > {0}  # some rows have roles
+
+
+@pytest.mark.parametrize("n", [0, 1, 64, 65, 500])
+def test_many_events_keys_by_a_sort_per_dimension_equal_one_sort_of_all(n: int) -> None:
+    rng = np.random.default_rng(n)
+    ident = np.sort(rng.integers(0, 7, n)).astype(np.int64)
+    codes = np.stack([rng.integers(-1, k, n) for k in (30, 4, 1, 12)]).astype(np.int64)
+    got = dimension_pair_keys(ident, codes)
+    one_sort = windows_module._numbered_pairs(ident, codes)
+    expected = _per_dimension(ident, codes)
+    for left, middle, right in zip(got, one_sort, expected, strict=True):
+        assert left.tolist() == middle.tolist() == right.tolist()
+        assert left.dtype == middle.dtype == np.int64
