@@ -36,19 +36,47 @@ _UTC_ZONES = frozenset({"UTC"})
 def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
     """Each column's array, in order, without building a Series per column.
 
-    ``DataFrame._iter_column_arrays`` gives the arrays the frame holds (a view of each
-    column; an extension array for extension dtypes); reading ``frame[name]`` builds a
-    Series per column, which costs more than everything a one-event call does with it
-    (ADR 0065). Where pandas lacks the method, the columns are read one by one
-    (``tests/features/test_columns.py`` holds the two equal).
+    The arrays the frame holds (a row of a 2-d block of NumPy values, or a block's
+    extension array), read from its blocks (:func:`_block_arrays`); reading
+    ``frame[name]`` builds a Series per column, which costs more than everything a
+    one-event call does with it (ADR 0065), and pandas' ``_iter_column_arrays`` looks
+    each column's block up one at a time (ADR 0067). Where the blocks cannot be read,
+    the columns are read one by one (``tests/features/test_event_columns.py`` holds
+    the two equal).
     """
-    iterate = getattr(frame, "_iter_column_arrays", None)
-    if iterate is not None:
-        return iter(iterate())
+    arrays = _block_arrays(frame)
+    if arrays is not None:
+        return iter(arrays)
     return (
         column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
         for _, column in frame.items()
     )
+
+
+def _block_arrays(frame: pd.DataFrame) -> list[Any] | None:
+    """Return the frame's column arrays from its blocks (pandas-private), or ``None``.
+
+    A block holds some columns (``mgr_locs``): NumPy values as a 2-d array with a row per
+    column, an extension array as one column (or a 2-d one, times with a zone).
+    """
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if blocks is None:
+        return None
+    arrays: list[Any] = [None] * frame.shape[1]
+    try:
+        for block in blocks:
+            values = block.values
+            places = block.mgr_locs.as_array.tolist()
+            if getattr(values, "ndim", 1) == 2:
+                for row, at in enumerate(places):
+                    arrays[at] = values[row]
+            elif len(places) == 1:
+                arrays[places[0]] = values
+            else:
+                return None
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return arrays if all(array is not None for array in arrays) else None
 
 
 def _column_form(array: Any) -> tuple[npt.NDArray[Any], Any] | None:
@@ -87,9 +115,15 @@ class EventColumns:
         length: int,
         values: dict[str, npt.NDArray[Any]],
         parts: tuple[EventColumns, ...] = (),
+        names: tuple[str, ...] | None = None,
     ) -> None:
         self._columns = columns
-        self._names: tuple[str, ...] = tuple(columns)
+        # ``names`` is ``tuple(columns)`` when the caller has it: iterating a pandas
+        # index of text (Arrow-backed in pandas 3) costs more than a one-event call's
+        # other work with the table (ADR 0067)
+        self._names: tuple[str, ...] = (
+            tuple(columns.to_numpy().tolist()) if names is None else names
+        )
         self._dtypes = dtypes
         self._length = length
         self._values = values
@@ -103,7 +137,7 @@ class EventColumns:
         its frame later; ``copy=False`` reads them as they are, for a table that lives no
         longer than the caller's call.
         """
-        names = tuple(frame.columns)
+        names = tuple(frame.columns.to_numpy().tolist())
         if not all(type(name) is str for name in names) or len(set(names)) != len(names):
             return None
         values: dict[str, npt.NDArray[Any]] = {}
@@ -114,7 +148,7 @@ class EventColumns:
                 return None
             values[name] = form[0].copy() if copy else form[0]
             dtypes.append(form[1])
-        return cls(frame.columns, tuple(dtypes), len(frame), values)
+        return cls(frame.columns, tuple(dtypes), len(frame), values, names=names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,7 +201,7 @@ class EventColumns:
         """Return the rows at positions ``rows`` (in that order)."""
         at = np.asarray(rows, dtype=np.intp)
         values = {name: self.column(name)[at] for name in self._names}
-        return EventColumns(self._columns, self._dtypes, len(at), values)
+        return EventColumns(self._columns, self._dtypes, len(at), values, names=self._names)
 
     def filter(self, mask: npt.NDArray[np.bool_]) -> EventColumns:
         """Return the rows where ``mask`` is true."""
@@ -186,14 +220,16 @@ class EventColumns:
         if len(parts) == 1:
             return first
         length = sum(len(part) for part in parts)
-        return EventColumns(first._columns, first._dtypes, length, {}, tuple(parts))
+        return EventColumns(
+            first._columns, first._dtypes, length, {}, tuple(parts), names=first._names
+        )
 
     def settled(self) -> EventColumns:
         """Return the table with every column read (a pooled table no longer needs its parts)."""
         if not self._parts:
             return self
         values = {name: self.column(name) for name in self._names}
-        return EventColumns(self._columns, self._dtypes, self._length, values)
+        return EventColumns(self._columns, self._dtypes, self._length, values, names=self._names)
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Return the table as a frame: these columns in order, with their dtypes.

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._windows import NO_TIME, earliest_by, factorize, to_ns
+from features._windows import NO_TIME, count_before, earliest_by, factorize, first_uses, to_ns
 
 if TYPE_CHECKING:
     from features._profiles import Profiles
@@ -30,7 +30,7 @@ __all__ = ["INDEX_VERSION", "ProfileIndex"]
 I64 = npt.NDArray[np.int64]
 Objects = npt.NDArray[np.object_]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 """Bumped when the index's fields change (an older pickled index is rebuilt)."""
 _TIMES = ("last_seen", "epoch_start")
 _COUNTS = ("n_events", "n_windows", "n_changes", "active_days")
@@ -47,13 +47,20 @@ def _ns(column: pd.Series) -> I64:
 
 @dataclass(frozen=True, slots=True)
 class _Values:
-    """One value dimension: row of each (identity, value) pair, and the rows' figures."""
+    """One value dimension: row of each (identity, value) pair, and the rows' figures.
+
+    ``start`` is the dimension's first row in the figures of every dimension
+    (:attr:`ProfileIndex.value_count`, :attr:`ProfileIndex.value_last`); ``by_identity``
+    the rows of each identity (in table order).
+    """
 
     where: dict[tuple[object, object], int]
     count: I64
     last: I64
     identity: Objects
     value: Objects
+    start: int
+    by_identity: dict[object, I64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,19 +75,30 @@ class ProfileIndex:
         Per identity row: ``last_seen``, ``epoch_start`` (ns, :data:`NO_TIME` if none),
         ``n_events``, ``n_windows``, ``n_changes``, ``active_days`` (0 if none) and
         ``last_active_day`` (-1 if none).
+    figure_table : numpy.ndarray
+        ``figures`` as one array, a row per figure (in the dict's order) and a column per
+        identity row, then one column of each figure's value for an unknown identity.
     values : dict of str to _Values
         Per dimension (``event_name`` ... ``hour_of_week``, ``changes_bucket``).
+    value_count, value_last : numpy.ndarray
+        Count and last use (ns) of every dimension's rows, one dimension after the other
+        (each :class:`_Values` says where its rows start).
     org_owner, org_action : numpy.ndarray
         The organisation's first-use table: identity and event name of each pair ...
     org_first : numpy.ndarray
         ... and its first use (ns).
-    org_rows : dict
-        Per event name, the rows of that table naming it (pairs with an identity and a
-        name only), for :meth:`org_pairs_of`.
+    org_users : dict
+        Per event name, the identities that used it (pairs of that table with an identity
+        and a name), each one's first use (ns), and each one's position in those two
+        arrays, for :meth:`users_before`.
     first_owner, first_time : numpy.ndarray
         Every identity of that table (its pairs with a name) or of the identities table,
         and its earliest use or first activity (ns): what the organisation's count of
         active identities starts from.
+    first_sorted : numpy.ndarray
+        ``first_time`` in ascending order, for :meth:`active_before`.
+    first_at : dict
+        Position of each identity in ``first_owner``.
     version : int
         :data:`INDEX_VERSION` when built; an index unpickled from an older version is
         rebuilt (:meth:`features.Profiles.index`).
@@ -88,13 +106,18 @@ class ProfileIndex:
 
     row: dict[object, int]
     figures: dict[str, I64]
+    figure_table: npt.NDArray[np.int64]
     values: dict[str, _Values]
+    value_count: I64
+    value_last: I64
     org_owner: Objects
     org_action: Objects
     org_first: I64
-    org_rows: dict[object, I64]
+    org_users: dict[object, tuple[Objects, I64, dict[object, int]]]
     first_owner: Objects
     first_time: I64
+    first_sorted: I64
+    first_at: dict[object, int]
     version: int = 0
 
     @classmethod
@@ -116,16 +139,25 @@ class ProfileIndex:
             np.concatenate([org_owner[paired], keys]),
             np.concatenate([org_first[paired], known_first]),
         )
+        values = _by_dimension(profiles.values)
         return cls(
             row={key: at for at, key in enumerate(keys.tolist())},
             figures=figures,
-            values=_by_dimension(profiles.values),
+            figure_table=np.array(
+                [[*column.tolist(), _unknown(name)] for name, column in figures.items()],
+                dtype=np.int64,
+            ).reshape(len(figures), len(keys) + 1),
+            values=values,
+            value_count=_joined([v.count for v in values.values()]),
+            value_last=_joined([v.last for v in values.values()]),
             org_owner=org_owner,
             org_action=org_action,
             org_first=org_first,
-            org_rows=_rows_by(org_action[paired], paired),
+            org_users=_users_by_action(org_owner[paired], org_action[paired], org_first[paired]),
             first_owner=first_owner,
             first_time=first_time,
+            first_sorted=np.sort(first_time),
+            first_at={owner: at for at, owner in enumerate(first_owner.tolist())},
             version=INDEX_VERSION,
         )
 
@@ -136,51 +168,164 @@ class ProfileIndex:
             dtype=np.int64,
             count=len(identities),
         )
-        known = at >= 0
-        out: dict[str, I64] = {}
-        for name, column in self.figures.items():
-            missing = NO_TIME if name in _TIMES else (-1 if name == "last_active_day" else 0)
-            values = np.full(len(at), missing, dtype=np.int64)
-            values[known] = column[at[known]]
-            out[name] = values
-        return out
+        # -1 reads the table's last column: an unknown identity's figures
+        taken = self.figure_table[:, at]
+        return dict(zip(self.figures, taken, strict=True))
 
     def value_arrays(
         self, dimension: str, identities: Iterable[object], values: Iterable[object]
     ) -> tuple[I64, I64]:
         """Profile count and last use of each (identity, value) pair, zeros / ``NO_TIME``."""
-        pairs = list(zip(identities, values, strict=True))
-        count = np.zeros(len(pairs), dtype=np.int64)
-        last = np.full(len(pairs), NO_TIME, dtype=np.int64)
-        table = self.values.get(dimension)
-        if table is None or not pairs:
+        identities = list(identities)
+        return self.pair_arrays([dimension] * len(identities), identities, values)
+
+    def pair_arrays(
+        self,
+        dimensions: Iterable[str],
+        identities: Iterable[object],
+        values: Iterable[object],
+    ) -> tuple[I64, I64]:
+        """:meth:`value_arrays` of pairs of several dimensions, each pair's dimension given.
+
+        One pass over the pairs, whatever their dimensions (a live call looks up eight).
+        """
+        triples = list(zip(dimensions, identities, values, strict=True))
+        count = np.zeros(len(triples), dtype=np.int64)
+        last = np.full(len(triples), NO_TIME, dtype=np.int64)
+        if not self.values or not triples:
             return count, last
+        tables = self.values
         found = np.fromiter(
-            (table.where.get(pair, -1) for pair in pairs), dtype=np.int64, count=len(pairs)
+            (
+                table.start + table.where.get((identity, value), -1 - table.start)
+                if (table := tables.get(dimension)) is not None
+                else -1
+                for dimension, identity, value in triples
+            ),
+            dtype=np.int64,
+            count=len(triples),
         )
         present = found >= 0
-        count[present] = table.count[found[present]]
-        last[present] = table.last[found[present]]
+        count[present] = self.value_count[found[present]]
+        last[present] = self.value_last[found[present]]
         return count, last
 
-    def org_pairs_of(self, actions: Objects) -> tuple[Objects, Objects, I64]:
-        """Identity, event name and first use of the organisation's pairs naming ``actions``.
+    def users_before(
+        self,
+        actions: Objects,
+        uses: tuple[Objects, Objects, I64],
+        action_of: I64,
+        moments: I64,
+    ) -> I64:
+        """Per query, how many identities used its action before its moment (``time < moment``).
 
-        The rows of the first-use table whose name is one of ``actions`` (and which have an
-        identity), in table order within each name: a call counts, for each of its rows,
-        the identities that used the row's action, so it needs those pairs only.
+        Parameters
+        ----------
+        actions : numpy.ndarray
+            The event names the queries ask about (distinct).
+        uses : tuple of numpy.ndarray
+            Identity, event name and time of uses beyond the index (a call's own events,
+            or Spark's first-use table of the organisation); an identity's use of an
+            action is the earliest in the index or among these.
+        action_of : numpy.ndarray
+            Per query, the position of its action in ``actions``.
+        moments : numpy.ndarray
+            Per query, the moment (ns).
+
+        The index keeps each action's identities with their first use, so a call pools
+        the few uses it brings with those of its actions instead of deduplicating every
+        pair of its actions again (ADR 0067).
         """
-        found = [self.org_rows[a] for a in dict.fromkeys(actions.tolist()) if a in self.org_rows]
-        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-        return self.org_owner[rows], self.org_action[rows], self.org_first[rows]
+        group_of = {action: at for at, action in enumerate(actions.tolist())}
+        groups, firsts, where = [], [], {}
+        offset = 0
+        for at, action in enumerate(actions.tolist()):
+            found = self.org_users.get(action)
+            if found is not None:
+                where[at] = (offset, found[2])
+                groups.append(np.full(len(found[1]), at, dtype=np.int64))
+                firsts.append(found[1])
+                offset += len(found[1])
+        first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+        more_groups: list[int] = []
+        more_firsts: list[int] = []
+        for owner, action, time in zip(*(x.tolist() for x in first_uses(*uses)), strict=True):
+            group = group_of.get(action)
+            if group is None:  # an action no query asks about
+                continue
+            known = where.get(group)
+            row = known[1].get(owner) if known is not None else None
+            if known is None or row is None:
+                more_groups.append(group)
+                more_firsts.append(time)
+            else:
+                first[known[0] + row] = min(int(first[known[0] + row]), time)
+        return count_before(
+            np.concatenate([*groups, np.array(more_groups, dtype=np.int64)]),
+            np.concatenate([first, np.array(more_firsts, dtype=np.int64)]),
+            action_of,
+            moments,
+        )
 
-    def rows_of(self, dimension: str) -> tuple[Objects, Objects, I64]:
-        """Identity, value and count of every profile row of ``dimension`` (table order)."""
+    def active_before(self, owners: Objects, times: I64, moments: I64) -> I64:
+        """Per moment, how many identities were first active before it (``time < moment``).
+
+        An identity's first activity is the earliest of its time in the index
+        (``first_time``) and of its ``times`` among the uses given (``owners`` not missing).
+        The index's identities are counted by a binary search of ``first_sorted``, then
+        corrected for the few identities the uses name: a call does not pool and sort every
+        identity of the organisation again (ADR 0067).
+        """
+        owner, first = earliest_by(owners, times)
+        at = np.fromiter(
+            (self.first_at.get(o, -1) for o in owner.tolist()), dtype=np.int64, count=len(owner)
+        )
+        known = np.full(len(owner), np.iinfo(np.int64).max, dtype=np.int64)
+        known[at >= 0] = self.first_time[at[at >= 0]]
+        earliest = np.minimum(known, first)
+        counted: I64 = (
+            np.searchsorted(self.first_sorted, moments)
+            + np.searchsorted(np.sort(earliest), moments)
+            - np.searchsorted(np.sort(known), moments)
+        ).astype(np.int64)
+        return counted
+
+    def identity_rows(self, dimension: str, identities: Objects) -> tuple[I64, Objects, I64]:
+        """Return the profile rows of ``dimension`` of some identities: who, value, count.
+
+        Returns, per row, the position of its identity in ``identities``, its value and its
+        count: the identities in the order given, each one's rows in table order. A call
+        reads the rows of its own identities, not every row of the dimension (ADR 0067).
+        """
         table = self.values.get(dimension)
-        if table is None:
-            empty = np.zeros(0, dtype=object)
-            return empty, empty, np.zeros(0, dtype=np.int64)
-        return table.identity, table.value, table.count
+        found = (
+            []
+            if table is None
+            else [
+                (at, rows)
+                for at, key in enumerate(identities.tolist())
+                if (rows := table.by_identity.get(key)) is not None
+            ]
+        )
+        if table is None or not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), np.zeros(0, np.int64)
+        taken = np.concatenate([rows for _, rows in found])
+        owner = np.repeat(
+            np.array([at for at, _ in found], dtype=np.int64), [len(rows) for _, rows in found]
+        )
+        return owner, table.value[taken], table.count[taken]
+
+
+def _users_by_action(
+    owner: Objects, action: Objects, first: I64
+) -> dict[object, tuple[Objects, I64, dict[object, int]]]:
+    """Each action's identities, their first use, and their positions (:meth:`users_before`)."""
+    owners, actions, firsts = first_uses(owner, action, first)
+    out: dict[object, tuple[Objects, I64, dict[object, int]]] = {}
+    for name, rows in _rows_by(actions, np.arange(len(actions), dtype=np.int64)).items():
+        users = owners[rows]
+        out[name] = (users, firsts[rows], {key: at for at, key in enumerate(users.tolist())})
+    return out
 
 
 def _rows_by(keys: Objects, rows: I64) -> dict[object, I64]:
@@ -203,6 +348,7 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
     count = table["count"].to_numpy().astype(np.int64)
     last = _ns(table["last_seen"])
     out: dict[str, _Values] = {}
+    start = 0
     for name in pd.unique(dimension).tolist():
         rows = np.flatnonzero(dimension == name)
         keys = zip(identity[rows].tolist(), value[rows].tolist(), strict=True)
@@ -212,5 +358,18 @@ def _by_dimension(table: pd.DataFrame) -> dict[str, _Values]:
             last=last[rows],
             identity=identity[rows],
             value=value[rows],
+            start=start,
+            by_identity=_rows_by(identity[rows], np.arange(len(rows), dtype=np.int64)),
         )
+        start += len(rows)
     return out
+
+
+def _unknown(figure: str) -> int:
+    """Return the figure of an identity the profiles do not know."""
+    return NO_TIME if figure in _TIMES else (-1 if figure == "last_active_day" else 0)
+
+
+def _joined(parts: list[I64]) -> I64:
+    """Return the arrays one after the other (an empty int64 array for none)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import numpy as np
@@ -79,7 +80,6 @@ _ROLES: Final[tuple[tuple[int, Expr], ...]] = (
     (LAUNCHED, INSTANCE_LAUNCH),
     (ATTACHED, DISK_ATTACH),
 )
-_ROLE_COLUMNS: Final = tuple(sorted(frozenset().union(*(e.columns() for _, e in _ROLES))))
 _ACCOUNT: Final = re.compile(r"^\d{12}$")
 _SHARED: Final = ("snapshot", "image")
 _SUCCEEDED_STEP: Final[Expr] = (
@@ -198,9 +198,14 @@ def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
 
     ``frame`` is a frame or a mapping of column name to array.
     """
-    roles = np.zeros(_length(frame), dtype=np.int64)
+    return _roles(partial(declared_mask, frame), _length(frame))
+
+
+def _roles(mask: Callable[[Expr], npt.NDArray[np.bool_]], n: int) -> npt.NDArray[np.int64]:
+    """Return the role bits of ``n`` rows, from each role's predicate's answers (``mask``)."""
+    roles = np.zeros(n, dtype=np.int64)
     for bit, expr in _ROLES:
-        roles[declared_mask(frame, expr)] |= bit
+        roles[mask(expr)] |= bit
     return roles
 
 
@@ -397,10 +402,12 @@ def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
     if len(rows) == 0:
         return rows, rows
+    # the roles read the codes the features already made (chain_roles over the rows'
+    # values would factorize their columns again for every role, ADR 0067)
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        chain_roles({name: _column(prepared, name, rows) for name in _ROLE_COLUMNS}),
+        _roles(lambda expr: _prepared_mask(prepared, expr)[rows], len(rows)),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
@@ -418,6 +425,8 @@ def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
     runs at boot or of its type (``attribute`` in :data:`RESTART_CHANGES`), a start.
     """
     rows = np.flatnonzero(_prepared_mask(prepared, RESTART_STEP))
+    if len(rows) == 0:  # no step: nothing to read (most live calls)
+        return np.zeros(0, dtype=np.int64)
     actions = _column(prepared, "action", rows)
     resources = _column(prepared, "resource_ids", rows)
     stops, modifies = _Index(), _Index()
@@ -457,6 +466,8 @@ def _shares(prepared: Prepared, config: FeatureConfig) -> tuple[I64, I64]:
         & _succeeded(prepared)
     )
     rows = np.flatnonzero(mask)
+    if len(rows) == 0:  # no share: nothing to read (most live calls)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     own = set(config.org_accounts)
     foreign: list[int] = []
     public: list[int] = []

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from pandas.api.internals import (  # type: ignore[import-not-found]  # not in pandas-stubs
     create_dataframe_from_blocks,
 )
@@ -40,10 +41,9 @@ from features._windows import (
     NO_TIME,
     Prepared,
     check_columns,
-    count_before,
-    earliest_by,
+    dimension_pair_keys,
     factorize,
-    pair_keys,
+    first_uses,
     pooled_events,
     prepare,
     prior_by_key,
@@ -129,7 +129,8 @@ def behaviour_vectors(
     if recent is not None and len(recent):
         check_columns(recent)
         recent, frame = pooled_events(recent, events, copy=False)
-        is_new_input = np.r_[np.zeros(len(recent), dtype=bool), np.ones(len(events), dtype=bool)]
+        is_new_input = np.zeros(len(recent) + len(events), dtype=bool)
+        is_new_input[len(recent) :] = True
     else:
         is_new_input = np.ones(len(events), dtype=bool)
     if len(events) == 0:
@@ -191,11 +192,25 @@ class _Featuriser:
     def share(self, flags: npt.NDArray[Any]) -> F64:
         return self.per_window(flags) / self.n_events
 
-    def distinct(self, codes: I64) -> F64:
+    def shares(self, flags: npt.NDArray[np.bool_]) -> F64:
+        """:meth:`share` of each row of 2-d ``flags`` (one bincount for all rows)."""
+        m = len(flags)
+        at = (np.arange(m, dtype=np.int64).reshape(-1, 1) * self.n + self.win).reshape(-1)
+        counts = np.bincount(at, weights=flags.reshape(-1), minlength=m * self.n)
+        return counts.astype(np.float64).reshape(m, self.n) / self.n_events
+
+    def distinct(self, codes: npt.NDArray[np.int64]) -> F64:
+        """Distinct values (codes ``>= 0``) per window, of each row of 2-d ``codes``.
+
+        One sort for every row: the (row, window, value) triples are numbered together.
+        """
         valid = codes >= 0
         width = int(codes.max()) + 1 if valid.any() else 1
-        pairs = np.unique(self.win[valid] * width + codes[valid])
-        return np.bincount(pairs // width, minlength=self.n).astype(np.float64)
+        m = len(codes)
+        group = np.arange(m, dtype=np.int64).reshape(-1, 1) * self.n + self.win
+        pairs = np.unique(group[valid] * width + codes[valid])
+        counts = np.bincount(pairs // width, minlength=m * self.n)
+        return counts.astype(np.float64).reshape(m, self.n)
 
     # -- families --------------------------------------------------------------------
     def run(self) -> pd.DataFrame:
@@ -246,13 +261,15 @@ class _Featuriser:
             change & (r >= 0), r, (*CHANGE_RESOURCE_TYPES, "other_resource"), "n_change_"
         )
         f["n_distinct_resources"] = self.distinct_resources(change)
-        f["n_distinct_regions"] = self.distinct(self.codes("region")[0])
-        f["n_distinct_networks"] = self.distinct(self.codes("network")[0])
         family, _ = self.codes("client_family")
         version, version_names = self.codes("client_version")
-        f["n_distinct_clients"] = self.distinct(
-            np.where(version >= 0, version, len(version_names) + np.maximum(family, 0))
+        client = np.where(version >= 0, version, len(version_names) + np.maximum(family, 0))
+        regions, networks, clients = self.distinct(
+            np.stack([self.codes("region")[0], self.codes("network")[0], client])
         )
+        f["n_distinct_regions"] = regions
+        f["n_distinct_networks"] = networks
+        f["n_distinct_clients"] = clients
         f["error_ratio"] = self.share(self.codes("error_code")[0] >= 0)
 
     def _counts_by(
@@ -276,9 +293,9 @@ class _Featuriser:
         flat = np.concatenate(
             [np.asarray(x, dtype=object) for x in ids if x is not None and len(x)]
         )
-        codes, _ = pd.factorize(flat)
+        codes, _ = factorize(flat)
         windows = np.repeat(self.win[selected], lengths)
-        return self.distinctpair_keys(windows, codes.astype(np.int64))
+        return self.distinctpair_keys(windows, codes)
 
     def distinctpair_keys(self, windows: I64, codes: I64) -> F64:
         width = int(codes.max()) + 1 if len(codes) else 1
@@ -328,40 +345,40 @@ class _Featuriser:
     def novelty(self) -> None:
         cfg = self.config
         prior_total = np.maximum(self.prior_events, 1)
-        rare_context = np.zeros(len(self.rows), dtype=bool)
-        # Every dimension's (identity, value) keys, numbered apart (offsets), go through one
+        # Every dimension's (identity, value) keys, numbered apart, are made by one sort
+        # (dimension_pair_keys), looked up in the profiles in one pass, and go through one
         # prior_by_key call: it treats each key on its own, so the answer per dimension is
-        # the one of a call per dimension, for one call's fixed cost (ADR 0057).
-        keys, counts, lasts, valid = [], [], [], []
-        offset = 0
-        for _, dimension in NOVELTY_DIMENSIONS:
-            codes, names = self.codes(dimension)
-            key, pair_ident, pair_value = pair_keys(self.ident, codes)
-            count, last = self.index.value_arrays(
-                dimension, self.p.identities[pair_ident].tolist(), names[pair_value].tolist()
-            )
-            keys.append(np.where(key >= 0, key + offset, -1))
-            offset += len(count)
-            counts.append(count)
-            lasts.append(last)
-            valid.append(codes >= 0)
-        m, n = len(NOVELTY_DIMENSIONS), len(self.rows)
+        # the one of a call per dimension, for one call's fixed cost (ADRs 0057, 0067).
+        dimensions = [dimension for _, dimension in NOVELTY_DIMENSIONS]
+        coded = [self.codes(dimension) for dimension in dimensions]
+        codes = np.stack([dimension_codes for dimension_codes, _ in coded])
+        key, pair_dimension, pair_ident, pair_value = dimension_pair_keys(self.ident, codes)
+        value_names = np.concatenate([names for _, names in coded])
+        offsets = np.cumsum([0] + [len(names) for _, names in coded[:-1]])
+        count, last = self.index.pair_arrays(
+            [dimensions[at] for at in pair_dimension.tolist()],
+            self.p.identities[pair_ident].tolist(),
+            value_names[offsets[pair_dimension] + pair_value].tolist(),
+        )
+        m, n = codes.shape
         prior = prior_by_key(
-            np.concatenate(keys),
+            key.reshape(-1),
             np.tile(self.window, m),
             np.tile(self.time, m),
-            np.concatenate(counts),
-            np.concatenate(lasts),
+            count,
+            last,
             cfg.forget_ns,
         )
-        novel_all = prior.novel.reshape(m, n) & np.array(valid).reshape(m, n)
+        valid = codes >= 0
+        novel_all = prior.novel.reshape(m, n) & valid
         count_all = prior.count.reshape(m, n)
+        shares = self.shares(novel_all)
+        rare_context = np.zeros(n, dtype=bool)
         for at, (stem, dimension) in enumerate(NOVELTY_DIMENSIONS):
-            novel = novel_all[at]
-            self.features[f"novel_{stem}_share"] = self.share(novel)
+            self.features[f"novel_{stem}_share"] = shares[at]
             if dimension in _CONTEXT_DIMENSIONS:
                 rare = valid[at] & (count_all[at] < cfg.rare_share * prior_total)
-                rare_context |= novel | rare
+                rare_context |= novel_all[at] | rare
         self.features["rare_context_share"] = self.share(rare_context)
 
     def rhythm(self) -> None:
@@ -373,9 +390,8 @@ class _Featuriser:
         n_keys = len(ident_epoch) * HOURS_OF_WEEK
         count = np.zeros(n_keys, dtype=np.int64)
         last = np.full(n_keys, NO_TIME, dtype=np.int64)
-        owners, hours, counts = self.index.rows_of("hour_of_week")
+        code, hours, counts = self.index.identity_rows("hour_of_week", self.p.identities)
         if len(hours):
-            code = self.identity_codes(owners)
             slot = np.searchsorted(ident_epoch, code * width)
             ok = (code >= 0) & (slot < len(ident_epoch))
             ok[ok] &= ident_epoch[slot[ok]] == code[ok] * width
@@ -414,52 +430,27 @@ class _Featuriser:
 
     def identity_histogram(self) -> npt.NDArray[np.int32]:
         out = np.zeros((len(self.p.identities), N_BUCKETS), dtype=np.int32)
-        owners, buckets, counts = self.index.rows_of("changes_bucket")
+        code, buckets, counts = self.index.identity_rows("changes_bucket", self.p.identities)
         if len(buckets):
-            code = self.identity_codes(owners)
-            ok = code >= 0
-            out[code[ok], buckets[ok].astype(np.int64)] = counts[ok]
+            out[code, buckets.astype(np.int64)] = counts
         return out
-
-    def identity_codes(self, keys: npt.NDArray[np.object_]) -> I64:
-        """Code of each identity key among the prepared identities (``-1`` if absent)."""
-        codes = {key: at for at, key in enumerate(self.p.identities.tolist())}
-        return np.fromiter((codes.get(k, -1) for k in keys.tolist()), np.int64, count=len(keys))
 
     def organisation(self) -> None:
         cfg = self.config
         codes, names = self.codes("event_name")
         data_owner, data_action, data_first = self.org_uses()
-        # The pairs of the actions the rows name (a row's count reads only its action's
-        # pairs) and every identity's earliest use (the profile's part kept in its index).
-        wanted = frozenset(names.tolist())
-        take = np.fromiter(
-            (a in wanted for a in data_action.tolist()), dtype=bool, count=len(data_action)
+        # Per row, the identities that used its action before its window: the profile's
+        # first uses (kept by action in its index) and those of the uses beyond it.
+        # ``arange(...)[codes]`` keeps how a row without an action was always counted (as
+        # the last action named, by NumPy's negative index).
+        n_action = self.index.users_before(
+            names,
+            (data_owner, data_action, data_first),
+            np.arange(len(names), dtype=np.int64)[codes],
+            self.window,
         )
-        owner_p, action_p, first_p = self.index.org_pairs_of(names)
-        _, action, first = first_uses(
-            np.concatenate([owner_p, data_owner[take]]),
-            np.concatenate([action_p, data_action[take]]),
-            np.concatenate([first_p, data_first[take]]),
-        )
-        pair_action, actions = factorize(action)
-        position = {a: at for at, a in enumerate(actions.tolist())}
-        name_action = np.fromiter(
-            (position.get(n, -1) for n in names.tolist()), dtype=np.int64, count=len(names)
-        )
-        row_action = name_action[codes]
-        n_action = count_before(pair_action, first, row_action, self.window)
         valid = ~(pd.isna(data_owner) | pd.isna(data_action))
-        _, firsts = earliest_by(
-            np.concatenate([self.index.first_owner, data_owner[valid]]),
-            np.concatenate([self.index.first_time, data_first[valid]]),
-        )
-        n_total = count_before(
-            np.zeros(len(firsts), dtype=np.int64),
-            firsts,
-            np.zeros(self.n, dtype=np.int64),
-            self.w_start,
-        )
+        n_total = self.index.active_before(data_owner[valid], data_first[valid], self.w_start)
         rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
@@ -490,11 +481,11 @@ class _Featuriser:
         missing = set(FEATURE_NAMES) - set(self.features)
         if missing:  # pragma: no cover - a catalogue entry without code is a bug
             raise AssertionError(f"features without implementation: {sorted(missing)}")
+        # one (features x windows) array, then the windows kept: two NumPy calls for the
+        # 56 features instead of one per feature (ADR 0067)
+        block = np.array([self.features[name] for name in FEATURE_NAMES], dtype=np.float64)
         return vector_table(
-            identities[self.w_ident[keep]],
-            start,
-            start + self.config.window_ns,
-            [np.asarray(self.features[name], dtype=np.float64)[keep] for name in FEATURE_NAMES],
+            identities[self.w_ident[keep]], start, start + self.config.window_ns, block[:, keep]
         )
 
 
@@ -504,21 +495,41 @@ _STRINGS: Final = pd.DataFrame({"s": np.array(["s"], dtype=object)}).dtypes.iloc
 """The dtype the frame constructor gives strings (``str`` in pandas 3, ``object`` before)."""
 
 
+def _arrow_text() -> Any:
+    """Return the class of :data:`_STRINGS` arrays when they hold ``large_string`` Arrow arrays.
+
+    ``pd.arrays.ArrowStringArray`` when ``pd.array`` makes such arrays (pandas 3 with
+    pyarrow), else ``None``: then :func:`_strings` uses ``pd.array``.
+    """
+    kind = getattr(pd.arrays, "ArrowStringArray", None)
+    if kind is None or getattr(_STRINGS, "storage", None) != "pyarrow":
+        return None
+    made = pd.array(np.array(["s"], dtype=object), dtype=_STRINGS)
+    arrow = getattr(made, "_pa_array", None)
+    if type(made) is not kind or arrow is None or arrow.type != pa.large_string():
+        return None
+    return kind
+
+
+_ARROW_TEXT: Final = _arrow_text()
+
+
 def vector_table(
-    identity: npt.NDArray[np.object_], start: I64, end: I64, features: list[F64]
+    identity: npt.NDArray[np.object_], start: I64, end: I64, features: F64
 ) -> pd.DataFrame:
     """Assemble the vector table: key columns, then the features as one float64 block.
 
-    The same frame as a column-by-column constructor (values, dtypes, labels), built with
-    the column labels made once and the features in one block: on a live call's one or two
-    rows the constructor's per-column work was a tenth of the featuriser's cost (ADR 0057).
-    When the keys are text (pandas' ``str`` arrays), the frame is made of its five blocks
-    directly, without the constructor and the concatenation (ADR 0066).
+    ``features`` has one row per feature (:data:`features.FEATURE_NAMES`), one column
+    per vector. The same frame as a column-by-column constructor (values, dtypes, labels),
+    built with the column labels made once and the features in one block: on a live
+    call's one or two rows the constructor's per-column work was a tenth of the
+    featuriser's cost (ADR 0057). When the keys are text (pandas' ``str`` arrays), the
+    frame is made of its five blocks directly, without the constructor and the
+    concatenation (ADR 0066).
     """
     n = len(identity)
     block = np.empty((len(FEATURE_NAMES), n), dtype=np.float64)
-    for row, values in zip(block, features, strict=True):
-        row[:] = values
+    block[:] = features
     keys = _strings(identity)
     versions = _strings(np.full(n, VECTOR_SCHEMA_VERSION, dtype=object))
     if isinstance(keys, pd.api.extensions.ExtensionArray) and isinstance(
@@ -561,63 +572,44 @@ _VECTOR_INDEX: Final = pd.concat(
 """The vector table's column labels, as the concatenation of its two parts labels them."""
 _AT: Final = tuple(np.array([at], dtype=np.intp) for at in range(len(_KEY_COLUMNS)))
 _FEATURES_AT: Final = np.arange(len(_KEY_COLUMNS), len(_KEY_COLUMNS) + len(FEATURE_NAMES))
+_SIMPLE_NEW: Final = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+"""pandas' constructor of a times array from its values and dtype, without checks."""
 
 
 def _utc(ns: I64) -> Any:
     """Int64 ns as UTC times: ``pd.to_datetime(ns, utc=True)``, without its parsing work.
 
     No rows go through ``to_datetime`` itself, whose unit for an empty array (seconds in
-    pandas 3) the table has always had.
+    pandas 3) the table has always had. The array is made from the values and the dtype
+    by ``DatetimeArray._simple_new`` (pandas-private: a fifteenth of ``pd.array``'s cost
+    per call, ADR 0067), or by ``pd.array`` when pandas lacks it
+    (``tests/features/test_featuriser_fast_paths.py`` holds the two equal).
     """
     if not len(ns):
         return pd.to_datetime(ns, utc=True)
-    return pd.array(ns.view("datetime64[ns]"), dtype=_UTC_NS)
+    values = np.ascontiguousarray(ns, dtype=np.int64).view("datetime64[ns]")
+    if _SIMPLE_NEW is not None:
+        return _SIMPLE_NEW(values, dtype=_UTC_NS)
+    return pd.array(values, dtype=_UTC_NS)
 
 
 def _strings(values: npt.NDArray[np.object_]) -> Any:
     """Strings as pandas' ``str`` array, which is what the frame constructor infers for them.
 
     Made directly, without the constructor's inference over the objects; anything else
-    (no rows, a value that is not a string) is left to the constructor, as before.
+    (no rows, a value that is not a string) is left to the constructor, as before. When
+    that dtype keeps its text in Arrow, the Arrow array is made by ``pyarrow`` itself
+    (half of ``pd.array``'s cost on a row or two, ADR 0067).
     """
     if (
         np.dtype(object) != _STRINGS
         and len(values)
         and all(type(v) is str for v in values.tolist())
     ):
+        if _ARROW_TEXT is not None:
+            return _ARROW_TEXT(pa.array(values, type=pa.large_string()), dtype=_STRINGS)
         return pd.array(values, dtype=_STRINGS)
     return values
-
-
-def first_uses(
-    identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
-) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-    """Return the earliest use of each (identity, event name) pair among the uses given.
-
-    The organisation's first-use table (ADR 0008): what the organisation features count
-    identities in. Uses with a missing identity or name are left out.
-
-    Returns
-    -------
-    identity, name, first : numpy.ndarray
-        One entry per distinct pair; ``first`` in the unit of ``times``.
-    """
-    owner = np.asarray(identities, dtype=object)
-    action = np.asarray(names, dtype=object)
-    time = np.asarray(times, dtype=np.int64)
-    owner_codes, owners = factorize(owner)
-    action_codes, actions = factorize(action)
-    valid = (owner_codes >= 0) & (action_codes >= 0)
-    width = max(len(actions), 1)
-    key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
-    pairs, inverse = np.unique(key, return_inverse=True)
-    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, inverse.reshape(-1), time[valid])
-    return (
-        np.asarray(owners, dtype=object)[pairs // width],
-        np.asarray(actions, dtype=object)[pairs % width],
-        first,
-    )
 
 
 def org_first_use(events: pd.DataFrame) -> pd.DataFrame:

@@ -28,8 +28,10 @@ __all__ = [
     "Prepared",
     "Prior",
     "count_before",
+    "dimension_pair_keys",
     "earliest_by",
     "factorize",
+    "first_uses",
     "not_among",
     "pair_keys",
     "prepare",
@@ -87,7 +89,10 @@ def to_ns(values: Any) -> I64:
 
 def check_columns(events: pd.DataFrame | EventColumns) -> None:
     """Raise :class:`InputError` naming the canonical columns ``events`` lacks."""
-    names = events.names if isinstance(events, EventColumns) else events.columns
+    if isinstance(events, EventColumns):
+        names = frozenset(events.names)
+    else:  # the labels as one array (the index's own lookups are built per new frame)
+        names = frozenset(events.columns.to_numpy().tolist())
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise InputError(f"canonical event table lacks columns {missing}")
@@ -356,14 +361,61 @@ def prepare(events: pd.DataFrame | EventColumns, config: FeatureConfig) -> Prepa
 def pair_keys(ident: I64, codes: I64) -> tuple[I64, I64, I64]:
     """Dense code of each event's (identity, value) pair, ``-1`` where the value is missing.
 
-    Returns the per-event key and, per key, its identity code and value code.
+    Returns the per-event key and, per key, its identity code and value code
+    (:func:`dimension_pair_keys` of one dimension).
     """
+    key, _, pair_ident, pair_value = dimension_pair_keys(ident, codes.reshape(1, -1))
+    return key.reshape(-1), pair_ident, pair_value
+
+
+def dimension_pair_keys(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, I64, I64, I64]:
+    """:func:`pair_keys` of several dimensions at once, numbered apart.
+
+    ``codes`` has one row of value codes per dimension (``-1`` missing), ``ident`` one
+    identity code per event (column). The keys are numbered in the order of
+    (dimension, identity, value): a dimension's keys are those :func:`pair_keys` gives it,
+    plus the number of keys of the dimensions before it. A few events' pairs of every
+    dimension are numbered by one sort instead of one per dimension (a live call's novelty
+    features, ADR 0067); many events' by one sort per dimension, which costs less than
+    one sort of them all.
+
+    Returns
+    -------
+    key : numpy.ndarray
+        Per dimension and event (the shape of ``codes``), ``-1`` where the value is missing.
+    pair_dimension, pair_ident, pair_value : numpy.ndarray
+        Per key: its dimension (row of ``codes``), identity code and value code.
+    """
+    if codes.shape[0] > 1 and codes.shape[1] > _SMALL:
+        parts = [_numbered_pairs(ident, row.reshape(1, -1)) for row in codes]
+        offsets = np.cumsum([0] + [len(part[1]) for part in parts[:-1]]).tolist()
+        key = np.stack(
+            [np.where(p[0][0] >= 0, p[0][0] + at, -1) for p, at in zip(parts, offsets, strict=True)]
+        )
+        pair_dimension = np.concatenate(
+            [np.full(len(part[1]), at, dtype=np.int64) for at, part in enumerate(parts)]
+        )
+        return (
+            key,
+            pair_dimension,
+            np.concatenate([part[2] for part in parts]),
+            np.concatenate([part[3] for part in parts]),
+        )
+    return _numbered_pairs(ident, codes)
+
+
+def _numbered_pairs(ident: I64, codes: npt.NDArray[np.int64]) -> tuple[I64, I64, I64, I64]:
+    """:func:`dimension_pair_keys` by one sort of every dimension's pairs."""
     valid = codes >= 0
     width = int(codes.max()) + 1 if valid.any() else 1
-    pairs, inverse = np.unique(ident[valid] * width + codes[valid], return_inverse=True)
-    key = np.full(len(codes), -1, dtype=np.int64)
-    key[valid] = inverse
-    return key, pairs // width, pairs % width
+    span = (int(ident.max()) + 1 if len(ident) else 1) * width
+    dimension = np.arange(codes.shape[0], dtype=np.int64).reshape(-1, 1)
+    combined = dimension * span + ident.reshape(1, -1) * width + codes
+    pairs, inverse = np.unique(combined[valid], return_inverse=True)
+    key = np.full(codes.shape, -1, dtype=np.int64)
+    key[valid] = inverse.reshape(-1)
+    within = pairs % span
+    return key, pairs // span, within // width, within % width
 
 
 def segment_starts(keys: I64) -> Bools:
@@ -474,6 +526,8 @@ def prior_by_key(
 def count_before(item_group: I64, item_time: I64, query_group: I64, query_time: I64) -> I64:
     """For each query, the number of items of the same group with ``time < query_time``."""
     n_items = len(item_group)
+    if n_items == 0:  # none before any query (a live call's snapshots, mostly)
+        return np.zeros(len(query_group), dtype=np.int64)
     groups = np.concatenate([item_group, query_group])
     times = np.concatenate([item_time, query_time])
     is_item = np.concatenate(
@@ -501,6 +555,42 @@ def earliest_by(owner: npt.NDArray[np.object_], time: I64) -> tuple[npt.NDArray[
     return np.asarray(uniques, dtype=object), first
 
 
+def first_uses(
+    identities: npt.ArrayLike, names: npt.ArrayLike, times: npt.ArrayLike
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+    """Return the earliest use of each (identity, event name) pair among the uses given.
+
+    The organisation's first-use table (ADR 0008): what the organisation features count
+    identities in. Uses with a missing identity or name are left out.
+
+    Returns
+    -------
+    identity, name, first : numpy.ndarray
+        One entry per distinct pair; ``first`` in the unit of ``times``.
+    """
+    owner = np.asarray(identities, dtype=object)
+    action = np.asarray(names, dtype=object)
+    time = np.asarray(times, dtype=np.int64)
+    owner_codes, owners = factorize(owner)
+    action_codes, actions = factorize(action)
+    valid = (owner_codes >= 0) & (action_codes >= 0)
+    width = max(len(actions), 1)
+    key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
+    pairs, inverse = np.unique(key, return_inverse=True)
+    first = np.full(len(pairs), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, inverse.reshape(-1), time[valid])
+    return (
+        np.asarray(owners, dtype=object)[pairs // width],
+        np.asarray(actions, dtype=object)[pairs % width],
+        first,
+    )
+
+
+def _all_text(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is a ``str`` (then none is missing: no ``pd.isna`` needed)."""
+    return values.dtype == object and all(type(v) is str for v in values.tolist())
+
+
 def not_among(
     values: pd.Series | npt.NDArray[Any], among: pd.Series | npt.NDArray[Any]
 ) -> npt.NDArray[np.bool_]:
@@ -512,7 +602,9 @@ def not_among(
     """
     left = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     right = among.to_numpy() if isinstance(among, pd.Series) else np.asarray(among)
-    if pd.isna(left).any() or pd.isna(right).any():  # pandas' own rules for missing ids
+    if not (_all_text(left) and _all_text(right)) and (
+        pd.isna(left).any() or pd.isna(right).any()
+    ):  # pandas' own rules for missing ids
         series = values if isinstance(values, pd.Series) else pd.Series(left, copy=False)
         return np.asarray(~series.isin(right if isinstance(among, np.ndarray) else among))
     wanted = set(right.tolist())

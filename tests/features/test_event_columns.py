@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import features._columns as columns_module
 from features import EventColumns, FeatureConfig, FeatureState, behaviour_vectors
 from features._columns import _frame_arrays
 
@@ -116,21 +117,50 @@ def test_columns_without_a_column_form_keep_the_frame(
     assert len(state.recent)
 
 
-def test_the_arrays_read_are_the_frames_columns_with_or_without_the_pandas_shortcut(
-    plain: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+def _every_kind() -> pd.DataFrame:
+    """Columns of every kind a frame may hold, some sharing a block, some of their own."""
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(["a", None, "c"], dtype="str"),
+            "objects": np.array(["x", None, ["l"]], dtype=object),
+            "ints": np.arange(3, dtype=np.int64),
+            "floats": [1.5, np.nan, 3.0],
+            "flags": [True, False, True],
+            "more_ints": np.arange(3, dtype=np.int64) * 7,
+            "times": pd.to_datetime([0, 10**9, 2 * 10**9], utc=True),
+            "paris": pd.to_datetime([0, 10**9, 2 * 10**9], utc=True).tz_convert("Europe/Paris"),
+            "category": pd.Categorical(["u", "v", "u"]),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+        }
+    )
+    frame["late"] = frame["ints"] + 1  # a block of its own, after the others
+    return frame
+
+
+@pytest.mark.parametrize("kind", ["plain", "every-kind"])
+def test_the_arrays_read_are_the_frames_columns_with_or_without_the_block_reading(
+    plain: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    direct = [np.asarray(array) for array in _frame_arrays(plain)]
-    table = EventColumns.of(plain)
-    monkeypatch.delattr(pd.DataFrame, "_iter_column_arrays")
-    read = [np.asarray(array) for array in _frame_arrays(plain)]
-    assert len(direct) == len(read) == plain.shape[1]
-    for name, one, other in zip(plain.columns, direct, read, strict=True):
+    frame = plain if kind == "plain" else _every_kind()
+    direct = list(_frame_arrays(frame))
+    assert columns_module._block_arrays(frame) is not None  # the blocks were read
+    table = EventColumns.of(frame)
+    monkeypatch.setattr(columns_module, "_block_arrays", lambda frame: None)
+    read = list(_frame_arrays(frame))
+    assert len(direct) == len(read) == frame.shape[1]
+    for name, one, other in zip(frame.columns, direct, read, strict=True):
+        assert type(one) is type(other), name
         assert one.dtype == other.dtype, name
         assert pd.Series(one).equals(pd.Series(other)), name
-    slow = EventColumns.of(plain)
-    assert table is not None
-    assert slow is not None
-    _exactly(slow.to_frame(), table.to_frame())
+        assert pd.Series(one, dtype=frame[name].dtype).equals(frame[name].reset_index(drop=True))
+    slow = EventColumns.of(frame)
+    if kind == "plain":
+        assert table is not None
+        assert slow is not None
+        _exactly(slow.to_frame(), table.to_frame())
+    else:  # no column form either way
+        assert table is None
+        assert slow is None
 
 
 def test_a_table_does_not_change_with_the_frame_it_was_read_from(plain: pd.DataFrame) -> None:

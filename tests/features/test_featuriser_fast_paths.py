@@ -221,19 +221,20 @@ def profiles(random_table, config: FeatureConfig) -> Any:
     return build_profiles(events, config, until=pd.Timestamp("2024-03-06", tz="UTC"))
 
 
-def test_the_organisation_pairs_of_some_actions_are_the_tables_rows_naming_them(profiles) -> None:
+def test_each_actions_users_and_first_uses_are_kept_in_the_index(profiles) -> None:
     org = profiles.org_actions
-    names = np.array(["CreateVolume", "NeverCalled", "CreateVolume"], dtype=object)
-    owner, action, first = profiles.index().org_pairs_of(names)
+    users, first, where = profiles.index().org_users["CreateVolume"]
     rows = org[org["event_name"] == "CreateVolume"]
-    assert sorted(zip(owner, action, first, strict=True)) == sorted(
+    expected = rows.groupby("identity_key")["first_seen"].min()
+    assert sorted(zip(users, first, strict=True)) == sorted(
         zip(
-            rows["identity_key"],
-            rows["event_name"],
-            rows["first_seen"].astype("datetime64[ns, UTC]").astype(np.int64),
+            expected.index,
+            expected.astype("datetime64[ns, UTC]").astype(np.int64),
             strict=True,
         )
     )
+    assert [users[at] for at in where.values()] == list(where)
+    assert "NeverCalled" not in profiles.index().org_users
 
 
 def test_each_identitys_earliest_use_is_kept_in_the_index(profiles) -> None:
