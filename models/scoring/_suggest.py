@@ -117,7 +117,9 @@ def _windows_of(
     ``band_share`` of the changes of those weekdays.
     """
     local = changes["local"]
-    slots = pd.DataFrame({"day": local.dt.day_of_week, "hour": local.dt.hour, "date": local.dt.date})
+    slots = pd.DataFrame(
+        {"day": local.dt.day_of_week, "hour": local.dt.hour, "date": local.dt.date}
+    )
     if slots["date"].nunique() < settings.min_days:
         return []
     share = slots["day"].value_counts(normalize=True)
