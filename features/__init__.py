@@ -140,11 +140,11 @@ if _typing.TYPE_CHECKING:
     from features._sources import NotCloudTrail, read_records
     from features._state import FeatureState
     from features._taxonomy import classify
-    from features._vectors import behaviour_vectors, first_uses, org_first_use
+    from features._vectors import behaviour_vectors, org_first_use
     from features._version import PRODUCT_VERSION
     from features._walk import find_sources
     from features._windows import REQUIRED_COLUMNS as FEATURISER_INPUT_COLUMNS
-    from features._windows import to_ns
+    from features._windows import all_text, first_uses, to_ns
     from features._without_pandas import without_pandas
 
 # Names are imported when first used (PEP 562), so that ``changewatch ingest`` and its
@@ -237,7 +237,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "catalogue_markdown": ("features._catalogue", "catalogue_markdown"),
     "classify": ("features._taxonomy", "classify"),
     "client_of": ("features._clients", "client_of"),
-    "first_uses": ("features._vectors", "first_uses"),
+    "first_uses": ("features._windows", "first_uses"),
     "default_ranges": ("features._aws_ranges", "default_ranges"),
     "fetch_ranges": ("features._aws_ranges", "fetch_ranges"),
     "find_sources": ("features._walk", "find_sources"),
@@ -267,6 +267,7 @@ _WHERE: _typing.Final[dict[str, tuple[str, str]]] = {
     "resource_type_of": ("features._resources", "resource_type_of"),
     "short_id": ("features._resources", "short_id"),
     "to_ns": ("features._windows", "to_ns"),
+    "all_text": ("features._windows", "all_text"),
     "without_pandas": ("features._without_pandas", "without_pandas"),
     "write_events": ("features._io", "write_events"),
     "write_ranges": ("features._aws_ranges", "write_ranges"),
@@ -374,6 +375,7 @@ __all__ = [
     "SessionKeyedRole",
     "SnapshotChain",
     "SourceError",
+    "all_text",
     "behaviour_vectors",
     "build_profiles",
     "catalogue_markdown",

@@ -40,6 +40,7 @@ from features._windows import (
     HOURS_OF_WEEK,
     NO_TIME,
     Prepared,
+    all_text,
     check_columns,
     dimension_pair_keys,
     factorize,
@@ -601,11 +602,7 @@ def _strings(values: npt.NDArray[np.object_]) -> Any:
     that dtype keeps its text in Arrow, the Arrow array is made by ``pyarrow`` itself
     (half of ``pd.array``'s cost on a row or two, ADR 0067).
     """
-    if (
-        np.dtype(object) != _STRINGS
-        and len(values)
-        and all(type(v) is str for v in values.tolist())
-    ):
+    if np.dtype(object) != _STRINGS and len(values) and all_text(values):
         if _ARROW_TEXT is not None:
             return _ARROW_TEXT(pa.array(values, type=pa.large_string()), dtype=_STRINGS)
         return pd.array(values, dtype=_STRINGS)

@@ -27,6 +27,7 @@ __all__ = [
     "NO_TIME",
     "Prepared",
     "Prior",
+    "all_text",
     "count_before",
     "dimension_pair_keys",
     "earliest_by",
@@ -243,7 +244,7 @@ class Prepared:
 def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     """Return the values as strings (``astype(str)``), kept as they are when strings."""
     values = np.asarray(uniques, dtype=object)
-    if all(type(v) is str for v in values.tolist()):
+    if all_text(values):
         return values
     texts: npt.NDArray[np.object_] = values.astype(str).astype(object)
     return texts
@@ -586,9 +587,9 @@ def first_uses(
     )
 
 
-def _all_text(values: npt.NDArray[Any]) -> bool:
-    """Whether every value is a ``str`` (then none is missing: no ``pd.isna`` needed)."""
-    return values.dtype == object and all(type(v) is str for v in values.tolist())
+def all_text(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is exactly a ``str`` (no subclass, none missing); true of none."""
+    return set(map(type, values.tolist())) <= {str}
 
 
 def not_among(
@@ -602,7 +603,7 @@ def not_among(
     """
     left = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
     right = among.to_numpy() if isinstance(among, pd.Series) else np.asarray(among)
-    if not (_all_text(left) and _all_text(right)) and (
+    if not (all_text(left) and all_text(right)) and (
         pd.isna(left).any() or pd.isna(right).any()
     ):  # pandas' own rules for missing ids
         series = values if isinstance(values, pd.Series) else pd.Series(left, copy=False)

@@ -32,6 +32,7 @@ from features import (
     FeatureState,
     InputError,
     Profiles,
+    all_text,
     behaviour_vectors,
     build_profiles,
     never_repeating_person_keys,
@@ -82,21 +83,16 @@ def _strings(column: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     (a state's columns, ADR 0065).
     """
     if isinstance(column, np.ndarray):
-        if column.dtype == object and _all_str(column):
+        if column.dtype == object and all_text(column):
             return column
         column = pd.Series(column, copy=False)
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
     if column.dtype == object:
         values: npt.NDArray[np.object_] = column.to_numpy()
-        if _all_str(values):
+        if all_text(values):
             return values
     return column.astype(str).to_numpy(dtype=object)
-
-
-def _all_str(values: npt.NDArray[np.object_]) -> bool:
-    """Whether every value is exactly a ``str`` (no subclass); true of no values."""
-    return set(map(type, values.tolist())) <= {str}
 
 
 def _event_arrays(

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import features
-from features import EventColumns
+from features import EventColumns, all_text
 from models import ChangeDetector
-from models._detector import _all_str, _pooled_event_arrays, _window_ids
+from models._detector import _pooled_event_arrays, _window_ids
 from models._scored import column_arrays, columns_of, float_matrix
 from models.scoring import lean
 from models.scoring._model_state import LEAN_COLUMNS, MODEL_COLUMNS
@@ -89,8 +89,8 @@ def test_ids_that_are_not_text_are_converted_at_the_rows_read(events: pd.DataFra
     ("values", "expected"),
     [([], True), (["a", "b"], True), (["a", None], False), (["a", np.str_("b")], False)],
 )
-def test_all_str_is_true_of_exact_strings_only(values: list[object], expected: bool) -> None:
-    assert _all_str(np.array(values, dtype=object)) is expected
+def test_all_text_is_true_of_exact_strings_only(values: list[object], expected: bool) -> None:
+    assert all_text(np.array(values, dtype=object)) is expected
 
 
 @pytest.fixture(scope="module")
