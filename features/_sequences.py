@@ -310,7 +310,8 @@ def snapshot_chains(
     roles : sequence of int
         Their role bits (:func:`chain_roles`); rows of no role are ignored.
     resource_ids : sequence of sequences of str
-        Their ``resource_ids``.
+        Their ``resource_ids``. A volume creation naming several snapshots has them
+        tried as its source in the order named.
     horizon_ns : int
         Snapshot, volume, launch and attachment must all fall within this before the
         attachment.
@@ -339,7 +340,9 @@ def snapshot_chains(
                 snapshots.add((owner, snap), moment, row)
         if role & MADE_VOLUME:
             for volume in volume_ids:
-                for snap in snaps:
+                # _chain tries the newest entry first; a record naming several snapshots
+                # has them tried in the record's order, so they are added last to first
+                for snap in reversed(snaps):
                     volumes.add((owner, volume), moment, row, snap)
         if role & LAUNCHED:
             for instance in instances:
