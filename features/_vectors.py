@@ -439,6 +439,9 @@ class _Featuriser:
     def organisation(self) -> None:
         cfg = self.config
         codes, names = self.codes("event_name")
+        if len(codes) and codes.min() < 0:  # see below: the last action named, in sorted order
+            ordered, names = self.p.ordered_codes("event_name")
+            codes = ordered[self.rows]
         data_owner, data_action, data_first = self.org_uses()
         # Per row, the identities that used its action before its window: the profile's
         # first uses (kept by action in its index) and those of the uses beyond it.
