@@ -40,6 +40,7 @@ from features._windows import (
     HOURS_OF_WEEK,
     NO_TIME,
     Prepared,
+    Prior,
     all_text,
     check_columns,
     dimension_pair_keys,
@@ -305,9 +306,7 @@ class _Featuriser:
 
     def identity_history(self) -> None:
         cfg, ident = self.config, self.identity
-        prior = prior_by_key(
-            self.ident, self.window, self.time, ident["n_events"], ident["last_seen"], cfg.forget_ns
-        )
+        prior = self.priors()
         self.prior_events = prior.count
         self.epoch = prior.epoch
         rs = self.run_start
@@ -343,13 +342,16 @@ class _Featuriser:
             | (f["active_days"] < cfg.cold_start_active_days)
         ).astype(np.float64)
 
-    def novelty(self) -> None:
-        cfg = self.config
-        prior_total = np.maximum(self.prior_events, 1)
-        # Every dimension's (identity, value) keys, numbered apart, are made by one sort
-        # (dimension_pair_keys), looked up in the profiles in one pass, and go through one
-        # prior_by_key call: it treats each key on its own, so the answer per dimension is
-        # the one of a call per dimension, for one call's fixed cost (ADRs 0057, 0067).
+    def priors(self) -> Prior:
+        """Return the identities' :class:`Prior`; keep the novelty dimensions' for :meth:`novelty`.
+
+        Every dimension's (identity, value) keys, numbered apart, are made by one sort
+        (:func:`dimension_pair_keys`) and looked up in the profiles in one pass; they and the
+        identities (keys numbered after them) go through one :func:`prior_by_key` call, which
+        treats each key on its own: the answer per dimension and for the identities is the
+        one of a call each, for one call's fixed cost (ADRs 0057, 0067, 0069).
+        """
+        cfg, ident = self.config, self.identity
         dimensions = [dimension for _, dimension in NOVELTY_DIMENSIONS]
         coded = [self.codes(dimension) for dimension in dimensions]
         codes = np.stack([dimension_codes for dimension_codes, _ in coded])
@@ -362,17 +364,28 @@ class _Featuriser:
             value_names[offsets[pair_dimension] + pair_value].tolist(),
         )
         m, n = codes.shape
+        n_pairs = len(pair_dimension)
         prior = prior_by_key(
-            key.reshape(-1),
-            np.tile(self.window, m),
-            np.tile(self.time, m),
-            count,
-            last,
+            np.concatenate([key.reshape(-1), self.ident + n_pairs]),
+            np.tile(self.window, m + 1),
+            np.tile(self.time, m + 1),
+            np.concatenate([count, ident["n_events"]]),
+            np.concatenate([last, ident["last_seen"]]),
             cfg.forget_ns,
         )
+        self.novelty_codes = codes
+        self.novelty_novel = prior.novel[: m * n].reshape(m, n)
+        self.novelty_count = prior.count[: m * n].reshape(m, n)
+        at = slice(m * n, None)
+        return Prior(prior.count[at], prior.last[at], prior.novel[at], prior.epoch[at])
+
+    def novelty(self) -> None:
+        cfg = self.config
+        prior_total = np.maximum(self.prior_events, 1)
+        codes, n = self.novelty_codes, self.novelty_codes.shape[1]
         valid = codes >= 0
-        novel_all = prior.novel.reshape(m, n) & valid
-        count_all = prior.count.reshape(m, n)
+        novel_all = self.novelty_novel & valid
+        count_all = self.novelty_count
         shares = self.shares(novel_all)
         rare_context = np.zeros(n, dtype=bool)
         for at, (stem, dimension) in enumerate(NOVELTY_DIMENSIONS):
