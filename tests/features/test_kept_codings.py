@@ -18,7 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features import EventColumns, FeatureConfig, FeatureState, InputError, behaviour_vectors
+import features._sequences as sequences
+from features import (
+    EventColumns,
+    FeatureConfig,
+    FeatureState,
+    InputError,
+    behaviour_vectors,
+    declared_mask,
+)
 from features._columns import in_order
 from features._windows import prepare
 
@@ -303,3 +311,28 @@ def test_an_asn_column_of_objects_is_coded_per_call(plain: pd.DataFrame) -> None
             )
         ),
     )
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["frame", "kept-codes"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_predicates_answered_by_one_grouping_are_each_ones_declared_mask(
+    random_table: Callable[..., pd.DataFrame], seed: int, kept: bool
+) -> None:
+    """:func:`_prepared_masks` of the sequence predicates at once: each one's own answers."""
+    frame = _plain(random_table(seed, n=300, days=3.0))
+    prepared = prepare(_table(frame) if kept else frame, CONFIG)
+    exprs = [
+        sequences._SUCCEEDED_STEP,
+        sequences.RESTART_STEP,
+        *(expr for _, expr in sequences._ROLES),
+    ]
+    masks = sequences._prepared_masks(prepared, exprs)
+    rows = np.arange(len(prepared), dtype=np.int64)
+    names = sorted({name for expr in exprs for name in expr.columns()})
+    columns = {name: prepared.objects_at(name, rows) for name in names}
+    for expr, mask in zip(exprs, masks, strict=True):
+        assert mask.tolist() == declared_mask(columns, expr).tolist()
+        assert mask.tolist() == sequences._prepared_mask(prepared, expr).tolist()
+    assert all(mask.any() for mask in masks)  # every predicate holds somewhere
+    empty = prepare(frame.iloc[:0], CONFIG)
+    assert [mask.tolist() for mask in sequences._prepared_masks(empty, exprs)] == [[]] * 6
