@@ -43,6 +43,7 @@ from features._windows import (
     Prior,
     all_text,
     check_columns,
+    coded_first_uses,
     dimension_pair_keys,
     factorize,
     first_uses,
@@ -466,27 +467,26 @@ class _Featuriser:
             np.arange(len(names), dtype=np.int64)[codes],
             self.window,
         )
-        valid = ~(pd.isna(data_owner) | pd.isna(data_action))
-        n_total = self.index.active_before(data_owner[valid], data_first[valid], self.w_start)
+        n_total = self.index.active_before(data_owner, data_first, self.w_start)
         rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
 
     def org_uses(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-        """(identity, event name, time) of the organisation's uses beyond the profile's.
+        """First uses (:func:`first_uses`) of the organisation beyond the profile's.
 
-        The caller's first-use table when given (Spark), else the events' own uses.
+        Those of the caller's first-use table when given (Spark), else of the events' own
+        uses, from their codes. None has a missing identity or name.
         """
         if self.org_first_use is not None:
             table = self.org_first_use
-            return (
+            return first_uses(
                 table["identity_key"].to_numpy(dtype=object),
                 table["event_name"].to_numpy(dtype=object),
                 to_ns(table["first_seen"]),
             )
         codes, names = self.p.codes("event_name")
-        used = codes >= 0
-        return self.p.identities[self.p.ident[used]], names[codes[used]], self.p.time[used]
+        return coded_first_uses(self.p.ident, self.p.identities, codes, names, self.p.time)
 
     def table(self) -> pd.DataFrame:
         keep = np.flatnonzero(self.output)

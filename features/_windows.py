@@ -28,6 +28,7 @@ __all__ = [
     "Prepared",
     "Prior",
     "all_text",
+    "coded_first_uses",
     "count_before",
     "dimension_pair_keys",
     "earliest_by",
@@ -352,13 +353,18 @@ def prepare(events: pd.DataFrame | EventColumns, config: FeatureConfig) -> Prepa
     """
     check_columns(events)
     keys: pd.Series | npt.NDArray[Any]
-    if isinstance(events, EventColumns):
+    coding = None
+    if isinstance(events, EventColumns):  # the identities' codes as the table keeps them
         time, keys = events.times(), events.column("identity_key")
+        coding = events.coding("identity_key")
     else:
         time, keys = to_ns(events["event_time"]), events["identity_key"]
     if len(time) and (time == NO_TIME).any():
         raise InputError("event_time: missing in some events")
-    ident_codes, identities = factorize(keys)
+    if coding is not None:  # factorize(keys), kept by the table
+        ident_codes, identities = coding[0], np.array(coding[1], dtype=object)
+    else:
+        ident_codes, identities = factorize(keys)
     if (ident_codes < 0).any():
         raise InputError("identity_key: missing in some events")
     order = np.lexsort((time, ident_codes))
@@ -585,11 +591,24 @@ def first_uses(
     identity, name, first : numpy.ndarray
         One entry per distinct pair; ``first`` in the unit of ``times``.
     """
-    owner = np.asarray(identities, dtype=object)
-    action = np.asarray(names, dtype=object)
-    time = np.asarray(times, dtype=np.int64)
-    owner_codes, owners = factorize(owner)
-    action_codes, actions = factorize(action)
+    owner_codes, owners = factorize(np.asarray(identities, dtype=object))
+    action_codes, actions = factorize(np.asarray(names, dtype=object))
+    return coded_first_uses(
+        owner_codes, owners, action_codes, actions, np.asarray(times, dtype=np.int64)
+    )
+
+
+def coded_first_uses(
+    owner_codes: I64,
+    owners: npt.NDArray[Any],
+    action_codes: I64,
+    actions: npt.NDArray[Any],
+    time: I64,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+    """:func:`first_uses` of uses given as codes (``-1`` missing) into ``owners``, ``actions``.
+
+    What the featuriser's own events give: their identities and event names coded already.
+    """
     valid = (owner_codes >= 0) & (action_codes >= 0)
     width = max(len(actions), 1)
     key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]

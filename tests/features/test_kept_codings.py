@@ -28,7 +28,7 @@ from features import (
     declared_mask,
 )
 from features._columns import in_order
-from features._windows import prepare
+from features._windows import coded_first_uses, factorize, first_uses, prepare
 
 CONFIG = FeatureConfig(window="1h", horizon="6h", forget_days=1)
 
@@ -336,3 +336,35 @@ def test_predicates_answered_by_one_grouping_are_each_ones_declared_mask(
     assert all(mask.any() for mask in masks)  # every predicate holds somewhere
     empty = prepare(frame.iloc[:0], CONFIG)
     assert [mask.tolist() for mask in sequences._prepared_masks(empty, exprs)] == [[]] * 6
+
+
+def test_a_kept_table_is_prepared_as_its_frame(plain: pd.DataFrame) -> None:
+    """Identities from the table's coding: the same codes, order and windows as the frame's."""
+    shuffled = plain.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    table = _table(shuffled)
+    kept, frame = prepare(table, CONFIG), prepare(shuffled, CONFIG)
+    assert "identity_key" in table._codings
+    assert kept.identities.tolist() == frame.identities.tolist()
+    assert kept.identities.dtype == frame.identities.dtype
+    for name in ("ident", "time", "window", "order"):
+        assert np.array_equal(getattr(kept, name), getattr(frame, name)), name
+    missing = shuffled.copy()
+    missing.loc[4, "identity_key"] = None
+    with pytest.raises(InputError, match="identity_key"):
+        prepare(_table(missing), CONFIG)
+
+
+@given(
+    owners=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=0, max_size=30),
+    seed=st.integers(0, 10**6),
+)
+@settings(max_examples=60, deadline=None)
+def test_first_uses_of_codes_are_those_of_the_values(owners: list[Any], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    owner = np.array(owners, dtype=object)
+    action = np.array(rng.choice(["X", "Y", None], len(owners)), dtype=object)  # type: ignore[arg-type]
+    time = rng.integers(0, 100, len(owners)).astype(np.int64)
+    got = coded_first_uses(*factorize(owner), *factorize(action), time)
+    expected = first_uses(owner, action, time)
+    assert [part.tolist() for part in got] == [part.tolist() for part in expected]
+    assert got[0].dtype == got[1].dtype == object
