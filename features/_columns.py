@@ -27,7 +27,7 @@ from pandas.api.internals import (  # type: ignore[import-not-found]  # not in p
     create_dataframe_from_blocks,
 )
 
-__all__ = ["EventColumns"]
+__all__ = ["EventColumns", "all_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ class EventColumns:
             if source._codings.keys() <= self._codings.keys() | {name}:
                 self._origin = None  # every coding it had is renumbered: let it go
             return None if known is None else _renumbered(known, rows)
-        return _extended(_NONE, [self.column(name)], kind.kind)
+        return _factorized(self.column(name), kind.kind)
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Return the table as a frame: these columns in order, with their dtypes.
@@ -320,6 +320,26 @@ class EventColumns:
             columns=self._columns,
         )
         return frame
+
+
+def _factorized(values: npt.NDArray[Any], kind: str) -> Coding | None:
+    """Return ``pandas.factorize`` of a column as a :data:`Coding`; ``None`` when not coded.
+
+    A table's own coding: pandas hashes the values (once per table, whatever its length).
+    """
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists)
+        return None
+    found = np.asarray(uniques).tolist()
+    if kind == "O" and not all_text(np.asarray(uniques)):
+        return None
+    return np.asarray(codes, dtype=np.int64), found, {value: at for at, value in enumerate(found)}
+
+
+def all_text(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is exactly a ``str`` (no subclass, none missing); true of none."""
+    return set(map(type, values.tolist())) <= {str}
 
 
 def _extended(base: Coding, arrays: list[npt.NDArray[Any]], kind: str) -> Coding | None:

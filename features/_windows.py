@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._columns import EventColumns, in_order
+from features._columns import EventColumns, all_text, in_order
 from features._config import FeatureConfig
 from features._exceptions import InputError
 
@@ -620,11 +620,6 @@ def coded_first_uses(
         np.asarray(actions, dtype=object)[pairs % width],
         first,
     )
-
-
-def all_text(values: npt.NDArray[Any]) -> bool:
-    """Whether every value is exactly a ``str`` (no subclass, none missing); true of none."""
-    return set(map(type, values.tolist())) <= {str}
 
 
 def not_among(
