@@ -422,22 +422,25 @@ class _Featuriser:
         n_changes = f["n_changes"].astype(np.int64)
         ident = self.identity
         cont = self.continues
-        windows = segmented_prior(
-            np.ones(self.n, dtype=np.int64),
-            self.segment,
-            np.where(cont, ident["n_windows"][self.w_ident], 0),
-        )
-        changes = segmented_prior(
-            n_changes, self.segment, np.where(cont, ident["n_changes"][self.w_ident], 0)
+        # the windows, the changes and the histogram of changes per window before each
+        # window, by one segmented_prior over their columns (it sums each column apart)
+        bucket = changes_bucket(n_changes)
+        columns = np.zeros((self.n, N_BUCKETS + 2), dtype=np.int64)
+        columns[np.arange(self.n), bucket] = 1
+        columns[:, N_BUCKETS] = 1
+        columns[:, N_BUCKETS + 1] = n_changes
+        base = np.zeros((self.n, N_BUCKETS + 2), dtype=np.int64)
+        base[cont, :N_BUCKETS] = self.identity_histogram()[self.w_ident[cont]]
+        base[:, N_BUCKETS] = np.where(cont, ident["n_windows"][self.w_ident], 0)
+        base[:, N_BUCKETS + 1] = np.where(cont, ident["n_changes"][self.w_ident], 0)
+        before = segmented_prior(columns, self.segment, base)
+        histogram, windows, changes = (
+            before[:, :N_BUCKETS],
+            before[:, N_BUCKETS],
+            before[:, N_BUCKETS + 1],
         )
         mean = np.divide(changes, windows, out=np.zeros(self.n), where=windows > 0)
         f["change_count_ratio"] = (n_changes + 1.0) / (mean + 1.0)
-        bucket = changes_bucket(n_changes)
-        onehot = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
-        onehot[np.arange(self.n), bucket] = 1
-        base = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
-        base[cont] = self.identity_histogram()[self.w_ident[cont]]
-        histogram = segmented_prior(onehot, self.segment, base)
         at_least = np.cumsum(histogram[:, ::-1], axis=1)[:, ::-1][np.arange(self.n), bucket]
         f["change_count_tail"] = np.divide(
             at_least, windows, out=np.ones(self.n), where=windows > 0
