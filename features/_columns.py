@@ -37,7 +37,6 @@ Coding = tuple[npt.NDArray[np.int64], list[Any], dict[Any, int]]
 """A column's codes (``-1`` missing), its distinct values in order of first appearance, and
 each value's code: ``pandas.factorize`` of the column (see :meth:`EventColumns.coding`)."""
 _NOT_YET: Final[Any] = object()
-_NONE: Final[Coding] = (np.zeros(0, dtype=np.int64), [], {})
 
 
 def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
