@@ -116,6 +116,7 @@ class EventColumns:
         "_codings",
         "_columns",
         "_dtypes",
+        "_extensions",
         "_length",
         "_names",
         "_origin",
@@ -147,6 +148,8 @@ class EventColumns:
         self._parts = parts
         self._codings: dict[str, Coding | None] = {} if codings is None else codings
         self._origin = origin
+        # per column, the rows a pooled table last added after this one and its coding
+        self._extensions: dict[str, tuple[tuple[Any, ...], Coding]] = {}
 
     @classmethod
     def of(cls, frame: pd.DataFrame, *, copy: bool = True) -> EventColumns | None:
@@ -278,14 +281,35 @@ class EventColumns:
         coding: Coding | None = found
         return coding
 
+    def _extension(self, name: str, rest: list[npt.NDArray[Any]]) -> Coding | None:
+        """Return this table's coding of ``name`` extended by the values of ``rest``.
+
+        The last extension is kept: a live call pools the state's events with a request's
+        event twice (its vectors, then the state's advance), and the second pooling reads
+        the first one's coding. Values are compared with their types (floats by their bits).
+        """
+        base = self.coding(name)
+        if base is None:
+            return None
+        kind = self.dtype(name).kind
+        if kind == "f":
+            key: tuple[Any, ...] = tuple(array.tobytes() for array in rest)
+        else:
+            key = tuple((type(value), value) for array in rest for value in array.tolist())
+        kept = self._extensions.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        found = _extended(base, rest, kind)
+        if found is not None:  # kept keys hold strings, missing values and floats only
+            self._extensions[name] = (key, found)
+        return found
+
     def _coded(self, name: str) -> Coding | None:
         kind = self.dtype(name)
         if not isinstance(kind, np.dtype) or kind.kind not in "Of":
             return None
         if self._parts:
-            base = self._parts[0].coding(name)
-            rest = [part.column(name) for part in self._parts[1:]]
-            return None if base is None else _extended(base, rest, kind.kind)
+            return self._parts[0]._extension(name, [part.column(name) for part in self._parts[1:]])
         if self._origin is not None and name in self._origin[0]._codings:
             source, rows = self._origin
             known = source._codings[name]

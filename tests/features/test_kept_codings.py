@@ -372,3 +372,31 @@ def test_first_uses_of_codes_are_those_of_the_values(owners: list[Any], seed: in
     expected = first_uses(owner, action, time)
     assert [part.tolist() for part in got] == [part.tolist() for part in expected]
     assert got[0].dtype == got[1].dtype == object
+
+
+def test_pooling_the_same_rows_again_reads_the_first_poolings_coding(plain: pd.DataFrame) -> None:
+    """A call pools the state's events with its event twice (vectors, then advance)."""
+    head = _table(plain.iloc[:100])
+    first = EventColumns.concat([head, _table(plain.iloc[100:])])
+    again = EventColumns.concat([head, _table(plain.iloc[100:].copy())])
+    assert first is not None
+    assert again is not None
+    for name in _CODED:
+        _same(first, name)
+        assert again.coding(name) is first.coding(name)  # equal rows: the same coding
+    other = plain.iloc[100:].copy()
+    other["region"] = other["region"].astype(object)
+    other.iloc[0, other.columns.get_loc("region")] = "xx-new-1"
+    other["asn"] = other["asn"].astype(np.float64)
+    other.iloc[0, other.columns.get_loc("asn")] = -0.0
+    changed = EventColumns.concat([head, _table(other)])
+    assert changed is not None
+    for name in ("region", "asn"):
+        assert changed.coding(name) is not first.coding(name)
+        _same(changed, name)
+    zero = other.copy()
+    zero.iloc[0, zero.columns.get_loc("asn")] = 0.0  # equal to -0.0, other bits
+    pooled = EventColumns.concat([head, _table(zero)])
+    assert pooled is not None
+    assert pooled.coding("asn") is not changed.coding("asn")
+    _same(pooled, "asn")
