@@ -16,8 +16,9 @@ has none (:meth:`EventColumns.of` returns ``None``) and its callers keep the fra
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +27,16 @@ from pandas.api.internals import (  # type: ignore[import-not-found]  # not in p
     create_dataframe_from_blocks,
 )
 
-__all__ = ["EventColumns"]
+__all__ = ["EventColumns", "all_text"]
 
 logger = logging.getLogger(__name__)
 
 _UTC_ZONES = frozenset({"UTC"})
+
+Coding = tuple[npt.NDArray[np.int64], list[Any], dict[Any, int]]
+"""A column's codes (``-1`` missing), its distinct values in order of first appearance, and
+each value's code: ``pandas.factorize`` of the column (see :meth:`EventColumns.coding`)."""
+_NOT_YET: Final[Any] = object()
 
 
 def _frame_arrays(frame: pd.DataFrame) -> Iterator[Any]:
@@ -106,7 +112,17 @@ class EventColumns:
     >>> table.take([0, 2]).to_frame()                       # doctest: +SKIP
     """
 
-    __slots__ = ("_columns", "_dtypes", "_length", "_names", "_parts", "_values")
+    __slots__ = (
+        "_codings",
+        "_columns",
+        "_dtypes",
+        "_extensions",
+        "_length",
+        "_names",
+        "_origin",
+        "_parts",
+        "_values",
+    )
 
     def __init__(
         self,
@@ -116,6 +132,8 @@ class EventColumns:
         values: dict[str, npt.NDArray[Any]],
         parts: tuple[EventColumns, ...] = (),
         names: tuple[str, ...] | None = None,
+        codings: dict[str, Coding | None] | None = None,
+        origin: tuple[EventColumns, npt.NDArray[np.intp]] | None = None,
     ) -> None:
         self._columns = columns
         # ``names`` is ``tuple(columns)`` when the caller has it: iterating a pandas
@@ -128,6 +146,10 @@ class EventColumns:
         self._length = length
         self._values = values
         self._parts = parts
+        self._codings: dict[str, Coding | None] = {} if codings is None else codings
+        self._origin = origin
+        # per column, the rows a pooled table last added after this one and its coding
+        self._extensions: dict[str, tuple[tuple[Any, ...], Coding]] = {}
 
     @classmethod
     def of(cls, frame: pd.DataFrame, *, copy: bool = True) -> EventColumns | None:
@@ -201,7 +223,11 @@ class EventColumns:
         """Return the rows at positions ``rows`` (in that order)."""
         at = np.asarray(rows, dtype=np.intp)
         values = {name: self.column(name)[at] for name in self._names}
-        return EventColumns(self._columns, self._dtypes, len(at), values, names=self._names)
+        # the codings this table has are renumbered for the rows when first asked for
+        origin = (self, at) if self._codings else None
+        return EventColumns(
+            self._columns, self._dtypes, len(at), values, names=self._names, origin=origin
+        )
 
     def filter(self, mask: npt.NDArray[np.bool_]) -> EventColumns:
         """Return the rows where ``mask`` is true."""
@@ -229,7 +255,68 @@ class EventColumns:
         if not self._parts:
             return self
         values = {name: self.column(name) for name in self._names}
-        return EventColumns(self._columns, self._dtypes, self._length, values, names=self._names)
+        # the codings the first part has are extended now (the parts are let go)
+        first = self._parts[0]._codings
+        codings = {name: self.coding(name) for name in self._names if name in first}
+        return EventColumns(
+            self._columns, self._dtypes, self._length, values, names=self._names, codings=codings
+        )
+
+    def coding(self, name: str) -> Coding | None:
+        """Return ``pandas.factorize`` of a column as a :data:`Coding`, or ``None``.
+
+        Codes number the values by first appearance in the table's rows, ``-1`` for a
+        missing value (``None``, NaN). Only columns of plain strings (and missing values)
+        and float columns are coded; any other column answers ``None``.
+
+        A table keeps its codings, and the tables made from it derive theirs from them:
+        a pooled table (:meth:`concat`) codes only the rows after its first part, a table
+        of some rows (:meth:`take`) renumbers the codes of those rows. A live state's open
+        events are coded once, and each one-event call codes its one event (ADR 0069).
+        """
+        found = self._codings.get(name, _NOT_YET)
+        if found is _NOT_YET:
+            found = self._coded(name)
+            self._codings[name] = found
+        coding: Coding | None = found
+        return coding
+
+    def _extension(self, name: str, rest: list[npt.NDArray[Any]]) -> Coding | None:
+        """Return this table's coding of ``name`` extended by the values of ``rest``.
+
+        The last extension is kept: a live call pools the state's events with a request's
+        event twice (its vectors, then the state's advance), and the second pooling reads
+        the first one's coding. Values are compared with their types (floats by their bits).
+        """
+        base = self.coding(name)
+        if base is None:
+            return None
+        kind = self.dtype(name).kind
+        if kind == "f":
+            key: tuple[Any, ...] = tuple(array.tobytes() for array in rest)
+        else:
+            key = tuple((type(value), value) for array in rest for value in array.tolist())
+        kept = self._extensions.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        found = _extended(base, rest, kind)
+        if found is not None:  # kept keys hold strings, missing values and floats only
+            self._extensions[name] = (key, found)
+        return found
+
+    def _coded(self, name: str) -> Coding | None:
+        kind = self.dtype(name)
+        if not isinstance(kind, np.dtype) or kind.kind not in "Of":
+            return None
+        if self._parts:
+            return self._parts[0]._extension(name, [part.column(name) for part in self._parts[1:]])
+        if self._origin is not None and name in self._origin[0]._codings:
+            source, rows = self._origin
+            known = source._codings[name]
+            if source._codings.keys() <= self._codings.keys() | {name}:
+                self._origin = None  # every coding it had is renumbered: let it go
+            return None if known is None else _renumbered(known, rows)
+        return _factorized(self.column(name), kind.kind)
 
     def to_frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         """Return the table as a frame: these columns in order, with their dtypes.
@@ -256,3 +343,75 @@ class EventColumns:
             columns=self._columns,
         )
         return frame
+
+
+def _factorized(values: npt.NDArray[Any], kind: str) -> Coding | None:
+    """Return ``pandas.factorize`` of a column as a :data:`Coding`; ``None`` when not coded.
+
+    A table's own coding: pandas hashes the values (once per table, whatever its length).
+    """
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists)
+        return None
+    found = np.asarray(uniques).tolist()
+    if kind == "O" and not all_text(np.asarray(uniques)):
+        return None
+    return np.asarray(codes, dtype=np.int64), found, {value: at for at, value in enumerate(found)}
+
+
+def all_text(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is exactly a ``str`` (no subclass, none missing); true of none."""
+    return set(map(type, values.tolist())) <= {str}
+
+
+def _extended(base: Coding, arrays: list[npt.NDArray[Any]], kind: str) -> Coding | None:
+    """Return ``base`` extended by the values of ``arrays``; ``None`` for a value it cannot code.
+
+    Strings (``kind`` ``"O"``) or floats (``"f"``) are looked up in the values coded so
+    far; ``None`` and NaN are missing. ``base`` is left as it is (a new value copies it).
+    """
+    codes, values, index = base
+    more: list[int] = []
+    fresh = False
+    wanted = str if kind == "O" else float
+    for array in arrays:
+        for value in array.tolist():
+            if value is None or (type(value) is float and math.isnan(value)):
+                more.append(-1)
+                continue
+            if type(value) is not wanted:
+                return None
+            code = index.get(value)
+            if code is None:
+                if not fresh:
+                    values, index, fresh = list(values), dict(index), True
+                code = index[value] = len(values)
+                values.append(value)
+            more.append(code)
+    added = np.asarray(more, dtype=np.int64).reshape(len(more))
+    return np.concatenate([codes, added]) if len(codes) else added, values, index
+
+
+def _renumbered(coding: Coding, rows: npt.NDArray[np.intp]) -> Coding:
+    """Return the coding of the column's values at ``rows`` (:func:`in_order` of its codes)."""
+    codes, uniques = in_order(coding[0], np.array(coding[1], dtype=object), rows)
+    values = uniques.tolist()
+    return codes, values, {value: at for at, value in enumerate(values)}
+
+
+def in_order(
+    codes: npt.NDArray[np.int64], uniques: npt.NDArray[Any], order: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Factorisation of ``values[order]`` from that of ``values`` (codes by first appearance).
+
+    ``order`` may name some rows only, or a row twice; the values none of them has are
+    left out.
+    """
+    taken = codes[order]
+    present = taken[taken >= 0]
+    appearance = pd.unique(present) if len(present) else present
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[appearance] = np.arange(len(appearance))
+    out = np.where(taken >= 0, rank[np.maximum(taken, 0)] if len(rank) else -1, -1)
+    return out.astype(np.int64), np.asarray(uniques)[appearance]

@@ -224,9 +224,10 @@ class ProfileIndex:
         actions : numpy.ndarray
             The event names the queries ask about (distinct).
         uses : tuple of numpy.ndarray
-            Identity, event name and time of uses beyond the index (a call's own events,
-            or Spark's first-use table of the organisation); an identity's use of an
-            action is the earliest in the index or among these.
+            Identity, event name and first use of the pairs used beyond the index, one
+            entry per pair (:func:`features.first_uses` of a call's own events, or of
+            Spark's first-use table of the organisation); an identity's use of an action
+            is the earliest in the index or among these.
         action_of : numpy.ndarray
             Per query, the position of its action in ``actions``.
         moments : numpy.ndarray
@@ -249,7 +250,7 @@ class ProfileIndex:
         first = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
         more_groups: list[int] = []
         more_firsts: list[int] = []
-        for owner, action, time in zip(*(x.tolist() for x in first_uses(*uses)), strict=True):
+        for owner, action, time in zip(*(x.tolist() for x in uses), strict=True):
             group = group_of.get(action)
             if group is None:  # an action no query asks about
                 continue

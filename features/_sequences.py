@@ -106,7 +106,8 @@ def declared_mask(frame: Columns, expr: Expr) -> npt.NDArray[np.bool_]:
     """
     if _length(frame) == 0:
         return np.zeros(0, dtype=bool)
-    return _by_distinct([factorize(_array(frame[c])) for c in _names(expr)], expr)
+    names = _names(expr)
+    return _by_distinct([factorize(_array(frame[c])) for c in names], names, [expr])[0]
 
 
 def _length(frame: Columns) -> int:
@@ -145,19 +146,30 @@ def _answers(expr: Expr) -> tuple[list[str], dict[tuple[Any, ...], bool]]:
     return found
 
 
-def _by_distinct(factors: list[tuple[Any, Any]], expr: Expr) -> npt.NDArray[np.bool_]:
+def _by_distinct(
+    factors: list[tuple[Any, Any]], names: list[str], exprs: Sequence[Expr]
+) -> list[npt.NDArray[np.bool_]]:
+    """Each predicate's answers, evaluated once per distinct combination of the columns.
+
+    ``factors`` are the (codes, values) of the columns ``names``, which hold every column
+    the predicates read: the rows are grouped by one sort, whatever the predicates.
+    """
     codes = [np.asarray(c, dtype=np.int64) + 1 for c, _ in factors]
     sizes = [len(u) + 1 for _, u in factors]
     combined = np.ravel_multi_index(codes, sizes) if len(codes) > 1 else codes[0]
     distinct, inverse = np.unique(combined, return_inverse=True)
     parts = np.unravel_index(distinct, sizes) if len(codes) > 1 else (distinct,)
-    names, known = _answers(expr)
     columns = {}
     for name, (_, uniques), part in zip(names, factors, parts, strict=True):
         values = np.asarray([None, *list(uniques)], dtype=object)
         columns[name] = values[part]
-    answer: npt.NDArray[np.bool_] = _distinct_answers(expr, columns, names, known)
-    return answer[inverse.reshape(-1)]
+    rows = inverse.reshape(-1)
+    masks = []
+    for expr in exprs:
+        own, known = _answers(expr)
+        answer = _distinct_answers(expr, {name: columns[name] for name in own}, own, known)
+        masks.append(answer[rows])
+    return masks
 
 
 def _distinct_answers(
@@ -179,18 +191,29 @@ def _distinct_answers(
     return np.array(answers, dtype=bool)
 
 
-def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
-    """:func:`declared_mask` over a prepared frame, from the codes it caches for its features."""
+def _prepared_masks(prepared: Prepared, exprs: Sequence[Expr]) -> list[npt.NDArray[np.bool_]]:
+    """:func:`declared_mask` of each predicate over a prepared frame, by one grouping.
+
+    The rows are grouped by the values of every column the predicates read, from the codes
+    the frame caches for its features (a live call's sequence features ask six predicates
+    of the same few columns, ADR 0069).
+    """
     if len(prepared.time) == 0:
-        return np.zeros(0, dtype=bool)
+        return [np.zeros(0, dtype=bool) for _ in exprs]
+    names = sorted({name for expr in exprs for name in _names(expr)})
     factors: list[tuple[Any, Any]] = []
-    for name in _names(expr):
+    for name in names:
         if prepared.dtype(name) == np.bool_:
             flags = prepared.flags(name).astype(np.int64)
             factors.append((flags, np.array([False, True], dtype=object)))
         else:
             factors.append(prepared.codes(name))
-    return _by_distinct(factors, expr)
+    return _by_distinct(factors, names, exprs)
+
+
+def _prepared_mask(prepared: Prepared, expr: Expr) -> npt.NDArray[np.bool_]:
+    """:func:`declared_mask` over a prepared frame (:func:`_prepared_masks` of one predicate)."""
+    return _prepared_masks(prepared, [expr])[0]
 
 
 def chain_roles(frame: Columns) -> npt.NDArray[np.int64]:
@@ -400,9 +423,14 @@ def _succeeded(prepared: Prepared) -> npt.NDArray[np.bool_]:
     return prepared.codes("error_code")[0] < 0
 
 
-def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
-    """Attach rows completing volume-from-snapshot + new instance, and the full chain."""
-    rows = np.flatnonzero(_prepared_mask(prepared, _SUCCEEDED_STEP))
+def _chain_rows(
+    prepared: Prepared, horizon_ns: int, masks: dict[Expr, npt.NDArray[np.bool_]]
+) -> tuple[I64, I64]:
+    """Attach rows completing volume-from-snapshot + new instance, and the full chain.
+
+    ``masks`` holds the answers of :data:`_SUCCEEDED_STEP` and of each role's predicate.
+    """
+    rows = np.flatnonzero(masks[_SUCCEEDED_STEP])
     if len(rows) == 0:
         return rows, rows
     # the roles read the codes the features already made (chain_roles over the rows'
@@ -410,7 +438,7 @@ def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     chains = snapshot_chains(
         rows.tolist(),
         prepared.time[rows].tolist(),
-        _roles(lambda expr: _prepared_mask(prepared, expr)[rows], len(rows)),
+        _roles(lambda expr: masks[expr][rows], len(rows)),
         _column(prepared, "resource_ids", rows),
         horizon_ns,
         owners=prepared.ident[rows].tolist(),
@@ -420,14 +448,15 @@ def _chain_rows(prepared: Prepared, horizon_ns: int) -> tuple[I64, I64]:
     return partial, full
 
 
-def _stop_modify_start(prepared: Prepared, horizon_ns: int) -> I64:
+def _stop_modify_start(prepared: Prepared, horizon_ns: int, steps: npt.NDArray[np.bool_]) -> I64:
     """Start rows preceded by a stop then a boot-time change of the same instance.
 
-    The steps are :data:`RESTART_STEP` in every cloud: a stop (``StopInstances``, Azure
-    ``powerOff``/``deallocate``, Google ``instances.stop``), a change of what the instance
-    runs at boot or of its type (``attribute`` in :data:`RESTART_CHANGES`), a start.
+    The steps are :data:`RESTART_STEP` in every cloud (``steps``, its answers): a stop
+    (``StopInstances``, Azure ``powerOff``/``deallocate``, Google ``instances.stop``), a
+    change of what the instance runs at boot or of its type (``attribute`` in
+    :data:`RESTART_CHANGES`), a start.
     """
-    rows = np.flatnonzero(_prepared_mask(prepared, RESTART_STEP))
+    rows = np.flatnonzero(steps)
     if len(rows) == 0:  # no step: nothing to read (most live calls)
         return np.zeros(0, dtype=np.int64)
     actions = _column(prepared, "action", rows)
@@ -516,7 +545,9 @@ def sequence_counts(
         windows = windows[windows >= 0]
         return np.bincount(windows, minlength=n_windows).astype(np.float64)
 
-    partial, full = _chain_rows(prepared, horizon)
+    exprs = (_SUCCEEDED_STEP, RESTART_STEP, *(expr for _, expr in _ROLES))
+    masks = dict(zip(exprs, _prepared_masks(prepared, exprs), strict=True))
+    partial, full = _chain_rows(prepared, horizon, masks)
     foreign, public = _shares(prepared, config)
     snap_mask = (
         _among(prepared, "resource_type", ("snapshot",))
@@ -534,6 +565,8 @@ def sequence_counts(
         "seq_own_snapshot_volume_attach": per_window(full),
         "share_foreign": per_window(foreign),
         "share_public": per_window(public),
-        "seq_stop_modify_start": per_window(_stop_modify_start(prepared, horizon)),
+        "seq_stop_modify_start": per_window(
+            _stop_modify_start(prepared, horizon, masks[RESTART_STEP])
+        ),
         "snapshots_in_horizon": in_horizon.astype(np.float64),
     }

@@ -40,8 +40,10 @@ from features._windows import (
     HOURS_OF_WEEK,
     NO_TIME,
     Prepared,
+    Prior,
     all_text,
     check_columns,
+    coded_first_uses,
     dimension_pair_keys,
     factorize,
     first_uses,
@@ -305,9 +307,7 @@ class _Featuriser:
 
     def identity_history(self) -> None:
         cfg, ident = self.config, self.identity
-        prior = prior_by_key(
-            self.ident, self.window, self.time, ident["n_events"], ident["last_seen"], cfg.forget_ns
-        )
+        prior = self.priors()
         self.prior_events = prior.count
         self.epoch = prior.epoch
         rs = self.run_start
@@ -343,13 +343,16 @@ class _Featuriser:
             | (f["active_days"] < cfg.cold_start_active_days)
         ).astype(np.float64)
 
-    def novelty(self) -> None:
-        cfg = self.config
-        prior_total = np.maximum(self.prior_events, 1)
-        # Every dimension's (identity, value) keys, numbered apart, are made by one sort
-        # (dimension_pair_keys), looked up in the profiles in one pass, and go through one
-        # prior_by_key call: it treats each key on its own, so the answer per dimension is
-        # the one of a call per dimension, for one call's fixed cost (ADRs 0057, 0067).
+    def priors(self) -> Prior:
+        """Return the identities' :class:`Prior`; keep the novelty dimensions' for :meth:`novelty`.
+
+        Every dimension's (identity, value) keys, numbered apart, are made by one sort
+        (:func:`dimension_pair_keys`) and looked up in the profiles in one pass; they and the
+        identities (keys numbered after them) go through one :func:`prior_by_key` call, which
+        treats each key on its own: the answer per dimension and for the identities is the
+        one of a call each, for one call's fixed cost (ADRs 0057, 0067, 0069).
+        """
+        cfg, ident = self.config, self.identity
         dimensions = [dimension for _, dimension in NOVELTY_DIMENSIONS]
         coded = [self.codes(dimension) for dimension in dimensions]
         codes = np.stack([dimension_codes for dimension_codes, _ in coded])
@@ -362,17 +365,28 @@ class _Featuriser:
             value_names[offsets[pair_dimension] + pair_value].tolist(),
         )
         m, n = codes.shape
+        n_pairs = len(pair_dimension)
         prior = prior_by_key(
-            key.reshape(-1),
-            np.tile(self.window, m),
-            np.tile(self.time, m),
-            count,
-            last,
+            np.concatenate([key.reshape(-1), self.ident + n_pairs]),
+            np.tile(self.window, m + 1),
+            np.tile(self.time, m + 1),
+            np.concatenate([count, ident["n_events"]]),
+            np.concatenate([last, ident["last_seen"]]),
             cfg.forget_ns,
         )
+        self.novelty_codes = codes
+        self.novelty_novel = prior.novel[: m * n].reshape(m, n)
+        self.novelty_count = prior.count[: m * n].reshape(m, n)
+        at = slice(m * n, None)
+        return Prior(prior.count[at], prior.last[at], prior.novel[at], prior.epoch[at])
+
+    def novelty(self) -> None:
+        cfg = self.config
+        prior_total = np.maximum(self.prior_events, 1)
+        codes, n = self.novelty_codes, self.novelty_codes.shape[1]
         valid = codes >= 0
-        novel_all = prior.novel.reshape(m, n) & valid
-        count_all = prior.count.reshape(m, n)
+        novel_all = self.novelty_novel & valid
+        count_all = self.novelty_count
         shares = self.shares(novel_all)
         rare_context = np.zeros(n, dtype=bool)
         for at, (stem, dimension) in enumerate(NOVELTY_DIMENSIONS):
@@ -408,22 +422,25 @@ class _Featuriser:
         n_changes = f["n_changes"].astype(np.int64)
         ident = self.identity
         cont = self.continues
-        windows = segmented_prior(
-            np.ones(self.n, dtype=np.int64),
-            self.segment,
-            np.where(cont, ident["n_windows"][self.w_ident], 0),
-        )
-        changes = segmented_prior(
-            n_changes, self.segment, np.where(cont, ident["n_changes"][self.w_ident], 0)
+        # the windows, the changes and the histogram of changes per window before each
+        # window, by one segmented_prior over their columns (it sums each column apart)
+        bucket = changes_bucket(n_changes)
+        columns = np.zeros((self.n, N_BUCKETS + 2), dtype=np.int64)
+        columns[np.arange(self.n), bucket] = 1
+        columns[:, N_BUCKETS] = 1
+        columns[:, N_BUCKETS + 1] = n_changes
+        base = np.zeros((self.n, N_BUCKETS + 2), dtype=np.int64)
+        base[cont, :N_BUCKETS] = self.identity_histogram()[self.w_ident[cont]]
+        base[:, N_BUCKETS] = np.where(cont, ident["n_windows"][self.w_ident], 0)
+        base[:, N_BUCKETS + 1] = np.where(cont, ident["n_changes"][self.w_ident], 0)
+        before = segmented_prior(columns, self.segment, base)
+        histogram, windows, changes = (
+            before[:, :N_BUCKETS],
+            before[:, N_BUCKETS],
+            before[:, N_BUCKETS + 1],
         )
         mean = np.divide(changes, windows, out=np.zeros(self.n), where=windows > 0)
         f["change_count_ratio"] = (n_changes + 1.0) / (mean + 1.0)
-        bucket = changes_bucket(n_changes)
-        onehot = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
-        onehot[np.arange(self.n), bucket] = 1
-        base = np.zeros((self.n, N_BUCKETS), dtype=np.int32)
-        base[cont] = self.identity_histogram()[self.w_ident[cont]]
-        histogram = segmented_prior(onehot, self.segment, base)
         at_least = np.cumsum(histogram[:, ::-1], axis=1)[:, ::-1][np.arange(self.n), bucket]
         f["change_count_tail"] = np.divide(
             at_least, windows, out=np.ones(self.n), where=windows > 0
@@ -439,6 +456,9 @@ class _Featuriser:
     def organisation(self) -> None:
         cfg = self.config
         codes, names = self.codes("event_name")
+        if len(codes) and codes.min() < 0:  # see below: the last action named, in sorted order
+            ordered, names = self.p.ordered_codes("event_name")
+            codes = ordered[self.rows]
         data_owner, data_action, data_first = self.org_uses()
         # Per row, the identities that used its action before its window: the profile's
         # first uses (kept by action in its index) and those of the uses beyond it.
@@ -450,27 +470,26 @@ class _Featuriser:
             np.arange(len(names), dtype=np.int64)[codes],
             self.window,
         )
-        valid = ~(pd.isna(data_owner) | pd.isna(data_action))
-        n_total = self.index.active_before(data_owner[valid], data_first[valid], self.w_start)
+        n_total = self.index.active_before(data_owner, data_first, self.w_start)
         rarity = -np.log2((n_action + 1.0) / (n_total[self.win] + 1.0))
         self.features["org_rare_action_share"] = self.share(n_action < cfg.org_rare_identities)
         self.features["org_action_rarity_max"] = np.maximum.reduceat(rarity, self.run_start)
 
     def org_uses(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
-        """(identity, event name, time) of the organisation's uses beyond the profile's.
+        """First uses (:func:`first_uses`) of the organisation beyond the profile's.
 
-        The caller's first-use table when given (Spark), else the events' own uses.
+        Those of the caller's first-use table when given (Spark), else of the events' own
+        uses, from their codes. None has a missing identity or name.
         """
         if self.org_first_use is not None:
             table = self.org_first_use
-            return (
+            return first_uses(
                 table["identity_key"].to_numpy(dtype=object),
                 table["event_name"].to_numpy(dtype=object),
                 to_ns(table["first_seen"]),
             )
         codes, names = self.p.codes("event_name")
-        used = codes >= 0
-        return self.p.identities[self.p.ident[used]], names[codes[used]], self.p.time[used]
+        return coded_first_uses(self.p.ident, self.p.identities, codes, names, self.p.time)
 
     def table(self) -> pd.DataFrame:
         keep = np.flatnonzero(self.output)

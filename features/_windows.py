@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features._columns import EventColumns
+from features._columns import EventColumns, all_text, in_order
 from features._config import FeatureConfig
 from features._exceptions import InputError
 
@@ -28,6 +28,7 @@ __all__ = [
     "Prepared",
     "Prior",
     "all_text",
+    "coded_first_uses",
     "count_before",
     "dimension_pair_keys",
     "earliest_by",
@@ -189,10 +190,23 @@ class Prepared:
         return np.asarray(self.column(name), dtype=bool)
 
     def codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
-        """Return per-event codes (``-1`` for missing) and the value strings of a dimension."""
+        """Return per-event codes (``-1`` for missing) and the value strings of a dimension.
+
+        The codes number the values by first appearance in the sorted order, except where
+        ``source`` is a table that keeps its codings (:meth:`EventColumns.coding`, a live
+        state's events): there they number them by first appearance in the table's rows,
+        taken as they are (ADR 0069). The featuriser reads codes only as labels of values
+        (the same code, the same value), so either numbering gives it the same vectors;
+        :meth:`ordered_codes` gives the sorted order's numbering where it matters.
+        """
         if dimension not in self._codes:
             self._codes[dimension] = self._compute_codes(dimension)
         return self._codes[dimension]
+
+    def ordered_codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
+        """:meth:`codes` numbered by first appearance in the sorted order, always."""
+        codes, names = self.codes(dimension)
+        return in_order(codes, names, np.arange(len(codes)))
 
     def _compute_codes(self, dimension: str) -> tuple[I64, npt.NDArray[np.object_]]:
         if dimension == "client_version":
@@ -217,6 +231,10 @@ class Prepared:
             how = ((self.time + _MONDAY_OFFSET_NS) // _HOUR_NS) % HOURS_OF_WEEK
             return how.astype(np.int64), _HOUR_NAMES
         if dimension == "asn":
+            kept = self._kept_coding("asn")
+            if kept is not None:  # NaN missing, the numbers coded as they are
+                numbers = _whole_numbers(np.array(kept[1], dtype=np.float64))
+                return kept[0], np.array([str(int(v)) for v in numbers.tolist()], dtype=object)
             values = _whole_numbers(self._unsorted("asn"))[self.order]
             asn_codes, asns = factorize(values)
             return asn_codes, np.array([str(int(v)) for v in asns.tolist()], dtype=object)
@@ -230,6 +248,9 @@ class Prepared:
         columns, no conversion to Python objects) and renumbered in sorted order of first
         appearance, which gives the same codes and values.
         """
+        kept = self._kept_coding(name)
+        if kept is not None:
+            return kept[0], _texts(np.array(kept[1], dtype=object))
         column = self._unsorted(name)
         if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
             codes = column.cat.codes.to_numpy().astype(np.int64)[self.order]  # categories' order
@@ -237,8 +258,15 @@ class Prepared:
         if len(self) <= _SMALL:
             codes, uniques = factorize(self.column(name))
         else:
-            codes, uniques = _in_order(*factorize(column), self.order)
+            codes, uniques = in_order(*factorize(column), self.order)
         return codes, _texts(uniques)
+
+    def _kept_coding(self, name: str) -> tuple[I64, list[Any]] | None:
+        """Return the source table's coding, its codes in the sorted order (``None``: none)."""
+        if not isinstance(self.source, EventColumns):
+            return None
+        coding = self.source.coding(name)
+        return None if coding is None else (coding[0][self.order], coding[1])
 
 
 def _texts(uniques: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
@@ -267,17 +295,6 @@ def _whole_numbers(column: pd.Series | npt.NDArray[Any]) -> F64:
         series = series.astype("Int64")
     numbers: F64 = series.to_numpy(dtype=np.float64, na_value=np.nan)
     return numbers
-
-
-def _in_order(codes: I64, uniques: npt.NDArray[Any], order: I64) -> tuple[I64, npt.NDArray[Any]]:
-    """Factorisation of ``values[order]`` from that of ``values`` (codes by first appearance)."""
-    taken = codes[order]
-    present = taken[taken >= 0]
-    appearance = pd.unique(present) if len(present) else present
-    rank = np.empty(len(uniques), dtype=np.int64)
-    rank[appearance] = np.arange(len(appearance))
-    out = np.where(taken >= 0, rank[np.maximum(taken, 0)] if len(rank) else -1, -1)
-    return out.astype(np.int64), np.asarray(uniques)[appearance]
 
 
 _HOUR_NAMES: Final = np.array([str(h) for h in range(HOURS_OF_WEEK)], dtype=object)
@@ -336,13 +353,18 @@ def prepare(events: pd.DataFrame | EventColumns, config: FeatureConfig) -> Prepa
     """
     check_columns(events)
     keys: pd.Series | npt.NDArray[Any]
-    if isinstance(events, EventColumns):
+    coding = None
+    if isinstance(events, EventColumns):  # the identities' codes as the table keeps them
         time, keys = events.times(), events.column("identity_key")
+        coding = events.coding("identity_key")
     else:
         time, keys = to_ns(events["event_time"]), events["identity_key"]
     if len(time) and (time == NO_TIME).any():
         raise InputError("event_time: missing in some events")
-    ident_codes, identities = factorize(keys)
+    if coding is not None:  # factorize(keys), kept by the table
+        ident_codes, identities = coding[0], np.array(coding[1], dtype=object)
+    else:
+        ident_codes, identities = factorize(keys)
     if (ident_codes < 0).any():
         raise InputError("identity_key: missing in some events")
     order = np.lexsort((time, ident_codes))
@@ -569,11 +591,24 @@ def first_uses(
     identity, name, first : numpy.ndarray
         One entry per distinct pair; ``first`` in the unit of ``times``.
     """
-    owner = np.asarray(identities, dtype=object)
-    action = np.asarray(names, dtype=object)
-    time = np.asarray(times, dtype=np.int64)
-    owner_codes, owners = factorize(owner)
-    action_codes, actions = factorize(action)
+    owner_codes, owners = factorize(np.asarray(identities, dtype=object))
+    action_codes, actions = factorize(np.asarray(names, dtype=object))
+    return coded_first_uses(
+        owner_codes, owners, action_codes, actions, np.asarray(times, dtype=np.int64)
+    )
+
+
+def coded_first_uses(
+    owner_codes: I64,
+    owners: npt.NDArray[Any],
+    action_codes: I64,
+    actions: npt.NDArray[Any],
+    time: I64,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_], I64]:
+    """:func:`first_uses` of uses given as codes (``-1`` missing) into ``owners``, ``actions``.
+
+    What the featuriser's own events give: their identities and event names coded already.
+    """
     valid = (owner_codes >= 0) & (action_codes >= 0)
     width = max(len(actions), 1)
     key = owner_codes[valid].astype(np.int64) * width + action_codes[valid]
@@ -585,11 +620,6 @@ def first_uses(
         np.asarray(actions, dtype=object)[pairs % width],
         first,
     )
-
-
-def all_text(values: npt.NDArray[Any]) -> bool:
-    """Whether every value is exactly a ``str`` (no subclass, none missing); true of none."""
-    return set(map(type, values.tolist())) <= {str}
 
 
 def not_among(

@@ -30,11 +30,12 @@ from features import (
     chain_roles,
     declared_mask,
 )
+from features._columns import in_order
 from features._expressions import Col
 from features._predicates import CHAIN_STEP, RESTART_STEP
 from features._profile_index import INDEX_VERSION
 from features._vectors import vector_table
-from features._windows import _in_order, _small_factorize, _whole_numbers, factorize, not_among
+from features._windows import _small_factorize, _whole_numbers, factorize, not_among
 
 _VALUES = st.sampled_from(["a", "b", "us-east-1", "", None, math.nan, pd.NA, "b "])
 
@@ -93,7 +94,7 @@ def test_renumbering_in_sorted_order_equals_factorising_the_sorted_values(
 ) -> None:
     array = np.array(values, dtype=object)
     order = np.array(rng.sample(range(len(array)), len(array)), dtype=np.int64)
-    codes, uniques = _in_order(*factorize(array), order)
+    codes, uniques = in_order(*factorize(array), order)
     expected_codes, expected_uniques = pd.factorize(array[order], use_na_sentinel=True)
     assert codes.tolist() == expected_codes.tolist()
     assert list(uniques) == list(expected_uniques)

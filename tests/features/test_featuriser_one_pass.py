@@ -291,7 +291,7 @@ def test_users_of_an_action_before_a_moment_are_those_of_the_pooled_pairs(
     )
     action_of = np.array([q[0] for q in queries], dtype=np.int64)
     moments = np.array([base + q[1] * scale for q in queries], dtype=np.int64)
-    got = index.users_before(actions, given_uses, action_of, moments)
+    got = index.users_before(actions, first_uses(*given_uses), action_of, moments)
     assert got.dtype == np.int64
     assert got.tolist() == _users_before_by_pooling(
         profiles, actions, given_uses, action_of, moments
@@ -307,7 +307,7 @@ def test_users_before_with_no_profile_count_the_uses_alone(config: FeatureConfig
     )
     actions = np.array(["X", "Y", "Z"], dtype=object)
     got = index.users_before(
-        actions, uses, np.array([0, 0, 0, 1, 2, -1]), np.array([2, 4, 6, 3, 9, 3])
+        actions, first_uses(*uses), np.array([0, 0, 0, 1, 2, -1]), np.array([2, 4, 6, 3, 9, 3])
     )
     # X: b at 1, a at 3 (its earliest); Y: c at 2; Z: nobody; -1 is the last action (Z)
     assert got.tolist() == [1, 2, 2, 1, 0, 0]
