@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -82,9 +82,9 @@ def _strings(column: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     ``astype(str)`` gives the same values (ADR 0062). An array is read as the Series of it
     (a state's columns, ADR 0065).
     """
-    if isinstance(column, np.ndarray):
-        if column.dtype == object and all_text(column):
-            return column
+    if isinstance(column, np.ndarray) and column.dtype == object and all_text(column):
+        return column
+    if not isinstance(column, pd.Series):  # an array: read as the Series of it
         column = pd.Series(column, copy=False)
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
@@ -113,11 +113,12 @@ def _held_event_arrays(
     """
     if isinstance(events, EventColumns):
         return events.column("identity_key"), events.times(), _strings(events.column("event_id"))
-    return (
-        _strings(events["identity_key"]),
-        to_ns(events["event_time"]),
-        _strings(events["event_id"]),
-    )
+    keys, times, ids = column_arrays(events, _EVENT_COLUMNS)
+    return _strings(keys), _ns_of(times), _strings(ids)
+
+
+_EVENT_COLUMNS: Final = ("identity_key", "event_time", "event_id")
+"""The events' columns a window's event ids are read from."""
 
 
 def _pooled_event_arrays(
@@ -528,10 +529,14 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors, pools = _peer_vectors(
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
-        width = pd.Timedelta(self._feature_config().window).value
-        starts = np.unique(_bounds(column_arrays(vectors, ("window_start",))[0]))
-        pooled = _pooled_event_arrays([state.kept(), events], starts=starts, width=width)
-        return self._scored_columns(vectors, pools, _window_ids(*pooled, width))
+        width = state.config.window_ns
+        kept = state.kept()
+
+        def event_ids(starts: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[str]]:
+            pooled = _pooled_event_arrays([kept, events], starts=np.unique(starts), width=width)
+            return _window_ids(*pooled, width)
+
+        return self._scored_columns(vectors, pools, event_ids)
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -549,23 +554,25 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     ) -> ScoredWindows:
         """:meth:`score_vectors` as columns, before its table is built (ADR 0066)."""
         check_is_fitted(self, "detector_")
-        return self._scored_columns(vectors, peers or {}, {})
+        return self._scored_columns(vectors, peers or {}, _no_event_ids)
 
     def _scored_columns(
         self,
         vectors: pd.DataFrame,
         peers: Mapping[str, Sequence[str]],
-        window_ids: Mapping[tuple[str, int], list[str]],
+        event_ids: Callable[[npt.NDArray[np.int64]], Mapping[tuple[str, int], list[str]]],
     ) -> ScoredWindows:
         """Score and explain ``vectors`` once, for :meth:`score_windows` and :meth:`score_vectors`.
 
-        ``window_ids`` gives the event ids of a window by (identity key, start in ns);
-        a window it does not name has none (precomputed vectors).
+        ``event_ids`` is given the windows' starts (ns, one a vector, read once here) and
+        returns the event ids of a window by (identity key, start in ns); a window it
+        does not name has none (precomputed vectors).
         """
         n = len(vectors)
         key, start, end, cold_start = column_arrays(vectors, _WINDOW_COLUMNS)
         keys = np.asarray(key, dtype=object)
-        starts = _bounds(start)
+        starts = _ns_of(start)
+        window_ids = event_ids(starts)
         cold = np.asarray(cold_start)
         scores = np.full(n, np.nan)
         explained: list[list[FeatureExplanation]] = [[] for _ in range(n)]
@@ -579,7 +586,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors=vectors,
             identity=keys,
             start=starts,
-            end=_bounds(end),
+            end=_ns_of(end),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,
@@ -731,11 +738,24 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return out
 
 
-def _bounds(column: pd.Series | pd.api.extensions.ExtensionArray) -> npt.NDArray[np.int64]:
-    """Window bounds (a column of the vectors, or its array) as int64 ns since the epoch, UTC."""
+def _ns_of(column: Any) -> npt.NDArray[np.int64]:
+    """Return times (a column, or its array) as int64 ns since the epoch, UTC (``to_ns``).
+
+    An array of zoned times (the vectors' window bounds, the events' times) is converted
+    as ``to_ns`` converts the Series of it (``to_numpy`` as naive UTC nanoseconds, one
+    cast), without making that Series; anything else goes through ``to_ns``.
+    """
     if not len(column):
         return np.zeros(0, dtype=np.int64)
+    if isinstance(column, pd.arrays.DatetimeArray) and isinstance(column.dtype, pd.DatetimeTZDtype):
+        out: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return out if out.flags.writeable else out.copy()
     return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
+
+
+def _no_event_ids(starts: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[str]]:
+    """No window's event ids (vectors computed elsewhere: :meth:`ChangeDetector.score_vectors`)."""
+    return {}
 
 
 _WINDOW_COLUMNS: Final = ("identity_key", "window_start", "window_end", "cold_start")

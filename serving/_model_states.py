@@ -220,26 +220,32 @@ class ModelStates:
             ours = owners == identity
             every = bool(ours.all())
             mine = batch if every else batch[ours]  # one identity a batch, mostly: no copy
-            moments = times[ours].tolist()
+            mine_times = times if every else times[ours]
             mine_ids = ids if every else ids[ours]
             stored = np.fromiter((i in keys for i in mine_ids.tolist()), bool, len(mine_ids))
-            new = mine if stored.all() else mine[stored]
+            every_new = bool(stored.all())
+            new = mine if every_new else mine[stored]
             arrivals = read.arrivals[identity]
             state = held.get(identity)
             key = max([-1, *(keys[i] for i in mine_ids[stored].tolist()), *arrivals.keys])
             key = max(key, state.key) if state is not None else key
-            taken = new  # a state rebuilt leaves out all the batch's events, resent ones too
+            # a state rebuilt leaves out all the batch's events, resent ones too
+            taken, taken_times = new, mine_times if every_new else mine_times[stored]
             if state is not None and identity not in read.rebuild:
                 current = self._caught_up(scorer, state.state, arrivals)
             else:
-                current, taken = self._rebuilt(scorer, identity, mine, arrivals, since), mine
-            chosen = current.windows(scorer, mine, since=since, hits=hits, moments=moments)
-            events, after = _evidence(current, chosen, mine), current.advance(scorer, taken)
+                current = self._rebuilt(scorer, identity, mine, arrivals, since)
+                taken, taken_times = mine, mine_times
+            chosen = current.windows(
+                scorer, mine, since=since, hits=hits, moments=mine_times.tolist(), times=mine_times
+            )
+            events = _evidence(current, chosen, mine)
+            after = current.advance(scorer, taken, times=taken_times)
             windows += chosen
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
         evidence = _pooled([f for f in frames if len(f)])
-        return ModelWindows(windows, evidence, ignored=scorer.ignored(batch))
+        return ModelWindows(windows, evidence, ignored=scorer.ignored(batch, times=times))
 
     def _caught_up(
         self, scorer: DetectorScorer, state: IdentityState, arrivals: Arrivals

@@ -82,13 +82,13 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     and values as converting each column (ADR 0062). A column of a type this does not
     know goes the general way (:func:`_lean_table_converted`).
     """
-    names = list(MODEL_COLUMNS)
-    if not _schema_converts_directly(events.schema):
+    positions = _direct_positions(events.schema)
+    if positions is None:
         return _lean_table_converted(events)
     by_dtype: dict[np.dtype[Any], list[tuple[int, npt.NDArray[Any]]]] = {}
     blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
-    for at, name in enumerate(names):
-        column = events.column(name)
+    for at, position in enumerate(positions):
+        column = events.column(position)
         kind = column.type
         if pa.types.is_timestamp(kind):  # in UTC: checked by _converts_directly
             times = pd.array(column.to_numpy(), dtype=_pandas_dtype(kind))
@@ -117,10 +117,25 @@ labels of every frame they are made of; making the index per call cost more than
 rest of a one-row frame's conversion."""
 
 
-@functools.lru_cache(maxsize=16)
-def _schema_converts_directly(schema: pa.Schema) -> bool:
-    """Whether every :data:`MODEL_COLUMNS` of ``schema`` converts directly (per schema)."""
-    return all(_converts_directly(schema.field(name).type) for name in MODEL_COLUMNS)
+_LAST_PLAN: tuple[pa.Schema | None, tuple[int, ...] | None] = (None, None)
+"""The last schema :func:`_direct_positions` judged, and its answer."""
+
+
+def _direct_positions(schema: pa.Schema) -> tuple[int, ...] | None:
+    """Where :data:`MODEL_COLUMNS` are in tables of ``schema``, when each converts directly.
+
+    ``None`` when one does not (:func:`_converts_directly`). Kept for the last schema
+    seen: every request's table has the canonical schema, and comparing two schemas
+    costs far less than hashing one (what a cache keyed by schemas would do, per call).
+    """
+    global _LAST_PLAN  # noqa: PLW0603 (one entry, replaced whole: safe across threads)
+    last, positions = _LAST_PLAN
+    if last is None or not schema.equals(last):
+        found = tuple(schema.get_field_index(name) for name in MODEL_COLUMNS)  # -1: not once
+        direct = all(at >= 0 and _converts_directly(schema.field(at).type) for at in found)
+        positions = found if direct else None
+        _LAST_PLAN = (schema, positions)
+    return positions
 
 
 @functools.lru_cache(maxsize=16)
@@ -229,7 +244,12 @@ class IdentityState:
         return self.until <= since - since % window
 
     def advance(
-        self, scorer: DetectorScorer, events: pd.DataFrame, *, fold: bool = True
+        self,
+        scorer: DetectorScorer,
+        events: pd.DataFrame,
+        *,
+        fold: bool = True,
+        times: npt.NDArray[np.int64] | None = None,
     ) -> IdentityState:
         """Take in the identity's new ``events``; fold the oldest open day when it is due.
 
@@ -237,8 +257,9 @@ class IdentityState:
         profiles summarise training. The state folds up to ``keep_open`` before the latest
         event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
         ``fold=False`` takes the events in without folding (the windows stay open).
+        ``times``: the events' times (ns), when the caller has read them already.
         """
-        own, times = self._own_times(scorer, events)
+        own, times = self._own_times(scorer, events, times)
         if not len(own):
             return self
         if len(own) > 1 and (np.diff(times) < 0).any():
@@ -272,6 +293,7 @@ class IdentityState:
         since: int,
         hits: Iterable[Hit] = (),
         moments: Sequence[int] = (),
+        times: npt.NDArray[np.int64] | None = None,
     ) -> list[WindowScore]:
         """Return the windows of this identity a request's findings can hold.
 
@@ -288,6 +310,10 @@ class IdentityState:
             The rule hits of the request (those of other identities are ignored).
         moments : sequence of int
             Times (ns) of the request's events of this identity.
+        times : numpy.ndarray, optional
+            Times (ns) of ``batch``'s events, in its order, when the caller has read
+            them already (the service reads a request's times once); read from
+            ``batch`` otherwise.
 
         Returns
         -------
@@ -304,7 +330,7 @@ class IdentityState:
         """
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
-        own, own_times = self._own_times(scorer, batch)
+        own, own_times = self._own_times(scorer, batch, times)
         wanted = self._wanted(own_times, hits, moments)
         held = self.features.n_recent
         if not wanted or not (len(own) or held):
@@ -356,12 +382,20 @@ class IdentityState:
 
     @staticmethod
     def _own_times(
-        scorer: DetectorScorer, events: pd.DataFrame
+        scorer: DetectorScorer,
+        events: pd.DataFrame,
+        times: npt.NDArray[np.int64] | None = None,
     ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
-        """Return :meth:`_own` of ``events`` and their times (ns)."""
+        """Return :meth:`_own` of ``events`` and their times (ns).
+
+        ``times``: the events' times (ns, in their order) when the caller has them.
+        """
         if not len(events):
             return events, np.zeros(0, dtype=np.int64)
-        times = to_ns(events["event_time"])
+        if times is None:
+            times = to_ns(events["event_time"])
+        elif len(times) != len(events):
+            raise ValueError(f"{len(times)} times for {len(events)} events")
         later = times >= int(scorer.training_end.value)
         return (events, times) if later.all() else (events[later], times[later])
 
