@@ -10,7 +10,6 @@ training scores and explanations in words. ADR 0013 records the choices.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -185,18 +184,17 @@ def _window_ids(
     """:func:`window_event_ids` of events given as arrays, windows ``width`` ns long."""
     if len(ids) == 0:
         return {}
-    start = time - np.mod(time, width)
-    names, key_rank = np.unique(keys, return_inverse=True)
-    _, id_rank = np.unique(ids, return_inverse=True)
-    key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
-    order = np.lexsort((id_rank, time, start, key_rank))
-    ranks, starts = key_rank[order], start[order]
-    cut = np.flatnonzero((np.diff(ranks) != 0) | (np.diff(starts) != 0)) + 1
-    bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
-    ordered = ids[order]
+    start = (time - np.mod(time, width)).tolist()
+    groups: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for key, begins, moment, event_id in zip(
+        keys.tolist(), start, time.tolist(), ids.tolist(), strict=True
+    ):
+        groups.setdefault((key, begins), []).append((moment, event_id))
+    # windows by key then start, each window's ids by time then id: the order a sort of the
+    # rows gives, by Python's comparisons (as numpy's sort of text compares them too)
     return {
-        (str(names[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
-        for a, b in itertools.pairwise(bounds)
+        (str(key), begins): [event_id for _, event_id in sorted(groups[key, begins])]
+        for key, begins in sorted(groups)
     }
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -178,3 +179,45 @@ def test_templates_are_made_once_per_window_length_and_read_only() -> None:
     assert templates_for("15min")["n_events"] == "{value} API calls in 15 minutes; usually {usual}"
     with pytest.raises(TypeError):
         hourly["n_events"] = "changed"  # type: ignore[index]
+
+
+def _window_ids_by_numpy(
+    keys: np.ndarray, time: np.ndarray, ids: np.ndarray, width: int
+) -> dict[tuple[str, int], list[str]]:
+    """The grouping as ADR 0068 left it (numpy's ranks and lexsort): the reference."""
+    if len(ids) == 0:
+        return {}
+    start = time - np.mod(time, width)
+    names, key_rank = np.unique(keys, return_inverse=True)
+    _, id_rank = np.unique(ids, return_inverse=True)
+    key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
+    order = np.lexsort((id_rank, time, start, key_rank))
+    ranks, starts = key_rank[order], start[order]
+    cut = np.flatnonzero((np.diff(ranks) != 0) | (np.diff(starts) != 0)) + 1
+    bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
+    ordered = ids[order]
+    return {
+        (str(names[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
+        for a, b in itertools.pairwise(bounds)
+    }
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3, 40, 3_000])
+def test_window_ids_group_as_numpy_ranked_them(events: pd.DataFrame, rows: int) -> None:
+    keys, times, ids = detector_module._event_arrays(events.iloc[:rows])
+    width = 3_600 * 10**9
+    found = detector_module._window_ids(keys, times, ids, width)
+    expected = _window_ids_by_numpy(keys, times, ids, width)
+    assert found == expected
+    assert list(found) == list(expected)  # the same order of windows too
+
+
+def test_window_ids_order_ties_by_id_and_keep_repeats() -> None:
+    rng = np.random.default_rng(4)
+    width = 10
+    keys = np.array(rng.choice(["b", "a", "c"], 500).tolist(), dtype=object)
+    times = rng.integers(-50, 50, 500).astype(np.int64)  # many equal times, negative ones too
+    ids = np.array([f"e{i}" for i in rng.integers(0, 300, 500)], dtype=object)  # repeats
+    found = detector_module._window_ids(keys, times, ids, width)
+    assert found == _window_ids_by_numpy(keys, times, ids, width)
+    assert list(found) == sorted(found)
