@@ -82,17 +82,15 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     and values as converting each column (ADR 0062). A column of a type this does not
     know goes the general way (:func:`_lean_table_converted`).
     """
-    positions = _direct_positions(events.schema)
-    if positions is None:
+    plan = _direct_plan(events.schema)
+    if plan is None:
         return _lean_table_converted(events)
     by_dtype: dict[np.dtype[Any], list[tuple[int, npt.NDArray[Any]]]] = {}
     blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
-    for at, position in enumerate(positions):
+    for at, (position, zoned) in enumerate(plan):
         column = events.column(position)
-        kind = column.type
-        if pa.types.is_timestamp(kind):  # in UTC: checked by _converts_directly
-            times = pd.array(column.to_numpy(), dtype=_pandas_dtype(kind))
-            blocks.append((times, np.array([at])))
+        if zoned is not None:  # UTC times (_converts_directly): the dtype's own conversion
+            blocks.append((zoned.__from_arrow__(column), np.array([at])))
             continue
         values = column.to_numpy(zero_copy_only=False)
         by_dtype.setdefault(values.dtype, []).append((at, values))
@@ -117,25 +115,37 @@ labels of every frame they are made of; making the index per call cost more than
 rest of a one-row frame's conversion."""
 
 
-_LAST_PLAN: tuple[pa.Schema | None, tuple[int, ...] | None] = (None, None)
-"""The last schema :func:`_direct_positions` judged, and its answer."""
+_Plan = tuple[tuple[int, Any], ...]
+"""Per :data:`MODEL_COLUMNS` column, its position in the table and, for times, their dtype."""
+_LAST_PLAN: tuple[pa.Schema | None, _Plan | None] = (None, None)
+"""The last schema :func:`_direct_plan` judged, and its answer."""
 
 
-def _direct_positions(schema: pa.Schema) -> tuple[int, ...] | None:
-    """Where :data:`MODEL_COLUMNS` are in tables of ``schema``, when each converts directly.
+def _direct_plan(schema: pa.Schema) -> _Plan | None:
+    """How :func:`_lean_table` reads tables of ``schema``; ``None`` for the general way.
 
-    ``None`` when one does not (:func:`_converts_directly`). Kept for the last schema
-    seen: every request's table has the canonical schema, and comparing two schemas
-    costs far less than hashing one (what a cache keyed by schemas would do, per call).
+    Per :data:`MODEL_COLUMNS` column, its position and, for a timestamp column, the
+    dtype ``to_pandas`` gives it (:func:`_pandas_dtype`); ``None`` when a column does not
+    convert directly (:func:`_converts_directly`) or is not there once. Kept for the
+    last schema seen: every request's table has the canonical schema, and comparing two
+    schemas costs far less than hashing one (what a cache keyed by schemas does per call).
     """
     global _LAST_PLAN  # noqa: PLW0603 (one entry, replaced whole: safe across threads)
-    last, positions = _LAST_PLAN
+    last, plan = _LAST_PLAN
     if last is None or not schema.equals(last):
-        found = tuple(schema.get_field_index(name) for name in MODEL_COLUMNS)  # -1: not once
-        direct = all(at >= 0 and _converts_directly(schema.field(at).type) for at in found)
-        positions = found if direct else None
-        _LAST_PLAN = (schema, positions)
-    return positions
+        found = [schema.get_field_index(name) for name in MODEL_COLUMNS]  # -1: not once
+        kinds = [schema.field(at).type if at >= 0 else None for at in found]
+        direct = all(kind is not None and _converts_directly(kind) for kind in kinds)
+        plan = (
+            tuple(
+                (at, _pandas_dtype(kind) if pa.types.is_timestamp(kind) else None)
+                for at, kind in zip(found, kinds, strict=True)
+            )
+            if direct
+            else None
+        )
+        _LAST_PLAN = (schema, plan)
+    return plan
 
 
 @functools.lru_cache(maxsize=16)
