@@ -40,7 +40,7 @@ from features import (
 )
 from models._explain import FeatureExplanation, explain
 from models._isolation import IsolationDetector
-from models._scored import ScoredWindows, column_arrays, float_matrix
+from models._scored import ScoredWindows, column_arrays, float_matrix, times_ns
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features
 from models._wording import templates_for
 
@@ -113,7 +113,7 @@ def _held_event_arrays(
     if isinstance(events, EventColumns):
         return events.column("identity_key"), events.times(), _strings(events.column("event_id"))
     keys, times, ids = column_arrays(events, _EVENT_COLUMNS)
-    return _strings(keys), _ns_of(times), _strings(ids)
+    return _strings(keys), times_ns(times), _strings(ids)
 
 
 _EVENT_COLUMNS: Final = ("identity_key", "event_time", "event_id")
@@ -569,7 +569,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         n = len(vectors)
         key, start, end, cold_start = column_arrays(vectors, _WINDOW_COLUMNS)
         keys = np.asarray(key, dtype=object)
-        starts = _ns_of(start)
+        starts = times_ns(start)
         window_ids = event_ids(starts)
         cold = np.asarray(cold_start)
         scores = np.full(n, np.nan)
@@ -584,7 +584,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors=vectors,
             identity=keys,
             start=starts,
-            end=_ns_of(end),
+            end=times_ns(end),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,
@@ -734,21 +734,6 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             raise ConfigurationError(f"baseline must be identities or population, got {baseline!r}")
         out.baseline_ = baseline
         return out
-
-
-def _ns_of(column: Any) -> npt.NDArray[np.int64]:
-    """Return times (a column, or its array) as int64 ns since the epoch, UTC (``to_ns``).
-
-    An array of zoned times (the vectors' window bounds, the events' times) is converted
-    as ``to_ns`` converts the Series of it (``to_numpy`` as naive UTC nanoseconds, one
-    cast), without making that Series; anything else goes through ``to_ns``.
-    """
-    if not len(column):
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(column, pd.arrays.DatetimeArray) and isinstance(column.dtype, pd.DatetimeTZDtype):
-        out: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        return out if out.flags.writeable else out.copy()
-    return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
 
 
 def _no_event_ids(starts: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[str]]:

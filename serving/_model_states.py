@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features import to_ns
+from models import column_arrays, times_ns
 from models.scoring import (
     CombineSettings,
     DetectorScorer,
@@ -213,9 +214,11 @@ class ModelStates:
         held = self.held(scorer, sorted(read.arrivals))
         windows: list[WindowScore] = []
         frames: list[pd.DataFrame] = []
-        owners = batch["identity_key"].to_numpy(dtype=object)
-        ids = batch["event_id"].to_numpy(dtype=object)
-        times = to_ns(batch["event_time"]) if len(batch) else np.zeros(0, dtype=np.int64)
+        # the request's columns, read once as the arrays the frame holds
+        keyed, named, timed = column_arrays(batch, ("identity_key", "event_id", "event_time"))
+        owners = np.asarray(keyed, dtype=object)
+        ids = np.asarray(named, dtype=object)
+        times = times_ns(timed)
         for identity in sorted(read.arrivals):
             ours = owners == identity
             every = bool(ours.all())
