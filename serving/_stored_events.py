@@ -309,16 +309,9 @@ class StoredEvents:
         Unlike the other reads, the batch's own ids are not left out: this is what the
         model state of the identity has not taken in yet (``serving._model_states``).
         """
-        # how many, and how many after the key, in one pass over the identity's keys
-        # (the arrival index); the events are read only when there are some (rarely, for a
-        # state kept up to date: other processes' events)
-        total, newer = self._db.execute(
-            "SELECT COUNT(*), COUNT(CASE WHEN id > ? THEN 1 END) FROM events"
-            " WHERE identity_key = ?",
-            (after, identity),
-        ).fetchone()
-        if not newer:
-            return Arrivals(int(total))
+        total = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE identity_key = ?", (identity,)
+        ).fetchone()[0]
         found = self._db.execute(
             "SELECT id, row FROM events WHERE identity_key = ? AND id > ? ORDER BY id",
             (identity, after),
