@@ -10,9 +10,8 @@ training scores and explanations in words. ADR 0013 records the choices.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -41,7 +40,7 @@ from features import (
 )
 from models._explain import FeatureExplanation, explain
 from models._isolation import IsolationDetector
-from models._scored import ScoredWindows, column_arrays, float_matrix
+from models._scored import ScoredWindows, column_arrays, float_matrix, times_ns
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features
 from models._wording import templates_for
 
@@ -82,9 +81,9 @@ def _strings(column: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     ``astype(str)`` gives the same values (ADR 0062). An array is read as the Series of it
     (a state's columns, ADR 0065).
     """
-    if isinstance(column, np.ndarray):
-        if column.dtype == object and all_text(column):
-            return column
+    if isinstance(column, np.ndarray) and column.dtype == object and all_text(column):
+        return column
+    if not isinstance(column, pd.Series):  # an array: read as the Series of it
         column = pd.Series(column, copy=False)
     if column.dtype == "str":
         return column.to_numpy(dtype=object)
@@ -113,11 +112,12 @@ def _held_event_arrays(
     """
     if isinstance(events, EventColumns):
         return events.column("identity_key"), events.times(), _strings(events.column("event_id"))
-    return (
-        _strings(events["identity_key"]),
-        to_ns(events["event_time"]),
-        _strings(events["event_id"]),
-    )
+    keys, times, ids = column_arrays(events, _EVENT_COLUMNS)
+    return _strings(keys), times_ns(times), _strings(ids)
+
+
+_EVENT_COLUMNS: Final = ("identity_key", "event_time", "event_id")
+"""The events' columns a window's event ids are read from."""
 
 
 def _pooled_event_arrays(
@@ -184,18 +184,17 @@ def _window_ids(
     """:func:`window_event_ids` of events given as arrays, windows ``width`` ns long."""
     if len(ids) == 0:
         return {}
-    start = time - np.mod(time, width)
-    names, key_rank = np.unique(keys, return_inverse=True)
-    _, id_rank = np.unique(ids, return_inverse=True)
-    key_rank, id_rank = key_rank.reshape(-1), id_rank.reshape(-1)
-    order = np.lexsort((id_rank, time, start, key_rank))
-    ranks, starts = key_rank[order], start[order]
-    cut = np.flatnonzero((np.diff(ranks) != 0) | (np.diff(starts) != 0)) + 1
-    bounds = np.concatenate([[0], cut, [len(order)]]).tolist()
-    ordered = ids[order]
+    start = (time - np.mod(time, width)).tolist()
+    groups: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for key, begins, moment, event_id in zip(
+        keys.tolist(), start, time.tolist(), ids.tolist(), strict=True
+    ):
+        groups.setdefault((key, begins), []).append((moment, event_id))
+    # windows by key then start, each window's ids by time then id: the order a sort of the
+    # rows gives, by Python's comparisons (as numpy's sort of text compares them too)
     return {
-        (str(names[ranks[a]]), int(starts[a])): ordered[a:b].tolist()
-        for a, b in itertools.pairwise(bounds)
+        (str(key), begins): [event_id for _, event_id in sorted(groups[key, begins])]
+        for key, begins in sorted(groups)
     }
 
 
@@ -528,10 +527,14 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors, pools = _peer_vectors(
                 vectors, events, state, self.min_peers, known=self.profiles_
             )
-        width = pd.Timedelta(self._feature_config().window).value
-        starts = np.unique(_bounds(column_arrays(vectors, ("window_start",))[0]))
-        pooled = _pooled_event_arrays([state.kept(), events], starts=starts, width=width)
-        return self._scored_columns(vectors, pools, _window_ids(*pooled, width))
+        width = state.config.window_ns
+        kept = state.kept()
+
+        def event_ids(starts: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[str]]:
+            pooled = _pooled_event_arrays([kept, events], starts=np.unique(starts), width=width)
+            return _window_ids(*pooled, width)
+
+        return self._scored_columns(vectors, pools, event_ids)
 
     def score_vectors(
         self, vectors: pd.DataFrame, *, peers: Mapping[str, Sequence[str]] | None = None
@@ -549,23 +552,25 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
     ) -> ScoredWindows:
         """:meth:`score_vectors` as columns, before its table is built (ADR 0066)."""
         check_is_fitted(self, "detector_")
-        return self._scored_columns(vectors, peers or {}, {})
+        return self._scored_columns(vectors, peers or {}, _no_event_ids)
 
     def _scored_columns(
         self,
         vectors: pd.DataFrame,
         peers: Mapping[str, Sequence[str]],
-        window_ids: Mapping[tuple[str, int], list[str]],
+        event_ids: Callable[[npt.NDArray[np.int64]], Mapping[tuple[str, int], list[str]]],
     ) -> ScoredWindows:
         """Score and explain ``vectors`` once, for :meth:`score_windows` and :meth:`score_vectors`.
 
-        ``window_ids`` gives the event ids of a window by (identity key, start in ns);
-        a window it does not name has none (precomputed vectors).
+        ``event_ids`` is given the windows' starts (ns, one a vector, read once here) and
+        returns the event ids of a window by (identity key, start in ns); a window it
+        does not name has none (precomputed vectors).
         """
         n = len(vectors)
         key, start, end, cold_start = column_arrays(vectors, _WINDOW_COLUMNS)
         keys = np.asarray(key, dtype=object)
-        starts = _bounds(start)
+        starts = times_ns(start)
+        window_ids = event_ids(starts)
         cold = np.asarray(cold_start)
         scores = np.full(n, np.nan)
         explained: list[list[FeatureExplanation]] = [[] for _ in range(n)]
@@ -579,7 +584,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors=vectors,
             identity=keys,
             start=starts,
-            end=_bounds(end),
+            end=times_ns(end),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,
@@ -731,11 +736,9 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         return out
 
 
-def _bounds(column: pd.Series | pd.api.extensions.ExtensionArray) -> npt.NDArray[np.int64]:
-    """Window bounds (a column of the vectors, or its array) as int64 ns since the epoch, UTC."""
-    if not len(column):
-        return np.zeros(0, dtype=np.int64)
-    return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
+def _no_event_ids(starts: npt.NDArray[np.int64]) -> dict[tuple[str, int], list[str]]:
+    """No window's event ids (vectors computed elsewhere: :meth:`ChangeDetector.score_vectors`)."""
+    return {}
 
 
 _WINDOW_COLUMNS: Final = ("identity_key", "window_start", "window_end", "cold_start")

@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import VECTOR_COLUMNS
+from features import VECTOR_COLUMNS, to_ns
 from models._explain import FeatureExplanation
 
-__all__ = ["RESULT_COLUMNS", "ScoredWindows"]
+__all__ = ["RESULT_COLUMNS", "ScoredWindows", "column_arrays", "times_ns"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +155,34 @@ def _positions(columns: tuple[Any, ...], names: tuple[str, ...]) -> tuple[int, .
     return None if (found < 0).any() else tuple(int(i) for i in found)
 
 
+_LABELS: Final[dict[int, tuple[pd.Index, tuple[Any, ...]]]] = {}
+"""Column indexes read by :func:`_labels` (by ``id``, each kept alive here) and their labels."""
+_MAX_LABELS: Final = 16
+
+
+def _labels(columns: pd.Index) -> tuple[Any, ...]:
+    """``tuple(columns)``, kept for the last few indexes read.
+
+    Every vector frame of the featuriser shares one column index, and every
+    :func:`models.scoring.lean` frame another (an index is immutable); the detector reads
+    their columns several times a call, and listing the labels of a ``str`` index costs
+    an Arrow read each time. An index not seen before is listed (and the few kept are
+    forgotten when they are many: frames with indexes of their own).
+    """
+    found = _LABELS.get(id(columns))
+    if found is not None and found[0] is columns:
+        return found[1]
+    labels = tuple(columns.to_numpy().tolist())
+    if len(_LABELS) >= _MAX_LABELS:
+        _LABELS.clear()
+    _LABELS[id(columns)] = (columns, labels)
+    return labels
+
+
 def columns_of(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """``frame[list(names)]`` (the same columns, dtypes and errors) at a fraction of its cost."""
     wanted = tuple(names)
-    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
+    found = _positions(_labels(frame.columns), wanted)
     if found is None:
         return frame[list(wanted)]  # pandas names what is missing (or selects repeats)
     return frame.take(list(found), axis=1)
@@ -175,26 +199,76 @@ def column_arrays(frame: pd.DataFrame, names: Sequence[str]) -> list[Any]:
     or repeated, the columns are read one by one (with pandas' errors).
     """
     wanted = tuple(names)
-    found = _positions(tuple(frame.columns.to_numpy().tolist()), wanted)
+    found = _positions(_labels(frame.columns), wanted)
     array_at = getattr(frame, "_get_column_array", None)
     if found is None or array_at is None:
         return [frame[name].array for name in wanted]
     return [array_at(at) for at in found]
 
 
+def times_ns(column: Any) -> npt.NDArray[np.int64]:
+    """Return times (a column, or its array) as int64 ns since the epoch, UTC (``to_ns``).
+
+    An array of zoned times (the vectors' window bounds, the events' times) is converted
+    as ``to_ns`` converts the Series of it (``to_numpy`` as naive UTC nanoseconds, one
+    cast), without making that Series; anything else goes through ``to_ns``.
+    """
+    if not len(column):
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(column, pd.arrays.DatetimeArray) and isinstance(column.dtype, pd.DatetimeTZDtype):
+        out: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return out if out.flags.writeable else out.copy()
+    return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
+
+
 def float_matrix(frame: pd.DataFrame, names: Sequence[str]) -> npt.NDArray[np.float64]:
     """``columns_of(frame, names).to_numpy(dtype=np.float64)``, one row a window.
 
-    Stacked from the columns' arrays when each is a float64 NumPy array (the vectors'
-    feature block); otherwise through :func:`columns_of`.
+    Read from the frame's float64 block when every column named is in that one block
+    (the featuriser's vectors hold their features so: :func:`_block_rows`); else stacked
+    from the columns' arrays when each is a float64 NumPy array; otherwise through
+    :func:`columns_of`.
     """
+    block = _block_rows(frame, names) if names else None
+    if block is not None:
+        values, rows = block
+        matrix: npt.NDArray[np.float64] = np.ascontiguousarray(values[rows].T)
+        return matrix
     arrays = column_arrays(frame, names) if names else []
     if arrays and all(
         isinstance(array, np.ndarray) and array.dtype == np.float64 for array in arrays
     ):
         return np.stack(arrays, axis=1)
-    matrix: npt.NDArray[np.float64] = columns_of(frame, names).to_numpy(dtype=np.float64)
+    matrix = columns_of(frame, names).to_numpy(dtype=np.float64)
     return matrix
+
+
+def _block_rows(
+    frame: pd.DataFrame, names: Sequence[str]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]] | None:
+    """Return the 2-D float64 block holding every column ``names`` and their rows there.
+
+    Pandas keeps a frame's columns in blocks, one 2-D array of several columns of a
+    dtype (the vectors' features are one: ``features`` builds them so); ``blknos`` and
+    ``blklocs`` say, per column, its block and its row there: what
+    ``DataFrame._get_column_array`` reads column by column. ``None`` when a name is
+    missing or repeated, the columns span several blocks or another dtype, or pandas
+    has no such layout (then the columns are read one by one).
+    """
+    found = _positions(_labels(frame.columns), tuple(names))
+    manager: Any = getattr(frame, "_mgr", None)
+    blknos = getattr(manager, "blknos", None)
+    blklocs = getattr(manager, "blklocs", None)
+    if found is None or manager is None or blknos is None or blklocs is None:
+        return None
+    at = np.asarray(found, dtype=np.intp)
+    numbers = np.asarray(blknos)[at]
+    if not (numbers == numbers[0]).all():
+        return None
+    values = getattr(manager.blocks[int(numbers[0])], "values", None)
+    if not isinstance(values, np.ndarray) or values.dtype != np.float64 or values.ndim != 2:
+        return None
+    return values, np.asarray(blklocs)[at]
 
 
 def _plain_index(index: pd.Index, n: int) -> bool:

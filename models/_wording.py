@@ -7,6 +7,9 @@ using ``{value}`` and ``{usual}`` (see :func:`models.describe`) and ``{window}``
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 import pandas as pd
@@ -93,7 +96,13 @@ def window_phrase(window: str) -> str:
     return f"in {window}"
 
 
-def templates_for(window: str) -> dict[str, str]:
-    """Return the templates with ``{window}`` filled in for this window length."""
+@functools.lru_cache(maxsize=32)
+def templates_for(window: str) -> Mapping[str, str]:
+    """Return the templates with ``{window}`` filled in for this window length.
+
+    Made once per window length (every scored window asks) and shared, so read-only.
+    """
     phrase = window_phrase(window)
-    return {name: text.replace("{window}", phrase) for name, text in TEMPLATES.items()}
+    return MappingProxyType(
+        {name: text.replace("{window}", phrase) for name, text in TEMPLATES.items()}
+    )

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features import to_ns
+from models import column_arrays, times_ns
 from models.scoring import (
     CombineSettings,
     DetectorScorer,
@@ -213,33 +214,41 @@ class ModelStates:
         held = self.held(scorer, sorted(read.arrivals))
         windows: list[WindowScore] = []
         frames: list[pd.DataFrame] = []
-        owners = batch["identity_key"].to_numpy(dtype=object)
-        ids = batch["event_id"].to_numpy(dtype=object)
-        times = to_ns(batch["event_time"]) if len(batch) else np.zeros(0, dtype=np.int64)
+        # the request's columns, read once as the arrays the frame holds
+        keyed, named, timed = column_arrays(batch, ("identity_key", "event_id", "event_time"))
+        owners = np.asarray(keyed, dtype=object)
+        ids = np.asarray(named, dtype=object)
+        times = times_ns(timed)
         for identity in sorted(read.arrivals):
             ours = owners == identity
             every = bool(ours.all())
             mine = batch if every else batch[ours]  # one identity a batch, mostly: no copy
-            moments = times[ours].tolist()
+            mine_times = times if every else times[ours]
             mine_ids = ids if every else ids[ours]
             stored = np.fromiter((i in keys for i in mine_ids.tolist()), bool, len(mine_ids))
-            new = mine if stored.all() else mine[stored]
+            every_new = bool(stored.all())
+            new = mine if every_new else mine[stored]
             arrivals = read.arrivals[identity]
             state = held.get(identity)
             key = max([-1, *(keys[i] for i in mine_ids[stored].tolist()), *arrivals.keys])
             key = max(key, state.key) if state is not None else key
-            taken = new  # a state rebuilt leaves out all the batch's events, resent ones too
+            # a state rebuilt leaves out all the batch's events, resent ones too
+            taken, taken_times = new, mine_times if every_new else mine_times[stored]
             if state is not None and identity not in read.rebuild:
                 current = self._caught_up(scorer, state.state, arrivals)
             else:
-                current, taken = self._rebuilt(scorer, identity, mine, arrivals, since), mine
-            chosen = current.windows(scorer, mine, since=since, hits=hits, moments=moments)
-            events, after = _evidence(current, chosen, mine), current.advance(scorer, taken)
+                current = self._rebuilt(scorer, identity, mine, arrivals, since)
+                taken, taken_times = mine, mine_times
+            chosen = current.windows(
+                scorer, mine, since=since, hits=hits, moments=mine_times.tolist(), times=mine_times
+            )
+            events = _evidence(current, chosen, mine)
+            after = current.advance(scorer, taken, times=taken_times)
             windows += chosen
             frames.append(events)
             self.put(scorer, identity, Held(after, key, arrivals.total + len(new)))
         evidence = _pooled([f for f in frames if len(f)])
-        return ModelWindows(windows, evidence, ignored=scorer.ignored(batch))
+        return ModelWindows(windows, evidence, ignored=scorer.ignored(batch, times=times))
 
     def _caught_up(
         self, scorer: DetectorScorer, state: IdentityState, arrivals: Arrivals

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features import ConfigurationError, FeatureState, to_ns
@@ -103,15 +105,20 @@ class DetectorScorer:
         return ModelScores(windows, self.ignored(events, state.profiles.until))
 
     def ignored(
-        self, events: pd.DataFrame, until: pd.Timestamp | None = None
+        self,
+        events: pd.DataFrame,
+        until: pd.Timestamp | None = None,
+        *,
+        times: npt.NDArray[np.int64] | None = None,
     ) -> IgnoredEvents | None:
         """Return the events of ``events`` older than ``until`` (default: the end of training).
 
         The model does not judge them: its profiles (training, then the history before the
         batch) already summarise that time. The service measures each identity against
         training and its own later past, so for it ``until`` is :attr:`training_end`.
+        ``times``: the events' times (ns, in their order), when the caller has read them.
         """
-        return _older_than(events, self.training_end if until is None else until)
+        return _older_than(events, self.training_end if until is None else until, times)
 
     def score_with_state(
         self,
@@ -188,11 +195,22 @@ def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
     return frame[frame["identity_key"].isin(identities).to_numpy()].reset_index(drop=True)
 
 
-def _older_than(events: pd.DataFrame, until: pd.Timestamp | None) -> IgnoredEvents | None:
-    """Return the events before ``until``, where the profiles end (the vectors skip them)."""
+def _older_than(
+    events: pd.DataFrame,
+    until: pd.Timestamp | None,
+    times: npt.NDArray[np.int64] | None = None,
+) -> IgnoredEvents | None:
+    """Return the events before ``until``, where the profiles end (the vectors skip them).
+
+    ``times``: the events' times (ns), when the caller has read them.
+    """
     if until is None or not len(events):
         return None
-    older = to_ns(events["event_time"]) < until.value
+    if times is None:
+        times = to_ns(events["event_time"])
+    elif len(times) != len(events):
+        raise ValueError(f"{len(times)} times for {len(events)} events")
+    older = times < until.value
     if not older.any():
         return None
     ids = tuple(str(i) for i in events["event_id"].to_numpy()[older])

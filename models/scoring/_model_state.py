@@ -31,7 +31,8 @@ from pandas.api.internals import (  # type: ignore[import-not-found]  # not in p
     create_dataframe_from_blocks,
 )
 
-from features import FEATURISER_INPUT_COLUMNS, EventColumns, FeatureState, to_ns
+from features import FEATURISER_INPUT_COLUMNS, EventColumns, FeatureState
+from models import column_arrays, times_ns
 from models.scoring._contract import WindowScore
 from models.scoring._detector_scorer import DetectorScorer
 from models.scoring._rules import Hit
@@ -82,17 +83,15 @@ def _lean_table(events: pa.Table) -> pd.DataFrame:
     and values as converting each column (ADR 0062). A column of a type this does not
     know goes the general way (:func:`_lean_table_converted`).
     """
-    names = list(MODEL_COLUMNS)
-    if not _schema_converts_directly(events.schema):
+    plan = _direct_plan(events.schema)
+    if plan is None:
         return _lean_table_converted(events)
     by_dtype: dict[np.dtype[Any], list[tuple[int, npt.NDArray[Any]]]] = {}
     blocks: list[tuple[Any, npt.NDArray[np.intp]]] = []
-    for at, name in enumerate(names):
-        column = events.column(name)
-        kind = column.type
-        if pa.types.is_timestamp(kind):  # in UTC: checked by _converts_directly
-            times = pd.array(column.to_numpy(), dtype=_pandas_dtype(kind))
-            blocks.append((times, np.array([at])))
+    for at, (position, zoned) in enumerate(plan):
+        column = events.column(position)
+        if zoned is not None:  # UTC times (_converts_directly): the dtype's own conversion
+            blocks.append((zoned.__from_arrow__(column), np.array([at])))
             continue
         values = column.to_numpy(zero_copy_only=False)
         by_dtype.setdefault(values.dtype, []).append((at, values))
@@ -117,10 +116,37 @@ labels of every frame they are made of; making the index per call cost more than
 rest of a one-row frame's conversion."""
 
 
-@functools.lru_cache(maxsize=16)
-def _schema_converts_directly(schema: pa.Schema) -> bool:
-    """Whether every :data:`MODEL_COLUMNS` of ``schema`` converts directly (per schema)."""
-    return all(_converts_directly(schema.field(name).type) for name in MODEL_COLUMNS)
+_Plan = tuple[tuple[int, Any], ...]
+"""Per :data:`MODEL_COLUMNS` column, its position in the table and, for times, their dtype."""
+_LAST_PLAN: tuple[pa.Schema | None, _Plan | None] = (None, None)
+"""The last schema :func:`_direct_plan` judged, and its answer."""
+
+
+def _direct_plan(schema: pa.Schema) -> _Plan | None:
+    """How :func:`_lean_table` reads tables of ``schema``; ``None`` for the general way.
+
+    Per :data:`MODEL_COLUMNS` column, its position and, for a timestamp column, the
+    dtype ``to_pandas`` gives it (:func:`_pandas_dtype`); ``None`` when a column does not
+    convert directly (:func:`_converts_directly`) or is not there once. Kept for the
+    last schema seen: every request's table has the canonical schema, and comparing two
+    schemas costs far less than hashing one (what a cache keyed by schemas does per call).
+    """
+    global _LAST_PLAN  # noqa: PLW0603 (one entry, replaced whole: safe across threads)
+    last, plan = _LAST_PLAN
+    if last is None or not schema.equals(last):
+        found = [schema.get_field_index(name) for name in MODEL_COLUMNS]  # -1: not once
+        kinds = [schema.field(at).type if at >= 0 else None for at in found]
+        direct = all(kind is not None and _converts_directly(kind) for kind in kinds)
+        plan = (
+            tuple(
+                (at, _pandas_dtype(kind) if pa.types.is_timestamp(kind) else None)
+                for at, kind in zip(found, kinds, strict=True)
+            )
+            if direct
+            else None
+        )
+        _LAST_PLAN = (schema, plan)
+    return plan
 
 
 @functools.lru_cache(maxsize=16)
@@ -229,7 +255,12 @@ class IdentityState:
         return self.until <= since - since % window
 
     def advance(
-        self, scorer: DetectorScorer, events: pd.DataFrame, *, fold: bool = True
+        self,
+        scorer: DetectorScorer,
+        events: pd.DataFrame,
+        *,
+        fold: bool = True,
+        times: npt.NDArray[np.int64] | None = None,
     ) -> IdentityState:
         """Take in the identity's new ``events``; fold the oldest open day when it is due.
 
@@ -237,8 +268,9 @@ class IdentityState:
         profiles summarise training. The state folds up to ``keep_open`` before the latest
         event once it holds more than a day beyond that, or :data:`FOLD_ROWS` open events;
         ``fold=False`` takes the events in without folding (the windows stay open).
+        ``times``: the events' times (ns), when the caller has read them already.
         """
-        own, times = self._own_times(scorer, events)
+        own, times = self._own_times(scorer, events, times)
         if not len(own):
             return self
         if len(own) > 1 and (np.diff(times) < 0).any():
@@ -272,6 +304,7 @@ class IdentityState:
         since: int,
         hits: Iterable[Hit] = (),
         moments: Sequence[int] = (),
+        times: npt.NDArray[np.int64] | None = None,
     ) -> list[WindowScore]:
         """Return the windows of this identity a request's findings can hold.
 
@@ -288,6 +321,10 @@ class IdentityState:
             The rule hits of the request (those of other identities are ignored).
         moments : sequence of int
             Times (ns) of the request's events of this identity.
+        times : numpy.ndarray, optional
+            Times (ns) of ``batch``'s events, in its order, when the caller has read
+            them already (the service reads a request's times once); read from
+            ``batch`` otherwise.
 
         Returns
         -------
@@ -304,7 +341,7 @@ class IdentityState:
         """
         if not self.covers(scorer, since):
             raise ValueError(f"{self.identity}: the state folded windows after {since}")
-        own, own_times = self._own_times(scorer, batch)
+        own, own_times = self._own_times(scorer, batch, times)
         wanted = self._wanted(own_times, hits, moments)
         held = self.features.n_recent
         if not wanted or not (len(own) or held):
@@ -317,7 +354,7 @@ class IdentityState:
         window = self.features.config.window_ns
         times = self.features.recent_times()
         starts = times - times % window
-        taken = set(own["event_id"].tolist())
+        taken = set(column_arrays(own, ("event_id",))[0].tolist())
         pick: dict[int, int] = {}
         candidates = (times >= since) & np.isin(starts, list(wanted))
         if candidates.any():
@@ -356,12 +393,20 @@ class IdentityState:
 
     @staticmethod
     def _own_times(
-        scorer: DetectorScorer, events: pd.DataFrame
+        scorer: DetectorScorer,
+        events: pd.DataFrame,
+        times: npt.NDArray[np.int64] | None = None,
     ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
-        """Return :meth:`_own` of ``events`` and their times (ns)."""
+        """Return :meth:`_own` of ``events`` and their times (ns).
+
+        ``times``: the events' times (ns, in their order) when the caller has them.
+        """
         if not len(events):
             return events, np.zeros(0, dtype=np.int64)
-        times = to_ns(events["event_time"])
+        if times is None:
+            times = times_ns(column_arrays(events, ("event_time",))[0])
+        elif len(times) != len(events):
+            raise ValueError(f"{len(times)} times for {len(events)} events")
         later = times >= int(scorer.training_end.value)
         return (events, times) if later.all() else (events[later], times[later])
 

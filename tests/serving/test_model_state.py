@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 import features
+import models.scoring._model_state as model_state
 from models.scoring import MODEL_COLUMNS, IdentityState, WindowScore, lean
 from models.scoring._model_state import _converts_directly
 from tests.serving.conftest import Stream, Trained, record
@@ -187,3 +189,63 @@ def test_lean_of_any_table_is_its_columns_converted_one_by_one(change: Any, dire
 
 def _empty_table() -> pa.Table:
     return features.records_to_table([record("RunInstances", "2026-03-17T10:00:00Z")]).table[:0]
+
+
+def test_times_the_caller_read_give_what_the_state_reads_itself(
+    sim_model: Trained, busiest: pd.DataFrame
+) -> None:
+    """The service reads a request's times once and hands them on (ADR 0070)."""
+    scorer = sim_model.scorer
+    state = IdentityState.start(scorer, str(busiest["identity_key"].iloc[0]), HORIZON)
+    state = state.advance(scorer, busiest.iloc[:60])
+    batch = busiest.iloc[60:63]
+    times = features.to_ns(batch["event_time"])
+    since = int(times.min()) - HORIZON // timedelta(microseconds=1) * 1000
+    moments = times.tolist()
+    found = state.windows(scorer, batch, since=since, moments=moments, times=times)
+    assert found
+    assert found == state.windows(scorer, batch, since=since, moments=moments)
+    after, read = state.advance(scorer, batch, times=times), state.advance(scorer, batch)
+    assert (after.until, after.latest) == (read.until, read.latest)
+    pd.testing.assert_frame_equal(after.features.recent, read.features.recent)
+    ignored = scorer.ignored(batch, times=times)
+    assert ignored == scorer.ignored(batch)
+    # the times handed on are the ones used: dated in training, the events are not the state's
+    trained = np.full(len(batch), int(scorer.training_end.value) - 1, dtype=np.int64)
+    assert state.advance(scorer, batch, times=trained) is state
+    assert state.windows(scorer, batch, since=since, moments=[], times=trained) == []
+    older = scorer.ignored(batch, times=trained)
+    assert older is not None
+    assert older.event_ids == tuple(batch["event_id"])
+    for call in (
+        lambda: state.windows(scorer, batch, since=since, moments=moments, times=times[:1]),
+        lambda: state.advance(scorer, batch, times=times[:2]),
+        lambda: scorer.ignored(batch, times=times[:1]),
+    ):
+        with pytest.raises(ValueError, match="times for 3 events"):
+            call()
+
+
+def test_lean_judges_each_new_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema last judged is kept; another one (other types, another order) is judged."""
+    records = [record("RunInstances", f"2026-03-17T10:0{i}:00Z") for i in range(3)]
+    table = features.records_to_table(records).table
+    names = table.schema.names
+    shuffled = table.select([*names[::-1]])  # the same columns in another order
+    for each in (table, _unusual(table), shuffled, _with_nulls(table), table):
+        pd.testing.assert_frame_equal(lean(each), _column_by_column(each))
+    judged: list[pa.DataType] = []
+    original = model_state._converts_directly
+
+    def counted(kind: pa.DataType) -> bool:
+        judged.append(kind)
+        return original(kind)
+
+    monkeypatch.setattr(model_state, "_converts_directly", counted)
+    monkeypatch.setattr(model_state, "_LAST_PLAN", (None, None))  # none judged yet
+    lean(table)
+    lean(table)  # the same schema: judged once
+    assert len(judged) == len(MODEL_COLUMNS)
+    lean(shuffled)
+    assert len(judged) == 2 * len(MODEL_COLUMNS)
+    pd.testing.assert_frame_equal(lean(shuffled), _column_by_column(shuffled))
