@@ -78,10 +78,16 @@ REQUIRED_COLUMNS: Final = (
 
 
 def to_ns(values: Any) -> I64:
-    """Return event times as int64 nanoseconds since the epoch, UTC."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.DatetimeTZDtype):
+    """Return event times as int64 nanoseconds since the epoch, UTC.
+
+    ``values``: a Series, an array or a sequence of times. Zoned times (a Series or the
+    ``DatetimeArray`` a frame holds: window bounds, event times) are read as they are,
+    without a Series made of them; anything else is parsed as UTC.
+    """
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.arrays.DatetimeArray) and isinstance(array.dtype, pd.DatetimeTZDtype):
         # already aware (stored in UTC): no conversion, one cast (the common, hot case)
-        out: I64 = values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        out: I64 = array.to_numpy(dtype="datetime64[ns]").view(np.int64)
         return out if out.flags.writeable else out.copy()
     series = pd.Series(values)
     if not isinstance(series.dtype, pd.DatetimeTZDtype):

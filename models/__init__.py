@@ -9,8 +9,8 @@
   (:class:`ScoredWindows`, the columns its result table is built from).
 - :func:`save_bundle` / :func:`load_bundle`: the model bundle; :func:`sign_bundle` and
   :func:`read_bundle_key` for signed bundles (``load_bundle(path, key=...)``).
-- :func:`column_arrays` / :func:`times_ns`: a frame's columns read as the arrays it holds,
-  and times as int64 nanoseconds (what the model path reads per request).
+- :func:`column_arrays`: a frame's columns read as the arrays it holds (what the model path
+  reads per request).
 - :mod:`models.scoring`: the scoring core (rules, change policy, findings) that the service,
   the command line and Spark share.
 """
@@ -34,7 +34,7 @@ from models._explain import (
 from models._forest import FORMAT_VERSION, CompiledForest, average_path_length
 from models._isolation import IsolationDetector
 from models._percentile import PercentileScale
-from models._scored import ScoredWindows, column_arrays, times_ns
+from models._scored import ScoredWindows, column_arrays
 from models._signing import SIGNING_KEY_ENV, read_bundle_key, sign_bundle
 from models._usual import DEFAULT_FEATURES, EXCLUDED_FEATURES, LOG_SCALED, UsualValues
 from models._wording import TEMPLATES, templates_for, window_phrase
@@ -72,6 +72,5 @@ __all__ = [
     "save_bundle",
     "sign_bundle",
     "templates_for",
-    "times_ns",
     "window_phrase",
 ]

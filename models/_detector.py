@@ -40,7 +40,7 @@ from features import (
 )
 from models._explain import FeatureExplanation, explain
 from models._isolation import IsolationDetector
-from models._scored import ScoredWindows, column_arrays, float_matrix, times_ns
+from models._scored import ScoredWindows, column_arrays, float_matrix
 from models._usual import DEFAULT_FEATURES, UsualValues, check_features
 from models._wording import templates_for
 
@@ -113,7 +113,7 @@ def _held_event_arrays(
     if isinstance(events, EventColumns):
         return events.column("identity_key"), events.times(), _strings(events.column("event_id"))
     keys, times, ids = column_arrays(events, _EVENT_COLUMNS)
-    return _strings(keys), times_ns(times), _strings(ids)
+    return _strings(keys), to_ns(times), _strings(ids)
 
 
 _EVENT_COLUMNS: Final = ("identity_key", "event_time", "event_id")
@@ -569,7 +569,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
         n = len(vectors)
         key, start, end, cold_start = column_arrays(vectors, _WINDOW_COLUMNS)
         keys = np.asarray(key, dtype=object)
-        starts = times_ns(start)
+        starts = to_ns(start)
         window_ids = event_ids(starts)
         cold = np.asarray(cold_start)
         scores = np.full(n, np.nan)
@@ -584,7 +584,7 @@ class ChangeDetector(BaseEstimator):  # type: ignore[misc]
             vectors=vectors,
             identity=keys,
             start=starts,
-            end=times_ns(end),
+            end=to_ns(end),
             score=scores,
             percentile=self.detector_.scale_.percentile(scores),
             cold_start=cold == 1,

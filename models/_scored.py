@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features import VECTOR_COLUMNS, to_ns
+from features import VECTOR_COLUMNS
 from models._explain import FeatureExplanation
 
-__all__ = ["RESULT_COLUMNS", "ScoredWindows", "column_arrays", "times_ns"]
+__all__ = ["RESULT_COLUMNS", "ScoredWindows", "column_arrays"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,21 +204,6 @@ def column_arrays(frame: pd.DataFrame, names: Sequence[str]) -> list[Any]:
     if found is None or array_at is None:
         return [frame[name].array for name in wanted]
     return [array_at(at) for at in found]
-
-
-def times_ns(column: Any) -> npt.NDArray[np.int64]:
-    """Return times (a column, or its array) as int64 ns since the epoch, UTC (``to_ns``).
-
-    An array of zoned times (the vectors' window bounds, the events' times) is converted
-    as ``to_ns`` converts the Series of it (``to_numpy`` as naive UTC nanoseconds, one
-    cast), without making that Series; anything else goes through ``to_ns``.
-    """
-    if not len(column):
-        return np.zeros(0, dtype=np.int64)
-    if isinstance(column, pd.arrays.DatetimeArray) and isinstance(column.dtype, pd.DatetimeTZDtype):
-        out: npt.NDArray[np.int64] = column.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        return out if out.flags.writeable else out.copy()
-    return to_ns(column if isinstance(column, pd.Series) else pd.Series(column, copy=False))
 
 
 def float_matrix(frame: pd.DataFrame, names: Sequence[str]) -> npt.NDArray[np.float64]:

@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from features import to_ns
-from models import column_arrays, times_ns
+from models import column_arrays
 from models.scoring import (
     CombineSettings,
     DetectorScorer,
@@ -218,7 +218,7 @@ class ModelStates:
         keyed, named, timed = column_arrays(batch, ("identity_key", "event_id", "event_time"))
         owners = np.asarray(keyed, dtype=object)
         ids = np.asarray(named, dtype=object)
-        times = times_ns(timed)
+        times = to_ns(timed)
         for identity in sorted(read.arrivals):
             ours = owners == identity
             every = bool(ours.all())

@@ -1,7 +1,7 @@
 """What the detector reads once per call (ADR 0070): the same answers from fewer reads.
 
-* Times are read from the arrays the frames hold (``times_ns``): what ``features.to_ns``
-  gives for the Series of them, and read through it when the array is not zoned.
+* Times are read from the arrays the frames hold (``features.to_ns`` of the array): what
+  it gives for the Series of them, parsed only when the array is not zoned.
 * A window's bounds are read once a call: the event ids are looked up with the starts
   the scoring read (``_scored_columns(..., event_ids)``).
 * The feature matrix is read from the vectors' float64 block (``_block_rows``), and the
@@ -27,7 +27,7 @@ import models._detector as detector_module
 import models._scored as scored_module
 from models import TEMPLATES, ChangeDetector, templates_for, window_phrase
 from models._detector import _held_event_arrays, _strings
-from models._scored import _block_rows, _labels, columns_of, float_matrix, times_ns
+from models._scored import _block_rows, _labels, columns_of, float_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench._generate import generate
@@ -64,7 +64,7 @@ _MOMENTS = ["2026-03-17T10:00:00.123456789Z", None, "1969-12-31T23:59:59.9999999
     ids=["zoned ns", "zoned us", "another zone", "naive", "series", "empty"],
 )
 def test_times_of_an_array_are_what_to_ns_gives_its_series(column: Any) -> None:
-    found = times_ns(column)
+    found = features.to_ns(column)
     series = column if isinstance(column, pd.Series) else pd.Series(column, copy=False)
     expected = features.to_ns(series) if len(column) else np.zeros(0, dtype=np.int64)
     assert found.dtype == np.int64
@@ -73,14 +73,15 @@ def test_times_of_an_array_are_what_to_ns_gives_its_series(column: Any) -> None:
 
 
 def test_a_zoned_array_is_read_without_a_series(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(values: Any) -> Any:
-        raise AssertionError("to_ns called")
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("to_datetime called")
 
-    monkeypatch.setattr(scored_module, "to_ns", refused)
     column = pd.array(pd.to_datetime(_MOMENTS[:1], utc=True))
-    assert times_ns(column).tolist() == [1773741600123456789]
-    with pytest.raises(AssertionError, match="to_ns called"):  # a naive one goes through to_ns
-        times_ns(column.tz_localize(None))
+    monkeypatch.setattr(pd, "to_datetime", refused)
+    monkeypatch.setattr(pd.arrays.DatetimeArray, "tz_convert", refused)  # the general way's
+    assert features.to_ns(column).tolist() == [1773741600123456789]
+    with pytest.raises(AssertionError, match="to_datetime called"):  # a naive one is parsed
+        features.to_ns(column.tz_localize(None))
 
 
 def test_strings_reads_an_extension_array_as_its_series() -> None:
