@@ -32,19 +32,32 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: one process per database
     fcntl = None
 
-__all__ = ["Checkpointer", "WriteLock", "connect", "open_database"]
+__all__ = ["WAL_LIMIT_BYTES", "Checkpointer", "WriteLock", "connect", "open_database"]
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT: Final = 30.0
 """Seconds a statement waits for a lock another connection holds."""
 
+WAL_LIMIT_BYTES: Final = 64 * 1024 * 1024
+"""What the write-ahead log is cut back to when it restarts after a checkpoint.
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open the state database: autocommit (transactions are explicit), WAL, ``NORMAL`` sync."""
+Without a limit (SQLite's default) the log file keeps the size of its largest burst for
+ever: a burst of large requests between two checkpoints left a 174 MB log beside the
+database (issue #16). With it, the first write after a complete checkpoint truncates the
+file to this size; a log that never grows past it is never truncated (no churn).
+"""
+
+
+def connect(path: str, *, wal_limit: int = WAL_LIMIT_BYTES) -> sqlite3.Connection:
+    """Open the state database: autocommit (transactions are explicit), WAL, ``NORMAL`` sync.
+
+    ``wal_limit`` (bytes) is the log's ``journal_size_limit`` (:data:`WAL_LIMIT_BYTES`).
+    """
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA journal_size_limit={int(wal_limit)}")
     return db
 
 
