@@ -23,7 +23,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from models.scoring import Policy
+from models.scoring import Policy, load_yaml_model
 from models.scoring._yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from serving._state import StateStore
 from serving.api import create_app, served_in_thread
@@ -149,7 +149,7 @@ def test_a_policy_import_is_parsed_off_the_event_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsing, parsed, gate = threading.Event(), threading.Event(), threading.Event()
-    parse = policy_import.load_yaml_model
+    parse = load_yaml_model
 
     def gated(*args: Any, **kwargs: Any) -> Any:
         parsing.set()
@@ -159,7 +159,7 @@ def test_a_policy_import_is_parsed_off_the_event_loop(
         finally:
             parsed.set()
 
-    monkeypatch.setattr(policy_import, "load_yaml_model", gated)
+    monkeypatch.setattr(policy_import, "load_yaml_model", gated)  # what the route calls
     answers: dict[str, int] = {}
 
     def importing(url: str) -> None:
@@ -357,6 +357,7 @@ def test_a_full_queue_answers_503_with_retry_after() -> None:
     assert sorted(o for o in outcomes if isinstance(o, str)) == ["first", "second"]
     assert len(refused) == 1
     assert refused[0].status_code == 503
+    assert refused[0].headers is not None
     assert int(refused[0].headers["Retry-After"]) >= 1
 
 
