@@ -1,22 +1,35 @@
 """``changewatch serve`` with a model that cannot be loaded stops at start, naming it and why.
 
 ``--allow-degraded`` starts it with the rules alone instead (and every answer says why);
-``--model none`` is the rules alone by choice and starts as before.
+``--model none`` is the rules alone by choice and starts as before. A hostile
+``--windows`` file (too deep, too big, an alias bomb) and an unsigned bundle under
+``--bundle-key`` stop the start the same way: one line naming the file and why, no
+traceback (these run the command in-process with the click runner, uvicorn not started).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
+from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 
+from bench._generate import generate
+from changewatch.cli import cli
+from models import ChangeDetector, save_bundle, sign_bundle
+from models.scoring._yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from serving._model_holder import ModelHolder, ModelInfo
 from serving.api import free_port
 
@@ -129,3 +142,140 @@ def test_a_failed_start_load_is_reported_again_by_the_start_up_reload() -> None:
     assert holder.current.degraded
     assert holder.current.reason is not None
     assert "/models/x" in holder.current.reason
+
+
+# ------------------------------------------------------------------ hostile files, keys (issue 16)
+
+HANG = 60.0
+"""Seconds a start may take before the test calls it hung (a guard, not a measurement)."""
+
+
+def _alias_bomb(levels: int = 8) -> str:
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
+    for i in range(levels):
+        this, last = chr(98 + i), chr(97 + i)
+        lines.append(f"{this}: &{this} [" + ",".join([f"*{last}"] * 9) + "]")
+    return "\n".join([*lines, "version: 1", ""])
+
+
+def _serve_in_process(
+    monkeypatch: pytest.MonkeyPatch, *args: str, state: Path
+) -> tuple[Result, list[Any]]:
+    """Run ``changewatch serve`` with the click runner; uvicorn is not run, its app is kept.
+
+    The run happens in a thread joined with a timeout, so a start that hangs (a stalled
+    parse) fails the test instead of the session.
+    """
+    for name in [n for n in os.environ if n.startswith("CHANGEWATCH_")]:
+        monkeypatch.delenv(name)  # the settings are the command line's alone
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_: started.append(app))
+    argv = ["serve", "--state", str(state), "--port", "0", *args]
+    done: list[Result] = []
+    runner = threading.Thread(target=lambda: done.append(CliRunner().invoke(cli, argv)))
+    runner.daemon = True
+    runner.start()
+    runner.join(HANG)
+    assert done, f"changewatch serve {' '.join(args)} did not finish within {HANG} s"
+    return done[0], started
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        pytest.param(
+            "version: 1\nwindows: " + "[" * 100 + "]" * 100 + "\n",
+            f":2: nested deeper than {MAX_YAML_DEPTH} levels",
+            id="too-deep",
+        ),
+        pytest.param(
+            "version: 1\nwindows: " + "[" * 10_000 + "]" * 10_000 + "\n",
+            ":2: not valid YAML: exceeded maximum nesting depth",  # libyaml's own bound
+            id="10k-deep",
+        ),
+        pytest.param(
+            "version: 1\n# " + "x" * (9 << 20) + "\n",
+            f"characters; a YAML document may have {MAX_YAML_BYTES}",
+            id="too-big",
+        ),
+        pytest.param(_alias_bomb(), "with aliases expanded (an alias bomb?)", id="alias-bomb"),
+    ],
+)
+def test_a_hostile_windows_file_stops_the_start_in_one_line(
+    document: str, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows = tmp_path / "windows.yaml"
+    windows.write_text(document)
+    result, started = _serve_in_process(
+        monkeypatch, "--model", "none", "--windows", str(windows), state=tmp_path / "state.db"
+    )
+    assert not started
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # the CLI's own exit, not a crash
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("changewatch: error:")]
+    assert line.startswith(f"changewatch: error: {windows}")
+    assert reason in line
+    assert len(line) < 300
+
+
+@pytest.fixture(scope="module")
+def unsigned_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small detector bundle saved without a signature."""
+    events = generate(2000, 5, seed=5)
+    bundle = tmp_path_factory.mktemp("bundle") / "model"
+    save_bundle(ChangeDetector(n_estimators=5, random_state=1).fit(events), bundle)
+    return bundle
+
+
+@pytest.fixture
+def bundle_key(tmp_path: Path) -> Path:
+    """A key file of 32 bytes."""
+    key = tmp_path / "bundle.key"
+    key.write_bytes(b"k" * 32)
+    return key
+
+
+def test_an_unsigned_bundle_with_a_bundle_key_stops_the_start(
+    unsigned_bundle: Path, bundle_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = str(unsigned_bundle)
+    result, started = _serve_in_process(
+        monkeypatch, "--model", model, "--bundle-key", str(bundle_key), state=tmp_path / "s.db"
+    )
+    assert not started
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("changewatch: error:")]
+    assert f"model {model!r} cannot be loaded: " in line
+    assert "not signed" in line
+    assert "Nothing was started" in line
+
+
+def test_an_unsigned_bundle_with_a_bundle_key_and_allow_degraded_says_why(
+    unsigned_bundle: Path, bundle_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("--model", str(unsigned_bundle), "--bundle-key", str(bundle_key), "--allow-degraded")
+    result, [app] = _serve_in_process(monkeypatch, *args, state=tmp_path / "s.db")
+    assert result.exit_code == 0, result.stderr
+    with TestClient(app) as client:  # no key configured, on loopback: every caller is admin
+        ready = client.get("/readyz").json()
+    assert ready["status"] == "degraded"
+    assert str(unsigned_bundle) in ready["degraded_reason"]
+    assert "not signed" in ready["degraded_reason"]
+
+
+def test_a_signed_bundle_with_its_key_starts_with_the_model(
+    unsigned_bundle: Path, bundle_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed = tmp_path / "signed"
+    shutil.copytree(unsigned_bundle, signed)
+    sign_bundle(signed, bundle_key.read_bytes())
+    args = ("--model", str(signed), "--bundle-key", str(bundle_key))
+    result, [app] = _serve_in_process(monkeypatch, *args, state=tmp_path / "s.db")
+    assert result.exit_code == 0, result.stderr
+    with TestClient(app) as client:
+        ready = client.get("/readyz").json()
+    assert ready["status"] == "ready", ready

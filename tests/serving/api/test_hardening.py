@@ -23,13 +23,27 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.api import create_app
+from models.scoring import Policy, load_yaml_model
+from models.scoring._yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH
+from serving._state import StateStore
+from serving.api import create_app, served_in_thread
 from serving.api.backpressure import ScoringQueue
 from serving.api.metrics import Metrics
 from serving.api.problems import ProblemError
-from tests.serving.api.conftest import ADMIN, ADMIN_SECRET, SCORE, Outcomes, settings_for
+from serving.api.routes import policy_import
+from tests.serving.api.conftest import (
+    ADMIN,
+    ADMIN_SECRET,
+    KEYS,
+    SCORE,
+    Outcomes,
+    settings_for,
+)
 
 VICTIM = "arn:aws:iam::111122223333:user/victim"
+WINDOW = {"rrule": "FREQ=WEEKLY;BYDAY=TU;BYHOUR=22", "duration": "PT4H"}
+HANG = 10.0
+"""Seconds a gated request may take before the test calls it hung (a guard, not a timing)."""
 
 
 def _record(event_id: str, when: datetime | str, name: str = "DescribeInstances") -> dict[str, Any]:
@@ -97,8 +111,13 @@ def _alias_bomb(levels: int = 8) -> str:
     [
         (_alias_bomb(), "alias"),
         ("version: 1\nwindows: " + "[" * 10_000 + "]" * 10_000 + "\n", "depth"),
+        # below libyaml's own nesting limit (1,000): the project's bound must say it
+        (
+            "version: 1\nwindows: " + "[" * 100 + "]" * 100 + "\n",
+            f"nested deeper than {MAX_YAML_DEPTH} levels",
+        ),
     ],
-    ids=["alias-bomb", "10k-deep"],
+    ids=["alias-bomb", "10k-deep", "100-deep"],
 )
 def test_hostile_yaml_is_a_422_at_once(client: TestClient, document: str, said: str) -> None:
     started = time.perf_counter()
@@ -110,6 +129,134 @@ def test_hostile_yaml_is_a_422_at_once(client: TestClient, document: str, said: 
     assert time.perf_counter() - started < 10  # generous: it took minutes before
     assert answer.status_code == 422, answer.text
     assert said in answer.json()["detail"]
+
+
+def test_a_yaml_body_over_the_size_limit_is_a_422_naming_it(client: TestClient) -> None:
+    document = "version: 1\n# " + "x" * (15 << 20) + "\n"
+    answer = client.post(
+        "/v1/policy/import",
+        content=document.encode(),
+        headers={**ADMIN, "Content-Type": "application/yaml"},
+    )
+    assert answer.status_code == 422, answer.text[:200]
+    detail = answer.json()["detail"]
+    assert "\n" not in detail
+    assert f"a YAML document may have {MAX_YAML_BYTES}" in detail
+    assert len(detail) < 200
+
+
+def test_a_policy_import_is_parsed_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsing, parsed, gate = threading.Event(), threading.Event(), threading.Event()
+    parse = load_yaml_model
+
+    def gated(*args: Any, **kwargs: Any) -> Any:
+        parsing.set()
+        gate.wait(HANG)  # bounded: a parser on the loop would hold it this long
+        try:
+            return parse(*args, **kwargs)
+        finally:
+            parsed.set()
+
+    monkeypatch.setattr(policy_import, "load_yaml_model", gated)  # what the route calls
+    answers: dict[str, int] = {}
+
+    def importing(url: str) -> None:
+        answer = httpx.post(
+            f"{url}/v1/policy/import",
+            content=b"version: 1\n",
+            headers={**ADMIN, "Content-Type": "application/yaml"},
+            timeout=2 * HANG,
+        )
+        answers["import"] = answer.status_code
+
+    with served_in_thread(create_app(settings_for(tmp_path / "s.db"))) as url:
+        writer = threading.Thread(target=importing, args=(url,), daemon=True)
+        writer.start()
+        try:
+            assert parsing.wait(HANG), "the import never reached the parser"
+            try:
+                health = httpx.get(f"{url}/healthz", timeout=HANG / 2).status_code
+            except httpx.TimeoutException:
+                health = 0
+            answered_while_parsing = not parsed.is_set()
+        finally:
+            gate.set()
+            writer.join(2 * HANG)
+    assert health == 200
+    assert answered_while_parsing
+    assert answers == {"import": 200}
+
+
+# ------------------------------------------------------------------ policy writes
+
+
+def _windows(client: TestClient) -> list[str]:
+    listed = client.get("/v1/windows", headers=ADMIN).json()
+    return sorted(w["name"] for w in listed["data"])
+
+
+@pytest.mark.parametrize("how", ["create", "import", "import-replace"])
+def test_a_policy_over_the_object_cap_is_a_422_and_nothing_is_stored(
+    tmp_path: Path, how: str
+) -> None:
+    with TestClient(create_app(settings_for(tmp_path / "s.db", max_policy_objects=2))) as client:
+        for name in ("a", "b"):
+            created = client.post("/v1/windows", json={**WINDOW, "name": name}, headers=ADMIN)
+            assert created.status_code == 201, created.text
+        assert _windows(client) == ["a", "b"]
+        if how == "create":
+            answer = client.post("/v1/windows", json={**WINDOW, "name": "c"}, headers=ADMIN)
+        else:
+            document = {"version": 1, "windows": [{**WINDOW, "name": n} for n in "xyz"]}
+            answer = client.post(
+                "/v1/policy/import",
+                json=document,
+                params={"replace": how == "import-replace"},
+                headers=ADMIN,
+            )
+        assert answer.status_code == 422, answer.text
+        assert "CHANGEWATCH_MAX_POLICY_OBJECTS" in answer.json()["detail"]
+        assert _windows(client) == ["a", "b"]
+
+
+def test_scoring_answers_while_a_policy_write_is_built(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    building, gate = threading.Event(), threading.Event()
+    build = StateStore._policy_of
+
+    def gated(rows: Any, limit: int | None) -> Policy:
+        if limit is not None:  # the build of a write (a read of the policy passes None)
+            building.set()
+            gate.wait(HANG)
+        return build(rows, limit)
+
+    monkeypatch.setattr(StateStore, "_policy_of", staticmethod(gated))
+    answers: dict[str, Any] = {}
+
+    def writing() -> None:
+        window = {**WINDOW, "name": "tue"}
+        answers["write"] = client.post("/v1/windows", json=window, headers=ADMIN).status_code
+
+    def scoring() -> None:
+        real = _record("during-write", datetime.now(UTC) - timedelta(minutes=1))
+        answers["score"] = client.post("/v1/score", json=[real], headers=SCORE).json()["scored"]
+
+    writer = threading.Thread(target=writing, daemon=True)
+    writer.start()
+    try:
+        assert building.wait(HANG), "the write never started its build"
+        scorer = threading.Thread(target=scoring, daemon=True)
+        scorer.start()
+        scorer.join(HANG)
+        scored_while_building = "score" in answers and "write" not in answers
+    finally:
+        gate.set()
+        writer.join(HANG)
+    assert scored_while_building
+    assert answers == {"score": 1, "write": 201}
 
 
 # ------------------------------------------------------------------ who sees details
@@ -128,6 +275,31 @@ def test_anonymous_metrics_and_readiness_hide_findings_and_paths(client: TestCli
 
 def test_a_score_key_is_not_a_metrics_key(client: TestClient) -> None:
     assert client.get("/metrics", headers=SCORE).status_code == 403
+
+
+METRICS_SECRET = "metrics-secret-0123456789abcdef"
+
+
+def test_a_metrics_key_sees_the_details_and_cannot_score(tmp_path: Path) -> None:
+    keys = f"{KEYS},prometheus:metrics:{METRICS_SECRET}"
+    watcher = {"Authorization": f"Bearer {METRICS_SECRET}"}
+    with TestClient(create_app(settings_for(tmp_path / "s.db", api_keys=keys))) as client:
+        assert "changewatch_model_info" not in client.get("/metrics").text
+        scraped = client.get("/metrics", headers=watcher)
+        assert scraped.status_code == 200
+        assert "changewatch_model_info" in scraped.text
+        assert client.get("/readyz").json()["degraded_reason"] is None
+        ready = client.get("/readyz", headers=watcher)
+        assert ready.status_code == 200
+        assert "--model none" in ready.json()["degraded_reason"]
+        record = _record("metrics-key", datetime.now(UTC) - timedelta(minutes=1))
+        refused = client.post("/v1/score", json=[record], headers=watcher)
+        assert refused.status_code == 403
+        assert "'metrics'" in refused.json()["detail"]
+        assert (
+            client.post("/v1/windows", json={**WINDOW, "name": "x"}, headers=watcher).status_code
+            == 403
+        )
 
 
 # ------------------------------------------------------------------ gzip bodies
@@ -185,6 +357,7 @@ def test_a_full_queue_answers_503_with_retry_after() -> None:
     assert sorted(o for o in outcomes if isinstance(o, str)) == ["first", "second"]
     assert len(refused) == 1
     assert refused[0].status_code == 503
+    assert refused[0].headers is not None
     assert int(refused[0].headers["Retry-After"]) >= 1
 
 
