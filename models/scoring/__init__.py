@@ -100,7 +100,13 @@ from models.scoring._windows_model import (
     TicketSpec,
     WindowSpec,
 )
-from models.scoring._yaml import load_yaml_model, read_yaml_model
+from models.scoring._yaml import (
+    MAX_YAML_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    load_yaml_model,
+    read_yaml_model,
+)
 
 __all__ = [
     "ATTACK_TECHNIQUES",
@@ -108,6 +114,9 @@ __all__ = [
     "FINDING_SCHEMA_VERSION",
     "FOLD_ROWS",
     "IDENTITY_KINDS",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
     "MODEL_COLUMNS",
     "OCSF_VERSION",
     "OCSF_VERSIONS",

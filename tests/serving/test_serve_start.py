@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from bench._generate import generate
 from changewatch.cli import cli
 from models import ChangeDetector, save_bundle, sign_bundle
-from models.scoring._yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH
+from models.scoring import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from serving._model_holder import ModelHolder, ModelInfo
 from serving.api import free_port
 

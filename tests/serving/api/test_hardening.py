@@ -23,8 +23,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from models.scoring import Policy, load_yaml_model
-from models.scoring._yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH
+from models.scoring import MAX_YAML_BYTES, MAX_YAML_DEPTH, Policy, load_yaml_model
 from serving._state import StateStore
 from serving.api import create_app, served_in_thread
 from serving.api.backpressure import ScoringQueue
