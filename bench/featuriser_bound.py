@@ -9,13 +9,14 @@ reports the CPU per call for each ``k``: the cost at ``k = 1`` against the cost 
 the open events bounds what any incremental design could save on that workload. The
 vectors of the cut calls differ (their windows hold fewer events); only their cost is read.
 
-``capture`` runs a script (the acceptance harness) with ``FeatureState.vectors`` recorded
+``capture`` runs a script (``bench/model_path.py``, the acceptance check's workload) with
+``FeatureState.vectors`` recorded
 and keeps its last calls; ``replay`` times them. Rounds alternate over the ``k`` values;
 process time.
 
 Usage::
 
-    .venv/bin/python bench/featuriser_bound.py capture OUT.pkl SCRIPT [ARGS...]
+    .venv/bin/python -P bench/featuriser_bound.py capture OUT.pkl bench/model_path.py --rounds 1
     .venv/bin/python bench/featuriser_bound.py replay OUT.pkl [--keep 0 1 4 16] [--rounds 12] [--least N]
     .venv/bin/python bench/featuriser_bound.py families OUT.pkl [--rounds 20]
 """
