@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import ConfigurationError, FeatureState, to_ns
-from models import ChangeDetector, ScoredWindows, load_bundle
+from models import ChangeDetector, ScoredWindows, column_arrays, load_bundle
 from models.scoring._contract import (
     Explanation,
     IgnoredEvents,
@@ -195,6 +195,26 @@ def _rows_of(frame: pd.DataFrame, identities: list[str]) -> pd.DataFrame:
     return frame[frame["identity_key"].isin(identities).to_numpy()].reset_index(drop=True)
 
 
+def event_times(
+    events: pd.DataFrame, times: npt.NDArray[np.int64] | None = None
+) -> npt.NDArray[np.int64]:
+    """Return the times (ns) of ``events``, in their order: ``times`` when the caller has read them.
+
+    The service reads a request's times once and hands them down; a caller without them
+    has them read here, from the frame's column as it holds it.
+
+    Raises
+    ------
+    ValueError
+        When ``times`` are given and do not have one time an event.
+    """
+    if times is None:
+        return to_ns(column_arrays(events, ("event_time",))[0])
+    if len(times) != len(events):
+        raise ValueError(f"{len(times)} times for {len(events)} events")
+    return times
+
+
 def _older_than(
     events: pd.DataFrame,
     until: pd.Timestamp | None,
@@ -206,11 +226,7 @@ def _older_than(
     """
     if until is None or not len(events):
         return None
-    if times is None:
-        times = to_ns(events["event_time"])
-    elif len(times) != len(events):
-        raise ValueError(f"{len(times)} times for {len(events)} events")
-    older = times < until.value
+    older = event_times(events, times) < until.value
     if not older.any():
         return None
     ids = tuple(str(i) for i in events["event_id"].to_numpy()[older])

@@ -31,10 +31,10 @@ from pandas.api.internals import (  # type: ignore[import-not-found]  # not in p
     create_dataframe_from_blocks,
 )
 
-from features import FEATURISER_INPUT_COLUMNS, EventColumns, FeatureState, to_ns
+from features import FEATURISER_INPUT_COLUMNS, EventColumns, FeatureState
 from models import column_arrays
 from models.scoring._contract import WindowScore
-from models.scoring._detector_scorer import DetectorScorer
+from models.scoring._detector_scorer import DetectorScorer, event_times
 from models.scoring._rules import Hit
 
 __all__ = ["FOLD_ROWS", "LEAN_COLUMNS", "MODEL_COLUMNS", "IdentityState", "lean"]
@@ -403,10 +403,7 @@ class IdentityState:
         """
         if not len(events):
             return events, np.zeros(0, dtype=np.int64)
-        if times is None:
-            times = to_ns(column_arrays(events, ("event_time",))[0])
-        elif len(times) != len(events):
-            raise ValueError(f"{len(times)} times for {len(events)} events")
+        times = event_times(events, times)
         later = times >= int(scorer.training_end.value)
         return (events, times) if later.all() else (events[later], times[later])
 

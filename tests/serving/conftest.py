@@ -132,6 +132,15 @@ def record(
     return out
 
 
+def alias_bomb(levels: int = 8) -> str:
+    """A policy YAML of a few hundred bytes whose aliases expand to ``9 ** (levels + 1)`` nodes."""
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
+    for i in range(levels):
+        this, last = chr(98 + i), chr(97 + i)
+        lines.append(f"{this}: &{this} [" + ",".join([f"*{last}"] * 9) + "]")
+    return "\n".join([*lines, "version: 1", ""])
+
+
 def to_events(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Canonical events of records, in their order, through the real ingestion path."""
     result = features.records_to_table(list(records))

@@ -32,6 +32,7 @@ from models import ChangeDetector, save_bundle, sign_bundle
 from models.scoring import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from serving._model_holder import ModelHolder, ModelInfo
 from serving.api import free_port
+from tests.serving.conftest import alias_bomb
 
 
 def _serve(*args: str, state: Path, port: int = 0) -> subprocess.Popen[str]:
@@ -150,14 +151,6 @@ HANG = 60.0
 """Seconds a start may take before the test calls it hung (a guard, not a measurement)."""
 
 
-def _alias_bomb(levels: int = 8) -> str:
-    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
-    for i in range(levels):
-        this, last = chr(98 + i), chr(97 + i)
-        lines.append(f"{this}: &{this} [" + ",".join([f"*{last}"] * 9) + "]")
-    return "\n".join([*lines, "version: 1", ""])
-
-
 def _serve_in_process(
     monkeypatch: pytest.MonkeyPatch, *args: str, state: Path
 ) -> tuple[Result, list[Any]]:
@@ -199,7 +192,7 @@ def _serve_in_process(
             f"characters; a YAML document may have {MAX_YAML_BYTES}",
             id="too-big",
         ),
-        pytest.param(_alias_bomb(), "with aliases expanded (an alias bomb?)", id="alias-bomb"),
+        pytest.param(alias_bomb(), "with aliases expanded (an alias bomb?)", id="alias-bomb"),
     ],
 )
 def test_a_hostile_windows_file_stops_the_start_in_one_line(

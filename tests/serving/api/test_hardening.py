@@ -38,6 +38,7 @@ from tests.serving.api.conftest import (
     Outcomes,
     settings_for,
 )
+from tests.serving.conftest import alias_bomb
 
 VICTIM = "arn:aws:iam::111122223333:user/victim"
 WINDOW = {"rrule": "FREQ=WEEKLY;BYDAY=TU;BYHOUR=22", "duration": "PT4H"}
@@ -97,18 +98,10 @@ def test_events_within_the_clock_slack_are_scored(client: TestClient) -> None:
 # ------------------------------------------------------------------ YAML
 
 
-def _alias_bomb(levels: int = 8) -> str:
-    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
-    for i in range(levels):
-        this, last = chr(98 + i), chr(97 + i)
-        lines.append(f"{this}: &{this} [" + ",".join([f"*{last}"] * 9) + "]")
-    return "\n".join([*lines, "version: 1", ""])
-
-
 @pytest.mark.parametrize(
     ("document", "said"),
     [
-        (_alias_bomb(), "alias"),
+        (alias_bomb(), "alias"),
         ("version: 1\nwindows: " + "[" * 10_000 + "]" * 10_000 + "\n", "depth"),
         # below libyaml's own nesting limit (1,000): the project's bound must say it
         (
